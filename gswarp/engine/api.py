@@ -1,0 +1,364 @@
+"""torch-compatible sampling functions on NumPy arrays: ``grid_sample``, ``affine_grid``,
+``affine_sample``.
+
+Convention (every function here)
+--------------------------------
+* Layout: images ``(N, C, H, W)``, volumes ``(N, C, D, H, W)``; any strides (an NCHW view of an
+  HWC image is used as it is, without a copy).
+* Grids: ``(N, H_out, W_out, 2)`` / ``(N, D_out, H_out, W_out, 3)``; the last axis is
+  ``(x, y[, z])``: x indexes W, y indexes H, z indexes D. Values are normalized: ``(-1, -1)`` is
+  the top-left corner.
+* ``align_corners=False`` (the default, as in torch): -1 and +1 are the outer edges of the corner
+  pixels. ``align_corners=True``: they are the centres of the corner pixels.
+* Nearest rounds half to even; bicubic is Keys' cubic convolution with a = -0.75, and on volumes
+  gswarp's tricubic (the same kernel on the three axes).
+* Non-finite grid values (NaN, +-inf) make that output point equal to ``fill`` in every padding
+  mode (torch's behaviour there differs between its code paths; see the reference notes).
+
+Dtypes
+------
+float32 and float64 inputs compute in their own precision, like torch; float16 computes in float32.
+8- and 16-bit integer inputs compute in float32, 32- and 64-bit integers in float64 (so that an
+identity warp returns every int32 value exactly), and come back in their own dtype, rounded half to
+even and clipped to the dtype's range. Nearest copies values and never converts them. bool inputs
+require ``mode='nearest'``. Grids and thetas may have any floating dtype; they are read in the
+input's compute precision (torch requires the grid and input dtypes to match).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gswarp.errors import DTypeError, ShapeError, SpecError
+from gswarp.options import Mode, Padding, parse_mode, parse_padding
+
+__all__ = ["affine_grid", "affine_sample", "grid_sample"]
+
+_FLOAT32_COMPUTE = {np.dtype(t) for t in (np.float16, np.float32, np.int8, np.uint8, np.int16,
+                                           np.uint16, np.bool_)}
+_FLOAT64_COMPUTE = {np.dtype(t) for t in (np.float64, np.int32, np.uint32, np.int64, np.uint64)}
+
+
+# --------------------------------------------------------------------------------------------
+# argument checking
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "(" + ", ".join(str(int(s)) for s in shape) + ")"
+
+
+def _check_array(value: Any, argument: str) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise DTypeError(f"{argument}: expected a numpy.ndarray, got {type(value).__name__}")
+    if not value.dtype.isnative:
+        value = value.astype(value.dtype.newbyteorder("="))
+    return value
+
+
+def _compute_type(dtype: np.dtype, argument: str) -> type:
+    if dtype in _FLOAT32_COMPUTE:
+        return np.float32
+    if dtype in _FLOAT64_COMPUTE:
+        return np.float64
+    raise DTypeError(
+        f"{argument}: dtype {dtype} is not supported; expected a float (float16/32/64), "
+        "an integer (int8/16/32/64, uint8/16/32/64) or bool array"
+    )
+
+
+def _check_float(value: np.ndarray, argument: str) -> None:
+    if value.dtype.kind != "f":
+        raise DTypeError(f"{argument}: expected a floating-point array, got dtype {value.dtype}")
+
+
+def _check_input(input: Any, argument: str = "input") -> np.ndarray:
+    input = _check_array(input, argument)
+    if input.ndim not in (4, 5):
+        raise ShapeError(
+            f"{argument}: expected a 4-D (N, C, H, W) or 5-D (N, C, D, H, W) array, "
+            f"got shape {_shape_text(input.shape)}"
+        )
+    _compute_type(input.dtype, argument)
+    if any(s == 0 for s in input.shape[2:]):
+        raise ShapeError(
+            f"{argument}: expected non-empty spatial dimensions, got shape "
+            f"{_shape_text(input.shape)}"
+        )
+    return input
+
+
+def _check_mode(mode: Any, input: np.ndarray) -> Mode:
+    parsed = parse_mode(mode, "mode")
+    if input.dtype == np.bool_ and parsed != Mode.NEAREST:
+        raise DTypeError(f"mode: bool input requires mode='nearest', got {parsed.label!r}")
+    return parsed
+
+
+def _check_align(align_corners: Any) -> bool:
+    if align_corners is None:
+        return False
+    if not isinstance(align_corners, (bool, np.bool_)):
+        raise SpecError(f"align_corners: expected True or False, got {align_corners!r}")
+    return bool(align_corners)
+
+
+def _fill_arrays(fill: Any, input: np.ndarray, ct: type) -> tuple[np.ndarray, np.ndarray]:
+    """The fill value per channel, once in the compute dtype and once in the input's dtype."""
+    channels = input.shape[1]
+    try:
+        values = np.asarray(fill, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SpecError(
+            f"fill: expected a number or a sequence of {channels} numbers, got {fill!r}"
+        ) from None
+    if values.ndim == 0:
+        values = np.full(channels, float(values))
+    if values.ndim != 1 or values.shape[0] != channels:
+        raise SpecError(
+            f"fill: expected a number or a sequence of {channels} numbers (one per channel), "
+            f"got {fill!r}"
+        )
+    dtype = input.dtype
+    if dtype.kind in "iub":
+        if not np.all(np.isfinite(values)):
+            raise SpecError(f"fill: {dtype} input needs a finite fill value, got {fill!r}")
+        if dtype == np.bool_:
+            if not np.all((values == 0) | (values == 1)):
+                raise SpecError(f"fill: bool input needs a fill of 0 or 1, got {fill!r}")
+            native = values.astype(np.uint8)
+        else:
+            info = np.iinfo(dtype)
+            native = np.clip(np.rint(values), info.min, info.max).astype(dtype)
+    else:
+        native = values.astype(dtype)
+    return values.astype(ct), native
+
+
+def _check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, input: np.ndarray) -> np.ndarray:
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    out = _check_array(out, "out")
+    if out.shape != shape or out.dtype != dtype:
+        raise ShapeError(
+            f"out: expected shape {_shape_text(shape)} and dtype {dtype}, "
+            f"got shape {_shape_text(out.shape)} and dtype {out.dtype}"
+        )
+    if not out.flags.writeable:
+        raise SpecError("out: expected a writeable array")
+    if np.may_share_memory(out, input):
+        raise SpecError("out: must not share memory with input")
+    return out
+
+
+def _kernel_view(array: np.ndarray) -> np.ndarray:
+    """bool arrays travel through the kernels as uint8 (same bytes, no copy)."""
+    return array.view(np.uint8) if array.dtype == np.bool_ else array
+
+
+def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct) -> None:
+    from gswarp.engine.cpu import sampling_kernel
+
+    fill_c, fill_n = _fill_arrays(fill, input, ct)
+    kernel = sampling_kernel(source_kind, input.ndim - 2, int(mode))
+    kernel(_kernel_view(input), source, _kernel_view(out), int(padding), align_corners,
+           fill_n if mode == Mode.NEAREST else fill_c, ct)
+
+
+# --------------------------------------------------------------------------------------------
+# public functions
+
+
+def grid_sample(
+    input: np.ndarray,
+    grid: np.ndarray,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool | None = False,
+    *,
+    fill: float | Sequence[float] = 0.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Sample ``input`` at the normalized positions in ``grid`` (``torch.nn.functional.grid_sample``).
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (N, C, D, H, W)
+        Any strides; dtype float16/32/64, (u)int8/16/32/64 or bool (nearest only).
+    grid : ndarray, shape (N, H_out, W_out, 2) or (N, D_out, H_out, W_out, 3)
+        Floating point, any dtype and strides. Last axis ``(x, y[, z])`` normalized to [-1, 1].
+    mode : {'bilinear', 'nearest', 'bicubic'}
+        'bicubic' on a 5-D input is tricubic (torch rejects it).
+    padding_mode : {'zeros', 'border', 'reflection'}
+    align_corners : bool
+        See the module's Convention section. ``None`` means False.
+    fill : float or sequence of C floats, keyword-only
+        Value read outside the input with ``padding_mode='zeros'`` (default 0, torch's result),
+        and the value of output points whose grid coordinate is NaN or infinite.
+    out : ndarray, optional, keyword-only
+        Destination with the output shape and the input dtype; may be strided.
+
+    Returns
+    -------
+    ndarray, shape (N, C, H_out, W_out) or (N, C, D_out, H_out, W_out), dtype of ``input``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.arange(4.0).reshape(1, 1, 2, 2)
+    >>> corners = np.array([[[[-0.5, -0.5], [0.5, 0.5]]]])        # pixel centres (0,0), (1,1)
+    >>> grid_sample(image, corners)
+    array([[[[0., 3.]]]])
+    """
+    input = _check_input(input)
+    grid = _check_array(grid, "grid")
+    mode = _check_mode(mode, input)
+    padding = parse_padding(padding_mode, "padding_mode")
+    align_corners = _check_align(align_corners)
+    _check_float(grid, "grid")
+    spatial = input.ndim - 2
+    if grid.ndim != input.ndim or grid.shape[-1] != spatial or grid.shape[0] != input.shape[0]:
+        expected = "(N, H_out, W_out, 2)" if spatial == 2 else "(N, D_out, H_out, W_out, 3)"
+        raise ShapeError(
+            f"grid: expected shape {expected} with N = {input.shape[0]} for input of shape "
+            f"{_shape_text(input.shape)}, got {_shape_text(grid.shape)}"
+        )
+    ct = _compute_type(input.dtype, "input")
+    shape = (input.shape[0], input.shape[1], *grid.shape[1:-1])
+    out = _check_out(out, shape, input.dtype, input)
+    if out.size == 0:
+        return out
+    _run("grid", input, grid, out, mode, padding, align_corners, fill, ct)
+    return out
+
+
+def _check_theta(theta: Any, spatial: int) -> np.ndarray:
+    theta = _check_array(theta, "theta")
+    _check_float(theta, "theta")
+    rows, cols = (2, 3) if spatial == 2 else (3, 4)
+    if theta.ndim != 3 or theta.shape[1:] != (rows, cols):
+        raise ShapeError(
+            f"theta: expected a batch of {spatial}-D affine matrices of shape (N, {rows}, {cols}), "
+            f"got {_shape_text(theta.shape)}"
+        )
+    return theta
+
+
+def _check_size(size: Any, argument: str = "size") -> tuple[int, ...]:
+    try:
+        parsed = tuple(int(s) for s in size)
+    except (TypeError, ValueError):
+        raise SpecError(f"{argument}: expected a sequence of 4 or 5 integers, got {size!r}") from None
+    if len(parsed) not in (4, 5):
+        raise ShapeError(
+            f"{argument}: expected (N, C, H, W) or (N, C, D, H, W), got {size!r}"
+        )
+    if any(s <= 0 for s in parsed):
+        raise ShapeError(f"{argument}: expected positive sizes, got {size!r}")
+    return parsed
+
+
+def affine_grid(
+    theta: np.ndarray, size: Sequence[int], align_corners: bool | None = False
+) -> np.ndarray:
+    """The sampling grid of an affine map (``torch.nn.functional.affine_grid``).
+
+    Parameters
+    ----------
+    theta : ndarray, shape (N, 2, 3) or (N, 3, 4)
+        Floating point. Maps normalized *output* coordinates ``(x, y[, z], 1)`` to normalized
+        *input* coordinates: ``grid[..., k] = theta[:, k] @ (x, y[, z], 1)``.
+    size : sequence of int
+        The output size ``(N, C, H, W)`` or ``(N, C, D, H, W)``; C is ignored.
+    align_corners : bool
+
+    Returns
+    -------
+    ndarray, shape (N, H, W, 2) or (N, D, H, W, 3), dtype of ``theta``.
+        The values equal torch's to the last bit in float32 and float64 (same linspace and the
+        same multiply-add rounding as its batched matrix product).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> affine_grid(np.array([[[1.0, 0, 0], [0, 1, 0]]]), (1, 1, 1, 2))[0, 0]
+    array([[-0.5,  0. ],
+           [ 0.5,  0. ]])
+    """
+    size = _check_size(size)
+    spatial = len(size) - 2
+    theta = _check_theta(theta, spatial)
+    align_corners = _check_align(align_corners)
+    if theta.shape[0] != size[0]:
+        raise ShapeError(
+            f"theta: expected {size[0]} matrices (size[0]), got {theta.shape[0]}"
+        )
+    ct = np.float64 if theta.dtype == np.float64 else np.float32
+    grid = np.empty((*size[:1], *size[2:], spatial), dtype=ct)
+    from gswarp.engine import cpu
+
+    kernel = cpu.affine_grid_2d if spatial == 2 else cpu.affine_grid_3d
+    kernel(np.ascontiguousarray(theta, dtype=ct), grid, align_corners, ct)
+    return grid.astype(theta.dtype, copy=False)
+
+
+def affine_sample(
+    input: np.ndarray,
+    theta: np.ndarray,
+    size: Sequence[int] | None = None,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool | None = False,
+    *,
+    fill: float | Sequence[float] = 0.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """``grid_sample(input, affine_grid(theta, size), ...)`` without building the grid.
+
+    The source coordinate of every output point is computed inside the kernel, with the same
+    rounding as ``affine_grid``, so the result equals the two-step version while the only memory
+    allocated is the output.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (N, C, D, H, W)
+        As in :func:`grid_sample`.
+    theta : ndarray, shape (N, 2, 3) or (N, 3, 4)
+        torch's ``affine_grid`` matrix: normalized output coordinates -> normalized input
+        coordinates. Read in the input's compute precision.
+    size : sequence of int, optional
+        Output size ``(N, C, H_out, W_out)`` / ``(N, C, D_out, H_out, W_out)``; N and C must match
+        the input. Default: the input's shape.
+    mode, padding_mode, align_corners, fill, out
+        As in :func:`grid_sample`.
+
+    Returns
+    -------
+    ndarray of the input dtype and shape ``size``.
+    """
+    input = _check_input(input)
+    mode = _check_mode(mode, input)
+    padding = parse_padding(padding_mode, "padding_mode")
+    align_corners = _check_align(align_corners)
+    spatial = input.ndim - 2
+    size = input.shape if size is None else _check_size(size)
+    if len(size) != input.ndim or size[0] != input.shape[0] or size[1] != input.shape[1]:
+        raise ShapeError(
+            f"size: expected {input.ndim} sizes starting with N = {input.shape[0]} and "
+            f"C = {input.shape[1]} (the input's), got {tuple(size)!r}"
+        )
+    theta = _check_theta(theta, spatial)
+    if theta.shape[0] != input.shape[0]:
+        raise ShapeError(
+            f"theta: expected {input.shape[0]} matrices (one per batch item), "
+            f"got {theta.shape[0]}"
+        )
+    ct = _compute_type(input.dtype, "input")
+    out = _check_out(out, tuple(size), input.dtype, input)
+    if out.size == 0:
+        return out
+    _run("affine", input, np.ascontiguousarray(theta, dtype=ct), out, mode, padding,
+         align_corners, fill, ct)
+    return out

@@ -1,0 +1,187 @@
+"""Parallel CPU kernels (numba) over the per-point math of :mod:`gswarp.engine.pointwise`.
+
+Each kernel spreads rows of the output -- the flattened ``(batch, depth, row)`` index, so that a
+batch of small images keeps every thread busy -- over numba's thread pool with ``prange``. A row
+is the unit of work ("tile"); kernels allocate nothing, so a warp's temporary memory is O(1) beyond
+its output and the results do not depend on the number of threads.
+
+Kernels are compiled lazily, once per combination of array dtypes and layouts, and cached on disk
+(``cache=True``). Mode, padding and ``align_corners`` are runtime arguments. The callers in
+:mod:`gswarp.engine.api` validate every argument: these functions trust them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from numba import njit, prange
+
+from gswarp.engine.pointwise import (
+    BICUBIC,
+    BILINEAR,
+    NEAREST,
+    affine_coord_2d,
+    affine_coord_3d,
+    base_coord,
+    bicubic_2d,
+    bilinear_2d,
+    nearest_2d,
+    nearest_3d,
+    tricubic_3d,
+    trilinear_3d,
+)
+
+__all__ = ["affine_grid_2d", "affine_grid_3d", "sampling_kernel"]
+
+@njit(cache=True, nogil=True)
+def _base_axis(size, align_corners, ct):
+    axis = np.empty(size, dtype=ct)
+    for i in range(size):
+        axis[i] = base_coord(i, size, align_corners, ct)
+    return axis
+
+
+_JIT = {"parallel": True, "cache": True, "nogil": True}
+
+# One kernel per (source, dimensionality, mode), made by the factories below around the mode's
+# point function. The point functions of nearest and (tri)linear are inlined into the loop at numba
+# IR level, so the hot loop has no call and no mode test; the cubic ones are large and stay calls.
+# numba keys its on-disk cache on the closure's contents too, so every kernel is cached apart.
+
+_POINT_2D = {BILINEAR: bilinear_2d, NEAREST: nearest_2d, BICUBIC: bicubic_2d}
+_POINT_3D = {BILINEAR: trilinear_3d, NEAREST: nearest_3d, BICUBIC: tricubic_3d}
+
+
+def _grid_kernel_2d(point):
+    @njit(**_JIT)
+    def grid_sample_2d(inp, grid, out, padding, align_corners, fill, ct):
+        N, _, Ho, Wo = out.shape
+        for job in prange(N * Ho):
+            n = job // Ho
+            ho = job - n * Ho
+            for wo in range(Wo):
+                point(inp, n, ct(grid[n, ho, wo, 0]), ct(grid[n, ho, wo, 1]), out, ho, wo,
+                      padding, align_corners, fill, ct)
+
+    return grid_sample_2d
+
+
+def _grid_kernel_3d(point):
+    @njit(**_JIT)
+    def grid_sample_3d(inp, grid, out, padding, align_corners, fill, ct):
+        N, _, Do, Ho, Wo = out.shape
+        for job in prange(N * Do * Ho):
+            n = job // (Do * Ho)
+            rest = job - n * (Do * Ho)
+            do = rest // Ho
+            ho = rest - do * Ho
+            for wo in range(Wo):
+                point(inp, n, ct(grid[n, do, ho, wo, 0]), ct(grid[n, do, ho, wo, 1]),
+                      ct(grid[n, do, ho, wo, 2]), out, do, ho, wo, padding, align_corners,
+                      fill, ct)
+
+    return grid_sample_3d
+
+
+def _affine_kernel_2d(point):
+    @njit(**_JIT)
+    def affine_sample_2d(inp, theta, out, padding, align_corners, fill, ct):
+        N, _, Ho, Wo = out.shape
+        bx = _base_axis(Wo, align_corners, ct)
+        by = _base_axis(Ho, align_corners, ct)
+        for job in prange(N * Ho):
+            n = job // Ho
+            ho = job - n * Ho
+            t = theta[n]
+            y = by[ho]
+            for wo in range(Wo):
+                gx = affine_coord_2d(bx[wo], y, t[0, 0], t[0, 1], t[0, 2])
+                gy = affine_coord_2d(bx[wo], y, t[1, 0], t[1, 1], t[1, 2])
+                point(inp, n, gx, gy, out, ho, wo, padding, align_corners, fill, ct)
+
+    return affine_sample_2d
+
+
+def _affine_kernel_3d(point):
+    @njit(**_JIT)
+    def affine_sample_3d(inp, theta, out, padding, align_corners, fill, ct):
+        N, _, Do, Ho, Wo = out.shape
+        bx = _base_axis(Wo, align_corners, ct)
+        by = _base_axis(Ho, align_corners, ct)
+        bz = _base_axis(Do, align_corners, ct)
+        for job in prange(N * Do * Ho):
+            n = job // (Do * Ho)
+            rest = job - n * (Do * Ho)
+            do = rest // Ho
+            ho = rest - do * Ho
+            t = theta[n]
+            y = by[ho]
+            z = bz[do]
+            for wo in range(Wo):
+                x = bx[wo]
+                gx = affine_coord_3d(x, y, z, t[0, 0], t[0, 1], t[0, 2], t[0, 3])
+                gy = affine_coord_3d(x, y, z, t[1, 0], t[1, 1], t[1, 2], t[1, 3])
+                gz = affine_coord_3d(x, y, z, t[2, 0], t[2, 1], t[2, 2], t[2, 3])
+                point(inp, n, gx, gy, gz, out, do, ho, wo, padding, align_corners, fill, ct)
+
+    return affine_sample_3d
+
+
+@lru_cache(maxsize=None)
+def sampling_kernel(source: str, spatial: int, mode: int):
+    """The parallel kernel for ``source`` ('grid' or 'affine'), 2 or 3 spatial dims, and ``mode``.
+
+    Every kernel has the signature ``(inp, source_array, out, padding, align_corners, fill, ct)``
+    where ``source_array`` is the grid or the (N, 2, 3) / (N, 3, 4) theta in the compute dtype
+    ``ct``, and ``fill`` is the per-channel fill in ``ct`` -- or in the input dtype for nearest,
+    which copies values without converting them.
+    """
+    point = (_POINT_2D if spatial == 2 else _POINT_3D)[mode]
+    factories = {
+        ("grid", 2): _grid_kernel_2d,
+        ("grid", 3): _grid_kernel_3d,
+        ("affine", 2): _affine_kernel_2d,
+        ("affine", 3): _affine_kernel_3d,
+    }
+    return factories[source, spatial](point)
+
+
+@njit(**_JIT)
+def affine_grid_2d(theta, grid, align_corners, ct):
+    """Fill ``grid`` (N, H, W, 2) with ``affine_grid(theta, ...)``; theta (N, 2, 3) of dtype ct."""
+    N, Ho, Wo, _ = grid.shape
+    bx = _base_axis(Wo, align_corners, ct)
+    by = _base_axis(Ho, align_corners, ct)
+    for job in prange(N * Ho):
+        n = job // Ho
+        ho = job - n * Ho
+        y = by[ho]
+        for wo in range(Wo):
+            x = bx[wo]
+            grid[n, ho, wo, 0] = affine_coord_2d(x, y, theta[n, 0, 0], theta[n, 0, 1],
+                                                 theta[n, 0, 2])
+            grid[n, ho, wo, 1] = affine_coord_2d(x, y, theta[n, 1, 0], theta[n, 1, 1],
+                                                 theta[n, 1, 2])
+
+
+@njit(**_JIT)
+def affine_grid_3d(theta, grid, align_corners, ct):
+    """Fill ``grid`` (N, D, H, W, 3) with ``affine_grid(theta, ...)``; theta (N, 3, 4)."""
+    N, Do, Ho, Wo, _ = grid.shape
+    bx = _base_axis(Wo, align_corners, ct)
+    by = _base_axis(Ho, align_corners, ct)
+    bz = _base_axis(Do, align_corners, ct)
+    for job in prange(N * Do * Ho):
+        n = job // (Do * Ho)
+        rest = job - n * (Do * Ho)
+        do = rest // Ho
+        ho = rest - do * Ho
+        y = by[ho]
+        z = bz[do]
+        t = theta[n]
+        for wo in range(Wo):
+            x = bx[wo]
+            for k in range(3):
+                grid[n, do, ho, wo, k] = affine_coord_3d(x, y, z, t[k, 0], t[k, 1], t[k, 2],
+                                                         t[k, 3])

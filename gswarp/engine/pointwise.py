@@ -1,0 +1,676 @@
+"""Per-point sampling math, written once for every backend.
+
+Every function here is plain scalar Python decorated with :func:`numba.extending.register_jitable`:
+it runs as ordinary Python (``NUMBA_DISABLE_JIT=1``, debugging), and it is compiled into whichever
+numba kernel calls it -- the parallel CPU kernels in :mod:`gswarp.engine.cpu` today, CUDA kernels
+later. The functions take the compute dtype as an argument ``ct`` (``numpy.float32`` or
+``numpy.float64``) and write every constant as ``ct(...)``: a bare Python literal would promote
+float32 arithmetic to float64 and break torch's float32 rounding.
+
+Conventions
+-----------
+* Input arrays are ``(N, C, H, W)`` or ``(N, C, D, H, W)``, any strides.
+* Normalized coordinates ``g`` follow torch's ``grid_sample``: -1 is the left/top/front edge, +1 the
+  right/bottom/back edge; ``x`` indexes W, ``y`` indexes H, ``z`` indexes D.
+* ``align_corners=True``: -1 and +1 are the centres of the corner pixels;
+  ``align_corners=False``: they are the outer edges of the corner pixels.
+* Pixel coordinates ``p`` put pixel centres at integer indices.
+
+Parity with torch
+-----------------
+torch's CPU kernels take two code paths and they round differently:
+
+* 2-D inputs go through the vectorized kernel (``cpu/GridSamplerKernel.cpp``). Its float32 build
+  fuses several multiply-adds; the ``*_vec`` functions and the bilinear/bicubic combinations below
+  reproduce those fused operations with :func:`fma`, so float32 results match to the last bit.
+* 3-D inputs go through scalar loops (``GridSampler.cpp``) with plain operations and an
+  ``fmod``-based reflection: the ``*_scalar`` functions reproduce those.
+* Tricubic (3-D bicubic) has no torch counterpart; it uses the 2-D formulas on all three axes, so
+  that on a slice whose z coordinate falls on a voxel centre it equals 2-D bicubic exactly.
+
+Non-finite coordinates (NaN, +-inf) are gswarp's own rule, the same in every padding mode: that
+output point gets the fill value. (torch gives NaN, an edge pixel or pixel 0 depending on the code
+path, and can crash in backward.)
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+from numba.core import types
+from numba.core.extending import intrinsic, overload, register_jitable
+
+__all__ = [
+    "BICUBIC",
+    "BILINEAR",
+    "BORDER",
+    "NEAREST",
+    "REFLECTION",
+    "ZEROS",
+    "bicubic_2d",
+    "bilinear_2d",
+    "fma",
+    "nearest_2d",
+    "nearest_3d",
+    "tricubic_3d",
+    "trilinear_3d",
+]
+
+# Kernel codes; they equal gswarp.options.Mode / Padding (torch's enum order).
+BILINEAR, NEAREST, BICUBIC = 0, 1, 2
+ZEROS, BORDER, REFLECTION = 0, 1, 2
+
+CUBIC_A = -0.75  # Keys' cubic convolution parameter, as in torch
+
+
+# --------------------------------------------------------------------------------------------
+# fused multiply-add
+
+
+def _round_fraction(exact: Fraction, kind: type) -> np.floating:
+    """Round an exact rational to the nearest ``kind`` value, ties to even (for the fallback)."""
+    guess = kind(float(exact))  # may be off by one ulp through double rounding (float32 only)
+    candidates = (np.nextafter(guess, kind(-np.inf)), guess, np.nextafter(guess, kind(np.inf)))
+    finite = [c for c in candidates if np.isfinite(c)]
+    best = min(finite, key=lambda c: (abs(Fraction(float(c)) - exact), int(np.frexp(c)[0] * 2**24) & 1))
+    return kind(best)
+
+
+def fma(a, b, c):
+    """Return ``a * b + c`` with a single rounding, in the type of ``a``.
+
+    In compiled code this is LLVM's ``llvm.fma`` intrinsic (one instruction on CPUs with FMA). This
+    Python body only runs with ``NUMBA_DISABLE_JIT=1``; it is exact but slow.
+    """
+    kind = type(a) if isinstance(a, np.floating) else np.float64
+    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
+        return kind(float(a) * float(b) + float(c))
+    exact = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+    if exact == 0:
+        return kind(float(a) * float(b) + float(c))  # keeps IEEE's sign of zero
+    return _round_fraction(exact, kind)
+
+
+@intrinsic
+def _llvm_fma(typingctx, a, b, c):
+    if not (isinstance(a, types.Float) and a == b and a == c):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return a(a, b, c), codegen
+
+
+@overload(fma, jit_options={"cache": True})
+def _fma_cpu(a, b, c):
+    if isinstance(a, types.Float) and a == b and a == c:
+        return lambda a, b, c: _llvm_fma(a, b, c)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# coordinates: normalized -> pixel, then padding
+
+
+@register_jitable
+def unnormalize_vec(g, size, align_corners, ct):
+    """Pixel coordinate of normalized ``g`` as torch's vectorized 2-D kernel computes it.
+
+    ``align_corners``: ``(g + 1) * ((S - 1) / 2)``; otherwise ``fma(g + 1, S / 2, -0.5)``.
+    """
+    if align_corners:
+        return (g + ct(1)) * (ct(size - 1) / ct(2))
+    return fma(g + ct(1), ct(size) / ct(2), ct(-0.5))
+
+
+@register_jitable
+def unnormalize_scalar(g, size, align_corners, ct):
+    """Pixel coordinate of normalized ``g`` as torch's scalar (3-D) kernel computes it."""
+    if align_corners:
+        return ((g + ct(1)) / ct(2)) * ct(size - 1)
+    return ((g + ct(1)) * ct(size) - ct(1)) / ct(2)
+
+
+@register_jitable
+def clip(p, size, ct):
+    """Clamp pixel coordinate ``p`` into ``[0, size - 1]``."""
+    return min(ct(size - 1), max(p, ct(0)))
+
+
+@register_jitable
+def reflect_vec(p, size, align_corners, ct):
+    """Reflect ``p`` into the input, as torch's vectorized kernel does (``trunc``-based)."""
+    if align_corners:
+        if size <= 1:
+            return ct(0)
+        low = ct(0)
+        twice_span = ct(size - 1) * ct(2)
+    else:
+        low = ct(-0.5)
+        twice_span = ct(size) * ct(2)
+    a = abs(p - low)
+    flips = np.trunc(a / twice_span)
+    extra = fma(-flips, twice_span, a)
+    return min(extra, twice_span - extra) + low
+
+
+@register_jitable
+def reflect_scalar(p, size, align_corners, ct):
+    """Reflect ``p`` into the input, as torch's scalar kernel does (``fmod``-based)."""
+    if align_corners:
+        if size <= 1:
+            return ct(0)
+        low = ct(0)
+        span = ct(size - 1)
+    else:
+        low = ct(-0.5)
+        span = ct(size)
+    a = abs(p - low)
+    extra = np.fmod(a, span)
+    flips = np.floor(a / span)
+    if np.fmod(flips, ct(2)) == ct(0):
+        return extra + low
+    return span - extra + low
+
+
+@register_jitable
+def pad_vec(p, size, padding, align_corners, ct):
+    """Apply the padding rule to pixel coordinate ``p`` (vectorized-kernel formulas)."""
+    if padding == BORDER:
+        return clip(p, size, ct)
+    if padding == REFLECTION:
+        return clip(reflect_vec(p, size, align_corners, ct), size, ct)
+    return p
+
+
+@register_jitable
+def pad_scalar(p, size, padding, align_corners, ct):
+    """Apply the padding rule to pixel coordinate ``p`` (scalar-kernel formulas)."""
+    if padding == BORDER:
+        return clip(p, size, ct)
+    if padding == REFLECTION:
+        return clip(reflect_scalar(p, size, align_corners, ct), size, ct)
+    return p
+
+
+@register_jitable
+def inside(p, size, ct):
+    """True when ``p`` lies strictly between -1 and ``size`` (some neighbour may be in bounds)."""
+    return p > ct(-1) and p < ct(size)
+
+
+# --------------------------------------------------------------------------------------------
+# value read / write
+
+
+def int_bounds(dtype: np.dtype, ct: type) -> tuple:
+    """The widest ``[lo, hi]`` in compute type ``ct`` whose values all fit integer ``dtype``."""
+    info = np.iinfo(dtype)
+    lo = ct(info.min)
+    hi = ct(info.max)
+    if int(hi) > info.max:  # e.g. float32(2**31 - 1) rounds up to 2**31: step below it
+        hi = np.nextafter(hi, ct(0))
+    return lo, hi
+
+
+def to_output(value, out):
+    """``value`` ready to store into ``out``: integer outputs are rounded half to even and clipped.
+
+    The choice is made at compile time from ``out``'s dtype (see the overload below); this body is
+    the plain-Python version.
+    """
+    if out.dtype.kind in "iu":
+        lo, hi = int_bounds(out.dtype, type(value))
+        return min(max(np.rint(value), lo), hi)
+    return value
+
+
+@overload(to_output, jit_options={"cache": True}, inline="always")
+def _to_output_jit(value, out):
+    if isinstance(out.dtype, types.Integer):
+        lo, hi = int_bounds(np.dtype(str(out.dtype)), np.dtype(str(value)).type)
+
+        def round_clip(value, out):
+            return min(max(np.rint(value), lo), hi)
+
+        return round_clip
+    return lambda value, out: value
+
+
+# --------------------------------------------------------------------------------------------
+# cubic convolution weights (Keys, a = -0.75), with torch's float32 evaluation order
+
+
+@register_jitable
+def cubic_inner(u, ct):
+    """Weight for a tap at distance ``u`` <= 1: ``((a+2)u - (a+3))u^2 + 1``."""
+    a = ct(CUBIC_A)
+    q = fma(a + ct(2), u, -(a + ct(3))) * u
+    return fma(q, u, ct(1))
+
+
+@register_jitable
+def cubic_outer(u, ct):
+    """Weight for a tap at distance 1 < ``u`` < 2: ``((a u - 5a) u + 8a) u - 4a``."""
+    a = ct(CUBIC_A)
+    return ((a * u - ct(5) * a) * u + ct(8) * a) * u - ct(4) * a
+
+
+@register_jitable
+def cubic_weights(t, ct):
+    """The four tap weights for fractional offset ``t`` in [0, 1) (taps at -1, 0, 1, 2)."""
+    return (
+        cubic_outer(t + ct(1), ct),
+        cubic_inner(t, ct),
+        cubic_inner(ct(1) - t, ct),
+        cubic_outer(ct(2) - t, ct),
+    )
+
+
+@register_jitable
+def cubic_combine(w0, w1, w2, w3, v0, v1, v2, v3):
+    """``sum(w_i v_i)`` for the x taps, in torch's float32 order."""
+    return ((fma(w0, v0, w1 * v1) + w2 * v2) + w3 * v3)
+
+
+@register_jitable
+def cubic_combine_rows(w0, w1, w2, w3, r0, r1, r2, r3):
+    """``sum(w_j r_j)`` for the y (and z) rows, in torch's float32 order."""
+    return fma(w3, r3, fma(w2, r2, fma(w1, r1, w0 * r0)))
+
+
+@register_jitable
+def cubic_taps(p0, size, padding, align_corners, ct):
+    """Indices and in-bounds flags of the four taps ``p0 - 1 .. p0 + 2`` after per-tap padding."""
+    i0 = p0 - ct(1)
+    i1 = p0
+    i2 = p0 + ct(1)
+    i3 = p0 + ct(2)
+    t0 = pad_vec(i0, size, padding, align_corners, ct)
+    t1 = pad_vec(i1, size, padding, align_corners, ct)
+    t2 = pad_vec(i2, size, padding, align_corners, ct)
+    t3 = pad_vec(i3, size, padding, align_corners, ct)
+    return (
+        index_in(t0, size, ct), index_in(t1, size, ct), index_in(t2, size, ct),
+        index_in(t3, size, ct),
+        inbounds(t0, size, ct), inbounds(t1, size, ct), inbounds(t2, size, ct),
+        inbounds(t3, size, ct),
+    )
+
+
+@register_jitable
+def inbounds(t, size, ct):
+    """True when whole-valued coordinate ``t`` is a valid index in ``[0, size)``."""
+    return t > ct(-1) and t < ct(size)
+
+
+@register_jitable
+def index_in(t, size, ct):
+    """``t`` clamped into ``[0, size - 1]`` and converted to an integer (safe for any ``t``)."""
+    q = min(max(t, ct(0)), ct(size - 1))
+    if not (q == q):
+        return np.int64(0)
+    return np.int64(q)
+
+
+# --------------------------------------------------------------------------------------------
+# 2-D samplers on pixel coordinates (after padding; bicubic: before)
+
+
+@register_jitable(inline="always")
+def _bilinear_px_2d(inp, n, px, py, out, ho, wo, fill, ct):
+    H = inp.shape[2]
+    W = inp.shape[3]
+    if not (inside(px, W, ct) and inside(py, H, ct)):
+        # entirely outside (or invalid): every corner reads the fill value with weight 1
+        px = ct(-2)
+        py = ct(-2)
+    x0 = np.floor(px)
+    y0 = np.floor(py)
+    w = px - x0
+    e = ct(1) - w
+    nn = py - y0
+    s = ct(1) - nn
+    w_nw = s * e
+    w_ne = s * w
+    w_sw = nn * e
+    w_se = nn * w
+    ix0 = np.int64(x0)
+    iy0 = np.int64(y0)
+    mx0 = ix0 >= 0 and ix0 < W
+    mx1 = ix0 + 1 >= 0 and ix0 + 1 < W
+    my0 = iy0 >= 0 and iy0 < H
+    my1 = iy0 + 1 >= 0 and iy0 + 1 < H
+    cx0 = min(max(ix0, 0), W - 1)
+    cx1 = min(max(ix0 + 1, 0), W - 1)
+    cy0 = min(max(iy0, 0), H - 1)
+    cy1 = min(max(iy0 + 1, 0), H - 1)
+    m_nw = mx0 and my0
+    m_ne = mx1 and my0
+    m_sw = mx0 and my1
+    m_se = mx1 and my1
+    for c in range(inp.shape[1]):
+        f = fill[c]
+        v_nw = ct(inp[n, c, cy0, cx0]) if m_nw else f
+        v_ne = ct(inp[n, c, cy0, cx1]) if m_ne else f
+        v_sw = ct(inp[n, c, cy1, cx0]) if m_sw else f
+        v_se = ct(inp[n, c, cy1, cx1]) if m_se else f
+        v = fma(v_se, w_se, fma(v_sw, w_sw, fma(v_ne, w_ne, v_nw * w_nw)))
+        out[n, c, ho, wo] = to_output(v, out)
+
+
+@register_jitable(inline="always")
+def _nearest_px_2d(inp, n, px, py, out, ho, wo, fill_native, ct):
+    H = inp.shape[2]
+    W = inp.shape[3]
+    rx = np.rint(px)
+    ry = np.rint(py)
+    ok = inbounds(rx, W, ct) and inbounds(ry, H, ct)
+    ix = index_in(rx, W, ct)
+    iy = index_in(ry, H, ct)
+    for c in range(inp.shape[1]):
+        out[n, c, ho, wo] = inp[n, c, iy, ix] if ok else fill_native[c]
+
+
+@register_jitable
+def _bicubic_px_2d(inp, n, x, y, out, ho, wo, padding, align_corners, fill, ct):
+    H = inp.shape[2]
+    W = inp.shape[3]
+    x0 = np.floor(x)
+    y0 = np.floor(y)
+    wx0, wx1, wx2, wx3 = cubic_weights(x - x0, ct)
+    wy0, wy1, wy2, wy3 = cubic_weights(y - y0, ct)
+    ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3 = cubic_taps(x0, W, padding, align_corners, ct)
+    iy0, iy1, iy2, iy3, my0, my1, my2, my3 = cubic_taps(y0, H, padding, align_corners, ct)
+    for c in range(inp.shape[1]):
+        f = fill[c]
+        r0 = _cubic_row(inp, n, c, iy0, my0, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
+                        wx0, wx1, wx2, wx3, f, ct)
+        r1 = _cubic_row(inp, n, c, iy1, my1, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
+                        wx0, wx1, wx2, wx3, f, ct)
+        r2 = _cubic_row(inp, n, c, iy2, my2, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
+                        wx0, wx1, wx2, wx3, f, ct)
+        r3 = _cubic_row(inp, n, c, iy3, my3, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
+                        wx0, wx1, wx2, wx3, f, ct)
+        v = cubic_combine_rows(wy0, wy1, wy2, wy3, r0, r1, r2, r3)
+        out[n, c, ho, wo] = to_output(v, out)
+
+
+@register_jitable
+def _cubic_row(inp, n, c, iy, my, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
+               wx0, wx1, wx2, wx3, f, ct):
+    v0 = ct(inp[n, c, iy, ix0]) if (my and mx0) else f
+    v1 = ct(inp[n, c, iy, ix1]) if (my and mx1) else f
+    v2 = ct(inp[n, c, iy, ix2]) if (my and mx2) else f
+    v3 = ct(inp[n, c, iy, ix3]) if (my and mx3) else f
+    return cubic_combine(wx0, wx1, wx2, wx3, v0, v1, v2, v3)
+
+
+# --------------------------------------------------------------------------------------------
+# 3-D samplers on pixel coordinates
+
+
+@register_jitable(inline="always")
+def _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct):
+    D = inp.shape[2]
+    H = inp.shape[3]
+    W = inp.shape[4]
+    if not (inside(px, W, ct) and inside(py, H, ct) and inside(pz, D, ct)):
+        px = ct(-2)
+        py = ct(-2)
+        pz = ct(-2)
+    x0 = np.floor(px)
+    y0 = np.floor(py)
+    z0 = np.floor(pz)
+    # distances to the far side (weights of the near corner) and to the near side
+    dx0 = (x0 + ct(1)) - px
+    dx1 = px - x0
+    dy0 = (y0 + ct(1)) - py
+    dy1 = py - y0
+    dz0 = (z0 + ct(1)) - pz
+    dz1 = pz - z0
+    ix0 = np.int64(x0)
+    iy0 = np.int64(y0)
+    iz0 = np.int64(z0)
+    mx0 = ix0 >= 0 and ix0 < W
+    mx1 = ix0 + 1 >= 0 and ix0 + 1 < W
+    my0 = iy0 >= 0 and iy0 < H
+    my1 = iy0 + 1 >= 0 and iy0 + 1 < H
+    mz0 = iz0 >= 0 and iz0 < D
+    mz1 = iz0 + 1 >= 0 and iz0 + 1 < D
+    cx0 = min(max(ix0, 0), W - 1)
+    cx1 = min(max(ix0 + 1, 0), W - 1)
+    cy0 = min(max(iy0, 0), H - 1)
+    cy1 = min(max(iy0 + 1, 0), H - 1)
+    cz0 = min(max(iz0, 0), D - 1)
+    cz1 = min(max(iz0 + 1, 0), D - 1)
+    w_tnw = (dx0 * dy0) * dz0
+    w_tne = (dx1 * dy0) * dz0
+    w_tsw = (dx0 * dy1) * dz0
+    w_tse = (dx1 * dy1) * dz0
+    w_bnw = (dx0 * dy0) * dz1
+    w_bne = (dx1 * dy0) * dz1
+    w_bsw = (dx0 * dy1) * dz1
+    w_bse = (dx1 * dy1) * dz1
+    for c in range(inp.shape[1]):
+        f = fill[c]
+        v = ct(0)
+        v += (ct(inp[n, c, cz0, cy0, cx0]) if (mz0 and my0 and mx0) else f) * w_tnw
+        v += (ct(inp[n, c, cz0, cy0, cx1]) if (mz0 and my0 and mx1) else f) * w_tne
+        v += (ct(inp[n, c, cz0, cy1, cx0]) if (mz0 and my1 and mx0) else f) * w_tsw
+        v += (ct(inp[n, c, cz0, cy1, cx1]) if (mz0 and my1 and mx1) else f) * w_tse
+        v += (ct(inp[n, c, cz1, cy0, cx0]) if (mz1 and my0 and mx0) else f) * w_bnw
+        v += (ct(inp[n, c, cz1, cy0, cx1]) if (mz1 and my0 and mx1) else f) * w_bne
+        v += (ct(inp[n, c, cz1, cy1, cx0]) if (mz1 and my1 and mx0) else f) * w_bsw
+        v += (ct(inp[n, c, cz1, cy1, cx1]) if (mz1 and my1 and mx1) else f) * w_bse
+        out[n, c, do, ho, wo] = to_output(v, out)
+
+
+@register_jitable(inline="always")
+def _nearest_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill_native, ct):
+    D = inp.shape[2]
+    H = inp.shape[3]
+    W = inp.shape[4]
+    rx = np.rint(px)
+    ry = np.rint(py)
+    rz = np.rint(pz)
+    ok = inbounds(rx, W, ct) and inbounds(ry, H, ct) and inbounds(rz, D, ct)
+    ix = index_in(rx, W, ct)
+    iy = index_in(ry, H, ct)
+    iz = index_in(rz, D, ct)
+    for c in range(inp.shape[1]):
+        out[n, c, do, ho, wo] = inp[n, c, iz, iy, ix] if ok else fill_native[c]
+
+
+@register_jitable
+def _tricubic_plane(inp, n, c, iz, mz, iy0, iy1, iy2, iy3, my0, my1, my2, my3,
+                    ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
+                    wx0, wx1, wx2, wx3, wy0, wy1, wy2, wy3, f, ct):
+    r0 = _cubic_row_3d(inp, n, c, iz, iy0, mz and my0, ix0, ix1, ix2, ix3,
+                       mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct)
+    r1 = _cubic_row_3d(inp, n, c, iz, iy1, mz and my1, ix0, ix1, ix2, ix3,
+                       mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct)
+    r2 = _cubic_row_3d(inp, n, c, iz, iy2, mz and my2, ix0, ix1, ix2, ix3,
+                       mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct)
+    r3 = _cubic_row_3d(inp, n, c, iz, iy3, mz and my3, ix0, ix1, ix2, ix3,
+                       mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct)
+    return cubic_combine_rows(wy0, wy1, wy2, wy3, r0, r1, r2, r3)
+
+
+@register_jitable
+def _cubic_row_3d(inp, n, c, iz, iy, myz, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
+                  wx0, wx1, wx2, wx3, f, ct):
+    v0 = ct(inp[n, c, iz, iy, ix0]) if (myz and mx0) else f
+    v1 = ct(inp[n, c, iz, iy, ix1]) if (myz and mx1) else f
+    v2 = ct(inp[n, c, iz, iy, ix2]) if (myz and mx2) else f
+    v3 = ct(inp[n, c, iz, iy, ix3]) if (myz and mx3) else f
+    return cubic_combine(wx0, wx1, wx2, wx3, v0, v1, v2, v3)
+
+
+@register_jitable
+def _tricubic_px_3d(inp, n, x, y, z, out, do, ho, wo, padding, align_corners,
+                 fill, ct):
+    D = inp.shape[2]
+    H = inp.shape[3]
+    W = inp.shape[4]
+    x0 = np.floor(x)
+    y0 = np.floor(y)
+    z0 = np.floor(z)
+    wx0, wx1, wx2, wx3 = cubic_weights(x - x0, ct)
+    wy0, wy1, wy2, wy3 = cubic_weights(y - y0, ct)
+    wz0, wz1, wz2, wz3 = cubic_weights(z - z0, ct)
+    ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3 = cubic_taps(x0, W, padding, align_corners, ct)
+    iy0, iy1, iy2, iy3, my0, my1, my2, my3 = cubic_taps(y0, H, padding, align_corners, ct)
+    iz0, iz1, iz2, iz3, mz0, mz1, mz2, mz3 = cubic_taps(z0, D, padding, align_corners, ct)
+    for c in range(inp.shape[1]):
+        f = fill[c]
+        p0 = _tricubic_plane(inp, n, c, iz0, mz0, iy0, iy1, iy2, iy3, my0, my1, my2, my3,
+                             ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
+                             wx0, wx1, wx2, wx3, wy0, wy1, wy2, wy3, f, ct)
+        p1 = _tricubic_plane(inp, n, c, iz1, mz1, iy0, iy1, iy2, iy3, my0, my1, my2, my3,
+                             ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
+                             wx0, wx1, wx2, wx3, wy0, wy1, wy2, wy3, f, ct)
+        p2 = _tricubic_plane(inp, n, c, iz2, mz2, iy0, iy1, iy2, iy3, my0, my1, my2, my3,
+                             ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
+                             wx0, wx1, wx2, wx3, wy0, wy1, wy2, wy3, f, ct)
+        p3 = _tricubic_plane(inp, n, c, iz3, mz3, iy0, iy1, iy2, iy3, my0, my1, my2, my3,
+                             ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
+                             wx0, wx1, wx2, wx3, wy0, wy1, wy2, wy3, f, ct)
+        v = cubic_combine_rows(wz0, wz1, wz2, wz3, p0, p1, p2, p3)
+        out[n, c, do, ho, wo] = to_output(v, out)
+
+
+# --------------------------------------------------------------------------------------------
+# per-point entry points: normalized coordinates in, every channel of one output point written
+#
+# Common parameters
+# -----------------
+# inp : (N, C, H, W) or (N, C, D, H, W) array;  n : batch index
+# gx, gy[, gz] : normalized coordinates in the compute dtype ``ct`` (x along W, y along H, z along D)
+# out : (N, C, H_out, W_out) or (N, C, D_out, H_out, W_out) array; (do,) ho, wo : output position
+# padding : ZEROS / BORDER / REFLECTION;  align_corners : bool
+# fill : (C,) array of ct, read outside the input with zeros padding (bilinear, bicubic)
+# fill_native : (C,) array of inp.dtype, the same fill for nearest (copies values unconverted)
+
+
+@register_jitable(inline="always")
+def bilinear_2d(inp, n, gx, gy, out, ho, wo, padding, align_corners, fill, ct):
+    """Bilinear sample of ``inp[n]`` at ``(gx, gy)`` into ``out[n, :, ho, wo]`` (torch 2-D path)."""
+    if not (np.isfinite(gx) and np.isfinite(gy)):
+        for c in range(inp.shape[1]):
+            out[n, c, ho, wo] = to_output(fill[c], out)
+        return
+    H = inp.shape[2]
+    W = inp.shape[3]
+    px = pad_vec(unnormalize_vec(gx, W, align_corners, ct), W, padding, align_corners, ct)
+    py = pad_vec(unnormalize_vec(gy, H, align_corners, ct), H, padding, align_corners, ct)
+    _bilinear_px_2d(inp, n, px, py, out, ho, wo, fill, ct)
+
+
+@register_jitable(inline="always")
+def nearest_2d(inp, n, gx, gy, out, ho, wo, padding, align_corners, fill_native, ct):
+    """Nearest sample (round half to even) of ``inp[n]`` at ``(gx, gy)`` into ``out[n, :, ho, wo]``."""
+    if not (np.isfinite(gx) and np.isfinite(gy)):
+        for c in range(inp.shape[1]):
+            out[n, c, ho, wo] = fill_native[c]
+        return
+    H = inp.shape[2]
+    W = inp.shape[3]
+    px = pad_vec(unnormalize_vec(gx, W, align_corners, ct), W, padding, align_corners, ct)
+    py = pad_vec(unnormalize_vec(gy, H, align_corners, ct), H, padding, align_corners, ct)
+    _nearest_px_2d(inp, n, px, py, out, ho, wo, fill_native, ct)
+
+
+@register_jitable
+def bicubic_2d(inp, n, gx, gy, out, ho, wo, padding, align_corners, fill, ct):
+    """Bicubic sample (per-tap padding, as torch) of ``inp[n]`` into ``out[n, :, ho, wo]``."""
+    if not (np.isfinite(gx) and np.isfinite(gy)):
+        for c in range(inp.shape[1]):
+            out[n, c, ho, wo] = to_output(fill[c], out)
+        return
+    x = unnormalize_vec(gx, inp.shape[3], align_corners, ct)
+    y = unnormalize_vec(gy, inp.shape[2], align_corners, ct)
+    _bicubic_px_2d(inp, n, x, y, out, ho, wo, padding, align_corners, fill, ct)
+
+
+@register_jitable(inline="always")
+def trilinear_3d(inp, n, gx, gy, gz, out, do, ho, wo, padding, align_corners, fill, ct):
+    """Trilinear sample of ``inp[n]`` into ``out[n, :, do, ho, wo]`` (torch's scalar 3-D path)."""
+    if not (np.isfinite(gx) and np.isfinite(gy) and np.isfinite(gz)):
+        for c in range(inp.shape[1]):
+            out[n, c, do, ho, wo] = to_output(fill[c], out)
+        return
+    D = inp.shape[2]
+    H = inp.shape[3]
+    W = inp.shape[4]
+    px = pad_scalar(unnormalize_scalar(gx, W, align_corners, ct), W, padding, align_corners, ct)
+    py = pad_scalar(unnormalize_scalar(gy, H, align_corners, ct), H, padding, align_corners, ct)
+    pz = pad_scalar(unnormalize_scalar(gz, D, align_corners, ct), D, padding, align_corners, ct)
+    _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct)
+
+
+@register_jitable(inline="always")
+def nearest_3d(inp, n, gx, gy, gz, out, do, ho, wo, padding, align_corners, fill_native, ct):
+    """Nearest sample of ``inp[n]`` into ``out[n, :, do, ho, wo]`` (torch's scalar 3-D path)."""
+    if not (np.isfinite(gx) and np.isfinite(gy) and np.isfinite(gz)):
+        for c in range(inp.shape[1]):
+            out[n, c, do, ho, wo] = fill_native[c]
+        return
+    D = inp.shape[2]
+    H = inp.shape[3]
+    W = inp.shape[4]
+    px = pad_scalar(unnormalize_scalar(gx, W, align_corners, ct), W, padding, align_corners, ct)
+    py = pad_scalar(unnormalize_scalar(gy, H, align_corners, ct), H, padding, align_corners, ct)
+    pz = pad_scalar(unnormalize_scalar(gz, D, align_corners, ct), D, padding, align_corners, ct)
+    _nearest_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill_native, ct)
+
+
+@register_jitable
+def tricubic_3d(inp, n, gx, gy, gz, out, do, ho, wo, padding, align_corners, fill, ct):
+    """gswarp's tricubic: the 2-D bicubic formulas on three axes (torch has no 3-D bicubic)."""
+    if not (np.isfinite(gx) and np.isfinite(gy) and np.isfinite(gz)):
+        for c in range(inp.shape[1]):
+            out[n, c, do, ho, wo] = to_output(fill[c], out)
+        return
+    x = unnormalize_vec(gx, inp.shape[4], align_corners, ct)
+    y = unnormalize_vec(gy, inp.shape[3], align_corners, ct)
+    z = unnormalize_vec(gz, inp.shape[2], align_corners, ct)
+    _tricubic_px_3d(inp, n, x, y, z, out, do, ho, wo, padding, align_corners, fill, ct)
+
+
+# --------------------------------------------------------------------------------------------
+# affine coordinates
+
+
+@register_jitable
+def affine_coord_2d(x, y, t0, t1, t2):
+    """``t0 x + t1 y + t2`` rounded as torch's ``affine_grid`` (a K=3 GEMM) rounds it."""
+    return (x * t0 + y * t1) + t2
+
+
+@register_jitable
+def affine_coord_3d(x, y, z, t0, t1, t2, t3):
+    """``t0 x + t1 y + t2 z + t3`` rounded as torch's ``affine_grid`` (a K=4 GEMM) rounds it."""
+    return ((x * t0 + y * t1) + z * t2) + t3
+
+
+@register_jitable
+def base_coord(i, size, align_corners, ct):
+    """Normalized coordinate of output index ``i`` on an axis of ``size``, as ``affine_grid``.
+
+    torch builds it with ``linspace(-1, 1, size)`` (two halves, each with one fused rounding),
+    scaled by ``(size - 1) / size`` when ``align_corners`` is False; a unit axis sits at 0.
+    """
+    if size <= 1:
+        return ct(0)
+    step = ct(2) / ct(size - 1)
+    if i < size // 2:
+        r = fma(ct(i), step, ct(-1))
+    else:
+        r = fma(-ct(size - 1 - i), step, ct(1))
+    if align_corners:
+        return r
+    return (r * ct(size - 1)) / ct(size)

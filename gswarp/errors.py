@@ -1,0 +1,42 @@
+"""The gswarp exception hierarchy.
+
+Every error gswarp raises on purpose derives from :class:`GswarpError`, and also from the builtin
+exception a Python user would expect (``ValueError``, ``TypeError``, ``OSError``, ``ImportError``), so
+``except ValueError`` keeps working for callers that do not know gswarp.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendError",
+    "DTypeError",
+    "GswarpError",
+    "InputError",
+    "ShapeError",
+    "SpecError",
+]
+
+
+class GswarpError(Exception):
+    """Root of every error raised by gswarp on purpose."""
+
+
+class SpecError(GswarpError, ValueError):
+    """A warp specification or an argument value is invalid."""
+
+
+class ShapeError(GswarpError, ValueError):
+    """An array has the wrong number of dimensions or the wrong size."""
+
+
+class DTypeError(GswarpError, TypeError):
+    """An array has a dtype that gswarp cannot use for the requested operation."""
+
+
+class InputError(GswarpError, OSError):
+    """An input file cannot be read or an output file cannot be written."""
+
+
+class BackendError(GswarpError, ImportError):
+    """An optional backend (numba-cuda, CuPy, nibabel, ...) is missing or unusable."""
+

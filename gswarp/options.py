@@ -1,0 +1,62 @@
+"""The sampling vocabulary, defined once and shared by the engine, the spec parser and the CLI.
+
+The integer codes are the ones the compiled kernels receive; they follow torch's enum order
+(``torch.grid_sampler``: bilinear 0, nearest 1, bicubic 2; zeros 0, border 1, reflection 2).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from gswarp.errors import SpecError
+
+__all__ = ["Mode", "Padding", "parse_mode", "parse_padding"]
+
+
+class Mode(enum.IntEnum):
+    """Interpolation mode. ``bicubic`` on a 3-D input means tricubic (Keys, a = -0.75, per axis)."""
+
+    BILINEAR = 0
+    NEAREST = 1
+    BICUBIC = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Padding(enum.IntEnum):
+    """How samples outside the input are read (torch's ``padding_mode``)."""
+
+    ZEROS = 0
+    BORDER = 1
+    REFLECTION = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+def _parse_choice(enum_cls: type[enum.IntEnum], value: object, argument: str) -> enum.IntEnum:
+    if isinstance(value, enum_cls):
+        return value
+    names = [member.name.lower() for member in enum_cls]
+    if isinstance(value, str) and value.lower() in names:
+        return enum_cls[value.upper()]
+    raise SpecError(f"{argument}: expected one of {', '.join(repr(n) for n in names)}, got {value!r}")
+
+
+def parse_mode(value: object, argument: str = "mode") -> Mode:
+    """Return the :class:`Mode` named by ``value`` ('nearest', 'bilinear', 'bicubic' or a Mode).
+
+    Raises
+    ------
+    SpecError
+        If ``value`` names no mode; the message lists the valid ones.
+    """
+    return _parse_choice(Mode, value, argument)  # type: ignore[return-value]
+
+
+def parse_padding(value: object, argument: str = "padding_mode") -> Padding:
+    """Return the :class:`Padding` named by ``value`` ('zeros', 'border', 'reflection' or a Padding)."""
+    return _parse_choice(Padding, value, argument)  # type: ignore[return-value]
