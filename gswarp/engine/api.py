@@ -163,8 +163,17 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
 
     fill_c, fill_n = _fill_arrays(fill, input, ct)
     kernel = sampling_kernel(source_kind, input.ndim - 2, int(mode))
-    kernel(_kernel_view(input), source, _kernel_view(out), int(padding), align_corners,
-           fill_n if mode == Mode.NEAREST else fill_c, ct)
+    args = (_kernel_view(input), source, _kernel_view(out), int(padding), align_corners,
+            fill_n if mode == Mode.NEAREST else fill_c, ct)
+    kernel(*args, 0, _rows(out.shape))
+
+
+def _rows(shape: tuple[int, ...]) -> int:
+    """Rows of the flattened (batch, depth, row) index of an (N, C, [D,] H, W) output."""
+    rows = shape[0]
+    for size in shape[2:-1]:
+        rows *= size
+    return rows
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,7 +309,8 @@ def affine_grid(
     from gswarp.engine import cpu
 
     kernel = cpu.affine_grid_2d if spatial == 2 else cpu.affine_grid_3d
-    kernel(np.ascontiguousarray(theta, dtype=ct), grid, align_corners, ct)
+    rows = grid.shape[0] * (grid.shape[1] if spatial == 2 else grid.shape[1] * grid.shape[2])
+    kernel(np.ascontiguousarray(theta, dtype=ct), grid, align_corners, ct, 0, rows)
     return grid.astype(theta.dtype, copy=False)
 
 
