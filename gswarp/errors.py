@@ -1,7 +1,8 @@
 """The gswarp exception hierarchy.
 
 Every error gswarp raises on purpose derives from :class:`GswarpError`, and also from the builtin
-exception a Python user would expect (``ValueError``, ``TypeError``, ``OSError``, ``ImportError``), so
+exception a Python user would expect (``ValueError``, ``TypeError``, ``OSError``,
+``ImportError``), so
 ``except ValueError`` keeps working for callers that do not know gswarp.
 """
 
@@ -39,4 +40,3 @@ class InputError(GswarpError, OSError):
 
 class BackendError(GswarpError, ImportError):
     """An optional backend (numba-cuda, CuPy, nibabel, ...) is missing or unusable."""
-

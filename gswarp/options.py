@@ -43,7 +43,9 @@ def _parse_choice(enum_cls: type[enum.IntEnum], value: object, argument: str) ->
     names = [member.name.lower() for member in enum_cls]
     if isinstance(value, str) and value.lower() in names:
         return enum_cls[value.upper()]
-    raise SpecError(f"{argument}: expected one of {', '.join(repr(n) for n in names)}, got {value!r}")
+    raise SpecError(
+        f"{argument}: expected one of {', '.join(repr(n) for n in names)}, got {value!r}"
+    )
 
 
 def parse_mode(value: object, argument: str = "mode") -> Mode:
@@ -58,5 +60,5 @@ def parse_mode(value: object, argument: str = "mode") -> Mode:
 
 
 def parse_padding(value: object, argument: str = "padding_mode") -> Padding:
-    """Return the :class:`Padding` named by ``value`` ('zeros', 'border', 'reflection' or a Padding)."""
+    """Return the :class:`Padding` named by ``value`` ('zeros', 'border', 'reflection')."""
     return _parse_choice(Padding, value, argument)  # type: ignore[return-value]

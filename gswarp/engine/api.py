@@ -33,12 +33,13 @@ from typing import Any
 import numpy as np
 
 from gswarp.errors import DTypeError, ShapeError, SpecError
-from gswarp.options import Mode, Padding, parse_mode, parse_padding
+from gswarp.options import Mode, parse_mode, parse_padding
 
 __all__ = ["affine_grid", "affine_sample", "grid_sample"]
 
-_FLOAT32_COMPUTE = {np.dtype(t) for t in (np.float16, np.float32, np.int8, np.uint8, np.int16,
-                                           np.uint16, np.bool_)}
+_FLOAT32_COMPUTE = {
+    np.dtype(t) for t in (np.float16, np.float32, np.int8, np.uint8, np.int16, np.uint16, np.bool_)
+}
 _FLOAT64_COMPUTE = {np.dtype(t) for t in (np.float64, np.int32, np.uint32, np.int64, np.uint64)}
 
 
@@ -153,9 +154,20 @@ def _check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, input: np.ndar
     return out
 
 
-def _kernel_view(array: np.ndarray) -> np.ndarray:
-    """bool arrays travel through the kernels as uint8 (same bytes, no copy)."""
-    return array.view(np.uint8) if array.dtype == np.bool_ else array
+def _kernel_arrays(input, out, mode, fill_n):
+    """Arrays as the kernels take them: same bytes where possible (numba has no bool/float16).
+
+    Returns ``(input, output, fill_native, result)``: ``result`` is a float32 buffer that must be
+    copied into ``out`` afterwards, or None.
+    """
+    if input.dtype == np.bool_:
+        return input.view(np.uint8), out.view(np.uint8), fill_n.view(np.uint8), None
+    if input.dtype == np.float16:
+        if mode == Mode.NEAREST:  # nearest copies values: move the float16 bits untouched
+            return input.view(np.uint16), out.view(np.uint16), fill_n.view(np.uint16), None
+        result = np.empty(out.shape, dtype=np.float32)
+        return input.astype(np.float32), result, fill_n, result
+    return input, out, fill_n, None
 
 
 def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct) -> None:
@@ -163,9 +175,22 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
 
     fill_c, fill_n = _fill_arrays(fill, input, ct)
     kernel = sampling_kernel(source_kind, input.ndim - 2, int(mode))
-    args = (_kernel_view(input), source, _kernel_view(out), int(padding), align_corners,
-            fill_n if mode == Mode.NEAREST else fill_c, ct)
-    kernel(*args, 0, _rows(out.shape))
+    k_input, k_out, fill_n, result = _kernel_arrays(input, out, mode, fill_n)
+    if source.dtype == np.float16:
+        source = source.astype(np.float32)
+    kernel(
+        k_input,
+        source,
+        k_out,
+        int(padding),
+        align_corners,
+        fill_n if mode == Mode.NEAREST else fill_c,
+        ct,
+        0,
+        _rows(out.shape),
+    )
+    if result is not None:  # float16: computed in float32, rounded to nearest even by NumPy
+        out[...] = result
 
 
 def _rows(shape: tuple[int, ...]) -> int:
@@ -190,7 +215,7 @@ def grid_sample(
     fill: float | Sequence[float] = 0.0,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Sample ``input`` at the normalized positions in ``grid`` (``torch.nn.functional.grid_sample``).
+    """Sample ``input`` at the normalized positions in ``grid`` (torch's ``grid_sample``).
 
     Parameters
     ----------
@@ -259,11 +284,11 @@ def _check_size(size: Any, argument: str = "size") -> tuple[int, ...]:
     try:
         parsed = tuple(int(s) for s in size)
     except (TypeError, ValueError):
-        raise SpecError(f"{argument}: expected a sequence of 4 or 5 integers, got {size!r}") from None
+        raise SpecError(
+            f"{argument}: expected a sequence of 4 or 5 integers, got {size!r}"
+        ) from None
     if len(parsed) not in (4, 5):
-        raise ShapeError(
-            f"{argument}: expected (N, C, H, W) or (N, C, D, H, W), got {size!r}"
-        )
+        raise ShapeError(f"{argument}: expected (N, C, H, W) or (N, C, D, H, W), got {size!r}")
     if any(s <= 0 for s in parsed):
         raise ShapeError(f"{argument}: expected positive sizes, got {size!r}")
     return parsed
@@ -301,9 +326,7 @@ def affine_grid(
     theta = _check_theta(theta, spatial)
     align_corners = _check_align(align_corners)
     if theta.shape[0] != size[0]:
-        raise ShapeError(
-            f"theta: expected {size[0]} matrices (size[0]), got {theta.shape[0]}"
-        )
+        raise ShapeError(f"theta: expected {size[0]} matrices (size[0]), got {theta.shape[0]}")
     ct = np.float64 if theta.dtype == np.float64 else np.float32
     grid = np.empty((*size[:1], *size[2:], spatial), dtype=ct)
     from gswarp.engine import cpu
@@ -362,13 +385,21 @@ def affine_sample(
     theta = _check_theta(theta, spatial)
     if theta.shape[0] != input.shape[0]:
         raise ShapeError(
-            f"theta: expected {input.shape[0]} matrices (one per batch item), "
-            f"got {theta.shape[0]}"
+            f"theta: expected {input.shape[0]} matrices (one per batch item), got {theta.shape[0]}"
         )
     ct = _compute_type(input.dtype, "input")
     out = _check_out(out, tuple(size), input.dtype, input)
     if out.size == 0:
         return out
-    _run("affine", input, np.ascontiguousarray(theta, dtype=ct), out, mode, padding,
-         align_corners, fill, ct)
+    _run(
+        "affine",
+        input,
+        np.ascontiguousarray(theta, dtype=ct),
+        out,
+        mode,
+        padding,
+        align_corners,
+        fill,
+        ct,
+    )
     return out

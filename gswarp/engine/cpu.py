@@ -1,8 +1,9 @@
 """CPU kernels (numba) over the per-point math of :mod:`gswarp.engine.pointwise`.
 
-Every kernel fills the output rows ``start:stop`` (a *tile*) of the flattened ``(batch, depth, row)``
-index, spreading the rows over numba's threads with ``prange`` (``numba.set_num_threads`` or
-``NUMBA_NUM_THREADS`` choose how many), so a batch of small images keeps every thread busy.
+Every kernel fills the output rows ``start:stop`` (a *tile*) of the flattened
+``(batch, depth, row)`` index, spreading the rows over numba's threads with ``prange``
+(``numba.set_num_threads`` or ``NUMBA_NUM_THREADS`` choose how many), so a batch of small images
+keeps every thread busy.
 Kernels allocate nothing beyond base axes of the output's size, so a warp's temporary memory is
 O(H + W + D) and the result depends neither on the tiling nor on the thread count.
 
@@ -18,7 +19,7 @@ development, delete ``gswarp/engine/__pycache__/*.nb*`` (``tools/clear_numba_cac
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from numba import njit, prange
@@ -69,8 +70,19 @@ def _grid_kernel_2d(point):
             n = job // Ho
             ho = job - n * Ho
             for wo in range(Wo):
-                point(inp, n, ct(grid[n, ho, wo, 0]), ct(grid[n, ho, wo, 1]), out, ho, wo,
-                      padding, align_corners, fill, ct)
+                point(
+                    inp,
+                    n,
+                    ct(grid[n, ho, wo, 0]),
+                    ct(grid[n, ho, wo, 1]),
+                    out,
+                    ho,
+                    wo,
+                    padding,
+                    align_corners,
+                    fill,
+                    ct,
+                )
 
     return grid_sample_2d
 
@@ -87,9 +99,21 @@ def _grid_kernel_3d(point):
             do = rest // Ho
             ho = rest - do * Ho
             for wo in range(Wo):
-                point(inp, n, ct(grid[n, do, ho, wo, 0]), ct(grid[n, do, ho, wo, 1]),
-                      ct(grid[n, do, ho, wo, 2]), out, do, ho, wo, padding, align_corners,
-                      fill, ct)
+                point(
+                    inp,
+                    n,
+                    ct(grid[n, do, ho, wo, 0]),
+                    ct(grid[n, do, ho, wo, 1]),
+                    ct(grid[n, do, ho, wo, 2]),
+                    out,
+                    do,
+                    ho,
+                    wo,
+                    padding,
+                    align_corners,
+                    fill,
+                    ct,
+                )
 
     return grid_sample_3d
 
@@ -141,7 +165,7 @@ def _affine_kernel_3d(point):
     return affine_sample_3d
 
 
-@lru_cache(maxsize=None)
+@cache
 def sampling_kernel(source: str, spatial: int, mode: int):
     """The parallel kernel for ``source`` ('grid' or 'affine'), 2 or 3 spatial dims, and ``mode``.
 
@@ -162,7 +186,7 @@ def sampling_kernel(source: str, spatial: int, mode: int):
 
 @njit(**_JIT)
 def affine_grid_2d(theta, grid, align_corners, ct, start, stop):
-    """Fill rows ``start:stop`` of ``grid`` (N, H, W, 2) with ``affine_grid(theta)``; theta (N, 2, 3)."""
+    """Fill rows ``start:stop`` of ``grid`` (N, H, W, 2) with ``affine_grid(theta)``."""
     Ho = grid.shape[1]
     Wo = grid.shape[2]
     bx = _base_axis(Wo, align_corners, ct)
@@ -173,10 +197,12 @@ def affine_grid_2d(theta, grid, align_corners, ct, start, stop):
         y = by[ho]
         for wo in range(Wo):
             x = bx[wo]
-            grid[n, ho, wo, 0] = affine_coord_2d(x, y, theta[n, 0, 0], theta[n, 0, 1],
-                                                 theta[n, 0, 2])
-            grid[n, ho, wo, 1] = affine_coord_2d(x, y, theta[n, 1, 0], theta[n, 1, 1],
-                                                 theta[n, 1, 2])
+            grid[n, ho, wo, 0] = affine_coord_2d(
+                x, y, theta[n, 0, 0], theta[n, 0, 1], theta[n, 0, 2]
+            )
+            grid[n, ho, wo, 1] = affine_coord_2d(
+                x, y, theta[n, 1, 0], theta[n, 1, 1], theta[n, 1, 2]
+            )
 
 
 @njit(**_JIT)
@@ -199,5 +225,6 @@ def affine_grid_3d(theta, grid, align_corners, ct, start, stop):
         for wo in range(Wo):
             x = bx[wo]
             for k in range(3):
-                grid[n, do, ho, wo, k] = affine_coord_3d(x, y, z, t[k, 0], t[k, 1], t[k, 2],
-                                                         t[k, 3])
+                grid[n, do, ho, wo, k] = affine_coord_3d(
+                    x, y, z, t[k, 0], t[k, 1], t[k, 2], t[k, 3]
+                )

@@ -74,7 +74,9 @@ def _round_fraction(exact: Fraction, kind: type) -> np.floating:
     guess = kind(float(exact))  # may be off by one ulp through double rounding (float32 only)
     candidates = (np.nextafter(guess, kind(-np.inf)), guess, np.nextafter(guess, kind(np.inf)))
     finite = [c for c in candidates if np.isfinite(c)]
-    best = min(finite, key=lambda c: (abs(Fraction(float(c)) - exact), int(np.frexp(c)[0] * 2**24) & 1))
+    best = min(
+        finite, key=lambda c: (abs(Fraction(float(c)) - exact), int(np.frexp(c)[0] * 2**24) & 1)
+    )
     return kind(best)
 
 
@@ -273,7 +275,7 @@ def cubic_weights(t, ct):
 @register_jitable
 def cubic_combine(w0, w1, w2, w3, v0, v1, v2, v3):
     """``sum(w_i v_i)`` for the x taps, in torch's float32 order."""
-    return ((fma(w0, v0, w1 * v1) + w2 * v2) + w3 * v3)
+    return (fma(w0, v0, w1 * v1) + w2 * v2) + w3 * v3
 
 
 @register_jitable
@@ -294,9 +296,13 @@ def cubic_taps(p0, size, padding, align_corners, ct):
     t2 = pad_vec(i2, size, padding, align_corners, ct)
     t3 = pad_vec(i3, size, padding, align_corners, ct)
     return (
-        index_in(t0, size, ct), index_in(t1, size, ct), index_in(t2, size, ct),
+        index_in(t0, size, ct),
+        index_in(t1, size, ct),
+        index_in(t2, size, ct),
         index_in(t3, size, ct),
-        inbounds(t0, size, ct), inbounds(t1, size, ct), inbounds(t2, size, ct),
+        inbounds(t0, size, ct),
+        inbounds(t1, size, ct),
+        inbounds(t2, size, ct),
         inbounds(t3, size, ct),
     )
 
@@ -311,7 +317,7 @@ def inbounds(t, size, ct):
 def index_in(t, size, ct):
     """``t`` clamped into ``[0, size - 1]`` and converted to an integer (safe for any ``t``)."""
     q = min(max(t, ct(0)), ct(size - 1))
-    if not (q == q):
+    if q != q:  # NaN
         return np.int64(0)
     return np.int64(q)
 
@@ -397,21 +403,26 @@ def _bicubic_px_2d(inp, n, x, y, out, ho, wo, padding, align_corners, fill, ct):
     iy0, iy1, iy2, iy3, my0, my1, my2, my3 = cubic_taps(y0, H, padding, align_corners, ct)
     for c in range(inp.shape[1]):
         f = fill[c]
-        r0 = _cubic_row(inp, n, c, iy0, my0, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
-                        wx0, wx1, wx2, wx3, f, ct)
-        r1 = _cubic_row(inp, n, c, iy1, my1, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
-                        wx0, wx1, wx2, wx3, f, ct)
-        r2 = _cubic_row(inp, n, c, iy2, my2, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
-                        wx0, wx1, wx2, wx3, f, ct)
-        r3 = _cubic_row(inp, n, c, iy3, my3, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
-                        wx0, wx1, wx2, wx3, f, ct)
+        r0 = _cubic_row(
+            inp, n, c, iy0, my0, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct
+        )
+        r1 = _cubic_row(
+            inp, n, c, iy1, my1, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct
+        )
+        r2 = _cubic_row(
+            inp, n, c, iy2, my2, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct
+        )
+        r3 = _cubic_row(
+            inp, n, c, iy3, my3, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct
+        )
         v = cubic_combine_rows(wy0, wy1, wy2, wy3, r0, r1, r2, r3)
         out[n, c, ho, wo] = to_output(v, out)
 
 
 @register_jitable
-def _cubic_row(inp, n, c, iy, my, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
-               wx0, wx1, wx2, wx3, f, ct):
+def _cubic_row(
+    inp, n, c, iy, my, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct
+):
     v0 = ct(inp[n, c, iy, ix0]) if (my and mx0) else f
     v1 = ct(inp[n, c, iy, ix1]) if (my and mx1) else f
     v2 = ct(inp[n, c, iy, ix2]) if (my and mx2) else f
@@ -510,23 +521,134 @@ def _nearest_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill_native, ct):
 
 
 @register_jitable
-def _tricubic_plane(inp, n, c, iz, mz, iy0, iy1, iy2, iy3, my0, my1, my2, my3,
-                    ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
-                    wx0, wx1, wx2, wx3, wy0, wy1, wy2, wy3, f, ct):
-    r0 = _cubic_row_3d(inp, n, c, iz, iy0, mz and my0, ix0, ix1, ix2, ix3,
-                       mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct)
-    r1 = _cubic_row_3d(inp, n, c, iz, iy1, mz and my1, ix0, ix1, ix2, ix3,
-                       mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct)
-    r2 = _cubic_row_3d(inp, n, c, iz, iy2, mz and my2, ix0, ix1, ix2, ix3,
-                       mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct)
-    r3 = _cubic_row_3d(inp, n, c, iz, iy3, mz and my3, ix0, ix1, ix2, ix3,
-                       mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct)
+def _tricubic_plane(
+    inp,
+    n,
+    c,
+    iz,
+    mz,
+    iy0,
+    iy1,
+    iy2,
+    iy3,
+    my0,
+    my1,
+    my2,
+    my3,
+    ix0,
+    ix1,
+    ix2,
+    ix3,
+    mx0,
+    mx1,
+    mx2,
+    mx3,
+    wx0,
+    wx1,
+    wx2,
+    wx3,
+    wy0,
+    wy1,
+    wy2,
+    wy3,
+    f,
+    ct,
+):
+    r0 = _cubic_row_3d(
+        inp,
+        n,
+        c,
+        iz,
+        iy0,
+        mz and my0,
+        ix0,
+        ix1,
+        ix2,
+        ix3,
+        mx0,
+        mx1,
+        mx2,
+        mx3,
+        wx0,
+        wx1,
+        wx2,
+        wx3,
+        f,
+        ct,
+    )
+    r1 = _cubic_row_3d(
+        inp,
+        n,
+        c,
+        iz,
+        iy1,
+        mz and my1,
+        ix0,
+        ix1,
+        ix2,
+        ix3,
+        mx0,
+        mx1,
+        mx2,
+        mx3,
+        wx0,
+        wx1,
+        wx2,
+        wx3,
+        f,
+        ct,
+    )
+    r2 = _cubic_row_3d(
+        inp,
+        n,
+        c,
+        iz,
+        iy2,
+        mz and my2,
+        ix0,
+        ix1,
+        ix2,
+        ix3,
+        mx0,
+        mx1,
+        mx2,
+        mx3,
+        wx0,
+        wx1,
+        wx2,
+        wx3,
+        f,
+        ct,
+    )
+    r3 = _cubic_row_3d(
+        inp,
+        n,
+        c,
+        iz,
+        iy3,
+        mz and my3,
+        ix0,
+        ix1,
+        ix2,
+        ix3,
+        mx0,
+        mx1,
+        mx2,
+        mx3,
+        wx0,
+        wx1,
+        wx2,
+        wx3,
+        f,
+        ct,
+    )
     return cubic_combine_rows(wy0, wy1, wy2, wy3, r0, r1, r2, r3)
 
 
 @register_jitable
-def _cubic_row_3d(inp, n, c, iz, iy, myz, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
-                  wx0, wx1, wx2, wx3, f, ct):
+def _cubic_row_3d(
+    inp, n, c, iz, iy, myz, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct
+):
     v0 = ct(inp[n, c, iz, iy, ix0]) if (myz and mx0) else f
     v1 = ct(inp[n, c, iz, iy, ix1]) if (myz and mx1) else f
     v2 = ct(inp[n, c, iz, iy, ix2]) if (myz and mx2) else f
@@ -535,8 +657,7 @@ def _cubic_row_3d(inp, n, c, iz, iy, myz, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3
 
 
 @register_jitable
-def _tricubic_px_3d(inp, n, x, y, z, out, do, ho, wo, padding, align_corners,
-                 fill, ct):
+def _tricubic_px_3d(inp, n, x, y, z, out, do, ho, wo, padding, align_corners, fill, ct):
     D = inp.shape[2]
     H = inp.shape[3]
     W = inp.shape[4]
@@ -551,18 +672,138 @@ def _tricubic_px_3d(inp, n, x, y, z, out, do, ho, wo, padding, align_corners,
     iz0, iz1, iz2, iz3, mz0, mz1, mz2, mz3 = cubic_taps(z0, D, padding, align_corners, ct)
     for c in range(inp.shape[1]):
         f = fill[c]
-        p0 = _tricubic_plane(inp, n, c, iz0, mz0, iy0, iy1, iy2, iy3, my0, my1, my2, my3,
-                             ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
-                             wx0, wx1, wx2, wx3, wy0, wy1, wy2, wy3, f, ct)
-        p1 = _tricubic_plane(inp, n, c, iz1, mz1, iy0, iy1, iy2, iy3, my0, my1, my2, my3,
-                             ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
-                             wx0, wx1, wx2, wx3, wy0, wy1, wy2, wy3, f, ct)
-        p2 = _tricubic_plane(inp, n, c, iz2, mz2, iy0, iy1, iy2, iy3, my0, my1, my2, my3,
-                             ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
-                             wx0, wx1, wx2, wx3, wy0, wy1, wy2, wy3, f, ct)
-        p3 = _tricubic_plane(inp, n, c, iz3, mz3, iy0, iy1, iy2, iy3, my0, my1, my2, my3,
-                             ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3,
-                             wx0, wx1, wx2, wx3, wy0, wy1, wy2, wy3, f, ct)
+        p0 = _tricubic_plane(
+            inp,
+            n,
+            c,
+            iz0,
+            mz0,
+            iy0,
+            iy1,
+            iy2,
+            iy3,
+            my0,
+            my1,
+            my2,
+            my3,
+            ix0,
+            ix1,
+            ix2,
+            ix3,
+            mx0,
+            mx1,
+            mx2,
+            mx3,
+            wx0,
+            wx1,
+            wx2,
+            wx3,
+            wy0,
+            wy1,
+            wy2,
+            wy3,
+            f,
+            ct,
+        )
+        p1 = _tricubic_plane(
+            inp,
+            n,
+            c,
+            iz1,
+            mz1,
+            iy0,
+            iy1,
+            iy2,
+            iy3,
+            my0,
+            my1,
+            my2,
+            my3,
+            ix0,
+            ix1,
+            ix2,
+            ix3,
+            mx0,
+            mx1,
+            mx2,
+            mx3,
+            wx0,
+            wx1,
+            wx2,
+            wx3,
+            wy0,
+            wy1,
+            wy2,
+            wy3,
+            f,
+            ct,
+        )
+        p2 = _tricubic_plane(
+            inp,
+            n,
+            c,
+            iz2,
+            mz2,
+            iy0,
+            iy1,
+            iy2,
+            iy3,
+            my0,
+            my1,
+            my2,
+            my3,
+            ix0,
+            ix1,
+            ix2,
+            ix3,
+            mx0,
+            mx1,
+            mx2,
+            mx3,
+            wx0,
+            wx1,
+            wx2,
+            wx3,
+            wy0,
+            wy1,
+            wy2,
+            wy3,
+            f,
+            ct,
+        )
+        p3 = _tricubic_plane(
+            inp,
+            n,
+            c,
+            iz3,
+            mz3,
+            iy0,
+            iy1,
+            iy2,
+            iy3,
+            my0,
+            my1,
+            my2,
+            my3,
+            ix0,
+            ix1,
+            ix2,
+            ix3,
+            mx0,
+            mx1,
+            mx2,
+            mx3,
+            wx0,
+            wx1,
+            wx2,
+            wx3,
+            wy0,
+            wy1,
+            wy2,
+            wy3,
+            f,
+            ct,
+        )
         v = cubic_combine_rows(wz0, wz1, wz2, wz3, p0, p1, p2, p3)
         out[n, c, do, ho, wo] = to_output(v, out)
 
@@ -573,7 +814,7 @@ def _tricubic_px_3d(inp, n, x, y, z, out, do, ho, wo, padding, align_corners,
 # Common parameters
 # -----------------
 # inp : (N, C, H, W) or (N, C, D, H, W) array;  n : batch index
-# gx, gy[, gz] : normalized coordinates in the compute dtype ``ct`` (x along W, y along H, z along D)
+# gx, gy[, gz] : normalized coordinates in the compute dtype ``ct`` (x: W, y: H, z: D)
 # out : (N, C, H_out, W_out) or (N, C, D_out, H_out, W_out) array; (do,) ho, wo : output position
 # padding : ZEROS / BORDER / REFLECTION;  align_corners : bool
 # fill : (C,) array of ct, read outside the input with zeros padding (bilinear, bicubic)
@@ -596,7 +837,7 @@ def bilinear_2d(inp, n, gx, gy, out, ho, wo, padding, align_corners, fill, ct):
 
 @register_jitable(inline="always")
 def nearest_2d(inp, n, gx, gy, out, ho, wo, padding, align_corners, fill_native, ct):
-    """Nearest sample (round half to even) of ``inp[n]`` at ``(gx, gy)`` into ``out[n, :, ho, wo]``."""
+    """Nearest sample (half to even) of ``inp[n]`` at ``(gx, gy)`` into ``out[n, :, ho, wo]``."""
     if not (np.isfinite(gx) and np.isfinite(gy)):
         for c in range(inp.shape[1]):
             out[n, c, ho, wo] = fill_native[c]
