@@ -33,10 +33,13 @@ from gswarp.engine.pointwise import (
     base_coord,
     bicubic_2d,
     bilinear_2d,
+    fma,
     nearest_2d,
     nearest_3d,
     tricubic_3d,
     trilinear_3d,
+    unnormalize_scalar,
+    unnormalize_vec,
 )
 
 __all__ = ["affine_grid_2d", "affine_grid_3d", "sampling_kernel"]
@@ -57,39 +60,44 @@ _JIT = {"cache": True, "nogil": True, "parallel": True}
 # IR level, so the hot loop has no call and no mode test; the cubic ones are large and stay calls.
 # numba keys its on-disk cache on the closure's contents too, so every kernel is cached apart.
 
-_POINT_2D = {BILINEAR: bilinear_2d, NEAREST: nearest_2d, BICUBIC: bicubic_2d}
-_POINT_3D = {BILINEAR: trilinear_3d, NEAREST: nearest_3d, BICUBIC: tricubic_3d}
+# mode -> (point function, how a grid value becomes a pixel coordinate: torch's 2-D kernel and
+# gswarp's tricubic use the fused form, torch's 3-D nearest/trilinear the scalar one)
+_POINT_2D = {
+    BILINEAR: (bilinear_2d, unnormalize_vec),
+    NEAREST: (nearest_2d, unnormalize_vec),
+    BICUBIC: (bicubic_2d, unnormalize_vec),
+}
+_POINT_3D = {
+    BILINEAR: (trilinear_3d, unnormalize_scalar),
+    NEAREST: (nearest_3d, unnormalize_scalar),
+    BICUBIC: (tricubic_3d, unnormalize_vec),
+}
 
 
-def _grid_kernel_2d(point):
+def _grid_kernel_2d(point, unnormalize):
     @njit(**_JIT)
     def grid_sample_2d(inp, grid, out, padding, align_corners, fill, ct, start, stop):
+        H = inp.shape[2]
+        W = inp.shape[3]
         Ho = out.shape[2]
         Wo = out.shape[3]
         for job in prange(start, stop):
             n = job // Ho
             ho = job - n * Ho
             for wo in range(Wo):
-                point(
-                    inp,
-                    n,
-                    ct(grid[n, ho, wo, 0]),
-                    ct(grid[n, ho, wo, 1]),
-                    out,
-                    ho,
-                    wo,
-                    padding,
-                    align_corners,
-                    fill,
-                    ct,
-                )
+                px = unnormalize(ct(grid[n, ho, wo, 0]), W, align_corners, ct)
+                py = unnormalize(ct(grid[n, ho, wo, 1]), H, align_corners, ct)
+                point(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct)
 
     return grid_sample_2d
 
 
-def _grid_kernel_3d(point):
+def _grid_kernel_3d(point, unnormalize):
     @njit(**_JIT)
     def grid_sample_3d(inp, grid, out, padding, align_corners, fill, ct, start, stop):
+        D = inp.shape[2]
+        H = inp.shape[3]
+        W = inp.shape[4]
         Do = out.shape[2]
         Ho = out.shape[3]
         Wo = out.shape[4]
@@ -99,68 +107,54 @@ def _grid_kernel_3d(point):
             do = rest // Ho
             ho = rest - do * Ho
             for wo in range(Wo):
-                point(
-                    inp,
-                    n,
-                    ct(grid[n, do, ho, wo, 0]),
-                    ct(grid[n, do, ho, wo, 1]),
-                    ct(grid[n, do, ho, wo, 2]),
-                    out,
-                    do,
-                    ho,
-                    wo,
-                    padding,
-                    align_corners,
-                    fill,
-                    ct,
-                )
+                px = unnormalize(ct(grid[n, do, ho, wo, 0]), W, align_corners, ct)
+                py = unnormalize(ct(grid[n, do, ho, wo, 1]), H, align_corners, ct)
+                pz = unnormalize(ct(grid[n, do, ho, wo, 2]), D, align_corners, ct)
+                point(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct)
 
     return grid_sample_3d
 
 
-def _affine_kernel_2d(point):
+def _affine_kernel_2d(point, unnormalize):
     @njit(**_JIT)
-    def affine_sample_2d(inp, theta, out, padding, align_corners, fill, ct, start, stop):
+    def affine_sample_2d(inp, matrix, out, padding, align_corners, fill, ct, start, stop):
         Ho = out.shape[2]
         Wo = out.shape[3]
-        bx = _base_axis(Wo, align_corners, ct)
-        by = _base_axis(Ho, align_corners, ct)
         for job in prange(start, stop):
             n = job // Ho
             ho = job - n * Ho
-            t = theta[n]
-            y = by[ho]
+            m = matrix[n]
+            # float64 row origin; every point is one fused multiply-add away from it
+            ox = m[0, 1] * ho + m[0, 2]
+            oy = m[1, 1] * ho + m[1, 2]
             for wo in range(Wo):
-                gx = affine_coord_2d(bx[wo], y, t[0, 0], t[0, 1], t[0, 2])
-                gy = affine_coord_2d(bx[wo], y, t[1, 0], t[1, 1], t[1, 2])
-                point(inp, n, gx, gy, out, ho, wo, padding, align_corners, fill, ct)
+                px = ct(fma(m[0, 0], np.float64(wo), ox))
+                py = ct(fma(m[1, 0], np.float64(wo), oy))
+                point(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct)
 
     return affine_sample_2d
 
 
-def _affine_kernel_3d(point):
+def _affine_kernel_3d(point, unnormalize):
     @njit(**_JIT)
-    def affine_sample_3d(inp, theta, out, padding, align_corners, fill, ct, start, stop):
+    def affine_sample_3d(inp, matrix, out, padding, align_corners, fill, ct, start, stop):
         Do = out.shape[2]
         Ho = out.shape[3]
         Wo = out.shape[4]
-        bx = _base_axis(Wo, align_corners, ct)
-        by = _base_axis(Ho, align_corners, ct)
-        bz = _base_axis(Do, align_corners, ct)
         for job in prange(start, stop):
             n = job // (Do * Ho)
             rest = job - n * (Do * Ho)
             do = rest // Ho
             ho = rest - do * Ho
-            t = theta[n]
-            y = by[ho]
-            z = bz[do]
+            m = matrix[n]
+            ox = m[0, 1] * ho + m[0, 2] * do + m[0, 3]
+            oy = m[1, 1] * ho + m[1, 2] * do + m[1, 3]
+            oz = m[2, 1] * ho + m[2, 2] * do + m[2, 3]
             for wo in range(Wo):
-                x = bx[wo]
-                gx = affine_coord_3d(x, y, z, t[0, 0], t[0, 1], t[0, 2], t[0, 3])
-                gy = affine_coord_3d(x, y, z, t[1, 0], t[1, 1], t[1, 2], t[1, 3])
-                gz = affine_coord_3d(x, y, z, t[2, 0], t[2, 1], t[2, 2], t[2, 3])
-                point(inp, n, gx, gy, gz, out, do, ho, wo, padding, align_corners, fill, ct)
+                px = ct(fma(m[0, 0], np.float64(wo), ox))
+                py = ct(fma(m[1, 0], np.float64(wo), oy))
+                pz = ct(fma(m[2, 0], np.float64(wo), oz))
+                point(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct)
 
     return affine_sample_3d
 
@@ -169,19 +163,21 @@ def _affine_kernel_3d(point):
 def sampling_kernel(source: str, spatial: int, mode: int):
     """The parallel kernel for ``source`` ('grid' or 'affine'), 2 or 3 spatial dims, and ``mode``.
 
-    Every kernel has the signature ``(inp, source_array, out, padding, align_corners, fill, ct)``
-    where ``source_array`` is the grid or the (N, 2, 3) / (N, 3, 4) theta in the compute dtype
-    ``ct``, and ``fill`` is the per-channel fill in ``ct`` -- or in the input dtype for nearest,
-    which copies values without converting them.
+    Every kernel has the signature
+    ``(inp, source_array, out, padding, align_corners, fill, ct, start, stop)``: it fills output
+    rows ``start:stop``. ``source_array`` is the grid (any float dtype), or for 'affine' the
+    float64 pixel-space matrices (N, 2, 3) / (N, 3, 4) mapping output pixel ``(x, y[, z], 1)`` to
+    input pixel coordinates. ``fill`` is the per-channel fill in ``ct`` -- or in the input dtype
+    for nearest, which copies values without converting them.
     """
-    point = (_POINT_2D if spatial == 2 else _POINT_3D)[mode]
+    point, unnormalize = (_POINT_2D if spatial == 2 else _POINT_3D)[mode]
     factories = {
         ("grid", 2): _grid_kernel_2d,
         ("grid", 3): _grid_kernel_3d,
         ("affine", 2): _affine_kernel_2d,
         ("affine", 3): _affine_kernel_3d,
     }
-    return factories[source, spatial](point)
+    return factories[source, spatial](point, unnormalize)
 
 
 @njit(**_JIT)

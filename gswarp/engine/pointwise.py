@@ -439,7 +439,42 @@ def _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct):
     D = inp.shape[2]
     H = inp.shape[3]
     W = inp.shape[4]
+    x0 = np.floor(px)
+    y0 = np.floor(py)
+    z0 = np.floor(pz)
+    if (
+        x0 >= ct(0)
+        and x0 < ct(W - 1)
+        and y0 >= ct(0)
+        and y0 < ct(H - 1)
+        and z0 >= ct(0)
+        and z0 < ct(D - 1)
+    ):
+        # all eight corners inside (the common case): no masks, the arithmetic of the general
+        # case below (checked in floating point first: huge values never reach an int conversion)
+        ix0 = np.int64(x0)
+        iy0 = np.int64(y0)
+        iz0 = np.int64(z0)
+        dx0 = (x0 + ct(1)) - px
+        dx1 = px - x0
+        dy0 = (y0 + ct(1)) - py
+        dy1 = py - y0
+        dz0 = (z0 + ct(1)) - pz
+        dz1 = pz - z0
+        for c in range(inp.shape[1]):
+            v = ct(0)
+            v += ct(inp[n, c, iz0, iy0, ix0]) * ((dx0 * dy0) * dz0)
+            v += ct(inp[n, c, iz0, iy0, ix0 + 1]) * ((dx1 * dy0) * dz0)
+            v += ct(inp[n, c, iz0, iy0 + 1, ix0]) * ((dx0 * dy1) * dz0)
+            v += ct(inp[n, c, iz0, iy0 + 1, ix0 + 1]) * ((dx1 * dy1) * dz0)
+            v += ct(inp[n, c, iz0 + 1, iy0, ix0]) * ((dx0 * dy0) * dz1)
+            v += ct(inp[n, c, iz0 + 1, iy0, ix0 + 1]) * ((dx1 * dy0) * dz1)
+            v += ct(inp[n, c, iz0 + 1, iy0 + 1, ix0]) * ((dx0 * dy1) * dz1)
+            v += ct(inp[n, c, iz0 + 1, iy0 + 1, ix0 + 1]) * ((dx1 * dy1) * dz1)
+            out[n, c, do, ho, wo] = to_output(v, out)
+        return
     if not (inside(px, W, ct) and inside(py, H, ct) and inside(pz, D, ct)):
+        # entirely outside: every corner reads the fill value, the near one with weight 1
         px = ct(-2)
         py = ct(-2)
         pz = ct(-2)
@@ -464,20 +499,6 @@ def _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct):
     w_bne = (dx1 * dy0) * dz1
     w_bsw = (dx0 * dy1) * dz1
     w_bse = (dx1 * dy1) * dz1
-    if ix0 >= 0 and ix0 + 1 < W and iy0 >= 0 and iy0 + 1 < H and iz0 >= 0 and iz0 + 1 < D:
-        # all eight corners inside (the common case): no masks, same arithmetic
-        for c in range(inp.shape[1]):
-            v = ct(0)
-            v += ct(inp[n, c, iz0, iy0, ix0]) * w_tnw
-            v += ct(inp[n, c, iz0, iy0, ix0 + 1]) * w_tne
-            v += ct(inp[n, c, iz0, iy0 + 1, ix0]) * w_tsw
-            v += ct(inp[n, c, iz0, iy0 + 1, ix0 + 1]) * w_tse
-            v += ct(inp[n, c, iz0 + 1, iy0, ix0]) * w_bnw
-            v += ct(inp[n, c, iz0 + 1, iy0, ix0 + 1]) * w_bne
-            v += ct(inp[n, c, iz0 + 1, iy0 + 1, ix0]) * w_bsw
-            v += ct(inp[n, c, iz0 + 1, iy0 + 1, ix0 + 1]) * w_bse
-            out[n, c, do, ho, wo] = to_output(v, out)
-        return
     mx0 = ix0 >= 0 and ix0 < W
     mx1 = ix0 + 1 >= 0 and ix0 + 1 < W
     my0 = iy0 >= 0 and iy0 < H
@@ -809,101 +830,91 @@ def _tricubic_px_3d(inp, n, x, y, z, out, do, ho, wo, padding, align_corners, fi
 
 
 # --------------------------------------------------------------------------------------------
-# per-point entry points: normalized coordinates in, every channel of one output point written
+# per-point entry points: pixel coordinates in, every channel of one output point written
+#
+# The callers turn grid values into pixel coordinates (``unnormalize_vec`` for 2-D and bicubic,
+# ``unnormalize_scalar`` for 3-D nearest/trilinear, as torch) or step them along an output row
+# from a pixel-space affine matrix; these functions apply the padding rule and sample.
 #
 # Common parameters
 # -----------------
 # inp : (N, C, H, W) or (N, C, D, H, W) array;  n : batch index
-# gx, gy[, gz] : normalized coordinates in the compute dtype ``ct`` (x: W, y: H, z: D)
+# px, py[, pz] : pixel coordinates (x: W, y: H, z: D) in the compute dtype ``ct``, before padding;
+#     a non-finite coordinate makes the point ``fill``
 # out : (N, C, H_out, W_out) or (N, C, D_out, H_out, W_out) array; (do,) ho, wo : output position
-# padding : ZEROS / BORDER / REFLECTION;  align_corners : bool
-# fill : (C,) array of ct, read outside the input with zeros padding (bilinear, bicubic)
-# fill_native : (C,) array of inp.dtype, the same fill for nearest (copies values unconverted)
+# padding : ZEROS / BORDER / REFLECTION;  align_corners : bool (it sets the reflection bounds)
+# fill : (C,) array of ct, read outside the input with zeros padding (bilinear, bicubic); for
+#     nearest, the same fill in inp.dtype (nearest copies values unconverted)
 
 
 @register_jitable(inline="always")
-def bilinear_2d(inp, n, gx, gy, out, ho, wo, padding, align_corners, fill, ct):
-    """Bilinear sample of ``inp[n]`` at ``(gx, gy)`` into ``out[n, :, ho, wo]`` (torch 2-D path)."""
-    if not (np.isfinite(gx) and np.isfinite(gy)):
+def bilinear_2d(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct):
+    """Bilinear sample of ``inp[n]`` at ``(px, py)`` into ``out[n, :, ho, wo]`` (torch 2-D path)."""
+    if not (np.isfinite(px) and np.isfinite(py)):
         for c in range(inp.shape[1]):
             out[n, c, ho, wo] = to_output(fill[c], out)
         return
-    H = inp.shape[2]
-    W = inp.shape[3]
-    px = pad_vec(unnormalize_vec(gx, W, align_corners, ct), W, padding, align_corners, ct)
-    py = pad_vec(unnormalize_vec(gy, H, align_corners, ct), H, padding, align_corners, ct)
+    px = pad_vec(px, inp.shape[3], padding, align_corners, ct)
+    py = pad_vec(py, inp.shape[2], padding, align_corners, ct)
     _bilinear_px_2d(inp, n, px, py, out, ho, wo, fill, ct)
 
 
 @register_jitable(inline="always")
-def nearest_2d(inp, n, gx, gy, out, ho, wo, padding, align_corners, fill_native, ct):
-    """Nearest sample (half to even) of ``inp[n]`` at ``(gx, gy)`` into ``out[n, :, ho, wo]``."""
-    if not (np.isfinite(gx) and np.isfinite(gy)):
+def nearest_2d(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct):
+    """Nearest sample (half to even) of ``inp[n]`` at ``(px, py)`` into ``out[n, :, ho, wo]``."""
+    if not (np.isfinite(px) and np.isfinite(py)):
         for c in range(inp.shape[1]):
-            out[n, c, ho, wo] = fill_native[c]
+            out[n, c, ho, wo] = fill[c]
         return
-    H = inp.shape[2]
-    W = inp.shape[3]
-    px = pad_vec(unnormalize_vec(gx, W, align_corners, ct), W, padding, align_corners, ct)
-    py = pad_vec(unnormalize_vec(gy, H, align_corners, ct), H, padding, align_corners, ct)
-    _nearest_px_2d(inp, n, px, py, out, ho, wo, fill_native, ct)
+    px = pad_vec(px, inp.shape[3], padding, align_corners, ct)
+    py = pad_vec(py, inp.shape[2], padding, align_corners, ct)
+    _nearest_px_2d(inp, n, px, py, out, ho, wo, fill, ct)
 
 
 @register_jitable
-def bicubic_2d(inp, n, gx, gy, out, ho, wo, padding, align_corners, fill, ct):
+def bicubic_2d(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct):
     """Bicubic sample (per-tap padding, as torch) of ``inp[n]`` into ``out[n, :, ho, wo]``."""
-    if not (np.isfinite(gx) and np.isfinite(gy)):
+    if not (np.isfinite(px) and np.isfinite(py)):
         for c in range(inp.shape[1]):
             out[n, c, ho, wo] = to_output(fill[c], out)
         return
-    x = unnormalize_vec(gx, inp.shape[3], align_corners, ct)
-    y = unnormalize_vec(gy, inp.shape[2], align_corners, ct)
-    _bicubic_px_2d(inp, n, x, y, out, ho, wo, padding, align_corners, fill, ct)
+    _bicubic_px_2d(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct)
 
 
 @register_jitable(inline="always")
-def trilinear_3d(inp, n, gx, gy, gz, out, do, ho, wo, padding, align_corners, fill, ct):
+def trilinear_3d(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct):
     """Trilinear sample of ``inp[n]`` into ``out[n, :, do, ho, wo]`` (torch's scalar 3-D path)."""
-    if not (np.isfinite(gx) and np.isfinite(gy) and np.isfinite(gz)):
+    if not (np.isfinite(px) and np.isfinite(py) and np.isfinite(pz)):
         for c in range(inp.shape[1]):
             out[n, c, do, ho, wo] = to_output(fill[c], out)
         return
-    D = inp.shape[2]
-    H = inp.shape[3]
-    W = inp.shape[4]
-    px = pad_scalar(unnormalize_scalar(gx, W, align_corners, ct), W, padding, align_corners, ct)
-    py = pad_scalar(unnormalize_scalar(gy, H, align_corners, ct), H, padding, align_corners, ct)
-    pz = pad_scalar(unnormalize_scalar(gz, D, align_corners, ct), D, padding, align_corners, ct)
+    px = pad_scalar(px, inp.shape[4], padding, align_corners, ct)
+    py = pad_scalar(py, inp.shape[3], padding, align_corners, ct)
+    pz = pad_scalar(pz, inp.shape[2], padding, align_corners, ct)
     _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct)
 
 
 @register_jitable(inline="always")
-def nearest_3d(inp, n, gx, gy, gz, out, do, ho, wo, padding, align_corners, fill_native, ct):
+def nearest_3d(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct):
     """Nearest sample of ``inp[n]`` into ``out[n, :, do, ho, wo]`` (torch's scalar 3-D path)."""
-    if not (np.isfinite(gx) and np.isfinite(gy) and np.isfinite(gz)):
+    if not (np.isfinite(px) and np.isfinite(py) and np.isfinite(pz)):
         for c in range(inp.shape[1]):
-            out[n, c, do, ho, wo] = fill_native[c]
+            out[n, c, do, ho, wo] = fill[c]
         return
-    D = inp.shape[2]
-    H = inp.shape[3]
-    W = inp.shape[4]
-    px = pad_scalar(unnormalize_scalar(gx, W, align_corners, ct), W, padding, align_corners, ct)
-    py = pad_scalar(unnormalize_scalar(gy, H, align_corners, ct), H, padding, align_corners, ct)
-    pz = pad_scalar(unnormalize_scalar(gz, D, align_corners, ct), D, padding, align_corners, ct)
-    _nearest_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill_native, ct)
+    px = pad_scalar(px, inp.shape[4], padding, align_corners, ct)
+    py = pad_scalar(py, inp.shape[3], padding, align_corners, ct)
+    pz = pad_scalar(pz, inp.shape[2], padding, align_corners, ct)
+    _nearest_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct)
 
 
 @register_jitable
-def tricubic_3d(inp, n, gx, gy, gz, out, do, ho, wo, padding, align_corners, fill, ct):
+def tricubic_3d(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct):
     """gswarp's tricubic: the 2-D bicubic formulas on three axes (torch has no 3-D bicubic)."""
-    if not (np.isfinite(gx) and np.isfinite(gy) and np.isfinite(gz)):
+    if not (np.isfinite(px) and np.isfinite(py) and np.isfinite(pz)):
         for c in range(inp.shape[1]):
             out[n, c, do, ho, wo] = to_output(fill[c], out)
         return
-    x = unnormalize_vec(gx, inp.shape[4], align_corners, ct)
-    y = unnormalize_vec(gy, inp.shape[3], align_corners, ct)
-    z = unnormalize_vec(gz, inp.shape[2], align_corners, ct)
-    _tricubic_px_3d(inp, n, x, y, z, out, do, ho, wo, padding, align_corners, fill, ct)
+    _tricubic_px_3d(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct)
 
 
 # --------------------------------------------------------------------------------------------
