@@ -139,9 +139,25 @@ def _fill_arrays(fill: Any, input: np.ndarray, ct: type) -> tuple[np.ndarray, np
     return values.astype(ct), native
 
 
+_PAGE = 4096
+
+
+def _new_output(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A fresh output array whose pages are already mapped.
+
+    Measured here: when the kernel's threads take the first-touch page faults of a fresh 48 MiB
+    output concurrently, a 2048x2048x3 warp sometimes took 80 ms instead of 40 ms; touching one
+    byte per page first, on one thread, costs about 3 ms and removed the slow cases.
+    """
+    out = np.empty(shape, dtype=dtype)
+    if out.nbytes >= 64 * _PAGE:
+        out.reshape(-1).view(np.uint8)[::_PAGE] = 0
+    return out
+
+
 def _check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, input: np.ndarray) -> np.ndarray:
     if out is None:
-        return np.empty(shape, dtype=dtype)
+        return _new_output(shape, dtype)
     out = _check_array(out, "out")
     if out.shape != shape or out.dtype != dtype:
         raise ShapeError(

@@ -327,6 +327,17 @@ def index_in(t, size, ct):
 
 
 @register_jitable(inline="always")
+def _bilinear_corners(inp, n, c, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct):
+    """Channel ``c`` of a bilinear sample whose four corners are all inside, in torch's order."""
+    v_nw = ct(inp[n, c, iy0, ix0])
+    v_ne = ct(inp[n, c, iy0, ix0 + 1])
+    v_sw = ct(inp[n, c, iy0 + 1, ix0])
+    v_se = ct(inp[n, c, iy0 + 1, ix0 + 1])
+    v = fma(v_se, w_se, fma(v_sw, w_sw, fma(v_ne, w_ne, v_nw * w_nw)))
+    out[n, c, ho, wo] = to_output(v, out)
+
+
+@register_jitable(inline="always")
 def _bilinear_px_2d(inp, n, px, py, out, ho, wo, fill, ct):
     H = inp.shape[2]
     W = inp.shape[3]
@@ -348,13 +359,13 @@ def _bilinear_px_2d(inp, n, px, py, out, ho, wo, fill, ct):
     iy0 = np.int64(y0)
     if ix0 >= 0 and ix0 + 1 < W and iy0 >= 0 and iy0 + 1 < H:
         # all four corners inside (the common case): no masks, same arithmetic
+        if inp.shape[1] == 3:  # RGB: unrolled, the three channels' loads are independent
+            _bilinear_corners(inp, n, 0, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
+            _bilinear_corners(inp, n, 1, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
+            _bilinear_corners(inp, n, 2, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
+            return
         for c in range(inp.shape[1]):
-            v_nw = ct(inp[n, c, iy0, ix0])
-            v_ne = ct(inp[n, c, iy0, ix0 + 1])
-            v_sw = ct(inp[n, c, iy0 + 1, ix0])
-            v_se = ct(inp[n, c, iy0 + 1, ix0 + 1])
-            v = fma(v_se, w_se, fma(v_sw, w_sw, fma(v_ne, w_ne, v_nw * w_nw)))
-            out[n, c, ho, wo] = to_output(v, out)
+            _bilinear_corners(inp, n, c, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
         return
     mx0 = ix0 >= 0 and ix0 < W
     mx1 = ix0 + 1 >= 0 and ix0 + 1 < W
