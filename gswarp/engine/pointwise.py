@@ -446,6 +446,21 @@ def _cubic_row(
 
 
 @register_jitable(inline="always")
+def _trilinear_corners(inp, n, c, iz0, iy0, ix0, out, do, ho, wo, dx0, dx1, dy0, dy1, dz0, dz1, ct):
+    """Channel ``c`` of a trilinear sample whose eight corners are all inside, in torch's order."""
+    v = ct(0)
+    v += ct(inp[n, c, iz0, iy0, ix0]) * ((dx0 * dy0) * dz0)
+    v += ct(inp[n, c, iz0, iy0, ix0 + 1]) * ((dx1 * dy0) * dz0)
+    v += ct(inp[n, c, iz0, iy0 + 1, ix0]) * ((dx0 * dy1) * dz0)
+    v += ct(inp[n, c, iz0, iy0 + 1, ix0 + 1]) * ((dx1 * dy1) * dz0)
+    v += ct(inp[n, c, iz0 + 1, iy0, ix0]) * ((dx0 * dy0) * dz1)
+    v += ct(inp[n, c, iz0 + 1, iy0, ix0 + 1]) * ((dx1 * dy0) * dz1)
+    v += ct(inp[n, c, iz0 + 1, iy0 + 1, ix0]) * ((dx0 * dy1) * dz1)
+    v += ct(inp[n, c, iz0 + 1, iy0 + 1, ix0 + 1]) * ((dx1 * dy1) * dz1)
+    out[n, c, do, ho, wo] = to_output(v, out)
+
+
+@register_jitable(inline="always")
 def _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct):
     D = inp.shape[2]
     H = inp.shape[3]
@@ -473,16 +488,9 @@ def _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct):
         dz0 = (z0 + ct(1)) - pz
         dz1 = pz - z0
         for c in range(inp.shape[1]):
-            v = ct(0)
-            v += ct(inp[n, c, iz0, iy0, ix0]) * ((dx0 * dy0) * dz0)
-            v += ct(inp[n, c, iz0, iy0, ix0 + 1]) * ((dx1 * dy0) * dz0)
-            v += ct(inp[n, c, iz0, iy0 + 1, ix0]) * ((dx0 * dy1) * dz0)
-            v += ct(inp[n, c, iz0, iy0 + 1, ix0 + 1]) * ((dx1 * dy1) * dz0)
-            v += ct(inp[n, c, iz0 + 1, iy0, ix0]) * ((dx0 * dy0) * dz1)
-            v += ct(inp[n, c, iz0 + 1, iy0, ix0 + 1]) * ((dx1 * dy0) * dz1)
-            v += ct(inp[n, c, iz0 + 1, iy0 + 1, ix0]) * ((dx0 * dy1) * dz1)
-            v += ct(inp[n, c, iz0 + 1, iy0 + 1, ix0 + 1]) * ((dx1 * dy1) * dz1)
-            out[n, c, do, ho, wo] = to_output(v, out)
+            _trilinear_corners(
+                inp, n, c, iz0, iy0, ix0, out, do, ho, wo, dx0, dx1, dy0, dy1, dz0, dz1, ct
+            )
         return
     if not (inside(px, W, ct) and inside(py, H, ct) and inside(pz, D, ct)):
         # entirely outside: every corner reads the fill value, the near one with weight 1
