@@ -273,38 +273,41 @@ def cubic_weights(t, ct):
 
 
 @register_jitable
-def cubic_combine(w0, w1, w2, w3, v0, v1, v2, v3):
-    """``sum(w_i v_i)`` for the x taps, in torch's float32 order."""
-    return (fma(w0, v0, w1 * v1) + w2 * v2) + w3 * v3
+def cubic_combine(w, v):
+    """``sum(w[i] v[i])`` over the four x taps, in torch's float32 order."""
+    return (fma(w[0], v[0], w[1] * v[1]) + w[2] * v[2]) + w[3] * v[3]
 
 
 @register_jitable
-def cubic_combine_rows(w0, w1, w2, w3, r0, r1, r2, r3):
-    """``sum(w_j r_j)`` for the y (and z) rows, in torch's float32 order."""
-    return fma(w3, r3, fma(w2, r2, fma(w1, r1, w0 * r0)))
+def cubic_combine_rows(w, r):
+    """``sum(w[j] r[j])`` over the four rows (y) or planes (z), in torch's float32 order."""
+    return fma(w[3], r[3], fma(w[2], r[2], fma(w[1], r[1], w[0] * r[0])))
 
 
 @register_jitable
 def cubic_taps(p0, size, padding, align_corners, ct):
-    """Indices and in-bounds flags of the four taps ``p0 - 1 .. p0 + 2`` after per-tap padding."""
-    i0 = p0 - ct(1)
-    i1 = p0
-    i2 = p0 + ct(1)
-    i3 = p0 + ct(2)
-    t0 = pad_vec(i0, size, padding, align_corners, ct)
-    t1 = pad_vec(i1, size, padding, align_corners, ct)
-    t2 = pad_vec(i2, size, padding, align_corners, ct)
-    t3 = pad_vec(i3, size, padding, align_corners, ct)
-    return (
+    """Indices and in-bounds flags (two 4-tuples) of the taps ``p0 - 1 .. p0 + 2``, each padded.
+
+    ``p0`` is the floor of the sample coordinate; padding applies to every tap on its own, as in
+    torch (border repeats the edge pixel, reflection mirrors the taps).
+    """
+    t0 = pad_vec(p0 - ct(1), size, padding, align_corners, ct)
+    t1 = pad_vec(p0, size, padding, align_corners, ct)
+    t2 = pad_vec(p0 + ct(1), size, padding, align_corners, ct)
+    t3 = pad_vec(p0 + ct(2), size, padding, align_corners, ct)
+    indices = (
         index_in(t0, size, ct),
         index_in(t1, size, ct),
         index_in(t2, size, ct),
         index_in(t3, size, ct),
+    )
+    inside = (
         inbounds(t0, size, ct),
         inbounds(t1, size, ct),
         inbounds(t2, size, ct),
         inbounds(t3, size, ct),
     )
+    return indices, inside
 
 
 @register_jitable
@@ -404,45 +407,33 @@ def _nearest_px_2d(inp, n, px, py, out, ho, wo, fill_native, ct):
 
 @register_jitable
 def _bicubic_px_2d(inp, n, x, y, out, ho, wo, padding, align_corners, fill, ct):
-    H = inp.shape[2]
-    W = inp.shape[3]
     x0 = np.floor(x)
     y0 = np.floor(y)
-    wx0, wx1, wx2, wx3 = cubic_weights(x - x0, ct)
-    wy0, wy1, wy2, wy3 = cubic_weights(y - y0, ct)
-    ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3 = cubic_taps(x0, W, padding, align_corners, ct)
-    iy0, iy1, iy2, iy3, my0, my1, my2, my3 = cubic_taps(y0, H, padding, align_corners, ct)
+    wx = cubic_weights(x - x0, ct)
+    wy = cubic_weights(y - y0, ct)
+    ix, mx = cubic_taps(x0, inp.shape[3], padding, align_corners, ct)
+    iy, my = cubic_taps(y0, inp.shape[2], padding, align_corners, ct)
     for c in range(inp.shape[1]):
         f = fill[c]
-        r0 = _cubic_row(
-            inp, n, c, iy0, my0, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct
+        rows = (
+            _cubic_row(inp, n, c, iy[0], my[0], ix, mx, wx, f, ct),
+            _cubic_row(inp, n, c, iy[1], my[1], ix, mx, wx, f, ct),
+            _cubic_row(inp, n, c, iy[2], my[2], ix, mx, wx, f, ct),
+            _cubic_row(inp, n, c, iy[3], my[3], ix, mx, wx, f, ct),
         )
-        r1 = _cubic_row(
-            inp, n, c, iy1, my1, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct
-        )
-        r2 = _cubic_row(
-            inp, n, c, iy2, my2, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct
-        )
-        r3 = _cubic_row(
-            inp, n, c, iy3, my3, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct
-        )
-        v = cubic_combine_rows(wy0, wy1, wy2, wy3, r0, r1, r2, r3)
-        out[n, c, ho, wo] = to_output(v, out)
+        out[n, c, ho, wo] = to_output(cubic_combine_rows(wy, rows), out)
 
 
 @register_jitable
-def _cubic_row(
-    inp, n, c, iy, my, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct
-):
-    v0 = ct(inp[n, c, iy, ix0]) if (my and mx0) else f
-    v1 = ct(inp[n, c, iy, ix1]) if (my and mx1) else f
-    v2 = ct(inp[n, c, iy, ix2]) if (my and mx2) else f
-    v3 = ct(inp[n, c, iy, ix3]) if (my and mx3) else f
-    return cubic_combine(wx0, wx1, wx2, wx3, v0, v1, v2, v3)
-
-
-# --------------------------------------------------------------------------------------------
-# 3-D samplers on pixel coordinates
+def _cubic_row(inp, n, c, iy, my, ix, mx, wx, f, ct):
+    """The x-interpolated value of row ``iy`` (``my``: row in bounds); taps outside read ``f``."""
+    values = (
+        ct(inp[n, c, iy, ix[0]]) if (my and mx[0]) else f,
+        ct(inp[n, c, iy, ix[1]]) if (my and mx[1]) else f,
+        ct(inp[n, c, iy, ix[2]]) if (my and mx[2]) else f,
+        ct(inp[n, c, iy, ix[3]]) if (my and mx[3]) else f,
+    )
+    return cubic_combine(wx, values)
 
 
 @register_jitable(inline="always")
@@ -561,291 +552,48 @@ def _nearest_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill_native, ct):
 
 
 @register_jitable
-def _tricubic_plane(
-    inp,
-    n,
-    c,
-    iz,
-    mz,
-    iy0,
-    iy1,
-    iy2,
-    iy3,
-    my0,
-    my1,
-    my2,
-    my3,
-    ix0,
-    ix1,
-    ix2,
-    ix3,
-    mx0,
-    mx1,
-    mx2,
-    mx3,
-    wx0,
-    wx1,
-    wx2,
-    wx3,
-    wy0,
-    wy1,
-    wy2,
-    wy3,
-    f,
-    ct,
-):
-    r0 = _cubic_row_3d(
-        inp,
-        n,
-        c,
-        iz,
-        iy0,
-        mz and my0,
-        ix0,
-        ix1,
-        ix2,
-        ix3,
-        mx0,
-        mx1,
-        mx2,
-        mx3,
-        wx0,
-        wx1,
-        wx2,
-        wx3,
-        f,
-        ct,
+def _tricubic_plane(inp, n, c, iz, mz, iy, my, ix, mx, wx, wy, f, ct):
+    """The xy-interpolated value of plane ``iz`` (``mz``: plane in bounds)."""
+    rows = (
+        _cubic_row_3d(inp, n, c, iz, iy[0], mz and my[0], ix, mx, wx, f, ct),
+        _cubic_row_3d(inp, n, c, iz, iy[1], mz and my[1], ix, mx, wx, f, ct),
+        _cubic_row_3d(inp, n, c, iz, iy[2], mz and my[2], ix, mx, wx, f, ct),
+        _cubic_row_3d(inp, n, c, iz, iy[3], mz and my[3], ix, mx, wx, f, ct),
     )
-    r1 = _cubic_row_3d(
-        inp,
-        n,
-        c,
-        iz,
-        iy1,
-        mz and my1,
-        ix0,
-        ix1,
-        ix2,
-        ix3,
-        mx0,
-        mx1,
-        mx2,
-        mx3,
-        wx0,
-        wx1,
-        wx2,
-        wx3,
-        f,
-        ct,
-    )
-    r2 = _cubic_row_3d(
-        inp,
-        n,
-        c,
-        iz,
-        iy2,
-        mz and my2,
-        ix0,
-        ix1,
-        ix2,
-        ix3,
-        mx0,
-        mx1,
-        mx2,
-        mx3,
-        wx0,
-        wx1,
-        wx2,
-        wx3,
-        f,
-        ct,
-    )
-    r3 = _cubic_row_3d(
-        inp,
-        n,
-        c,
-        iz,
-        iy3,
-        mz and my3,
-        ix0,
-        ix1,
-        ix2,
-        ix3,
-        mx0,
-        mx1,
-        mx2,
-        mx3,
-        wx0,
-        wx1,
-        wx2,
-        wx3,
-        f,
-        ct,
-    )
-    return cubic_combine_rows(wy0, wy1, wy2, wy3, r0, r1, r2, r3)
+    return cubic_combine_rows(wy, rows)
 
 
 @register_jitable
-def _cubic_row_3d(
-    inp, n, c, iz, iy, myz, ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3, wx0, wx1, wx2, wx3, f, ct
-):
-    v0 = ct(inp[n, c, iz, iy, ix0]) if (myz and mx0) else f
-    v1 = ct(inp[n, c, iz, iy, ix1]) if (myz and mx1) else f
-    v2 = ct(inp[n, c, iz, iy, ix2]) if (myz and mx2) else f
-    v3 = ct(inp[n, c, iz, iy, ix3]) if (myz and mx3) else f
-    return cubic_combine(wx0, wx1, wx2, wx3, v0, v1, v2, v3)
+def _cubic_row_3d(inp, n, c, iz, iy, myz, ix, mx, wx, f, ct):
+    values = (
+        ct(inp[n, c, iz, iy, ix[0]]) if (myz and mx[0]) else f,
+        ct(inp[n, c, iz, iy, ix[1]]) if (myz and mx[1]) else f,
+        ct(inp[n, c, iz, iy, ix[2]]) if (myz and mx[2]) else f,
+        ct(inp[n, c, iz, iy, ix[3]]) if (myz and mx[3]) else f,
+    )
+    return cubic_combine(wx, values)
 
 
 @register_jitable
 def _tricubic_px_3d(inp, n, x, y, z, out, do, ho, wo, padding, align_corners, fill, ct):
-    D = inp.shape[2]
-    H = inp.shape[3]
-    W = inp.shape[4]
     x0 = np.floor(x)
     y0 = np.floor(y)
     z0 = np.floor(z)
-    wx0, wx1, wx2, wx3 = cubic_weights(x - x0, ct)
-    wy0, wy1, wy2, wy3 = cubic_weights(y - y0, ct)
-    wz0, wz1, wz2, wz3 = cubic_weights(z - z0, ct)
-    ix0, ix1, ix2, ix3, mx0, mx1, mx2, mx3 = cubic_taps(x0, W, padding, align_corners, ct)
-    iy0, iy1, iy2, iy3, my0, my1, my2, my3 = cubic_taps(y0, H, padding, align_corners, ct)
-    iz0, iz1, iz2, iz3, mz0, mz1, mz2, mz3 = cubic_taps(z0, D, padding, align_corners, ct)
+    wx = cubic_weights(x - x0, ct)
+    wy = cubic_weights(y - y0, ct)
+    wz = cubic_weights(z - z0, ct)
+    ix, mx = cubic_taps(x0, inp.shape[4], padding, align_corners, ct)
+    iy, my = cubic_taps(y0, inp.shape[3], padding, align_corners, ct)
+    iz, mz = cubic_taps(z0, inp.shape[2], padding, align_corners, ct)
     for c in range(inp.shape[1]):
         f = fill[c]
-        p0 = _tricubic_plane(
-            inp,
-            n,
-            c,
-            iz0,
-            mz0,
-            iy0,
-            iy1,
-            iy2,
-            iy3,
-            my0,
-            my1,
-            my2,
-            my3,
-            ix0,
-            ix1,
-            ix2,
-            ix3,
-            mx0,
-            mx1,
-            mx2,
-            mx3,
-            wx0,
-            wx1,
-            wx2,
-            wx3,
-            wy0,
-            wy1,
-            wy2,
-            wy3,
-            f,
-            ct,
+        planes = (
+            _tricubic_plane(inp, n, c, iz[0], mz[0], iy, my, ix, mx, wx, wy, f, ct),
+            _tricubic_plane(inp, n, c, iz[1], mz[1], iy, my, ix, mx, wx, wy, f, ct),
+            _tricubic_plane(inp, n, c, iz[2], mz[2], iy, my, ix, mx, wx, wy, f, ct),
+            _tricubic_plane(inp, n, c, iz[3], mz[3], iy, my, ix, mx, wx, wy, f, ct),
         )
-        p1 = _tricubic_plane(
-            inp,
-            n,
-            c,
-            iz1,
-            mz1,
-            iy0,
-            iy1,
-            iy2,
-            iy3,
-            my0,
-            my1,
-            my2,
-            my3,
-            ix0,
-            ix1,
-            ix2,
-            ix3,
-            mx0,
-            mx1,
-            mx2,
-            mx3,
-            wx0,
-            wx1,
-            wx2,
-            wx3,
-            wy0,
-            wy1,
-            wy2,
-            wy3,
-            f,
-            ct,
-        )
-        p2 = _tricubic_plane(
-            inp,
-            n,
-            c,
-            iz2,
-            mz2,
-            iy0,
-            iy1,
-            iy2,
-            iy3,
-            my0,
-            my1,
-            my2,
-            my3,
-            ix0,
-            ix1,
-            ix2,
-            ix3,
-            mx0,
-            mx1,
-            mx2,
-            mx3,
-            wx0,
-            wx1,
-            wx2,
-            wx3,
-            wy0,
-            wy1,
-            wy2,
-            wy3,
-            f,
-            ct,
-        )
-        p3 = _tricubic_plane(
-            inp,
-            n,
-            c,
-            iz3,
-            mz3,
-            iy0,
-            iy1,
-            iy2,
-            iy3,
-            my0,
-            my1,
-            my2,
-            my3,
-            ix0,
-            ix1,
-            ix2,
-            ix3,
-            mx0,
-            mx1,
-            mx2,
-            mx3,
-            wx0,
-            wx1,
-            wx2,
-            wx3,
-            wy0,
-            wy1,
-            wy2,
-            wy3,
-            f,
-            ct,
-        )
-        v = cubic_combine_rows(wz0, wz1, wz2, wz3, p0, p1, p2, p3)
-        out[n, c, do, ho, wo] = to_output(v, out)
+        out[n, c, do, ho, wo] = to_output(cubic_combine_rows(wz, planes), out)
 
 
 # --------------------------------------------------------------------------------------------
