@@ -3,9 +3,15 @@
 Every kernel fills the output rows ``start:stop`` (a *tile*) of the flattened
 ``(batch, depth, row)`` index, spreading the rows over numba's threads with ``prange``
 (``numba.set_num_threads`` or ``NUMBA_NUM_THREADS`` choose how many), so a batch of small images
-keeps every thread busy.
-Kernels allocate nothing beyond base axes of the output's size, so a warp's temporary memory is
-O(H + W + D) and the result depends neither on the tiling nor on the thread count.
+keeps every thread busy. The sampling kernels allocate nothing (``affine_grid`` builds two or
+three base axes of the output's size), so a warp's temporary memory is O(1) beyond its output, and
+the result depends neither on the tiling nor on the thread count.
+
+Two sources of sampling coordinates:
+
+* ``grid``: torch's normalized grid, un-normalized per point exactly as torch does;
+* ``affine``: a float64 pixel-space matrix (:func:`gswarp.transforms.theta_to_pixel_matrix`); each
+  output row starts from its float64 origin and every point is one fused multiply-add away.
 
 (Measured here: the same loops run from a Python thread pool over tiles, without ``parallel``,
 took 15 % longer per thread than numba's parallel loop, so the kernels use ``prange``.)
