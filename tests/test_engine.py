@@ -182,6 +182,17 @@ class TestGridSample:
         got = gswarp.grid_sample(np.zeros(x_shape), np.zeros(grid_shape))
         assert got.shape == out_shape
 
+    @pytest.mark.parametrize("mode", MODES)
+    def test_indices_beyond_2_31_use_64_bit_arithmetic(self, mode):
+        # a zero-stride view: W > 2**31 pixels wide without the memory; values vary along H only
+        width = 2**31 + 10
+        rows = np.array([10.0, 20.0, 30.0])
+        x = np.lib.stride_tricks.as_strided(rows, shape=(1, 1, 3, width), strides=(0, 0, 8, 0))
+        px = np.array([2.0**31 + 3, 2.0**31 + 7.25, 5.0])
+        grid = np.stack([(2 * px + 1) / width - 1, np.zeros(3)], axis=-1).reshape(1, 1, 3, 2)
+        got = gswarp.grid_sample(x, grid, mode)
+        np.testing.assert_allclose(got[0, 0, 0], 20.0, rtol=0, atol=1e-9)
+
     def test_out_argument_receives_the_result(self, rng):
         x = random_image(rng, (1, 3, 5, 5), "float32")
         grid = rng.uniform(-1, 1, size=(1, 4, 4, 2)).astype(np.float32)
