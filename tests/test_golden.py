@@ -22,7 +22,7 @@ PADDINGS = ("zeros", "border", "reflection")
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("align", [False, True])
 @pytest.mark.parametrize(
-    ("mode", "padding"), itertools.product(("bilinear", "nearest", "bicubic"), PADDINGS)
+    ("mode", "padding"), list(itertools.product(("bilinear", "nearest", "bicubic"), PADDINGS))
 )
 def test_grid_sample_2d_matches_torch_bit_for_bit(dtype, align, mode, padding):
     x = GOLDEN[f"{dtype}/input2d"]
@@ -34,7 +34,9 @@ def test_grid_sample_2d_matches_torch_bit_for_bit(dtype, align, mode, padding):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("align", [False, True])
-@pytest.mark.parametrize(("mode", "padding"), itertools.product(("bilinear", "nearest"), PADDINGS))
+@pytest.mark.parametrize(
+    ("mode", "padding"), list(itertools.product(("bilinear", "nearest"), PADDINGS))
+)
 def test_grid_sample_3d_matches_torch_bit_for_bit(dtype, align, mode, padding):
     x = GOLDEN[f"{dtype}/input3d"]
     grid = GOLDEN[f"{dtype}/grid3d/{align}"]
