@@ -436,6 +436,13 @@ def _cubic_row(inp, n, c, iy, my, ix, mx, wx, f, ct):
     return cubic_combine(wx, values)
 
 
+@register_jitable
+def linear_weights(p, p0, ct):
+    """Weights of the near (``p0``) and far (``p0 + 1``) neighbour of ``p``, as torch's 3-D kernel
+    computes them: ``(p0 + 1) - p`` and ``p - p0``."""
+    return (p0 + ct(1)) - p, p - p0
+
+
 @register_jitable(inline="always")
 def _trilinear_corners(inp, n, c, iz0, iy0, ix0, out, do, ho, wo, dx0, dx1, dy0, dy1, dz0, dz1, ct):
     """Channel ``c`` of a trilinear sample whose eight corners are all inside, in torch's order."""
@@ -472,12 +479,9 @@ def _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct):
         ix0 = np.int64(x0)
         iy0 = np.int64(y0)
         iz0 = np.int64(z0)
-        dx0 = (x0 + ct(1)) - px
-        dx1 = px - x0
-        dy0 = (y0 + ct(1)) - py
-        dy1 = py - y0
-        dz0 = (z0 + ct(1)) - pz
-        dz1 = pz - z0
+        dx0, dx1 = linear_weights(px, x0, ct)
+        dy0, dy1 = linear_weights(py, y0, ct)
+        dz0, dz1 = linear_weights(pz, z0, ct)
         for c in range(inp.shape[1]):
             _trilinear_corners(
                 inp, n, c, iz0, iy0, ix0, out, do, ho, wo, dx0, dx1, dy0, dy1, dz0, dz1, ct
@@ -491,13 +495,9 @@ def _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct):
     x0 = np.floor(px)
     y0 = np.floor(py)
     z0 = np.floor(pz)
-    # distances to the far side (weights of the near corner) and to the near side
-    dx0 = (x0 + ct(1)) - px
-    dx1 = px - x0
-    dy0 = (y0 + ct(1)) - py
-    dy1 = py - y0
-    dz0 = (z0 + ct(1)) - pz
-    dz1 = pz - z0
+    dx0, dx1 = linear_weights(px, x0, ct)
+    dy0, dy1 = linear_weights(py, y0, ct)
+    dz0, dz1 = linear_weights(pz, z0, ct)
     ix0 = np.int64(x0)
     iy0 = np.int64(y0)
     iz0 = np.int64(z0)
