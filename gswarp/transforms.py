@@ -11,7 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["theta_to_pixel_matrix"]
+__all__ = [
+    "affine_2d",
+    "compose",
+    "pixel_matrix_to_theta",
+    "sampling_matrix",
+    "theta_to_pixel_matrix",
+]
 
 
 def theta_to_pixel_matrix(
@@ -56,3 +62,113 @@ def theta_to_pixel_matrix(
         a = linear * s_in[None, :, None] / s_out[None, None, :]
         b = ((shift + 1) * s_in - 1) / 2 + a @ ((1 - s_out) / 2)
     return np.concatenate([a, b[:, :, None]], axis=2)
+
+
+def pixel_matrix_to_theta(
+    matrix: np.ndarray,
+    input_spatial: Sequence[int],
+    output_spatial: Sequence[int],
+    align_corners: bool,
+) -> np.ndarray:
+    """The inverse of :func:`theta_to_pixel_matrix`: torch ``theta`` of pixel-space matrices.
+
+    Parameters
+    ----------
+    matrix : ndarray, shape (N, k, k + 1)
+        Output pixel -> input pixel.
+    input_spatial, output_spatial : sequence of int
+        ``(H, W)`` / ``(D, H, W)``.
+    align_corners : bool
+        With ``align_corners=True`` a unit output axis has no extent: its column of theta is
+        returned as zero (it never influences the grid).
+
+    Returns
+    -------
+    ndarray, shape (N, k, k + 1), float64
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    k = matrix.shape[1]
+    s_in = np.asarray(input_spatial, dtype=np.float64)[::-1]
+    s_out = np.asarray(output_spatial, dtype=np.float64)[::-1]
+    # normalized g = (p - c) / h per axis, so theta = H_in^-1 (A (H_out g + c_out) + b - c_in)
+    if align_corners:
+        half_in = np.where(s_in > 1, (s_in - 1) / 2, np.inf)  # unit input axis: g is free -> 0
+        half_out = np.where(s_out > 1, (s_out - 1) / 2, 0.0)
+        centre_in, centre_out = (s_in - 1) / 2, (s_out - 1) / 2
+    else:
+        half_in, half_out = s_in / 2, s_out / 2
+        centre_in, centre_out = (s_in - 1) / 2, (s_out - 1) / 2
+    a = matrix[:, :, :k]
+    b = matrix[:, :, k]
+    linear = a * half_out[None, None, :] / half_in[None, :, None]
+    shift = (a @ centre_out + b - centre_in) / half_in
+    return np.concatenate([linear, shift[:, :, None]], axis=2)
+
+
+def affine_2d(
+    rotate: float = 0.0,
+    scale: float | Sequence[float] = 1.0,
+    shear: Sequence[float] = (0.0, 0.0),
+    translate: Sequence[float] = (0.0, 0.0),
+    center: Sequence[float] = (0.0, 0.0),
+) -> np.ndarray:
+    """The forward 3x3 pixel-space matrix of 2-D affine parameters (it moves image content).
+
+    Parameters
+    ----------
+    rotate : float
+        Degrees, counter-clockwise as seen on screen (x right, y down), about ``center``.
+    scale : float or (sx, sy)
+    shear : (x, y) degrees
+        ``x' = x + tan(shear_x) y``, ``y' = y + tan(shear_y) x`` about ``center``.
+    translate : (tx, ty)
+        Pixels, applied last: ``translate=(5, 0)`` moves the content 5 columns right.
+    center : (cx, cy)
+        Pixel coordinates of the fixed point of rotate/scale/shear (pixel centres are integers;
+        an image's centre is ``((W - 1) / 2, (H - 1) / 2)``).
+
+    Returns
+    -------
+    ndarray (3, 3), float64: ``p_out = M @ (x, y, 1)`` for content at input pixel ``(x, y)``.
+    Quarter turns use exact cosines and sines, so ``rotate=90`` is an exact permutation.
+    """
+    sx, sy = (scale, scale) if np.ndim(scale) == 0 else tuple(scale)
+    cos, sin = _exact_cos_sin(rotate)
+    rotation = np.array([[cos, sin], [-sin, cos]])  # counter-clockwise on screen, y down
+    shearing = np.array([[1.0, _exact_tan(shear[0])], [_exact_tan(shear[1]), 1.0]])
+    linear = rotation @ shearing @ np.diag([float(sx), float(sy)])
+    c = np.asarray(center, dtype=np.float64)
+    m = np.eye(3)
+    m[:2, :2] = linear
+    m[:2, 2] = c - linear @ c + np.asarray(translate, dtype=np.float64)
+    return m
+
+
+def compose(*forward: np.ndarray) -> np.ndarray:
+    """One matrix for several forward transforms; the first listed acts first on the image."""
+    result = np.eye(forward[0].shape[0])
+    for m in forward:
+        result = np.asarray(m, dtype=np.float64) @ result
+    return result
+
+
+def sampling_matrix(forward: np.ndarray) -> np.ndarray:
+    """The (k, k + 1) output pixel -> input pixel matrix that realizes forward matrix ``forward``.
+
+    ``forward`` is (k + 1, k + 1) homogeneous; the kernels sample where this matrix points.
+    """
+    inverse = np.linalg.inv(np.asarray(forward, dtype=np.float64))
+    return inverse[:-1]
+
+
+def _exact_cos_sin(degrees: float) -> tuple[float, float]:
+    """cos and sin of an angle in degrees, exact (0, +-1) at multiples of 90."""
+    quarter, rest = divmod(float(degrees), 90.0)
+    if rest == 0.0:
+        return [(1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0)][int(quarter) % 4]
+    radians = np.deg2rad(degrees)
+    return float(np.cos(radians)), float(np.sin(radians))
+
+
+def _exact_tan(degrees: float) -> float:
+    return 0.0 if float(degrees) == 0.0 else float(np.tan(np.deg2rad(degrees)))

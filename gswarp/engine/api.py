@@ -36,7 +36,7 @@ from gswarp.errors import DTypeError, ShapeError, SpecError
 from gswarp.options import Mode, parse_mode, parse_padding
 from gswarp.transforms import theta_to_pixel_matrix
 
-__all__ = ["affine_grid", "affine_sample", "grid_sample"]
+__all__ = ["affine_grid", "affine_sample", "grid_sample", "warp_affine"]
 
 _FLOAT32_COMPUTE = {
     np.dtype(t) for t in (np.float16, np.float32, np.int8, np.uint8, np.int16, np.uint16, np.bool_)
@@ -285,13 +285,14 @@ def grid_sample(
     return out
 
 
-def _check_theta(theta: Any, spatial: int) -> np.ndarray:
-    theta = _check_array(theta, "theta")
-    _check_float(theta, "theta")
+def _check_theta(theta: Any, spatial: int, argument: str = "theta") -> np.ndarray:
+    theta = _check_array(theta, argument)
+    _check_float(theta, argument)
     rows, cols = (2, 3) if spatial == 2 else (3, 4)
     if theta.ndim != 3 or theta.shape[1:] != (rows, cols):
         raise ShapeError(
-            f"theta: expected a batch of {spatial}-D affine matrices of shape (N, {rows}, {cols}), "
+            f"{argument}: expected a batch of {spatial}-D affine matrices of shape "
+            f"(N, {rows}, {cols}), "
             f"got {_shape_text(theta.shape)}"
         )
     return theta
@@ -398,25 +399,87 @@ def affine_sample(
     ndarray of the input dtype and shape ``size``.
     """
     input = _check_input(input)
-    mode = _check_mode(mode, input)
-    padding = parse_padding(padding_mode, "padding_mode")
-    align_corners = _check_align(align_corners)
-    spatial = input.ndim - 2
+    size = _check_output_size(size, input)
+    theta = _check_matrices(theta, "theta", input)
+    align = _check_align(align_corners)
+    matrix = theta_to_pixel_matrix(theta, input.shape[2:], size[2:], align)
+    return _sample_affine(input, matrix, size, mode, padding_mode, align, fill, out)
+
+
+def warp_affine(
+    input: np.ndarray,
+    matrix: np.ndarray,
+    size: Sequence[int] | None = None,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool | None = False,
+    *,
+    fill: float | Sequence[float] = 0.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Sample ``input`` where a pixel-space affine matrix points: the fused path without torch's
+    normalized coordinates.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (N, C, D, H, W)
+    matrix : ndarray, shape (2, 3) / (3, 4), or one per batch item (N, 2, 3) / (N, 3, 4)
+        Output pixel ``(x, y[, z], 1)`` -> input pixel coordinates, pixel centres at integers
+        (x along W, y along H, z along D). Computed in float64; a matrix of integers (identity,
+        shifts, quarter turns) samples exactly on pixel centres. See
+        :func:`gswarp.transforms.sampling_matrix` to get it from a forward transform.
+    size : sequence of int, optional
+        Output size, ``(N, C, *spatial)``; default the input's.
+    mode, padding_mode, fill, out
+        As in :func:`grid_sample`.
+    align_corners : bool
+        Only sets where reflection padding mirrors (pixel centres 0 and S - 1 when True, the
+        outer edges -0.5 and S - 0.5 when False); coordinates are pixels either way.
+
+    Returns
+    -------
+    ndarray of the input dtype and shape ``size``.
+    """
+    input = _check_input(input)
+    size = _check_output_size(size, input)
+    matrix = _check_array(matrix, "matrix")
+    if matrix.dtype.kind in "iu":  # integer matrices (shifts, quarter turns) are welcome
+        matrix = matrix.astype(np.float64)
+    if matrix.ndim == 2:
+        matrix = np.broadcast_to(matrix, (input.shape[0], *matrix.shape))
+    matrix = _check_matrices(matrix, "matrix", input)
+    align = _check_align(align_corners)
+    matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+    return _sample_affine(input, matrix, size, mode, padding_mode, align, fill, out)
+
+
+def _check_output_size(size: Any, input: np.ndarray) -> tuple[int, ...]:
     size = input.shape if size is None else _check_size(size)
     if len(size) != input.ndim or size[0] != input.shape[0] or size[1] != input.shape[1]:
         raise ShapeError(
             f"size: expected {input.ndim} sizes starting with N = {input.shape[0]} and "
             f"C = {input.shape[1]} (the input's), got {tuple(size)!r}"
         )
-    theta = _check_theta(theta, spatial)
-    if theta.shape[0] != input.shape[0]:
+    return tuple(size)
+
+
+def _check_matrices(matrices: Any, argument: str, input: np.ndarray) -> np.ndarray:
+    spatial = input.ndim - 2
+    matrices = _check_theta(matrices, spatial, argument)
+    if matrices.shape[0] != input.shape[0]:
         raise ShapeError(
-            f"theta: expected {input.shape[0]} matrices (one per batch item), got {theta.shape[0]}"
+            f"{argument}: expected {input.shape[0]} matrices (one per batch item), "
+            f"got {matrices.shape[0]}"
         )
+    return matrices
+
+
+def _sample_affine(input, matrix, size, mode, padding_mode, align, fill, out) -> np.ndarray:
+    mode = _check_mode(mode, input)
+    padding = parse_padding(padding_mode, "padding_mode")
     ct = _compute_type(input.dtype, "input")
-    out = _check_out(out, tuple(size), input.dtype, input)
+    out = _check_out(out, size, input.dtype, input)
     if out.size == 0:
         return out
-    matrix = theta_to_pixel_matrix(theta, input.shape[2:], size[2:], align_corners)
-    _run("affine", input, matrix, out, mode, padding, align_corners, fill, ct)
+    _run("affine", input, matrix, out, mode, padding, align, fill, ct)
     return out
