@@ -1,5 +1,5 @@
-"""torch-compatible sampling functions on NumPy arrays: ``grid_sample``, ``affine_grid``,
-``affine_sample``.
+"""Sampling functions on NumPy arrays: torch's ``grid_sample`` and ``affine_grid``, and the fused
+affine warps ``affine_sample`` (torch's ``theta``) and ``warp_affine`` (a pixel-space matrix).
 
 Convention (every function here)
 --------------------------------
@@ -21,8 +21,9 @@ float32 and float64 inputs compute in their own precision, like torch; float16 c
 8- and 16-bit integer inputs compute in float32, 32- and 64-bit integers in float64 (so that an
 identity warp returns every int32 value exactly), and come back in their own dtype, rounded half to
 even and clipped to the dtype's range. Nearest copies values and never converts them. bool inputs
-require ``mode='nearest'``. Grids and thetas may have any floating dtype; they are read in the
-input's compute precision (torch requires the grid and input dtypes to match).
+require ``mode='nearest'``. Grids may have any floating dtype; they are read in the input's
+compute precision (torch requires the grid and input dtypes to match). Affine matrices (``theta``
+or pixel-space) are used in float64, whatever their dtype.
 """
 
 from __future__ import annotations
