@@ -88,3 +88,15 @@ def test_example_reports_a_bad_file_and_warps_the_others(tmp_path):
     assert proc.stdout.split() == [str(out / "good.png")]
     assert "broken.png" in proc.stderr and proc.stderr.count("\n") == 1
     assert sorted(p.name for p in out.iterdir()) == ["good.png"]
+
+
+def test_readme_python_examples_run():
+    """Every ```python block of the README, in order, in one namespace (pil_image: a sample)."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = [part.split("```", 1)[0] for part in readme.split("```python\n")[1:]]
+    assert len(blocks) >= 2
+    namespace = {"pil_image": Image.open(ROOT / "sample_images" / "checkerboard.png")}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    np.testing.assert_array_equal(namespace["turned"], np.rot90(namespace["nchw"], axes=(2, 3)))
+    assert namespace["warped"].shape == namespace["nchw"].shape
