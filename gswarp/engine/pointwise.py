@@ -200,7 +200,11 @@ def pad_scalar(p, size, padding, align_corners, ct):
 
 @register_jitable
 def inside(p, size, ct):
-    """True when ``p`` lies strictly between -1 and ``size`` (some neighbour may be in bounds)."""
+    """True when ``p`` lies strictly between -1 and ``size``.
+
+    For a sample coordinate: some neighbour may be in bounds. For a whole-valued coordinate (a
+    rounded nearest index, a cubic tap): it is a valid index in ``[0, size)``.
+    """
     return p > ct(-1) and p < ct(size)
 
 
@@ -301,19 +305,13 @@ def cubic_taps(p0, size, padding, align_corners, ct):
         index_in(t2, size, ct),
         index_in(t3, size, ct),
     )
-    inside = (
-        inbounds(t0, size, ct),
-        inbounds(t1, size, ct),
-        inbounds(t2, size, ct),
-        inbounds(t3, size, ct),
+    valid = (
+        inside(t0, size, ct),
+        inside(t1, size, ct),
+        inside(t2, size, ct),
+        inside(t3, size, ct),
     )
-    return indices, inside
-
-
-@register_jitable
-def inbounds(t, size, ct):
-    """True when whole-valued coordinate ``t`` is a valid index in ``[0, size)``."""
-    return t > ct(-1) and t < ct(size)
+    return indices, valid
 
 
 @register_jitable
@@ -398,7 +396,7 @@ def _nearest_px_2d(inp, n, px, py, out, ho, wo, fill_native, ct):
     W = inp.shape[3]
     rx = np.rint(px)
     ry = np.rint(py)
-    ok = inbounds(rx, W, ct) and inbounds(ry, H, ct)
+    ok = inside(rx, W, ct) and inside(ry, H, ct)
     ix = index_in(rx, W, ct)
     iy = index_in(ry, H, ct)
     for c in range(inp.shape[1]):
@@ -543,7 +541,7 @@ def _nearest_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill_native, ct):
     rx = np.rint(px)
     ry = np.rint(py)
     rz = np.rint(pz)
-    ok = inbounds(rx, W, ct) and inbounds(ry, H, ct) and inbounds(rz, D, ct)
+    ok = inside(rx, W, ct) and inside(ry, H, ct) and inside(rz, D, ct)
     ix = index_in(rx, W, ct)
     iy = index_in(ry, H, ct)
     iz = index_in(rz, D, ct)
