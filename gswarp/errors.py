@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "BackendError",
+    "CancelledError",
     "DTypeError",
     "GswarpError",
     "InputError",
@@ -40,3 +41,7 @@ class InputError(GswarpError, OSError):
 
 class BackendError(GswarpError, ImportError):
     """An optional backend (numba-cuda, CuPy, nibabel, ...) is missing or unusable."""
+
+
+class CancelledError(GswarpError):
+    """The run was interrupted (Ctrl-C) before an output was complete; nothing was written."""

@@ -1,4 +1,4 @@
-"""``gswarp`` command group: ``--version`` and ``info`` (the warp commands come with the spec)."""
+"""The ``gswarp`` command group: ``apply``, ``validate``, ``explain``, ``info``, ``--version``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import platform
 import click
 
 import gswarp
+from gswarp.cli.apply import apply
+from gswarp.cli.explain import explain
+from gswarp.cli.validate import validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,6 +38,11 @@ def info() -> None:
         "gpu backend: not available in this version",
     ]
     click.echo("\n".join(lines))
+
+
+cli.add_command(apply)
+cli.add_command(validate)
+cli.add_command(explain)
 
 
 def main() -> None:

@@ -1,0 +1,204 @@
+"""Many files: which outputs the inputs map to, and running the warps on a pool of threads.
+
+Output paths (``OUT`` is the ``-o`` folder):
+
+- a file argument ``a/b/x.png`` -> ``OUT/x.png``;
+- a folder argument ``a/`` -> every image below it, its relative path mirrored: ``OUT/b/x.png``
+  (hidden files and folders, and ``OUT`` itself when it lies inside, are skipped);
+- a path read from stdin -> ``OUT/<path>`` when the path is relative without ``..``, else
+  ``OUT/x.png`` (so ``find data -name '*.png' | gswarp apply ... -`` keeps the tree);
+- ``format`` replaces the suffix.
+
+Two inputs that map to one output, an output that is its own input, and missing inputs are
+errors of those files only.
+
+Pillow's decoders and encoders and gswarp's kernels release the GIL, so threads give real
+parallelism; kernel launches take turns (each already uses every numba thread).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from gswarp.errors import GswarpError
+from gswarp.io.images import FORMAT_SUFFIXES, IMAGE_SUFFIXES
+
+__all__ = ["Job", "Outcome", "expand_inputs", "run_jobs"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and the output it becomes; ``error`` is set when it cannot be planned."""
+
+    source: Path
+    target: Path | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a job: ``error`` is None when ``job.target`` was written."""
+
+    job: Job
+    error: str | None
+    result: object = None
+
+
+def _is_hidden(path: Path) -> bool:
+    return path.name.startswith(".")
+
+
+def walk_images(folder: Path, exclude: Path | None = None) -> Iterator[Path]:
+    """Image files below ``folder`` in sorted order, skipping hidden entries and ``exclude``."""
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and not (exclude and _same(here / d, exclude))
+        )
+        for name in sorted(files):
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                yield here / name
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _with_format(relative: Path, format: str | None) -> Path:
+    return relative.with_suffix(FORMAT_SUFFIXES[format]) if format else relative
+
+
+def _stdin_relative(path: Path) -> Path:
+    if path.is_absolute() or ".." in path.parts:
+        return Path(path.name)
+    return Path(os.path.normpath(path))
+
+
+def expand_inputs(
+    arguments: Iterable[tuple[str, bool]],
+    output: Path,
+    *,
+    format: str | None = None,
+    single_target: Path | None = None,
+) -> Iterator[Job]:
+    """Jobs for the inputs, lazily (so a path list on stdin streams).
+
+    Parameters
+    ----------
+    arguments : iterable of (path, from_stdin)
+    output : Path
+        The output folder.
+    format : str, optional
+        A key of :data:`FORMAT_SUFFIXES`: the outputs' suffix.
+    single_target : Path, optional
+        The output file, when ``-o`` names one for a single input file.
+    """
+    seen: dict[Path, Path] = {}
+    for text, from_stdin in arguments:
+        source = Path(text)
+        if source.is_dir():
+            sources = [(p, p.relative_to(source)) for p in walk_images(source, output)]
+        elif from_stdin:
+            sources = [(source, _stdin_relative(source))]
+        else:
+            sources = [(source, Path(source.name))]
+        for path, relative in sources:
+            target = single_target or output / _with_format(relative, format)
+            yield _checked(Job(path, target), seen)
+
+
+def _checked(job: Job, seen: dict[Path, Path]) -> Job:
+    source, target = job.source, job.target
+    assert target is not None
+    if not source.exists():
+        return Job(source, None, f"{source}: no such file")
+    if target.exists() and _same(source, target):
+        return Job(source, None, f"{source}: the output would replace the input; choose another -o")
+    key = Path(os.path.abspath(target))
+    if key in seen:
+        return Job(
+            source,
+            None,
+            f"{source}: its output {target} is also the output of {seen[key]}; rename one of them",
+        )
+    seen[key] = source
+    return job
+
+
+def run_jobs(
+    jobs: Iterable[Job],
+    work: Callable[[Job, threading.Event], object],
+    *,
+    threads: int,
+    on_outcome: Callable[[Outcome], None],
+    thread_setup: Callable[[], None] | None = None,
+) -> None:
+    """Run ``work(job, cancelled)`` for every job on ``threads`` threads, calling ``on_outcome``
+    (in this thread) as each finishes.
+
+    ``GswarpError``/``OSError`` from ``work`` become failed outcomes and the other jobs go on. A
+    ``KeyboardInterrupt`` (in ``on_outcome`` or while waiting) sets ``cancelled``, lets the
+    running jobs discard their temporary files, and is re-raised.
+    """
+    cancelled = threading.Event()
+    pending: dict[Future, Job] = {}
+    limit = max(2 * threads, 4)  # bounded look-ahead: a stdin list is consumed as it comes
+
+    def guarded(job: Job) -> Outcome:
+        if cancelled.is_set():
+            return Outcome(job, "cancelled")
+        try:
+            return Outcome(job, None, work(job, cancelled))
+        except (GswarpError, OSError, MemoryError) as error:
+            return Outcome(job, _message(error, job))
+
+    executor = ThreadPoolExecutor(max_workers=threads, initializer=thread_setup)
+    try:
+        for job in jobs:
+            if job.error:
+                on_outcome(Outcome(job, job.error))
+                continue
+            while len(pending) >= limit:
+                _drain(pending, on_outcome, FIRST_COMPLETED)
+            pending[executor.submit(guarded, job)] = job
+        while pending:
+            _drain(pending, on_outcome, FIRST_COMPLETED)
+    except BaseException:
+        cancelled.set()
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
+
+
+def _drain(pending: dict[Future, Job], on_outcome: Callable[[Outcome], None], when: str) -> None:
+    done, _ = wait(list(pending), timeout=0.5, return_when=when)
+    for future in done:
+        del pending[future]
+        on_outcome(future.result())
+
+
+def _message(error: BaseException, job: Job) -> str:
+    text = str(error) if isinstance(error, GswarpError) else _os_message(error)
+    return (
+        text
+        if text.startswith(str(job.source))
+        or (job.target is not None and text.startswith(str(job.target)))
+        else f"{job.source}: {text}"
+    )
+
+
+def _os_message(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        where = error.filename or ""
+        return f"{where}: {error.strerror}" if where else error.strerror
+    if isinstance(error, MemoryError):
+        return "out of memory"
+    return str(error)

@@ -1,0 +1,88 @@
+"""``gswarp explain SPEC IMAGE``: the matrices and output geometry a spec gives one image."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from gswarp.cli.options import EXIT_FILES_FAILED, fail, load_spec_or_exit, sampling_options
+from gswarp.errors import GswarpError
+from gswarp.io.images import probe_image
+from gswarp.plan import Plan, resolve
+
+
+def _rows(matrix: np.ndarray) -> list[str]:
+    return ["  [" + ", ".join(f"{v:>14.10g}" for v in row) + "]" for row in matrix]
+
+
+def _text(image: str, plan: Plan, channels: int, dtype: str, mode: str) -> str:
+    (in_h, in_w), (out_h, out_w) = plan.input_size, plan.output_size
+    spec = plan.spec
+    out_dtype = dtype if spec.output.dtype == "same" else spec.output.dtype
+    sampling = spec.sampling.normalized()
+    lines = [
+        f"input:   {image}: {in_w} x {in_h} (width x height), {channels} channel(s), {dtype} "
+        f"({mode})",
+        f"output:  {out_w} x {out_h} (width x height), {channels} channel(s), {out_dtype}",
+        "sampling: " + ", ".join(f"{k} {json.dumps(v)}" for k, v in sampling.items()),
+        "forward matrix (input pixel -> output pixel, pixel centres at integers, x right, y down):",
+        *_rows(plan.forward),
+        "sampling matrix (output pixel -> input pixel; gswarp.warp_affine's matrix):",
+        *_rows(plan.sampling_matrix),
+        f"theta (torch affine_grid: normalized output -> normalized input, "
+        f"align_corners={spec.sampling.align_corners}):",
+        *_rows(plan.theta),
+    ]
+    return "\n".join(lines)
+
+
+def _json(image: str, plan: Plan, channels: int, dtype: str) -> str:
+    spec = plan.spec
+    return json.dumps(
+        {
+            "input": {
+                "path": image,
+                "height": plan.input_size[0],
+                "width": plan.input_size[1],
+                "channels": channels,
+                "dtype": dtype,
+            },
+            "output": {
+                "height": plan.output_size[0],
+                "width": plan.output_size[1],
+                "channels": channels,
+                "dtype": dtype if spec.output.dtype == "same" else spec.output.dtype,
+            },
+            "sampling": spec.sampling.normalized(),
+            "forward": plan.forward.tolist(),
+            "sampling_matrix": plan.sampling_matrix.tolist(),
+            "theta": plan.theta.tolist(),
+        },
+        indent=2,
+    )
+
+
+@click.command()
+@click.argument("spec_path", metavar="SPEC")
+@click.argument("image", type=click.Path(dir_okay=False))
+@sampling_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def explain(spec_path: str, image: str, mode, padding, align_corners, fill, as_json) -> None:
+    """Print what SPEC does to IMAGE: the output size, and the forward, sampling and torch
+    theta matrices. Reads only IMAGE's header."""
+    spec = load_spec_or_exit(
+        spec_path, mode=mode, padding=padding, align_corners=align_corners, fill=fill
+    )
+    try:
+        probe = probe_image(Path(image))
+    except GswarpError as error:
+        fail(str(error), EXIT_FILES_FAILED)
+    plan = resolve(spec, (probe.height, probe.width))
+    dtype = str(probe.dtype)
+    if as_json:
+        click.echo(_json(image, plan, probe.channels, dtype))
+    else:
+        click.echo(_text(image, plan, probe.channels, dtype, probe.mode))

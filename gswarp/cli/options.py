@@ -1,0 +1,98 @@
+"""Options and helpers shared by the commands: sampling overrides, spec loading, messages.
+
+Choices come from the library's own vocabulary (:mod:`gswarp.options`), so the CLI and the spec
+accept the same words.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import click
+
+from gswarp.errors import SpecError
+from gswarp.options import Mode, Padding
+from gswarp.spec import WarpSpec, load_spec
+
+EXIT_FILES_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def echo_error(message: str) -> None:
+    """One line on stderr, prefixed with the program name."""
+    click.echo(f"gswarp: error: {message}", err=True)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    echo_error(message)
+    sys.exit(code)
+
+
+def _fill_handler(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    parts = [p for p in value.replace(",", " ").split() if p]
+    try:
+        numbers = tuple(float(p) for p in parts)
+    except ValueError:
+        numbers = ()
+    if not numbers or not all(abs(n) != float("inf") and n == n for n in numbers):
+        raise click.BadParameter(
+            f"expected a number or comma-separated numbers (one per channel), got {value!r}"
+        )
+    return numbers
+
+
+def sampling_options(command: Callable) -> Callable:
+    """``--mode``, ``--padding``, ``--align-corners/--no-align-corners``, ``--fill``: each
+    overrides the spec's ``sampling`` key of the same name."""
+    decorators = [
+        click.option(
+            "--mode",
+            type=click.Choice([m.label for m in Mode]),
+            help="Interpolation (overrides sampling.mode).",
+        ),
+        click.option(
+            "--padding",
+            type=click.Choice([p.label for p in Padding]),
+            help="How points outside the input are read (overrides sampling.padding).",
+        ),
+        click.option(
+            "--align-corners/--no-align-corners",
+            default=None,
+            help="torch's align_corners (overrides sampling.align_corners).",
+        ),
+        click.option(
+            "--fill",
+            callback=_fill_handler,
+            metavar="V[,V...]",
+            help="Value outside the input with padding zeros, one or one per channel "
+            "(overrides sampling.fill).",
+        ),
+    ]
+    return functools.reduce(lambda f, d: d(f), reversed(decorators), command)
+
+
+def load_spec_or_exit(
+    path: str,
+    *,
+    mode: str | None = None,
+    padding: str | None = None,
+    align_corners: bool | None = None,
+    fill: tuple[float, ...] | None = None,
+) -> WarpSpec:
+    """The spec at ``path`` with the command-line overrides; a bad spec exits with code 2."""
+    try:
+        spec = load_spec(path)
+    except SpecError as error:
+        fail(str(error))
+    return spec.with_sampling(
+        mode=Mode[mode.upper()] if mode else None,
+        padding=Padding[padding.upper()] if padding else None,
+        align_corners=align_corners,
+        fill=fill,
+    )

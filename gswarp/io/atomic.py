@@ -1,0 +1,83 @@
+"""Atomic output files: write a temporary file beside the target, rename it when complete.
+
+A reader never sees a partial output, an interrupted run leaves no file behind, and without
+``overwrite`` an existing file is never replaced (not even one that appears while we write).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from gswarp.errors import CancelledError, InputError
+
+__all__ = ["atomic_output"]
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_current_umask()  # what open() would have given; mkstemp gives 0600
+
+
+@contextlib.contextmanager
+def atomic_output(
+    target: Path, *, overwrite: bool = False, cancelled: threading.Event | None = None
+) -> Iterator[BinaryIO]:
+    """Open a temporary file for ``target``; on a clean exit it becomes ``target``.
+
+    Raises
+    ------
+    InputError
+        ``target`` exists and ``overwrite`` is false, or its folder cannot be written.
+    CancelledError
+        ``cancelled`` was set before the rename; the temporary file is removed.
+    """
+    target = Path(target)
+    if not overwrite and target.exists():
+        raise InputError(f"{target}: already exists (use --overwrite to replace it)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
+    except OSError as error:
+        raise InputError(f"{target}: cannot write: {error.strerror or error}") from None
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            yield stream
+        os.chmod(temporary, _FILE_MODE)
+        if cancelled is not None and cancelled.is_set():
+            raise CancelledError(f"{target}: interrupted before it was complete; not written")
+        _publish(temporary, target, overwrite)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def _publish(temporary: str, target: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(temporary, target)
+        return
+    try:
+        os.link(temporary, target)  # fails if target appeared meanwhile: never clobbers
+    except FileExistsError:
+        raise InputError(f"{target}: already exists (use --overwrite to replace it)") from None
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise InputError(f"{target}: cannot write: {error.strerror or error}") from None
+        if target.exists():  # a file system without hard links: check, then rename
+            raise InputError(f"{target}: already exists (use --overwrite to replace it)") from None
+        os.replace(temporary, target)
+        return
+    os.unlink(temporary)

@@ -1,0 +1,127 @@
+"""Spec + image -> warped image: resolve the plan, convert dtypes, run the engine, keep metadata.
+
+The functions here know nothing of the command line; ``gswarp apply`` calls :func:`warp_file`
+once per file.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from gswarp.engine import warp_affine
+from gswarp.errors import SpecError
+from gswarp.io.images import ImageFile, read_image, write_image
+from gswarp.plan import Plan, resolve
+from gswarp.spec import WarpSpec
+
+__all__ = ["convert_values", "warp_file", "warp_pixels"]
+
+_ENGINE_LOCK = threading.Lock()
+"""Kernels already use every numba thread; one at a time is as fast, and safe with any threading
+layer (numba's ``workqueue`` layer forbids concurrent launches)."""
+
+
+def warp_pixels(pixels: np.ndarray, plan: Plan) -> np.ndarray:
+    """Warp an image array as ``plan`` says.
+
+    Parameters
+    ----------
+    pixels : ndarray, shape (H, W) or (H, W, C)
+        Rows along y (down), columns along x (right); any dtype the engine takes.
+    plan : Plan
+        From :func:`gswarp.plan.resolve` for ``(H, W)``.
+
+    Returns
+    -------
+    ndarray, shape (H_out, W_out[, C]), of the spec's output dtype.
+    """
+    hwc = pixels[..., None] if pixels.ndim == 2 else pixels
+    channels = hwc.shape[2]
+    sampling = plan.spec.sampling
+    output = plan.spec.output
+    if len(sampling.fill) not in (1, channels):
+        raise SpecError(
+            f"sampling.fill: expected 1 value or {channels} (one per channel of this "
+            f"{channels}-channel image), got {len(sampling.fill)}"
+        )
+    target = hwc.dtype if output.dtype == "same" else np.dtype(output.dtype)
+    fill = np.asarray(sampling.fill, dtype=np.float64)
+    if target != hwc.dtype:
+        work = _work_dtype(hwc.dtype, target)
+        factor = _value_factor(hwc.dtype, target, output.values)
+        hwc = hwc.astype(work) * work.type(factor) if factor != 1 else hwc.astype(work)
+        fill = fill * factor
+    out_h, out_w = plan.output_size
+    result = np.empty((out_h, out_w, channels), dtype=hwc.dtype)
+    with _ENGINE_LOCK:
+        warp_affine(
+            hwc.transpose(2, 0, 1)[None],  # NCHW views: no copies
+            plan.sampling_matrix,
+            (1, channels, out_h, out_w),
+            sampling.mode,
+            sampling.padding,
+            sampling.align_corners,
+            fill=fill.tolist() if fill.size > 1 else float(fill[0]),
+            out=result.transpose(2, 0, 1)[None],
+        )
+    if result.dtype != target:
+        result = convert_values(result, target, "keep")
+    return result[..., 0] if pixels.ndim == 2 else result
+
+
+def convert_values(values: np.ndarray, dtype: np.dtype, rule: str = "scale") -> np.ndarray:
+    """Cast ``values`` to ``dtype``: ``rule`` "scale" maps integer ranges onto each other and
+    integers onto floats in [0, 1] (uint8 255 -> uint16 65535 -> float 1.0); "keep" keeps the
+    values. Integers are rounded half to even and clipped to the target's range.
+
+    >>> convert_values(np.array([0, 128, 255], np.uint8), np.dtype(np.uint16)).tolist()
+    [0, 32896, 65535]
+    """
+    dtype = np.dtype(dtype)
+    factor = _value_factor(values.dtype, dtype, rule)
+    if factor != 1:
+        values = values * factor
+    if dtype.kind in "iub":
+        info = np.iinfo(dtype)
+        values = np.clip(np.rint(values), info.min, info.max)
+    return values.astype(dtype)
+
+
+def _value_factor(source: np.dtype, target: np.dtype, rule: str) -> float:
+    if rule == "keep":
+        return 1.0
+    return _full_scale(target) / _full_scale(source)
+
+
+def _full_scale(dtype: np.dtype) -> float:
+    return float(np.iinfo(dtype).max) if dtype.kind in "iu" else 1.0
+
+
+def _work_dtype(source: np.dtype, target: np.dtype) -> np.dtype:
+    """float64 where float32 would round values (32-bit integers, float64), else float32."""
+    wide = any((d.itemsize >= 4 and d.kind in "iu") or d == np.float64 for d in (source, target))
+    return np.dtype(np.float64 if wide else np.float32)
+
+
+def warp_file(
+    spec: WarpSpec,
+    source: Path,
+    target: Path,
+    *,
+    format: str | None = None,
+    overwrite: bool = False,
+    cancelled: threading.Event | None = None,
+) -> Plan:
+    """Read ``source``, warp it, write ``target`` atomically (temporary file, then rename).
+
+    Returns the plan used. Raises :class:`~gswarp.errors.InputError` for unreadable inputs and
+    unwritable outputs, :class:`~gswarp.errors.SpecError` when the spec does not fit the image.
+    """
+    image: ImageFile = read_image(source)
+    plan = resolve(spec, image.pixels.shape[:2])
+    warped = warp_pixels(image.pixels, plan)
+    write_image(target, warped, image.meta, format=format, overwrite=overwrite, cancelled=cancelled)
+    return plan

@@ -1,0 +1,552 @@
+"""YAML warp specs -> frozen, validated :class:`WarpSpec` objects.
+
+A spec says *what* to do to every image, independent of any image's size::
+
+    version: 1
+    transform:               # one transform, or a list (the first listed acts first on the image)
+      - affine: {rotate: 15, scale: 1.2, shear: [5, 0], translate: [20, -10], center: image}
+      - affine: {matrix: [[1, 0, 3], [0, 1, 0]]}   # forward, pixel coordinates
+      - affine: {theta: [[1, 0, 0], [0, 1, 0]]}    # torch affine_grid's matrix
+    sampling: {mode: bilinear, padding: zeros, align_corners: false, fill: 0}
+    output: {size: same, dtype: same, values: scale}
+
+Conventions: transforms are *forward* (they move the content) in *pixel* coordinates, pixel
+centres at integers, x right, y down; ``rotate`` is in degrees, counter-clockwise on screen. Every
+error names ``file:line:column``, the key path, what was expected and what was found; unknown keys
+are errors, with a "did you mean" where a known key is close. :mod:`gswarp.plan` resolves a spec
+against one image's size.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from gswarp.errors import SpecError
+from gswarp.options import Mode, Padding
+
+__all__ = [
+    "DTYPES",
+    "AffineMatrix",
+    "AffineParams",
+    "AffineTheta",
+    "OutputSpec",
+    "SamplingSpec",
+    "WarpSpec",
+    "load_spec",
+    "parse_spec",
+]
+
+SPEC_VERSION = 1
+DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64")
+"""Output dtypes a spec may name (besides ``same``); the file format decides what it can store."""
+
+
+# --------------------------------------------------------------------------------------------
+# The validated spec
+
+
+@dataclass(frozen=True)
+class AffineParams:
+    """A 2-D affine transform from parameters (forward, pixel units).
+
+    ``rotate`` degrees counter-clockwise on screen, ``scale`` (sx, sy), ``shear`` (x, y) degrees,
+    all about ``center`` ("image": the image centre ``((W - 1) / 2, (H - 1) / 2)``, "origin":
+    pixel (0, 0), or (x, y) in pixels); then ``translate`` (tx, ty) pixels, x right, y down.
+    """
+
+    rotate: float = 0.0
+    scale: tuple[float, float] = (1.0, 1.0)
+    shear: tuple[float, float] = (0.0, 0.0)
+    translate: tuple[float, float] = (0.0, 0.0)
+    center: str | tuple[float, float] = "image"
+
+    def normalized(self) -> dict[str, Any]:
+        center = self.center if isinstance(self.center, str) else list(self.center)
+        return {
+            "rotate": self.rotate,
+            "scale": list(self.scale),
+            "shear": list(self.shear),
+            "translate": list(self.translate),
+            "center": center,
+        }
+
+
+@dataclass(frozen=True)
+class AffineMatrix:
+    """A forward 3x3 pixel-space matrix (input pixel -> output pixel, column vectors)."""
+
+    matrix: tuple[tuple[float, float, float], ...]
+
+    def normalized(self) -> dict[str, Any]:
+        return {"matrix": [list(row) for row in self.matrix]}
+
+
+@dataclass(frozen=True)
+class AffineTheta:
+    """torch's ``affine_grid`` matrix (2x3): normalized output -> normalized input coordinates."""
+
+    theta: tuple[tuple[float, float, float], ...]
+
+    def normalized(self) -> dict[str, Any]:
+        return {"theta": [list(row) for row in self.theta]}
+
+
+Transform = AffineParams | AffineMatrix | AffineTheta
+
+
+@dataclass(frozen=True)
+class SamplingSpec:
+    """How the input is read: interpolation, padding, ``align_corners``, ``fill`` (per channel)."""
+
+    mode: Mode = Mode.BILINEAR
+    padding: Padding = Padding.ZEROS
+    align_corners: bool = False
+    fill: tuple[float, ...] = (0.0,)
+
+    def normalized(self) -> dict[str, Any]:
+        fill: Any = self.fill[0] if len(self.fill) == 1 else list(self.fill)
+        return {
+            "mode": self.mode.label,
+            "padding": self.padding.label,
+            "align_corners": self.align_corners,
+            "fill": fill,
+        }
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Output geometry and dtype.
+
+    ``size``: "same", "expand" (large enough for the whole transformed input), ``("size", (w,
+    h))`` or ``("scale", (sx, sy))``. ``dtype``: "same" or a name in :data:`DTYPES`; ``values``:
+    "scale" (integer ranges map onto each other, integers <-> floats in [0, 1]) or "keep" (values
+    are rounded and clipped only).
+    """
+
+    size: str | tuple[str, tuple[float, float]] = "same"
+    dtype: str = "same"
+    values: str = "scale"
+
+    def normalized(self) -> dict[str, Any]:
+        size: Any = self.size
+        if not isinstance(size, str):
+            kind, (a, b) = size
+            size = [int(a), int(b)] if kind == "size" else {"scale": [a, b]}
+        return {"size": size, "dtype": self.dtype, "values": self.values}
+
+
+@dataclass(frozen=True)
+class WarpSpec:
+    """A validated warp spec. ``transforms`` act in order on the input (first listed first)."""
+
+    transforms: tuple[Transform, ...]
+    sampling: SamplingSpec = field(default_factory=SamplingSpec)
+    output: OutputSpec = field(default_factory=OutputSpec)
+    source: str = "<spec>"
+    version: int = SPEC_VERSION
+
+    def with_sampling(self, **changes: Any) -> WarpSpec:
+        """A copy with some sampling fields replaced (``None`` values are ignored)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return replace(self, sampling=replace(self.sampling, **changes))
+
+    def normalized(self) -> dict[str, Any]:
+        """The spec as plain data with every default filled in (what ``gswarp validate`` prints)."""
+        return {
+            "version": self.version,
+            "transform": [{"affine": t.normalized()} for t in self.transforms],
+            "sampling": self.sampling.normalized(),
+            "output": self.output.normalized(),
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_spec(path: str | Path) -> WarpSpec:
+    """Read and validate a spec file.
+
+    Raises
+    ------
+    SpecError
+        The file cannot be read, is not YAML, or is not a valid spec; the message starts with
+        ``file:line:column:`` and names the key path.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise SpecError(f"{path}: cannot read the spec: {reason}") from None
+    return parse_spec(text, str(path))
+
+
+def parse_spec(text: str, source: str = "<spec>") -> WarpSpec:
+    """Validate spec text (YAML). ``source`` names it in error messages.
+
+    >>> spec = parse_spec("version: 1\\ntransform: {affine: {rotate: 90}}")
+    >>> spec.transforms[0].rotate, spec.sampling.mode.label
+    (90.0, 'bilinear')
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise SpecError(f"{where}: not valid YAML: {error.problem or error.context}") from None
+    except yaml.YAMLError as error:
+        raise SpecError(f"{source}: not valid YAML: {error}") from None
+    finally:
+        loader.dispose()
+    reader = _Reader(source, loader)
+    if root is None:
+        raise SpecError(
+            f"{source}:1:1: (top level): expected a mapping with keys version, "
+            "transform, sampling, output, got an empty document"
+        )
+    return reader.spec(root)
+
+
+# --------------------------------------------------------------------------------------------
+# The node reader: validation with positions
+
+
+_TOP_KEYS = ("version", "transform", "sampling", "output")
+_AFFINE_KEYS = ("rotate", "scale", "shear", "translate", "center", "matrix", "theta")
+_SAMPLING_KEYS = ("mode", "padding", "align_corners", "fill")
+_OUTPUT_KEYS = ("size", "dtype", "values")
+_TRANSFORM_KINDS = ("affine",)
+
+
+def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _described(value: Any) -> str:
+    if isinstance(value, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(value, yaml.SequenceNode):
+        return f"a list of {len(value.value)}"
+    return repr(value)
+
+
+class _Reader:
+    """Walks the YAML node tree; every check knows its node (for line:column) and key path."""
+
+    def __init__(self, source: str, loader: yaml.SafeLoader) -> None:
+        self.source = source
+        self.loader = loader
+
+    # -- errors and plain values
+
+    def error(self, node: yaml.Node, path: str, message: str) -> SpecError:
+        mark = node.start_mark
+        return SpecError(f"{self.source}:{mark.line + 1}:{mark.column + 1}: {path}: {message}")
+
+    def scalar(self, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return self.loader.construct_object(node)
+        return node
+
+    def mapping(
+        self, node: yaml.Node, path: str, keys: tuple[str, ...]
+    ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """Key -> (key node, value node); unknown or repeated keys are errors."""
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(
+                node,
+                path,
+                f"expected a mapping with keys {', '.join(keys)}, "
+                f"got {_described(self.scalar(node))}",
+            )
+        items: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            key = self.scalar(key_node)
+            where = f"{path}.{key}" if path else str(key)
+            if not isinstance(key, str) or key not in keys:
+                raise self.error(
+                    key_node,
+                    where,
+                    f"unknown key{_did_you_mean(key, keys)}; expected one of {', '.join(keys)}",
+                )
+            if key in items:
+                raise self.error(key_node, where, "key given twice")
+            items[key] = (key_node, value_node)
+        return items
+
+    def number(
+        self,
+        node: yaml.Node,
+        path: str,
+        check: Callable[[float], str | None] | None = None,
+        what: str = "a number",
+    ) -> float:
+        value = self.scalar(node)
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not is_number or not math.isfinite(value):
+            raise self.error(node, path, f"expected {what}, got {_described(value)}")
+        problem = check(float(value)) if check else None
+        if problem:
+            raise self.error(node, path, f"expected {what}, got {value!r} ({problem})")
+        return float(value)
+
+    def numbers(
+        self,
+        node: yaml.Node,
+        path: str,
+        count: int,
+        what: str,
+        check: Callable[[float], str | None] | None = None,
+    ) -> tuple[float, ...]:
+        if not isinstance(node, yaml.SequenceNode) or len(node.value) != count:
+            raise self.error(node, path, f"expected {what}, got {_described(self.scalar(node))}")
+        return tuple(
+            self.number(item, f"{path}[{i}]", check, what="a number")
+            for i, item in enumerate(node.value)
+        )
+
+    def number_or_pair(
+        self,
+        node: yaml.Node,
+        path: str,
+        what: str,
+        check: Callable[[float], str | None] | None = None,
+        single: Callable[[float], tuple[float, float]] = lambda v: (v, v),
+    ) -> tuple[float, float]:
+        if isinstance(node, yaml.SequenceNode):
+            return self.numbers(node, path, 2, what, check)  # type: ignore[return-value]
+        return single(self.number(node, path, check, what=what))
+
+    def choice(self, node: yaml.Node, path: str, choices: tuple[str, ...]) -> str:
+        value = self.scalar(node)
+        if not isinstance(value, str) or value.lower() not in choices:
+            raise self.error(
+                node,
+                path,
+                f"expected one of {', '.join(choices)}, got "
+                f"{_described(value)}{_did_you_mean(value, choices)}",
+            )
+        return value.lower()
+
+    def matrix(self, node: yaml.Node, path: str, shapes: tuple[tuple[int, int], ...]) -> np.ndarray:
+        shape_text = " or ".join(f"{r}x{c}" for r, c in shapes)
+        what = f"a {shape_text} matrix (a list of rows of numbers)"
+        rows = node.value if isinstance(node, yaml.SequenceNode) else None
+        if not rows or not all(isinstance(r, yaml.SequenceNode) for r in rows):
+            raise self.error(node, path, f"expected {what}, got {_described(self.scalar(node))}")
+        shape = (len(rows), len(rows[0].value))
+        if shape not in shapes or any(len(r.value) != shape[1] for r in rows):
+            found = "x".join(str(n) for n in (len(rows), *{len(r.value) for r in rows}))
+            raise self.error(node, path, f"expected {what}, got a {found} matrix")
+        return np.array(
+            [
+                [self.number(v, f"{path}[{i}][{j}]") for j, v in enumerate(r.value)]
+                for i, r in enumerate(rows)
+            ]
+        )
+
+    # -- the spec's sections
+
+    def spec(self, root: yaml.Node) -> WarpSpec:
+        items = self.mapping(root, "", _TOP_KEYS)
+        if "version" not in items:
+            raise self.error(root, "version", f"missing key: expected 'version: {SPEC_VERSION}'")
+        version_node = items["version"][1]
+        if self.scalar(version_node) != SPEC_VERSION or isinstance(self.scalar(version_node), bool):
+            raise self.error(
+                version_node,
+                "version",
+                f"expected {SPEC_VERSION} (the only spec "
+                f"version), got {_described(self.scalar(version_node))}",
+            )
+        if "transform" not in items:
+            raise self.error(
+                root,
+                "transform",
+                "missing key: expected a transform or a list of transforms (use [] for none)",
+            )
+        transforms = self.transforms(items["transform"][1])
+        sampling = self.sampling(items["sampling"][1]) if "sampling" in items else SamplingSpec()
+        output = self.output(items["output"][1]) if "output" in items else OutputSpec()
+        return WarpSpec(transforms, sampling, output, source=self.source)
+
+    def transforms(self, node: yaml.Node) -> tuple[Transform, ...]:
+        if isinstance(node, yaml.SequenceNode):
+            return tuple(
+                self.transform(item, f"transform[{i}]") for i, item in enumerate(node.value)
+            )
+        return (self.transform(node, "transform"),)
+
+    def transform(self, node: yaml.Node, path: str) -> Transform:
+        items = self.mapping(node, path, _TRANSFORM_KINDS)
+        if len(items) != 1:
+            raise self.error(
+                node,
+                path,
+                "expected exactly one transform kind "
+                f"({', '.join(_TRANSFORM_KINDS)}) per list item, got {len(items)}",
+            )
+        ((_, value),) = items.values()
+        return self.affine(value, f"{path}.affine")
+
+    def affine(self, node: yaml.Node, path: str) -> Transform:
+        items = self.mapping(node, path, _AFFINE_KEYS)
+        given = [k for k in ("matrix", "theta") if k in items]
+        params = [k for k in _AFFINE_KEYS[:5] if k in items]
+        if len(given) > 1 or (given and params):
+            other = (given + params)[1]
+            raise self.error(
+                items[other][0],
+                f"{path}.{other}",
+                f"cannot be combined with "
+                f"{given[0]}; use one affine per list item and list them in order",
+            )
+        if "matrix" in items:
+            return self.pixel_matrix(items["matrix"][1], f"{path}.matrix")
+        if "theta" in items:
+            return self.theta(items["theta"][1], f"{path}.theta")
+        return self.params(items, path)
+
+    def params(self, items: dict[str, tuple[yaml.Node, yaml.Node]], path: str) -> AffineParams:
+        values: dict[str, Any] = {}
+        if "rotate" in items:
+            values["rotate"] = self.number(
+                items["rotate"][1], f"{path}.rotate", what="a number of degrees"
+            )
+        if "scale" in items:
+            values["scale"] = self.number_or_pair(
+                items["scale"][1],
+                f"{path}.scale",
+                "a number or a list of 2 numbers [sx, sy]",
+                check=lambda v: "must not be 0" if v == 0 else None,
+            )
+        if "shear" in items:
+            values["shear"] = self.number_or_pair(
+                items["shear"][1],
+                f"{path}.shear",
+                "degrees, a number (x) or [x, y]",
+                check=lambda v: "must be between -90 and 90" if not -90 < v < 90 else None,
+                single=lambda v: (v, 0.0),
+            )
+        if "translate" in items:
+            values["translate"] = self.numbers(
+                items["translate"][1],
+                f"{path}.translate",
+                2,
+                "a list of 2 numbers [tx, ty] in pixels",
+            )
+        if "center" in items:
+            values["center"] = self.center(items["center"][1], f"{path}.center")
+        return AffineParams(**values)
+
+    def center(self, node: yaml.Node, path: str) -> str | tuple[float, float]:
+        if isinstance(node, yaml.SequenceNode):
+            return self.numbers(node, path, 2, "image, origin or [x, y] in pixels")  # type: ignore[return-value]
+        return self.choice(node, path, ("image", "origin"))
+
+    def pixel_matrix(self, node: yaml.Node, path: str) -> AffineMatrix:
+        m = self.matrix(node, path, ((2, 3), (3, 3)))
+        if m.shape == (3, 3) and not np.array_equal(m[2], [0.0, 0.0, 1.0]):
+            raise self.error(
+                node,
+                path,
+                f"expected the last row of a 3x3 matrix to be [0, 0, 1] "
+                f"(affine; projective maps are not supported), got {m[2].tolist()}",
+            )
+        self.invertible(m[:2, :2], node, path)
+        full = np.vstack([m[:2], [0.0, 0.0, 1.0]])
+        return AffineMatrix(tuple(tuple(float(v) for v in row) for row in full))
+
+    def theta(self, node: yaml.Node, path: str) -> AffineTheta:
+        m = self.matrix(node, path, ((2, 3),))
+        self.invertible(m[:, :2], node, path)
+        return AffineTheta(tuple(tuple(float(v) for v in row) for row in m))
+
+    def invertible(self, linear: np.ndarray, node: yaml.Node, path: str) -> None:
+        if abs(np.linalg.det(linear)) <= 1e-12 * max(1.0, float(np.abs(linear).max()) ** 2):
+            raise self.error(
+                node,
+                path,
+                "expected an invertible matrix, got one whose 2x2 part "
+                "is singular (it collapses the image onto a line)",
+            )
+
+    def sampling(self, node: yaml.Node) -> SamplingSpec:
+        items = self.mapping(node, "sampling", _SAMPLING_KEYS)
+        values: dict[str, Any] = {}
+        if "mode" in items:
+            name = self.choice(items["mode"][1], "sampling.mode", tuple(m.label for m in Mode))
+            values["mode"] = Mode[name.upper()]
+        if "padding" in items:
+            name = self.choice(
+                items["padding"][1], "sampling.padding", tuple(p.label for p in Padding)
+            )
+            values["padding"] = Padding[name.upper()]
+        if "align_corners" in items:
+            node_ = items["align_corners"][1]
+            value = self.scalar(node_)
+            if not isinstance(value, bool):
+                raise self.error(
+                    node_,
+                    "sampling.align_corners",
+                    f"expected true or false, got {_described(value)}",
+                )
+            values["align_corners"] = value
+        if "fill" in items:
+            values["fill"] = self.fill(items["fill"][1], "sampling.fill")
+        return SamplingSpec(**values)
+
+    def fill(self, node: yaml.Node, path: str) -> tuple[float, ...]:
+        what = "a number or a list of numbers (one per channel)"
+        if isinstance(node, yaml.SequenceNode):
+            if not node.value:
+                raise self.error(node, path, f"expected {what}, got an empty list")
+            return tuple(self.number(v, f"{path}[{i}]") for i, v in enumerate(node.value))
+        return (self.number(node, path, what=what),)
+
+    def output(self, node: yaml.Node) -> OutputSpec:
+        items = self.mapping(node, "output", _OUTPUT_KEYS)
+        values: dict[str, Any] = {}
+        if "size" in items:
+            values["size"] = self.size(items["size"][1], "output.size")
+        if "dtype" in items:
+            values["dtype"] = self.choice(items["dtype"][1], "output.dtype", ("same", *DTYPES))
+        if "values" in items:
+            values["values"] = self.choice(items["values"][1], "output.values", ("scale", "keep"))
+        return OutputSpec(**values)
+
+    def size(self, node: yaml.Node, path: str) -> str | tuple[str, tuple[float, float]]:
+        what = "same, expand, [width, height] or {scale: s}"
+        if isinstance(node, yaml.SequenceNode):
+
+            def positive_int(v: float) -> str | None:
+                return "must be a whole number >= 1" if v < 1 or v != int(v) else None
+
+            w, h = self.numbers(node, path, 2, what, positive_int)
+            return ("size", (int(w), int(h)))
+        if isinstance(node, yaml.MappingNode):
+            items = self.mapping(node, path, ("scale",))
+            if "scale" not in items:
+                raise self.error(node, path, f"expected {what}, got an empty mapping")
+            scale = self.number_or_pair(
+                items["scale"][1],
+                f"{path}.scale",
+                "a number or [sx, sy] greater than 0",
+                check=lambda v: "must be > 0" if v <= 0 else None,
+            )
+            return ("scale", scale)
+        value = self.scalar(node)
+        if not isinstance(value, str):
+            raise self.error(node, path, f"expected {what}, got {_described(value)}")
+        return self.choice(node, path, ("same", "expand"))
