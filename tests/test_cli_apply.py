@@ -1,0 +1,378 @@
+"""``gswarp apply``, ``validate`` and ``explain`` through click's CliRunner (exit codes, messages,
+written files), plus subprocess tests of the installed entry point (stdout pipes, Ctrl-C)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from PIL import Image
+
+import gswarp.cli.apply as apply_module
+from gswarp.cli.main import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_images"
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+IDENTITY = "version: 1\ntransform: []\n"
+ROT90 = "version: 1\ntransform: {affine: {rotate: 90}}\n"
+
+
+def run(*args: str, input: str | bytes | None = None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+
+
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image)
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def images(tmp_path) -> Path:
+    folder = tmp_path / "in"
+    shutil.copytree(SAMPLES, folder)
+    return folder
+
+
+class TestApply:
+    def test_identity_spec_returns_every_sample_bit_for_bit(self, spec_file, images, tmp_path):
+        out = tmp_path / "out"
+        result = run("apply", spec_file(IDENTITY), images, "-o", out)
+        assert result.exit_code == 0, result.stderr
+        samples = sorted(p.name for p in images.iterdir())
+        assert sorted(result.stdout.split()) == sorted(str(out / n) for n in samples)
+        assert result.stderr == ""
+        for name in samples:
+            np.testing.assert_array_equal(pixels(out / name), pixels(images / name))
+
+    def test_rotate_90_equals_rot90_and_keeps_dtype_and_alpha(self, spec_file, images, tmp_path):
+        out = tmp_path / "out"
+        assert run("apply", spec_file(ROT90), images, "-o", out).exit_code == 0
+        for name in ("ramp16.png", "rgba_circle.png", "checkerboard.png", "gradient.png"):
+            before, after = pixels(images / name), pixels(out / name)
+            assert after.dtype == before.dtype and after.shape == np.rot90(before).shape
+            np.testing.assert_array_equal(after, np.rot90(before))
+
+    def test_folders_are_mirrored_recursively(self, spec_file, images, tmp_path):
+        (images / "sub" / "deeper").mkdir(parents=True)
+        shutil.copy(images / "gradient.png", images / "sub" / "deeper" / "g.png")
+        out = tmp_path / "out"
+        result = run("apply", spec_file(IDENTITY), images, "-o", out)
+        assert result.exit_code == 0
+        assert (out / "sub" / "deeper" / "g.png").is_file()
+
+    def test_single_file_output_name(self, spec_file, tmp_path):
+        target = tmp_path / "result.tif"
+        result = run("apply", spec_file(ROT90), SAMPLES / "gradient.png", "-o", target)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == f"{target}\n"
+        assert Image.open(target).format == "TIFF"
+        np.testing.assert_array_equal(pixels(target), np.rot90(pixels(SAMPLES / "gradient.png")))
+
+    def test_format_changes_suffix_and_encoder(self, spec_file, tmp_path):
+        out = tmp_path / "out"
+        result = run("apply", spec_file(IDENTITY), SAMPLES / "text.png", "-o", out,
+                     "--format", "jpeg")
+        assert result.exit_code == 0
+        assert Image.open(out / "text.jpg").format == "JPEG"
+
+    def test_paths_from_stdin(self, spec_file, images, tmp_path, monkeypatch):
+        monkeypatch.chdir(images.parent)
+        out = tmp_path / "out"
+        listing = "in/gradient.png\n\nin/text.png\n"
+        result = run("apply", spec_file(IDENTITY), "-", "-o", out, input=listing)
+        assert result.exit_code == 0, result.stderr
+        assert sorted(result.stdout.split()) == [str(out / "in/gradient.png"),
+                                                 str(out / "in/text.png")]
+
+    def test_one_bad_file_fails_alone(self, spec_file, images, tmp_path):
+        (images / "broken.png").write_bytes(b"not a png")
+        out = tmp_path / "out"
+        result = run("apply", spec_file(ROT90), images, "-o", out)
+        assert result.exit_code == 1
+        errors = [line for line in result.stderr.splitlines() if "error" in line]
+        assert errors == [f"gswarp: error: {images / 'broken.png'}: not an image Pillow can read "
+                          "(PNG, JPEG, TIFF, BMP, WebP)"]
+        assert "1 failed, 5 written" in result.stderr
+        assert len(result.stdout.split()) == 5
+        assert not (out / "broken.png").exists()
+        assert "Traceback" not in result.output
+
+    def test_existing_outputs_need_overwrite(self, spec_file, tmp_path):
+        out = tmp_path / "out"
+        args = ("apply", spec_file(ROT90), SAMPLES / "gradient.png", "-o", out)
+        assert run(*args).exit_code == 0
+        again = run(*args)
+        assert again.exit_code == 1
+        assert "gradient.png: already exists (use --overwrite to replace it)" in again.stderr
+        assert run(*args, "--overwrite").exit_code == 0
+
+    def test_inputs_are_never_replaced(self, spec_file, images):
+        before = (images / "text.png").read_bytes()
+        result = run("apply", spec_file(ROT90), images / "text.png", "-o", images, "--overwrite")
+        assert result.exit_code == 1
+        assert "would replace the input" in result.stderr
+        assert (images / "text.png").read_bytes() == before
+
+    def test_jobs_do_not_change_the_bytes(self, spec_file, images, tmp_path):
+        spec = spec_file("version: 1\ntransform: {affine: {rotate: 17, scale: 0.9}}\n"
+                         "sampling: {mode: bicubic}\n")
+        for jobs in ("1", "2", "3"):
+            assert run("apply", spec, images, "-o", tmp_path / jobs, "--jobs", jobs).exit_code == 0
+        for name in os.listdir(images):
+            contents = {(tmp_path / j / name).read_bytes() for j in ("1", "2", "3")}
+            assert len(contents) == 1, name
+
+    def test_sampling_overrides(self, spec_file, tmp_path):
+        spec = spec_file("version: 1\ntransform: {affine: {translate: [3, 0]}}\n")
+        out = tmp_path / "o.png"
+        result = run("apply", spec, SAMPLES / "checkerboard.png", "-o", out, "--fill", "1,2,3",
+                     "--mode", "nearest", "--padding", "zeros", "--no-align-corners")
+        assert result.exit_code == 0, result.stderr
+        np.testing.assert_array_equal(pixels(out)[:, :3], np.broadcast_to([1, 2, 3], (256, 3, 3)))
+        border = tmp_path / "b.png"
+        run("apply", spec, SAMPLES / "checkerboard.png", "-o", border, "--padding", "border")
+        source = pixels(SAMPLES / "checkerboard.png")
+        np.testing.assert_array_equal(pixels(border)[:, 0], source[:, 0])
+
+    def test_fill_that_does_not_fit_the_image_fails_that_file(self, spec_file, tmp_path):
+        result = run("apply", spec_file(IDENTITY), SAMPLES / "gradient.png", SAMPLES / "text.png",
+                     "-o", tmp_path, "--fill", "1,2,3")
+        assert result.exit_code == 1
+        assert "gradient.png: sampling.fill: expected 1 value or 1" in result.stderr
+        assert (tmp_path / "text.png").exists()
+
+    def test_dtype_output_to_tiff(self, spec_file, tmp_path):
+        spec = spec_file(IDENTITY + "output: {dtype: float32}\n")
+        result = run("apply", spec, SAMPLES / "gradient.png", "-o", tmp_path / "g.tif")
+        assert result.exit_code == 0, result.stderr
+        np.testing.assert_allclose(pixels(tmp_path / "g.tif"),
+                                   pixels(SAMPLES / "gradient.png") / 255, rtol=1e-6)
+
+    def test_dry_run_writes_nothing(self, spec_file, images, tmp_path):
+        out = tmp_path / "out"
+        result = run("apply", spec_file(ROT90), images, "-o", out, "--dry-run", "-v")
+        assert result.exit_code == 0, result.stderr
+        assert len(result.stdout.split()) == 5
+        assert "256x256 -> 256x256" in result.stderr
+        assert not out.exists()
+
+    def test_verbose_quiet_and_progress(self, spec_file, tmp_path):
+        spec = spec_file(ROT90)
+        source = SAMPLES / "text.png"
+        verbose = run("apply", spec, source, "-o", tmp_path / "v", "-v")
+        assert f"{source} -> {tmp_path / 'v' / 'text.png'} (256x256 -> 256x256," in verbose.stderr
+        quiet = run("apply", spec, source, "-o", tmp_path / "v", "-q")
+        assert quiet.exit_code == 1
+        assert quiet.stderr.count("\n") == 1  # the error only, no summary
+        bar = run("apply", spec, source, "-o", tmp_path / "p", "--progress")
+        assert "1/1 files" in bar.stderr and bar.stdout.strip() == str(tmp_path / "p/text.png")
+        assert "files" not in run("apply", spec, source, "-o", tmp_path / "n").stderr
+
+    def test_stdin_image_streams_bytes(self, spec_file):
+        data = (SAMPLES / "text.png").read_bytes()
+        result = CliRunner().invoke(
+            cli, ["apply", str(spec_file(ROT90)), "--stdin-image", "-o", "-", "--format", "png"],
+            input=data,
+        )
+        assert result.exit_code == 0, result.stderr
+        out = np.asarray(Image.open(io.BytesIO(result.stdout_bytes)))
+        np.testing.assert_array_equal(out, np.rot90(pixels(SAMPLES / "text.png")))
+
+    def test_stdin_image_to_a_file(self, spec_file, tmp_path):
+        data = (SAMPLES / "gradient.png").read_bytes()
+        target = tmp_path / "g.webp"
+        result = CliRunner().invoke(
+            cli, ["apply", str(spec_file(IDENTITY)), "--stdin-image", "-o", str(target)],
+            input=data,
+        )
+        assert result.exit_code == 0, result.stderr
+        assert Image.open(target).format == "WEBP"
+
+    def test_stdin_image_that_is_not_an_image(self, spec_file):
+        result = run("apply", spec_file(IDENTITY), "--stdin-image", "-o", "-", input=b"junk")
+        assert result.exit_code == 1
+        assert result.stderr.strip() == ("gswarp: error: <stdin>: not an image Pillow can read "
+                                         "(PNG, JPEG, TIFF, BMP, WebP)")
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["IN", "-o", "-"], "-o - (image bytes on stdout) needs --stdin-image"),
+            (["-o", "OUT"], "no INPUT given"),
+            (["IN", "--stdin-image", "-o", "-"], "--stdin-image reads the image from stdin"),
+            (["-", "-", "-o", "OUT"], "- (read paths from stdin) may be given once"),
+            (["IN", "-o", "x.png", "--format", "jpeg"], "-o x.png and --format jpeg disagree"),
+            (["IN", "-o", "OUT", "--fill", "a,b"], "expected a number or comma-separated"),
+            (["IN", "-o", "OUT", "--mode", "cubic"], "'cubic' is not one of"),
+            (["IN", "-o", "OUT", "--jobs", "0"], "0 is not in the range x>=1"),
+            (["IN"], "Missing option '-o'"),
+        ],
+    )
+    def test_usage_errors_exit_2(self, spec_file, tmp_path, args, message):
+        args = [str(SAMPLES / "gradient.png") if a == "IN" else a for a in args]
+        args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
+        result = run("apply", spec_file(IDENTITY), *args)
+        assert result.exit_code == 2
+        assert message in result.stderr
+        assert "Traceback" not in result.output
+
+    def test_bad_spec_exits_2_with_its_location(self, spec_file, tmp_path):
+        spec = spec_file("version: 1\ntransform:\n  affine: {rotate: 15, scale: big}\n", "r.yaml")
+        result = run("apply", spec, SAMPLES, "-o", tmp_path / "out")
+        assert result.exit_code == 2
+        assert result.stderr == (
+            f"gswarp: error: {spec}:3:31: transform.affine.scale: expected a number or a list of "
+            "2 numbers [sx, sy], got 'big'\n"
+        )
+        assert not (tmp_path / "out").exists()
+
+    def test_no_images_found_exits_2(self, spec_file, tmp_path):
+        (tmp_path / "empty").mkdir()
+        result = run("apply", spec_file(IDENTITY), tmp_path / "empty", "-o", tmp_path / "out")
+        assert result.exit_code == 2
+        assert "no images found in" in result.stderr
+
+    def test_interrupt_exits_130_and_leaves_no_partial_files(self, spec_file, images, tmp_path,
+                                                             monkeypatch):
+        def interrupted(self, text):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(apply_module._Report, "_path", interrupted)
+        out = tmp_path / "out"
+        result = run("apply", spec_file(ROT90), images, "-o", out, "--jobs", "2")
+        assert result.exit_code == 130
+        assert "interrupted" in result.stderr
+        left = [p for p in out.rglob("*")]
+        assert not [p for p in left if p.name.startswith(".")], "temporary files left behind"
+        for path in left:  # whatever was renamed into place is complete
+            assert pixels(path).shape[:2] == (256, 256)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_every_config_runs_on_every_sample(config, tmp_path):
+    result = run("apply", config, SAMPLES, "-o", tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.split()) == len(list(SAMPLES.iterdir()))
+    assert run("validate", config).exit_code == 0
+
+
+def test_config_matrix_mirrors_and_theta_zooms(tmp_path):
+    run("apply", ROOT / "configs/matrix.yaml", SAMPLES / "text.png", "-o", tmp_path / "m.png")
+    np.testing.assert_array_equal(pixels(tmp_path / "m.png"), pixels(SAMPLES / "text.png")[:, ::-1])
+    run("apply", ROOT / "configs/theta.yaml", SAMPLES / "gradient.png", "-o", tmp_path / "t.png")
+    source = pixels(SAMPLES / "gradient.png").astype(float)
+    zoomed = pixels(tmp_path / "t.png").astype(float)
+    # a 2x zoom about the centre: output pixel 2k+1/2 samples input pixel 64 + k
+    np.testing.assert_allclose(zoomed[1::2, 1::2][:-1, :-1],
+                               (source[64:191, 64:191] * 3 + source[65:192, 65:192]) / 4, atol=1)
+
+
+class TestValidateAndExplain:
+    def test_validate_prints_the_normalized_spec(self, spec_file):
+        result = run("validate", spec_file("version: 1\ntransform: {affine: {scale: 2}}\n"))
+        assert result.exit_code == 0
+        document = yaml.safe_load(result.stdout)
+        assert document["transform"][0]["affine"]["scale"] == [2.0, 2.0]
+        assert document["sampling"]["mode"] == "bilinear"
+        assert document["output"] == {"size": "same", "dtype": "same", "values": "scale"}
+
+    def test_validate_reports_each_bad_spec(self, spec_file):
+        good = spec_file(IDENTITY, "good.yaml")
+        bad = spec_file("version: 1\ntransform: []\nsampling: {mode: fast}\n", "bad.yaml")
+        result = run("validate", good, bad)
+        assert result.exit_code == 2
+        assert f"gswarp: error: {bad}:3:18: sampling.mode: expected one of" in result.stderr
+        assert f"# {good}" in result.stdout
+
+    def test_explain_prints_geometry_and_matrices(self, spec_file):
+        spec = spec_file("version: 1\ntransform: {affine: {translate: [5, 0]}}\n"
+                         "output: {size: [128, 64]}\n")
+        result = run("explain", spec, SAMPLES / "text.png")
+        assert result.exit_code == 0, result.stderr
+        assert "input:   " in result.stdout and "256 x 256 (width x height), 3 channel(s)" in (
+            result.stdout)
+        assert "output:  128 x 64 (width x height)" in result.stdout
+        for title in ("forward matrix", "sampling matrix", "theta (torch affine_grid"):
+            assert title in result.stdout
+
+    def test_explain_json_matches_the_plan(self, spec_file):
+        spec = spec_file("version: 1\ntransform: {affine: {translate: [5, 0]}}\n")
+        result = run("explain", spec, SAMPLES / "gradient.png", "--json")
+        data = __import__("json").loads(result.stdout)
+        assert data["sampling_matrix"] == [[1.0, 0.0, -5.0], [0.0, 1.0, 0.0]]
+        assert data["output"] == {"height": 256, "width": 256, "channels": 1, "dtype": "uint8"}
+
+    def test_explain_unreadable_image_exits_1(self, spec_file, tmp_path):
+        result = run("explain", spec_file(IDENTITY), tmp_path / "none.png")
+        assert result.exit_code == 1
+        assert "none.png: no such file" in result.stderr
+
+
+needs_entry_point = pytest.mark.skipif(
+    shutil.which("gswarp") is None, reason="gswarp is not installed (pip install .)"
+)
+
+
+@needs_entry_point
+def test_entry_point_pipes_paths_to_the_next_command(tmp_path):
+    """`gswarp apply ... | xargs ...`: stdout holds the written paths only."""
+    out = tmp_path / "out"
+    command = (f"gswarp apply {ROOT / 'configs/rotate.yaml'} {SAMPLES} -o {out} "
+               "| xargs -n1 basename | sort")
+    proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == sorted(os.listdir(SAMPLES))
+    assert proc.stderr == ""
+
+
+@needs_entry_point
+def test_entry_point_ctrl_c_exits_130_without_partial_files(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    big = np.random.default_rng(0).integers(0, 256, (1024, 1024, 3), dtype=np.uint8)
+    Image.fromarray(big).save(source / "000.png", compress_level=1)
+    for i in range(1, 60):
+        os.link(source / "000.png", source / f"{i:03d}.png")
+    spec = tmp_path / "s.yaml"
+    spec.write_text("version: 1\ntransform: {affine: {rotate: 10}}\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(["gswarp", "apply", str(spec), str(source), "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()  # one output is complete: the run is in full swing
+    assert first.strip().endswith(".png")
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    written = list(out.iterdir())
+    assert len(written) < 60
+    assert not [p for p in written if p.name.startswith(".")], "temporary files left behind"
+    for path in written:
+        assert pixels(path).shape == (1024, 1024, 3)
+    time.sleep(0)  # keep the import used on every platform
+    assert sys.platform != "win32"

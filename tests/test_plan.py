@@ -1,0 +1,171 @@
+"""Resolving specs against an image size, and warping arrays with the result (conventions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gswarp
+from gswarp.errors import SpecError
+from gswarp.pipeline import convert_values, warp_pixels
+from gswarp.plan import resolve
+from gswarp.spec import parse_spec
+from gswarp.transforms import affine_2d, sampling_matrix
+
+
+def spec(transform: str = "[]", **sections: str):
+    text = f"version: 1\ntransform: {transform}\n"
+    text += "".join(f"{key}: {value}\n" for key, value in sections.items())
+    return parse_spec(text, "t.yaml")
+
+
+def warp(image: np.ndarray, transform: str = "[]", **sections: str) -> np.ndarray:
+    parsed = spec(transform, **sections)
+    return warp_pixels(image, resolve(parsed, image.shape[:2]))
+
+
+MODES = ("nearest", "bilinear", "bicubic")
+
+
+@pytest.fixture
+def photo(rng) -> np.ndarray:
+    return rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+
+
+class TestConventions:
+    """The conventions the issue pins, bit for bit."""
+
+    @pytest.mark.parametrize(
+        ("dtype", "mode"),
+        [(dtype, mode) for dtype in (np.uint8, np.float32) for mode in MODES]
+        + [(dtype, "bilinear") for dtype in (np.uint16, np.int16, np.int32, np.float64)],
+    )
+    def test_identity_spec_returns_the_input(self, rng, dtype, mode):
+        image = (rng.random((17, 23, 3)) * 1000).astype(dtype)
+        np.testing.assert_array_equal(warp(image, sampling=f"{{mode: {mode}}}"), image)
+
+    @pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
+    def test_rotate_90_equals_numpy_rot90(self, photo, mode):
+        turned = warp(photo, "{affine: {rotate: 90}}", sampling=f"{{mode: {mode}}}")
+        np.testing.assert_array_equal(turned, np.rot90(photo))
+        np.testing.assert_array_equal(warp(photo, "{affine: {rotate: -90}}"), np.rot90(photo, -1))
+        np.testing.assert_array_equal(warp(photo, "{affine: {rotate: 180}}"), np.rot90(photo, 2))
+
+    def test_translate_moves_content_right_and_down(self, photo):
+        moved = warp(photo, "{affine: {translate: [5, 0]}}")
+        np.testing.assert_array_equal(moved[:, 5:], photo[:, :-5])
+        assert not moved[:, :5].any()  # uncovered columns get fill 0
+        down = warp(photo, "{affine: {translate: [0, 3]}}")
+        np.testing.assert_array_equal(down[3:], photo[:-3])
+
+    def test_rotate_90_with_expand_equals_rot90_on_any_shape(self, rng):
+        for height, width in [(20, 31), (20, 30), (7, 12)]:
+            image = rng.integers(0, 256, (height, width), dtype=np.uint8)
+            out = warp(image, "{affine: {rotate: 90}}", output="{size: expand}")
+            np.testing.assert_array_equal(out, np.rot90(image))
+
+    def test_negative_scale_flips(self, photo):
+        np.testing.assert_array_equal(warp(photo, "{affine: {scale: [-1, 1]}}"), photo[:, ::-1])
+
+    def test_matrix_is_forward_in_pixels(self, photo):
+        mirrored = warp(photo, "{affine: {matrix: [[-1, 0, 31], [0, 1, 0]]}}")
+        np.testing.assert_array_equal(mirrored, photo[:, ::-1])
+
+
+class TestComposition:
+    def test_a_list_resamples_once(self, rng):
+        image = rng.random((40, 40))
+        there_and_back = "[{affine: {rotate: 33}}, {affine: {rotate: -33}}]"
+        once = warp(image, there_and_back, sampling="{padding: border}")
+        np.testing.assert_allclose(once, image, atol=1e-9)  # two resamples would blur: ~0.1
+        twice = warp(warp(image, "{affine: {rotate: 33}}", sampling="{padding: border}"),
+                     "{affine: {rotate: -33}}", sampling="{padding: border}")
+        assert np.abs(twice - image)[10:30, 10:30].max() > 0.05
+
+    def test_first_listed_acts_first(self):
+        parsed = spec("[{affine: {scale: 2, center: origin}}, {affine: {translate: [3, 0]}}]")
+        plan = resolve(parsed, (10, 10))
+        expected = affine_2d(translate=(3, 0)) @ affine_2d(scale=2)
+        np.testing.assert_allclose(plan.forward, expected)
+        np.testing.assert_allclose(plan.sampling_matrix, sampling_matrix(expected))
+
+    def test_equals_warp_affine_with_the_composed_matrix(self, photo):
+        transform = ("[{affine: {rotate: 15, scale: 1.2, shear: [5, 0], translate: [2, -1]}},"
+                     " {affine: {matrix: [[1, 0, 3], [0, 1, 0]]}}]")
+        center = (15.5, 15.5)
+        forward = affine_2d(0, 1, (0, 0), (3, 0)) @ affine_2d(15, 1.2, (5, 0), (2, -1), center)
+        expected = gswarp.warp_affine(photo.transpose(2, 0, 1)[None], sampling_matrix(forward))
+        np.testing.assert_array_equal(warp(photo, transform), expected[0].transpose(1, 2, 0))
+
+
+class TestTheta:
+    def test_theta_equals_affine_sample(self, rng):
+        image = rng.random((1, 3, 24, 30)).astype(np.float32)
+        theta = [[0.9, -0.2, 0.1], [0.3, 1.1, -0.05]]
+        for align in ("false", "true"):
+            out = warp(image[0].transpose(1, 2, 0), f"{{affine: {{theta: {theta}}}}}",
+                       sampling=f"{{align_corners: {align}}}")
+            expected = gswarp.affine_sample(image, np.array([theta]),
+                                            align_corners=align == "true")
+            np.testing.assert_array_equal(out, expected[0].transpose(1, 2, 0))
+
+    def test_theta_with_another_output_size_matches_torch_semantics(self, rng):
+        image = rng.random((1, 1, 24, 30))
+        theta = np.array([[[0.5, 0.1, 0.2], [-0.1, 0.7, 0.0]]])
+        out = warp(image[0, 0], f"{{affine: {{theta: {theta[0].tolist()}}}}}",
+                   output="{size: [17, 9]}")
+        expected = gswarp.grid_sample(image, gswarp.affine_grid(theta, (1, 1, 9, 17)))
+        np.testing.assert_allclose(out, expected[0, 0], atol=1e-12)
+
+    def test_plan_theta_reproduces_the_sampling_map(self):
+        parsed = spec("{affine: {rotate: 20, translate: [3, 1]}}", output="{size: [50, 30]}")
+        plan = resolve(parsed, (40, 60))
+        image = np.random.default_rng(1).random((1, 1, 40, 60))
+        by_theta = gswarp.affine_sample(image, plan.theta[None], (1, 1, 30, 50))
+        by_matrix = gswarp.warp_affine(image, plan.sampling_matrix, (1, 1, 30, 50))
+        np.testing.assert_allclose(by_theta, by_matrix, atol=1e-9)
+
+
+class TestOutputGeometry:
+    def test_size_and_scale(self, photo):
+        assert warp(photo, output="{size: [20, 10]}").shape == (10, 20, 3)
+        assert warp(photo, output="{size: {scale: 0.5}}").shape == (16, 16, 3)
+        assert warp(photo, output="{size: {scale: [2, 0.25]}}").shape == (8, 64, 3)
+
+    def test_half_size_is_the_mean_of_2x2_blocks(self, rng):
+        image = rng.random((8, 12))
+        half = warp(image, output="{size: {scale: 0.5}}")
+        expected = image.reshape(4, 2, 6, 2).mean(axis=(1, 3))
+        np.testing.assert_allclose(half, expected, atol=1e-12)
+
+    def test_expand_holds_the_whole_rotated_image(self):
+        plan = resolve(spec("{affine: {rotate: 45}}", output="{size: expand}"), (100, 100))
+        assert plan.output_size == (142, 142)  # ceil(100 * sqrt 2)
+        corners = plan.forward @ np.array([[-0.5, -0.5, 1], [99.5, 99.5, 1]]).T
+        assert np.all(corners[:2] >= -0.5 - 1e-9) and np.all(corners[:2] <= 141.5 + 1e-9)
+
+
+class TestValues:
+    def test_fill_per_channel(self, photo):
+        out = warp(photo, "{affine: {translate: [4, 0]}}", sampling="{fill: [1, 2, 3]}")
+        np.testing.assert_array_equal(out[:, :4], np.broadcast_to([1, 2, 3], (32, 4, 3)))
+
+    def test_fill_count_must_match_the_channels(self, photo):
+        with pytest.raises(SpecError, match=r"sampling.fill: expected 1 value or 3 .* got 2"):
+            warp(photo, sampling="{fill: [1, 2]}")
+
+    def test_dtype_scale_maps_ranges(self, photo):
+        wide = warp(photo, output="{dtype: uint16}")
+        np.testing.assert_array_equal(wide, photo.astype(np.uint16) * 257)
+        unit = warp(photo, output="{dtype: float32}")
+        np.testing.assert_allclose(unit, photo / 255, rtol=1e-6)
+        back = warp(unit, output="{dtype: uint8}")
+        np.testing.assert_array_equal(back, photo)
+
+    def test_dtype_keep_rounds_and_clips_only(self, photo):
+        signed = warp(photo, output="{dtype: int8, values: keep}")
+        np.testing.assert_array_equal(signed, np.minimum(photo, 127).astype(np.int8))
+
+    def test_convert_values_rounds_half_to_even(self):
+        values = np.array([0.5, 1.5, 2.5, -3.0, 300.0])
+        assert convert_values(values, np.uint8, "keep").tolist() == [0, 2, 2, 0, 255]
