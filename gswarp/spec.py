@@ -266,7 +266,7 @@ class _Reader:
         if not isinstance(node, yaml.MappingNode):
             raise self.error(
                 node,
-                path,
+                path or "(top level)",
                 f"expected a mapping with keys {', '.join(keys)}, "
                 f"got {_described(self.scalar(node))}",
             )

@@ -14,8 +14,15 @@ from gswarp.errors import InputError
 @pytest.fixture
 def tree(tmp_path) -> Path:
     root = tmp_path / "data"
-    for name in ["a.png", "b.JPG", "sub/c.tif", "sub/deep/d.webp", "notes.txt", ".hidden.png",
-                 ".cache/e.png"]:
+    for name in [
+        "a.png",
+        "b.JPG",
+        "sub/c.tif",
+        "sub/deep/d.webp",
+        "notes.txt",
+        ".hidden.png",
+        ".cache/e.png",
+    ]:
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x")
@@ -50,19 +57,28 @@ def test_files_map_to_their_names(tree, tmp_path):
 def test_stdin_paths_keep_their_relative_tree(tree, tmp_path, monkeypatch):
     monkeypatch.chdir(tree.parent)
     out = tmp_path / "o"
-    jobs = list(expand_inputs(
-        [("data/sub/c.tif", True), (str(tree / "a.png"), True), ("data/sub/../a.png", True)], out
-    ))
+    jobs = list(
+        expand_inputs(
+            [("data/sub/c.tif", True), (str(tree / "a.png"), True), ("data/sub/../a.png", True)],
+            out,
+        )
+    )
     assert [j.target for j in jobs[:2]] == [out / "data/sub/c.tif", out / "a.png"]
     assert jobs[2].error and "also the output of" in jobs[2].error  # '..' -> name: a.png again
 
 
 def test_duplicate_outputs_missing_inputs_and_self_overwrites_are_job_errors(tree, tmp_path):
-    jobs = list(expand_inputs(
-        [(str(tree / "a.png"), False), (str(tree / "a.png"), False),
-         (str(tree / "missing.png"), False), (str(tree / "sub/c.tif"), False)],
-        tree / "sub",
-    ))
+    jobs = list(
+        expand_inputs(
+            [
+                (str(tree / "a.png"), False),
+                (str(tree / "a.png"), False),
+                (str(tree / "missing.png"), False),
+                (str(tree / "sub/c.tif"), False),
+            ],
+            tree / "sub",
+        )
+    )
     assert jobs[0].error is None
     assert "is also the output of" in jobs[1].error
     assert jobs[2].error == f"{tree / 'missing.png'}: no such file"
@@ -97,8 +113,7 @@ def test_os_errors_get_the_file_name(tmp_path):
         raise PermissionError(13, "Permission denied")
 
     outcomes = []
-    run_jobs([Job(Path("x.png"), tmp_path / "x.png")], work, threads=1,
-             on_outcome=outcomes.append)
+    run_jobs([Job(Path("x.png"), tmp_path / "x.png")], work, threads=1, on_outcome=outcomes.append)
     assert outcomes[0].error == "x.png: Permission denied"
 
 

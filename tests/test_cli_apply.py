@@ -92,8 +92,9 @@ class TestApply:
 
     def test_format_changes_suffix_and_encoder(self, spec_file, tmp_path):
         out = tmp_path / "out"
-        result = run("apply", spec_file(IDENTITY), SAMPLES / "text.png", "-o", out,
-                     "--format", "jpeg")
+        result = run(
+            "apply", spec_file(IDENTITY), SAMPLES / "text.png", "-o", out, "--format", "jpeg"
+        )
         assert result.exit_code == 0
         assert Image.open(out / "text.jpg").format == "JPEG"
 
@@ -103,8 +104,10 @@ class TestApply:
         listing = "in/gradient.png\n\nin/text.png\n"
         result = run("apply", spec_file(IDENTITY), "-", "-o", out, input=listing)
         assert result.exit_code == 0, result.stderr
-        assert sorted(result.stdout.split()) == [str(out / "in/gradient.png"),
-                                                 str(out / "in/text.png")]
+        assert sorted(result.stdout.split()) == [
+            str(out / "in/gradient.png"),
+            str(out / "in/text.png"),
+        ]
 
     def test_one_bad_file_fails_alone(self, spec_file, images, tmp_path):
         (images / "broken.png").write_bytes(b"not a png")
@@ -112,8 +115,10 @@ class TestApply:
         result = run("apply", spec_file(ROT90), images, "-o", out)
         assert result.exit_code == 1
         errors = [line for line in result.stderr.splitlines() if "error" in line]
-        assert errors == [f"gswarp: error: {images / 'broken.png'}: not an image Pillow can read "
-                          "(PNG, JPEG, TIFF, BMP, WebP)"]
+        assert errors == [
+            f"gswarp: error: {images / 'broken.png'}: not an image Pillow can read "
+            "(PNG, JPEG, TIFF, BMP, WebP)"
+        ]
         assert "1 failed, 5 written" in result.stderr
         assert len(result.stdout.split()) == 5
         assert not (out / "broken.png").exists()
@@ -136,8 +141,9 @@ class TestApply:
         assert (images / "text.png").read_bytes() == before
 
     def test_jobs_do_not_change_the_bytes(self, spec_file, images, tmp_path):
-        spec = spec_file("version: 1\ntransform: {affine: {rotate: 17, scale: 0.9}}\n"
-                         "sampling: {mode: bicubic}\n")
+        spec = spec_file(
+            "version: 1\ntransform: {affine: {rotate: 17, scale: 0.9}}\nsampling: {mode: bicubic}\n"
+        )
         for jobs in ("1", "2", "3"):
             assert run("apply", spec, images, "-o", tmp_path / jobs, "--jobs", jobs).exit_code == 0
         for name in os.listdir(images):
@@ -147,8 +153,20 @@ class TestApply:
     def test_sampling_overrides(self, spec_file, tmp_path):
         spec = spec_file("version: 1\ntransform: {affine: {translate: [3, 0]}}\n")
         out = tmp_path / "o.png"
-        result = run("apply", spec, SAMPLES / "checkerboard.png", "-o", out, "--fill", "1,2,3",
-                     "--mode", "nearest", "--padding", "zeros", "--no-align-corners")
+        result = run(
+            "apply",
+            spec,
+            SAMPLES / "checkerboard.png",
+            "-o",
+            out,
+            "--fill",
+            "1,2,3",
+            "--mode",
+            "nearest",
+            "--padding",
+            "zeros",
+            "--no-align-corners",
+        )
         assert result.exit_code == 0, result.stderr
         np.testing.assert_array_equal(pixels(out)[:, :3], np.broadcast_to([1, 2, 3], (256, 3, 3)))
         border = tmp_path / "b.png"
@@ -157,8 +175,16 @@ class TestApply:
         np.testing.assert_array_equal(pixels(border)[:, 0], source[:, 0])
 
     def test_fill_that_does_not_fit_the_image_fails_that_file(self, spec_file, tmp_path):
-        result = run("apply", spec_file(IDENTITY), SAMPLES / "gradient.png", SAMPLES / "text.png",
-                     "-o", tmp_path, "--fill", "1,2,3")
+        result = run(
+            "apply",
+            spec_file(IDENTITY),
+            SAMPLES / "gradient.png",
+            SAMPLES / "text.png",
+            "-o",
+            tmp_path,
+            "--fill",
+            "1,2,3",
+        )
         assert result.exit_code == 1
         assert "gradient.png: sampling.fill: expected 1 value or 1" in result.stderr
         assert (tmp_path / "text.png").exists()
@@ -167,8 +193,9 @@ class TestApply:
         spec = spec_file(IDENTITY + "output: {dtype: float32}\n")
         result = run("apply", spec, SAMPLES / "gradient.png", "-o", tmp_path / "g.tif")
         assert result.exit_code == 0, result.stderr
-        np.testing.assert_allclose(pixels(tmp_path / "g.tif"),
-                                   pixels(SAMPLES / "gradient.png") / 255, rtol=1e-6)
+        np.testing.assert_allclose(
+            pixels(tmp_path / "g.tif"), pixels(SAMPLES / "gradient.png") / 255, rtol=1e-6
+        )
 
     def test_dry_run_writes_nothing(self, spec_file, images, tmp_path):
         out = tmp_path / "out"
@@ -193,7 +220,8 @@ class TestApply:
     def test_stdin_image_streams_bytes(self, spec_file):
         data = (SAMPLES / "text.png").read_bytes()
         result = CliRunner().invoke(
-            cli, ["apply", str(spec_file(ROT90)), "--stdin-image", "-o", "-", "--format", "png"],
+            cli,
+            ["apply", str(spec_file(ROT90)), "--stdin-image", "-o", "-", "--format", "png"],
             input=data,
         )
         assert result.exit_code == 0, result.stderr
@@ -204,7 +232,8 @@ class TestApply:
         data = (SAMPLES / "gradient.png").read_bytes()
         target = tmp_path / "g.webp"
         result = CliRunner().invoke(
-            cli, ["apply", str(spec_file(IDENTITY)), "--stdin-image", "-o", str(target)],
+            cli,
+            ["apply", str(spec_file(IDENTITY)), "--stdin-image", "-o", str(target)],
             input=data,
         )
         assert result.exit_code == 0, result.stderr
@@ -213,8 +242,9 @@ class TestApply:
     def test_stdin_image_that_is_not_an_image(self, spec_file):
         result = run("apply", spec_file(IDENTITY), "--stdin-image", "-o", "-", input=b"junk")
         assert result.exit_code == 1
-        assert result.stderr.strip() == ("gswarp: error: <stdin>: not an image Pillow can read "
-                                         "(PNG, JPEG, TIFF, BMP, WebP)")
+        assert result.stderr.strip() == (
+            "gswarp: error: <stdin>: not an image Pillow can read (PNG, JPEG, TIFF, BMP, WebP)"
+        )
 
     @pytest.mark.parametrize(
         ("args", "message"),
@@ -254,8 +284,9 @@ class TestApply:
         assert result.exit_code == 2
         assert "no images found in" in result.stderr
 
-    def test_interrupt_exits_130_and_leaves_no_partial_files(self, spec_file, images, tmp_path,
-                                                             monkeypatch):
+    def test_interrupt_exits_130_and_leaves_no_partial_files(
+        self, spec_file, images, tmp_path, monkeypatch
+    ):
         def interrupted(self, text):
             raise KeyboardInterrupt
 
@@ -285,8 +316,11 @@ def test_config_matrix_mirrors_and_theta_zooms(tmp_path):
     source = pixels(SAMPLES / "gradient.png").astype(float)
     zoomed = pixels(tmp_path / "t.png").astype(float)
     # a 2x zoom about the centre: output pixel 2k+1/2 samples input pixel 64 + k
-    np.testing.assert_allclose(zoomed[1::2, 1::2][:-1, :-1],
-                               (source[64:191, 64:191] * 3 + source[65:192, 65:192]) / 4, atol=1)
+    np.testing.assert_allclose(
+        zoomed[1::2, 1::2][:-1, :-1],
+        (source[64:191, 64:191] * 3 + source[65:192, 65:192]) / 4,
+        atol=1,
+    )
 
 
 class TestValidateAndExplain:
@@ -307,12 +341,14 @@ class TestValidateAndExplain:
         assert f"# {good}" in result.stdout
 
     def test_explain_prints_geometry_and_matrices(self, spec_file):
-        spec = spec_file("version: 1\ntransform: {affine: {translate: [5, 0]}}\n"
-                         "output: {size: [128, 64]}\n")
+        spec = spec_file(
+            "version: 1\ntransform: {affine: {translate: [5, 0]}}\noutput: {size: [128, 64]}\n"
+        )
         result = run("explain", spec, SAMPLES / "text.png")
         assert result.exit_code == 0, result.stderr
         assert "input:   " in result.stdout and "256 x 256 (width x height), 3 channel(s)" in (
-            result.stdout)
+            result.stdout
+        )
         assert "output:  128 x 64 (width x height)" in result.stdout
         for title in ("forward matrix", "sampling matrix", "theta (torch affine_grid"):
             assert title in result.stdout
@@ -339,8 +375,10 @@ needs_entry_point = pytest.mark.skipif(
 def test_entry_point_pipes_paths_to_the_next_command(tmp_path):
     """`gswarp apply ... | xargs ...`: stdout holds the written paths only."""
     out = tmp_path / "out"
-    command = (f"gswarp apply {ROOT / 'configs/rotate.yaml'} {SAMPLES} -o {out} "
-               "| xargs -n1 basename | sort")
+    command = (
+        f"gswarp apply {ROOT / 'configs/rotate.yaml'} {SAMPLES} -o {out} "
+        "| xargs -n1 basename | sort"
+    )
     proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == sorted(os.listdir(SAMPLES))
@@ -358,8 +396,12 @@ def test_entry_point_ctrl_c_exits_130_without_partial_files(tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text("version: 1\ntransform: {affine: {rotate: 10}}\n")
     out = tmp_path / "out"
-    proc = subprocess.Popen(["gswarp", "apply", str(spec), str(source), "-o", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        ["gswarp", "apply", str(spec), str(source), "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     first = proc.stdout.readline()  # one output is complete: the run is in full swing
     assert first.strip().endswith(".png")
     proc.send_signal(signal.SIGINT)

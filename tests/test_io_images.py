@@ -123,7 +123,9 @@ def test_jpeg_keeps_the_source_quantization(tmp_path, rng):
     Image.fromarray(np.stack([smooth] * 3, -1)).save(tmp_path / "q.jpg", quality=60)
     image = read_image(tmp_path / "q.jpg")
     write_image(tmp_path / "w.jpg", image.pixels, image.meta)
-    assert Image.open(tmp_path / "w.jpg").quantization == Image.open(tmp_path / "q.jpg").quantization
+    assert (
+        Image.open(tmp_path / "w.jpg").quantization == Image.open(tmp_path / "q.jpg").quantization
+    )
 
 
 def test_probe_reads_the_header_geometry(tmp_path, rgb):
@@ -221,18 +223,18 @@ class TestAtomicOutput:
 
     def test_a_file_appearing_meanwhile_is_not_clobbered(self, tmp_path):
         target = tmp_path / "t.bin"
-        with pytest.raises(InputError, match="already exists"):
-            with atomic_output(target) as stream:
-                stream.write(b"ours")
-                target.write_bytes(b"theirs")
+        with pytest.raises(InputError, match="already exists"), atomic_output(target) as stream:
+            stream.write(b"ours")
+            target.write_bytes(b"theirs")
         assert target.read_bytes() == b"theirs"
         assert list(tmp_path.iterdir()) == [target]
 
     def test_cancelled_before_rename_leaves_nothing(self, tmp_path):
         cancelled = threading.Event()
-        with pytest.raises(CancelledError), atomic_output(
-            tmp_path / "t.bin", cancelled=cancelled
-        ) as stream:
+        with (
+            pytest.raises(CancelledError),
+            atomic_output(tmp_path / "t.bin", cancelled=cancelled) as stream,
+        ):
             stream.write(b"data")
             cancelled.set()
         assert list(tmp_path.iterdir()) == []

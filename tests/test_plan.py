@@ -78,8 +78,11 @@ class TestComposition:
         there_and_back = "[{affine: {rotate: 33}}, {affine: {rotate: -33}}]"
         once = warp(image, there_and_back, sampling="{padding: border}")
         np.testing.assert_allclose(once, image, atol=1e-9)  # two resamples would blur: ~0.1
-        twice = warp(warp(image, "{affine: {rotate: 33}}", sampling="{padding: border}"),
-                     "{affine: {rotate: -33}}", sampling="{padding: border}")
+        twice = warp(
+            warp(image, "{affine: {rotate: 33}}", sampling="{padding: border}"),
+            "{affine: {rotate: -33}}",
+            sampling="{padding: border}",
+        )
         assert np.abs(twice - image)[10:30, 10:30].max() > 0.05
 
     def test_first_listed_acts_first(self):
@@ -90,8 +93,10 @@ class TestComposition:
         np.testing.assert_allclose(plan.sampling_matrix, sampling_matrix(expected))
 
     def test_equals_warp_affine_with_the_composed_matrix(self, photo):
-        transform = ("[{affine: {rotate: 15, scale: 1.2, shear: [5, 0], translate: [2, -1]}},"
-                     " {affine: {matrix: [[1, 0, 3], [0, 1, 0]]}}]")
+        transform = (
+            "[{affine: {rotate: 15, scale: 1.2, shear: [5, 0], translate: [2, -1]}},"
+            " {affine: {matrix: [[1, 0, 3], [0, 1, 0]]}}]"
+        )
         center = (15.5, 15.5)
         forward = affine_2d(0, 1, (0, 0), (3, 0)) @ affine_2d(15, 1.2, (5, 0), (2, -1), center)
         expected = gswarp.warp_affine(photo.transpose(2, 0, 1)[None], sampling_matrix(forward))
@@ -103,17 +108,20 @@ class TestTheta:
         image = rng.random((1, 3, 24, 30)).astype(np.float32)
         theta = [[0.9, -0.2, 0.1], [0.3, 1.1, -0.05]]
         for align in ("false", "true"):
-            out = warp(image[0].transpose(1, 2, 0), f"{{affine: {{theta: {theta}}}}}",
-                       sampling=f"{{align_corners: {align}}}")
-            expected = gswarp.affine_sample(image, np.array([theta]),
-                                            align_corners=align == "true")
+            out = warp(
+                image[0].transpose(1, 2, 0),
+                f"{{affine: {{theta: {theta}}}}}",
+                sampling=f"{{align_corners: {align}}}",
+            )
+            expected = gswarp.affine_sample(image, np.array([theta]), align_corners=align == "true")
             np.testing.assert_array_equal(out, expected[0].transpose(1, 2, 0))
 
     def test_theta_with_another_output_size_matches_torch_semantics(self, rng):
         image = rng.random((1, 1, 24, 30))
         theta = np.array([[[0.5, 0.1, 0.2], [-0.1, 0.7, 0.0]]])
-        out = warp(image[0, 0], f"{{affine: {{theta: {theta[0].tolist()}}}}}",
-                   output="{size: [17, 9]}")
+        out = warp(
+            image[0, 0], f"{{affine: {{theta: {theta[0].tolist()}}}}}", output="{size: [17, 9]}"
+        )
         expected = gswarp.grid_sample(image, gswarp.affine_grid(theta, (1, 1, 9, 17)))
         np.testing.assert_allclose(out, expected[0, 0], atol=1e-12)
 

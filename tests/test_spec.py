@@ -118,7 +118,10 @@ def test_3x3_matrix_and_yaml_booleans():
 ERRORS = [
     # (spec text, expected message: location, key path, what was expected, what was found)
     ("transform: []", "s.yaml:1:1: version: missing key: expected 'version: 1'"),
-    ("version: 2\ntransform: []", "s.yaml:1:10: version: expected 1 (the only spec version), got 2"),
+    (
+        "version: 2\ntransform: []",
+        "s.yaml:1:10: version: expected 1 (the only spec version), got 2",
+    ),
     ("version: 1", "s.yaml:1:1: transform: missing key"),
     (
         "version: 1\ntransform: []\nsampling: {mdoe: nearest}",
@@ -157,10 +160,14 @@ ERRORS = [
         "version: 1\ntransform: []\nsampling: {fill: [1, x]}",
         "sampling.fill[1]: expected a number, got 'x'",
     ),
-    ("version: 1\ntransform: []\nsampling: {fill: []}", "sampling.fill: expected a number or a list"),
+    (
+        "version: 1\ntransform: []\nsampling: {fill: []}",
+        "sampling.fill: expected a number or a list",
+    ),
     (
         "version: 1\ntransform: {affine: {translate: [1, 2, 3]}}",
-        "transform.affine.translate: expected a list of 2 numbers [tx, ty] in pixels, got a list of 3",
+        "transform.affine.translate: expected a list of 2 numbers [tx, ty] in pixels, got a list "
+        "of 3",
     ),
     (
         "version: 1\ntransform: {affine: {shear: 90}}",
@@ -220,9 +227,12 @@ ERRORS = [
         "output.dtype: expected one of same, uint8, int8, uint16, int16, uint32, int32, float32, "
         "float64, got 'uint9' (did you mean 'uint8'?)",
     ),
-    ("version: 1\ntransform: []\noutput: {values: clip}", "output.values: expected one of scale, keep"),
+    (
+        "version: 1\ntransform: []\noutput: {values: clip}",
+        "output.values: expected one of scale, keep",
+    ),
     ("version: 1\nversion: 1\ntransform: []", "s.yaml:2:1: version: key given twice"),
-    ("- 1\n- 2", "s.yaml:1:1: : expected a mapping with keys version, transform"),
+    ("- 1\n- 2", "s.yaml:1:1: (top level): expected a mapping with keys version, transform"),
     ("", "s.yaml:1:1: (top level): expected a mapping"),
     ("version: 1\ntransform: [\n", "s.yaml:3:1: not valid YAML"),
 ]
