@@ -13,7 +13,7 @@ import numpy as np
 
 from gswarp.engine import warp_affine
 from gswarp.errors import SpecError
-from gswarp.io.images import ImageFile, read_image, write_image
+from gswarp.io.images import Encoding, ImageFile, read_image, write_image
 from gswarp.plan import Plan, resolve
 from gswarp.spec import WarpSpec
 
@@ -114,6 +114,7 @@ def warp_file(
     format: str | None = None,
     overwrite: bool = False,
     cancelled: threading.Event | None = None,
+    encoding: Encoding | None = None,
 ) -> Plan:
     """Read ``source``, warp it, write ``target`` atomically (temporary file, then rename).
 
@@ -123,5 +124,13 @@ def warp_file(
     image: ImageFile = read_image(source)
     plan = resolve(spec, image.pixels.shape[:2])
     warped = warp_pixels(image.pixels, plan)
-    write_image(target, warped, image.meta, format=format, overwrite=overwrite, cancelled=cancelled)
+    write_image(
+        target,
+        warped,
+        image.meta,
+        format=format,
+        overwrite=overwrite,
+        cancelled=cancelled,
+        encoding=encoding or Encoding(),
+    )
     return plan

@@ -46,8 +46,62 @@ def test_installed_entry_point():
     assert proc.stdout.startswith("gswarp, version")
 
 
-def test_readme_quick_start_example_warps_every_sample(tmp_path):
-    """The README's main-job command (without its pip install)."""
+README_TEST_COMMAND = "pip install '.[test]' && ruff check . && python -m pytest -q"
+
+
+def readme_shell_commands() -> list[str]:
+    """The command lines of the README's ```bash blocks (comments and the test command out,
+    ``pip install . &&`` stripped: the tests run on the installed package)."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = [part.split("```", 1)[0] for part in readme.split("```bash\n")[1:]]
+    lines = [line.strip() for block in blocks for line in block.splitlines()]
+    commands = [line for line in lines if line and not line.startswith("#")]
+    assert README_TEST_COMMAND in commands, "the README lost its test command"
+    return [c.removeprefix("pip install . && ") for c in commands if c != README_TEST_COMMAND]
+
+
+@pytest.mark.skipif(
+    shutil.which("gswarp") is None, reason="gswarp is not installed (pip install .)"
+)
+@pytest.mark.parametrize("command", readme_shell_commands())
+def test_readme_shell_commands_run(command, tmp_path):
+    """Each README command, from a folder holding the bundled samples and configs."""
+    for name in ("sample_images", "configs"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    (tmp_path / "out").mkdir()
+    proc = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_readme_quick_start_writes_every_sample(tmp_path):
+    """The quick start's main job: configs/rotate.yaml over sample_images/."""
+    from click.testing import CliRunner
+
+    from gswarp.cli.main import cli
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        ["apply", str(ROOT / "configs/rotate.yaml"), str(ROOT / "sample_images"), "-o", str(out)],
+    )
+    assert result.exit_code == 0, result.stderr
+    samples = sorted(p.name for p in (ROOT / "sample_images").iterdir())
+    assert sorted(p.name for p in out.iterdir()) == samples
+    for name in samples:
+        before = np.asarray(Image.open(ROOT / "sample_images" / name))
+        after = np.asarray(Image.open(out / name))
+        assert after.dtype == before.dtype and after.shape == before.shape
+
+
+def test_library_example_warps_every_sample(tmp_path):
+    """examples/warp_samples.py: the library API on files."""
     proc = subprocess.run(
         [
             sys.executable,

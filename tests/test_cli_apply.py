@@ -197,6 +197,21 @@ class TestApply:
             pixels(tmp_path / "g.tif"), pixels(SAMPLES / "gradient.png") / 255, rtol=1e-6
         )
 
+    def test_encoder_options(self, spec_file, tmp_path):
+        spec = spec_file(ROT90)
+        source = SAMPLES / "text.png"
+        for name, extra in [
+            ("fast.png", ["--compress-level", "1"]),
+            ("small.png", []),
+            ("q50.jpg", ["--quality", "50"]),
+            ("q95.jpg", []),
+        ]:
+            result = run("apply", spec, source, "-o", tmp_path / name, *extra)
+            assert result.exit_code == 0, result.stderr
+        np.testing.assert_array_equal(pixels(tmp_path / "fast.png"), pixels(tmp_path / "small.png"))
+        assert (tmp_path / "fast.png").stat().st_size > (tmp_path / "small.png").stat().st_size
+        assert (tmp_path / "q50.jpg").stat().st_size < (tmp_path / "q95.jpg").stat().st_size
+
     def test_dry_run_writes_nothing(self, spec_file, images, tmp_path):
         out = tmp_path / "out"
         result = run("apply", spec_file(ROT90), images, "-o", out, "--dry-run", "-v")

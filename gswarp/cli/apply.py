@@ -30,7 +30,14 @@ from gswarp.cli.options import (
 )
 from gswarp.cli.progress import Progress
 from gswarp.errors import GswarpError
-from gswarp.io.images import FORMAT_SUFFIXES, IMAGE_SUFFIXES, format_of, probe_image
+from gswarp.io.images import (
+    FORMAT_SUFFIXES,
+    IMAGE_SUFFIXES,
+    Encoding,
+    format_named,
+    format_of,
+    probe_image,
+)
 from gswarp.plan import resolve
 from gswarp.spec import WarpSpec
 
@@ -81,7 +88,7 @@ def _output_file(path: Path, format: str | None) -> Path:
                 f"{', '.join(sorted(IMAGE_SUFFIXES))} or --format"
             )
         return path
-    if format and format_of(path) != format_of(Path("x" + FORMAT_SUFFIXES[format])):
+    if format and format_of(path) != format_named(format):
         raise click.UsageError(f"-o {path} and --format {format} disagree; give one of them")
     return path
 
@@ -152,23 +159,40 @@ class _Report:
             os.dup2(devnull, sys.stdout.fileno())
 
 
-def _warp_job(spec: WarpSpec, overwrite: bool):
+@dataclass(frozen=True)
+class WriteOptions:
+    """How outputs are written: ``format`` is a Pillow format name (None: from the suffix)."""
+
+    format: str | None
+    overwrite: bool
+    encoding: Encoding
+
+
+def _warp_job(spec: WarpSpec, options: WriteOptions):
     from gswarp.pipeline import warp_file
 
     def work(job: Job, cancelled: threading.Event) -> object:
         start = time.perf_counter()
-        plan = warp_file(spec, job.source, job.target, overwrite=overwrite, cancelled=cancelled)
+        plan = warp_file(
+            spec,
+            job.source,
+            job.target,
+            format=options.format,
+            overwrite=options.overwrite,
+            cancelled=cancelled,
+            encoding=options.encoding,
+        )
         return time.perf_counter() - start, plan.input_size, plan.output_size
 
     return work
 
 
-def _dry_run_job(spec: WarpSpec, overwrite: bool):
+def _dry_run_job(spec: WarpSpec, options: WriteOptions):
     def work(job: Job, cancelled: threading.Event) -> object:
         probe = probe_image(job.source)
-        if not overwrite and job.target.exists():
+        if not options.overwrite and job.target.exists():
             raise GswarpError(f"{job.target}: already exists (use --overwrite to replace it)")
-        if format_of(job.target) is None:
+        if options.format is None and format_of(job.target) is None:
             raise GswarpError(f"{job.target}: unknown image suffix; use --format")
         plan = resolve(spec, (probe.height, probe.width))
         return 0.0, plan.input_size, plan.output_size
@@ -176,29 +200,31 @@ def _dry_run_job(spec: WarpSpec, overwrite: bool):
     return work
 
 
-def _stream_image(
-    spec: WarpSpec, destination: Destination, format: str | None, overwrite: bool
-) -> int:
+def _stream_image(spec: WarpSpec, destination: Destination, options: WriteOptions) -> int:
+    """``--stdin-image``: one image's bytes from stdin to ``-o`` (a file, or stdout)."""
     from gswarp.io.images import encode_image, read_image, write_image
     from gswarp.pipeline import warp_pixels
 
     try:
         image = read_image(sys.stdin.buffer, name="<stdin>")
-        plan = resolve(spec, image.pixels.shape[:2])
-        warped = warp_pixels(image.pixels, plan)
+        warped = warp_pixels(image.pixels, resolve(spec, image.pixels.shape[:2]))
         if destination.stdout:
-            pillow_format = (
-                format_of(Path("x" + FORMAT_SUFFIXES[format])) if format else image.meta.format
-            )
+            pillow_format = options.format or image.meta.format
             if pillow_format is None:
                 raise GswarpError("<stdin>: cannot tell the output format; give --format")
-            data = encode_image(warped, image.meta, pillow_format, "<stdout>")
+            data = encode_image(warped, image.meta, pillow_format, "<stdout>", options.encoding)
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
             return 0
         assert destination.file is not None
-        pillow_format = format_of(Path("x" + FORMAT_SUFFIXES[format])) if format else None
-        write_image(destination.file, warped, image.meta, format=pillow_format, overwrite=overwrite)
+        write_image(
+            destination.file,
+            warped,
+            image.meta,
+            format=options.format,
+            overwrite=options.overwrite,
+            encoding=options.encoding,
+        )
     except GswarpError as error:
         echo_error(str(error))
         return EXIT_FILES_FAILED
@@ -223,6 +249,16 @@ def _stream_image(
     "format_",
     type=click.Choice(sorted(FORMAT_SUFFIXES)),
     help="Output format and suffix (default: the input's).",
+)
+@click.option(
+    "--quality",
+    type=click.IntRange(1, 100),
+    help="JPEG/WebP quality (default: a JPEG keeps its source's quantization, else 95).",
+)
+@click.option(
+    "--compress-level",
+    type=click.IntRange(0, 9),
+    help="PNG zlib level (default 6, as Pillow and libpng; 1 is several times faster).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise an error).")
 @click.option(
@@ -257,6 +293,8 @@ def apply(
     align_corners,
     fill,
     format_,
+    quality,
+    compress_level,
     overwrite,
     jobs,
     dry_run,
@@ -275,8 +313,13 @@ def apply(
         spec_path, mode=mode, padding=padding, align_corners=align_corners, fill=fill
     )
     destination = plan_destination(inputs, output, format_, stdin_image)
+    options = WriteOptions(
+        format_named(format_) if format_ else None,
+        overwrite,
+        Encoding(quality=quality, compress_level=compress_level),
+    )
     if stdin_image:
-        sys.exit(_stream_image(spec, destination, format_, overwrite))
+        sys.exit(_stream_image(spec, destination, options))
     threads = jobs or _default_threads()
     jobs_iter: Iterable[Job] = expand_inputs(
         _arguments(inputs),
@@ -290,7 +333,7 @@ def apply(
         total = len(jobs_iter)
     show = progress if progress is not None else (sys.stderr.isatty() and not quiet)
     report = _Report(verbose, quiet, Progress(total) if show else None)
-    work = _dry_run_job(spec, overwrite) if dry_run else _warp_job(spec, overwrite)
+    work = (_dry_run_job if dry_run else _warp_job)(spec, options)
     try:
         run_jobs(
             jobs_iter, work, threads=threads, on_outcome=report, thread_setup=_thread_setup(threads)

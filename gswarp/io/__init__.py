@@ -4,6 +4,7 @@ from gswarp.io.atomic import atomic_output
 from gswarp.io.images import (
     FORMAT_SUFFIXES,
     IMAGE_SUFFIXES,
+    Encoding,
     ImageFile,
     ImageMeta,
     ImageProbe,
@@ -16,6 +17,7 @@ from gswarp.io.images import (
 __all__ = [
     "FORMAT_SUFFIXES",
     "IMAGE_SUFFIXES",
+    "Encoding",
     "ImageFile",
     "ImageMeta",
     "ImageProbe",
