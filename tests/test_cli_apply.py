@@ -8,10 +8,9 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 import yaml
@@ -431,5 +430,44 @@ def test_entry_point_ctrl_c_exits_130_without_partial_files(tmp_path):
     assert not [p for p in written if p.name.startswith(".")], "temporary files left behind"
     for path in written:
         assert pixels(path).shape == (1024, 1024, 3)
-    time.sleep(0)  # keep the import used on every platform
-    assert sys.platform != "win32"
+
+
+class TestPlanDestination:
+    """The pure function that reconciles INPUTs, -o, --format and --stdin-image."""
+
+    def test_single_file_with_an_image_suffix_names_the_output(self, tmp_path):
+        source = str(SAMPLES / "text.png")
+        assert apply_module.plan_destination((source,), str(tmp_path / "a.jpg"), None, False) == (
+            apply_module.Destination(file=tmp_path / "a.jpg")
+        )
+
+    def test_otherwise_a_folder(self, tmp_path):
+        source = str(SAMPLES / "text.png")
+        for inputs, output in [
+            ((source,), tmp_path / "out"),
+            ((source, source), tmp_path / "x.png"),
+            (("-",), tmp_path / "y.png"),
+            ((str(SAMPLES),), tmp_path / "z.png"),
+        ]:
+            destination = apply_module.plan_destination(inputs, str(output), None, False)
+            assert destination == apply_module.Destination(folder=output)
+
+    def test_an_existing_folder_with_a_suffix_stays_a_folder(self, tmp_path):
+        (tmp_path / "v1.png").mkdir()
+        source = str(SAMPLES / "text.png")
+        destination = apply_module.plan_destination(
+            (source,), str(tmp_path / "v1.png"), None, False
+        )
+        assert destination.folder == tmp_path / "v1.png"
+
+    def test_stdin_image_to_stdout_or_a_file(self, tmp_path):
+        plan = apply_module.plan_destination
+        assert plan((), "-", None, True) == apply_module.Destination(stdout=True)
+        assert plan((), str(tmp_path / "r"), "png", True).file == tmp_path / "r"
+        with pytest.raises(click.UsageError, match="unknown image suffix"):
+            plan((), str(tmp_path / "r"), None, True)
+
+    def test_a_file_is_not_a_folder(self, tmp_path):
+        (tmp_path / "f").write_text("x")
+        with pytest.raises(click.UsageError, match="exists and is not a folder"):
+            apply_module.plan_destination((str(SAMPLES),), str(tmp_path / "f"), None, False)
