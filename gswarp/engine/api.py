@@ -189,14 +189,15 @@ def _kernel_arrays(input, out, mode, fill_n):
 
 
 def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct) -> None:
-    from gswarp.engine.cpu import sampling_kernel
+    from gswarp.engine.cpu import launch, sampling_kernel
 
     fill_c, fill_n = _fill_arrays(fill, input, ct)
     kernel = sampling_kernel(source_kind, input.ndim - 2, int(mode))
     k_input, k_out, fill_n, result = _kernel_arrays(input, out, mode, fill_n)
     if source.dtype == np.float16:
         source = source.astype(np.float32)
-    kernel(
+    launch(
+        kernel,
         k_input,
         source,
         k_out,
@@ -352,7 +353,9 @@ def affine_grid(
 
     kernel = cpu.affine_grid_2d if spatial == 2 else cpu.affine_grid_3d
     rows = grid.shape[0] * (grid.shape[1] if spatial == 2 else grid.shape[1] * grid.shape[2])
-    kernel(np.ascontiguousarray(theta, dtype=ct), grid, align_corners, ct, 0, rows)
+    cpu.launch(
+        kernel, np.ascontiguousarray(theta, dtype=ct), grid, align_corners, ct, 0, rows, writable=1
+    )
     return grid.astype(theta.dtype, copy=False)
 
 
