@@ -6,7 +6,7 @@ see :mod:`gswarp.engine.api` for the coordinate convention.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from gswarp.engine import affine_grid, affine_sample, grid_sample, warp_affine
+from gswarp.engine import affine_grid, affine_sample, grid_sample, sample_pixels, warp_affine
 from gswarp.errors import (
     BackendError,
     DTypeError,
@@ -35,5 +35,6 @@ __all__ = [
     "affine_grid",
     "affine_sample",
     "grid_sample",
+    "sample_pixels",
     "warp_affine",
 ]

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from gswarp.engine import warp_affine
+from gswarp.engine.tiles import sample_chain
 from gswarp.errors import SpecError
 from gswarp.io.images import Encoding, ImageFile, read_image, write_image
 from gswarp.plan import Plan, resolve
@@ -56,14 +57,17 @@ def warp_pixels(pixels: np.ndarray, plan: Plan) -> np.ndarray:
         fill = fill * factor
     out_h, out_w = plan.output_size
     result = np.empty((out_h, out_w, channels), dtype=hwc.dtype)
+    arguments = (
+        hwc.transpose(2, 0, 1)[None],  # NCHW views: no copies
+        plan.sampling_matrix if plan.steps is None else plan.steps,
+        (1, channels, out_h, out_w),
+        sampling.mode,
+        sampling.padding,
+        sampling.align_corners,
+    )
     with _ENGINE_LOCK:
-        warp_affine(
-            hwc.transpose(2, 0, 1)[None],  # NCHW views: no copies
-            plan.sampling_matrix,
-            (1, channels, out_h, out_w),
-            sampling.mode,
-            sampling.padding,
-            sampling.align_corners,
+        (warp_affine if plan.steps is None else sample_chain)(
+            *arguments,
             fill=fill.tolist() if fill.size > 1 else float(fill[0]),
             out=result.transpose(2, 0, 1)[None],
         )

@@ -21,10 +21,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gswarp.spec import AffineMatrix, AffineParams, AffineTheta, OutputSpec, Transform, WarpSpec
+from gswarp.engine.tiles import FieldStep, MatrixStep, Step
+from gswarp.errors import InputError, SpecError
+from gswarp.io.fields import load_field
+from gswarp.spec import (
+    AffineMatrix,
+    AffineParams,
+    AffineTheta,
+    FlowSpec,
+    OutputSpec,
+    Transform,
+    WarpSpec,
+)
 from gswarp.transforms import affine_2d, pixel_matrix_to_theta, theta_to_pixel_matrix
 
-__all__ = ["Plan", "resolve"]
+__all__ = ["Plan", "check_fields", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -43,14 +54,19 @@ class Plan:
         for this input size, output size and ``align_corners``.
     spec : WarpSpec
         Sampling and output settings come from here.
+    steps : tuple of MatrixStep / FieldStep, or None
+        With flow fields in the spec: the chain from output pixels to input pixels
+        (:func:`gswarp.engine.tiles.sample_chain`); ``forward``, ``sampling_matrix`` and
+        ``theta`` are then None (a flow has no matrix).
     """
 
     input_size: tuple[int, int]
     output_size: tuple[int, int]
-    forward: np.ndarray
-    sampling_matrix: np.ndarray
-    theta: np.ndarray
+    forward: np.ndarray | None
+    sampling_matrix: np.ndarray | None
+    theta: np.ndarray | None
     spec: WarpSpec
+    steps: tuple[Step, ...] | None = None
 
 
 def resolve(spec: WarpSpec, input_size: tuple[int, int]) -> Plan:
@@ -63,6 +79,8 @@ def resolve(spec: WarpSpec, input_size: tuple[int, int]) -> Plan:
     """
     height, width = (int(n) for n in input_size)
     align = spec.sampling.align_corners
+    if any(isinstance(t, FlowSpec) for t in spec.transforms):
+        return _resolve_chain(spec, (height, width))
     forward, inverse = np.eye(3), np.eye(3)
     for step in spec.transforms:
         step_forward, step_inverse = _step_matrices(step, (height, width), align)
@@ -79,6 +97,68 @@ def resolve(spec: WarpSpec, input_size: tuple[int, int]) -> Plan:
         theta=theta,
         spec=spec,
     )
+
+
+def check_fields(spec: WarpSpec, spatial: int = 2) -> None:
+    """Load every flow field of ``spec`` now (they are cached), so that a bad field is one error
+    before any image is read.
+
+    Raises
+    ------
+    SpecError
+        A field cannot be read or is not a ``spatial``-D field; names the transform and file.
+    """
+    for index, transform in enumerate(spec.transforms):
+        if isinstance(transform, FlowSpec):
+            try:
+                load_field(transform.resolved, spatial, transform.key)
+            except InputError as error:
+                raise SpecError(f"{spec.source}: transform[{index}].flow: {error}") from None
+
+
+def _resolve_chain(spec: WarpSpec, size: tuple[int, int]) -> Plan:
+    """A plan whose map goes through flow fields: consecutive affines are multiplied, and the
+    steps run from the output side (the last transform listed acts last on the image, so its
+    inverse is applied first to output coordinates)."""
+    align = spec.sampling.align_corners
+    if spec.output.size == "expand":
+        raise SpecError(
+            f"{spec.source}: output.size: expand needs affine transforms only (a flow field has "
+            "no extent to measure); give [width, height] or same"
+        )
+    output_size, pending = _output_frame(spec.output, size, np.eye(3), align)
+    steps: list[Step] = []
+    for transform in reversed(spec.transforms):
+        if isinstance(transform, FlowSpec):
+            if not np.array_equal(pending, np.eye(3)):
+                steps.append(MatrixStep(pending[:2].copy()))
+                pending = np.eye(3)
+            steps.append(_field_step(transform, size, align))
+        else:
+            pending = _step_matrices(transform, size, align)[1] @ pending
+    if not np.array_equal(pending, np.eye(3)):
+        steps.append(MatrixStep(pending[:2].copy()))
+    return Plan(size, output_size, None, None, None, spec, tuple(steps))
+
+
+def _field_step(flow: FlowSpec, size: tuple[int, int], align: bool) -> FieldStep:
+    """The field in input pixels, mapped from the input frame onto its own grid."""
+    field = load_field(flow.resolved, 2, flow.key)
+    height, width = size
+    if flow.units == "normalized":  # grid_sample units: half the extent per unit
+        half = np.array([width - 1, height - 1]) / 2 if align else np.array([width, height]) / 2
+        if flow.kind == "coordinates":  # absolute normalized positions -> pixels
+            field = (field * flow.scale + 1) * half - (0.0 if align else 0.5)
+        else:
+            field = field * (flow.scale * half)
+    elif flow.scale != 1:
+        field = field * flow.scale
+    field_size = field.shape[:2]
+    to_field = None
+    if field_size != size:  # a coarser (or finer) field spans the same extent
+        identity = np.eye(2, 3)[None]
+        to_field = theta_to_pixel_matrix(identity, field_size, size, align)[0]
+    return FieldStep(field, to_field, absolute=flow.kind == "coordinates")
 
 
 def _step_matrices(

@@ -37,6 +37,7 @@ __all__ = [
     "AffineMatrix",
     "AffineParams",
     "AffineTheta",
+    "FlowSpec",
     "OutputSpec",
     "SamplingSpec",
     "WarpSpec",
@@ -99,7 +100,36 @@ class AffineTheta:
         return {"theta": [list(row) for row in self.theta]}
 
 
-Transform = AffineParams | AffineMatrix | AffineTheta
+@dataclass(frozen=True)
+class FlowSpec:
+    """A dense flow field from a file (``.npy``; ``.npz`` with ``key``).
+
+    ``kind``: "displacement" (``x_src = x_out + d``) or "coordinates" (``x_src = c``);
+    ``units``: "pixels" (of the input) or "normalized" (grid_sample's [-1, 1]); ``scale``
+    multiplies the field. ``path`` as written in the spec; ``resolved`` relative to the spec
+    file's folder.
+    """
+
+    path: str
+    resolved: Path
+    key: str | None = None
+    kind: str = "displacement"
+    units: str = "pixels"
+    scale: float = 1.0
+
+    def normalized(self) -> dict[str, Any]:
+        values: dict[str, Any] = {"path": self.path}
+        if self.key is not None:
+            values["key"] = self.key
+        values.update(kind=self.kind, units=self.units, scale=self.scale)
+        return values
+
+
+Transform = AffineParams | AffineMatrix | AffineTheta | FlowSpec
+
+
+def _kind_of(transform: Transform) -> str:
+    return "flow" if isinstance(transform, FlowSpec) else "affine"
 
 
 @dataclass(frozen=True)
@@ -162,7 +192,7 @@ class WarpSpec:
         """The spec as plain data with every default filled in (what ``gswarp validate`` prints)."""
         return {
             "version": self.version,
-            "transform": [{"affine": t.normalized()} for t in self.transforms],
+            "transform": [{_kind_of(t): t.normalized()} for t in self.transforms],
             "sampling": self.sampling.normalized(),
             "output": self.output.normalized(),
         }
@@ -187,11 +217,12 @@ def load_spec(path: str | Path) -> WarpSpec:
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise SpecError(f"{path}: cannot read the spec: {reason}") from None
-    return parse_spec(text, str(path))
+    return parse_spec(text, str(path), path.parent)
 
 
-def parse_spec(text: str, source: str = "<spec>") -> WarpSpec:
-    """Validate spec text (YAML). ``source`` names it in error messages.
+def parse_spec(text: str, source: str = "<spec>", base: Path | None = None) -> WarpSpec:
+    """Validate spec text (YAML). ``source`` names it in error messages; files named in the spec
+    (flow fields) are relative to ``base`` (default: the current folder).
 
     >>> spec = parse_spec("version: 1\\ntransform: {affine: {rotate: 90}}")
     >>> spec.transforms[0].rotate, spec.sampling.mode.label
@@ -208,7 +239,7 @@ def parse_spec(text: str, source: str = "<spec>") -> WarpSpec:
         raise SpecError(f"{source}: not valid YAML: {error}") from None
     finally:
         loader.dispose()
-    reader = _Reader(source, loader)
+    reader = _Reader(source, loader, base if base is not None else Path.cwd())
     if root is None:
         raise SpecError(
             f"{source}:1:1: (top level): expected a mapping with keys version, "
@@ -225,7 +256,9 @@ _TOP_KEYS = ("version", "transform", "sampling", "output")
 _AFFINE_KEYS = ("rotate", "scale", "shear", "translate", "center", "matrix", "theta")
 _SAMPLING_KEYS = ("mode", "padding", "align_corners", "fill")
 _OUTPUT_KEYS = ("size", "dtype", "values")
-_TRANSFORM_KINDS = ("affine",)
+_TRANSFORM_KINDS = ("affine", "flow")
+_FLOW_KEYS = ("path", "key", "kind", "units", "scale")
+_FLOW_SUFFIXES = (".npy", ".npz")
 
 
 def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
@@ -244,9 +277,10 @@ def _described(value: Any) -> str:
 class _Reader:
     """Walks the YAML node tree; every check knows its node (for line:column) and key path."""
 
-    def __init__(self, source: str, loader: yaml.SafeLoader) -> None:
+    def __init__(self, source: str, loader: yaml.SafeLoader, base: Path) -> None:
         self.source = source
         self.loader = loader
+        self.base = base
 
     # -- errors and plain values
 
@@ -397,8 +431,60 @@ class _Reader:
                 "expected exactly one transform kind "
                 f"({', '.join(_TRANSFORM_KINDS)}) per list item, got {len(items)}",
             )
-        ((_, value),) = items.values()
+        ((kind, (_, value)),) = items.items()
+        if kind == "flow":
+            return self.flow(value, f"{path}.flow")
         return self.affine(value, f"{path}.affine")
+
+    def flow(self, node: yaml.Node, path: str) -> FlowSpec:
+        items = self.mapping(node, path, _FLOW_KEYS)
+        if "path" not in items:
+            raise self.error(
+                node,
+                f"{path}.path",
+                "missing key: expected the field's file "
+                "(.npy, or .npz with key), relative to the spec",
+            )
+        file_node = items["path"][1]
+        written = self.scalar(file_node)
+        if not isinstance(written, str) or not written:
+            raise self.error(
+                file_node, f"{path}.path", f"expected a file name, got {_described(written)}"
+            )
+        if Path(written).suffix.lower() not in _FLOW_SUFFIXES:
+            raise self.error(
+                file_node,
+                f"{path}.path",
+                f"expected a {' or '.join(_FLOW_SUFFIXES)} file, got {written!r}",
+            )
+        resolved = (self.base / written).resolve()
+        if not resolved.is_file():
+            raise self.error(
+                file_node,
+                f"{path}.path",
+                f"expected an existing file, got {written!r} (looked for {resolved})",
+            )
+        values: dict[str, Any] = {}
+        if "key" in items:
+            key = self.scalar(items["key"][1])
+            if not isinstance(key, str):
+                raise self.error(
+                    items["key"][1],
+                    f"{path}.key",
+                    f"expected the array's name in the .npz, got {_described(key)}",
+                )
+            values["key"] = key
+        if "kind" in items:
+            values["kind"] = self.choice(
+                items["kind"][1], f"{path}.kind", ("displacement", "coordinates")
+            )
+        if "units" in items:
+            values["units"] = self.choice(
+                items["units"][1], f"{path}.units", ("pixels", "normalized")
+            )
+        if "scale" in items:
+            values["scale"] = self.number(items["scale"][1], f"{path}.scale")
+        return FlowSpec(written, resolved, **values)
 
     def affine(self, node: yaml.Node, path: str) -> Transform:
         items = self.mapping(node, path, _AFFINE_KEYS)

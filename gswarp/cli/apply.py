@@ -29,7 +29,7 @@ from gswarp.cli.options import (
     sampling_options,
 )
 from gswarp.cli.progress import Progress
-from gswarp.errors import GswarpError
+from gswarp.errors import GswarpError, SpecError
 from gswarp.io.images import (
     FORMAT_SUFFIXES,
     IMAGE_SUFFIXES,
@@ -38,7 +38,7 @@ from gswarp.io.images import (
     format_of,
     probe_image,
 )
-from gswarp.plan import resolve
+from gswarp.plan import check_fields, resolve
 from gswarp.spec import WarpSpec
 
 
@@ -312,6 +312,10 @@ def apply(
     spec = load_spec_or_exit(
         spec_path, mode=mode, padding=padding, align_corners=align_corners, fill=fill
     )
+    try:
+        check_fields(spec)
+    except SpecError as error:
+        fail(str(error))
     destination = plan_destination(inputs, output, format_, stdin_image)
     options = WriteOptions(
         format_named(format_) if format_ else None,

@@ -9,6 +9,7 @@ import click
 import numpy as np
 
 from gswarp.cli.options import EXIT_FILES_FAILED, fail, load_spec_or_exit, sampling_options
+from gswarp.engine.tiles import FieldStep, MatrixStep
 from gswarp.errors import GswarpError
 from gswarp.io.images import probe_image
 from gswarp.plan import Plan, resolve
@@ -28,6 +29,10 @@ def _text(image: str, plan: Plan, channels: int, dtype: str, mode: str) -> str:
         f"({mode})",
         f"output:  {out_w} x {out_h} (width x height), {channels} channel(s), {out_dtype}",
         "sampling: " + ", ".join(f"{k} {json.dumps(v)}" for k, v in sampling.items()),
+    ]
+    if plan.steps is not None:
+        return "\n".join(lines + _chain_text(plan.steps))
+    lines += [
         "forward matrix (input pixel -> output pixel, pixel centres at integers, x right, y down):",
         *_rows(plan.forward),
         "sampling matrix (output pixel -> input pixel; gswarp.warp_affine's matrix):",
@@ -37,6 +42,42 @@ def _text(image: str, plan: Plan, channels: int, dtype: str, mode: str) -> str:
         *_rows(plan.theta),
     ]
     return "\n".join(lines)
+
+
+def _describe_step(step: MatrixStep | FieldStep) -> dict:
+    if isinstance(step, MatrixStep):
+        return {"matrix": step.matrix.tolist()}
+    shape = list(step.field.shape[:-1])
+    kind = "coordinates" if step.absolute else "displacement"
+    resampled = step.to_field.tolist() if step.to_field is not None else None
+    return {"field": {"shape": shape, "kind": kind, "to_field": resampled}}
+
+
+def _chain_text(steps) -> list[str]:
+    lines = ["map (output pixel -> input pixel), steps applied in order:"]
+    for number, step in enumerate(steps, 1):
+        if isinstance(step, MatrixStep):
+            lines += [f" {number}. matrix:", *_rows(step.matrix)]
+            continue
+        height, width = step.field.shape[:2]
+        kind = "source coordinates" if step.absolute else "displacement, added"
+        where = (
+            "read at each output pixel"
+            if step.to_field is None
+            else ("resampled bilinearly onto the frame")
+        )
+        lines.append(f" {number}. flow field {width} x {height} ({kind}; in input pixels; {where})")
+    return lines
+
+
+def _matrices_json(plan: Plan) -> dict:
+    if plan.steps is not None:
+        return {"steps": [_describe_step(step) for step in plan.steps]}
+    return {
+        "forward": plan.forward.tolist(),
+        "sampling_matrix": plan.sampling_matrix.tolist(),
+        "theta": plan.theta.tolist(),
+    }
 
 
 def _json(image: str, plan: Plan, channels: int, dtype: str) -> str:
@@ -57,9 +98,7 @@ def _json(image: str, plan: Plan, channels: int, dtype: str) -> str:
                 "dtype": dtype if spec.output.dtype == "same" else spec.output.dtype,
             },
             "sampling": spec.sampling.normalized(),
-            "forward": plan.forward.tolist(),
-            "sampling_matrix": plan.sampling_matrix.tolist(),
-            "theta": plan.theta.tolist(),
+            **_matrices_json(plan),
         },
         indent=2,
     )
@@ -80,7 +119,10 @@ def explain(spec_path: str, image: str, mode, padding, align_corners, fill, as_j
         probe = probe_image(Path(image))
     except GswarpError as error:
         fail(str(error), EXIT_FILES_FAILED)
-    plan = resolve(spec, (probe.height, probe.width))
+    try:
+        plan = resolve(spec, (probe.height, probe.width))
+    except GswarpError as error:  # a missing or malformed flow field, or a spec that cannot fit
+        fail(str(error), EXIT_FILES_FAILED)
     dtype = str(probe.dtype)
     if as_json:
         click.echo(_json(image, plan, probe.channels, dtype))

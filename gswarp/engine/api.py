@@ -37,7 +37,7 @@ from gswarp.errors import DTypeError, ShapeError, SpecError
 from gswarp.options import Mode, parse_mode, parse_padding
 from gswarp.transforms import theta_to_pixel_matrix
 
-__all__ = ["affine_grid", "affine_sample", "grid_sample", "warp_affine"]
+__all__ = ["affine_grid", "affine_sample", "grid_sample", "sample_pixels", "warp_affine"]
 
 _FLOAT32_COMPUTE = {
     np.dtype(t) for t in (np.float16, np.float32, np.int8, np.uint8, np.int16, np.uint16, np.bool_)
@@ -265,17 +265,57 @@ def grid_sample(
     >>> grid_sample(image, corners)
     array([[[[0., 3.]]]])
     """
+    return _sample_grid("grid", input, grid, mode, padding_mode, align_corners, fill, out)
+
+
+def sample_pixels(
+    input: np.ndarray,
+    coords: np.ndarray,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool | None = False,
+    *,
+    fill: float | Sequence[float] = 0.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`grid_sample` with a grid of *pixel* coordinates instead of normalized ones.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (N, C, D, H, W)
+    coords : ndarray, shape (N, H_out, W_out, 2) or (N, D_out, H_out, W_out, 3)
+        Last axis ``(x, y[, z])`` in input pixels: pixel centres at integers, x along W, y along
+        H, z along D. Read in the input's compute precision (float32 for float32 and 8/16-bit
+        inputs), so integer positions are exact.
+    mode, padding_mode, fill, out
+        As in :func:`grid_sample`.
+    align_corners : bool
+        Only sets where reflection padding mirrors (pixel centres 0 and S - 1 when True, the
+        outer edges -0.5 and S - 0.5 when False).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.arange(4.0).reshape(1, 1, 2, 2)
+    >>> sample_pixels(image, np.array([[[[0.0, 0.0], [1.0, 0.5]]]]))
+    array([[[[0., 2.]]]])
+    """
+    return _sample_grid("pixels", input, coords, mode, padding_mode, align_corners, fill, out)
+
+
+def _sample_grid(kind, input, grid, mode, padding_mode, align_corners, fill, out) -> np.ndarray:
+    argument = "grid" if kind == "grid" else "coords"
     input = _check_input(input)
-    grid = _check_array(grid, "grid")
+    grid = _check_array(grid, argument)
     mode = _check_mode(mode, input)
     padding = parse_padding(padding_mode, "padding_mode")
     align_corners = _check_align(align_corners)
-    _check_float(grid, "grid")
+    _check_float(grid, argument)
     spatial = input.ndim - 2
     if grid.ndim != input.ndim or grid.shape[-1] != spatial or grid.shape[0] != input.shape[0]:
         expected = "(N, H_out, W_out, 2)" if spatial == 2 else "(N, D_out, H_out, W_out, 3)"
         raise ShapeError(
-            f"grid: expected shape {expected} with N = {input.shape[0]} for input of shape "
+            f"{argument}: expected shape {expected} with N = {input.shape[0]} for input of shape "
             f"{_shape_text(input.shape)}, got {_shape_text(grid.shape)}"
         )
     ct = _compute_type(input.dtype, "input")
@@ -283,7 +323,7 @@ def grid_sample(
     out = _check_out(out, shape, input.dtype, input)
     if out.size == 0:
         return out
-    _run("grid", input, grid, out, mode, padding, align_corners, fill, ct)
+    _run(kind, input, grid, out, mode, padding, align_corners, fill, ct)
     return out
 
 

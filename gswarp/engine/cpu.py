@@ -50,6 +50,7 @@ from gswarp.engine.pointwise import (
     fma,
     nearest_2d,
     nearest_3d,
+    pixel_coordinate,
     tricubic_3d,
     trilinear_3d,
     unnormalize_scalar,
@@ -206,7 +207,8 @@ def launch(kernel, *args, writable: int = 2) -> None:
 
 @cache
 def sampling_kernel(source: str, spatial: int, mode: int):
-    """The parallel kernel for ``source`` ('grid' or 'affine'), 2 or 3 spatial dims, and ``mode``.
+    """The parallel kernel for ``source`` ('grid', 'pixels' or 'affine'), 2 or 3 spatial dims,
+    and ``mode``. 'pixels' is a grid of pixel coordinates (no un-normalization).
 
     Every kernel has the signature
     ``(inp, source_array, out, padding, align_corners, fill, ct, start, stop)``: it fills output
@@ -216,9 +218,13 @@ def sampling_kernel(source: str, spatial: int, mode: int):
     for nearest, which copies values without converting them.
     """
     point, unnormalize = (_POINT_2D if spatial == 2 else _POINT_3D)[mode]
+    if source == "pixels":
+        unnormalize = pixel_coordinate
     factories = {
         ("grid", 2): _grid_kernel_2d,
         ("grid", 3): _grid_kernel_3d,
+        ("pixels", 2): _grid_kernel_2d,
+        ("pixels", 3): _grid_kernel_3d,
         ("affine", 2): _affine_kernel_2d,
         ("affine", 3): _affine_kernel_3d,
     }

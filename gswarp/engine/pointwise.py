@@ -129,6 +129,12 @@ def unnormalize_vec(g, size, align_corners, ct):
 
 
 @register_jitable
+def pixel_coordinate(p, size, align_corners, ct):
+    """A grid that already holds pixel coordinates (:func:`gswarp.sample_pixels`): unchanged."""
+    return p
+
+
+@register_jitable
 def unnormalize_scalar(g, size, align_corners, ct):
     """Pixel coordinate of normalized ``g`` as torch's scalar (3-D) kernel computes it."""
     if align_corners:

@@ -1,0 +1,157 @@
+"""Sampling through a chain of coordinate maps (affine matrices and flow fields), tile by tile.
+
+A *chain* maps output pixel coordinates to input pixel coordinates through steps applied in
+order (pixel centres at integers; the last axis of every coordinate array is ``(x, y[, z])``):
+
+- :class:`MatrixStep`: ``p <- A p + b`` (a (k, k+1) matrix);
+- :class:`FieldStep`: a dense field sampled at ``p`` (bilinear/trilinear, the field's edge values
+  continued outside it): a displacement gives ``p <- p + d(p)``, absolute coordinates give
+  ``p <- c(p)``. The field lives on its own grid, mapped from the step's frame by a matrix, so a
+  coarse field is interpolated where it is needed and never becomes a full-resolution array.
+
+:func:`sample_chain` evaluates the chain for one slab of output rows (2-D) or slices (3-D) at a
+time into a small buffer and samples the input there: a warp's temporary memory is O(tile).
+NaN anywhere (a NaN in a field) makes that output point ``fill``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gswarp.engine.api import sample_pixels
+
+__all__ = ["FieldStep", "MatrixStep", "chain_coordinates", "sample_chain"]
+
+TILE_POINTS = 1 << 18
+"""Output points per tile (262,144: 4 MiB of float64 2-D coordinates)."""
+
+
+@dataclass(frozen=True)
+class MatrixStep:
+    """``p <- matrix[:, :k] @ p + matrix[:, k]`` with ``matrix`` of shape (k, k + 1)."""
+
+    matrix: np.ndarray
+
+
+@dataclass(frozen=True)
+class FieldStep:
+    """A dense field of shape ``(*field_spatial, k)`` (last axis ``(x, y[, z])``), in pixels.
+
+    ``to_field`` (k, k + 1) maps a point of the step's frame to the field's pixel coordinates;
+    None means the field's grid *is* the frame's grid. ``absolute``: the field holds source
+    coordinates instead of displacements.
+    """
+
+    field: np.ndarray
+    to_field: np.ndarray | None = None
+    absolute: bool = False
+
+
+Step = MatrixStep | FieldStep
+
+
+def _apply_matrix(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    k = matrix.shape[0]
+    return points @ matrix[:, :k].T + matrix[:, k]
+
+
+def _field_at(step: FieldStep, points: np.ndarray, on_grid: slice | None) -> np.ndarray:
+    """The field's values at ``points`` (..., k); ``on_grid``: the points are the field's own
+    pixel centres for these leading-axis indices (read directly, no interpolation)."""
+    field = step.field
+    if on_grid is not None:
+        return field[on_grid]
+    k = field.shape[-1]
+    where = points if step.to_field is None else _apply_matrix(step.to_field, points)
+    channels_first = np.moveaxis(field, -1, 0)[None]  # (1, k, *spatial) view
+    values = sample_pixels(
+        channels_first, where.reshape(1, *where.shape), "bilinear", "border", True
+    )
+    return np.moveaxis(values[0], 0, -1).reshape(*points.shape[:-1], k)
+
+
+def _base_points(spatial: Sequence[int], start: int, stop: int) -> np.ndarray:
+    """Pixel coordinates (x, y[, z]) of output rows/slices ``start:stop`` of the first axis."""
+    axes = [np.arange(start, stop, dtype=np.float64)]
+    axes += [np.arange(n, dtype=np.float64) for n in spatial[1:]]
+    grids = np.meshgrid(*axes, indexing="ij")  # (first, ...) order: z/y first
+    return np.stack(grids[::-1], axis=-1)  # last axis x, y[, z]
+
+
+def chain_coordinates(
+    steps: Sequence[Step], spatial: Sequence[int], start: int, stop: int
+) -> np.ndarray:
+    """Input pixel coordinates of output rows (2-D) or slices (3-D) ``start:stop``.
+
+    Returns
+    -------
+    ndarray, shape (stop - start, *spatial[1:], k), float64.
+    """
+    points = _base_points(spatial, start, stop)
+    on_grid = True  # still at the output's pixel centres (no step applied yet)
+    for step in steps:
+        if isinstance(step, MatrixStep):
+            points = _apply_matrix(step.matrix, points)
+            on_grid = False
+            continue
+        direct = on_grid and step.to_field is None and step.field.shape[:-1] == tuple(spatial)
+        values = _field_at(step, points, slice(start, stop) if direct else None)
+        points = values.astype(np.float64) if step.absolute else points + values
+        on_grid = False
+    return points
+
+
+def sample_chain(
+    input: np.ndarray,
+    steps: Sequence[Step],
+    size: Sequence[int],
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool = False,
+    *,
+    fill: float | Sequence[float] = 0.0,
+    out: np.ndarray | None = None,
+    tile_points: int = TILE_POINTS,
+) -> np.ndarray:
+    """Sample ``input`` (N, C, *spatial) where ``steps`` send each output pixel, tile by tile.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (N, C, D, H, W)
+    steps : sequence of MatrixStep / FieldStep
+        Applied in order to output pixel coordinates; the result are input pixel coordinates.
+        The same chain serves every batch item.
+    size : sequence of int
+        Output size ``(N, C, *spatial)``.
+    mode, padding_mode, align_corners, fill, out
+        As in :func:`gswarp.sample_pixels`.
+    tile_points : int
+        Output points per tile; the result does not depend on it.
+
+    Returns
+    -------
+    ndarray of ``size``, the input's dtype.
+    """
+    size = tuple(int(n) for n in size)
+    if out is None:
+        out = np.empty(size, dtype=input.dtype)
+    spatial = size[2:]
+    per_slab = int(np.prod(spatial[1:], dtype=np.int64)) if len(spatial) > 1 else 1
+    slabs = max(1, tile_points // max(per_slab, 1))
+    for start in range(0, spatial[0], slabs):
+        stop = min(start + slabs, spatial[0])
+        coords = chain_coordinates(steps, spatial, start, stop)
+        batch = np.broadcast_to(coords, (size[0], *coords.shape))
+        sample_pixels(
+            input,
+            batch,
+            mode,
+            padding_mode,
+            align_corners,
+            fill=fill,
+            out=out[:, :, start:stop],
+        )
+    return out

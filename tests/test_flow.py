@@ -1,0 +1,277 @@
+"""Flow fields: the tiled chain sampler, field files, flow specs, and flows through apply."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import gswarp
+from gswarp.cli.main import cli
+from gswarp.engine.tiles import FieldStep, MatrixStep, chain_coordinates, sample_chain
+from gswarp.errors import InputError, SpecError
+from gswarp.io.fields import load_field
+from gswarp.pipeline import warp_pixels
+from gswarp.plan import resolve
+from gswarp.spec import FlowSpec, load_spec, parse_spec
+
+
+def base_grid(height: int, width: int) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    return np.stack([x, y], axis=-1)
+
+
+def smooth_field(rng, height: int, width: int, amplitude: float = 4.0) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    phase = rng.random(4) * 6
+    return amplitude * np.stack(
+        [
+            np.sin(3 * x + phase[0]) * np.cos(2 * y + phase[1]),
+            np.cos(4 * y + phase[2]) * np.sin(x + phase[3]),
+        ],
+        axis=-1,
+    )
+
+
+class TestChainSampler:
+    @pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
+    @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+    def test_zero_field_is_identity(self, rng, mode, dtype):
+        image = (rng.random((2, 3, 20, 30)) * 200).astype(dtype)
+        step = FieldStep(np.zeros((20, 30, 2)))
+        out = sample_chain(image, [step], image.shape, mode)
+        np.testing.assert_array_equal(out, image)
+
+    def test_constant_field_is_a_shift(self, rng):
+        image = rng.random((1, 1, 16, 24))
+        three = FieldStep(np.broadcast_to([3.0, 0.0], (16, 24, 2)))
+        out = sample_chain(image, [three], image.shape)
+        np.testing.assert_array_equal(out[..., :-3], image[..., 3:])  # x_src = x_out + 3
+        assert not out[..., -3:].any()  # beyond the input: fill 0
+        down = FieldStep(np.broadcast_to([0.0, -2.0], (16, 24, 2)))
+        np.testing.assert_array_equal(
+            sample_chain(image, [down], image.shape)[..., 2:, :], image[..., :-2, :]
+        )
+
+    def test_equals_grid_sample_on_the_equivalent_grid(self, rng):
+        image = rng.random((1, 3, 40, 50))
+        field = smooth_field(rng, 40, 50)
+        out = sample_chain(image, [FieldStep(field)], image.shape, "bicubic", "reflection")
+        pixels = base_grid(40, 50) + field
+        grid = (2 * pixels + 1) / np.array([50, 40]) - 1  # pixels -> normalized, align False
+        expected = gswarp.grid_sample(image, grid[None], "bicubic", "reflection")
+        np.testing.assert_allclose(out, expected, atol=1e-12)
+
+    def test_matches_torch_grid_sample(self, rng):
+        from tests.conftest import torch_or_skip
+
+        torch = torch_or_skip()
+        image = rng.random((1, 2, 33, 47)).astype(np.float32)
+        field = smooth_field(rng, 33, 47, 6.0)
+        out = sample_chain(image, [FieldStep(field)], image.shape)
+        grid = (2 * (base_grid(33, 47) + field) + 1) / np.array([47, 33]) - 1
+        expected = torch.nn.functional.grid_sample(
+            torch.from_numpy(image),
+            torch.from_numpy(grid[None].astype(np.float32)),
+            align_corners=False,
+        ).numpy()
+        np.testing.assert_allclose(out, expected, atol=2e-5)
+
+    def test_coarse_field_is_interpolated_on_the_fly(self, rng):
+        image = rng.random((1, 1, 64, 80))
+        coarse = smooth_field(rng, 8, 10, 5.0)
+        to_field = gswarp.transforms.theta_to_pixel_matrix(
+            np.eye(2, 3)[None], (8, 10), (64, 80), False
+        )[0]
+        out = sample_chain(image, [FieldStep(coarse, to_field)], image.shape)
+        # the same field brought to full resolution first, by the same bilinear rule
+        where = base_grid(64, 80) @ to_field[:, :2].T + to_field[:, 2]
+        full = gswarp.sample_pixels(
+            np.moveaxis(coarse, -1, 0)[None], where[None], "bilinear", "border", True
+        )
+        coords = base_grid(64, 80) + np.moveaxis(full[0], 0, -1)
+        np.testing.assert_allclose(out, gswarp.sample_pixels(image, coords[None]), atol=1e-12)
+
+    def test_tiles_do_not_change_the_result_and_bound_memory(self, rng):
+        image = rng.random((1, 1, 512, 512))
+        field = smooth_field(rng, 64, 64)
+        to_field = gswarp.transforms.theta_to_pixel_matrix(
+            np.eye(2, 3)[None], (64, 64), (512, 512), False
+        )[0]
+        steps = [MatrixStep(np.array([[1.0, 0.1, -3], [0.0, 1.0, 2]])), FieldStep(field, to_field)]
+        whole = sample_chain(image, steps, image.shape, tile_points=1 << 20)
+        out = np.empty_like(image)
+        sample_chain(image, steps, image.shape, out=out)  # warm up the kernels
+        tracemalloc.start()
+        sample_chain(image, steps, image.shape, out=out, tile_points=8192)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        np.testing.assert_array_equal(out, whole)
+        full_grid = 512 * 512 * 2 * 8
+        assert peak < full_grid / 4, f"peak {peak} bytes: the coordinates were not tiled"
+
+    def test_nan_in_a_field_gives_fill(self, rng):
+        image = rng.random((1, 2, 8, 9)).astype(np.float32)
+        field = np.zeros((8, 9, 2))
+        field[3, 4] = np.nan
+        for padding in ("zeros", "border", "reflection"):
+            out = sample_chain(
+                image, [FieldStep(field)], image.shape, "bilinear", padding, fill=[7.0, 8.0]
+            )
+            assert out[0, :, 3, 4].tolist() == [7.0, 8.0]
+            mask = np.ones((8, 9), bool)
+            mask[3, 4] = False
+            np.testing.assert_array_equal(out[0][:, mask], image[0][:, mask])
+
+    def test_absolute_coordinates(self, rng):
+        image = rng.random((1, 1, 6, 7))
+        out = sample_chain(image, [FieldStep(base_grid(6, 7)[:, ::-1], absolute=True)], image.shape)
+        np.testing.assert_array_equal(out, image[..., ::-1])
+
+    def test_volumes(self, rng):
+        volume = rng.random((1, 1, 6, 7, 8)).astype(np.float32)
+        zero = FieldStep(np.zeros((6, 7, 8, 3)))
+        np.testing.assert_array_equal(sample_chain(volume, [zero], volume.shape), volume)
+        shift = FieldStep(np.broadcast_to([0.0, 0.0, 2.0], (6, 7, 8, 3)))
+        out = sample_chain(volume, [shift], volume.shape, "nearest", tile_points=50)
+        np.testing.assert_array_equal(out[:, :, :-2], volume[:, :, 2:])
+
+    def test_chain_coordinates_apply_steps_in_order(self):
+        steps = [
+            MatrixStep(np.array([[2.0, 0, 0], [0, 2.0, 0]])),
+            FieldStep(np.ones((3, 3, 2)), to_field=np.eye(2, 3)),
+        ]
+        coords = chain_coordinates(steps, (3, 3), 0, 3)
+        np.testing.assert_array_equal(coords, 2 * base_grid(3, 3) + 1)
+
+
+class TestFieldFiles:
+    def test_npy_and_channel_first(self, tmp_path, rng):
+        field = rng.random((5, 6, 2))
+        np.save(tmp_path / "last.npy", field)
+        np.save(tmp_path / "first.npy", np.moveaxis(field, -1, 0))
+        np.testing.assert_array_equal(load_field(tmp_path / "last.npy", 2), field)
+        np.testing.assert_array_equal(load_field(tmp_path / "first.npy", 2), field)
+
+    def test_npz_keys(self, tmp_path, rng):
+        np.savez(tmp_path / "two.npz", a=rng.random((4, 4, 2)), b=rng.random((3, 3, 2)))
+        assert load_field(tmp_path / "two.npz", 2, "b").shape == (3, 3, 2)
+        with pytest.raises(InputError, match=r"holds 2 arrays \(a, b\); name one with key"):
+            load_field(tmp_path / "two.npz", 2)
+        with pytest.raises(InputError, match="no array 'c'"):
+            load_field(tmp_path / "two.npz", 2, "c")
+
+    @pytest.mark.parametrize(
+        ("shape", "message"),
+        [
+            ((2, 5, 2), "cannot tell whether"),
+            ((5, 6, 3), "expected a field (H, W, 2)"),
+            ((5, 6), "expected a 2-D field"),
+        ],
+    )
+    def test_bad_shapes(self, tmp_path, shape, message):
+        np.save(tmp_path / "f.npy", np.zeros(shape))
+        with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            load_field(tmp_path / "f.npy", 2)
+
+    def test_not_an_array(self, tmp_path):
+        (tmp_path / "f.npy").write_bytes(b"junk")
+        with pytest.raises(InputError, match=r"f\.npy: cannot read the flow field"):
+            load_field(tmp_path / "f.npy", 2)
+
+
+class TestFlowSpecs:
+    def test_keys_and_relative_path(self, tmp_path):
+        np.save(tmp_path / "f.npy", np.zeros((4, 4, 2)))
+        (tmp_path / "s.yaml").write_text(
+            "version: 1\ntransform:\n  - flow: {path: f.npy, kind: coordinates, units: "
+            "normalized, scale: 0.5}\n"
+        )
+        flow = load_spec(tmp_path / "s.yaml").transforms[0]
+        assert flow == FlowSpec("f.npy", tmp_path / "f.npy", None, "coordinates", "normalized", 0.5)
+
+    @pytest.mark.parametrize(
+        ("flow", "message"),
+        [
+            (
+                "{kind: warp, path: f.npy}",
+                "transform.flow.kind: expected one of displacement, coordinates, got 'warp'",
+            ),
+            ("{path: nope.npy}", "transform.flow.path: expected an existing file, got 'nope.npy'"),
+            ("{path: f.txt}", "transform.flow.path: expected a .npy or .npz file"),
+            ("{scale: 2}", "transform.flow.path: missing key"),
+            ("{path: f.npy, unit: pixels}", "unknown key (did you mean 'units'?)"),
+        ],
+    )
+    def test_errors(self, tmp_path, flow, message):
+        np.save(tmp_path / "f.npy", np.zeros((4, 4, 2)))
+        with pytest.raises(
+            SpecError,
+            match=message.replace("(", r"\(")
+            .replace(")", r"\)")
+            .replace("?", r"\?")
+            .replace(".", r"\."),
+        ):
+            parse_spec(f"version: 1\ntransform: {{flow: {flow}}}", "s.yaml", tmp_path)
+
+    def test_units_normalized_and_composition_with_affines(self, tmp_path, rng):
+        image = rng.random((24, 32))
+        field = smooth_field(rng, 24, 32, 0.1)  # normalized units: 0.1 = 1.6 px in x
+        np.save(tmp_path / "f.npy", field)
+        spec = parse_spec(
+            "version: 1\ntransform:\n  - flow: {path: f.npy, units: normalized, scale: 2}\n"
+            "  - affine: {translate: [5, -1]}\n",
+            "s.yaml",
+            tmp_path,
+        )
+        out = warp_pixels(image, resolve(spec, (24, 32)))
+        # the last transform acts last on the image: its inverse comes first on output points
+        p = base_grid(24, 32) - [5, -1]
+        at = gswarp.sample_pixels(
+            np.moveaxis(field, -1, 0)[None], p[None], "bilinear", "border", True
+        )
+        coords = p + 2 * np.moveaxis(at[0], 0, -1) * [16, 12]
+        expected = gswarp.sample_pixels(image[None, None], coords[None])[0, 0]
+        np.testing.assert_allclose(out, expected, atol=1e-12)
+
+    def test_expand_with_a_flow_is_refused(self, tmp_path):
+        np.save(tmp_path / "f.npy", np.zeros((4, 4, 2)))
+        spec = parse_spec(
+            "version: 1\ntransform: {flow: {path: f.npy}}\noutput: {size: expand}",
+            "s.yaml",
+            tmp_path,
+        )
+        with pytest.raises(SpecError, match="expand needs affine transforms only"):
+            resolve(spec, (4, 4))
+
+
+class TestApplyWithFlows:
+    def test_zero_flow_returns_the_samples_bit_for_bit(self, tmp_path):
+        from tests.test_cli_apply import SAMPLES
+
+        np.save(tmp_path / "zero.npy", np.zeros((256, 256, 2), np.float32))
+        (tmp_path / "s.yaml").write_text("version: 1\ntransform: {flow: {path: zero.npy}}\n")
+        result = CliRunner().invoke(
+            cli, ["apply", str(tmp_path / "s.yaml"), str(SAMPLES), "-o", str(tmp_path / "out")]
+        )
+        assert result.exit_code == 0, result.stderr
+        for sample in SAMPLES.iterdir():
+            np.testing.assert_array_equal(
+                np.asarray(Image.open(tmp_path / "out" / sample.name)),
+                np.asarray(Image.open(sample)),
+            )
+
+    def test_a_bad_field_is_one_usage_error(self, tmp_path):
+        from tests.test_cli_apply import SAMPLES
+
+        np.save(tmp_path / "bad.npy", np.zeros((5, 6, 3)))
+        (tmp_path / "s.yaml").write_text("version: 1\ntransform: [{flow: {path: bad.npy}}]\n")
+        result = CliRunner().invoke(
+            cli, ["apply", str(tmp_path / "s.yaml"), str(SAMPLES), "-o", str(tmp_path / "out")]
+        )
+        assert result.exit_code == 2
+        assert "transform[0].flow:" in result.stderr and "bad.npy" in result.stderr
+        assert result.stderr.count("\n") == 1
