@@ -102,16 +102,19 @@ class TestChainSampler:
             np.eye(2, 3)[None], (64, 64), (512, 512), False
         )[0]
         steps = [MatrixStep(np.array([[1.0, 0.1, -3], [0.0, 1.0, 2]])), FieldStep(field, to_field)]
-        whole = sample_chain(image, steps, image.shape, tile_points=1 << 20)
+        whole = sample_chain(image, steps, image.shape, tile_points=1 << 20, fuse=False)
+        fused = sample_chain(image, steps, image.shape)
+        np.testing.assert_allclose(fused, whole, atol=1e-12)  # the same chain, two code paths
         out = np.empty_like(image)
-        sample_chain(image, steps, image.shape, out=out)  # warm up the kernels
-        tracemalloc.start()
-        sample_chain(image, steps, image.shape, out=out, tile_points=8192)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        np.testing.assert_array_equal(out, whole)
         full_grid = 512 * 512 * 2 * 8
-        assert peak < full_grid / 4, f"peak {peak} bytes: the coordinates were not tiled"
+        for options in ({"tile_points": 8192, "fuse": False}, {}):
+            sample_chain(image, steps, image.shape, out=out, **options)  # warm up the kernels
+            tracemalloc.start()
+            sample_chain(image, steps, image.shape, out=out, **options)
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            np.testing.assert_allclose(out, whole, atol=1e-12)
+            assert peak < full_grid / 4, f"peak {peak} bytes with {options}: not tiled"
 
     def test_nan_in_a_field_gives_fill(self, rng):
         image = rng.random((1, 2, 8, 9)).astype(np.float32)
@@ -138,6 +141,37 @@ class TestChainSampler:
         shift = FieldStep(np.broadcast_to([0.0, 0.0, 2.0], (6, 7, 8, 3)))
         out = sample_chain(volume, [shift], volume.shape, "nearest", tile_points=50)
         np.testing.assert_array_equal(out[:, :, :-2], volume[:, :, 2:])
+
+    @pytest.mark.parametrize("spatial", [2, 3])
+    def test_two_fields_take_the_buffered_path(self, rng, spatial):
+        shape = (1, 1, *([9] * spatial))
+        image = rng.random(shape)
+        one = FieldStep(rng.normal(0, 0.5, (*shape[2:], spatial)))
+        two = FieldStep(
+            rng.normal(0, 0.5, (5,) * spatial + (spatial,)),
+            to_field=np.eye(spatial, spatial + 1) * 0.5,
+        )
+        out = sample_chain(image, [one, two], shape, tile_points=20)
+        coords = chain_coordinates([one, two], shape[2:], 0, shape[2])
+        np.testing.assert_allclose(out, gswarp.sample_pixels(image, coords[None]), atol=1e-12)
+
+    @pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
+    def test_fused_equals_buffered_in_3d(self, rng, mode):
+        volume = rng.random((2, 2, 7, 8, 9)).astype(np.float32)
+        field = FieldStep(
+            rng.normal(0, 1.5, (4, 4, 5, 3)),
+            to_field=np.array([[0.5, 0, 0, 0], [0, 0.5, 0, 0], [0, 0, 0.5, 0.1]]),
+        )
+        steps = [
+            MatrixStep(np.array([[1.0, 0.1, 0, 0.5], [0, 1, 0, 0], [0, 0, 1, -0.5]])),
+            field,
+            MatrixStep(np.array([[1.0, 0, 0, 1], [0, 1, 0, 0], [0, 0, 1, 0]])),
+        ]
+        fused = sample_chain(volume, steps, volume.shape, mode, "reflection")
+        buffered = sample_chain(
+            volume, steps, volume.shape, mode, "reflection", fuse=False, tile_points=100
+        )
+        np.testing.assert_allclose(fused, buffered, atol=1e-6)
 
     def test_chain_coordinates_apply_steps_in_order(self):
         steps = [

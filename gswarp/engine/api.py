@@ -37,7 +37,14 @@ from gswarp.errors import DTypeError, ShapeError, SpecError
 from gswarp.options import Mode, parse_mode, parse_padding
 from gswarp.transforms import theta_to_pixel_matrix
 
-__all__ = ["affine_grid", "affine_sample", "grid_sample", "sample_pixels", "warp_affine"]
+__all__ = [
+    "affine_grid",
+    "affine_sample",
+    "grid_sample",
+    "sample_field",
+    "sample_pixels",
+    "warp_affine",
+]
 
 _FLOAT32_COMPUTE = {
     np.dtype(t) for t in (np.float16, np.float32, np.int8, np.uint8, np.int16, np.uint16, np.bool_)
@@ -188,7 +195,7 @@ def _kernel_arrays(input, out, mode, fill_n):
     return input, out, fill_n, None
 
 
-def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct) -> None:
+def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct, extra=()) -> None:
     from gswarp.engine.cpu import launch, sampling_kernel
 
     fill_c, fill_n = _fill_arrays(fill, input, ct)
@@ -207,6 +214,7 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
         ct,
         0,
         _rows(out.shape),
+        *extra,
     )
     if result is not None:  # float16: computed in float32, rounded to nearest even by NumPy
         out[...] = result
@@ -324,6 +332,71 @@ def _sample_grid(kind, input, grid, mode, padding_mode, align_corners, fill, out
     if out.size == 0:
         return out
     _run(kind, input, grid, out, mode, padding, align_corners, fill, ct)
+    return out
+
+
+def sample_field(
+    input: np.ndarray,
+    field: np.ndarray,
+    size: Sequence[int],
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool | None = False,
+    *,
+    before: np.ndarray | None = None,
+    to_field: np.ndarray | None = None,
+    after: np.ndarray | None = None,
+    absolute: bool = False,
+    fill: float | Sequence[float] = 0.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Sample ``input`` through one flow field between two affine maps, fused per point.
+
+    For each output pixel ``p``: ``q = before(p)``; ``f = field(to_field(q))`` (bilinear or
+    trilinear on the field's grid, its edge values continued outside); ``r = q + f`` (or ``f``
+    when ``absolute``); the input is sampled at pixel ``after(r)``. No coordinate array is built.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (N, C, D, H, W)
+    field : ndarray, shape (H_f, W_f, 2) or (D_f, H_f, W_f, 3)
+        Last axis ``(x, y[, z])`` in pixels; read as float64. NaN makes a point ``fill``.
+    size : sequence of int
+        Output size ``(N, C, *spatial)``.
+    before, to_field, after : ndarray (k, k + 1), optional
+        Pixel-space affine maps; None is the identity.
+    mode, padding_mode, align_corners, fill, out
+        As in :func:`sample_pixels`.
+    """
+    input = _check_input(input)
+    mode = _check_mode(mode, input)
+    padding = parse_padding(padding_mode, "padding_mode")
+    align_corners = _check_align(align_corners)
+    k = input.ndim - 2
+    field = np.ascontiguousarray(field, dtype=np.float64)
+    if field.ndim != k + 1 or field.shape[-1] != k:
+        expected = "(H_f, W_f, 2)" if k == 2 else "(D_f, H_f, W_f, 3)"
+        raise ShapeError(f"field: expected shape {expected}, got {_shape_text(field.shape)}")
+    size = _check_output_size(size, input)
+    identity = np.eye(k, k + 1)
+    maps = [
+        identity if m is None else np.asarray(m, dtype=np.float64)
+        for m in (before, to_field, after)
+    ]
+    for name, matrix in zip(("before", "to_field", "after"), maps, strict=True):
+        if matrix.shape != (k, k + 1):
+            raise ShapeError(f"{name}: expected a ({k}, {k + 1}) matrix, got {matrix.shape}")
+    direct = (
+        np.array_equal(maps[0], identity)
+        and np.array_equal(maps[1], identity)
+        and field.shape[:-1] == tuple(size[2:])
+    )
+    ct = _compute_type(input.dtype, "input")
+    out = _check_out(out, size, input.dtype, input)
+    if out.size == 0:
+        return out
+    extra = (np.ascontiguousarray(maps), bool(absolute), direct)
+    _run("flow", input, field, out, mode, padding, align_corners, fill, ct, extra)
     return out
 
 

@@ -47,6 +47,8 @@ from gswarp.engine.pointwise import (
     base_coord,
     bicubic_2d,
     bilinear_2d,
+    field_at_2d,
+    field_at_3d,
     fma,
     nearest_2d,
     nearest_3d,
@@ -174,6 +176,104 @@ def _affine_kernel_3d(point, unnormalize):
     return affine_sample_3d
 
 
+def _flow_kernel_2d(point, unnormalize):
+    """Output pixel p -> q = A p -> field value f at B q -> r = q + f (or f) -> C r: the whole
+    chain of one flow field between matrices, per point, with no coordinate buffer. ``maps`` is
+    (3, 2, 3): A, B, C. ``direct``: A and B are identities and the field has the output's grid,
+    so it is read at each pixel without interpolation."""
+
+    @njit(**_JIT)
+    def flow_sample_2d(
+        inp, field, out, padding, align_corners, fill, ct, start, stop, maps, absolute, direct
+    ):
+        Ho = out.shape[2]
+        Wo = out.shape[3]
+        for job in prange(start, stop):
+            n = job // Ho
+            ho = job - n * Ho
+            y = float(ho)
+            for wo in range(Wo):
+                x = float(wo)
+                if direct:
+                    qx, qy = x, y
+                    u, v = field[ho, wo, 0], field[ho, wo, 1]
+                else:
+                    qx = maps[0, 0, 0] * x + maps[0, 0, 1] * y + maps[0, 0, 2]
+                    qy = maps[0, 1, 0] * x + maps[0, 1, 1] * y + maps[0, 1, 2]
+                    fx = maps[1, 0, 0] * qx + maps[1, 0, 1] * qy + maps[1, 0, 2]
+                    fy = maps[1, 1, 0] * qx + maps[1, 1, 1] * qy + maps[1, 1, 2]
+                    u, v = field_at_2d(field, fx, fy)
+                if not absolute:
+                    u += qx
+                    v += qy
+                px = maps[2, 0, 0] * u + maps[2, 0, 1] * v + maps[2, 0, 2]
+                py = maps[2, 1, 0] * u + maps[2, 1, 1] * v + maps[2, 1, 2]
+                point(inp, n, ct(px), ct(py), out, ho, wo, padding, align_corners, fill, ct)
+
+    return flow_sample_2d
+
+
+def _flow_kernel_3d(point, unnormalize):
+    """The 3-D :func:`_flow_kernel_2d`: ``maps`` is (3, 3, 4)."""
+
+    @njit(**_JIT)
+    def flow_sample_3d(
+        inp, field, out, padding, align_corners, fill, ct, start, stop, maps, absolute, direct
+    ):
+        Do = out.shape[2]
+        Ho = out.shape[3]
+        Wo = out.shape[4]
+        for job in prange(start, stop):
+            n = job // (Do * Ho)
+            rest = job - n * (Do * Ho)
+            do = rest // Ho
+            ho = rest - do * Ho
+            z = float(do)
+            y = float(ho)
+            for wo in range(Wo):
+                x = float(wo)
+                if direct:
+                    qx, qy, qz = x, y, z
+                    u = field[do, ho, wo, 0]
+                    v = field[do, ho, wo, 1]
+                    w = field[do, ho, wo, 2]
+                else:
+                    m = maps[0]
+                    qx = m[0, 0] * x + m[0, 1] * y + m[0, 2] * z + m[0, 3]
+                    qy = m[1, 0] * x + m[1, 1] * y + m[1, 2] * z + m[1, 3]
+                    qz = m[2, 0] * x + m[2, 1] * y + m[2, 2] * z + m[2, 3]
+                    m = maps[1]
+                    fx = m[0, 0] * qx + m[0, 1] * qy + m[0, 2] * qz + m[0, 3]
+                    fy = m[1, 0] * qx + m[1, 1] * qy + m[1, 2] * qz + m[1, 3]
+                    fz = m[2, 0] * qx + m[2, 1] * qy + m[2, 2] * qz + m[2, 3]
+                    u, v, w = field_at_3d(field, fx, fy, fz)
+                if not absolute:
+                    u += qx
+                    v += qy
+                    w += qz
+                m = maps[2]
+                px = m[0, 0] * u + m[0, 1] * v + m[0, 2] * w + m[0, 3]
+                py = m[1, 0] * u + m[1, 1] * v + m[1, 2] * w + m[1, 3]
+                pz = m[2, 0] * u + m[2, 1] * v + m[2, 2] * w + m[2, 3]
+                point(
+                    inp,
+                    n,
+                    ct(px),
+                    ct(py),
+                    ct(pz),
+                    out,
+                    do,
+                    ho,
+                    wo,
+                    padding,
+                    align_corners,
+                    fill,
+                    ct,
+                )
+
+    return flow_sample_3d
+
+
 _COMPILE_LOCK = threading.Lock()
 
 
@@ -227,6 +327,8 @@ def sampling_kernel(source: str, spatial: int, mode: int):
         ("pixels", 3): _grid_kernel_3d,
         ("affine", 2): _affine_kernel_2d,
         ("affine", 3): _affine_kernel_3d,
+        ("flow", 2): _flow_kernel_2d,
+        ("flow", 3): _flow_kernel_3d,
     }
     return factories[source, spatial](point, unnormalize)
 

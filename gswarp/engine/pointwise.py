@@ -721,3 +721,58 @@ def base_coord(i, size, align_corners, ct):
     if align_corners:
         return r
     return (r * ct(size - 1)) / ct(size)
+
+
+# --------------------------------------------------------------------------------------------
+# flow fields: (bi/tri)linear reads of a float64 field, edge values continued outside
+
+
+@register_jitable
+def _field_axis(p, size):
+    """Lower index, upper index and upper weight of position ``p`` on an axis, clamped to it."""
+    if p <= 0.0:
+        return 0, 0, 0.0
+    top = size - 1
+    if p >= top:
+        return top, top, 0.0
+    low = int(np.floor(p))
+    return low, low + 1, p - low
+
+
+@register_jitable
+def field_at_2d(field, fx, fy):
+    """The 2-vector of ``field`` (H, W, 2) at field pixel ``(fx, fy)``; NaN positions give NaN."""
+    if not (np.isfinite(fx) and np.isfinite(fy)):
+        return np.nan, np.nan
+    x0, x1, wx = _field_axis(fx, field.shape[1])
+    y0, y1, wy = _field_axis(fy, field.shape[0])
+    a = (1.0 - wx) * (1.0 - wy)
+    b = wx * (1.0 - wy)
+    c = (1.0 - wx) * wy
+    d = wx * wy
+    u = a * field[y0, x0, 0] + b * field[y0, x1, 0] + c * field[y1, x0, 0] + d * field[y1, x1, 0]
+    v = a * field[y0, x0, 1] + b * field[y0, x1, 1] + c * field[y1, x0, 1] + d * field[y1, x1, 1]
+    return u, v
+
+
+@register_jitable
+def field_at_3d(field, fx, fy, fz):
+    """The 3-vector of ``field`` (D, H, W, 3) at field voxel ``(fx, fy, fz)``."""
+    if not (np.isfinite(fx) and np.isfinite(fy) and np.isfinite(fz)):
+        return np.nan, np.nan, np.nan
+    x0, x1, wx = _field_axis(fx, field.shape[2])
+    y0, y1, wy = _field_axis(fy, field.shape[1])
+    z0, z1, wz = _field_axis(fz, field.shape[0])
+    u = 0.0
+    v = 0.0
+    w = 0.0
+    for corner in range(8):
+        zi = z1 if corner & 4 else z0
+        yi = y1 if corner & 2 else y0
+        xi = x1 if corner & 1 else x0
+        weight = (wz if corner & 4 else 1.0 - wz) * (wy if corner & 2 else 1.0 - wy)
+        weight *= wx if corner & 1 else 1.0 - wx
+        u += weight * field[zi, yi, xi, 0]
+        v += weight * field[zi, yi, xi, 1]
+        w += weight * field[zi, yi, xi, 2]
+    return u, v, w

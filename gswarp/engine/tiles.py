@@ -9,9 +9,11 @@ order (pixel centres at integers; the last axis of every coordinate array is ``(
   ``p <- c(p)``. The field lives on its own grid, mapped from the step's frame by a matrix, so a
   coarse field is interpolated where it is needed and never becomes a full-resolution array.
 
-:func:`sample_chain` evaluates the chain for one slab of output rows (2-D) or slices (3-D) at a
-time into a small buffer and samples the input there: a warp's temporary memory is O(tile).
-NaN anywhere (a NaN in a field) makes that output point ``fill``.
+:func:`sample_chain` runs a chain with at most one field as one fused kernel
+(:func:`gswarp.engine.api.sample_field`: each output point goes through the whole chain, no
+coordinate array at all); a longer chain is evaluated for one slab of output rows (2-D) or
+slices (3-D) at a time into a small buffer, and the input sampled there: a warp's temporary
+memory is O(tile) either way. NaN anywhere (a NaN in a field) makes that output point ``fill``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gswarp.engine.api import sample_pixels
+from gswarp.engine.api import sample_field, sample_pixels, warp_affine
 
 __all__ = ["FieldStep", "MatrixStep", "chain_coordinates", "sample_chain"]
 
@@ -104,6 +106,29 @@ def chain_coordinates(
     return points
 
 
+def _compose(matrices: Sequence[np.ndarray], k: int) -> np.ndarray:
+    """One (k, k+1) matrix for ``matrices`` applied in order."""
+    result = np.eye(k + 1)
+    for matrix in matrices:
+        full = np.eye(k + 1)
+        full[:k] = matrix
+        result = full @ result
+    return result[:k]
+
+
+def _fused_form(steps: Sequence[Step], k: int):
+    """(before, field step, after) when the chain holds at most one field, else None."""
+    fields = [i for i, step in enumerate(steps) if isinstance(step, FieldStep)]
+    if len(fields) > 1:
+        return None
+    if not fields:
+        return _compose([s.matrix for s in steps], k), None, None
+    i = fields[0]
+    before = _compose([s.matrix for s in steps[:i]], k)
+    after = _compose([s.matrix for s in steps[i + 1 :]], k)
+    return before, steps[i], after
+
+
 def sample_chain(
     input: np.ndarray,
     steps: Sequence[Step],
@@ -115,6 +140,7 @@ def sample_chain(
     fill: float | Sequence[float] = 0.0,
     out: np.ndarray | None = None,
     tile_points: int = TILE_POINTS,
+    fuse: bool = True,
 ) -> np.ndarray:
     """Sample ``input`` (N, C, *spatial) where ``steps`` send each output pixel, tile by tile.
 
@@ -129,13 +155,35 @@ def sample_chain(
     mode, padding_mode, align_corners, fill, out
         As in :func:`gswarp.sample_pixels`.
     tile_points : int
-        Output points per tile; the result does not depend on it.
+        Output points per tile of the buffered path; the result does not depend on it.
+    fuse : bool
+        Run chains with at most one field as one fused kernel (default). False forces the
+        buffered path (for tests: both give the same result).
 
     Returns
     -------
     ndarray of ``size``, the input's dtype.
     """
     size = tuple(int(n) for n in size)
+    k = len(size) - 2
+    fused = _fused_form(steps, k) if fuse else None
+    if fused is not None:
+        before, field, after = fused
+        common = (mode, padding_mode, align_corners)
+        if field is None:  # matrices only
+            return warp_affine(input, before, size, *common, fill=fill, out=out)
+        return sample_field(
+            input,
+            field.field,
+            size,
+            *common,
+            before=before,
+            to_field=field.to_field,
+            after=after,
+            absolute=field.absolute,
+            fill=fill,
+            out=out,
+        )
     if out is None:
         out = np.empty(size, dtype=input.dtype)
     spatial = size[2:]
