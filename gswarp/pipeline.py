@@ -26,41 +26,43 @@ layer (numba's ``workqueue`` layer forbids concurrent launches)."""
 
 
 def warp_pixels(pixels: np.ndarray, plan: Plan) -> np.ndarray:
-    """Warp an image array as ``plan`` says.
+    """Warp an image or volume array as ``plan`` says.
 
     Parameters
     ----------
-    pixels : ndarray, shape (H, W) or (H, W, C)
-        Rows along y (down), columns along x (right); any dtype the engine takes.
+    pixels : ndarray, shape (H, W[, C]) or (D, H, W[, C])
+        Spatial axes as in ``plan.input_size`` (z, y, x order), then optionally channels; any
+        dtype the engine takes.
     plan : Plan
-        From :func:`gswarp.plan.resolve` for ``(H, W)``.
+        From :func:`gswarp.plan.resolve` for ``pixels``' spatial size.
 
     Returns
     -------
-    ndarray, shape (H_out, W_out[, C]), of the spec's output dtype.
+    ndarray, shape (*plan.output_size[, C]), of the spec's output dtype.
     """
-    hwc = pixels[..., None] if pixels.ndim == 2 else pixels
-    channels = hwc.shape[2]
+    k = len(plan.input_size)
+    has_channels = pixels.ndim == k + 1
+    last = pixels if has_channels else pixels[..., None]  # channels last
+    channels = last.shape[-1]
     sampling = plan.spec.sampling
     output = plan.spec.output
     if len(sampling.fill) not in (1, channels):
         raise SpecError(
             f"sampling.fill: expected 1 value or {channels} (one per channel of this "
-            f"{channels}-channel image), got {len(sampling.fill)}"
+            f"{channels}-channel input), got {len(sampling.fill)}"
         )
-    target = hwc.dtype if output.dtype == "same" else np.dtype(output.dtype)
+    target = last.dtype if output.dtype == "same" else np.dtype(output.dtype)
     fill = np.asarray(sampling.fill, dtype=np.float64)
-    if target != hwc.dtype:
-        work = _work_dtype(hwc.dtype, target)
-        factor = _value_factor(hwc.dtype, target, output.values)
-        hwc = hwc.astype(work) * work.type(factor) if factor != 1 else hwc.astype(work)
+    if target != last.dtype:
+        work = _work_dtype(last.dtype, target)
+        factor = _value_factor(last.dtype, target, output.values)
+        last = last.astype(work) * work.type(factor) if factor != 1 else last.astype(work)
         fill = fill * factor
-    out_h, out_w = plan.output_size
-    result = np.empty((out_h, out_w, channels), dtype=hwc.dtype)
+    result = np.empty((*plan.output_size, channels), dtype=last.dtype)
     arguments = (
-        hwc.transpose(2, 0, 1)[None],  # NCHW views: no copies
+        np.moveaxis(last, -1, 0)[None],  # (1, C, *spatial) views: no copies
         plan.sampling_matrix if plan.steps is None else plan.steps,
-        (1, channels, out_h, out_w),
+        (1, channels, *plan.output_size),
         sampling.mode,
         sampling.padding,
         sampling.align_corners,
@@ -69,11 +71,11 @@ def warp_pixels(pixels: np.ndarray, plan: Plan) -> np.ndarray:
         (warp_affine if plan.steps is None else sample_chain)(
             *arguments,
             fill=fill.tolist() if fill.size > 1 else float(fill[0]),
-            out=result.transpose(2, 0, 1)[None],
+            out=np.moveaxis(result, -1, 0)[None],
         )
     if result.dtype != target:
         result = convert_values(result, target, "keep")
-    return result[..., 0] if pixels.ndim == 2 else result
+    return result if has_channels else result[..., 0]
 
 
 def convert_values(values: np.ndarray, dtype: np.dtype, rule: str = "scale") -> np.ndarray:

@@ -1,21 +1,27 @@
-"""Resolve a :class:`~gswarp.spec.WarpSpec` against one image's size: the matrices and geometry.
+"""Resolve a :class:`~gswarp.spec.WarpSpec` against one input's size: matrices and geometry.
+
+Works for images ``(H, W)`` and volumes ``(D, H, W)`` alike (k = 2 or 3 spatial axes).
 
 Frames: every transform in a spec acts in the *input's* pixel frame (pixel centres at integers,
-x right, y down), and ``center: image`` is the input's centre. The output grid then maps onto that
-frame:
+x right, y down, z into the stack), and ``center: image`` is the input's centre. The output grid
+then maps onto that frame:
 
 - ``size: same``: one to one.
-- ``size: [w, h]`` or ``{scale: s}``: stretched over the same extent, as torch's ``affine_grid``
-  does with an identity ``theta`` (so an identity spec with ``scale: 0.5`` resizes to half).
-  ``align_corners`` decides whether the corner pixels' centres or their outer edges line up.
+- ``size: [w, h(, d)]`` or ``{scale: s}``: stretched over the same extent, as torch's
+  ``affine_grid`` does with an identity ``theta`` (so an identity spec with ``scale: 0.5``
+  resizes to half). ``align_corners`` decides whether the corner pixels' centres or their outer
+  edges line up.
 - ``size: expand``: the smallest canvas, one to one, that holds the whole transformed input,
   centred (``rotate: 90, size: expand`` equals ``numpy.rot90`` on any image).
 
 The composed forward matrix is inverted once: a list of transforms resamples the input once.
+With flow fields the map becomes a chain of steps (:mod:`gswarp.engine.tiles`), consecutive
+affines still multiplied into one matrix.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -33,23 +39,23 @@ from gswarp.spec import (
     Transform,
     WarpSpec,
 )
-from gswarp.transforms import affine_2d, pixel_matrix_to_theta, theta_to_pixel_matrix
+from gswarp.transforms import affine_2d, affine_3d, pixel_matrix_to_theta, theta_to_pixel_matrix
 
 __all__ = ["Plan", "check_fields", "resolve"]
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Everything needed to warp one image.
+    """Everything needed to warp one input.
 
     Attributes
     ----------
-    input_size, output_size : (height, width)
-    forward : ndarray (3, 3)
+    input_size, output_size : (height, width) or (depth, height, width)
+    forward : ndarray (k + 1, k + 1)
         Input pixel -> output pixel (the content's motion, including the output stretch).
-    sampling_matrix : ndarray (2, 3)
+    sampling_matrix : ndarray (k, k + 1)
         Output pixel -> input pixel: what :func:`gswarp.warp_affine` takes.
-    theta : ndarray (2, 3)
+    theta : ndarray (k, k + 1)
         The same map as torch's ``affine_grid`` matrix (normalized output -> normalized input)
         for this input size, output size and ``align_corners``.
     spec : WarpSpec
@@ -60,8 +66,8 @@ class Plan:
         ``theta`` are then None (a flow has no matrix).
     """
 
-    input_size: tuple[int, int]
-    output_size: tuple[int, int]
+    input_size: tuple[int, ...]
+    output_size: tuple[int, ...]
     forward: np.ndarray | None
     sampling_matrix: np.ndarray | None
     theta: np.ndarray | None
@@ -69,39 +75,50 @@ class Plan:
     steps: tuple[Step, ...] | None = None
 
 
-def resolve(spec: WarpSpec, input_size: tuple[int, int]) -> Plan:
-    """The :class:`Plan` of ``spec`` for an input of ``input_size = (height, width)``.
+def resolve(spec: WarpSpec, input_size: tuple[int, ...]) -> Plan:
+    """The :class:`Plan` of ``spec`` for an input of spatial size ``(H, W)`` or ``(D, H, W)``.
+
+    Raises
+    ------
+    SpecError
+        The spec does not fit the input's dimensionality (a 3-angle rotation on an image, a 2x3
+        matrix on a volume, ...), or a flow field does not load.
 
     >>> from gswarp.spec import parse_spec
     >>> plan = resolve(parse_spec("version: 1\\ntransform: {affine: {translate: [5, 0]}}"), (4, 6))
     >>> plan.sampling_matrix.tolist()
     [[1.0, 0.0, -5.0], [0.0, 1.0, 0.0]]
     """
-    height, width = (int(n) for n in input_size)
+    size = tuple(int(n) for n in input_size)
+    k = len(size)
     align = spec.sampling.align_corners
     if any(isinstance(t, FlowSpec) for t in spec.transforms):
-        return _resolve_chain(spec, (height, width))
-    forward, inverse = np.eye(3), np.eye(3)
-    for step in spec.transforms:
-        step_forward, step_inverse = _step_matrices(step, (height, width), align)
+        return _resolve_chain(spec, size)
+    forward, inverse = np.eye(k + 1), np.eye(k + 1)
+    for index, step in enumerate(spec.transforms):
+        step_forward, step_inverse = _step_matrices(step, size, align, _where(spec, index))
         forward = step_forward @ forward
         inverse = inverse @ step_inverse
-    output_size, stretch = _output_frame(spec.output, (height, width), forward, align)
+    output_size, stretch = _output_frame(spec, size, forward, align)
     sampling = inverse @ stretch  # output pixel -> frame -> input pixel
-    theta = pixel_matrix_to_theta(sampling[None, :2], (height, width), output_size, align)[0]
+    theta = pixel_matrix_to_theta(sampling[None, :k], size, output_size, align)[0]
     return Plan(
-        input_size=(height, width),
+        input_size=size,
         output_size=output_size,
         forward=np.linalg.inv(sampling),
-        sampling_matrix=sampling[:2].copy(),
+        sampling_matrix=sampling[:k].copy(),
         theta=theta,
         spec=spec,
     )
 
 
+def _where(spec: WarpSpec, index: int) -> str:
+    return f"{spec.source}: transform[{index}]"
+
+
 def check_fields(spec: WarpSpec, spatial: int = 2) -> None:
     """Load every flow field of ``spec`` now (they are cached), so that a bad field is one error
-    before any image is read.
+    before any input is read.
 
     Raises
     ------
@@ -113,120 +130,172 @@ def check_fields(spec: WarpSpec, spatial: int = 2) -> None:
             try:
                 load_field(transform.resolved, spatial, transform.key)
             except InputError as error:
-                raise SpecError(f"{spec.source}: transform[{index}].flow: {error}") from None
+                raise SpecError(f"{_where(spec, index)}.flow: {error}") from None
 
 
-def _resolve_chain(spec: WarpSpec, size: tuple[int, int]) -> Plan:
+def _resolve_chain(spec: WarpSpec, size: tuple[int, ...]) -> Plan:
     """A plan whose map goes through flow fields: consecutive affines are multiplied, and the
     steps run from the output side (the last transform listed acts last on the image, so its
     inverse is applied first to output coordinates)."""
+    k = len(size)
     align = spec.sampling.align_corners
     if spec.output.size == "expand":
         raise SpecError(
             f"{spec.source}: output.size: expand needs affine transforms only (a flow field has "
-            "no extent to measure); give [width, height] or same"
+            "no extent to measure); give a size or same"
         )
-    output_size, pending = _output_frame(spec.output, size, np.eye(3), align)
+    output_size, pending = _output_frame(spec, size, np.eye(k + 1), align)
+    identity = np.eye(k + 1)
     steps: list[Step] = []
-    for transform in reversed(spec.transforms):
+    for index in reversed(range(len(spec.transforms))):
+        transform = spec.transforms[index]
         if isinstance(transform, FlowSpec):
-            if not np.array_equal(pending, np.eye(3)):
-                steps.append(MatrixStep(pending[:2].copy()))
-                pending = np.eye(3)
-            steps.append(_field_step(transform, size, align))
+            if not np.array_equal(pending, identity):
+                steps.append(MatrixStep(pending[:k].copy()))
+                pending = identity
+            steps.append(_field_step(transform, size, align, _where(spec, index)))
         else:
-            pending = _step_matrices(transform, size, align)[1] @ pending
-    if not np.array_equal(pending, np.eye(3)):
-        steps.append(MatrixStep(pending[:2].copy()))
+            inverse = _step_matrices(transform, size, align, _where(spec, index))[1]
+            pending = inverse @ pending
+    if not np.array_equal(pending, identity):
+        steps.append(MatrixStep(pending[:k].copy()))
     return Plan(size, output_size, None, None, None, spec, tuple(steps))
 
 
-def _field_step(flow: FlowSpec, size: tuple[int, int], align: bool) -> FieldStep:
+def _field_step(flow: FlowSpec, size: tuple[int, ...], align: bool, where: str) -> FieldStep:
     """The field in input pixels, mapped from the input frame onto its own grid."""
-    field = load_field(flow.resolved, 2, flow.key)
-    height, width = size
+    k = len(size)
+    try:
+        field = load_field(flow.resolved, k, flow.key)
+    except InputError as error:
+        raise SpecError(f"{where}.flow: {error}") from None
+    extent = np.array(size[::-1], dtype=np.float64)  # (W, H[, D]) for (x, y[, z])
     if flow.units == "normalized":  # grid_sample units: half the extent per unit
-        half = np.array([width - 1, height - 1]) / 2 if align else np.array([width, height]) / 2
+        half = (extent - 1) / 2 if align else extent / 2
         if flow.kind == "coordinates":  # absolute normalized positions -> pixels
             field = (field * flow.scale + 1) * half - (0.0 if align else 0.5)
         else:
             field = field * (flow.scale * half)
     elif flow.scale != 1:
         field = field * flow.scale
-    field_size = field.shape[:2]
+    field_size = field.shape[:k]
     to_field = None
     if field_size != size:  # a coarser (or finer) field spans the same extent
-        identity = np.eye(2, 3)[None]
-        to_field = theta_to_pixel_matrix(identity, field_size, size, align)[0]
+        to_field = theta_to_pixel_matrix(np.eye(k, k + 1)[None], field_size, size, align)[0]
     return FieldStep(field, to_field, absolute=flow.kind == "coordinates")
 
 
+def _dims_error(where: str, key: str, k: int, expected: str, found: object) -> SpecError:
+    kind = "an image" if k == 2 else "a volume"
+    return SpecError(f"{where}.affine.{key}: {kind} needs {expected}, got {found}")
+
+
+def _vector(value, k: int, where: str, key: str, default: float) -> tuple[float, ...]:
+    if value is None or value == ():
+        return (default,) * k
+    if isinstance(value, tuple):
+        if len(value) != k:
+            raise _dims_error(where, key, k, f"{k} values", list(value))
+        return value
+    return (float(value),) * k
+
+
 def _step_matrices(
-    step: Transform, size: tuple[int, int], align: bool
+    step: Transform, size: tuple[int, ...], align: bool, where: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(forward, inverse) 3x3 pixel matrices of one transform in the input frame."""
+    """(forward, inverse) (k+1)x(k+1) pixel matrices of one transform in the input frame."""
+    k = len(size)
     if isinstance(step, AffineParams):
-        forward = affine_2d(
-            step.rotate, step.scale, step.shear, step.translate, _center(step.center, size)
-        )
+        center = _center(step.center, size, where)
+        scale = _vector(step.scale, k, where, "scale", 1.0)
+        translate = _vector(step.translate, k, where, "translate", 0.0)
+        if k == 2:
+            if isinstance(step.rotate, tuple):
+                raise _dims_error(where, "rotate", k, "one angle", list(step.rotate))
+            forward = affine_2d(step.rotate, scale, step.shear, translate, center)
+        else:
+            if any(step.shear):
+                raise _dims_error(
+                    where, "shear", k, "no shear (shear is for images)", list(step.shear)
+                )
+            rotate = step.rotate if isinstance(step.rotate, tuple) else (0.0, 0.0, step.rotate)
+            forward = affine_3d(rotate, scale, translate, center)
         return forward, np.linalg.inv(forward)
     if isinstance(step, AffineMatrix):
         forward = np.array(step.matrix, dtype=np.float64)
+        if len(forward) != k + 1:
+            shapes = "a 2x3 or 3x3" if k == 2 else "a 3x4 or 4x4"
+            raise _dims_error(
+                where, "matrix", k, f"{shapes} matrix", f"{len(forward) - 1}x{len(forward)}"
+            )
         return forward, np.linalg.inv(forward)
     if isinstance(step, AffineTheta):
-        inverse = np.eye(3)
-        inverse[:2] = theta_to_pixel_matrix(np.array([step.theta]), size, size, align)[0]
+        theta = np.array([step.theta])
+        if theta.shape[1] != k:
+            raise _dims_error(
+                where, "theta", k, f"a {k}x{k + 1} theta", f"{theta.shape[1]}x{theta.shape[2]}"
+            )
+        inverse = np.eye(k + 1)
+        inverse[:k] = theta_to_pixel_matrix(theta, size, size, align)[0]
         return np.linalg.inv(inverse), inverse
     raise TypeError(f"not a transform: {step!r}")  # pragma: no cover - the spec forbids it
 
 
-def _center(center: str | tuple[float, float], size: tuple[int, int]) -> tuple[float, float]:
+def _center(center: str | tuple[float, ...], size: tuple[int, ...], where: str):
+    k = len(size)
     if center == "image":
-        return ((size[1] - 1) / 2, (size[0] - 1) / 2)
+        return tuple((n - 1) / 2 for n in size[::-1])
     if center == "origin":
-        return (0.0, 0.0)
-    return center  # type: ignore[return-value]
+        return (0.0,) * k
+    if len(center) != k:
+        raise _dims_error(where, "center", k, f"{k} coordinates", list(center))
+    return center
 
 
 def _output_frame(
-    output: OutputSpec, size: tuple[int, int], forward: np.ndarray, align: bool
-) -> tuple[tuple[int, int], np.ndarray]:
-    """(output (height, width), 3x3 output pixel -> input-frame pixel)."""
-    height, width = size
+    spec: WarpSpec, size: tuple[int, ...], forward: np.ndarray, align: bool
+) -> tuple[tuple[int, ...], np.ndarray]:
+    """(output spatial size, (k+1)x(k+1) output pixel -> input-frame pixel)."""
+    output: OutputSpec = spec.output
+    k = len(size)
     kind = output.size if isinstance(output.size, str) else output.size[0]
     if kind == "same":
-        return (height, width), np.eye(3)
+        return size, np.eye(k + 1)
     if kind == "expand":
         return _expand(size, forward)
-    a, b = output.size[1]  # type: ignore[index]
+    values = output.size[1]  # type: ignore[index]
     if kind == "size":
-        out_w, out_h = int(a), int(b)
+        if len(values) != k:
+            kind_name = "an image" if k == 2 else "a volume"
+            raise SpecError(
+                f"{spec.source}: output.size: {kind_name} needs {k} sizes, got {list(values)}"
+            )
+        out = tuple(int(n) for n in values[::-1])
     else:
-        out_w, out_h = max(1, math.floor(width * a + 0.5)), max(1, math.floor(height * b + 0.5))
-    stretch = np.eye(3)
-    stretch[:2] = theta_to_pixel_matrix(np.eye(2, 3)[None], (height, width), (out_h, out_w), align)[
-        0
-    ]
-    return (out_h, out_w), stretch
+        if isinstance(values, tuple) and len(values) != k:
+            kind_name = "an image" if k == 2 else "a volume"
+            raise SpecError(
+                f"{spec.source}: output.size.scale: {kind_name} needs one number or {k}, "
+                f"got {list(values)}"
+            )
+        scales = (values,) * k if not isinstance(values, tuple) else values[::-1]
+        out = tuple(max(1, math.floor(n * s + 0.5)) for n, s in zip(size, scales, strict=True))
+    stretch = np.eye(k + 1)
+    stretch[:k] = theta_to_pixel_matrix(np.eye(k, k + 1)[None], size, out, align)[0]
+    return out, stretch
 
 
-def _expand(size: tuple[int, int], forward: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
+def _expand(size: tuple[int, ...], forward: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
     """The canvas holding the transformed input's outer edges, and its offset in the frame."""
-    height, width = size
-    corners = np.array(
-        [
-            [-0.5, -0.5, 1],
-            [width - 0.5, -0.5, 1],
-            [-0.5, height - 0.5, 1],
-            [width - 0.5, height - 0.5, 1],
-        ]
-    ).T
-    moved = (forward @ corners)[:2]
+    k = len(size)
+    edges = [(-0.5, n - 0.5) for n in size[::-1]]  # per x, y[, z]
+    corners = np.array([[*corner, 1.0] for corner in itertools.product(*edges)]).T
+    moved = (forward @ corners)[:k]
     low, high = moved.min(axis=1), moved.max(axis=1)
     extent = high - low
     pixels = np.where(np.abs(extent - np.round(extent)) < 1e-6, np.round(extent), np.ceil(extent))
     pixels = np.maximum(pixels, 1)
-    shift = np.eye(3)
+    shift = np.eye(k + 1)
     # output pixel 0's outer edge (-0.5) sits at the low edge, the slack split on both sides
-    shift[:2, 2] = low + 0.5 - (pixels - extent) / 2
-    return (int(pixels[1]), int(pixels[0])), shift
+    shift[:k, k] = low + 0.5 - (pixels - extent) / 2
+    return tuple(int(n) for n in pixels[::-1]), shift

@@ -56,28 +56,34 @@ DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "flo
 
 @dataclass(frozen=True)
 class AffineParams:
-    """A 2-D affine transform from parameters (forward, pixel units).
+    """An affine transform from parameters (forward, pixel units), 2-D or 3-D.
 
-    ``rotate`` degrees counter-clockwise on screen, ``scale`` (sx, sy), ``shear`` (x, y) degrees,
-    all about ``center`` ("image": the image centre ``((W - 1) / 2, (H - 1) / 2)``, "origin":
-    pixel (0, 0), or (x, y) in pixels); then ``translate`` (tx, ty) pixels, x right, y down.
+    ``rotate``: degrees, counter-clockwise as seen on screen; on a volume one number turns about
+    z (each slice as an image), and ``[rx, ry, rz]`` turn about x, then y, then z, each
+    counter-clockwise as seen looking along the axis (for z: into the stack, as on screen).
+    ``scale``: a number (every axis) or one per axis; ``shear`` (x, y) degrees (images only);
+    all about ``center`` ("image": the centre ``((W - 1) / 2, (H - 1) / 2[, (D - 1) / 2])``,
+    "origin": pixel 0, or a position in pixels); then ``translate`` in pixels (x right, y down,
+    z into the stack). ``translate=()`` is no translation.
     """
 
-    rotate: float = 0.0
-    scale: tuple[float, float] = (1.0, 1.0)
+    rotate: float | tuple[float, float, float] = 0.0
+    scale: float | tuple[float, ...] = 1.0
     shear: tuple[float, float] = (0.0, 0.0)
-    translate: tuple[float, float] = (0.0, 0.0)
-    center: str | tuple[float, float] = "image"
+    translate: tuple[float, ...] = ()
+    center: str | tuple[float, ...] = "image"
 
     def normalized(self) -> dict[str, Any]:
-        center = self.center if isinstance(self.center, str) else list(self.center)
-        return {
-            "rotate": self.rotate,
-            "scale": list(self.scale),
-            "shear": list(self.shear),
-            "translate": list(self.translate),
-            "center": center,
-        }
+        def plain(value: Any) -> Any:
+            return list(value) if isinstance(value, tuple) else value
+
+        values = {"rotate": plain(self.rotate), "scale": plain(self.scale)}
+        if any(self.shear):
+            values["shear"] = list(self.shear)
+        if self.translate:
+            values["translate"] = list(self.translate)
+        values["center"] = plain(self.center)
+        return values
 
 
 @dataclass(frozen=True)
@@ -155,21 +161,22 @@ class SamplingSpec:
 class OutputSpec:
     """Output geometry and dtype.
 
-    ``size``: "same", "expand" (large enough for the whole transformed input), ``("size", (w,
-    h))`` or ``("scale", (sx, sy))``. ``dtype``: "same" or a name in :data:`DTYPES`; ``values``:
-    "scale" (integer ranges map onto each other, integers <-> floats in [0, 1]) or "keep" (values
-    are rounded and clipped only).
+    ``size``: "same", "expand" (large enough for the whole transformed input),
+    ``("size", (w, h[, d]))``, or ``("scale", s)`` with ``s`` a number or ``(sx, sy[, sz])``.
+    ``dtype``: "same" or a name in :data:`DTYPES`; ``values``: "scale" (integer ranges map onto
+    each other, integers <-> floats in [0, 1]) or "keep" (values are rounded and clipped only).
     """
 
-    size: str | tuple[str, tuple[float, float]] = "same"
+    size: str | tuple[str, Any] = "same"
     dtype: str = "same"
     values: str = "scale"
 
     def normalized(self) -> dict[str, Any]:
         size: Any = self.size
         if not isinstance(size, str):
-            kind, (a, b) = size
-            size = [int(a), int(b)] if kind == "size" else {"scale": [a, b]}
+            kind, value = size
+            plain = list(value) if isinstance(value, tuple) else value
+            size = plain if kind == "size" else {"scale": plain}
         return {"size": size, "dtype": self.dtype, "values": self.values}
 
 
@@ -507,65 +514,99 @@ class _Reader:
     def params(self, items: dict[str, tuple[yaml.Node, yaml.Node]], path: str) -> AffineParams:
         values: dict[str, Any] = {}
         if "rotate" in items:
-            values["rotate"] = self.number(
-                items["rotate"][1], f"{path}.rotate", what="a number of degrees"
+            values["rotate"] = self.number_or_vector(
+                items["rotate"][1],
+                f"{path}.rotate",
+                (3,),
+                "degrees, a number or [rx, ry, rz] (volumes)",
             )
         if "scale" in items:
-            values["scale"] = self.number_or_pair(
+            values["scale"] = self.number_or_vector(
                 items["scale"][1],
                 f"{path}.scale",
-                "a number or a list of 2 numbers [sx, sy]",
+                (2, 3),
+                "a number or a list of 2 numbers [sx, sy] (3 for volumes)",
                 check=lambda v: "must not be 0" if v == 0 else None,
             )
         if "shear" in items:
-            values["shear"] = self.number_or_pair(
+            shear = self.number_or_vector(
                 items["shear"][1],
                 f"{path}.shear",
+                (2,),
                 "degrees, a number (x) or [x, y]",
                 check=lambda v: "must be between -90 and 90" if not -90 < v < 90 else None,
-                single=lambda v: (v, 0.0),
             )
+            values["shear"] = shear if isinstance(shear, tuple) else (shear, 0.0)
         if "translate" in items:
-            values["translate"] = self.numbers(
+            values["translate"] = self.vector(
                 items["translate"][1],
                 f"{path}.translate",
-                2,
-                "a list of 2 numbers [tx, ty] in pixels",
+                (2, 3),
+                "a list of 2 numbers [tx, ty] in pixels ([tx, ty, tz] for volumes)",
             )
         if "center" in items:
             values["center"] = self.center(items["center"][1], f"{path}.center")
         return AffineParams(**values)
 
-    def center(self, node: yaml.Node, path: str) -> str | tuple[float, float]:
+    def vector(
+        self,
+        node: yaml.Node,
+        path: str,
+        counts: tuple[int, ...],
+        what: str,
+        check: Callable[[float], str | None] | None = None,
+    ) -> tuple[float, ...]:
+        if not isinstance(node, yaml.SequenceNode) or len(node.value) not in counts:
+            raise self.error(node, path, f"expected {what}, got {_described(self.scalar(node))}")
+        return tuple(self.number(item, f"{path}[{i}]", check) for i, item in enumerate(node.value))
+
+    def number_or_vector(
+        self,
+        node: yaml.Node,
+        path: str,
+        counts: tuple[int, ...],
+        what: str,
+        check: Callable[[float], str | None] | None = None,
+    ) -> float | tuple[float, ...]:
         if isinstance(node, yaml.SequenceNode):
-            return self.numbers(node, path, 2, "image, origin or [x, y] in pixels")  # type: ignore[return-value]
+            return self.vector(node, path, counts, what, check)
+        return self.number(node, path, check, what=what)
+
+    def center(self, node: yaml.Node, path: str) -> str | tuple[float, ...]:
+        if isinstance(node, yaml.SequenceNode):
+            return self.vector(node, path, (2, 3), "image, origin or [x, y] ([x, y, z]) in pixels")
         return self.choice(node, path, ("image", "origin"))
 
     def pixel_matrix(self, node: yaml.Node, path: str) -> AffineMatrix:
-        m = self.matrix(node, path, ((2, 3), (3, 3)))
-        if m.shape == (3, 3) and not np.array_equal(m[2], [0.0, 0.0, 1.0]):
-            raise self.error(
-                node,
-                path,
-                f"expected the last row of a 3x3 matrix to be [0, 0, 1] "
-                f"(affine; projective maps are not supported), got {m[2].tolist()}",
-            )
-        self.invertible(m[:2, :2], node, path)
-        full = np.vstack([m[:2], [0.0, 0.0, 1.0]])
+        m = self.matrix(node, path, ((2, 3), (3, 3), (3, 4), (4, 4)))
+        k = m.shape[1] - 1
+        if m.shape[0] == k + 1:
+            last = np.eye(k + 1)[k]
+            if not np.array_equal(m[k], last):
+                raise self.error(
+                    node,
+                    path,
+                    f"expected the last row of a {k + 1}x{k + 1} matrix to be "
+                    f"{last.astype(int).tolist()} (affine; projective maps are not supported), "
+                    f"got {m[k].tolist()}",
+                )
+        self.invertible(m[:k, :k], node, path)
+        full = np.vstack([m[:k], np.eye(k + 1)[k]])
         return AffineMatrix(tuple(tuple(float(v) for v in row) for row in full))
 
     def theta(self, node: yaml.Node, path: str) -> AffineTheta:
-        m = self.matrix(node, path, ((2, 3),))
-        self.invertible(m[:, :2], node, path)
+        m = self.matrix(node, path, ((2, 3), (3, 4)))
+        self.invertible(m[:, :-1], node, path)
         return AffineTheta(tuple(tuple(float(v) for v in row) for row in m))
 
     def invertible(self, linear: np.ndarray, node: yaml.Node, path: str) -> None:
-        if abs(np.linalg.det(linear)) <= 1e-12 * max(1.0, float(np.abs(linear).max()) ** 2):
+        largest = max(1.0, float(np.abs(linear).max()))
+        if abs(np.linalg.det(linear)) <= 1e-12 * largest ** len(linear):
             raise self.error(
                 node,
                 path,
-                "expected an invertible matrix, got one whose 2x2 part "
-                "is singular (it collapses the image onto a line)",
+                f"expected an invertible matrix, got one whose {len(linear)}x{len(linear)} part "
+                "is singular (it collapses the image onto a line or plane)",
             )
 
     def sampling(self, node: yaml.Node) -> SamplingSpec:
@@ -612,23 +653,24 @@ class _Reader:
             values["values"] = self.choice(items["values"][1], "output.values", ("scale", "keep"))
         return OutputSpec(**values)
 
-    def size(self, node: yaml.Node, path: str) -> str | tuple[str, tuple[float, float]]:
-        what = "same, expand, [width, height] or {scale: s}"
+    def size(self, node: yaml.Node, path: str) -> str | tuple[str, Any]:
+        what = "same, expand, [width, height] ([w, h, d] for volumes) or {scale: s}"
         if isinstance(node, yaml.SequenceNode):
 
             def positive_int(v: float) -> str | None:
                 return "must be a whole number >= 1" if v < 1 or v != int(v) else None
 
-            w, h = self.numbers(node, path, 2, what, positive_int)
-            return ("size", (int(w), int(h)))
+            sizes = self.vector(node, path, (2, 3), what, positive_int)
+            return ("size", tuple(int(n) for n in sizes))
         if isinstance(node, yaml.MappingNode):
             items = self.mapping(node, path, ("scale",))
             if "scale" not in items:
                 raise self.error(node, path, f"expected {what}, got an empty mapping")
-            scale = self.number_or_pair(
+            scale = self.number_or_vector(
                 items["scale"][1],
                 f"{path}.scale",
-                "a number or [sx, sy] greater than 0",
+                (2, 3),
+                "a number or [sx, sy] ([sx, sy, sz]) greater than 0",
                 check=lambda v: "must be > 0" if v <= 0 else None,
             )
             return ("scale", scale)

@@ -13,6 +13,7 @@ import numpy as np
 
 __all__ = [
     "affine_2d",
+    "affine_3d",
     "compose",
     "pixel_matrix_to_theta",
     "sampling_matrix",
@@ -141,6 +142,52 @@ def affine_2d(
     m = np.eye(3)
     m[:2, :2] = linear
     m[:2, 2] = c - linear @ c + np.asarray(translate, dtype=np.float64)
+    return m
+
+
+def _turn(degrees: float, first: int, second: int) -> np.ndarray:
+    """3x3: turn by ``degrees`` in the (first, second) axis plane, counter-clockwise as seen
+    looking along the third axis's positive direction: first -> -second for +90."""
+    cos, sin = _exact_cos_sin(degrees)
+    turn = np.eye(3)
+    turn[first, first], turn[first, second] = cos, sin
+    turn[second, first], turn[second, second] = -sin, cos
+    return turn
+
+
+def affine_3d(
+    rotate: Sequence[float] = (0.0, 0.0, 0.0),
+    scale: float | Sequence[float] = 1.0,
+    translate: Sequence[float] = (0.0, 0.0, 0.0),
+    center: Sequence[float] = (0.0, 0.0, 0.0),
+) -> np.ndarray:
+    """The forward 4x4 voxel-space matrix of 3-D affine parameters (it moves the content).
+
+    Parameters
+    ----------
+    rotate : (rx, ry, rz) degrees
+        Turns about x, then y, then z, each counter-clockwise as seen looking along the axis's
+        positive direction (x right, y down, z into the stack): ``rz`` alone turns every slice
+        as :func:`affine_2d` turns an image. Quarter turns are exact permutations.
+    scale : float or (sx, sy, sz)
+    translate : (tx, ty, tz)
+        Voxels, applied last.
+    center : (cx, cy, cz)
+        The fixed point of rotate and scale, in voxel coordinates.
+
+    Returns
+    -------
+    ndarray (4, 4), float64: ``p_out = M @ (x, y, z, 1)``.
+    """
+    rx, ry, rz = (float(a) for a in rotate)
+    scales = [float(scale)] * 3 if np.ndim(scale) == 0 else [float(s) for s in scale]
+    # axes 0, 1, 2 = x, y, z; about z the (x, y) plane turns as affine_2d's
+    rotation = _turn(rz, 0, 1) @ _turn(ry, 2, 0) @ _turn(rx, 1, 2)
+    linear = rotation @ np.diag(scales)
+    c = np.asarray(center, dtype=np.float64)
+    m = np.eye(4)
+    m[:3, :3] = linear
+    m[:3, 3] = c - linear @ c + np.asarray(translate, dtype=np.float64)
     return m
 
 

@@ -288,7 +288,7 @@ class TestApply:
         assert result.exit_code == 2
         assert result.stderr == (
             f"gswarp: error: {spec}:3:31: transform.affine.scale: expected a number or a list of "
-            "2 numbers [sx, sy], got 'big'\n"
+            "2 numbers [sx, sy] (3 for volumes), got 'big'\n"
         )
         assert not (tmp_path / "out").exists()
 
@@ -342,7 +342,7 @@ class TestValidateAndExplain:
         result = run("validate", spec_file("version: 1\ntransform: {affine: {scale: 2}}\n"))
         assert result.exit_code == 0
         document = yaml.safe_load(result.stdout)
-        assert document["transform"][0]["affine"]["scale"] == [2.0, 2.0]
+        assert document["transform"][0]["affine"]["scale"] == 2.0
         assert document["sampling"]["mode"] == "bilinear"
         assert document["output"] == {"size": "same", "dtype": "same", "values": "scale"}
 

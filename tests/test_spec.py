@@ -53,7 +53,7 @@ def spec(text: str):
 def test_the_issue_example_parses_into_every_field():
     parsed = parse_spec(FULL, "s.yaml")
     first, second, third = parsed.transforms
-    assert first == AffineParams(15.0, (1.2, 1.2), (5.0, 0.0), (20.0, -10.0), "image")
+    assert first == AffineParams(15.0, 1.2, (5.0, 0.0), (20.0, -10.0), "image")
     assert second == AffineMatrix(((1.0, 0.0, 3.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)))
     assert third == AffineTheta(((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)))
     assert parsed.sampling == SamplingSpec(Mode.BICUBIC, Padding.REFLECTION, True, (1.0, 2.0, 3.0))
@@ -73,7 +73,7 @@ def test_defaults_and_a_single_transform_mapping():
     ("text", "expected"),
     [
         ("scale: [2, 3]", {"scale": (2.0, 3.0)}),
-        ("scale: -1", {"scale": (-1.0, -1.0)}),
+        ("scale: -1", {"scale": -1.0}),
         ("shear: 10", {"shear": (10.0, 0.0)}),
         ("center: origin", {"center": "origin"}),
         ("center: [3.5, 4]", {"center": (3.5, 4.0)}),
@@ -91,7 +91,7 @@ def test_parameter_forms(text, expected):
         ("same", "same"),
         ("expand", "expand"),
         ("[10, 20]", ("size", (10, 20))),
-        ("{scale: 0.5}", ("scale", (0.5, 0.5))),
+        ("{scale: 0.5}", ("scale", 0.5)),
         ("{scale: [2, 0.5]}", ("scale", (2.0, 0.5))),
     ],
 )
@@ -131,12 +131,12 @@ ERRORS = [
     (
         "version: 1\ntransform:\n  - affine:\n      rotate: 15\n      scale: big",
         "s.yaml:5:14: transform[0].affine.scale: expected a number or a list of 2 numbers "
-        "[sx, sy], got 'big'",
+        "[sx, sy] (3 for volumes), got 'big'",
     ),
     (
         "version: 1\ntransform: {affine: {scale: 0}}",
-        "s.yaml:2:29: transform.affine.scale: expected a number or a list of 2 numbers [sx, sy], "
-        "got 0 (must not be 0)",
+        "s.yaml:2:29: transform.affine.scale: expected a number or a list of 2 numbers [sx, sy] "
+        "(3 for volumes), got 0 (must not be 0)",
     ),
     (
         "version: 1\ntransform: {affine: {rotat: 15}}",
@@ -165,9 +165,9 @@ ERRORS = [
         "sampling.fill: expected a number or a list",
     ),
     (
-        "version: 1\ntransform: {affine: {translate: [1, 2, 3]}}",
-        "transform.affine.translate: expected a list of 2 numbers [tx, ty] in pixels, got a list "
-        "of 3",
+        "version: 1\ntransform: {affine: {translate: [1, 2, 3, 4]}}",
+        "transform.affine.translate: expected a list of 2 numbers [tx, ty] in pixels ([tx, ty, tz] "
+        "for volumes), got a list of 4",
     ),
     (
         "version: 1\ntransform: {affine: {shear: 90}}",
@@ -180,16 +180,16 @@ ERRORS = [
     ),
     (
         "version: 1\ntransform: {affine: {rotate: .nan}}",
-        "transform.affine.rotate: expected a number of degrees, got nan",
+        "transform.affine.rotate: expected degrees, a number or [rx, ry, rz] (volumes), got nan",
     ),
     (
         "version: 1\ntransform: {affine: {rotate: true}}",
-        "transform.affine.rotate: expected a number of degrees, got True",
+        "transform.affine.rotate: expected degrees, a number or [rx, ry, rz] (volumes), got True",
     ),
     (
         "version: 1\ntransform: {affine: {matrix: [[1, 0], [0, 1]]}}",
-        "transform.affine.matrix: expected a 2x3 or 3x3 matrix (a list of rows of numbers), got a "
-        "2x2 matrix",
+        "transform.affine.matrix: expected a 2x3 or 3x3 or 3x4 or 4x4 matrix (a list of rows of "
+        "numbers), got a 2x2 matrix",
     ),
     (
         "version: 1\ntransform: {affine: {matrix: [[1, 0, 0], [0, 1, 0], [0, 1, 1]]}}",
@@ -201,7 +201,7 @@ ERRORS = [
     ),
     (
         "version: 1\ntransform: {affine: {theta: [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}}",
-        "transform.affine.theta: expected a 2x3 matrix",
+        "transform.affine.theta: expected a 2x3 or 3x4 matrix",
     ),
     (
         "version: 1\ntransform: {affine: {rotate: 5, matrix: [[1, 0, 0], [0, 1, 0]]}}",
@@ -212,14 +212,18 @@ ERRORS = [
         "transform.extra: unknown key",
     ),
     ("version: 1\ntransform: [{}]", "transform[0]: expected exactly one transform kind"),
-    ("version: 1\ntransform: [5]", "transform[0]: expected a mapping with keys affine, got 5"),
+    (
+        "version: 1\ntransform: [5]",
+        "transform[0]: expected a mapping with keys affine, flow, got 5",
+    ),
     (
         "version: 1\ntransform: []\noutput: {size: [0, 5]}",
         "output.size[0]: expected a number, got 0 (must be a whole number >= 1)",
     ),
     (
         "version: 1\ntransform: []\noutput: {size: {scale: -1}}",
-        "output.size.scale: expected a number or [sx, sy] greater than 0, got -1 (must be > 0)",
+        "output.size.scale: expected a number or [sx, sy] ([sx, sy, sz]) greater than 0, got -1 "
+        "(must be > 0)",
     ),
     ("version: 1\ntransform: []\noutput: {size: big}", "output.size: expected one of same, expand"),
     (
