@@ -19,9 +19,10 @@ def spec(transform: str = "[]", **sections: str):
     return parse_spec(text, "t.yaml")
 
 
-def warp(image: np.ndarray, transform: str = "[]", **sections: str) -> np.ndarray:
+def warp(image: np.ndarray, transform: str = "[]", k: int = 2, **sections: str) -> np.ndarray:
+    """Warp an (H, W[, C]) image, or with k=3 a (D, H, W[, C]) volume."""
     parsed = spec(transform, **sections)
-    return warp_pixels(image, resolve(parsed, image.shape[:2]))
+    return warp_pixels(image, resolve(parsed, image.shape[:k]))
 
 
 MODES = ("nearest", "bilinear", "bicubic")
@@ -177,3 +178,76 @@ class TestValues:
     def test_convert_values_rounds_half_to_even(self):
         values = np.array([0.5, 1.5, 2.5, -3.0, 300.0])
         assert convert_values(values, np.uint8, "keep").tolist() == [0, 2, 2, 0, 255]
+
+
+def warp3(volume: np.ndarray, transform: str = "[]", **sections: str) -> np.ndarray:
+    return warp(volume, transform, 3, **sections)
+
+
+class TestVolumes:
+    """3-D specs: quarter turns equal numpy.rot90 on the matching axes (volume axes z, y, x)."""
+
+    @pytest.fixture
+    def cube(self, rng) -> np.ndarray:
+        return rng.random((9, 9, 9)).astype(np.float32)
+
+    @pytest.mark.parametrize(
+        ("rotate", "axes"),
+        [("90", (1, 2)), ("[0, 0, 90]", (1, 2)), ("[90, 0, 0]", (0, 1)), ("[0, 90, 0]", (2, 0))],
+    )
+    def test_quarter_turns_equal_rot90(self, cube, rotate, axes):
+        out = warp3(cube, f"{{affine: {{rotate: {rotate}}}}}")
+        np.testing.assert_array_equal(out, np.rot90(cube, axes=axes))
+
+    def test_about_z_turns_each_slice_as_an_image(self, rng):
+        volume = rng.random((3, 12, 16))
+        out = warp3(volume, "{affine: {rotate: 17, translate: [1, 2, 0]}}")
+        for z in range(3):
+            np.testing.assert_allclose(
+                out[z], warp(volume[z], "{affine: {rotate: 17, translate: [1, 2]}}"), atol=1e-12
+            )
+
+    def test_translate_moves_along_z(self, cube):
+        out = warp3(cube, "{affine: {translate: [0, 0, 2]}}")
+        np.testing.assert_array_equal(out[2:], cube[:-2])
+
+    def test_expand_and_sizes(self, rng):
+        volume = rng.random((4, 6, 10))
+        turned = warp3(volume, "{affine: {rotate: [90, 0, 0]}}", output="{size: expand}")
+        np.testing.assert_array_equal(turned, np.rot90(volume, axes=(0, 1)))
+        assert warp3(volume, output="{size: [5, 3, 2]}").shape == (2, 3, 5)
+        assert warp3(volume, output="{size: {scale: 0.5}}").shape == (2, 3, 5)
+
+    def test_matrices_and_theta_in_3d(self, cube):
+        flipped = warp3(cube, "{affine: {matrix: [[-1, 0, 0, 8], [0, 1, 0, 0], [0, 0, 1, 0]]}}")
+        np.testing.assert_array_equal(flipped, cube[:, :, ::-1])
+        identity = warp3(cube, "{affine: {theta: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]}}")
+        np.testing.assert_array_equal(identity, cube)
+
+    @pytest.mark.parametrize(
+        ("transform", "message"),
+        [
+            (
+                "{affine: {rotate: [0, 0, 90]}}",
+                "rotate: an image needs one angle, got [0.0, 0.0, 90.0]",
+            ),
+            ("{affine: {translate: [1, 2, 3]}}", "translate: an image needs 2 values"),
+            (
+                "{affine: {matrix: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]}}",
+                "matrix: an image needs a 2x3 or 3x3 matrix, got 3x4",
+            ),
+        ],
+    )
+    def test_3d_forms_on_an_image_are_errors(self, photo, transform, message):
+        with pytest.raises(
+            SpecError,
+            match=r"t\.yaml: transform\[0\]\.affine\."
+            + message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\."),
+        ):
+            warp(photo, transform)
+
+    def test_2d_forms_on_a_volume_are_errors(self, cube):
+        with pytest.raises(SpecError, match="shear: a volume needs no shear"):
+            warp3(cube, "{affine: {shear: 5}}")
+        with pytest.raises(SpecError, match="matrix: a volume needs a 3x4 or 4x4 matrix, got 2x3"):
+            warp3(cube, "{affine: {matrix: [[1, 0, 0], [0, 1, 0]]}}")
