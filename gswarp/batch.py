@@ -27,6 +27,7 @@ from pathlib import Path
 
 from gswarp.errors import GswarpError
 from gswarp.io.images import FORMAT_SUFFIXES, IMAGE_SUFFIXES
+from gswarp.io.volumes import VOLUME_SUFFIXES, volume_format
 
 __all__ = ["Job", "Outcome", "expand_inputs", "run_jobs"]
 
@@ -49,8 +50,10 @@ class Outcome:
     result: object = None
 
 
-def _is_hidden(path: Path) -> bool:
-    return path.name.startswith(".")
+def is_supported_name(name: str) -> bool:
+    """True for the image and volume file names gswarp reads (by suffix; ``.nii.gz`` too)."""
+    lowered = name.lower()
+    return Path(lowered).suffix in IMAGE_SUFFIXES or lowered.endswith(VOLUME_SUFFIXES)
 
 
 def walk_images(folder: Path, exclude: Path | None = None) -> Iterator[Path]:
@@ -61,7 +64,7 @@ def walk_images(folder: Path, exclude: Path | None = None) -> Iterator[Path]:
             d for d in dirs if not d.startswith(".") and not (exclude and _same(here / d, exclude))
         )
         for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+            if not name.startswith(".") and is_supported_name(name):
                 yield here / name
 
 
@@ -73,7 +76,10 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _with_format(relative: Path, format: str | None) -> Path:
-    return relative.with_suffix(FORMAT_SUFFIXES[format]) if format else relative
+    """``--format`` changes the suffix of images; volumes keep their format."""
+    if not format or volume_format(relative) is not None:
+        return relative
+    return relative.with_suffix(FORMAT_SUFFIXES[format])
 
 
 def _stdin_relative(path: Path) -> Path:

@@ -10,15 +10,17 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from gswarp.engine import warp_affine
 from gswarp.engine.tiles import sample_chain
 from gswarp.errors import SpecError
 from gswarp.io.images import Encoding, ImageFile, read_image, write_image
+from gswarp.io.volumes import read_volume, volume_format, write_volume
 from gswarp.plan import Plan, resolve
 from gswarp.spec import WarpSpec
 
-__all__ = ["convert_values", "warp_file", "warp_pixels"]
+__all__ = ["convert_values", "is_volume_path", "warp_file", "warp_pixels", "warp_volume_file"]
 
 _ENGINE_LOCK = threading.Lock()
 """Kernels already use every numba thread; one at a time is as fast, and safe with any threading
@@ -138,5 +140,55 @@ def warp_file(
         overwrite=overwrite,
         cancelled=cancelled,
         encoding=encoding or Encoding(),
+    )
+    return plan
+
+
+def is_volume_path(path: Path) -> bool:
+    """True for ``.npy``/``.nii``/``.nii.gz`` names and for TIFF files with several pages."""
+    path = Path(path)
+    if volume_format(path) is not None:
+        return True
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return False
+    try:
+        with Image.open(path) as image:
+            return getattr(image, "n_frames", 1) > 1
+    except (OSError, ValueError):
+        return False  # the image reader reports the problem
+
+
+def warp_volume_file(
+    spec: WarpSpec,
+    source: Path,
+    target: Path,
+    *,
+    overwrite: bool = False,
+    cancelled: threading.Event | None = None,
+) -> Plan:
+    """Read a volume (``.npy``, NIfTI, TIFF stack), warp it, write ``target`` atomically.
+
+    A NIfTI output keeps the input's header (dtype, scaling, units, intent) with sform and
+    qform describing the output grid. Changing the dtype of a scaled NIfTI (``scl_slope``) is
+    refused: the stored values would lose their meaning.
+    """
+    volume = read_volume(source)
+    plan = resolve(spec, volume.voxels.shape[:3])
+    header = volume.meta.header
+    if spec.output.dtype != "same" and header is not None:
+        slope, inter = header.get_slope_inter()
+        if slope is not None and (slope, inter or 0.0) != (1.0, 0.0):
+            raise SpecError(
+                f"{source}: output.dtype: this NIfTI stores scaled values (scl_slope {slope:g}, "
+                f"scl_inter {inter or 0:g}); keep dtype: same"
+            )
+    warped = warp_pixels(volume.voxels, plan)
+    write_volume(
+        target,
+        warped,
+        volume.meta,
+        sampling_matrix=plan.frame,
+        overwrite=overwrite,
+        cancelled=cancelled,
     )
     return plan

@@ -64,6 +64,10 @@ class Plan:
         With flow fields in the spec: the chain from output pixels to input pixels
         (:func:`gswarp.engine.tiles.sample_chain`); ``forward``, ``sampling_matrix`` and
         ``theta`` are then None (a flow has no matrix).
+    frame : ndarray (k, k + 1)
+        Output pixel -> input pixel of the output *grid* alone (its size stretch or expand
+        shift, without the transforms): a volume header's new affine is ``affine @ frame``,
+        since the transforms move the content, not the grid.
     """
 
     input_size: tuple[int, ...]
@@ -73,6 +77,7 @@ class Plan:
     theta: np.ndarray | None
     spec: WarpSpec
     steps: tuple[Step, ...] | None = None
+    frame: np.ndarray | None = None
 
 
 def resolve(spec: WarpSpec, input_size: tuple[int, ...]) -> Plan:
@@ -109,6 +114,7 @@ def resolve(spec: WarpSpec, input_size: tuple[int, ...]) -> Plan:
         sampling_matrix=sampling[:k].copy(),
         theta=theta,
         spec=spec,
+        frame=stretch[:k].copy(),
     )
 
 
@@ -116,14 +122,15 @@ def _where(spec: WarpSpec, index: int) -> str:
     return f"{spec.source}: transform[{index}]"
 
 
-def check_fields(spec: WarpSpec, spatial: int = 2) -> None:
+def check_fields(spec: WarpSpec, spatial: int | None = None) -> None:
     """Load every flow field of ``spec`` now (they are cached), so that a bad field is one error
     before any input is read.
 
     Raises
     ------
     SpecError
-        A field cannot be read or is not a ``spatial``-D field; names the transform and file.
+        A field cannot be read or is not a field (of ``spatial`` dimensions, when given); names
+        the transform and file.
     """
     for index, transform in enumerate(spec.transforms):
         if isinstance(transform, FlowSpec):
@@ -145,6 +152,7 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...]) -> Plan:
             "no extent to measure); give a size or same"
         )
     output_size, pending = _output_frame(spec, size, np.eye(k + 1), align)
+    frame = pending[:k].copy()
     identity = np.eye(k + 1)
     steps: list[Step] = []
     for index in reversed(range(len(spec.transforms))):
@@ -159,7 +167,7 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...]) -> Plan:
             pending = inverse @ pending
     if not np.array_equal(pending, identity):
         steps.append(MatrixStep(pending[:k].copy()))
-    return Plan(size, output_size, None, None, None, spec, tuple(steps))
+    return Plan(size, output_size, None, None, None, spec, tuple(steps), frame)
 
 
 def _field_step(flow: FlowSpec, size: tuple[int, ...], align: bool, where: str) -> FieldStep:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from gswarp.batch import Job, Outcome, expand_inputs, run_jobs
+from gswarp.batch import Job, Outcome, expand_inputs, is_supported_name, run_jobs
 from gswarp.cli.options import (
     EXIT_FILES_FAILED,
     EXIT_INTERRUPTED,
@@ -38,6 +38,7 @@ from gswarp.io.images import (
     format_of,
     probe_image,
 )
+from gswarp.io.volumes import VOLUME_SUFFIXES, volume_format
 from gswarp.plan import check_fields, resolve
 from gswarp.spec import WarpSpec
 
@@ -73,7 +74,7 @@ def plan_destination(
         raise click.UsageError("- (read paths from stdin) may be given once")
     out = Path(output)
     single = len(inputs) == 1 and inputs[0] != "-" and not Path(inputs[0]).is_dir()
-    if single and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
+    if single and is_supported_name(out.name) and not out.is_dir():
         return Destination(file=_output_file(out, format))
     if out.exists() and not out.is_dir():
         raise click.UsageError(f"-o {output}: exists and is not a folder")
@@ -81,6 +82,8 @@ def plan_destination(
 
 
 def _output_file(path: Path, format: str | None) -> Path:
+    if volume_format(path) is not None:
+        return path
     if format_of(path) is None:
         if format is None:
             raise click.UsageError(
@@ -120,6 +123,11 @@ def _thread_setup(threads: int):
     return setup
 
 
+def _size_text(size: tuple[int, ...]) -> str:
+    """``WxH`` or ``WxHxD`` of a spatial size given as (H, W) or (D, H, W)."""
+    return "x".join(str(n) for n in size[::-1])
+
+
 class _Report:
     """Prints outcomes: paths on stdout, errors and -v lines on stderr, the progress bar."""
 
@@ -135,10 +143,10 @@ class _Report:
             self.written += 1
             self._path(str(outcome.job.target))
             if self.verbose:
-                seconds, (in_h, in_w), (out_h, out_w) = outcome.result  # type: ignore[misc]
+                seconds, before, after = outcome.result  # type: ignore[misc]
                 click.echo(
-                    f"{outcome.job.source} -> {outcome.job.target} ({in_w}x{in_h} -> "
-                    f"{out_w}x{out_h}, {seconds * 1000:.1f} ms)",
+                    f"{outcome.job.source} -> {outcome.job.target} ({_size_text(before)} -> "
+                    f"{_size_text(after)}, {seconds * 1000:.1f} ms)",
                     err=True,
                 )
         else:
@@ -169,10 +177,15 @@ class WriteOptions:
 
 
 def _warp_job(spec: WarpSpec, options: WriteOptions):
-    from gswarp.pipeline import warp_file
+    from gswarp.pipeline import is_volume_path, warp_file, warp_volume_file
 
     def work(job: Job, cancelled: threading.Event) -> object:
         start = time.perf_counter()
+        if is_volume_path(job.source):
+            plan = warp_volume_file(
+                spec, job.source, job.target, overwrite=options.overwrite, cancelled=cancelled
+            )
+            return time.perf_counter() - start, plan.input_size, plan.output_size
         plan = warp_file(
             spec,
             job.source,
@@ -188,13 +201,20 @@ def _warp_job(spec: WarpSpec, options: WriteOptions):
 
 
 def _dry_run_job(spec: WarpSpec, options: WriteOptions):
+    from gswarp.io.volumes import read_volume
+    from gswarp.pipeline import is_volume_path
+
     def work(job: Job, cancelled: threading.Event) -> object:
-        probe = probe_image(job.source)
         if not options.overwrite and job.target.exists():
             raise GswarpError(f"{job.target}: already exists (use --overwrite to replace it)")
-        if options.format is None and format_of(job.target) is None:
-            raise GswarpError(f"{job.target}: unknown image suffix; use --format")
-        plan = resolve(spec, (probe.height, probe.width))
+        if is_volume_path(job.source):
+            spatial = read_volume(job.source).voxels.shape[:3]
+        else:
+            probe = probe_image(job.source)
+            if options.format is None and format_of(job.target) is None:
+                raise GswarpError(f"{job.target}: unknown image suffix; use --format")
+            spatial = (probe.height, probe.width)
+        plan = resolve(spec, spatial)
         return 0.0, plan.input_size, plan.output_size
 
     return work
@@ -352,7 +372,7 @@ def apply(
     if report.written == 0 and report.failed == 0:
         fail(
             f"no images found in {', '.join(inputs)} "
-            f"(suffixes {', '.join(sorted(IMAGE_SUFFIXES))})",
+            f"(suffixes {', '.join([*sorted(IMAGE_SUFFIXES), *VOLUME_SUFFIXES])})",
             EXIT_USAGE,
         )
     if report.failed:

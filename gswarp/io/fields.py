@@ -41,8 +41,10 @@ def field_layout(shape: tuple[int, ...], spatial: int, name: str) -> str:
     return "last" if last else "first"
 
 
-def load_field(path: Path, spatial: int, key: str | None = None) -> np.ndarray:
+def load_field(path: Path, spatial: int | None, key: str | None = None) -> np.ndarray:
     """The field in ``path`` as a read-only float64 array ``(*spatial_shape, spatial)``.
+
+    ``spatial`` None: 2 or 3, from the array's number of dimensions.
 
     Raises
     ------
@@ -64,6 +66,8 @@ def _load_cached(path: Path, mtime: int, size: int, spatial: int, key: str | Non
     name = str(path) if key is None else f"{path}[{key}]"
     if array.dtype.kind not in "fiu":
         raise InputError(f"{name}: expected a numeric field, got dtype {array.dtype}")
+    if spatial is None:
+        spatial = 3 if array.ndim == 4 else 2
     if field_layout(array.shape, spatial, name) == "first":
         array = np.moveaxis(array, 0, -1)
     field = np.ascontiguousarray(array, dtype=np.float64)

@@ -1,0 +1,197 @@
+"""3-D volumes: ``.npy``, NIfTI ``.nii``/``.nii.gz`` (nibabel, extra ``nifti``) and multi-page
+TIFF stacks (tifffile, extra ``tiff``).
+
+Arrays are ``(D, H, W)`` or ``(D, H, W, C)``: z (slices) first, then y (rows), then x (columns),
+the layout of ``.npy`` volumes and TIFF stacks. A NIfTI image indexes voxels ``(i, j, k)``; gswarp
+reads it as x = i, y = j, z = k (a view, no copy) and keeps its header: the stored values and
+their scaling (``scl_slope``/``scl_inter``), the dtype, units and intent. On writing, the sform
+and qform describe the output grid: ``affine_out = affine_in @ S`` with ``S`` the output voxel ->
+input voxel matrix of the warp.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gswarp.errors import BackendError, InputError
+from gswarp.io.atomic import atomic_output
+
+__all__ = [
+    "VOLUME_SUFFIXES",
+    "VolumeFile",
+    "VolumeMeta",
+    "read_volume",
+    "volume_format",
+    "write_volume",
+]
+
+VOLUME_SUFFIXES = (".npy", ".nii", ".nii.gz")
+"""Names ending so are volumes; ``.tif``/``.tiff`` files with several pages are volumes too."""
+
+
+def volume_format(path: Path) -> str | None:
+    """'npy', 'nifti', or None for ``path``'s name (TIFF stacks are told by their page count)."""
+    name = Path(path).name.lower()
+    if name.endswith(".npy"):
+        return "npy"
+    if name.endswith((".nii", ".nii.gz")):
+        return "nifti"
+    return None
+
+
+@dataclass(frozen=True)
+class VolumeMeta:
+    """What a volume file says beyond its voxels: its format and, for NIfTI, the header and the
+    voxel -> world affine (4x4, voxel coordinates (x, y, z) = (i, j, k))."""
+
+    format: str
+    header: Any = None
+    affine: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VolumeFile:
+    """Voxels ``(D, H, W[, C])`` and the metadata to write them back."""
+
+    voxels: np.ndarray
+    meta: VolumeMeta
+
+
+def _nibabel():
+    try:
+        import nibabel
+    except ImportError:
+        raise BackendError("reading NIfTI needs nibabel: pip install 'gswarp[nifti]'") from None
+    return nibabel
+
+
+def _tifffile():
+    try:
+        import tifffile
+    except ImportError:
+        raise BackendError(
+            "reading TIFF stacks needs tifffile: pip install 'gswarp[tiff]'"
+        ) from None
+    return tifffile
+
+
+def read_volume(path: Path) -> VolumeFile:
+    """Read a volume file (by its name: ``.npy``, ``.nii``, ``.nii.gz``, ``.tif``/``.tiff``).
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable, or not 3-D (``(D, H, W)`` or ``(D, H, W, C)``).
+    BackendError
+        The optional package for the format is not installed (the message names the extra).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    kind = volume_format(path) or "tiff"
+    try:
+        if kind == "npy":
+            voxels = np.load(path, allow_pickle=False)
+            meta = VolumeMeta("npy")
+        elif kind == "nifti":
+            voxels, meta = _read_nifti(path)
+        else:
+            voxels = _tifffile().imread(path)
+            meta = VolumeMeta("tiff")
+    except (OSError, ValueError, EOFError) as error:
+        if isinstance(error, InputError):
+            raise
+        raise InputError(f"{path}: cannot read: {error}") from None
+    if voxels.ndim not in (3, 4):
+        raise InputError(
+            f"{path}: expected a volume (D, H, W) or (D, H, W, C), got shape {voxels.shape}"
+        )
+    return VolumeFile(voxels, meta)
+
+
+def _read_nifti(path: Path) -> tuple[np.ndarray, VolumeMeta]:
+    nibabel = _nibabel()
+    try:
+        image = nibabel.load(str(path))
+    except nibabel.filebasedimages.ImageFileError as error:
+        raise InputError(f"{path}: not a NIfTI file nibabel can read: {error}") from None
+    stored = np.asanyarray(image.dataobj.get_unscaled())  # stored values; scaling stays in header
+    if stored.ndim == 5 and stored.shape[3] == 1:  # (I, J, K, 1, C): NIfTI's vector layout
+        stored = stored[:, :, :, 0, :]
+    if stored.ndim not in (3, 4):
+        raise InputError(f"{path}: expected a 3-D NIfTI volume, got shape {stored.shape}")
+    voxels = np.swapaxes(stored, 0, 2)  # (I, J, K[, C]) -> (K, J, I[, C]): z, y, x
+    header = image.header.copy()
+    slope, inter = float(image.dataobj.slope), float(image.dataobj.inter)
+    if (slope, inter) != (1.0, 0.0):  # nibabel moves the scaling to the proxy on load
+        header.set_slope_inter(slope, inter)
+    return voxels, VolumeMeta("nifti", header, np.asarray(image.affine, dtype=np.float64))
+
+
+def write_volume(
+    target: Path,
+    voxels: np.ndarray,
+    meta: VolumeMeta,
+    *,
+    sampling_matrix: np.ndarray | None = None,
+    overwrite: bool = False,
+    cancelled: threading.Event | None = None,
+) -> None:
+    """Write ``voxels`` (D, H, W[, C]) to ``target`` atomically, in the format of its name.
+
+    ``sampling_matrix`` (3, 4): output voxel -> input voxel, for the NIfTI header's new affine
+    (identity when None).
+    """
+    target = Path(target)
+    kind = volume_format(target) or "tiff"
+    data = _encode(kind, voxels, meta, sampling_matrix, target)
+    with atomic_output(target, overwrite=overwrite, cancelled=cancelled) as stream:
+        stream.write(data)
+
+
+def _encode(kind: str, voxels: np.ndarray, meta: VolumeMeta, sampling_matrix, target) -> bytes:
+    buffer = io.BytesIO()
+    if kind == "npy":
+        np.save(buffer, np.ascontiguousarray(voxels), allow_pickle=False)
+        return buffer.getvalue()
+    if kind == "tiff":
+        _tifffile().imwrite(buffer, np.ascontiguousarray(voxels))
+        return buffer.getvalue()
+    data = _nifti_bytes(voxels, meta, sampling_matrix)
+    return gzip.compress(data, compresslevel=6) if target.name.lower().endswith(".gz") else data
+
+
+def _nifti_bytes(voxels: np.ndarray, meta: VolumeMeta, sampling_matrix) -> bytes:
+    """A single-file NIfTI: the source's header (units, intent, scaling, extensions kept) with
+    the new shape, dtype and sform/qform, then the voxels in NIfTI's (I, J, K) order."""
+    nibabel = _nibabel()
+    stored = np.swapaxes(voxels, 0, 2)  # back to (I, J, K[, C])
+    if meta.format == "nifti" and meta.header is not None:
+        header = meta.header.copy()
+        affine = meta.affine
+    else:
+        header, affine = nibabel.Nifti1Header(), np.eye(4)
+    move = np.eye(4)
+    if sampling_matrix is not None:
+        move[:3] = sampling_matrix
+    new_affine = affine @ move
+    if stored.ndim == 4:  # channels: NIfTI's vector layout (I, J, K, 1, C)
+        stored = stored[:, :, :, None, :]
+    header.set_data_shape(stored.shape)
+    header.set_data_dtype(voxels.dtype)
+    header.set_sform(new_affine, code=int(header["sform_code"]) or 1)
+    header.set_qform(new_affine, code=int(header["qform_code"]) or 1)
+    buffer = io.BytesIO()
+    header.write_to(buffer)
+    offset = int(header.get_data_offset())
+    buffer.write(b"\0" * (offset - buffer.tell()))
+    buffer.write(np.asarray(stored, dtype=header.get_data_dtype()).tobytes(order="F"))
+    return buffer.getvalue()

@@ -1,0 +1,186 @@
+"""Volumes: .npy, NIfTI and TIFF stacks through the pipeline and `gswarp apply`."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gswarp.cli.main import cli
+from gswarp.errors import BackendError, InputError, SpecError
+from gswarp.io.volumes import read_volume, write_volume
+from gswarp.pipeline import warp_pixels, warp_volume_file
+from gswarp.plan import resolve
+from gswarp.spec import parse_spec
+
+nibabel = pytest.importorskip("nibabel", reason="nibabel is not installed (pip install '.[nifti]')")
+
+
+def spec(text: str):
+    return parse_spec("version: 1\n" + text, "v.yaml")
+
+
+@pytest.fixture
+def labels(rng) -> np.ndarray:
+    return rng.integers(0, 7, (10, 12, 14)).astype(np.int16)
+
+
+def save_nifti(path, voxels_zyx: np.ndarray, affine: np.ndarray, **header_values):
+    image = nibabel.Nifti1Image(np.swapaxes(voxels_zyx, 0, 2).copy(), affine)
+    for key, value in header_values.items():
+        image.header[key] = value
+    image.header.set_xyzt_units("mm", "sec")
+    nibabel.save(image, str(path))
+
+
+class TestFiles:
+    def test_npy_round_trip(self, tmp_path, labels):
+        np.save(tmp_path / "v.npy", labels)
+        volume = read_volume(tmp_path / "v.npy")
+        np.testing.assert_array_equal(volume.voxels, labels)
+        write_volume(tmp_path / "w.npy", volume.voxels, volume.meta)
+        np.testing.assert_array_equal(np.load(tmp_path / "w.npy"), labels)
+
+    def test_nifti_axes_are_z_y_x(self, tmp_path, labels):
+        save_nifti(tmp_path / "v.nii.gz", labels, np.eye(4))
+        volume = read_volume(tmp_path / "v.nii.gz")
+        np.testing.assert_array_equal(volume.voxels, labels)
+
+    def test_tiff_stack_round_trip(self, tmp_path, labels):
+        tifffile = pytest.importorskip("tifffile", reason="tifffile is not installed")
+        tifffile.imwrite(tmp_path / "s.tif", labels)
+        volume = read_volume(tmp_path / "s.tif")
+        np.testing.assert_array_equal(volume.voxels, labels)
+        write_volume(tmp_path / "w.tiff", volume.voxels, volume.meta)
+        np.testing.assert_array_equal(tifffile.imread(tmp_path / "w.tiff"), labels)
+
+    def test_not_a_volume(self, tmp_path):
+        np.save(tmp_path / "flat.npy", np.zeros((4, 5)))
+        with pytest.raises(InputError, match=r"flat\.npy: expected a volume \(D, H, W\)"):
+            read_volume(tmp_path / "flat.npy")
+
+    def test_missing_nibabel_names_the_extra(self, tmp_path, labels, monkeypatch):
+        save_nifti(tmp_path / "v.nii", labels, np.eye(4))
+        monkeypatch.setitem(sys.modules, "nibabel", None)
+        with pytest.raises(BackendError, match=r"pip install 'gswarp\[nifti\]'"):
+            read_volume(tmp_path / "v.nii")
+
+
+class TestNiftiGeometry:
+    def test_header_is_kept_and_the_affine_follows_the_output_grid(self, tmp_path, rng):
+        values = rng.random((8, 10, 12)) * 300 - 50
+        affine = np.array([[1.5, 0, 0, -20], [0, 1.5, 0, 10], [0, 0, 3.0, 5], [0, 0, 0, 1]])
+        image = nibabel.Nifti1Image(np.swapaxes(values, 0, 2).copy(), affine)
+        image.header.set_data_dtype(np.int16)  # stored as int16 with scl_slope / scl_inter
+        image.header["intent_code"] = 1001
+        image.header.set_xyzt_units("mm", "sec")
+        nibabel.save(image, str(tmp_path / "in.nii.gz"))
+        source = nibabel.load(str(tmp_path / "in.nii.gz"))
+        half = spec("transform: []\noutput: {size: {scale: 0.5}}\nsampling: {mode: nearest}")
+        warp_volume_file(half, tmp_path / "in.nii.gz", tmp_path / "out.nii.gz")
+        out = nibabel.load(str(tmp_path / "out.nii.gz"))
+        assert out.shape == (6, 5, 4)
+        assert out.get_data_dtype() == np.int16
+        assert (out.dataobj.slope, out.dataobj.inter) == (
+            source.dataobj.slope,
+            source.dataobj.inter,
+        )
+        assert out.header["intent_code"] == 1001
+        assert out.header.get_xyzt_units() == ("mm", "sec")
+        # voxel (0, 0, 0) of the half-size grid covers input voxels 0..1: centre at 0.5
+        expected = affine @ np.array(
+            [[2.0, 0, 0, 0.5], [0, 2, 0, 0.5], [0, 0, 2, 0.5], [0, 0, 0, 1]]
+        )
+        np.testing.assert_allclose(out.affine, expected)
+        np.testing.assert_allclose(out.get_qform(), expected, atol=1e-5)
+        assert out.header["sform_code"] > 0 and out.header["qform_code"] > 0
+
+    def test_a_dtype_change_of_scaled_values_is_refused(self, tmp_path, rng):
+        image = nibabel.Nifti1Image(rng.random((4, 4, 4)) * 100, np.eye(4))
+        image.header.set_data_dtype(np.int16)
+        nibabel.save(image, str(tmp_path / "s.nii"))
+        with pytest.raises(SpecError, match="stores scaled values"):
+            warp_volume_file(
+                spec("transform: []\noutput: {dtype: float32}"),
+                tmp_path / "s.nii",
+                tmp_path / "o.nii",
+            )
+
+
+class TestSampling:
+    def test_labels_keep_their_exact_values_with_nearest(self, labels):
+        rotated = warp_pixels(
+            labels,
+            resolve(
+                spec("transform: {affine: {rotate: [10, 20, 30]}}\nsampling: {mode: nearest}"),
+                labels.shape,
+            ),
+        )
+        assert rotated.dtype == np.int16
+        assert set(np.unique(rotated)) <= set(np.unique(labels))
+
+    def test_trilinear_rotation_agrees_with_scipy_map_coordinates(self, rng):
+        ndimage = pytest.importorskip("scipy.ndimage", reason="scipy is not installed")
+        volume = rng.random((20, 22, 24))
+        plan = resolve(
+            spec("transform: {affine: {rotate: [12, -7, 25], scale: 1.1}}"), volume.shape
+        )
+        out = warp_pixels(volume, plan)
+        z, y, x = np.mgrid[0:20, 0:22, 0:24].astype(np.float64)
+        points = np.stack([x, y, z, np.ones_like(x)])  # (x, y, z, 1)
+        where = np.tensordot(plan.sampling_matrix, points, axes=1)  # input (x, y, z)
+        expected = ndimage.map_coordinates(volume, where[::-1], order=1, mode="constant")
+        inside = np.all(
+            (where >= 0) & (where <= np.array([23, 21, 19])[:, None, None, None]), axis=0
+        )
+        assert inside.sum() > 3000
+        np.testing.assert_allclose(out[inside], expected[inside], atol=1e-12)
+
+
+class TestApply:
+    def test_a_folder_of_volumes_and_images(self, tmp_path, labels):
+        from tests.test_cli_apply import SAMPLES
+
+        folder = tmp_path / "in"
+        folder.mkdir()
+        np.save(folder / "a.npy", labels)
+        save_nifti(folder / "b.nii.gz", labels, np.eye(4))
+        (folder / "c.png").write_bytes((SAMPLES / "gradient.png").read_bytes())
+        (tmp_path / "s.yaml").write_text(
+            "version: 1\ntransform: {affine: {rotate: 90}}\nsampling: {mode: nearest}\n"
+            "output: {size: expand}\n"
+        )
+        result = CliRunner().invoke(
+            cli, ["apply", str(tmp_path / "s.yaml"), str(folder), "-o", str(tmp_path / "out"), "-v"]
+        )
+        assert result.exit_code == 0, result.stderr
+        assert "14x12x10 -> 12x14x10" in result.stderr
+        np.testing.assert_array_equal(
+            np.load(tmp_path / "out/a.npy"), np.rot90(labels, axes=(1, 2))
+        )
+        out = nibabel.load(str(tmp_path / "out/b.nii.gz"))
+        np.testing.assert_array_equal(
+            np.swapaxes(np.asanyarray(out.dataobj), 0, 2), np.rot90(labels, axes=(1, 2))
+        )
+        assert (tmp_path / "out/c.png").exists()
+
+    def test_3d_flow_through_apply(self, tmp_path, rng):
+        volume = rng.random((6, 7, 8)).astype(np.float32)
+        np.save(tmp_path / "v.npy", volume)
+        np.save(tmp_path / "f.npy", np.broadcast_to([0.0, 0.0, 2.0], (6, 7, 8, 3)))
+        (tmp_path / "s.yaml").write_text("version: 1\ntransform: {flow: {path: f.npy}}\n")
+        result = CliRunner().invoke(
+            cli,
+            [
+                "apply",
+                str(tmp_path / "s.yaml"),
+                str(tmp_path / "v.npy"),
+                "-o",
+                str(tmp_path / "o.npy"),
+            ],
+        )
+        assert result.exit_code == 0, result.stderr
+        out = np.load(tmp_path / "o.npy")
+        np.testing.assert_array_equal(out[:-2], volume[2:])
