@@ -56,6 +56,14 @@ class TestFiles:
         write_volume(tmp_path / "w.tiff", volume.voxels, volume.meta)
         np.testing.assert_array_equal(tifffile.imread(tmp_path / "w.tiff"), labels)
 
+    def test_channels_use_niftis_vector_layout(self, tmp_path, rng):
+        voxels = rng.random((3, 4, 5, 2)).astype(np.float32)
+        write_volume(tmp_path / "c.nii", voxels, read_volume_meta())
+        stored = np.asanyarray(nibabel.load(str(tmp_path / "c.nii")).dataobj)
+        assert stored.shape == (5, 4, 3, 1, 2)
+        np.testing.assert_array_equal(np.swapaxes(stored[:, :, :, 0, :], 0, 2), voxels)
+        np.testing.assert_array_equal(read_volume(tmp_path / "c.nii").voxels, voxels)
+
     def test_not_a_volume(self, tmp_path):
         np.save(tmp_path / "flat.npy", np.zeros((4, 5)))
         with pytest.raises(InputError, match=r"flat\.npy: expected a volume \(D, H, W\)"):
@@ -184,3 +192,9 @@ class TestApply:
         assert result.exit_code == 0, result.stderr
         out = np.load(tmp_path / "o.npy")
         np.testing.assert_array_equal(out[:-2], volume[2:])
+
+
+def read_volume_meta():
+    from gswarp.io.volumes import VolumeMeta
+
+    return VolumeMeta("npy")

@@ -152,28 +152,27 @@ def write_volume(
     """
     target = Path(target)
     kind = volume_format(target) or "tiff"
-    data = _encode(kind, voxels, meta, sampling_matrix, target)
+    voxels = np.ascontiguousarray(voxels)
+    if kind == "nifti":
+        header = _nifti_header(voxels, meta, sampling_matrix)  # fails before any file exists
     with atomic_output(target, overwrite=overwrite, cancelled=cancelled) as stream:
-        stream.write(data)
+        if kind == "npy":
+            np.save(stream, voxels, allow_pickle=False)
+        elif kind == "tiff":  # tifffile takes a file object's .name (our fd) for a path
+            buffer = io.BytesIO()
+            _tifffile().imwrite(buffer, voxels)
+            stream.write(buffer.getbuffer())
+        elif target.name.lower().endswith(".gz"):
+            with gzip.GzipFile(fileobj=stream, mode="wb", compresslevel=6, mtime=0) as packed:
+                _write_nifti(packed, header, voxels)
+        else:
+            _write_nifti(stream, header, voxels)
 
 
-def _encode(kind: str, voxels: np.ndarray, meta: VolumeMeta, sampling_matrix, target) -> bytes:
-    buffer = io.BytesIO()
-    if kind == "npy":
-        np.save(buffer, np.ascontiguousarray(voxels), allow_pickle=False)
-        return buffer.getvalue()
-    if kind == "tiff":
-        _tifffile().imwrite(buffer, np.ascontiguousarray(voxels))
-        return buffer.getvalue()
-    data = _nifti_bytes(voxels, meta, sampling_matrix)
-    return gzip.compress(data, compresslevel=6) if target.name.lower().endswith(".gz") else data
-
-
-def _nifti_bytes(voxels: np.ndarray, meta: VolumeMeta, sampling_matrix) -> bytes:
-    """A single-file NIfTI: the source's header (units, intent, scaling, extensions kept) with
-    the new shape, dtype and sform/qform, then the voxels in NIfTI's (I, J, K) order."""
+def _nifti_header(voxels: np.ndarray, meta: VolumeMeta, sampling_matrix):
+    """The source's header (units, intent, scaling, extensions kept) with the new shape, dtype
+    and sform/qform: ``affine_out = affine_in @ sampling_matrix``."""
     nibabel = _nibabel()
-    stored = np.swapaxes(voxels, 0, 2)  # back to (I, J, K[, C])
     if meta.format == "nifti" and meta.header is not None:
         header = meta.header.copy()
         affine = meta.affine
@@ -183,15 +182,25 @@ def _nifti_bytes(voxels: np.ndarray, meta: VolumeMeta, sampling_matrix) -> bytes
     if sampling_matrix is not None:
         move[:3] = sampling_matrix
     new_affine = affine @ move
-    if stored.ndim == 4:  # channels: NIfTI's vector layout (I, J, K, 1, C)
-        stored = stored[:, :, :, None, :]
-    header.set_data_shape(stored.shape)
+    shape = voxels.shape[2::-1] + ((1, voxels.shape[3]) if voxels.ndim == 4 else ())
+    header.set_data_shape(shape)  # (I, J, K) or NIfTI's vector layout (I, J, K, 1, C)
     header.set_data_dtype(voxels.dtype)
     header.set_sform(new_affine, code=int(header["sform_code"]) or 1)
     header.set_qform(new_affine, code=int(header["qform_code"]) or 1)
+    return header
+
+
+def _write_nifti(stream, header, voxels: np.ndarray) -> None:
+    """Header, padding to the data offset, then the voxels: a C-ordered (D, H, W[, C]) array is
+    NIfTI's Fortran-ordered (I, J, K[, 1, C]) byte for byte (for one channel; channels are
+    moved first otherwise)."""
     buffer = io.BytesIO()
     header.write_to(buffer)
     offset = int(header.get_data_offset())
-    buffer.write(b"\0" * (offset - buffer.tell()))
-    buffer.write(np.asarray(stored, dtype=header.get_data_dtype()).tobytes(order="F"))
-    return buffer.getvalue()
+    stream.write(buffer.getvalue() + b"\0" * (offset - buffer.tell()))
+    data = voxels if voxels.ndim == 3 else np.ascontiguousarray(np.moveaxis(voxels, -1, 0))
+    data = data.astype(header.get_data_dtype(), copy=False)  # the header's byte order
+    raw = memoryview(np.ascontiguousarray(data)).cast("B")
+    chunk = 1 << 22  # 4 MiB at a time: a compressing stream never holds a whole copy
+    for start in range(0, len(raw), chunk):
+        stream.write(raw[start : start + chunk])
