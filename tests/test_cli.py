@@ -66,7 +66,7 @@ def readme_shell_commands() -> list[str]:
 @pytest.mark.parametrize("command", readme_shell_commands())
 def test_readme_shell_commands_run(command, tmp_path):
     """Each README command, from a folder holding the bundled samples and configs."""
-    for name in ("sample_images", "configs"):
+    for name in ("sample_images", "sample_volumes", "configs"):
         shutil.copytree(ROOT / name, tmp_path / name)
     (tmp_path / "out").mkdir()
     proc = subprocess.run(

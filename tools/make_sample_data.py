@@ -1,0 +1,67 @@
+"""Regenerate the data files of the flow and volume examples: small, procedural, ours.
+
+    python tools/make_sample_data.py
+
+configs/data/swirl.npy: a coarse (32, 32, 2) float32 displacement field in pixels of a 256² image
+(a swirl about the centre, up to 12 px); gswarp interpolates it onto each image's grid.
+sample_volumes/phantom.nii.gz: a 48³ int16 volume (nested ellipsoids and a gradient), voxels
+1 x 1 x 1.5 mm; sample_volumes/labels.nii.gz: its 4 labels (int16: 0 background, 1..3).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def swirl() -> np.ndarray:
+    y, x = (np.mgrid[0:32, 0:32] + 0.5) / 32 - 0.5  # field cell centres, -0.5 .. 0.5
+    radius = np.hypot(x, y)
+    strength = 12 * np.exp(-((radius / 0.3) ** 2))  # pixels, strongest in the middle
+    return (
+        np.stack([-y, x], axis=-1).astype(np.float32)
+        / np.maximum(radius, 1e-6)[..., None]
+        * strength[..., None]
+        * np.minimum(radius / 0.05, 1)[..., None]
+    )
+
+
+def phantom() -> tuple[np.ndarray, np.ndarray]:
+    z, y, x = (np.mgrid[0:48, 0:48, 0:48] - 23.5) / 24
+    outer = (x / 0.9) ** 2 + (y / 0.75) ** 2 + (z / 0.8) ** 2 < 1
+    inner = ((x - 0.2) / 0.35) ** 2 + (y / 0.3) ** 2 + ((z + 0.1) / 0.4) ** 2 < 1
+    spot = (x + 0.4) ** 2 + (y - 0.3) ** 2 + z**2 < 0.15**2
+    labels = np.where(spot, 3, np.where(inner, 2, np.where(outer, 1, 0))).astype(np.int16)
+    intensity = (labels * 300 + 200 * (x + 1)) * outer
+    return intensity.astype(np.int16), labels
+
+
+def save_nifti(path: Path, zyx: np.ndarray) -> None:
+    affine = np.diag([1.0, 1.0, 1.5, 1.0])
+    affine[:3, 3] = [-23.5, -23.5, -35.25]  # centred on the world origin (mm)
+    image = nibabel.Nifti1Image(np.swapaxes(zyx, 0, 2).copy(), affine)
+    image.header.set_xyzt_units("mm")
+    image.set_qform(affine, code=1)
+    image.set_sform(affine, code=1)
+    nibabel.save(image, str(path))
+
+
+def main() -> None:
+    np.save(ROOT / "configs" / "data" / "swirl.npy", swirl())
+    intensity, labels = phantom()
+    save_nifti(ROOT / "sample_volumes" / "phantom.nii.gz", intensity)
+    save_nifti(ROOT / "sample_volumes" / "labels.nii.gz", labels)
+    for path in (
+        "configs/data/swirl.npy",
+        "sample_volumes/phantom.nii.gz",
+        "sample_volumes/labels.nii.gz",
+    ):
+        print(path, (ROOT / path).stat().st_size, "bytes")
+
+
+if __name__ == "__main__":
+    main()
