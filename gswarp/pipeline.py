@@ -173,7 +173,7 @@ def warp_volume_file(
     refused: the stored values would lose their meaning.
     """
     volume = read_volume(source)
-    plan = resolve(spec, volume.voxels.shape[:3])
+    plan = resolve(spec, volume.voxels.shape[:3], volume.meta.affine)
     header = volume.meta.header
     if spec.output.dtype != "same" and header is not None:
         slope, inter = header.get_slope_inter()

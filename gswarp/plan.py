@@ -30,6 +30,7 @@ import numpy as np
 from gswarp.engine.tiles import FieldStep, MatrixStep, Step
 from gswarp.errors import InputError, SpecError
 from gswarp.io.fields import load_field
+from gswarp.io.volumes import nifti_grid
 from gswarp.spec import (
     AffineMatrix,
     AffineParams,
@@ -80,8 +81,11 @@ class Plan:
     frame: np.ndarray | None = None
 
 
-def resolve(spec: WarpSpec, input_size: tuple[int, ...]) -> Plan:
+def resolve(spec: WarpSpec, input_size: tuple[int, ...], affine: np.ndarray | None = None) -> Plan:
     """The :class:`Plan` of ``spec`` for an input of spatial size ``(H, W)`` or ``(D, H, W)``.
+
+    ``affine``: a volume's voxel (x, y, z) -> world (mm) 4x4 matrix, needed by ``space: world``
+    and by ``output: {like}`` / ``{spacing}``.
 
     Raises
     ------
@@ -97,14 +101,11 @@ def resolve(spec: WarpSpec, input_size: tuple[int, ...]) -> Plan:
     size = tuple(int(n) for n in input_size)
     k = len(size)
     align = spec.sampling.align_corners
+    _check_geometry(spec, k, affine)
     if any(isinstance(t, FlowSpec) for t in spec.transforms):
-        return _resolve_chain(spec, size)
-    forward, inverse = np.eye(k + 1), np.eye(k + 1)
-    for index, step in enumerate(spec.transforms):
-        step_forward, step_inverse = _step_matrices(step, size, align, _where(spec, index))
-        forward = step_forward @ forward
-        inverse = inverse @ step_inverse
-    output_size, stretch = _output_frame(spec, size, forward, align)
+        return _resolve_chain(spec, size, affine)
+    forward, inverse = _transform_matrices(spec, size, affine)
+    output_size, stretch = _output_frame(spec, size, forward, align, affine)
     sampling = inverse @ stretch  # output pixel -> frame -> input pixel
     theta = pixel_matrix_to_theta(sampling[None, :k], size, output_size, align)[0]
     return Plan(
@@ -115,6 +116,70 @@ def resolve(spec: WarpSpec, input_size: tuple[int, ...]) -> Plan:
         theta=theta,
         spec=spec,
         frame=stretch[:k].copy(),
+    )
+
+
+def _check_geometry(spec: WarpSpec, k: int, affine: np.ndarray | None) -> None:
+    grid = spec.output.size if isinstance(spec.output.size, str) else spec.output.size[0]
+    needs = (
+        "space: world"
+        if spec.space == "world"
+        else (f"output.{grid}" if grid in ("like", "spacing") else None)
+    )
+    if needs and (affine is None or k != 3):
+        raise SpecError(
+            f"{spec.source}: {needs} needs a volume with a world header (NIfTI); this input "
+            f"has {'no header' if k == 3 else 'two dimensions'}"
+        )
+
+
+def _transform_matrices(
+    spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(forward, inverse) of all the transforms, in the input's voxel frame. In world space
+    the transforms compose in millimetres and are brought to voxels: ``A^-1 W A``."""
+    k = len(size)
+    align = spec.sampling.align_corners
+    forward, inverse = np.eye(k + 1), np.eye(k + 1)
+    for index, step in enumerate(spec.transforms):
+        where = _where(spec, index)
+        if spec.space == "world":
+            step_forward = _world_matrix(step, size, affine, where)
+            step_inverse = np.linalg.inv(step_forward)
+        else:
+            step_forward, step_inverse = _step_matrices(step, size, align, where)
+        forward = step_forward @ forward
+        inverse = inverse @ step_inverse
+    if spec.space == "world":
+        to_voxels = np.linalg.inv(affine)
+        return to_voxels @ forward @ affine, to_voxels @ inverse @ affine
+    return forward, inverse
+
+
+def _world_matrix(step: Transform, size, affine: np.ndarray, where: str) -> np.ndarray:
+    """The forward 4x4 of one transform in world millimetres (RAS, as the NIfTI affine)."""
+    if isinstance(step, AffineMatrix):
+        if len(step.matrix) != 4:
+            raise _dims_error(
+                where,
+                "matrix",
+                3,
+                "a 3x4 or 4x4 matrix (world mm)",
+                f"{len(step.matrix) - 1}x{len(step.matrix)}",
+            )
+        return np.array(step.matrix, dtype=np.float64)
+    assert isinstance(step, AffineParams)  # the spec refuses theta and flows in world space
+    if step.center == "image":
+        middle = np.array([*((n - 1) / 2 for n in size[::-1]), 1.0])
+        center = tuple((affine @ middle)[:3])
+    else:
+        center = _center(step.center, size, where)
+    rotate = step.rotate if isinstance(step.rotate, tuple) else (0.0, 0.0, step.rotate)
+    return affine_3d(
+        rotate,
+        _vector(step.scale, 3, where, "scale", 1.0),
+        _vector(step.translate, 3, where, "translate", 0.0),
+        center,
     )
 
 
@@ -140,7 +205,7 @@ def check_fields(spec: WarpSpec, spatial: int | None = None) -> None:
                 raise SpecError(f"{_where(spec, index)}.flow: {error}") from None
 
 
-def _resolve_chain(spec: WarpSpec, size: tuple[int, ...]) -> Plan:
+def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | None) -> Plan:
     """A plan whose map goes through flow fields: consecutive affines are multiplied, and the
     steps run from the output side (the last transform listed acts last on the image, so its
     inverse is applied first to output coordinates)."""
@@ -151,7 +216,7 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...]) -> Plan:
             f"{spec.source}: output.size: expand needs affine transforms only (a flow field has "
             "no extent to measure); give a size or same"
         )
-    output_size, pending = _output_frame(spec, size, np.eye(k + 1), align)
+    output_size, pending = _output_frame(spec, size, np.eye(k + 1), align, affine)
     frame = pending[:k].copy()
     identity = np.eye(k + 1)
     steps: list[Step] = []
@@ -261,7 +326,11 @@ def _center(center: str | tuple[float, ...], size: tuple[int, ...], where: str):
 
 
 def _output_frame(
-    spec: WarpSpec, size: tuple[int, ...], forward: np.ndarray, align: bool
+    spec: WarpSpec,
+    size: tuple[int, ...],
+    forward: np.ndarray,
+    align: bool,
+    affine: np.ndarray | None = None,
 ) -> tuple[tuple[int, ...], np.ndarray]:
     """(output spatial size, (k+1)x(k+1) output pixel -> input-frame pixel)."""
     output: OutputSpec = spec.output
@@ -272,6 +341,11 @@ def _output_frame(
     if kind == "expand":
         return _expand(size, forward)
     values = output.size[1]  # type: ignore[index]
+    if kind == "like":  # the reference's grid, placed in the world by its affine
+        reference_size, reference_affine = nifti_grid(values)
+        return reference_size, np.linalg.inv(affine) @ reference_affine
+    if kind == "spacing":
+        return _respaced(size, affine, np.asarray(values, dtype=np.float64))
     if kind == "size":
         if len(values) != k:
             kind_name = "an image" if k == 2 else "a volume"
@@ -291,6 +365,20 @@ def _output_frame(
     stretch = np.eye(k + 1)
     stretch[:k] = theta_to_pixel_matrix(np.eye(k, k + 1)[None], size, out, align)[0]
     return out, stretch
+
+
+def _respaced(
+    size: tuple[int, ...], affine: np.ndarray, spacing: np.ndarray
+) -> tuple[tuple[int, ...], np.ndarray]:
+    """A grid of ``spacing`` (mm, x y z) over the same extent and centre as the input's."""
+    current = np.linalg.norm(affine[:3, :3], axis=0)  # mm per voxel along x, y, z
+    counts = np.array(size[::-1], dtype=np.float64)
+    new_counts = np.maximum(1, np.floor(counts * current / spacing + 0.5))
+    ratio = spacing / current
+    frame = np.eye(4)
+    frame[:3, :3] = np.diag(ratio)
+    frame[:3, 3] = (counts - 1) / 2 - ratio * (new_counts - 1) / 2  # centres coincide
+    return tuple(int(n) for n in new_counts[::-1]), frame
 
 
 def _expand(size: tuple[int, ...], forward: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:

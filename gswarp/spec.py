@@ -162,7 +162,9 @@ class OutputSpec:
     """Output geometry and dtype.
 
     ``size``: "same", "expand" (large enough for the whole transformed input),
-    ``("size", (w, h[, d]))``, or ``("scale", s)`` with ``s`` a number or ``(sx, sy[, sz])``.
+    ``("size", (w, h[, d]))``, ``("scale", s)`` with ``s`` a number or ``(sx, sy[, sz])``,
+    ``("like", path)`` (a reference NIfTI's grid) or ``("spacing", (sx, sy, sz))`` (mm, the same
+    extent).
     ``dtype``: "same" or a name in :data:`DTYPES`; ``values``: "scale" (integer ranges map onto
     each other, integers <-> floats in [0, 1]) or "keep" (values are rounded and clipped only).
     """
@@ -172,12 +174,17 @@ class OutputSpec:
     values: str = "scale"
 
     def normalized(self) -> dict[str, Any]:
-        size: Any = self.size
-        if not isinstance(size, str):
-            kind, value = size
+        grid: dict[str, Any] = {"size": self.size}
+        if not isinstance(self.size, str):
+            kind, value = self.size
             plain = list(value) if isinstance(value, tuple) else value
-            size = plain if kind == "size" else {"scale": plain}
-        return {"size": size, "dtype": self.dtype, "values": self.values}
+            if kind == "like":
+                grid = {"like": str(value)}
+            elif kind == "spacing":
+                grid = {"spacing": plain}
+            else:
+                grid = {"size": plain if kind == "size" else {"scale": plain}}
+        return {**grid, "dtype": self.dtype, "values": self.values}
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,7 @@ class WarpSpec:
     output: OutputSpec = field(default_factory=OutputSpec)
     source: str = "<spec>"
     version: int = SPEC_VERSION
+    space: str = "voxel"
 
     def with_sampling(self, **changes: Any) -> WarpSpec:
         """A copy with some sampling fields replaced (``None`` values are ignored)."""
@@ -199,6 +207,7 @@ class WarpSpec:
         """The spec as plain data with every default filled in (what ``gswarp validate`` prints)."""
         return {
             "version": self.version,
+            "space": self.space,
             "transform": [{_kind_of(t): t.normalized()} for t in self.transforms],
             "sampling": self.sampling.normalized(),
             "output": self.output.normalized(),
@@ -259,10 +268,10 @@ def parse_spec(text: str, source: str = "<spec>", base: Path | None = None) -> W
 # The node reader: validation with positions
 
 
-_TOP_KEYS = ("version", "transform", "sampling", "output")
+_TOP_KEYS = ("version", "space", "transform", "sampling", "output")
 _AFFINE_KEYS = ("rotate", "scale", "shear", "translate", "center", "matrix", "theta")
 _SAMPLING_KEYS = ("mode", "padding", "align_corners", "fill")
-_OUTPUT_KEYS = ("size", "dtype", "values")
+_OUTPUT_KEYS = ("size", "like", "spacing", "dtype", "values")
 _TRANSFORM_KINDS = ("affine", "flow")
 _FLOW_KEYS = ("path", "key", "kind", "units", "scale")
 _FLOW_SUFFIXES = (".npy", ".npz")
@@ -420,7 +429,28 @@ class _Reader:
         transforms = self.transforms(items["transform"][1])
         sampling = self.sampling(items["sampling"][1]) if "sampling" in items else SamplingSpec()
         output = self.output(items["output"][1]) if "output" in items else OutputSpec()
-        return WarpSpec(transforms, sampling, output, source=self.source)
+        space = (
+            self.choice(items["space"][1], "space", ("voxel", "world"))
+            if "space" in items
+            else "voxel"
+        )
+        if space == "world":
+            for index, transform in enumerate(transforms):
+                if isinstance(transform, AffineTheta | FlowSpec):
+                    kind = "theta" if isinstance(transform, AffineTheta) else "flow"
+                    raise self.error(
+                        items["space"][1],
+                        "space",
+                        f"transform[{index}] is a {kind}"
+                        ", which has no world-space form; use space: voxel",
+                    )
+                if isinstance(transform, AffineParams) and any(transform.shear):
+                    raise self.error(
+                        items["space"][1],
+                        "space",
+                        f"transform[{index}] shears; world space is for volumes (no shear)",
+                    )
+        return WarpSpec(transforms, sampling, output, source=self.source, space=space)
 
     def transforms(self, node: yaml.Node) -> tuple[Transform, ...]:
         if isinstance(node, yaml.SequenceNode):
@@ -645,13 +675,49 @@ class _Reader:
     def output(self, node: yaml.Node) -> OutputSpec:
         items = self.mapping(node, "output", _OUTPUT_KEYS)
         values: dict[str, Any] = {}
+        grids = [key for key in ("size", "like", "spacing") if key in items]
+        if len(grids) > 1:
+            raise self.error(
+                items[grids[1]][0],
+                f"output.{grids[1]}",
+                f"cannot be combined with output.{grids[0]}; give one of them",
+            )
         if "size" in items:
             values["size"] = self.size(items["size"][1], "output.size")
+        if "like" in items:
+            values["size"] = ("like", self.reference(items["like"][1], "output.like"))
+        if "spacing" in items:
+            values["size"] = (
+                "spacing",
+                self.vector(
+                    items["spacing"][1],
+                    "output.spacing",
+                    (3,),
+                    "[sx, sy, sz] in mm, > 0",
+                    check=lambda v: "must be > 0" if v <= 0 else None,
+                ),
+            )
         if "dtype" in items:
             values["dtype"] = self.choice(items["dtype"][1], "output.dtype", ("same", *DTYPES))
         if "values" in items:
             values["values"] = self.choice(items["values"][1], "output.values", ("scale", "keep"))
         return OutputSpec(**values)
+
+    def reference(self, node: yaml.Node, path: str) -> Path:
+        written = self.scalar(node)
+        if not isinstance(written, str) or not written.lower().endswith((".nii", ".nii.gz")):
+            raise self.error(
+                node,
+                path,
+                f"expected a NIfTI file (.nii, .nii.gz) whose grid the "
+                f"output takes, got {_described(written)}",
+            )
+        resolved = (self.base / written).resolve()
+        if not resolved.is_file():
+            raise self.error(
+                node, path, f"expected an existing file, got {written!r} (looked for {resolved})"
+            )
+        return resolved
 
     def size(self, node: yaml.Node, path: str) -> str | tuple[str, Any]:
         what = "same, expand, [width, height] ([w, h, d] for volumes) or {scale: s}"

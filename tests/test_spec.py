@@ -236,7 +236,7 @@ ERRORS = [
         "output.values: expected one of scale, keep",
     ),
     ("version: 1\nversion: 1\ntransform: []", "s.yaml:2:1: version: key given twice"),
-    ("- 1\n- 2", "s.yaml:1:1: (top level): expected a mapping with keys version, transform"),
+    ("- 1\n- 2", "s.yaml:1:1: (top level): expected a mapping with keys version, space, transform"),
     ("", "s.yaml:1:1: (top level): expected a mapping"),
     ("version: 1\ntransform: [\n", "s.yaml:3:1: not valid YAML"),
 ]

@@ -198,3 +198,87 @@ def read_volume_meta():
     from gswarp.io.volumes import VolumeMeta
 
     return VolumeMeta("npy")
+
+
+class TestWorldSpace:
+    """space: world, output: {like} and {spacing} (volumes with a NIfTI header)."""
+
+    def test_like_agrees_with_scipy_map_coordinates(self, tmp_path, rng):
+        ndimage = pytest.importorskip("scipy.ndimage", reason="scipy is not installed")
+        volume = rng.random((12, 14, 16)).astype(np.float32)
+        affine = np.array([[1.2, 0.1, 0, -8], [0, 1.1, 0, -7], [0.05, 0, 1.5, -9], [0, 0, 0, 1]])
+        save_nifti(tmp_path / "in.nii", volume, affine)
+        reference = np.array([[0.9, 0, 0, -6], [0, 0.8, 0.1, -5], [0, 0, 1.3, -8], [0, 0, 0, 1]])
+        save_nifti(tmp_path / "ref.nii", np.zeros((10, 11, 13), np.int16), reference)
+        (tmp_path / "s.yaml").write_text("version: 1\ntransform: []\noutput: {like: ref.nii}\n")
+        from gswarp.spec import load_spec
+
+        warp_volume_file(load_spec(tmp_path / "s.yaml"), tmp_path / "in.nii", tmp_path / "out.nii")
+        out = nibabel.load(str(tmp_path / "out.nii"))
+        assert out.shape == (13, 11, 10)
+        np.testing.assert_allclose(out.affine, reference, atol=1e-6)
+        result = np.swapaxes(np.asanyarray(out.dataobj), 0, 2)
+        z, y, x = np.mgrid[0:10, 0:11, 0:13].astype(np.float64)
+        points = np.stack([x, y, z, np.ones_like(x)])
+        where = np.tensordot(np.linalg.inv(affine) @ reference, points, axes=1)[:3]
+        expected = ndimage.map_coordinates(volume.astype(np.float64), where[::-1], order=1)
+        inside = np.all(
+            (where >= 0) & (where <= np.array([15, 13, 11])[:, None, None, None]), axis=0
+        )
+        assert inside.sum() > 300
+        np.testing.assert_allclose(result[inside], expected[inside], atol=2e-6)
+
+    def test_spacing_keeps_the_extent_and_centre(self, tmp_path, rng):
+        affine = np.array([[2.0, 0, 0, 10], [0, 2.0, 0, 20], [0, 0, 3.0, 30], [0, 0, 0, 1]])
+        save_nifti(tmp_path / "in.nii.gz", rng.random((10, 8, 6)).astype(np.float32), affine)
+        warp_volume_file(
+            spec("transform: []\noutput: {spacing: [1, 1, 1]}"),
+            tmp_path / "in.nii.gz",
+            tmp_path / "out.nii.gz",
+        )
+        out = nibabel.load(str(tmp_path / "out.nii.gz"))
+        assert out.shape == (12, 16, 30)
+        np.testing.assert_allclose(np.linalg.norm(out.affine[:3, :3], axis=0), [1, 1, 1])
+        centre_in = affine @ [2.5, 3.5, 4.5, 1]
+        centre_out = out.affine @ [5.5, 7.5, 14.5, 1]
+        np.testing.assert_allclose(centre_out, centre_in)
+
+    @pytest.mark.parametrize("flip", [1.0, -1.0])
+    def test_world_translation_is_in_millimetres_along_world_axes(self, tmp_path, rng, flip):
+        volume = rng.random((4, 5, 12)).astype(np.float32)
+        affine = np.diag([2.0 * flip, 1.0, 1.0, 1.0])  # x voxels 2 mm, maybe mirrored (LPS-like)
+        save_nifti(tmp_path / "in.nii", volume, affine)
+        moved = spec(
+            "space: world\ntransform: {affine: {translate: [6, 0, 0]}}\nsampling: {mode: nearest}"
+        )
+        warp_volume_file(moved, tmp_path / "in.nii", tmp_path / "out.nii")
+        out = np.swapaxes(np.asanyarray(nibabel.load(str(tmp_path / "out.nii")).dataobj), 0, 2)
+        if flip > 0:  # +6 mm = +3 voxels along x
+            np.testing.assert_array_equal(out[..., 3:], volume[..., :-3])
+        else:  # the x axis points the other way: -3 voxels
+            np.testing.assert_array_equal(out[..., :-3], volume[..., 3:])
+
+    def test_world_rotation_about_the_centre_with_isotropic_voxels(self, tmp_path, rng):
+        volume = rng.random((7, 7, 7)).astype(np.float32)
+        save_nifti(tmp_path / "in.nii", volume, np.diag([1.5, 1.5, 1.5, 1.0]))
+        warp_volume_file(
+            spec("space: world\ntransform: {affine: {rotate: [0, 0, 90]}}"),
+            tmp_path / "in.nii",
+            tmp_path / "out.nii",
+        )
+        out = np.swapaxes(np.asanyarray(nibabel.load(str(tmp_path / "out.nii")).dataobj), 0, 2)
+        np.testing.assert_array_equal(out, np.rot90(volume, axes=(1, 2)))
+
+    def test_world_geometry_needs_a_header(self, tmp_path, labels):
+        np.save(tmp_path / "v.npy", labels)
+        with pytest.raises(SpecError, match="space: world needs a volume with a world header"):
+            warp_volume_file(
+                spec("space: world\ntransform: []"), tmp_path / "v.npy", tmp_path / "o.npy"
+            )
+
+    def test_theta_and_flows_have_no_world_form(self):
+        with pytest.raises(SpecError, match=r"space: transform\[0\] is a theta"):
+            spec(
+                "space: world\ntransform: {affine: {theta: [[1, 0, 0, 0], [0, 1, 0, 0], "
+                "[0, 0, 1, 0]]}}"
+            )

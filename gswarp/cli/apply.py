@@ -208,13 +208,13 @@ def _dry_run_job(spec: WarpSpec, options: WriteOptions):
         if not options.overwrite and job.target.exists():
             raise GswarpError(f"{job.target}: already exists (use --overwrite to replace it)")
         if is_volume_path(job.source):
-            spatial = read_volume(job.source).voxels.shape[:3]
+            volume = read_volume(job.source)
+            plan = resolve(spec, volume.voxels.shape[:3], volume.meta.affine)
         else:
             probe = probe_image(job.source)
             if options.format is None and format_of(job.target) is None:
                 raise GswarpError(f"{job.target}: unknown image suffix; use --format")
-            spatial = (probe.height, probe.width)
-        plan = resolve(spec, spatial)
+            plan = resolve(spec, (probe.height, probe.width))
         return 0.0, plan.input_size, plan.output_size
 
     return work

@@ -204,3 +204,14 @@ def _write_nifti(stream, header, voxels: np.ndarray) -> None:
     chunk = 1 << 22  # 4 MiB at a time: a compressing stream never holds a whole copy
     for start in range(0, len(raw), chunk):
         stream.write(raw[start : start + chunk])
+
+
+def nifti_grid(path: Path) -> tuple[tuple[int, int, int], np.ndarray]:
+    """A NIfTI file's grid: its spatial size (D, H, W) and voxel (x, y, z) -> world affine."""
+    nibabel = _nibabel()
+    try:
+        image = nibabel.load(str(path))
+    except (OSError, nibabel.filebasedimages.ImageFileError) as error:
+        raise InputError(f"{path}: not a NIfTI file nibabel can read: {error}") from None
+    i, j, k = (int(n) for n in image.shape[:3])
+    return (k, j, i), np.asarray(image.affine, dtype=np.float64)
