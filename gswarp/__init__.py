@@ -7,6 +7,7 @@ see :mod:`gswarp.engine.api` for the coordinate convention.
 from importlib.metadata import PackageNotFoundError, version
 
 from gswarp.engine import affine_grid, affine_sample, grid_sample, sample_pixels, warp_affine
+from gswarp.engine.tiles import warp_flow
 from gswarp.errors import (
     BackendError,
     DTypeError,
@@ -37,4 +38,5 @@ __all__ = [
     "grid_sample",
     "sample_pixels",
     "warp_affine",
+    "warp_flow",
 ]

@@ -226,7 +226,7 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | N
             if not np.array_equal(pending, identity):
                 steps.append(MatrixStep(pending[:k].copy()))
                 pending = identity
-            steps.append(_field_step(transform, size, align, _where(spec, index)))
+            steps.append(_field_step(transform, size, align, _where(spec, index), affine))
         else:
             inverse = _step_matrices(transform, size, align, _where(spec, index))[1]
             pending = inverse @ pending
@@ -235,7 +235,9 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | N
     return Plan(size, output_size, None, None, None, spec, tuple(steps), frame)
 
 
-def _field_step(flow: FlowSpec, size: tuple[int, ...], align: bool, where: str) -> FieldStep:
+def _field_step(
+    flow: FlowSpec, size: tuple[int, ...], align: bool, where: str, affine: np.ndarray | None
+) -> FieldStep:
     """The field in input pixels, mapped from the input frame onto its own grid."""
     k = len(size)
     try:
@@ -249,6 +251,13 @@ def _field_step(flow: FlowSpec, size: tuple[int, ...], align: bool, where: str) 
             field = (field * flow.scale + 1) * half - (0.0 if align else 0.5)
         else:
             field = field * (flow.scale * half)
+    elif flow.units == "world":  # mm -> voxels through the inverse affine
+        if affine is None or k != 3:
+            raise SpecError(f"{where}.flow.units: world needs a volume with a world header (NIfTI)")
+        to_voxels = np.linalg.inv(affine)
+        field = (field * flow.scale) @ to_voxels[:3, :3].T
+        if flow.kind == "coordinates":
+            field = field + to_voxels[:3, 3]
     elif flow.scale != 1:
         field = field * flow.scale
     field_size = field.shape[:k]

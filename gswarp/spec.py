@@ -111,7 +111,8 @@ class FlowSpec:
     """A dense flow field from a file (``.npy``; ``.npz`` with ``key``).
 
     ``kind``: "displacement" (``x_src = x_out + d``) or "coordinates" (``x_src = c``);
-    ``units``: "pixels" (of the input) or "normalized" (grid_sample's [-1, 1]); ``scale``
+    ``units``: "pixels" (of the input), "normalized" (grid_sample's [-1, 1]) or "world" (mm
+    along the axes of a NIfTI volume's world space, through its affine); ``scale``
     multiplies the field. ``path`` as written in the spec; ``resolved`` relative to the spec
     file's folder.
     """
@@ -517,7 +518,7 @@ class _Reader:
             )
         if "units" in items:
             values["units"] = self.choice(
-                items["units"][1], f"{path}.units", ("pixels", "normalized")
+                items["units"][1], f"{path}.units", ("pixels", "normalized", "world")
             )
         if "scale" in items:
             values["scale"] = self.number(items["scale"][1], f"{path}.scale")

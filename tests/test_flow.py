@@ -309,3 +309,31 @@ class TestApplyWithFlows:
         assert result.exit_code == 2
         assert "transform[0].flow:" in result.stderr and "bad.npy" in result.stderr
         assert result.stderr.count("\n") == 1
+
+
+class TestWarpFlow:
+    def test_full_and_coarse_fields_and_output_size(self, rng):
+        image = rng.random((1, 2, 24, 32))
+        field = smooth_field(rng, 24, 32)
+        np.testing.assert_array_equal(
+            gswarp.warp_flow(image, field), sample_chain(image, [FieldStep(field)], image.shape)
+        )
+        coarse = smooth_field(rng, 6, 8)
+        out = gswarp.warp_flow(image, coarse, (1, 2, 12, 16), "bicubic")
+        to_field = gswarp.transforms.theta_to_pixel_matrix(
+            np.eye(2, 3)[None], (6, 8), (24, 32), False
+        )[0]
+        half = gswarp.transforms.theta_to_pixel_matrix(
+            np.eye(2, 3)[None], (24, 32), (12, 16), False
+        )[0]
+        steps = [MatrixStep(half), FieldStep(coarse, to_field)]
+        expected = sample_chain(image, steps, (1, 2, 12, 16), "bicubic", fuse=False)
+        np.testing.assert_allclose(out, expected, atol=1e-12)
+
+    def test_coordinates_and_bad_kind(self, rng):
+        image = rng.random((1, 1, 5, 6))
+        np.testing.assert_array_equal(
+            gswarp.warp_flow(image, base_grid(5, 6)[::-1], kind="coordinates"), image[..., ::-1, :]
+        )
+        with pytest.raises(SpecError, match="kind: expected 'displacement' or 'coordinates'"):
+            gswarp.warp_flow(image, np.zeros((5, 6, 2)), kind="absolute")

@@ -282,3 +282,18 @@ class TestWorldSpace:
                 "space: world\ntransform: {affine: {theta: [[1, 0, 0, 0], [0, 1, 0, 0], "
                 "[0, 0, 1, 0]]}}"
             )
+
+
+def test_flow_in_world_millimetres(tmp_path, rng):
+    volume = rng.random((4, 5, 12)).astype(np.float32)
+    save_nifti(tmp_path / "in.nii", volume, np.diag([-2.0, 1.0, 1.0, 1.0]))  # x mirrored, 2 mm
+    np.save(tmp_path / "f.npy", np.broadcast_to([4.0, 0.0, 0.0], (4, 5, 12, 3)))
+    (tmp_path / "s.yaml").write_text(
+        "version: 1\ntransform: {flow: {path: f.npy, units: world}}\nsampling: {mode: nearest}\n"
+    )
+    from gswarp.spec import load_spec
+
+    warp_volume_file(load_spec(tmp_path / "s.yaml"), tmp_path / "in.nii", tmp_path / "out.nii")
+    out = np.swapaxes(np.asanyarray(nibabel.load(str(tmp_path / "out.nii")).dataobj), 0, 2)
+    # x_src = x_out + 4 mm = x_out - 2 voxels (the x axis is mirrored)
+    np.testing.assert_array_equal(out[..., 2:], volume[..., :-2])

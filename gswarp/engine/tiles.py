@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from gswarp.engine.api import sample_field, sample_pixels, warp_affine
+from gswarp.errors import SpecError
 
-__all__ = ["FieldStep", "MatrixStep", "chain_coordinates", "sample_chain"]
+__all__ = ["FieldStep", "MatrixStep", "chain_coordinates", "sample_chain", "warp_flow"]
 
 TILE_POINTS = 1 << 18
 """Output points per tile (262,144: 4 MiB of float64 2-D coordinates)."""
@@ -203,3 +204,59 @@ def sample_chain(
             out=out[:, :, start:stop],
         )
     return out
+
+
+def warp_flow(
+    input: np.ndarray,
+    flow: np.ndarray,
+    size: Sequence[int] | None = None,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool = False,
+    *,
+    kind: str = "displacement",
+    fill: float | Sequence[float] = 0.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Warp ``input`` by a dense flow field in pixels, in one fused pass.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (N, C, D, H, W)
+    flow : ndarray, shape (H_f, W_f, 2) or (D_f, H_f, W_f, 3)
+        Last axis ``(x, y[, z])`` in input pixels: ``kind='displacement'`` samples the input at
+        ``p + flow(p)``, ``kind='coordinates'`` at ``flow(p)``. The field spans the input's
+        extent; a coarser one is interpolated (bilinear/trilinear, edges continued) at each
+        point, never expanded in memory. NaN gives ``fill``.
+    size : sequence of int, optional
+        Output size ``(N, C, *spatial)``; default the input's. Another spatial size stretches the
+        output grid over the input's extent (as ``affine_grid`` with an identity theta).
+    mode, padding_mode, align_corners, fill, out
+        As in :func:`gswarp.grid_sample`.
+
+    Examples
+    --------
+    >>> image = np.arange(12.0).reshape(1, 1, 3, 4)
+    >>> shift = np.broadcast_to([1.0, 0.0], (3, 4, 2))  # sample one pixel to the right
+    >>> warp_flow(image, shift)[0, 0, 0].tolist()
+    [1.0, 2.0, 3.0, 0.0]
+    """
+    from gswarp.transforms import theta_to_pixel_matrix
+
+    input_spatial = tuple(input.shape[2:])
+    k = len(input_spatial)
+    size = tuple(input.shape) if size is None else tuple(int(n) for n in size)
+    if kind not in ("displacement", "coordinates"):
+        raise SpecError(f"kind: expected 'displacement' or 'coordinates', got {kind!r}")
+    flow = np.asarray(flow, dtype=np.float64)
+    identity = np.eye(k, k + 1)[None]
+    steps: list[Step] = []
+    if tuple(size[2:]) != input_spatial:
+        steps.append(
+            MatrixStep(theta_to_pixel_matrix(identity, input_spatial, size[2:], align_corners)[0])
+        )
+    to_field = None
+    if flow.shape[:-1] != input_spatial:
+        to_field = theta_to_pixel_matrix(identity, flow.shape[:-1], input_spatial, align_corners)[0]
+    steps.append(FieldStep(flow, to_field, absolute=kind == "coordinates"))
+    return sample_chain(input, steps, size, mode, padding_mode, align_corners, fill=fill, out=out)
