@@ -275,7 +275,7 @@ _SAMPLING_KEYS = ("mode", "padding", "align_corners", "fill")
 _OUTPUT_KEYS = ("size", "like", "spacing", "dtype", "values")
 _TRANSFORM_KINDS = ("affine", "flow")
 _FLOW_KEYS = ("path", "key", "kind", "units", "scale")
-_FLOW_SUFFIXES = (".npy", ".npz")
+_FLOW_SUFFIXES = (".npy", ".npz", ".nii", ".nii.gz", ".tif", ".tiff")
 
 
 def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
@@ -489,11 +489,11 @@ class _Reader:
             raise self.error(
                 file_node, f"{path}.path", f"expected a file name, got {_described(written)}"
             )
-        if Path(written).suffix.lower() not in _FLOW_SUFFIXES:
+        if not written.lower().endswith(_FLOW_SUFFIXES):
             raise self.error(
                 file_node,
                 f"{path}.path",
-                f"expected a {' or '.join(_FLOW_SUFFIXES)} file, got {written!r}",
+                f"expected a {', '.join(_FLOW_SUFFIXES)} file, got {written!r}",
             )
         resolved = (self.base / written).resolve()
         if not resolved.is_file():

@@ -235,7 +235,10 @@ class TestFlowSpecs:
                 "transform.flow.kind: expected one of displacement, coordinates, got 'warp'",
             ),
             ("{path: nope.npy}", "transform.flow.path: expected an existing file, got 'nope.npy'"),
-            ("{path: f.txt}", "transform.flow.path: expected a .npy or .npz file"),
+            (
+                "{path: f.txt}",
+                "transform.flow.path: expected a .npy, .npz, .nii, .nii.gz, .tif, .tiff file",
+            ),
             ("{scale: 2}", "transform.flow.path: missing key"),
             ("{path: f.npy, unit: pixels}", "unknown key (did you mean 'units'?)"),
         ],
@@ -337,3 +340,18 @@ class TestWarpFlow:
         )
         with pytest.raises(SpecError, match="kind: expected 'displacement' or 'coordinates'"):
             gswarp.warp_flow(image, np.zeros((5, 6, 2)), kind="absolute")
+
+
+class TestFieldFormats:
+    def test_nifti_vector_field(self, tmp_path, rng):
+        nibabel = pytest.importorskip("nibabel", reason="nibabel is not installed")
+        field = rng.random((4, 5, 6, 3))  # (D, H, W, 3)
+        stored = np.swapaxes(field, 0, 2)[:, :, :, None, :]  # (I, J, K, 1, 3)
+        nibabel.save(nibabel.Nifti1Image(stored, np.eye(4)), str(tmp_path / "f.nii.gz"))
+        np.testing.assert_allclose(load_field(tmp_path / "f.nii.gz", 3), field)
+
+    def test_tiff_field(self, tmp_path, rng):
+        tifffile = pytest.importorskip("tifffile", reason="tifffile is not installed")
+        field = rng.random((7, 8, 2)).astype(np.float32)
+        tifffile.imwrite(tmp_path / "f.tif", field)
+        np.testing.assert_array_equal(load_field(tmp_path / "f.tif", 2), field)

@@ -1,9 +1,11 @@
-"""Flow fields from files: ``.npy`` and ``.npz`` arrays.
+"""Flow fields from files: ``.npy``, ``.npz`` (with a key), NIfTI ``.nii``/``.nii.gz`` and TIFF.
 
 A field is ``(H, W, 2)`` or ``(D, H, W, 3)`` with the last axis ``(dx, dy[, dz])``; channel-first
-``(2, H, W)`` / ``(3, D, H, W)`` is accepted when the shape says so unambiguously. Loaded fields
-are cached (keyed by path, size and modification time), so a folder of images reads its field
-once.
+``(2, H, W)`` / ``(3, D, H, W)`` is accepted when the shape says so unambiguously. A NIfTI field
+is NIfTI's vector layout ``(I, J, K, 1, 3)`` or ``(I, J, K, 3)``, read as ``(K, J, I, 3)`` =
+``(D, H, W, 3)`` with components (x, y, z) = (i, j, k); a TIFF holds the array as stored. Loaded
+fields are cached (keyed by path, size and modification time), so a folder of inputs reads its
+field once.
 """
 
 from __future__ import annotations
@@ -76,6 +78,16 @@ def _load_cached(path: Path, mtime: int, size: int, spatial: int, key: str | Non
 
 
 def _read_array(path: Path, key: str | None) -> np.ndarray:
+    name = path.name.lower()
+    if name.endswith((".nii", ".nii.gz")):
+        return _read_nifti_field(path)
+    if name.endswith((".tif", ".tiff")):
+        from gswarp.io.volumes import _tifffile
+
+        try:
+            return _tifffile().imread(path)
+        except (OSError, ValueError) as error:
+            raise InputError(f"{path}: cannot read the flow field: {error}") from None
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
@@ -93,3 +105,20 @@ def _read_array(path: Path, key: str | None) -> np.ndarray:
         if key not in names:
             raise InputError(f"{path}: no array {key!r}; it holds {', '.join(names)}")
         return loaded[key]
+
+
+def _read_nifti_field(path: Path) -> np.ndarray:
+    from gswarp.io.volumes import _nibabel
+
+    nibabel = _nibabel()
+    try:
+        data = np.asanyarray(nibabel.load(str(path)).dataobj, dtype=np.float64)
+    except (OSError, ValueError, nibabel.filebasedimages.ImageFileError) as error:
+        raise InputError(f"{path}: cannot read the flow field: {error}") from None
+    if data.ndim == 5 and data.shape[3] == 1:
+        data = data[:, :, :, 0, :]
+    if data.ndim != 4:
+        raise InputError(
+            f"{path}: expected a NIfTI vector field (I, J, K, 1, 3), got shape {data.shape}"
+        )
+    return np.swapaxes(data, 0, 2)  # (K, J, I, 3): z, y, x
