@@ -352,33 +352,6 @@ class _Reader:
             raise self.error(node, path, f"expected {what}, got {value!r} ({problem})")
         return float(value)
 
-    def numbers(
-        self,
-        node: yaml.Node,
-        path: str,
-        count: int,
-        what: str,
-        check: Callable[[float], str | None] | None = None,
-    ) -> tuple[float, ...]:
-        if not isinstance(node, yaml.SequenceNode) or len(node.value) != count:
-            raise self.error(node, path, f"expected {what}, got {_described(self.scalar(node))}")
-        return tuple(
-            self.number(item, f"{path}[{i}]", check, what="a number")
-            for i, item in enumerate(node.value)
-        )
-
-    def number_or_pair(
-        self,
-        node: yaml.Node,
-        path: str,
-        what: str,
-        check: Callable[[float], str | None] | None = None,
-        single: Callable[[float], tuple[float, float]] = lambda v: (v, v),
-    ) -> tuple[float, float]:
-        if isinstance(node, yaml.SequenceNode):
-            return self.numbers(node, path, 2, what, check)  # type: ignore[return-value]
-        return single(self.number(node, path, check, what=what))
-
     def choice(self, node: yaml.Node, path: str, choices: tuple[str, ...]) -> str:
         value = self.scalar(node)
         if not isinstance(value, str) or value.lower() not in choices:
