@@ -7,6 +7,7 @@ once per file.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -169,26 +170,36 @@ def warp_volume_file(
     """Read a volume (``.npy``, NIfTI, TIFF stack), warp it, write ``target`` atomically.
 
     A NIfTI output keeps the input's header (dtype, scaling, units, intent) with sform and
-    qform describing the output grid. Changing the dtype of a scaled NIfTI (``scl_slope``) is
-    refused: the stored values would lose their meaning.
+    qform describing the output grid. When the spec changes the dtype of a NIfTI that stores
+    scaled values (``scl_slope``/``scl_inter``), the real values ``stored * slope + inter`` are
+    warped and written in the new dtype (rounded and clipped for integers), without scaling.
     """
     volume = read_volume(source)
     plan = resolve(spec, volume.voxels.shape[:3], volume.meta.affine)
-    header = volume.meta.header
-    if spec.output.dtype != "same" and header is not None:
-        slope, inter = header.get_slope_inter()
-        if slope is not None and (slope, inter or 0.0) != (1.0, 0.0):
-            raise SpecError(
-                f"{source}: output.dtype: this NIfTI stores scaled values (scl_slope {slope:g}, "
-                f"scl_inter {inter or 0:g}); keep dtype: same"
-            )
-    warped = warp_pixels(volume.voxels, plan)
+    voxels, meta = _unscaled_for_new_dtype(volume.voxels, volume.meta, spec)
+    if voxels is not volume.voxels:  # real values already: convert them as they are
+        plan = replace(plan, spec=replace(spec, output=replace(spec.output, values="keep")))
+    warped = warp_pixels(voxels, plan)
     write_volume(
         target,
         warped,
-        volume.meta,
+        meta,
         sampling_matrix=plan.frame,
         overwrite=overwrite,
         cancelled=cancelled,
     )
     return plan
+
+
+def _unscaled_for_new_dtype(voxels: np.ndarray, meta, spec: WarpSpec):
+    """(voxels, meta): a scaled NIfTI whose dtype the spec changes gives its real values (float64)
+    and a header without scaling; anything else is returned as it is."""
+    header = meta.header
+    if spec.output.dtype == "same" or header is None:
+        return voxels, meta
+    slope, inter = header.get_slope_inter()
+    if slope is None or (slope, inter or 0.0) == (1.0, 0.0):
+        return voxels, meta
+    header = header.copy()
+    header.set_slope_inter(1.0, 0.0)
+    return voxels * np.float64(slope) + np.float64(inter or 0.0), replace(meta, header=header)

@@ -37,8 +37,19 @@ def smooth_field(rng, height: int, width: int, amplitude: float = 4.0) -> np.nda
 
 
 class TestChainSampler:
-    @pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
-    @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+    @pytest.mark.parametrize(
+        ("mode", "dtype"),
+        [("bilinear", np.float32), ("nearest", np.uint8)]
+        + [
+            pytest.param(m, d, marks=pytest.mark.slow)
+            for m, d in [
+                ("bicubic", np.float32),
+                ("nearest", np.float32),
+                ("bilinear", np.uint8),
+                ("bicubic", np.uint8),
+            ]
+        ],
+    )
     def test_zero_field_is_identity(self, rng, mode, dtype):
         image = (rng.random((2, 3, 20, 30)) * 200).astype(dtype)
         step = FieldStep(np.zeros((20, 30, 2)))
@@ -142,7 +153,7 @@ class TestChainSampler:
         out = sample_chain(volume, [shift], volume.shape, "nearest", tile_points=50)
         np.testing.assert_array_equal(out[:, :, :-2], volume[:, :, 2:])
 
-    @pytest.mark.parametrize("spatial", [2, 3])
+    @pytest.mark.parametrize("spatial", [2, pytest.param(3, marks=pytest.mark.slow)])
     def test_two_fields_take_the_buffered_path(self, rng, spatial):
         shape = (1, 1, *([9] * spatial))
         image = rng.random(shape)
@@ -155,7 +166,14 @@ class TestChainSampler:
         coords = chain_coordinates([one, two], shape[2:], 0, shape[2])
         np.testing.assert_allclose(out, gswarp.sample_pixels(image, coords[None]), atol=1e-12)
 
-    @pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
+    @pytest.mark.parametrize(
+        "mode",
+        [
+            "bilinear",
+            pytest.param("nearest", marks=pytest.mark.slow),
+            pytest.param("bicubic", marks=pytest.mark.slow),
+        ],
+    )
     def test_fused_equals_buffered_in_3d(self, rng, mode):
         volume = rng.random((2, 2, 7, 8, 9)).astype(np.float32)
         field = FieldStep(

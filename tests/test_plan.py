@@ -39,7 +39,10 @@ class TestConventions:
     @pytest.mark.parametrize(
         ("dtype", "mode"),
         [(dtype, mode) for dtype in (np.uint8, np.float32) for mode in MODES]
-        + [(dtype, "bilinear") for dtype in (np.uint16, np.int16, np.int32, np.float64)],
+        + [
+            pytest.param(dtype, "bilinear", marks=pytest.mark.slow)
+            for dtype in (np.uint16, np.int16, np.int32, np.float64)
+        ],
     )
     def test_identity_spec_returns_the_input(self, rng, dtype, mode):
         image = (rng.random((17, 23, 3)) * 1000).astype(dtype)

@@ -105,16 +105,19 @@ class TestNiftiGeometry:
         np.testing.assert_allclose(out.get_qform(), expected, atol=1e-5)
         assert out.header["sform_code"] > 0 and out.header["qform_code"] > 0
 
-    def test_a_dtype_change_of_scaled_values_is_refused(self, tmp_path, rng):
-        image = nibabel.Nifti1Image(rng.random((4, 4, 4)) * 100, np.eye(4))
-        image.header.set_data_dtype(np.int16)
+    def test_a_dtype_change_of_scaled_values_writes_real_values(self, tmp_path, rng):
+        image = nibabel.Nifti1Image(rng.random((4, 5, 6)) * 100 - 30, np.eye(4))
+        image.header.set_data_dtype(np.int16)  # stored int16 with scl_slope / scl_inter
         nibabel.save(image, str(tmp_path / "s.nii"))
-        with pytest.raises(SpecError, match="stores scaled values"):
-            warp_volume_file(
-                spec("transform: []\noutput: {dtype: float32}"),
-                tmp_path / "s.nii",
-                tmp_path / "o.nii",
-            )
+        source = nibabel.load(str(tmp_path / "s.nii"))
+        assert source.dataobj.slope != 1
+        warp_volume_file(
+            spec("transform: []\noutput: {dtype: float32}"), tmp_path / "s.nii", tmp_path / "o.nii"
+        )
+        out = nibabel.load(str(tmp_path / "o.nii"))
+        assert out.get_data_dtype() == np.float32
+        assert (out.dataobj.slope, out.dataobj.inter) == (1.0, 0.0)
+        np.testing.assert_allclose(np.asanyarray(out.dataobj), source.get_fdata(), rtol=1e-6)
 
 
 class TestSampling:
