@@ -64,6 +64,13 @@ class TestFiles:
         np.testing.assert_array_equal(np.swapaxes(stored[:, :, :, 0, :], 0, 2), voxels)
         np.testing.assert_array_equal(read_volume(tmp_path / "c.nii").voxels, voxels)
 
+    def test_a_volume_is_not_written_under_an_image_suffix(self, tmp_path, labels):
+        from gswarp.io.volumes import VolumeMeta
+
+        with pytest.raises(InputError, match=r"v\.png: a volume is written as \.npy"):
+            write_volume(tmp_path / "v.png", labels, VolumeMeta("npy"))
+        assert not list(tmp_path.iterdir())
+
     def test_not_a_volume(self, tmp_path):
         np.save(tmp_path / "flat.npy", np.zeros((4, 5)))
         with pytest.raises(InputError, match=r"flat\.npy: expected a volume \(D, H, W\)"):

@@ -152,6 +152,10 @@ def write_volume(
     """
     target = Path(target)
     kind = volume_format(target) or "tiff"
+    if kind == "tiff" and not target.name.lower().endswith((".tif", ".tiff")):
+        raise InputError(
+            f"{target}: a volume is written as .npy, .nii, .nii.gz or .tif (a TIFF stack)"
+        )
     voxels = np.ascontiguousarray(voxels)
     if kind == "nifti":
         header = _nifti_header(voxels, meta, sampling_matrix)  # fails before any file exists
