@@ -154,3 +154,22 @@ def test_readme_python_examples_run():
         exec(compile(block, "README.md", "exec"), namespace)
     np.testing.assert_array_equal(namespace["turned"], np.rot90(namespace["nchw"], axes=(2, 3)))
     assert namespace["warped"].shape == namespace["nchw"].shape
+
+
+def test_command_line_hides_scipy_linalg_from_numbas_blas_probe_only():
+    """The start-up shortcut: numba's BLAS probe skips scipy.linalg; scipy.linalg still works."""
+    pytest.importorskip("scipy.linalg", reason="scipy is not installed: nothing to hide")
+    script = (
+        "import sys\n"
+        "from gswarp.cli.main import _HideScipyLinalgFromNumba\n"
+        "sys.meta_path.insert(0, _HideScipyLinalgFromNumba())\n"
+        "import numba.np.arraymath as arraymath\n"
+        "assert not arraymath._HAVE_BLAS\n"
+        "import scipy.linalg\n"
+        "print(scipy.linalg.inv([[4.0]])[0, 0])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "0.25"

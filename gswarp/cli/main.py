@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.abc
 import os
 import platform
+import sys
 
 import click
 
@@ -45,6 +47,24 @@ cli.add_command(validate)
 cli.add_command(explain)
 
 
+class _HideScipyLinalgFromNumba(importlib.abc.MetaPathFinder):
+    """Refuses ``scipy.linalg`` while numba's array-math module is being imported, and only
+    then. That module imports ``scipy.linalg`` just to learn whether BLAS is there for
+    ``np.dot`` and friends, which gswarp's kernels never use: 0.2 s of every command's start-up
+    measured here (a one-image ``gswarp apply``: 1.07 s -> 0.85 s, medians of 5). Installed by
+    the command line only; ``scipy.linalg`` imports normally at any other time."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "scipy.linalg" and not name.startswith("scipy.linalg."):
+            return None
+        module = sys.modules.get("numba.np.arraymath")
+        if module is not None and getattr(getattr(module, "__spec__", None), "_initializing", 0):
+            raise ImportError("hidden from numba's BLAS probe by gswarp's command line")
+        return None
+
+
 def main() -> None:
     """Console-script entry point."""
+    if "scipy.linalg" not in sys.modules:
+        sys.meta_path.insert(0, _HideScipyLinalgFromNumba())
     cli()
