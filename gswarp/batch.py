@@ -173,10 +173,10 @@ def run_jobs(
                 on_outcome(Outcome(job, job.error))
                 continue
             while len(pending) >= limit:
-                _drain(pending, on_outcome, FIRST_COMPLETED)
+                _drain(pending, on_outcome)
             pending[executor.submit(guarded, job)] = job
         while pending:
-            _drain(pending, on_outcome, FIRST_COMPLETED)
+            _drain(pending, on_outcome)
     except BaseException:
         cancelled.set()
         executor.shutdown(wait=True, cancel_futures=True)
@@ -184,8 +184,9 @@ def run_jobs(
     executor.shutdown(wait=True)
 
 
-def _drain(pending: dict[Future, Job], on_outcome: Callable[[Outcome], None], when: str) -> None:
-    done, _ = wait(list(pending), timeout=0.5, return_when=when)
+def _drain(pending: dict[Future, Job], on_outcome: Callable[[Outcome], None]) -> None:
+    """Report the jobs that finished, waiting at most 0.5 s so that Ctrl-C is seen promptly."""
+    done, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
     for future in done:
         del pending[future]
         on_outcome(future.result())

@@ -40,7 +40,13 @@ from gswarp.spec import (
     Transform,
     WarpSpec,
 )
-from gswarp.transforms import affine_2d, affine_3d, pixel_matrix_to_theta, theta_to_pixel_matrix
+from gswarp.transforms import (
+    affine_2d,
+    affine_3d,
+    pixel_matrix_to_theta,
+    resize_matrix,
+    theta_to_pixel_matrix,
+)
 
 __all__ = ["Plan", "check_fields", "resolve"]
 
@@ -263,13 +269,16 @@ def _field_step(
     field_size = field.shape[:k]
     to_field = None
     if field_size != size:  # a coarser (or finer) field spans the same extent
-        to_field = theta_to_pixel_matrix(np.eye(k, k + 1)[None], field_size, size, align)[0]
+        to_field = resize_matrix(field_size, size, align)
     return FieldStep(field, to_field, absolute=flow.kind == "coordinates")
 
 
+def _input_kind(k: int) -> str:
+    return "an image" if k == 2 else "a volume"
+
+
 def _dims_error(where: str, key: str, k: int, expected: str, found: object) -> SpecError:
-    kind = "an image" if k == 2 else "a volume"
-    return SpecError(f"{where}.affine.{key}: {kind} needs {expected}, got {found}")
+    return SpecError(f"{where}.affine.{key}: {_input_kind(k)} needs {expected}, got {found}")
 
 
 def _vector(value, k: int, where: str, key: str, default: float) -> tuple[float, ...]:
@@ -357,22 +366,20 @@ def _output_frame(
         return _respaced(size, affine, np.asarray(values, dtype=np.float64))
     if kind == "size":
         if len(values) != k:
-            kind_name = "an image" if k == 2 else "a volume"
             raise SpecError(
-                f"{spec.source}: output.size: {kind_name} needs {k} sizes, got {list(values)}"
+                f"{spec.source}: output.size: {_input_kind(k)} needs {k} sizes, got {list(values)}"
             )
         out = tuple(int(n) for n in values[::-1])
     else:
         if isinstance(values, tuple) and len(values) != k:
-            kind_name = "an image" if k == 2 else "a volume"
             raise SpecError(
-                f"{spec.source}: output.size.scale: {kind_name} needs one number or {k}, "
+                f"{spec.source}: output.size.scale: {_input_kind(k)} needs one number or {k}, "
                 f"got {list(values)}"
             )
         scales = (values,) * k if not isinstance(values, tuple) else values[::-1]
         out = tuple(max(1, math.floor(n * s + 0.5)) for n, s in zip(size, scales, strict=True))
     stretch = np.eye(k + 1)
-    stretch[:k] = theta_to_pixel_matrix(np.eye(k, k + 1)[None], size, out, align)[0]
+    stretch[:k] = resize_matrix(size, out, align)
     return out, stretch
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "affine_3d",
     "compose",
     "pixel_matrix_to_theta",
+    "resize_matrix",
     "sampling_matrix",
     "theta_to_pixel_matrix",
 ]
@@ -63,6 +64,23 @@ def theta_to_pixel_matrix(
         a = linear * s_in[None, :, None] / s_out[None, None, :]
         b = ((shift + 1) * s_in - 1) / 2 + a @ ((1 - s_out) / 2)
     return np.concatenate([a, b[:, :, None]], axis=2)
+
+
+def resize_matrix(
+    input_spatial: Sequence[int], output_spatial: Sequence[int], align_corners: bool
+) -> np.ndarray:
+    """(k, k + 1): output pixel -> input pixel between two grids over the same extent.
+
+    This is :func:`theta_to_pixel_matrix` of the identity theta: what torch's ``affine_grid``
+    does when only the size changes (``align_corners`` lines up corner centres or outer edges).
+
+    >>> resize_matrix((4,), (2,), False).tolist()  # 2 output pixels cover 4 input pixels
+    [[2.0, 0.5]]
+    """
+    k = len(input_spatial)
+    return theta_to_pixel_matrix(
+        np.eye(k, k + 1)[None], input_spatial, output_spatial, align_corners
+    )[0]
 
 
 def pixel_matrix_to_theta(

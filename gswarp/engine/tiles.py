@@ -241,22 +241,18 @@ def warp_flow(
     >>> warp_flow(image, shift)[0, 0, 0].tolist()
     [1.0, 2.0, 3.0, 0.0]
     """
-    from gswarp.transforms import theta_to_pixel_matrix
+    from gswarp.transforms import resize_matrix
 
     input_spatial = tuple(input.shape[2:])
-    k = len(input_spatial)
     size = tuple(input.shape) if size is None else tuple(int(n) for n in size)
     if kind not in ("displacement", "coordinates"):
         raise SpecError(f"kind: expected 'displacement' or 'coordinates', got {kind!r}")
     flow = np.asarray(flow, dtype=np.float64)
-    identity = np.eye(k, k + 1)[None]
     steps: list[Step] = []
     if tuple(size[2:]) != input_spatial:
-        steps.append(
-            MatrixStep(theta_to_pixel_matrix(identity, input_spatial, size[2:], align_corners)[0])
-        )
+        steps.append(MatrixStep(resize_matrix(input_spatial, size[2:], align_corners)))
     to_field = None
     if flow.shape[:-1] != input_spatial:
-        to_field = theta_to_pixel_matrix(identity, flow.shape[:-1], input_spatial, align_corners)[0]
+        to_field = resize_matrix(flow.shape[:-1], input_spatial, align_corners)
     steps.append(FieldStep(flow, to_field, absolute=kind == "coordinates"))
     return sample_chain(input, steps, size, mode, padding_mode, align_corners, fill=fill, out=out)
