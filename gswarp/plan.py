@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gswarp.elastic import default_grid, elastic_field
 from gswarp.engine.tiles import FieldStep, MatrixStep, Step
 from gswarp.errors import InputError, SpecError
 from gswarp.io.fields import load_field
@@ -35,6 +36,7 @@ from gswarp.spec import (
     AffineMatrix,
     AffineParams,
     AffineTheta,
+    ElasticSpec,
     FlowSpec,
     OutputSpec,
     Transform,
@@ -107,8 +109,13 @@ def resolve(spec: WarpSpec, input_size: tuple[int, ...], affine: np.ndarray | No
     size = tuple(int(n) for n in input_size)
     k = len(size)
     align = spec.sampling.align_corners
+    if spec.is_random:
+        raise SpecError(
+            f"{spec.source}: the spec has random values; draw it first "
+            "(gswarp.augment.draw, or gswarp apply --seed)"
+        )
     _check_geometry(spec, k, affine)
-    if any(isinstance(t, FlowSpec) for t in spec.transforms):
+    if any(isinstance(t, FlowSpec | ElasticSpec) for t in spec.transforms):
         return _resolve_chain(spec, size, affine)
     forward, inverse = _transform_matrices(spec, size, affine)
     output_size, stretch = _output_frame(spec, size, forward, align, affine)
@@ -219,8 +226,8 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | N
     align = spec.sampling.align_corners
     if spec.output.size == "expand":
         raise SpecError(
-            f"{spec.source}: output.size: expand needs affine transforms only (a flow field has "
-            "no extent to measure); give a size or same"
+            f"{spec.source}: output.size: expand needs affine transforms only (a flow or elastic "
+            "field has no extent to measure); give a size or same"
         )
     output_size, pending = _output_frame(spec, size, np.eye(k + 1), align, affine)
     frame = pending[:k].copy()
@@ -233,6 +240,11 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | N
                 steps.append(MatrixStep(pending[:k].copy()))
                 pending = identity
             steps.append(_field_step(transform, size, align, _where(spec, index), affine))
+        elif isinstance(transform, ElasticSpec):
+            if not np.array_equal(pending, identity):
+                steps.append(MatrixStep(pending[:k].copy()))
+                pending = identity
+            steps.append(_elastic_step(transform, size))
         else:
             inverse = _step_matrices(transform, size, align, _where(spec, index))[1]
             pending = inverse @ pending
@@ -271,6 +283,15 @@ def _field_step(
     if field_size != size:  # a coarser (or finer) field spans the same extent
         to_field = resize_matrix(field_size, size, align)
     return FieldStep(field, to_field, absolute=flow.kind == "coordinates")
+
+
+def _elastic_step(elastic: ElasticSpec, size: tuple[int, ...]) -> FieldStep:
+    """The elastic field on its lattice over the input frame (:mod:`gswarp.elastic`)."""
+    grid = elastic.grid or default_grid(float(elastic.sigma))
+    field, to_field = elastic_field(
+        size, float(elastic.alpha), float(elastic.sigma), grid, int(elastic.seed)
+    )
+    return FieldStep(field, to_field if grid != 1 else None)
 
 
 def _input_kind(k: int) -> str:

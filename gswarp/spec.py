@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from gswarp.distributions import DISTRIBUTIONS, Choice, Distribution, Normal, Uniform
 from gswarp.errors import SpecError
 from gswarp.options import Mode, Padding
 
@@ -37,9 +39,12 @@ __all__ = [
     "AffineMatrix",
     "AffineParams",
     "AffineTheta",
+    "ElasticSpec",
     "FlowSpec",
     "OutputSpec",
     "SamplingSpec",
+    "Sometimes",
+    "TargetSpec",
     "WarpSpec",
     "load_spec",
     "parse_spec",
@@ -61,6 +66,8 @@ class AffineParams:
     ``rotate``: degrees, counter-clockwise as seen on screen; on a volume one number turns about
     z (each slice as an image), and ``[rx, ry, rz]`` turn about x, then y, then z, each
     counter-clockwise as seen looking along the axis (for z: into the stack, as on screen).
+    Any number may be a :mod:`~gswarp.distributions` value until the spec is drawn
+    (:func:`gswarp.augment.draw`).
     ``scale``: a number (every axis) or one per axis; ``shear`` (x, y) degrees (images only);
     all about ``center`` ("image": the centre ``((W - 1) / 2, (H - 1) / 2[, (D - 1) / 2])``,
     "origin": pixel 0, or a position in pixels); then ``translate`` in pixels (x right, y down,
@@ -74,16 +81,29 @@ class AffineParams:
     center: str | tuple[float, ...] = "image"
 
     def normalized(self) -> dict[str, Any]:
-        def plain(value: Any) -> Any:
-            return list(value) if isinstance(value, tuple) else value
-
-        values = {"rotate": plain(self.rotate), "scale": plain(self.scale)}
-        if any(self.shear):
-            values["shear"] = list(self.shear)
+        values = {"rotate": _plain(self.rotate), "scale": _plain(self.scale)}
+        if any(v != 0 for v in self.shear):
+            values["shear"] = _plain(self.shear)
         if self.translate:
-            values["translate"] = list(self.translate)
-        values["center"] = plain(self.center)
+            values["translate"] = _plain(self.translate)
+        values["center"] = _plain(self.center)
         return values
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists and distributions as their mappings (for YAML/JSON)."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Uniform | Normal | Choice):
+        return value.normalized()
+    return value
+
+
+def is_random_value(value: Any) -> bool:
+    """True for a distribution, or a tuple holding one."""
+    if isinstance(value, tuple):
+        return any(is_random_value(v) for v in value)
+    return isinstance(value, Uniform | Normal | Choice)
 
 
 @dataclass(frozen=True)
@@ -128,15 +148,55 @@ class FlowSpec:
         values: dict[str, Any] = {"path": self.path}
         if self.key is not None:
             values["key"] = self.key
-        values.update(kind=self.kind, units=self.units, scale=self.scale)
+        values.update(kind=self.kind, units=self.units, scale=_plain(self.scale))
         return values
 
 
-Transform = AffineParams | AffineMatrix | AffineTheta | FlowSpec
+@dataclass(frozen=True)
+class ElasticSpec:
+    """A random smooth displacement field (:mod:`gswarp.elastic`), 2-D or 3-D.
+
+    ``alpha``: strength (pixels), ``sigma``: smoothness (the Gaussian's standard deviation, in
+    pixels), as albumentations' ``ElasticTransform`` with uniform noise; ``grid``: the spacing
+    in pixels of the coarse lattice the field is built on (None: about ``sigma / 2``);
+    ``seed``: the field's noise (None until the spec is drawn).
+    """
+
+    alpha: float | Distribution
+    sigma: float | Distribution
+    grid: int | None = None
+    seed: int | None = None
+
+    def normalized(self) -> dict[str, Any]:
+        values: dict[str, Any] = {"alpha": _plain(self.alpha), "sigma": _plain(self.sigma)}
+        if self.grid is not None:
+            values["grid"] = self.grid
+        if self.seed is not None:
+            values["seed"] = self.seed
+        return values
+
+
+Transform = AffineParams | AffineMatrix | AffineTheta | FlowSpec | ElasticSpec
+
+
+@dataclass(frozen=True)
+class Sometimes:
+    """``transform`` applied with probability ``p`` (decided when the spec is drawn)."""
+
+    transform: Transform
+    p: float
 
 
 def _kind_of(transform: Transform) -> str:
-    return "flow" if isinstance(transform, FlowSpec) else "affine"
+    if isinstance(transform, FlowSpec):
+        return "flow"
+    return "elastic" if isinstance(transform, ElasticSpec) else "affine"
+
+
+def _transform_normalized(item: Transform | Sometimes) -> dict[str, Any]:
+    if isinstance(item, Sometimes):
+        return {**_transform_normalized(item.transform), "p": item.p}
+    return {_kind_of(item): item.normalized()}
 
 
 @dataclass(frozen=True)
@@ -189,15 +249,78 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
-class WarpSpec:
-    """A validated warp spec. ``transforms`` act in order on the input (first listed first)."""
+class TargetSpec:
+    """Sampling of a paired target (``gswarp apply --pair NAME=DIR``), such as a mask.
 
-    transforms: tuple[Transform, ...]
+    Unset values: ``mode`` nearest (targets are labels unless said otherwise, and nearest keeps
+    label values exact), ``padding`` the spec's, ``fill`` 0. ``align_corners`` is always the
+    spec's: it is part of the geometry, which image and target share.
+    """
+
+    name: str
+    mode: Mode | None = None
+    padding: Padding | None = None
+    fill: tuple[float, ...] | None = None
+
+    def sampling_for(self, base: SamplingSpec) -> SamplingSpec:
+        return SamplingSpec(
+            mode=self.mode or Mode.NEAREST,
+            padding=self.padding or base.padding,
+            align_corners=base.align_corners,
+            fill=self.fill if self.fill is not None else (0.0,),
+        )
+
+    def normalized(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if self.mode is not None:
+            values["mode"] = self.mode.label
+        if self.padding is not None:
+            values["padding"] = self.padding.label
+        if self.fill is not None:
+            values["fill"] = self.fill[0] if len(self.fill) == 1 else list(self.fill)
+        return values
+
+
+@dataclass(frozen=True)
+class WarpSpec:
+    """A validated warp spec. ``transforms`` act in order on the input (first listed first).
+
+    A *random* spec (:attr:`is_random`: distributions, ``p``, unseeded elastic transforms) is a
+    template: :func:`gswarp.augment.draw` turns it into a concrete spec per file.
+    """
+
+    transforms: tuple[Transform | Sometimes, ...]
     sampling: SamplingSpec = field(default_factory=SamplingSpec)
     output: OutputSpec = field(default_factory=OutputSpec)
     source: str = "<spec>"
     version: int = SPEC_VERSION
     space: str = "voxel"
+    targets: tuple[TargetSpec, ...] = ()
+
+    @property
+    def is_random(self) -> bool:
+        """True when the spec must be drawn before it can be resolved."""
+        for item in self.transforms:
+            if isinstance(item, Sometimes):
+                return True
+            if isinstance(item, ElasticSpec) and item.seed is None:
+                return True
+            if isinstance(item, AffineParams | FlowSpec | ElasticSpec) and any(
+                is_random_value(getattr(item, name)) for name in _RANDOM_FIELDS[type(item)]
+            ):
+                return True
+        return False
+
+    def target(self, name: str) -> TargetSpec:
+        """The ``targets`` entry called ``name`` (defaults when the spec has none)."""
+        for target in self.targets:
+            if target.name == name:
+                return target
+        return TargetSpec(name)
+
+    def for_target(self, name: str) -> WarpSpec:
+        """This spec with the sampling of target ``name``."""
+        return replace(self, sampling=self.target(name).sampling_for(self.sampling))
 
     def with_sampling(self, **changes: Any) -> WarpSpec:
         """A copy with some sampling fields replaced (``None`` values are ignored)."""
@@ -206,13 +329,24 @@ class WarpSpec:
 
     def normalized(self) -> dict[str, Any]:
         """The spec as plain data with every default filled in (what ``gswarp validate`` prints)."""
-        return {
+        values = {
             "version": self.version,
             "space": self.space,
-            "transform": [{_kind_of(t): t.normalized()} for t in self.transforms],
+            "transform": [_transform_normalized(t) for t in self.transforms],
             "sampling": self.sampling.normalized(),
             "output": self.output.normalized(),
         }
+        if self.targets:
+            values["targets"] = {t.name: t.normalized() for t in self.targets}
+        return values
+
+
+_RANDOM_FIELDS: dict[type, tuple[str, ...]] = {
+    AffineParams: ("rotate", "scale", "shear", "translate", "center"),
+    FlowSpec: ("scale",),
+    ElasticSpec: ("alpha", "sigma"),
+}
+"""The fields of each transform that may hold distributions."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,12 +403,15 @@ def parse_spec(text: str, source: str = "<spec>", base: Path | None = None) -> W
 # The node reader: validation with positions
 
 
-_TOP_KEYS = ("version", "space", "transform", "sampling", "output")
+_TOP_KEYS = ("version", "space", "transform", "sampling", "output", "targets")
 _AFFINE_KEYS = ("rotate", "scale", "shear", "translate", "center", "matrix", "theta")
 _SAMPLING_KEYS = ("mode", "padding", "align_corners", "fill")
 _OUTPUT_KEYS = ("size", "like", "spacing", "dtype", "values")
-_TRANSFORM_KINDS = ("affine", "flow")
+_TRANSFORM_KINDS = ("affine", "flow", "elastic")
+_ELASTIC_KEYS = ("alpha", "sigma", "grid", "seed")
+_TARGET_KEYS = ("mode", "padding", "fill")
 _FLOW_KEYS = ("path", "key", "kind", "units", "scale")
+_TARGET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _FLOW_SUFFIXES = (".npy", ".npz", ".nii", ".nii.gz", ".tif", ".tiff")
 
 
@@ -342,7 +479,16 @@ class _Reader:
         path: str,
         check: Callable[[float], str | None] | None = None,
         what: str = "a number",
-    ) -> float:
+        random: bool = False,
+    ) -> Any:
+        """A finite number; with ``random``, also a distribution (``{uniform: [a, b]}``, ...)
+        whose possible values pass ``check``."""
+        if isinstance(node, yaml.MappingNode):
+            if random:
+                return self.distribution(node, path, check)
+            raise self.error(
+                node, path, f"expected {what} (a distribution is not allowed here), got a mapping"
+            )
         value = self.scalar(node)
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
         if not is_number or not math.isfinite(value):
@@ -351,6 +497,48 @@ class _Reader:
         if problem:
             raise self.error(node, path, f"expected {what}, got {value!r} ({problem})")
         return float(value)
+
+    def distribution(
+        self, node: yaml.Node, path: str, check: Callable[[float], str | None] | None
+    ) -> Distribution:
+        items = self.mapping(node, path, DISTRIBUTIONS)
+        if len(items) != 1:
+            raise self.error(
+                node,
+                path,
+                f"expected one distribution ({', '.join(DISTRIBUTIONS)}), got {len(items)}",
+            )
+        ((kind, (_, value)),) = items.items()
+        where = f"{path}.{kind}"
+        if kind == "choice":
+            if not isinstance(value, yaml.SequenceNode) or not value.value:
+                raise self.error(
+                    value,
+                    where,
+                    f"expected a list of numbers, got {_described(self.scalar(value))}",
+                )
+            options = tuple(
+                self.number(v, f"{where}[{i}]", check) for i, v in enumerate(value.value)
+            )
+            return Choice(options, check)
+        names = "[low, high]" if kind == "uniform" else "[mean, std]"
+        first, second = self.vector(value, where, (2,), f"{names}, a list of 2 numbers")
+        if kind == "uniform":
+            if first > second:
+                raise self.error(
+                    value, where, f"expected {names} with low <= high, got [{first:g}, {second:g}]"
+                )
+            for bound, item in zip((first, second), value.value, strict=True):
+                problem = check(bound) if check else None
+                if problem:
+                    raise self.error(item, where, f"bound {bound:g} out of range ({problem})")
+            return Uniform(first, second, check)
+        if second < 0:
+            raise self.error(value.value[1], where, f"expected std >= 0, got {second:g}")
+        problem = check(first) if check else None
+        if problem:
+            raise self.error(value.value[0], where, f"mean {first:g} out of range ({problem})")
+        return Normal(first, second, check)
 
     def choice(self, node: yaml.Node, path: str, choices: tuple[str, ...]) -> str:
         value = self.scalar(node)
@@ -408,10 +596,12 @@ class _Reader:
             if "space" in items
             else "voxel"
         )
+        targets = self.targets(items["targets"][1]) if "targets" in items else ()
         if space == "world":
-            for index, transform in enumerate(transforms):
-                if isinstance(transform, AffineTheta | FlowSpec):
-                    kind = "theta" if isinstance(transform, AffineTheta) else "flow"
+            for index, item in enumerate(transforms):
+                transform = item.transform if isinstance(item, Sometimes) else item
+                if isinstance(transform, AffineTheta | FlowSpec | ElasticSpec):
+                    kind = "theta" if isinstance(transform, AffineTheta) else _kind_of(transform)
                     raise self.error(
                         items["space"][1],
                         "space",
@@ -424,28 +614,68 @@ class _Reader:
                         "space",
                         f"transform[{index}] shears; world space is for volumes (no shear)",
                     )
-        return WarpSpec(transforms, sampling, output, source=self.source, space=space)
+        return WarpSpec(
+            transforms, sampling, output, source=self.source, space=space, targets=targets
+        )
 
-    def transforms(self, node: yaml.Node) -> tuple[Transform, ...]:
+    def targets(self, node: yaml.Node) -> tuple[TargetSpec, ...]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(
+                node,
+                "targets",
+                "expected a mapping of target names (as in --pair NAME=DIR) to "
+                f"{{mode, padding, fill}}, got {_described(self.scalar(node))}",
+            )
+        targets: list[TargetSpec] = []
+        for key_node, value_node in node.value:
+            name = self.scalar(key_node)
+            if not isinstance(name, str) or not _TARGET_NAME.fullmatch(name):
+                raise self.error(
+                    key_node,
+                    f"targets.{name}",
+                    "expected a target name of letters, digits, '_', '-' or '.' "
+                    "(it names the output folder)",
+                )
+            if any(t.name == name for t in targets):
+                raise self.error(key_node, f"targets.{name}", "key given twice")
+            values = self.sampling_values(value_node, f"targets.{name}", _TARGET_KEYS)
+            targets.append(TargetSpec(name, **values))
+        return tuple(targets)
+
+    def transforms(self, node: yaml.Node) -> tuple[Transform | Sometimes, ...]:
         if isinstance(node, yaml.SequenceNode):
             return tuple(
                 self.transform(item, f"transform[{i}]") for i, item in enumerate(node.value)
             )
         return (self.transform(node, "transform"),)
 
-    def transform(self, node: yaml.Node, path: str) -> Transform:
-        items = self.mapping(node, path, _TRANSFORM_KINDS)
-        if len(items) != 1:
+    def transform(self, node: yaml.Node, path: str) -> Transform | Sometimes:
+        items = self.mapping(node, path, (*_TRANSFORM_KINDS, "p"))
+        kinds = {key: value for key, value in items.items() if key != "p"}
+        if len(kinds) != 1:
             raise self.error(
                 node,
                 path,
                 "expected exactly one transform kind "
-                f"({', '.join(_TRANSFORM_KINDS)}) per list item, got {len(items)}",
+                f"({', '.join(_TRANSFORM_KINDS)}) per list item, got {len(kinds)}",
             )
-        ((kind, (_, value)),) = items.items()
+        ((kind, (_, value)),) = kinds.items()
+        transform: Transform
         if kind == "flow":
-            return self.flow(value, f"{path}.flow")
-        return self.affine(value, f"{path}.affine")
+            transform = self.flow(value, f"{path}.flow")
+        elif kind == "elastic":
+            transform = self.elastic(value, f"{path}.elastic")
+        else:
+            transform = self.affine(value, f"{path}.affine")
+        if "p" not in items:
+            return transform
+        p = self.number(
+            items["p"][1],
+            f"{path}.p",
+            lambda v: "must be between 0 and 1" if not 0 <= v <= 1 else None,
+            "a probability between 0 and 1",
+        )
+        return transform if p == 1 else Sometimes(transform, p)
 
     def flow(self, node: yaml.Node, path: str) -> FlowSpec:
         items = self.mapping(node, path, _FLOW_KEYS)
@@ -494,8 +724,44 @@ class _Reader:
                 items["units"][1], f"{path}.units", ("pixels", "normalized", "world")
             )
         if "scale" in items:
-            values["scale"] = self.number(items["scale"][1], f"{path}.scale")
+            values["scale"] = self.number(items["scale"][1], f"{path}.scale", random=True)
         return FlowSpec(written, resolved, **values)
+
+    def elastic(self, node: yaml.Node, path: str) -> ElasticSpec:
+        items = self.mapping(node, path, _ELASTIC_KEYS)
+        for key in ("alpha", "sigma"):
+            if key not in items:
+                raise self.error(
+                    node, f"{path}.{key}", "missing key: expected alpha and sigma (pixels)"
+                )
+        alpha = self.number(
+            items["alpha"][1],
+            f"{path}.alpha",
+            lambda v: "must be >= 0" if v < 0 else None,
+            "the strength in pixels, >= 0",
+            random=True,
+        )
+        sigma = self.number(
+            items["sigma"][1],
+            f"{path}.sigma",
+            lambda v: "must be > 0" if v <= 0 else None,
+            "the smoothness in pixels, > 0",
+            random=True,
+        )
+        values: dict[str, Any] = {}
+        if "grid" in items:
+            values["grid"] = self.whole(items["grid"][1], f"{path}.grid", 1, "the lattice spacing")
+        if "seed" in items:
+            values["seed"] = self.whole(items["seed"][1], f"{path}.seed", 0, "the field's seed")
+        return ElasticSpec(alpha, sigma, **values)
+
+    def whole(self, node: yaml.Node, path: str, least: int, what: str) -> int:
+        value = self.scalar(node)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise self.error(
+                node, path, f"expected {what}, a whole number >= {least}, got {_described(value)}"
+            )
+        return int(value)
 
     def affine(self, node: yaml.Node, path: str) -> Transform:
         items = self.mapping(node, path, _AFFINE_KEYS)
@@ -547,6 +813,7 @@ class _Reader:
                 f"{path}.translate",
                 (2, 3),
                 "a list of 2 numbers [tx, ty] in pixels ([tx, ty, tz] for volumes)",
+                random=True,
             )
         if "center" in items:
             values["center"] = self.center(items["center"][1], f"{path}.center")
@@ -559,10 +826,14 @@ class _Reader:
         counts: tuple[int, ...],
         what: str,
         check: Callable[[float], str | None] | None = None,
-    ) -> tuple[float, ...]:
+        random: bool = False,
+    ) -> tuple[Any, ...]:
         if not isinstance(node, yaml.SequenceNode) or len(node.value) not in counts:
             raise self.error(node, path, f"expected {what}, got {_described(self.scalar(node))}")
-        return tuple(self.number(item, f"{path}[{i}]", check) for i, item in enumerate(node.value))
+        return tuple(
+            self.number(item, f"{path}[{i}]", check, random=random)
+            for i, item in enumerate(node.value)
+        )
 
     def number_or_vector(
         self,
@@ -571,14 +842,17 @@ class _Reader:
         counts: tuple[int, ...],
         what: str,
         check: Callable[[float], str | None] | None = None,
-    ) -> float | tuple[float, ...]:
+        random: bool = True,
+    ) -> Any:
         if isinstance(node, yaml.SequenceNode):
-            return self.vector(node, path, counts, what, check)
-        return self.number(node, path, check, what=what)
+            return self.vector(node, path, counts, what, check, random)
+        return self.number(node, path, check, what=what, random=random)
 
     def center(self, node: yaml.Node, path: str) -> str | tuple[float, ...]:
         if isinstance(node, yaml.SequenceNode):
-            return self.vector(node, path, (2, 3), "image, origin or [x, y] ([x, y, z]) in pixels")
+            return self.vector(
+                node, path, (2, 3), "image, origin or [x, y] ([x, y, z]) in pixels", random=True
+            )
         return self.choice(node, path, ("image", "origin"))
 
     def pixel_matrix(self, node: yaml.Node, path: str) -> AffineMatrix:
@@ -614,14 +888,17 @@ class _Reader:
             )
 
     def sampling(self, node: yaml.Node) -> SamplingSpec:
-        items = self.mapping(node, "sampling", _SAMPLING_KEYS)
+        return SamplingSpec(**self.sampling_values(node, "sampling", _SAMPLING_KEYS))
+
+    def sampling_values(self, node: yaml.Node, path: str, keys: tuple[str, ...]) -> dict[str, Any]:
+        items = self.mapping(node, path, keys)
         values: dict[str, Any] = {}
         if "mode" in items:
-            name = self.choice(items["mode"][1], "sampling.mode", tuple(m.label for m in Mode))
+            name = self.choice(items["mode"][1], f"{path}.mode", tuple(m.label for m in Mode))
             values["mode"] = Mode[name.upper()]
         if "padding" in items:
             name = self.choice(
-                items["padding"][1], "sampling.padding", tuple(p.label for p in Padding)
+                items["padding"][1], f"{path}.padding", tuple(p.label for p in Padding)
             )
             values["padding"] = Padding[name.upper()]
         if "align_corners" in items:
@@ -630,13 +907,13 @@ class _Reader:
             if not isinstance(value, bool):
                 raise self.error(
                     node_,
-                    "sampling.align_corners",
+                    f"{path}.align_corners",
                     f"expected true or false, got {_described(value)}",
                 )
             values["align_corners"] = value
         if "fill" in items:
-            values["fill"] = self.fill(items["fill"][1], "sampling.fill")
-        return SamplingSpec(**values)
+            values["fill"] = self.fill(items["fill"][1], f"{path}.fill")
+        return values
 
     def fill(self, node: yaml.Node, path: str) -> tuple[float, ...]:
         what = "a number or a list of numbers (one per channel)"
@@ -712,6 +989,7 @@ class _Reader:
                 (2, 3),
                 "a number or [sx, sy] ([sx, sy, sz]) greater than 0",
                 check=lambda v: "must be > 0" if v <= 0 else None,
+                random=False,
             )
             return ("scale", scale)
         value = self.scalar(node)

@@ -395,7 +395,10 @@ def sample_field(
     out = _check_out(out, size, input.dtype, input)
     if out.size == 0:
         return out
-    extra = (np.ascontiguousarray(maps), bool(absolute), direct)
+    separable = not direct and all(
+        np.count_nonzero(m[:, :k] - np.diag(np.diag(m[:, :k]))) == 0 for m in maps[:2]
+    )  # no rotation or shear before the field: it is interpolated per row, then per column
+    extra = (np.ascontiguousarray(maps), bool(absolute), direct, separable)
     _run("flow", input, field, out, mode, padding, align_corners, fill, ct, extra)
     return out
 

@@ -49,6 +49,9 @@ from gswarp.engine.pointwise import (
     bilinear_2d,
     field_at_2d,
     field_at_3d,
+    field_columns,
+    field_row_2d,
+    field_row_3d,
     fma,
     nearest_2d,
     nearest_3d,
@@ -180,21 +183,42 @@ def _flow_kernel_2d(point, unnormalize):
     """Output pixel p -> q = A p -> field value f at B q -> r = q + f (or f) -> C r: the whole
     chain of one flow field between matrices, per point, with no coordinate buffer. ``maps`` is
     (3, 2, 3): A, B, C. ``direct``: A and B are identities and the field has the output's grid,
-    so it is read at each pixel without interpolation."""
+    so it is read at each pixel without interpolation. ``separable``: A and B are diagonal (see
+    :func:`field_columns`)."""
 
     @njit(**_JIT)
     def flow_sample_2d(
-        inp, field, out, padding, align_corners, fill, ct, start, stop, maps, absolute, direct
+        inp,
+        field,
+        out,
+        padding,
+        align_corners,
+        fill,
+        ct,
+        start,
+        stop,
+        maps,
+        absolute,
+        direct,
+        separable,
     ):
         Ho = out.shape[2]
         Wo = out.shape[3]
+        low, high, weight, frame = field_columns(maps, Wo if separable else 0, field.shape[1])
         for job in prange(start, stop):
             n = job // Ho
             ho = job - n * Ho
             y = float(ho)
+            qy = maps[0, 1, 1] * y + maps[0, 1, 2]  # used when separable
+            row = field_row_2d(field, maps[1, 1, 1] * qy + maps[1, 1, 2], separable)
             for wo in range(Wo):
                 x = float(wo)
-                if direct:
+                if separable:
+                    qx = frame[wo]
+                    i, j, wx = low[wo], high[wo], weight[wo]
+                    u = (1.0 - wx) * row[i, 0] + wx * row[j, 0]
+                    v = (1.0 - wx) * row[i, 1] + wx * row[j, 1]
+                elif direct:
                     qx, qy = x, y
                     u, v = field[ho, wo, 0], field[ho, wo, 1]
                 else:
@@ -218,11 +242,24 @@ def _flow_kernel_3d(point, unnormalize):
 
     @njit(**_JIT)
     def flow_sample_3d(
-        inp, field, out, padding, align_corners, fill, ct, start, stop, maps, absolute, direct
+        inp,
+        field,
+        out,
+        padding,
+        align_corners,
+        fill,
+        ct,
+        start,
+        stop,
+        maps,
+        absolute,
+        direct,
+        separable,
     ):
         Do = out.shape[2]
         Ho = out.shape[3]
         Wo = out.shape[4]
+        low, high, weight, frame = field_columns(maps, Wo if separable else 0, field.shape[2])
         for job in prange(start, stop):
             n = job // (Do * Ho)
             rest = job - n * (Do * Ho)
@@ -230,9 +267,19 @@ def _flow_kernel_3d(point, unnormalize):
             ho = rest - do * Ho
             z = float(do)
             y = float(ho)
+            qy = maps[0, 1, 1] * y + maps[0, 1, 3]  # used when separable
+            qz = maps[0, 2, 2] * z + maps[0, 2, 3]
+            fy = maps[1, 1, 1] * qy + maps[1, 1, 3]
+            row = field_row_3d(field, fy, maps[1, 2, 2] * qz + maps[1, 2, 3], separable)
             for wo in range(Wo):
                 x = float(wo)
-                if direct:
+                if separable:
+                    qx = frame[wo]
+                    i, j, wx = low[wo], high[wo], weight[wo]
+                    u = (1.0 - wx) * row[i, 0] + wx * row[j, 0]
+                    v = (1.0 - wx) * row[i, 1] + wx * row[j, 1]
+                    w = (1.0 - wx) * row[i, 2] + wx * row[j, 2]
+                elif direct:
                     qx, qy, qz = x, y, z
                     u = field[do, ho, wo, 0]
                     v = field[do, ho, wo, 1]
