@@ -7,7 +7,14 @@ Output paths (``OUT`` is the ``-o`` folder):
   (hidden files and folders, and ``OUT`` itself when it lies inside, are skipped);
 - a path read from stdin -> ``OUT/<path>`` when the path is relative without ``..``, else
   ``OUT/x.png`` (so ``find data -name '*.png' | gswarp apply ... -`` keeps the tree);
-- ``format`` replaces the suffix.
+- ``format`` replaces the suffix;
+- with ``variants`` K, ``x.png`` becomes ``x_000.png`` ... (K outputs per input);
+- a paired target ``NAME=DIR`` (a mask) of input ``b/x.png`` is the file at ``DIR/b/x.png`` (or
+  ``DIR/b/x.*`` when exactly one supported file has that stem) and goes to ``OUT/NAME/b/x.png``
+  (its own suffix; ``format`` is for the images).
+
+Each job carries a ``key``: the input's path relative to its input root (``b/x.png``; the name
+for a file argument), which seeds its random draws together with the variant index.
 
 Two inputs that map to one output, an output that is its own input, and missing inputs are
 errors of those files only.
@@ -20,25 +27,51 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gswarp.errors import GswarpError
 from gswarp.io.images import FORMAT_SUFFIXES, IMAGE_SUFFIXES
 from gswarp.io.volumes import VOLUME_SUFFIXES, volume_format
 
-__all__ = ["Job", "Outcome", "expand_inputs", "run_jobs"]
+__all__ = ["Job", "Outcome", "Paired", "expand_inputs", "run_jobs", "variant_name"]
+
+
+@dataclass(frozen=True)
+class Paired:
+    """A target warped with its job's input (same draw): ``source`` -> ``target``."""
+
+    name: str
+    source: Path
+    target: Path
 
 
 @dataclass(frozen=True)
 class Job:
-    """One input file and the output it becomes; ``error`` is set when it cannot be planned."""
+    """One input file and the output it becomes; ``error`` is set when it cannot be planned.
+
+    ``key`` (the input's path relative to its input root, POSIX form) and ``variant`` seed the
+    job's random draws; ``paired`` are the targets warped with it.
+    """
 
     source: Path
     target: Path | None
     error: str | None = None
+    key: str = ""
+    variant: int = 0
+    paired: tuple[Paired, ...] = ()
+
+    @property
+    def targets(self) -> tuple[Path, ...]:
+        """Every output of the job: the input's, then the paired ones."""
+        own = () if self.target is None else (self.target,)
+        return own + tuple(p.target for p in self.paired)
+
+    @property
+    def paired_sources(self) -> tuple[Path, ...]:
+        return tuple(p.source for p in self.paired)
 
 
 @dataclass(frozen=True)
@@ -88,12 +121,50 @@ def _stdin_relative(path: Path) -> Path:
     return Path(os.path.normpath(path))
 
 
+def variant_name(path: Path, index: int, digits: int) -> Path:
+    """``x.png`` -> ``x_007.png`` (the suffix kept whole: ``x.nii.gz`` -> ``x_007.nii.gz``).
+
+    >>> variant_name(Path("a/x.nii.gz"), 7, 3).as_posix()
+    'a/x_007.nii.gz'
+    """
+    name = path.name
+    suffix = ".nii.gz" if name.lower().endswith(".nii.gz") else path.suffix
+    stem = name[: len(name) - len(suffix)] if suffix else name
+    return path.with_name(f"{stem}_{index:0{digits}d}{suffix}")
+
+
+def _paired_source(folder: Path, relative: Path) -> Path | str:
+    """The file under ``folder`` paired with ``relative``, or the reason there is none."""
+    exact = folder / relative
+    if exact.is_file():
+        return exact
+    stem = relative.name.split(".")[0]
+    parent = folder / relative.parent
+    candidates = (
+        sorted(
+            p
+            for p in parent.iterdir()
+            if p.is_file() and p.name.split(".")[0] == stem and is_supported_name(p.name)
+        )
+        if parent.is_dir()
+        else []
+    )
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        return f"no paired file under {folder} (looked for {exact} and {parent / stem}.*)"
+    names = ", ".join(p.name for p in candidates)
+    return f"several paired files under {folder} match {parent / stem}.*: {names}"
+
+
 def expand_inputs(
     arguments: Iterable[tuple[str, bool]],
     output: Path,
     *,
     format: str | None = None,
     single_target: Path | None = None,
+    variants: int | None = None,
+    pairs: Sequence[tuple[str, Path]] = (),
 ) -> Iterator[Job]:
     """Jobs for the inputs, lazily (so a path list on stdin streams).
 
@@ -106,8 +177,13 @@ def expand_inputs(
         A key of :data:`FORMAT_SUFFIXES`: the outputs' suffix.
     single_target : Path, optional
         The output file, when ``-o`` names one for a single input file.
+    variants : int, optional
+        Outputs per input, named ``x_000.png`` ...; None: one output named as the input.
+    pairs : sequence of (name, folder)
+        Paired targets: each input's counterpart under ``folder`` goes to ``output/name``.
     """
     seen: dict[Path, Path] = {}
+    digits = max(3, len(str((variants or 1) - 1)))
     for text, from_stdin in arguments:
         source = Path(text)
         if source.is_dir():
@@ -117,25 +193,54 @@ def expand_inputs(
         else:
             sources = [(source, Path(source.name))]
         for path, relative in sources:
-            target = single_target or output / _with_format(relative, format)
-            yield _checked(Job(path, target), seen)
+            found = [(name, _paired_source(folder, relative)) for name, folder in pairs]
+            problem = next((f for _, f in found if isinstance(f, str)), None)
+            for variant in range(variants or 1):
+
+                def named(p: Path, variant: int = variant) -> Path:
+                    return p if variants is None else variant_name(p, variant, digits)
+
+                target = named(single_target or output / _with_format(relative, format))
+                paired = tuple(
+                    Paired(name, file, output / name / named(relative.with_name(file.name)))
+                    for name, file in found
+                    if isinstance(file, Path)
+                )
+                job = Job(path, target, None, relative.as_posix(), variant, paired)
+                if problem is not None:
+                    job = Job(path, None, f"{path}: {problem}", job.key, variant)
+                yield _checked(job, seen)
 
 
 def _checked(job: Job, seen: dict[Path, Path]) -> Job:
-    source, target = job.source, job.target
-    assert target is not None
+    source = job.source
+    if job.error:
+        return job
     if not source.exists():
-        return Job(source, None, f"{source}: no such file")
-    if target.exists() and _same(source, target):
-        return Job(source, None, f"{source}: the output would replace the input; choose another -o")
-    key = Path(os.path.abspath(target))
-    if key in seen:
-        return Job(
-            source,
-            None,
-            f"{source}: its output {target} is also the output of {seen[key]}; rename one of them",
+        return replace(job, target=None, paired=(), error=f"{source}: no such file")
+    for target in job.targets:
+        replaced = target.exists() and next(
+            (s for s in (source, *job.paired_sources) if _same(s, target)), None
         )
-    seen[key] = source
+        if replaced:
+            which = "the input" if replaced == source else f"the paired input {replaced}"
+            return replace(
+                job,
+                target=None,
+                paired=(),
+                error=f"{source}: the output would replace {which}; choose another -o",
+            )
+        key = Path(os.path.abspath(target))
+        if key in seen:
+            return replace(
+                job,
+                target=None,
+                paired=(),
+                error=f"{source}: its output {target} is also the output of {seen[key]}; "
+                "rename one of them",
+            )
+    for target in job.targets:
+        seen[Path(os.path.abspath(target))] = source
     return job
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from gswarp.engine import warp_affine
 from gswarp.engine.tiles import sample_chain
-from gswarp.errors import SpecError
+from gswarp.errors import InputError, SpecError
 from gswarp.io.images import Encoding, ImageFile, read_image, write_image
 from gswarp.io.volumes import read_volume, volume_format, write_volume
 from gswarp.plan import Plan, resolve
@@ -124,13 +124,17 @@ def warp_file(
     overwrite: bool = False,
     cancelled: threading.Event | None = None,
     encoding: Encoding | None = None,
+    expect_size: tuple[int, ...] | None = None,
 ) -> Plan:
     """Read ``source``, warp it, write ``target`` atomically (temporary file, then rename).
 
-    Returns the plan used. Raises :class:`~gswarp.errors.InputError` for unreadable inputs and
-    unwritable outputs, :class:`~gswarp.errors.SpecError` when the spec does not fit the image.
+    ``expect_size``: the (H, W) the image must have (a paired target must line up with its
+    image). Returns the plan used. Raises :class:`~gswarp.errors.InputError` for unreadable
+    inputs, a wrong size and unwritable outputs, :class:`~gswarp.errors.SpecError` when the
+    spec does not fit the image.
     """
     image: ImageFile = read_image(source)
+    _check_size(source, image.pixels.shape[:2], expect_size)
     plan = resolve(spec, image.pixels.shape[:2])
     warped = warp_pixels(image.pixels, plan)
     write_image(
@@ -143,6 +147,15 @@ def warp_file(
         encoding=encoding or Encoding(),
     )
     return plan
+
+
+def _check_size(source: Path, size: tuple[int, ...], expected: tuple[int, ...] | None) -> None:
+    if expected is not None and tuple(size) != tuple(expected):
+        found, wanted = ("x".join(str(n) for n in s[::-1]) for s in (size, expected))
+        raise InputError(
+            f"{source}: is {found}, but the file it is paired with is {wanted}; paired files "
+            "must have the same size"
+        )
 
 
 def is_volume_path(path: Path) -> bool:
@@ -166,8 +179,11 @@ def warp_volume_file(
     *,
     overwrite: bool = False,
     cancelled: threading.Event | None = None,
+    expect_size: tuple[int, ...] | None = None,
 ) -> Plan:
     """Read a volume (``.npy``, NIfTI, TIFF stack), warp it, write ``target`` atomically.
+
+    ``expect_size``: the (D, H, W) the volume must have (see :func:`warp_file`).
 
     A NIfTI output keeps the input's header (dtype, scaling, units, intent) with sform and
     qform describing the output grid. When the spec changes the dtype of a NIfTI that stores
@@ -175,6 +191,7 @@ def warp_volume_file(
     warped and written in the new dtype (rounded and clipped for integers), without scaling.
     """
     volume = read_volume(source)
+    _check_size(source, volume.voxels.shape[:3], expect_size)
     plan = resolve(spec, volume.voxels.shape[:3], volume.meta.affine)
     voxels, meta = _unscaled_for_new_dtype(volume.voxels, volume.meta, spec)
     if voxels is not volume.voxels:  # real values already: convert them as they are

@@ -264,8 +264,8 @@ class TargetSpec:
 
     def sampling_for(self, base: SamplingSpec) -> SamplingSpec:
         return SamplingSpec(
-            mode=self.mode or Mode.NEAREST,
-            padding=self.padding or base.padding,
+            mode=Mode.NEAREST if self.mode is None else self.mode,
+            padding=base.padding if self.padding is None else self.padding,
             align_corners=base.align_corners,
             fill=self.fill if self.fill is not None else (0.0,),
         )
@@ -605,7 +605,7 @@ class _Reader:
                     raise self.error(
                         items["space"][1],
                         "space",
-                        f"transform[{index}] is a {kind}"
+                        f"transform[{index}] is {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
                         ", which has no world-space form; use space: voxel",
                     )
                 if isinstance(transform, AffineParams) and any(transform.shear):

@@ -50,14 +50,24 @@ README_TEST_COMMAND = "pip install '.[test]' && ruff check . && python -m pytest
 
 
 def readme_shell_commands() -> list[str]:
-    """The command lines of the README's ```bash blocks (comments and the test command out,
-    ``pip install . &&`` stripped: the tests run on the installed package)."""
+    """The README's ```bash blocks, one script each (comments and the test command out,
+    ``pip install . &&`` stripped: the tests run on the installed package); the lines of a
+    block run in order, in one folder, so a later line may use an earlier one's outputs."""
     readme = (ROOT / "README.md").read_text()
     blocks = [part.split("```", 1)[0] for part in readme.split("```bash\n")[1:]]
-    lines = [line.strip() for block in blocks for line in block.splitlines()]
-    commands = [line for line in lines if line and not line.startswith("#")]
-    assert README_TEST_COMMAND in commands, "the README lost its test command"
-    return [c.removeprefix("pip install . && ") for c in commands if c != README_TEST_COMMAND]
+    scripts = []
+    found_test_command = False
+    for block in blocks:
+        lines = [line.strip() for line in block.splitlines()]
+        commands = [line for line in lines if line and not line.startswith("#")]
+        found_test_command |= README_TEST_COMMAND in commands
+        commands = [
+            c.removeprefix("pip install . && ") for c in commands if c != README_TEST_COMMAND
+        ]
+        if commands:
+            scripts.append("\n".join(commands))
+    assert found_test_command, "the README lost its test command"
+    return scripts
 
 
 @pytest.mark.skipif(
@@ -66,11 +76,11 @@ def readme_shell_commands() -> list[str]:
 @pytest.mark.parametrize("command", readme_shell_commands())
 def test_readme_shell_commands_run(command, tmp_path):
     """Each README command, from a folder holding the bundled samples and configs."""
-    for name in ("sample_images", "sample_volumes", "configs"):
+    for name in ("sample_images", "sample_masks", "sample_volumes", "configs"):
         shutil.copytree(ROOT / name, tmp_path / name)
     (tmp_path / "out").mkdir()
     proc = subprocess.run(
-        ["bash", "-o", "pipefail", "-c", command],
+        ["bash", "-e", "-o", "pipefail", "-c", command],
         cwd=tmp_path,
         capture_output=True,
         text=True,

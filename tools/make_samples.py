@@ -1,9 +1,11 @@
-"""Regenerate ``sample_images/``: small procedural test charts we make ourselves.
+"""Regenerate ``sample_images/`` and ``sample_masks/``: small procedural test charts we make
+ourselves, and a label mask per chart (for ``gswarp apply --pair``).
 
     python tools/make_samples.py
 
 checkerboard.png (RGB), gradient.png (grayscale), text.png (RGB with text), rgba_circle.png
-(RGBA with a soft alpha edge), ramp16.png (16-bit grayscale).
+(RGBA with a soft alpha edge), ramp16.png (16-bit grayscale). Each mask is an 8-bit label image
+of the same size with a few labels (0 = background).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 OUT = Path(__file__).resolve().parent.parent / "sample_images"
+MASKS = OUT.parent / "sample_masks"
 SIZE = 256
 
 
@@ -55,8 +58,25 @@ def ramp16() -> Image.Image:
     return Image.fromarray(values)  # uint16 -> mode "I;16"
 
 
+def mask_of(name: str, image: Image.Image) -> Image.Image:
+    """Labels that follow the chart's content: cells, bands, the disc, ink and frame."""
+    y, x = np.mgrid[:SIZE, :SIZE]
+    if name == "checkerboard":
+        labels = 1 + ((x // 32) + (y // 32)) % 2
+    elif name in ("gradient", "ramp16"):
+        labels = 1 + (x * 4) // SIZE
+    elif name == "rgba_circle":
+        labels = (np.asarray(image)[..., 3] > 127).astype(np.int64)
+    else:  # text: ink 1, frame 2
+        pixels = np.asarray(image.convert("RGB")).astype(np.int64)
+        labels = np.where(pixels[..., 0] < 120, 1, 0)
+        labels[(pixels[..., 0] > 150) & (pixels[..., 1] < 100)] = 2
+    return Image.fromarray(labels.astype(np.uint8), "L")
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
+    MASKS.mkdir(exist_ok=True)
     for name, make in [
         ("checkerboard", checkerboard),
         ("gradient", gradient),
@@ -65,8 +85,11 @@ def main() -> None:
         ("ramp16", ramp16),
     ]:
         path = OUT / f"{name}.png"
-        make().save(path, optimize=True)
-        print(path.relative_to(OUT.parent))
+        image = make()
+        image.save(path, optimize=True)
+        mask = MASKS / f"{name}.png"
+        mask_of(name, image).save(mask, optimize=True)
+        print(path.relative_to(OUT.parent), mask.relative_to(OUT.parent))
 
 
 if __name__ == "__main__":

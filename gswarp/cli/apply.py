@@ -1,17 +1,24 @@
-"""``gswarp apply SPEC INPUT... -o OUT``: warp files, folders or a path list; or one image stream.
+"""``gswarp apply SPEC INPUT... -o OUT``: warp files, folders or a path list; or one image stream;
+or ``gswarp apply --replay draws.jsonl``: write logged outputs again.
 
-stdout carries data only: one written path per line (or, with ``--stdin-image -o -``, the image
-bytes); logs, errors and the progress bar go to stderr. Exit status: 0 all written, 1 some files
-failed (each named on stderr; all others written), 2 bad spec, bad option or no inputs,
-130 interrupted (no partial files are left).
+stdout carries data only: one written path per line (NUL-terminated with ``--null``; or, with
+``--stdin-image -o -``, the image bytes); logs, errors and the progress bar go to stderr. Exit
+status: 0 all written (or skipped with ``--skip-existing``), 1 some files failed (each named on
+stderr; all others written), 2 bad spec, bad option or no inputs, 130 interrupted (no partial
+files are left).
+
+Random specs are drawn per output from (``--seed``, the input's path relative to its input root,
+the variant index): see :mod:`gswarp.augment`. ``--jobs`` threads share one process (the codecs
+and kernels release the GIL; kernel launches take turns, each on ``--jobs`` numba threads), so
+threads never exceed ``--jobs``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import sys
-import threading
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +36,15 @@ from gswarp.cli.options import (
     sampling_options,
 )
 from gswarp.cli.progress import Progress
+from gswarp.cli.work import (
+    DrawOptions,
+    JobResult,
+    WriteOptions,
+    dry_run_job,
+    replay_job,
+    warp_job,
+)
+from gswarp.drawlog import read_log, write_record
 from gswarp.errors import GswarpError, SpecError
 from gswarp.io.images import (
     FORMAT_SUFFIXES,
@@ -36,7 +52,6 @@ from gswarp.io.images import (
     Encoding,
     format_named,
     format_of,
-    probe_image,
 )
 from gswarp.io.volumes import VOLUME_SUFFIXES, volume_format
 from gswarp.plan import check_fields, resolve
@@ -96,15 +111,30 @@ def _output_file(path: Path, format: str | None) -> Path:
     return path
 
 
-def _arguments(inputs: tuple[str, ...]) -> Iterator[tuple[str, bool]]:
+def _arguments(inputs: tuple[str, ...], null: bool = False) -> Iterator[tuple[str, bool]]:
     for text in inputs:
         if text != "-":
             yield text, False
             continue
-        for line in sys.stdin:
-            path = line.rstrip("\r\n")
+        for path in _stdin_paths(null):
             if path.strip():
                 yield path, True
+
+
+def _stdin_paths(null: bool) -> Iterator[str]:
+    """Paths on stdin: one per line, or NUL-separated (``--null``, as ``find -print0``)."""
+    if not null:
+        for line in sys.stdin:
+            yield line.rstrip("\r\n")
+        return
+    pending = b""
+    stream = sys.stdin.buffer
+    while chunk := stream.read1(1 << 16) if hasattr(stream, "read1") else stream.read(1 << 16):
+        pending += chunk
+        *complete, pending = pending.split(b"\0")
+        yield from (os.fsdecode(item) for item in complete)
+    if pending:
+        yield os.fsdecode(pending)
 
 
 def _default_threads() -> int:
@@ -129,37 +159,59 @@ def _size_text(size: tuple[int, ...]) -> str:
 
 
 class _Report:
-    """Prints outcomes: paths on stdout, errors and -v lines on stderr, the progress bar."""
+    """Prints outcomes: paths on stdout, errors and -v lines on stderr, the progress bar, and
+    the draw log's lines."""
 
-    def __init__(self, verbose: int, quiet: bool, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        verbose: int,
+        quiet: bool,
+        progress: Progress | None,
+        null: bool = False,
+        log=None,
+    ) -> None:
         self.verbose, self.quiet, self.progress = verbose, quiet, progress
-        self.written = self.failed = 0
+        self.written = self.failed = self.skipped = 0
         self.stdout_open = True
+        self.end = "\0" if null else "\n"
+        self.log = log
 
     def __call__(self, outcome: Outcome) -> None:
         if self.progress:
             self.progress.clear()
         if outcome.error is None:
-            self.written += 1
-            self._path(str(outcome.job.target))
+            result: JobResult = outcome.result  # type: ignore[assignment]
+            for path, entry in result.written:
+                self.written += 1
+                self._path(str(path))
+                if self.log is not None and entry is not None:
+                    write_record(self.log, entry)
+            self.skipped += len(result.skipped)
             if self.verbose:
-                seconds, before, after = outcome.result  # type: ignore[misc]
-                click.echo(
-                    f"{outcome.job.source} -> {outcome.job.target} ({_size_text(before)} -> "
-                    f"{_size_text(after)}, {seconds * 1000:.1f} ms)",
-                    err=True,
-                )
+                self._describe(outcome.job, result)
         else:
             self.failed += 1
             echo_error(outcome.error)
         if self.progress:
             self.progress.update(self.written, self.failed)
 
+    def _describe(self, job: Job, result: JobResult) -> None:
+        for path in result.skipped:
+            click.echo(f"{job.source} -> {path} (exists, skipped)", err=True)
+        if result.written:
+            click.echo(
+                f"{job.source} -> {', '.join(str(p) for p, _ in result.written)} "
+                f"({_size_text(result.before)} -> {_size_text(result.after)}, "
+                f"{result.seconds * 1000:.1f} ms)",
+                err=True,
+            )
+
     def _path(self, text: str) -> None:
         if not self.stdout_open:
             return
         try:
-            click.echo(text)
+            click.echo(text, nl=False)
+            click.echo(self.end, nl=False)
             sys.stdout.flush()
         except BrokenPipeError:  # the reader left (| head): keep warping, stop printing
             self.stdout_open = False
@@ -167,65 +219,18 @@ class _Report:
             os.dup2(devnull, sys.stdout.fileno())
 
 
-@dataclass(frozen=True)
-class WriteOptions:
-    """How outputs are written: ``format`` is a Pillow format name (None: from the suffix)."""
-
-    format: str | None
-    overwrite: bool
-    encoding: Encoding
-
-
-def _warp_job(spec: WarpSpec, options: WriteOptions):
-    from gswarp.pipeline import is_volume_path, warp_file, warp_volume_file
-
-    def work(job: Job, cancelled: threading.Event) -> object:
-        start = time.perf_counter()
-        if is_volume_path(job.source):
-            plan = warp_volume_file(
-                spec, job.source, job.target, overwrite=options.overwrite, cancelled=cancelled
-            )
-            return time.perf_counter() - start, plan.input_size, plan.output_size
-        plan = warp_file(
-            spec,
-            job.source,
-            job.target,
-            format=options.format,
-            overwrite=options.overwrite,
-            cancelled=cancelled,
-            encoding=options.encoding,
-        )
-        return time.perf_counter() - start, plan.input_size, plan.output_size
-
-    return work
-
-
-def _dry_run_job(spec: WarpSpec, options: WriteOptions):
-    from gswarp.io.volumes import read_volume
-    from gswarp.pipeline import is_volume_path
-
-    def work(job: Job, cancelled: threading.Event) -> object:
-        if not options.overwrite and job.target.exists():
-            raise GswarpError(f"{job.target}: already exists (use --overwrite to replace it)")
-        if is_volume_path(job.source):
-            volume = read_volume(job.source)
-            plan = resolve(spec, volume.voxels.shape[:3], volume.meta.affine)
-        else:
-            probe = probe_image(job.source)
-            if options.format is None and format_of(job.target) is None:
-                raise GswarpError(f"{job.target}: unknown image suffix; use --format")
-            plan = resolve(spec, (probe.height, probe.width))
-        return 0.0, plan.input_size, plan.output_size
-
-    return work
-
-
-def _stream_image(spec: WarpSpec, destination: Destination, options: WriteOptions) -> int:
-    """``--stdin-image``: one image's bytes from stdin to ``-o`` (a file, or stdout)."""
+def _stream_image(
+    spec: WarpSpec, destination: Destination, options: WriteOptions, seed: int | None
+) -> int:
+    """``--stdin-image``: one image's bytes from stdin to ``-o`` (a file, or stdout); a random
+    spec is drawn with the key ``-``."""
+    from gswarp.augment import draw
     from gswarp.io.images import encode_image, read_image, write_image
     from gswarp.pipeline import warp_pixels
 
     try:
+        if spec.is_random:
+            spec = draw(spec, seed or 0, "-").spec
         image = read_image(sys.stdin.buffer, name="<stdin>")
         warped = warp_pixels(image.pixels, resolve(spec, image.pixels.shape[:2]))
         if destination.stdout:
@@ -252,13 +257,29 @@ def _stream_image(spec: WarpSpec, destination: Destination, options: WriteOption
     return 0
 
 
+def _pair_option(ctx: click.Context, param: click.Parameter, values) -> tuple:
+    pairs = []
+    for value in values:
+        name, _, folder = value.rpartition("=") if "=" in value else ("", "", value)
+        folder_path = Path(folder)
+        name = name or folder_path.resolve().name
+        if not folder_path.is_dir():
+            raise click.BadParameter(f"{folder!r}: not a folder")
+        if not name or name.startswith(".") or "/" in name or name in (n for n, _ in pairs):
+            raise click.BadParameter(
+                f"{value!r}: the target name {name!r} must be a plain, unique folder name "
+                "(write NAME=DIR)"
+            )
+        pairs.append((name, folder_path))
+    return tuple(pairs)
+
+
 @click.command()
-@click.argument("spec_path", metavar="SPEC")
+@click.argument("spec_path", metavar="SPEC", required=False)
 @click.argument("inputs", nargs=-1, metavar="INPUT...")
 @click.option(
     "-o",
     "--output",
-    required=True,
     metavar="OUT",
     help="Output folder (created if missing); a file name for a single input file; "
     "- for stdout with --stdin-image.",
@@ -268,7 +289,7 @@ def _stream_image(spec: WarpSpec, destination: Destination, options: WriteOption
     "--format",
     "format_",
     type=click.Choice(sorted(FORMAT_SUFFIXES)),
-    help="Output format and suffix (default: the input's).",
+    help="Output format and suffix of images (default: the input's).",
 )
 @click.option(
     "--quality",
@@ -282,11 +303,58 @@ def _stream_image(spec: WarpSpec, destination: Destination, options: WriteOption
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise an error).")
 @click.option(
+    "--skip-existing",
+    is_flag=True,
+    help="Leave existing outputs as they are and write the others (resume a run).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    help="Seed of a random spec's draws (default: a fresh one, printed on stderr). Each "
+    "output's draw depends only on the seed, its input's relative path and its variant.",
+)
+@click.option(
+    "--variants",
+    type=click.IntRange(min=1),
+    help="Outputs per input, drawn independently: x.png -> x_000.png, x_001.png, ...",
+)
+@click.option(
+    "--pair",
+    "pairs",
+    multiple=True,
+    metavar="[NAME=]DIR",
+    callback=_pair_option,
+    help="Warp each input's counterpart at the same relative path under DIR (a mask) with the "
+    "same draw, into OUT/NAME (NAME: DIR's name); nearest sampling unless the spec's targets "
+    "section says otherwise. Repeatable.",
+)
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write one JSON line per output: input, output, seed, draws, matrix, drawn spec "
+    "(appended to with --skip-existing).",
+)
+@click.option(
+    "--replay",
+    "replay_path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Write the outputs of a --log file again, byte for byte (no SPEC or INPUT; -o writes "
+    "them under another folder).",
+)
+@click.option(
     "-j",
     "--jobs",
     type=click.IntRange(min=1),
     default=None,
     help="Threads to use (default: all cores). Results are identical for any N.",
+)
+@click.option(
+    "--null",
+    "-0",
+    "null",
+    is_flag=True,
+    help="Paths on stdin and stdout are NUL-separated (find -print0, xargs -0).",
 )
 @click.option(
     "--dry-run", is_flag=True, help="Read the headers and print the outputs that would be written."
@@ -316,7 +384,14 @@ def apply(
     quality,
     compress_level,
     overwrite,
+    skip_existing,
+    seed,
+    variants,
+    pairs,
+    log_path,
+    replay_path,
     jobs,
+    null,
     dry_run,
     stdin_image,
     quiet,
@@ -325,10 +400,34 @@ def apply(
 ) -> None:
     """Warp INPUT files with SPEC (YAML) and write them under OUT.
 
-    INPUT: image files (PNG, JPEG, TIFF, BMP, WebP); folders, walked recursively with their
-    tree mirrored under OUT; or - to read paths from stdin, one per line. Written paths are
-    printed on stdout, one per line.
+    INPUT: image files (PNG, JPEG, TIFF, BMP, WebP) and volumes (.npy, NIfTI, TIFF stacks);
+    folders, walked recursively with their tree mirrored under OUT; or - to read paths from
+    stdin, one per line. Written paths are printed on stdout, one per line.
     """
+    if overwrite and skip_existing:
+        raise click.UsageError("--overwrite and --skip-existing contradict each other")
+    options = WriteOptions(
+        format_named(format_) if format_ else None,
+        overwrite,
+        Encoding(quality=quality, compress_level=compress_level),
+        skip_existing,
+    )
+    threads = jobs or _default_threads()
+    show = progress if progress is not None else (sys.stderr.isatty() and not quiet)
+    if replay_path:
+        if spec_path or inputs or pairs or stdin_image or log_path or variants or seed is not None:
+            raise click.UsageError(
+                "--replay takes no SPEC, INPUT, --pair, --seed, --variants, --log or "
+                "--stdin-image: the log says what to write"
+            )
+        replayed, entries = _replay_jobs(Path(replay_path), output)
+        report = _Report(verbose, quiet, Progress(len(replayed)) if show else None, null)
+        _run(replayed, replay_job(entries, options), threads, report, dry_run, (replay_path,))
+        return
+    if spec_path is None:
+        raise click.UsageError("missing SPEC (or give --replay LOG)")
+    if output is None:
+        raise click.UsageError("Missing option '-o' / '--output'.")
     spec = load_spec_or_exit(
         spec_path, mode=mode, padding=padding, align_corners=align_corners, fill=fill
     )
@@ -337,30 +436,49 @@ def apply(
     except SpecError as error:
         fail(str(error))
     destination = plan_destination(inputs, output, format_, stdin_image)
-    options = WriteOptions(
-        format_named(format_) if format_ else None,
-        overwrite,
-        Encoding(quality=quality, compress_level=compress_level),
-    )
+    if seed is None and spec.is_random:
+        seed = secrets.randbits(32)
+        if not quiet:
+            click.echo(f"gswarp: no --seed given: drawing with --seed {seed}", err=True)
     if stdin_image:
-        sys.exit(_stream_image(spec, destination, options))
-    threads = jobs or _default_threads()
+        if pairs or log_path or variants:
+            raise click.UsageError(
+                "--pair, --log and --variants need INPUT files, not --stdin-image"
+            )
+        sys.exit(_stream_image(spec, destination, options, seed))
     jobs_iter: Iterable[Job] = expand_inputs(
-        _arguments(inputs),
+        _arguments(inputs, null),
         destination.folder or Path("."),
         format=format_,
         single_target=destination.file,
+        variants=variants,
+        pairs=pairs,
     )
     total = None
     if "-" not in inputs:  # listing folders is cheap, and lets the bar show a total
         jobs_iter = list(jobs_iter)
         total = len(jobs_iter)
-    show = progress if progress is not None else (sys.stderr.isatty() and not quiet)
-    report = _Report(verbose, quiet, Progress(total) if show else None)
-    work = (_dry_run_job if dry_run else _warp_job)(spec, options)
+    draws = DrawOptions(
+        seed, destination.folder or (destination.file or Path(".")).parent, log_path is not None
+    )
+    work = (dry_run_job if dry_run else warp_job)(spec, options, draws)
+    with _log_file(log_path, append=skip_existing, dry_run=dry_run) as log:
+        report = _Report(verbose, quiet, Progress(total) if show else None, null, log)
+        _run(jobs_iter, work, threads, report, dry_run, inputs)
+
+
+def _run(
+    jobs: Iterable[Job],
+    work,
+    threads: int,
+    report: _Report,
+    dry_run: bool,
+    inputs: tuple[str, ...],
+) -> None:
+    """Run the jobs, report them, and exit non-zero when something failed."""
     try:
         run_jobs(
-            jobs_iter, work, threads=threads, on_outcome=report, thread_setup=_thread_setup(threads)
+            jobs, work, threads=threads, on_outcome=report, thread_setup=_thread_setup(threads)
         )
     except KeyboardInterrupt:
         if report.progress:
@@ -369,14 +487,55 @@ def apply(
         sys.exit(EXIT_INTERRUPTED)
     if report.progress:
         report.progress.finish()
-    if report.written == 0 and report.failed == 0:
+    if report.written == 0 and report.failed == 0 and report.skipped == 0:
         fail(
             f"no images found in {', '.join(inputs)} "
             f"(suffixes {', '.join([*sorted(IMAGE_SUFFIXES), *VOLUME_SUFFIXES])})",
             EXIT_USAGE,
         )
+    if report.skipped and not report.quiet:
+        click.echo(
+            f"gswarp: {report.skipped} existing outputs skipped, {report.written} written",
+            err=True,
+        )
     if report.failed:
-        if not quiet:
+        if not report.quiet:
             verb = "checked" if dry_run else "written"
             click.echo(f"gswarp: {report.failed} failed, {report.written} {verb}", err=True)
         sys.exit(EXIT_FILES_FAILED)
+
+
+@contextlib.contextmanager
+def _log_file(path: str | None, append: bool, dry_run: bool):
+    if path is None or dry_run:
+        yield None
+        return
+    try:
+        stream = open(path, "a" if append else "w", encoding="utf-8")  # noqa: SIM115
+    except OSError as error:
+        fail(f"--log {path}: cannot write: {error.strerror}")
+    with stream:
+        yield stream
+
+
+def _replay_jobs(log: Path, output: str | None) -> tuple[list[Job], dict]:
+    """Jobs for the lines of a draw log, and the entries by job key."""
+    entries = {}
+    jobs = []
+    seen: set[Path] = set()
+    try:
+        for entry in read_log(log):
+            key = f"{log}:{entry.line}"
+            target = Path(output) / entry.name if output else entry.output
+            entries[key] = entry
+            error = None
+            resolved = Path(os.path.abspath(target))
+            if resolved in seen:
+                error = f"{key}: its output {target} is written by an earlier line"
+            elif not entry.source.exists():
+                error = f"{entry.source}: no such file (line {entry.line} of {log})"
+            seen.add(resolved)
+            jobs.append(Job(entry.source, None if error else target, error, key))
+    except GswarpError as error:
+        fail(str(error))
+    return jobs, entries

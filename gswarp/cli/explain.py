@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from gswarp.augment import draw
 from gswarp.cli.options import EXIT_FILES_FAILED, fail, load_spec_or_exit, sampling_options
 from gswarp.engine.tiles import FieldStep, MatrixStep
 from gswarp.errors import GswarpError
@@ -80,7 +81,7 @@ def _matrices_json(plan: Plan) -> dict:
     }
 
 
-def _json(image: str, plan: Plan, channels: int, dtype: str) -> str:
+def _json(image: str, plan: Plan, channels: int, dtype: str, draws: dict[str, float]) -> str:
     spec = plan.spec
     return json.dumps(
         {
@@ -98,6 +99,7 @@ def _json(image: str, plan: Plan, channels: int, dtype: str) -> str:
                 "dtype": dtype if spec.output.dtype == "same" else spec.output.dtype,
             },
             "sampling": spec.sampling.normalized(),
+            "draws": draws,
             **_matrices_json(plan),
         },
         indent=2,
@@ -109,12 +111,34 @@ def _json(image: str, plan: Plan, channels: int, dtype: str) -> str:
 @click.argument("image", type=click.Path(dir_okay=False))
 @sampling_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def explain(spec_path: str, image: str, mode, padding, align_corners, fill, as_json) -> None:
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=0,
+    show_default=True,
+    help="A random spec's seed (as gswarp apply --seed).",
+)
+@click.option("--variant", type=click.IntRange(min=0), default=0, help="The variant index to draw.")
+def explain(
+    spec_path: str, image: str, mode, padding, align_corners, fill, as_json, seed, variant
+) -> None:
     """Print what SPEC does to IMAGE: the output size, and the forward, sampling and torch
-    theta matrices. Reads only IMAGE's header."""
+    theta matrices. Reads only IMAGE's header. A random spec is drawn as ``gswarp apply``
+    draws it for IMAGE given as a file argument (key: its name)."""
     spec = load_spec_or_exit(
         spec_path, mode=mode, padding=padding, align_corners=align_corners, fill=fill
     )
+    draws: dict[str, float] = {}
+    if spec.is_random:
+        try:
+            drawn = draw(spec, seed, Path(image).name, variant)
+        except GswarpError as error:
+            fail(str(error), EXIT_FILES_FAILED)
+        spec, draws = drawn.spec, drawn.values
+        if not as_json:
+            click.echo(f"drawn with --seed {seed}, variant {variant}:")
+            for where, value in draws.items():
+                click.echo(f"  {where} = {value:.6g}")
     try:
         probe = probe_image(Path(image))
     except GswarpError as error:
@@ -125,6 +149,6 @@ def explain(spec_path: str, image: str, mode, padding, align_corners, fill, as_j
         fail(str(error), EXIT_FILES_FAILED)
     dtype = str(probe.dtype)
     if as_json:
-        click.echo(_json(image, plan, probe.channels, dtype))
+        click.echo(_json(image, plan, probe.channels, dtype, draws))
     else:
         click.echo(_text(image, plan, probe.channels, dtype, probe.mode))

@@ -1,0 +1,144 @@
+"""Draw logs: one JSON line per written output (``gswarp apply --log``), read back by
+``gswarp apply --replay``.
+
+A line holds everything needed to write the same bytes again without the original spec::
+
+    {"input": "/data/cat.png", "output": "/work/out/cat_001.png", "name": "cat_001.png",
+     "target": null, "key": "cat.png", "variant": 1, "seed": 7,
+     "draws": {"transform[0].affine.rotate": -3.52, "transform[1].p": 0.31},
+     "applied": [true, true], "elastic_seeds": [8412…],
+     "matrix": [[…], […], [0, 0, 1]],
+     "spec": {…the drawn spec, every default filled in…},
+     "write": {"format": null, "quality": null, "compress_level": null}}
+
+``name`` is the output's path relative to ``-o`` (replay with another ``-o`` writes there);
+``target`` names a paired target (its own line, with its own sampling in ``spec``); ``matrix``
+is the forward input-pixel -> output-pixel matrix (null when the map goes through a field).
+Floats are written with ``repr`` precision, so the drawn spec is exactly the one used. Paths
+are absolute, so a log replays from any folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from gswarp.errors import InputError, SpecError
+from gswarp.spec import ElasticSpec, FlowSpec, WarpSpec, parse_spec
+
+__all__ = ["LogEntry", "read_log", "record", "write_record"]
+
+_REQUIRED = ("input", "output", "name", "spec", "write")
+
+
+def _spec_data(spec: WarpSpec) -> dict[str, Any]:
+    """The spec's normalized form with flow fields named by absolute path (cwd-independent)."""
+    data = spec.normalized()
+    for item, transform in zip(data["transform"], spec.transforms, strict=True):
+        if isinstance(transform, FlowSpec):
+            item["flow"]["path"] = str(transform.resolved)
+    return data
+
+
+def record(
+    *,
+    source: Path,
+    output: Path,
+    name: Path,
+    target: str | None,
+    key: str,
+    variant: int,
+    seed: int | None,
+    draws: dict[str, float],
+    applied: tuple[bool, ...],
+    spec: WarpSpec,
+    matrix: Any,
+    write: dict[str, Any],
+) -> dict[str, Any]:
+    """One log line (as a dict) for an output written with the concrete ``spec``."""
+    return {
+        "input": os.path.abspath(source),
+        "output": os.path.abspath(output),
+        "name": name.as_posix(),
+        "target": target,
+        "key": key,
+        "variant": variant,
+        "seed": seed,
+        "draws": draws,
+        "applied": list(applied),
+        "elastic_seeds": [t.seed for t in spec.transforms if isinstance(t, ElasticSpec)],
+        "matrix": None if matrix is None else [[float(v) for v in row] for row in matrix],
+        "spec": _spec_data(spec),
+        "write": write,
+    }
+
+
+def write_record(stream: TextIO, entry: dict[str, Any]) -> None:
+    """Append one line and flush it (an interrupted run keeps the lines of its outputs)."""
+    stream.write(json.dumps(entry, allow_nan=False) + "\n")
+    stream.flush()
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """A line of a draw log, read back: the drawn ``spec`` and where it goes."""
+
+    line: int
+    source: Path
+    output: Path
+    name: Path
+    spec: WarpSpec
+    write: dict[str, Any]
+
+
+def read_log(path: Path) -> Iterator[LogEntry]:
+    """The entries of a draw log, in order.
+
+    Raises
+    ------
+    SpecError
+        The log cannot be read, a line is not JSON, lacks a key, or holds a spec that does not
+        validate; the message names ``file:line``.
+    """
+    path = Path(path)
+    try:
+        stream = path.open(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"{path}: cannot read the draw log: {error.strerror}") from None
+    with stream:
+        for number, text in enumerate(stream, start=1):
+            if not text.strip():
+                continue
+            yield _entry(path, number, text)
+
+
+def _entry(path: Path, number: int, text: str) -> LogEntry:
+    where = f"{path}:{number}"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SpecError(f"{where}: not a JSON line ({error.msg})") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    missing = [key for key in _REQUIRED if key not in data]
+    if missing:
+        raise SpecError(f"{where}: missing key {missing[0]!r} (not a gswarp draw log?)")
+    if not isinstance(data["write"], dict):
+        raise SpecError(f"{where}: write: expected an object")
+    spec = parse_spec(yaml.safe_dump(data["spec"], sort_keys=False), f"{where} spec")
+    if spec.is_random:
+        raise SpecError(f"{where}: spec: expected a drawn spec, got one with random values")
+    return LogEntry(
+        number,
+        Path(data["input"]),
+        Path(data["output"]),
+        Path(data["name"]),
+        spec,
+        data["write"],
+    )
