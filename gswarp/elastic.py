@@ -34,7 +34,7 @@ def default_grid(sigma: float) -> int:
 def gaussian_kernel(sigma: float) -> np.ndarray:
     """Normalized 1-D Gaussian weights, radius ``ceil(4 * sigma)`` (at least 1 tap).
 
-    >>> gaussian_kernel(1.0).sum().round(12), len(gaussian_kernel(1.0))
+    >>> round(float(gaussian_kernel(1.0).sum()), 12), len(gaussian_kernel(1.0))
     (1.0, 9)
     """
     radius = max(0, math.ceil(4 * sigma))

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from gswarp.engine import warp_affine
+from gswarp.engine.device import cupy_module
 from gswarp.engine.tiles import sample_chain
 from gswarp.errors import InputError, SpecError
 from gswarp.io.images import Encoding, ImageFile, read_image, write_image
@@ -28,7 +29,7 @@ _ENGINE_LOCK = threading.Lock()
 layer (numba's ``workqueue`` layer forbids concurrent launches)."""
 
 
-def warp_pixels(pixels: np.ndarray, plan: Plan) -> np.ndarray:
+def warp_pixels(pixels: np.ndarray, plan: Plan, device: str = "cpu") -> np.ndarray:
     """Warp an image or volume array as ``plan`` says.
 
     Parameters
@@ -38,6 +39,9 @@ def warp_pixels(pixels: np.ndarray, plan: Plan) -> np.ndarray:
         dtype the engine takes.
     plan : Plan
         From :func:`gswarp.plan.resolve` for ``pixels``' spatial size.
+    device : {'cpu', 'cuda'}
+        Where the kernels run: 'cuda' copies the pixels to the GPU (CuPy), warps them there
+        and copies the result back.
 
     Returns
     -------
@@ -62,20 +66,25 @@ def warp_pixels(pixels: np.ndarray, plan: Plan) -> np.ndarray:
         last = last.astype(work) * work.type(factor) if factor != 1 else last.astype(work)
         fill = fill * factor
     result = np.empty((*plan.output_size, channels), dtype=last.dtype)
-    arguments = (
-        np.moveaxis(last, -1, 0)[None],  # (1, C, *spatial) views: no copies
-        plan.sampling_matrix if plan.steps is None else plan.steps,
-        (1, channels, *plan.output_size),
-        sampling.mode,
-        sampling.padding,
-        sampling.align_corners,
-    )
+    source = np.moveaxis(last, -1, 0)[None]  # (1, C, *spatial) views: no copies
+    destination = np.moveaxis(result, -1, 0)[None]
     with _ENGINE_LOCK:
+        if device == "cuda":
+            xp = cupy_module()
+            source = xp.asarray(source)
+            destination = xp.empty(destination.shape, dtype=destination.dtype)
         (warp_affine if plan.steps is None else sample_chain)(
-            *arguments,
+            source,
+            plan.sampling_matrix if plan.steps is None else plan.steps,
+            (1, channels, *plan.output_size),
+            sampling.mode,
+            sampling.padding,
+            sampling.align_corners,
             fill=fill.tolist() if fill.size > 1 else float(fill[0]),
-            out=np.moveaxis(result, -1, 0)[None],
+            out=destination,
         )
+        if device == "cuda":
+            np.moveaxis(result, -1, 0)[None][...] = destination.get()
     if result.dtype != target:
         result = convert_values(result, target, "keep")
     return result if has_channels else result[..., 0]
@@ -125,6 +134,7 @@ def warp_file(
     cancelled: threading.Event | None = None,
     encoding: Encoding | None = None,
     expect_size: tuple[int, ...] | None = None,
+    device: str = "cpu",
 ) -> Plan:
     """Read ``source``, warp it, write ``target`` atomically (temporary file, then rename).
 
@@ -136,7 +146,7 @@ def warp_file(
     image: ImageFile = read_image(source)
     _check_size(source, image.pixels.shape[:2], expect_size)
     plan = resolve(spec, image.pixels.shape[:2])
-    warped = warp_pixels(image.pixels, plan)
+    warped = warp_pixels(image.pixels, plan, device)
     write_image(
         target,
         warped,
@@ -180,6 +190,7 @@ def warp_volume_file(
     overwrite: bool = False,
     cancelled: threading.Event | None = None,
     expect_size: tuple[int, ...] | None = None,
+    device: str = "cpu",
 ) -> Plan:
     """Read a volume (``.npy``, NIfTI, TIFF stack), warp it, write ``target`` atomically.
 
@@ -196,7 +207,7 @@ def warp_volume_file(
     voxels, meta = _unscaled_for_new_dtype(volume.voxels, volume.meta, spec)
     if voxels is not volume.voxels:  # real values already: convert them as they are
         plan = replace(plan, spec=replace(spec, output=replace(spec.output, values="keep")))
-    warped = warp_pixels(voxels, plan)
+    warped = warp_pixels(voxels, plan, device)
     write_volume(
         target,
         warped,

@@ -277,7 +277,7 @@ class TestGridSampleErrors:
                 [[[[0.0]]]],
                 np.zeros((1, 2, 2, 2)),
                 gswarp.DTypeError,
-                "input: expected a numpy.ndarray, got list",
+                "input: expected a numpy.ndarray or cupy.ndarray, got list",
             ),
         ],
     )

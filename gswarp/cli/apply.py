@@ -45,6 +45,7 @@ from gswarp.cli.work import (
     warp_job,
 )
 from gswarp.drawlog import read_log, write_record
+from gswarp.engine.device import resolve_device
 from gswarp.errors import GswarpError, SpecError
 from gswarp.io.images import (
     FORMAT_SUFFIXES,
@@ -232,7 +233,7 @@ def _stream_image(
         if spec.is_random:
             spec = draw(spec, seed or 0, "-").spec
         image = read_image(sys.stdin.buffer, name="<stdin>")
-        warped = warp_pixels(image.pixels, resolve(spec, image.pixels.shape[:2]))
+        warped = warp_pixels(image.pixels, resolve(spec, image.pixels.shape[:2]), options.device)
         if destination.stdout:
             pillow_format = options.format or image.meta.format
             if pillow_format is None:
@@ -350,6 +351,15 @@ def _pair_option(ctx: click.Context, param: click.Parameter, values) -> tuple:
     help="Threads to use (default: all cores). Results are identical for any N.",
 )
 @click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "auto"]),
+    default="cpu",
+    show_default=True,
+    help="Where to warp: the CPU, an NVIDIA GPU (needs the cuda extra), or the GPU when one is "
+    "usable. Files are read and written on the CPU; with --jobs >= 2 the next file is decoded "
+    "while the GPU warps.",
+)
+@click.option(
     "--null",
     "-0",
     "null",
@@ -391,6 +401,7 @@ def apply(
     log_path,
     replay_path,
     jobs,
+    device,
     null,
     dry_run,
     stdin_image,
@@ -406,11 +417,18 @@ def apply(
     """
     if overwrite and skip_existing:
         raise click.UsageError("--overwrite and --skip-existing contradict each other")
+    try:
+        backend = resolve_device(device)
+    except GswarpError as error:
+        fail(str(error))
+    if verbose and not dry_run:
+        click.echo(f"gswarp: warping on the {backend.upper()} (--device {device})", err=True)
     options = WriteOptions(
         format_named(format_) if format_ else None,
         overwrite,
         Encoding(quality=quality, compress_level=compress_level),
         skip_existing,
+        backend,
     )
     threads = jobs or _default_threads()
     show = progress if progress is not None else (sys.stderr.isatty() and not quiet)
@@ -530,7 +548,9 @@ def _replay_jobs(log: Path, output: str | None) -> tuple[list[Job], dict]:
             entries[key] = entry
             error = None
             resolved = Path(os.path.abspath(target))
-            if resolved in seen:
+            if output and (entry.name.is_absolute() or ".." in entry.name.parts):
+                error = f"{key}: name {entry.name} is not a path inside -o; refusing to write it"
+            elif resolved in seen:
                 error = f"{key}: its output {target} is written by an earlier line"
             elif not entry.source.exists():
                 error = f"{entry.source}: no such file (line {entry.line} of {log})"

@@ -28,6 +28,7 @@ def info() -> None:
     import numpy as np
 
     from gswarp.engine import cpu
+    from gswarp.engine.device import cuda_status
 
     lines = [
         f"gswarp {gswarp.__version__}",
@@ -37,7 +38,7 @@ def info() -> None:
         f"cpu backend: numba, {numba.get_num_threads()} threads "
         f"(NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'unset')})",
         f"kernel cache: {os.environ.get('NUMBA_CACHE_DIR') or os.path.dirname(cpu.__file__)}",
-        "gpu backend: not available in this version",
+        f"cuda backend: {cuda_status()[1]}",
     ]
     click.echo("\n".join(lines))
 

@@ -32,6 +32,7 @@ class WriteOptions:
     overwrite: bool
     encoding: Encoding
     skip_existing: bool = False
+    device: str = "cpu"
 
     def logged(self) -> dict[str, Any]:
         return {
@@ -79,6 +80,7 @@ def _warp_one(
             overwrite=options.overwrite,
             cancelled=cancelled,
             expect_size=expect_size,
+            device=options.device,
         )
     return warp_file(
         spec,
@@ -89,6 +91,7 @@ def _warp_one(
         cancelled=cancelled,
         encoding=options.encoding,
         expect_size=expect_size,
+        device=options.device,
     )
 
 
@@ -220,6 +223,7 @@ def replay_job(entries: dict[str, LogEntry], options: WriteOptions):
             write.get("format"),  # a Pillow format name, as logged
             options.overwrite,
             Encoding(quality=write.get("quality"), compress_level=write.get("compress_level")),
+            device=options.device,
         )
         plan = _warp_one(entry.spec, job.source, job.target, replayed, cancelled)
         result.before, result.after = plan.input_size, plan.output_size

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from gswarp.engine.device import backend_for, host, is_device_array, module_of
 from gswarp.errors import DTypeError, ShapeError, SpecError
 from gswarp.options import Mode, parse_mode, parse_padding
 from gswarp.transforms import theta_to_pixel_matrix
@@ -61,8 +62,12 @@ def _shape_text(shape: Sequence[int]) -> str:
 
 
 def _check_array(value: Any, argument: str) -> np.ndarray:
+    if is_device_array(value):
+        return value
     if not isinstance(value, np.ndarray):
-        raise DTypeError(f"{argument}: expected a numpy.ndarray, got {type(value).__name__}")
+        raise DTypeError(
+            f"{argument}: expected a numpy.ndarray or cupy.ndarray, got {type(value).__name__}"
+        )
     if not value.dtype.isnative:
         value = value.astype(value.dtype.newbyteorder("="))
     return value
@@ -164,19 +169,33 @@ def _new_output(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 
 
 def _check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, input: np.ndarray) -> np.ndarray:
+    device = is_device_array(input)
     if out is None:
-        return _new_output(shape, dtype)
+        return module_of(input).empty(shape, dtype=dtype) if device else _new_output(shape, dtype)
     out = _check_array(out, "out")
+    if is_device_array(out) != device:
+        where = "GPU (CuPy)" if device else "CPU (NumPy)"
+        raise DTypeError(f"out: expected an array on the input's device, the {where}")
     if out.shape != shape or out.dtype != dtype:
         raise ShapeError(
             f"out: expected shape {_shape_text(shape)} and dtype {dtype}, "
             f"got shape {_shape_text(out.shape)} and dtype {out.dtype}"
         )
-    if not out.flags.writeable:
+    if not device and not out.flags.writeable:
         raise SpecError("out: expected a writeable array")
-    if np.may_share_memory(out, input):
+    if module_of(input).may_share_memory(out, input):
         raise SpecError("out: must not share memory with input")
     return out
+
+
+def _same_device(value: Any, input: Any, argument: str) -> Any:
+    """``value`` on the input's device: a CuPy input takes NumPy grids (copied over); a NumPy
+    input refuses CuPy ones (the result would live on the CPU)."""
+    if is_device_array(input) and not is_device_array(value):
+        return module_of(input).asarray(value)
+    if is_device_array(value) and not is_device_array(input):
+        raise DTypeError(f"{argument}: a CuPy array needs a CuPy input, got a NumPy input")
+    return value
 
 
 def _kernel_arrays(input, out, mode, fill_n):
@@ -190,19 +209,30 @@ def _kernel_arrays(input, out, mode, fill_n):
     if input.dtype == np.float16:
         if mode == Mode.NEAREST:  # nearest copies values: move the float16 bits untouched
             return input.view(np.uint16), out.view(np.uint16), fill_n.view(np.uint16), None
-        result = np.empty(out.shape, dtype=np.float32)
+        result = module_of(input).empty(out.shape, dtype=np.float32)
         return input.astype(np.float32), result, fill_n, result
     return input, out, fill_n, None
 
 
 def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct, extra=()) -> None:
-    from gswarp.engine.cpu import launch, sampling_kernel
-
     fill_c, fill_n = _fill_arrays(fill, input, ct)
-    kernel = sampling_kernel(source_kind, input.ndim - 2, int(mode))
     k_input, k_out, fill_n, result = _kernel_arrays(input, out, mode, fill_n)
     if source.dtype == np.float16:
         source = source.astype(np.float32)
+    if backend_for(input) == "cuda":
+        from gswarp.engine.cuda import launch_sampling
+
+        fill = fill_n if mode == Mode.NEAREST else fill_c
+        extra = extra[:3]  # (maps, absolute, direct): the CPU's separable path has no GPU form
+        launch_sampling(
+            source_kind, mode, ct, k_input, source, k_out, padding, align_corners, fill, extra
+        )
+        if result is not None:
+            out[...] = result
+        return
+    from gswarp.engine.cpu import launch, sampling_kernel
+
+    kernel = sampling_kernel(source_kind, input.ndim - 2, int(mode))
     launch(
         kernel,
         k_input,
@@ -314,7 +344,7 @@ def sample_pixels(
 def _sample_grid(kind, input, grid, mode, padding_mode, align_corners, fill, out) -> np.ndarray:
     argument = "grid" if kind == "grid" else "coords"
     input = _check_input(input)
-    grid = _check_array(grid, argument)
+    grid = _same_device(_check_array(grid, argument), input, argument)
     mode = _check_mode(mode, input)
     padding = parse_padding(padding_mode, "padding_mode")
     align_corners = _check_align(align_corners)
@@ -373,7 +403,7 @@ def sample_field(
     padding = parse_padding(padding_mode, "padding_mode")
     align_corners = _check_align(align_corners)
     k = input.ndim - 2
-    field = np.ascontiguousarray(field, dtype=np.float64)
+    field = np.ascontiguousarray(host(field), dtype=np.float64)
     if field.ndim != k + 1 or field.shape[-1] != k:
         expected = "(H_f, W_f, 2)" if k == 2 else "(D_f, H_f, W_f, 3)"
         raise ShapeError(f"field: expected shape {expected}, got {_shape_text(field.shape)}")
@@ -399,12 +429,13 @@ def sample_field(
         np.count_nonzero(m[:, :k] - np.diag(np.diag(m[:, :k]))) == 0 for m in maps[:2]
     )  # no rotation or shear before the field: it is interpolated per row, then per column
     extra = (np.ascontiguousarray(maps), bool(absolute), direct, separable)
+    field = _same_device(field, input, "field")
     _run("flow", input, field, out, mode, padding, align_corners, fill, ct, extra)
     return out
 
 
 def _check_theta(theta: Any, spatial: int, argument: str = "theta") -> np.ndarray:
-    theta = _check_array(theta, argument)
+    theta = host(_check_array(theta, argument))  # small: matrix math runs on the CPU
     _check_float(theta, argument)
     rows, cols = (2, 3) if spatial == 2 else (3, 4)
     if theta.ndim != 3 or theta.shape[1:] != (rows, cols):
@@ -459,12 +490,23 @@ def affine_grid(
     """
     size = _check_size(size)
     spatial = len(size) - 2
+    theta_in = theta
     theta = _check_theta(theta, spatial)
     align_corners = _check_align(align_corners)
     if theta.shape[0] != size[0]:
         raise ShapeError(f"theta: expected {size[0]} matrices (size[0]), got {theta.shape[0]}")
     ct = np.float64 if theta.dtype == np.float64 else np.float32
-    grid = np.empty((*size[:1], *size[2:], spatial), dtype=ct)
+    shape = (*size[:1], *size[2:], spatial)
+    if backend_for(theta_in) == "cuda":
+        from gswarp.engine.cuda import launch_affine_grid
+
+        xp = module_of(theta_in)
+        grid = xp.empty(shape, dtype=ct)
+        launch_affine_grid(
+            xp.asarray(np.ascontiguousarray(theta, dtype=ct)), grid, align_corners, ct
+        )
+        return grid.astype(theta.dtype, copy=False)
+    grid = np.empty(shape, dtype=ct)
     from gswarp.engine import cpu
 
     kernel = cpu.affine_grid_2d if spatial == 2 else cpu.affine_grid_3d
@@ -562,7 +604,7 @@ def warp_affine(
     """
     input = _check_input(input)
     size = _check_output_size(size, input)
-    matrix = _check_array(matrix, "matrix")
+    matrix = host(_check_array(matrix, "matrix"))
     if matrix.dtype.kind in "iu":  # integer matrices (shifts, quarter turns) are welcome
         matrix = matrix.astype(np.float64)
     if matrix.ndim == 2:

@@ -39,27 +39,20 @@ import numpy as np
 from numba import njit, prange, types
 
 from gswarp.engine.pointwise import (
-    BICUBIC,
-    BILINEAR,
-    NEAREST,
+    POINT_2D,
+    POINT_3D,
     affine_coord_2d,
     affine_coord_3d,
     base_coord,
-    bicubic_2d,
-    bilinear_2d,
-    field_at_2d,
-    field_at_3d,
     field_columns,
     field_row_2d,
     field_row_3d,
+    flow_finish_2d,
+    flow_finish_3d,
+    flow_lookup_2d,
+    flow_lookup_3d,
     fma,
-    nearest_2d,
-    nearest_3d,
     pixel_coordinate,
-    tricubic_3d,
-    trilinear_3d,
-    unnormalize_scalar,
-    unnormalize_vec,
 )
 
 __all__ = ["affine_grid_2d", "affine_grid_3d", "sampling_kernel"]
@@ -79,19 +72,6 @@ _JIT = {"cache": True, "nogil": True, "parallel": True}
 # point function. The point functions of nearest and (tri)linear are inlined into the loop at numba
 # IR level, so the hot loop has no call and no mode test; the cubic ones are large and stay calls.
 # numba keys its on-disk cache on the closure's contents too, so every kernel is cached apart.
-
-# mode -> (point function, how a grid value becomes a pixel coordinate: torch's 2-D kernel and
-# gswarp's tricubic use the fused form, torch's 3-D nearest/trilinear the scalar one)
-_POINT_2D = {
-    BILINEAR: (bilinear_2d, unnormalize_vec),
-    NEAREST: (nearest_2d, unnormalize_vec),
-    BICUBIC: (bicubic_2d, unnormalize_vec),
-}
-_POINT_3D = {
-    BILINEAR: (trilinear_3d, unnormalize_scalar),
-    NEAREST: (nearest_3d, unnormalize_scalar),
-    BICUBIC: (tricubic_3d, unnormalize_vec),
-}
 
 
 def _grid_kernel_2d(point, unnormalize):
@@ -222,16 +202,8 @@ def _flow_kernel_2d(point, unnormalize):
                     qx, qy = x, y
                     u, v = field[ho, wo, 0], field[ho, wo, 1]
                 else:
-                    qx = maps[0, 0, 0] * x + maps[0, 0, 1] * y + maps[0, 0, 2]
-                    qy = maps[0, 1, 0] * x + maps[0, 1, 1] * y + maps[0, 1, 2]
-                    fx = maps[1, 0, 0] * qx + maps[1, 0, 1] * qy + maps[1, 0, 2]
-                    fy = maps[1, 1, 0] * qx + maps[1, 1, 1] * qy + maps[1, 1, 2]
-                    u, v = field_at_2d(field, fx, fy)
-                if not absolute:
-                    u += qx
-                    v += qy
-                px = maps[2, 0, 0] * u + maps[2, 0, 1] * v + maps[2, 0, 2]
-                py = maps[2, 1, 0] * u + maps[2, 1, 1] * v + maps[2, 1, 2]
+                    qx, qy, u, v = flow_lookup_2d(field, maps, x, y)
+                px, py = flow_finish_2d(maps, qx, qy, u, v, absolute)
                 point(inp, n, ct(px), ct(py), out, ho, wo, padding, align_corners, fill, ct)
 
     return flow_sample_2d
@@ -285,23 +257,8 @@ def _flow_kernel_3d(point, unnormalize):
                     v = field[do, ho, wo, 1]
                     w = field[do, ho, wo, 2]
                 else:
-                    m = maps[0]
-                    qx = m[0, 0] * x + m[0, 1] * y + m[0, 2] * z + m[0, 3]
-                    qy = m[1, 0] * x + m[1, 1] * y + m[1, 2] * z + m[1, 3]
-                    qz = m[2, 0] * x + m[2, 1] * y + m[2, 2] * z + m[2, 3]
-                    m = maps[1]
-                    fx = m[0, 0] * qx + m[0, 1] * qy + m[0, 2] * qz + m[0, 3]
-                    fy = m[1, 0] * qx + m[1, 1] * qy + m[1, 2] * qz + m[1, 3]
-                    fz = m[2, 0] * qx + m[2, 1] * qy + m[2, 2] * qz + m[2, 3]
-                    u, v, w = field_at_3d(field, fx, fy, fz)
-                if not absolute:
-                    u += qx
-                    v += qy
-                    w += qz
-                m = maps[2]
-                px = m[0, 0] * u + m[0, 1] * v + m[0, 2] * w + m[0, 3]
-                py = m[1, 0] * u + m[1, 1] * v + m[1, 2] * w + m[1, 3]
-                pz = m[2, 0] * u + m[2, 1] * v + m[2, 2] * w + m[2, 3]
+                    qx, qy, qz, u, v, w = flow_lookup_3d(field, maps, x, y, z)
+                px, py, pz = flow_finish_3d(maps, qx, qy, qz, u, v, w, absolute)
                 point(
                     inp,
                     n,
@@ -364,7 +321,7 @@ def sampling_kernel(source: str, spatial: int, mode: int):
     input pixel coordinates. ``fill`` is the per-channel fill in ``ct`` -- or in the input dtype
     for nearest, which copies values without converting them.
     """
-    point, unnormalize = (_POINT_2D if spatial == 2 else _POINT_3D)[mode]
+    point, unnormalize = (POINT_2D if spatial == 2 else POINT_3D)[mode]
     if source == "pixels":
         unnormalize = pixel_coordinate
     factories = {

@@ -46,11 +46,15 @@ __all__ = [
     "BICUBIC",
     "BILINEAR",
     "BORDER",
+    "CPU_INLINED",
     "NEAREST",
+    "POINT_2D",
+    "POINT_3D",
     "REFLECTION",
     "ZEROS",
     "bicubic_2d",
     "bilinear_2d",
+    "cpu_inlined",
     "fma",
     "nearest_2d",
     "nearest_3d",
@@ -66,6 +70,83 @@ CUBIC_A = -0.75  # Keys' cubic convolution parameter, as in torch
 
 
 # --------------------------------------------------------------------------------------------
+# functions inlined into the CPU kernels at numba IR level (the hot loop then has no call and no
+# mode test). numba-cuda cannot inline numba-core IR, so gswarp.engine.cuda registers each of
+# them again for the CUDA target, as ordinary device functions (which NVVM inlines itself).
+
+CPU_INLINED: list = []
+"""The functions decorated with :func:`cpu_inlined`, for the CUDA target to register."""
+
+
+def cpu_inlined(function):
+    """``register_jitable(inline="always")`` for the CPU target only."""
+
+    @overload(function, target="cpu", inline="always", strict=False)
+    def implementation(*args, **kwargs):
+        return function
+
+    CPU_INLINED.append(function)
+    return function
+
+
+# --------------------------------------------------------------------------------------------
+# scalar math that both targets compile: NumPy's ufuncs on the CPU (float32 stays float32), and
+# their CUDA forms, registered by gswarp.engine.cuda (numba-cuda has no NumPy ufuncs on scalars).
+# The Python bodies run with NUMBA_DISABLE_JIT=1 and in the CUDA simulator.
+
+
+def floor(x):
+    """``numpy.floor`` of a scalar, in its own float type."""
+    return np.floor(x)
+
+
+def rint(x):
+    """``numpy.rint`` (round half to even) of a scalar, in its own float type."""
+    return np.rint(x)
+
+
+def trunc(x):
+    """``numpy.trunc`` of a scalar, in its own float type."""
+    return np.trunc(x)
+
+
+def fmod(a, b):
+    """``numpy.fmod`` of scalars (the remainder has the sign of ``a``)."""
+    return np.fmod(a, b)
+
+
+def isfinite(x):
+    """``numpy.isfinite`` of a scalar."""
+    return np.isfinite(x)
+
+
+def _cpu_form(function, ufunc):
+    """Register ``ufunc`` as ``function``'s CPU implementation (inlined into the kernels)."""
+    options = {"target": "cpu", "inline": "always", "jit_options": {"cache": True}}
+    if function is fmod:
+
+        @overload(function, **options)
+        def binary(a, b):
+            return lambda a, b: ufunc(a, b)
+
+        return
+
+    @overload(function, **options)
+    def unary(x):
+        return lambda x: ufunc(x)
+
+
+for _function, _ufunc in (
+    (floor, np.floor),
+    (rint, np.rint),
+    (trunc, np.trunc),
+    (fmod, np.fmod),
+    (isfinite, np.isfinite),
+):
+    _cpu_form(_function, _ufunc)
+
+
+# --------------------------------------------------------------------------------------------
 # fused multiply-add
 
 
@@ -73,7 +154,7 @@ def _round_fraction(exact: Fraction, kind: type) -> np.floating:
     """Round an exact rational to the nearest ``kind`` value, ties to even (for the fallback)."""
     guess = kind(float(exact))  # may be off by one ulp through double rounding (float32 only)
     candidates = (np.nextafter(guess, kind(-np.inf)), guess, np.nextafter(guess, kind(np.inf)))
-    finite = [c for c in candidates if np.isfinite(c)]
+    finite = [c for c in candidates if isfinite(c)]
     best = min(
         finite, key=lambda c: (abs(Fraction(float(c)) - exact), int(np.frexp(c)[0] * 2**24) & 1)
     )
@@ -160,7 +241,7 @@ def reflect_vec(p, size, align_corners, ct):
         low = ct(-0.5)
         twice_span = ct(size) * ct(2)
     a = abs(p - low)
-    flips = np.trunc(a / twice_span)
+    flips = trunc(a / twice_span)
     extra = fma(-flips, twice_span, a)
     return min(extra, twice_span - extra) + low
 
@@ -177,9 +258,9 @@ def reflect_scalar(p, size, align_corners, ct):
         low = ct(-0.5)
         span = ct(size)
     a = abs(p - low)
-    extra = np.fmod(a, span)
-    flips = np.floor(a / span)
-    if np.fmod(flips, ct(2)) == ct(0):
+    extra = fmod(a, span)
+    flips = floor(a / span)
+    if fmod(flips, ct(2)) == ct(0):
         return extra + low
     return span - extra + low
 
@@ -236,7 +317,7 @@ def to_output(value, out):
     """
     if out.dtype.kind in "iu":
         lo, hi = int_bounds(out.dtype, type(value))
-        return min(max(np.rint(value), lo), hi)
+        return min(max(rint(value), lo), hi)
     return value
 
 
@@ -246,7 +327,7 @@ def _to_output_jit(value, out):
         lo, hi = int_bounds(np.dtype(str(out.dtype)), np.dtype(str(value)).type)
 
         def round_clip(value, out):
-            return min(max(np.rint(value), lo), hi)
+            return min(max(rint(value), lo), hi)
 
         return round_clip
     return lambda value, out: value
@@ -333,7 +414,7 @@ def index_in(t, size, ct):
 # 2-D samplers on pixel coordinates (after padding; bicubic: before)
 
 
-@register_jitable(inline="always")
+@cpu_inlined
 def _bilinear_corners(inp, n, c, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct):
     """Channel ``c`` of a bilinear sample whose four corners are all inside, in torch's order."""
     v_nw = ct(inp[n, c, iy0, ix0])
@@ -344,7 +425,7 @@ def _bilinear_corners(inp, n, c, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, 
     out[n, c, ho, wo] = to_output(v, out)
 
 
-@register_jitable(inline="always")
+@cpu_inlined
 def _bilinear_px_2d(inp, n, px, py, out, ho, wo, fill, ct):
     H = inp.shape[2]
     W = inp.shape[3]
@@ -352,8 +433,8 @@ def _bilinear_px_2d(inp, n, px, py, out, ho, wo, fill, ct):
         # entirely outside (or invalid): every corner reads the fill value with weight 1
         px = ct(-2)
         py = ct(-2)
-    x0 = np.floor(px)
-    y0 = np.floor(py)
+    x0 = floor(px)
+    y0 = floor(py)
     w = px - x0
     e = ct(1) - w
     nn = py - y0
@@ -396,12 +477,12 @@ def _bilinear_px_2d(inp, n, px, py, out, ho, wo, fill, ct):
         out[n, c, ho, wo] = to_output(v, out)
 
 
-@register_jitable(inline="always")
+@cpu_inlined
 def _nearest_px_2d(inp, n, px, py, out, ho, wo, fill_native, ct):
     H = inp.shape[2]
     W = inp.shape[3]
-    rx = np.rint(px)
-    ry = np.rint(py)
+    rx = rint(px)
+    ry = rint(py)
     ok = inside(rx, W, ct) and inside(ry, H, ct)
     ix = index_in(rx, W, ct)
     iy = index_in(ry, H, ct)
@@ -411,8 +492,8 @@ def _nearest_px_2d(inp, n, px, py, out, ho, wo, fill_native, ct):
 
 @register_jitable
 def _bicubic_px_2d(inp, n, x, y, out, ho, wo, padding, align_corners, fill, ct):
-    x0 = np.floor(x)
-    y0 = np.floor(y)
+    x0 = floor(x)
+    y0 = floor(y)
     wx = cubic_weights(x - x0, ct)
     wy = cubic_weights(y - y0, ct)
     ix, mx = cubic_taps(x0, inp.shape[3], padding, align_corners, ct)
@@ -447,7 +528,7 @@ def linear_weights(p, p0, ct):
     return (p0 + ct(1)) - p, p - p0
 
 
-@register_jitable(inline="always")
+@cpu_inlined
 def _trilinear_corners(inp, n, c, iz0, iy0, ix0, out, do, ho, wo, dx0, dx1, dy0, dy1, dz0, dz1, ct):
     """Channel ``c`` of a trilinear sample whose eight corners are all inside, in torch's order."""
     v = ct(0)
@@ -462,14 +543,14 @@ def _trilinear_corners(inp, n, c, iz0, iy0, ix0, out, do, ho, wo, dx0, dx1, dy0,
     out[n, c, do, ho, wo] = to_output(v, out)
 
 
-@register_jitable(inline="always")
+@cpu_inlined
 def _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct):
     D = inp.shape[2]
     H = inp.shape[3]
     W = inp.shape[4]
-    x0 = np.floor(px)
-    y0 = np.floor(py)
-    z0 = np.floor(pz)
+    x0 = floor(px)
+    y0 = floor(py)
+    z0 = floor(pz)
     if (
         x0 >= ct(0)
         and x0 < ct(W - 1)
@@ -496,9 +577,9 @@ def _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct):
         px = ct(-2)
         py = ct(-2)
         pz = ct(-2)
-    x0 = np.floor(px)
-    y0 = np.floor(py)
-    z0 = np.floor(pz)
+    x0 = floor(px)
+    y0 = floor(py)
+    z0 = floor(pz)
     dx0, dx1 = linear_weights(px, x0, ct)
     dy0, dy1 = linear_weights(py, y0, ct)
     dz0, dz1 = linear_weights(pz, z0, ct)
@@ -539,14 +620,14 @@ def _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct):
         out[n, c, do, ho, wo] = to_output(v, out)
 
 
-@register_jitable(inline="always")
+@cpu_inlined
 def _nearest_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill_native, ct):
     D = inp.shape[2]
     H = inp.shape[3]
     W = inp.shape[4]
-    rx = np.rint(px)
-    ry = np.rint(py)
-    rz = np.rint(pz)
+    rx = rint(px)
+    ry = rint(py)
+    rz = rint(pz)
     ok = inside(rx, W, ct) and inside(ry, H, ct) and inside(rz, D, ct)
     ix = index_in(rx, W, ct)
     iy = index_in(ry, H, ct)
@@ -580,9 +661,9 @@ def _cubic_row_3d(inp, n, c, iz, iy, myz, ix, mx, wx, f, ct):
 
 @register_jitable
 def _tricubic_px_3d(inp, n, x, y, z, out, do, ho, wo, padding, align_corners, fill, ct):
-    x0 = np.floor(x)
-    y0 = np.floor(y)
-    z0 = np.floor(z)
+    x0 = floor(x)
+    y0 = floor(y)
+    z0 = floor(z)
     wx = cubic_weights(x - x0, ct)
     wy = cubic_weights(y - y0, ct)
     wz = cubic_weights(z - z0, ct)
@@ -618,10 +699,10 @@ def _tricubic_px_3d(inp, n, x, y, z, out, do, ho, wo, padding, align_corners, fi
 #     nearest, the same fill in inp.dtype (nearest copies values unconverted)
 
 
-@register_jitable(inline="always")
+@cpu_inlined
 def bilinear_2d(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct):
     """Bilinear sample of ``inp[n]`` at ``(px, py)`` into ``out[n, :, ho, wo]`` (torch 2-D path)."""
-    if not (np.isfinite(px) and np.isfinite(py)):
+    if not (isfinite(px) and isfinite(py)):
         for c in range(inp.shape[1]):
             out[n, c, ho, wo] = to_output(fill[c], out)
         return
@@ -630,10 +711,10 @@ def bilinear_2d(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct):
     _bilinear_px_2d(inp, n, px, py, out, ho, wo, fill, ct)
 
 
-@register_jitable(inline="always")
+@cpu_inlined
 def nearest_2d(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct):
     """Nearest sample (half to even) of ``inp[n]`` at ``(px, py)`` into ``out[n, :, ho, wo]``."""
-    if not (np.isfinite(px) and np.isfinite(py)):
+    if not (isfinite(px) and isfinite(py)):
         for c in range(inp.shape[1]):
             out[n, c, ho, wo] = fill[c]
         return
@@ -645,17 +726,17 @@ def nearest_2d(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct):
 @register_jitable
 def bicubic_2d(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct):
     """Bicubic sample (per-tap padding, as torch) of ``inp[n]`` into ``out[n, :, ho, wo]``."""
-    if not (np.isfinite(px) and np.isfinite(py)):
+    if not (isfinite(px) and isfinite(py)):
         for c in range(inp.shape[1]):
             out[n, c, ho, wo] = to_output(fill[c], out)
         return
     _bicubic_px_2d(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct)
 
 
-@register_jitable(inline="always")
+@cpu_inlined
 def trilinear_3d(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct):
     """Trilinear sample of ``inp[n]`` into ``out[n, :, do, ho, wo]`` (torch's scalar 3-D path)."""
-    if not (np.isfinite(px) and np.isfinite(py) and np.isfinite(pz)):
+    if not (isfinite(px) and isfinite(py) and isfinite(pz)):
         for c in range(inp.shape[1]):
             out[n, c, do, ho, wo] = to_output(fill[c], out)
         return
@@ -665,10 +746,10 @@ def trilinear_3d(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fi
     _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct)
 
 
-@register_jitable(inline="always")
+@cpu_inlined
 def nearest_3d(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct):
     """Nearest sample of ``inp[n]`` into ``out[n, :, do, ho, wo]`` (torch's scalar 3-D path)."""
-    if not (np.isfinite(px) and np.isfinite(py) and np.isfinite(pz)):
+    if not (isfinite(px) and isfinite(py) and isfinite(pz)):
         for c in range(inp.shape[1]):
             out[n, c, do, ho, wo] = fill[c]
         return
@@ -681,7 +762,7 @@ def nearest_3d(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill
 @register_jitable
 def tricubic_3d(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct):
     """gswarp's tricubic: the 2-D bicubic formulas on three axes (torch has no 3-D bicubic)."""
-    if not (np.isfinite(px) and np.isfinite(py) and np.isfinite(pz)):
+    if not (isfinite(px) and isfinite(py) and isfinite(pz)):
         for c in range(inp.shape[1]):
             out[n, c, do, ho, wo] = to_output(fill[c], out)
         return
@@ -740,7 +821,7 @@ def _field_axis(p, size):
 @register_jitable
 def field_at_2d(field, fx, fy):
     """The 2-vector of ``field`` (H, W, 2) at field pixel ``(fx, fy)``; NaN positions give NaN."""
-    if not (np.isfinite(fx) and np.isfinite(fy)):
+    if not (isfinite(fx) and isfinite(fy)):
         return np.nan, np.nan
     x0, x1, wx = _field_axis(fx, field.shape[1])
     y0, y1, wy = _field_axis(fy, field.shape[0])
@@ -756,7 +837,7 @@ def field_at_2d(field, fx, fy):
 @register_jitable
 def field_at_3d(field, fx, fy, fz):
     """The 3-vector of ``field`` (D, H, W, 3) at field voxel ``(fx, fy, fz)``."""
-    if not (np.isfinite(fx) and np.isfinite(fy) and np.isfinite(fz)):
+    if not (isfinite(fx) and isfinite(fy) and isfinite(fz)):
         return np.nan, np.nan, np.nan
     x0, x1, wx = _field_axis(fx, field.shape[2])
     y0, y1, wy = _field_axis(fy, field.shape[1])
@@ -774,6 +855,81 @@ def field_at_3d(field, fx, fy, fz):
         v += weight * field[zi, yi, xi, 1]
         w += weight * field[zi, yi, xi, 2]
     return u, v, w
+
+
+# One flow-field chain per point (output pixel -> frame q = A p -> field f at B q -> C (q + f)),
+# shared by the CPU and CUDA kernels. ``maps`` is (3, k, k + 1): A, B, C.
+
+
+@register_jitable
+def flow_lookup_2d(field, maps, x, y):
+    """(qx, qy, u, v): the frame point of output pixel (x, y) and the field's value there."""
+    qx = maps[0, 0, 0] * x + maps[0, 0, 1] * y + maps[0, 0, 2]
+    qy = maps[0, 1, 0] * x + maps[0, 1, 1] * y + maps[0, 1, 2]
+    fx = maps[1, 0, 0] * qx + maps[1, 0, 1] * qy + maps[1, 0, 2]
+    fy = maps[1, 1, 0] * qx + maps[1, 1, 1] * qy + maps[1, 1, 2]
+    u, v = field_at_2d(field, fx, fy)
+    return qx, qy, u, v
+
+
+@register_jitable
+def flow_finish_2d(maps, qx, qy, u, v, absolute):
+    """The input pixel: C applied to q + f (displacements) or to f (absolute coordinates)."""
+    if not absolute:
+        u += qx
+        v += qy
+    px = maps[2, 0, 0] * u + maps[2, 0, 1] * v + maps[2, 0, 2]
+    py = maps[2, 1, 0] * u + maps[2, 1, 1] * v + maps[2, 1, 2]
+    return px, py
+
+
+@register_jitable
+def flow_lookup_3d(field, maps, x, y, z):
+    """(qx, qy, qz, u, v, w): :func:`flow_lookup_2d` for volumes."""
+    m = maps[0]
+    qx = m[0, 0] * x + m[0, 1] * y + m[0, 2] * z + m[0, 3]
+    qy = m[1, 0] * x + m[1, 1] * y + m[1, 2] * z + m[1, 3]
+    qz = m[2, 0] * x + m[2, 1] * y + m[2, 2] * z + m[2, 3]
+    m = maps[1]
+    fx = m[0, 0] * qx + m[0, 1] * qy + m[0, 2] * qz + m[0, 3]
+    fy = m[1, 0] * qx + m[1, 1] * qy + m[1, 2] * qz + m[1, 3]
+    fz = m[2, 0] * qx + m[2, 1] * qy + m[2, 2] * qz + m[2, 3]
+    u, v, w = field_at_3d(field, fx, fy, fz)
+    return qx, qy, qz, u, v, w
+
+
+@register_jitable
+def flow_finish_3d(maps, qx, qy, qz, u, v, w, absolute):
+    """:func:`flow_finish_2d` for volumes."""
+    if not absolute:
+        u += qx
+        v += qy
+        w += qz
+    m = maps[2]
+    px = m[0, 0] * u + m[0, 1] * v + m[0, 2] * w + m[0, 3]
+    py = m[1, 0] * u + m[1, 1] * v + m[1, 2] * w + m[1, 3]
+    pz = m[2, 0] * u + m[2, 1] * v + m[2, 2] * w + m[2, 3]
+    return px, py, pz
+
+
+@register_jitable
+def split_index_2d(i, height, width):
+    """(n, row, column) of flat output point ``i`` of an (N, C, H, W) output."""
+    plane = height * width
+    n = i // plane
+    rest = i - n * plane
+    row = rest // width
+    return n, row, rest - row * width
+
+
+@register_jitable
+def split_index_3d(i, depth, height, width):
+    """(n, slice, row, column) of flat output point ``i`` of an (N, C, D, H, W) output."""
+    column = i % width
+    rest = i // width
+    row = rest % height
+    rest = rest // height
+    return rest // depth, rest % depth, row, column
 
 
 # Separable maps: when the maps before the field (output -> frame -> field) have no rotation or
@@ -827,3 +983,18 @@ def field_row_3d(field, fy, fz, wanted):
             far = (1.0 - wy) * field[z1, y0, i, c] + wy * field[z1, y1, i, c]
             row[i, c] = (1.0 - wz) * near + wz * far
     return row
+
+
+# mode -> (point function, how a grid value becomes a pixel coordinate: torch's 2-D kernel and
+# gswarp's tricubic use the fused form, torch's 3-D nearest/trilinear the scalar one). Both the
+# CPU and the CUDA kernels are built around these.
+POINT_2D = {
+    BILINEAR: (bilinear_2d, unnormalize_vec),
+    NEAREST: (nearest_2d, unnormalize_vec),
+    BICUBIC: (bicubic_2d, unnormalize_vec),
+}
+POINT_3D = {
+    BILINEAR: (trilinear_3d, unnormalize_scalar),
+    NEAREST: (nearest_3d, unnormalize_scalar),
+    BICUBIC: (tricubic_3d, unnormalize_vec),
+}

@@ -1,0 +1,142 @@
+"""Which array module and which backend: NumPy arrays run on the CPU kernels, CuPy arrays on the
+CUDA kernels (:mod:`gswarp.engine.cuda`), as SciPy hands CuPy arrays to ``cupyx``.
+
+CuPy is recognised by the array's type, without importing it: ``import gswarp`` never imports
+CuPy or numba-cuda. :func:`use_backend` forces the CUDA kernels for NumPy arrays too (numba
+copies them to the device and back): the tests use it to run the CUDA kernels' logic in
+numba's simulator (``NUMBA_ENABLE_CUDASIM=1``) on machines without a GPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from gswarp.errors import BackendError
+
+__all__ = [
+    "backend_for",
+    "cuda_status",
+    "cupy_module",
+    "host",
+    "is_device_array",
+    "resolve_device",
+    "use_backend",
+]
+
+_FORCED = threading.local()
+
+
+def is_device_array(value: Any) -> bool:
+    """True for a CuPy array (checked by type: CuPy is not imported)."""
+    return type(value).__module__.split(".")[0] == "cupy" and hasattr(
+        value, "__cuda_array_interface__"
+    )
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[None]:
+    """Within the block, sample with backend ``name`` ('cpu' or 'cuda') whatever the arrays are
+    (CuPy arrays always run on 'cuda')."""
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"backend: expected 'cpu' or 'cuda', got {name!r}")
+    previous = getattr(_FORCED, "name", None)
+    _FORCED.name = name
+    try:
+        yield
+    finally:
+        _FORCED.name = previous
+
+
+def backend_for(input: Any) -> str:
+    """'cuda' for CuPy arrays or inside ``use_backend('cuda')``, else 'cpu'."""
+    if is_device_array(input):
+        return "cuda"
+    return getattr(_FORCED, "name", None) or "cpu"
+
+
+def cupy_module():
+    """CuPy, imported on first need; a clear error naming the extra when it is missing."""
+    try:
+        import cupy
+    except ImportError as error:
+        raise BackendError(
+            f"the CUDA backend needs CuPy ({error}); install the extra: "
+            "pip install 'gswarp[cuda]' (see the README for the CUDA version)"
+        ) from None
+    return cupy
+
+
+def host(value: Any) -> Any:
+    """A NumPy copy of a CuPy array; anything else as it is."""
+    return value.get() if is_device_array(value) else value
+
+
+def module_of(value: Any):
+    """The array module of ``value``: numpy, or cupy for a CuPy array."""
+    return cupy_module() if is_device_array(value) else np
+
+
+def cuda_status() -> tuple[bool, str]:
+    """(usable, description) of the CUDA backend: CuPy, numba-cuda and a device, each checked
+    without failing (for ``gswarp info`` and ``--device auto``)."""
+    try:
+        import cupy
+    except ImportError:
+        return False, "not available (CuPy is not installed: pip install 'gswarp[cuda]')"
+    try:
+        import numba_cuda  # noqa: F401
+        from numba import cuda
+    except ImportError:
+        return False, f"not available (numba-cuda is not installed; CuPy {cupy.__version__})"
+    from numba import config
+
+    if config.ENABLE_CUDASIM:
+        return False, "simulated only (NUMBA_ENABLE_CUDASIM=1)"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except cupy.cuda.runtime.CUDARuntimeError as error:
+        return False, f"no usable device ({error})"
+    if count == 0 or not cuda.is_available():
+        return False, "no CUDA device"
+    device = cupy.cuda.Device()
+    name = cupy.cuda.runtime.getDeviceProperties(device.id)["name"].decode()
+    _, total = device.mem_info
+    version = cupy.cuda.runtime.runtimeGetVersion()
+    return True, (
+        f"{name} (device {device.id} of {count}, {total / 2**30:.0f} GiB, "
+        f"compute capability {device.compute_capability}), CUDA runtime "
+        f"{version // 1000}.{version % 1000 // 10}, CuPy {cupy.__version__}, "
+        f"numba-cuda {_version('numba-cuda')}"
+    )
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def resolve_device(name: str) -> str:
+    """'cpu' or 'cuda' for a ``--device`` value ('cpu', 'cuda' or 'auto').
+
+    Raises
+    ------
+    BackendError
+        'cuda' was asked for and the backend is not usable; the message says why.
+    """
+    if name == "cpu":
+        return "cpu"
+    usable, description = cuda_status()
+    if name == "auto":
+        return "cuda" if usable else "cpu"
+    if not usable:
+        raise BackendError(f"--device cuda: the CUDA backend is {description}")
+    return "cuda"

@@ -1,0 +1,287 @@
+"""The CUDA backend against the CPU engine.
+
+Without a GPU these tests run the CUDA kernels in numba's simulator (``NUMBA_ENABLE_CUDASIM=1``,
+set by ``conftest.py`` when no CUDA driver is found) on small NumPy arrays: every kernel's logic
+is checked on every commit. With a GPU the same tests run the compiled kernels (NumPy arrays
+copied by numba), and the CuPy and torch-CUDA tests below run too.
+
+Tolerances (DESIGN: GPU results equal the CPU's to rounding): float64 1e-10, float32 2e-5,
+nearest exactly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import numpy as np
+import pytest
+
+import gswarp
+from gswarp.engine.device import use_backend
+from gswarp.engine.tiles import FieldStep, MatrixStep, sample_chain
+
+cuda = pytest.importorskip(
+    "numba.cuda", reason="numba-cuda is not installed (pip install '.[test]')"
+)
+SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+if not SIMULATED and not cuda.is_available():
+    pytest.skip("no usable GPU and the CUDA simulator is off", allow_module_level=True)
+
+MODES = ("bilinear", "nearest", "bicubic")
+PADDINGS = ("zeros", "border", "reflection")
+TOLERANCE = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 2e-5}
+
+
+def on_cuda(function, *args, **kwargs):
+    with use_backend("cuda"):
+        return function(*args, **kwargs)
+
+
+def assert_close(gpu, cpu, mode, dtype):
+    if mode == "nearest" or np.dtype(dtype).kind in "iub":
+        atol = 0 if mode == "nearest" else 1  # integers: a rounding flip at .5 at most
+        np.testing.assert_allclose(gpu.astype(np.float64), cpu.astype(np.float64), atol=atol)
+    else:
+        np.testing.assert_allclose(gpu, cpu, rtol=0, atol=TOLERANCE[np.dtype(dtype)])
+
+
+def image(rng, shape, dtype):
+    if np.dtype(dtype).kind == "u":
+        return rng.integers(0, 256, shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def grid_for(rng, shape):
+    return rng.uniform(-1.2, 1.2, shape)  # some points outside: padding matters
+
+
+CASES_2D = list(itertools.product(MODES, PADDINGS, (False, True)))
+
+
+class TestCudaKernelsMatchCpu:
+    @pytest.mark.parametrize(("mode", "padding", "align"), CASES_2D)
+    def test_cuda_grid_sample_2d(self, rng, mode, padding, align):
+        x = image(rng, (2, 2, 5, 6), np.float64)
+        grid = grid_for(rng, (2, 3, 4, 2))
+        cpu = gswarp.grid_sample(x, grid, mode, padding, align)
+        gpu = on_cuda(gswarp.grid_sample, x, grid, mode, padding, align)
+        assert_close(gpu, cpu, mode, np.float64)
+
+    @pytest.mark.parametrize(("mode", "padding"), list(itertools.product(MODES, PADDINGS)))
+    def test_cuda_grid_sample_3d(self, rng, mode, padding):
+        x = image(rng, (1, 2, 4, 5, 3), np.float64)
+        grid = grid_for(rng, (1, 2, 2, 3, 3))
+        cpu = gswarp.grid_sample(x, grid, mode, padding, False)
+        gpu = on_cuda(gswarp.grid_sample, x, grid, mode, padding, False)
+        assert_close(gpu, cpu, mode, np.float64)
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.float16])
+    @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+    def test_cuda_dtype_policy(self, rng, dtype, mode):
+        x = image(rng, (1, 3, 6, 7), dtype)
+        grid = grid_for(rng, (1, 4, 5, 2)).astype(np.float32)
+        cpu = gswarp.grid_sample(x, grid, mode, "zeros", False, fill=[1, 2, 3])
+        gpu = on_cuda(gswarp.grid_sample, x, grid, mode, "zeros", False, fill=[1, 2, 3])
+        assert gpu.dtype == cpu.dtype
+        check = np.float32 if dtype == np.float16 else dtype
+        assert_close(gpu, cpu, mode, check)
+
+    def test_cuda_bool_labels_nearest(self, rng):
+        x = rng.random((1, 1, 6, 6)) > 0.5
+        grid = grid_for(rng, (1, 4, 4, 2))
+        cpu = gswarp.grid_sample(x, grid, "nearest")
+        np.testing.assert_array_equal(on_cuda(gswarp.grid_sample, x, grid, "nearest"), cpu)
+
+    def test_cuda_non_finite_coordinates_give_fill(self, rng):
+        x = image(rng, (1, 1, 4, 4), np.float64)
+        grid = np.array([[[[np.nan, 0.0], [0.0, np.inf]]]])
+        gpu = on_cuda(gswarp.grid_sample, x, grid, "bilinear", "border", fill=7.0)
+        np.testing.assert_array_equal(gpu, [[[[7.0, 7.0]]]])
+
+    @pytest.mark.parametrize(("mode", "align"), list(itertools.product(MODES, (False, True))))
+    def test_cuda_affine_sample_2d(self, rng, mode, align):
+        x = image(rng, (2, 2, 6, 7), np.float32)
+        theta = np.array([[[0.9, -0.3, 0.1], [0.25, 1.1, -0.2]], [[1, 0, 0], [0, 1, 0.0]]])
+        size = (2, 2, 5, 4)
+        cpu = gswarp.affine_sample(x, theta, size, mode, "reflection", align)
+        gpu = on_cuda(gswarp.affine_sample, x, theta, size, mode, "reflection", align)
+        assert_close(gpu, cpu, mode, np.float32)
+
+    @pytest.mark.parametrize("mode", MODES)
+    def test_cuda_affine_sample_3d(self, rng, mode):
+        x = image(rng, (1, 1, 4, 5, 6), np.float64)
+        theta = np.array([[[0.9, -0.3, 0.1, 0.0], [0.25, 1.1, 0, -0.2], [0, 0.1, 1, 0.05]]])
+        size = (1, 1, 3, 2, 4)
+        cpu = gswarp.affine_sample(x, theta, size, mode, "zeros", False)
+        gpu = on_cuda(gswarp.affine_sample, x, theta, size, mode, "zeros", False)
+        assert_close(gpu, cpu, mode, np.float64)
+
+    def test_cuda_identity_theta_returns_the_input_bit_for_bit(self, rng):
+        x = image(rng, (1, 2, 5, 6), np.float32)
+        identity = np.array([[[1.0, 0, 0], [0, 1, 0]]])
+        np.testing.assert_array_equal(on_cuda(gswarp.affine_sample, x, identity), x)
+
+    @pytest.mark.parametrize(("spatial", "align"), [(2, False), (2, True), (3, False)])
+    def test_cuda_affine_grid(self, rng, spatial, align):
+        theta = rng.standard_normal((2, spatial, spatial + 1)).astype(np.float32)
+        size = (2, 1, 3, 5) if spatial == 2 else (2, 1, 2, 3, 4)
+        cpu = gswarp.affine_grid(theta, size, align)
+        gpu = on_cuda(gswarp.affine_grid, theta, size, align)
+        np.testing.assert_allclose(gpu, cpu, rtol=0, atol=2e-6)
+
+    @pytest.mark.parametrize("spatial", [2, 3])
+    def test_cuda_flow_field_chain(self, rng, spatial):
+        shape = (6, 7) if spatial == 2 else (3, 4, 5)
+        x = image(rng, (1, 2, *shape), np.float64)
+        coarse = rng.normal(0, 1.5, (*(n // 2 + 1 for n in shape), spatial))
+        k = spatial
+        tilt = np.eye(k, k + 1)
+        tilt[0, 1] = 0.1
+        to_field = np.eye(k, k + 1) / 2
+        steps = (MatrixStep(tilt), FieldStep(coarse, to_field), MatrixStep(np.eye(k, k + 1)))
+        size = (1, 2, *shape)
+        cpu = sample_chain(x, steps, size, "bilinear", "border")
+        gpu = on_cuda(sample_chain, x, steps, size, "bilinear", "border")
+        assert_close(gpu, cpu, "bilinear", np.float64)
+
+    def test_cuda_elastic_warp_matches_cpu(self):
+        from gswarp.pipeline import warp_pixels
+        from gswarp.plan import resolve
+        from gswarp.spec import parse_spec
+
+        spec = parse_spec(
+            "version: 1\ntransform: {elastic: {alpha: 20, sigma: 2, grid: 2, seed: 3}}"
+        )
+        pixels = np.random.default_rng(1).integers(0, 256, (7, 8, 3), dtype=np.uint8)
+        plan = resolve(spec, pixels.shape[:2])
+        cpu = warp_pixels(pixels, plan)
+        gpu = on_cuda(warp_pixels, pixels, plan)
+        np.testing.assert_allclose(gpu.astype(int), cpu.astype(int), atol=1)
+
+
+def _cupy_or_skip():
+    cupy = pytest.importorskip("cupy", reason="CuPy is not installed: GPU array tests skipped")
+    if SIMULATED or not cuda.is_available():
+        pytest.skip("no GPU: the CuPy tests need a real device")
+    return cupy
+
+
+class TestCudaCupyArrays:
+    @pytest.mark.parametrize(
+        ("mode", "dtype"), list(itertools.product(MODES, (np.float32, np.float64)))
+    )
+    def test_cuda_cupy_in_cupy_out_matches_cpu(self, rng, mode, dtype):
+        cupy = _cupy_or_skip()
+        x = image(rng, (2, 3, 64, 48), dtype)
+        grid = grid_for(rng, (2, 32, 40, 2)).astype(dtype)
+        gpu = gswarp.grid_sample(cupy.asarray(x), cupy.asarray(grid), mode, "border", False)
+        assert isinstance(gpu, cupy.ndarray)
+        assert_close(gpu.get(), gswarp.grid_sample(x, grid, mode, "border", False), mode, dtype)
+
+    @pytest.mark.parametrize("mode", MODES)
+    def test_cuda_cupy_affine_sample_3d(self, rng, mode):
+        cupy = _cupy_or_skip()
+        x = image(rng, (1, 2, 20, 24, 28), np.float32)
+        theta = np.array([[[0.9, -0.3, 0.1, 0.0], [0.25, 1.1, 0, -0.2], [0, 0.1, 1, 0.05]]])
+        gpu = gswarp.affine_sample(cupy.asarray(x), theta, None, mode)
+        assert_close(gpu.get(), gswarp.affine_sample(x, theta, None, mode), mode, np.float32)
+
+    def test_cuda_cupy_strided_hwc_view(self, rng):
+        cupy = _cupy_or_skip()
+        hwc = cupy.asarray(image(rng, (40, 30, 3), np.uint8))
+        nchw = cupy.moveaxis(hwc, -1, 0)[None]
+        theta = np.array([[[0.8, 0.2, 0.0], [-0.2, 0.8, 0.0]]])
+        gpu = gswarp.affine_sample(nchw, theta)
+        cpu = gswarp.affine_sample(np.moveaxis(hwc.get(), -1, 0)[None], theta)
+        np.testing.assert_allclose(gpu.get().astype(int), cpu.astype(int), atol=1)
+
+    def test_cuda_cupy_large_index_uses_64_bit(self):
+        cupy = _cupy_or_skip()
+        x = cupy.ones((1, 1, 1, 3), cupy.float32)
+        grid = cupy.zeros((1, 1, (1 << 31) // 2 + 5, 2), cupy.float32)  # > 2**30 points, 8 GiB
+        try:
+            out = gswarp.grid_sample(x, grid, "nearest")
+        except cupy.cuda.memory.OutOfMemoryError:
+            pytest.skip("not enough GPU memory for a 2**30-point grid")
+        assert float(out[0, 0, 0, -1]) == 1.0
+
+
+class TestCudaTorchParity:
+    @pytest.mark.parametrize(("mode", "padding", "align"), CASES_2D)
+    def test_cuda_matches_torch_cuda(self, rng, mode, padding, align):
+        cupy = _cupy_or_skip()
+        torch = pytest.importorskip("torch", reason="torch is not installed")
+        if not torch.cuda.is_available():
+            pytest.skip("torch has no CUDA device")
+        x = image(rng, (2, 3, 33, 47), np.float32)
+        grid = grid_for(rng, (2, 20, 30, 2)).astype(np.float32)
+        expected = (
+            torch.nn.functional.grid_sample(
+                torch.from_numpy(x).cuda(), torch.from_numpy(grid).cuda(), mode, padding, align
+            )
+            .cpu()
+            .numpy()
+        )
+        gpu = gswarp.grid_sample(cupy.asarray(x), cupy.asarray(grid), mode, padding, align)
+        assert_close(gpu.get(), expected, mode, np.float32)
+
+
+class TestCudaCommandLine:
+    def test_cuda_device_choice_without_a_usable_gpu(self, tmp_path):
+        from click.testing import CliRunner
+
+        from gswarp.cli.main import cli
+        from gswarp.engine.device import cuda_status
+
+        if cuda_status()[0]:
+            pytest.skip("a GPU is usable here: --device cuda would succeed")
+        spec = tmp_path / "s.yaml"
+        spec.write_text("version: 1\ntransform: {affine: {rotate: 10}}\n")
+        source = tmp_path / "a.png"
+        from PIL import Image
+
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(source)
+        runner = CliRunner()
+        refused = runner.invoke(
+            cli, ["apply", str(spec), str(source), "-o", str(tmp_path / "o"), "--device", "cuda"]
+        )
+        assert refused.exit_code == 2
+        assert "--device cuda: the CUDA backend is" in refused.stderr
+        auto = runner.invoke(
+            cli,
+            ["apply", str(spec), str(source), "-o", str(tmp_path / "o"), "--device", "auto", "-v"],
+        )
+        assert auto.exit_code == 0 and "warping on the CPU (--device auto)" in auto.stderr
+
+    def test_cuda_pipeline_on_cupy_matches_cpu(self):
+        _cupy_or_skip()
+        from gswarp.pipeline import warp_pixels
+        from gswarp.plan import resolve
+        from gswarp.spec import parse_spec
+
+        spec = parse_spec(
+            "version: 1\ntransform: [{affine: {rotate: 20}}, "
+            "{elastic: {alpha: 30, sigma: 4, grid: 4, seed: 1}}]"
+        )
+        pixels = np.random.default_rng(2).integers(0, 256, (300, 200, 3), dtype=np.uint8)
+        plan = resolve(spec, pixels.shape[:2])
+        gpu = warp_pixels(pixels, plan, "cuda")
+        np.testing.assert_allclose(gpu.astype(int), warp_pixels(pixels, plan).astype(int), atol=1)
+
+
+def test_cuda_kernels_compile_to_ptx_without_a_gpu():
+    """Every CUDA kernel compiled by NVVM (not the simulator), when NVVM is installed
+    (``pip install 'numba-cuda[cu13]'``): tools/check_ptx.py."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "tools" / "check_ptx.py"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, check=False
+    )
+    if proc.returncode == 77:
+        pytest.skip(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,0 +1,111 @@
+"""Compile every gswarp CUDA kernel to PTX with NVVM, without a GPU.
+
+    pip install 'numba-cuda[cu13]'     # NVVM and libdevice from NVIDIA's wheels (~0.5 GB)
+    python tools/check_ptx.py [--cc 9.0]
+
+numba's CUDA simulator runs the kernels as Python, so it cannot see what numba-cuda refuses to
+compile (NumPy ufuncs on scalars, IR inlining): this does. Prints one line per kernel and
+specialization and exits 1 if any fails; 77 when NVVM is not installed (tests skip then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+
+import numpy as np
+
+SKIP = 77
+
+
+class _Device:
+    """Stands in for the current device: numba-cuda asks it for the compute capability."""
+
+    def __init__(self, cc: tuple[int, int]) -> None:
+        self.compute_capability = cc
+
+
+def _array(dtype, ndim, layout="A"):
+    import numba
+    from numba.core import types
+
+    return types.Array(numba.from_dtype(np.dtype(dtype)), ndim, layout)
+
+
+def _sampling_signature(source: str, spatial: int, mode: int, compute: str) -> tuple:
+    from numba.core import types
+
+    pixels = np.uint8 if compute == "float32" else np.float64
+    nd = spatial + 2
+    array = {
+        "affine": _array(np.float64, 3, "C"),
+        "flow": _array(np.float64, spatial + 1, "C"),
+    }.get(source, _array(compute, nd))
+    fill = _array(pixels if mode == 1 else compute, 1, "C")
+    signature = [_array(pixels, nd), array, _array(pixels, nd), types.int64, types.boolean, fill]
+    if source == "flow":
+        signature += [_array(np.float64, 3, "C"), types.boolean, types.boolean]
+    return (*signature, types.int64)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cc", default="9.0", help="compute capability (default 9.0, H100)")
+    cc = tuple(int(n) for n in parser.parse_args().cc.split("."))
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        print("NUMBA_ENABLE_CUDASIM=1: the simulator cannot compile PTX")
+        return SKIP
+    try:
+        import numba.cuda.dispatcher as dispatcher
+        from numba import cuda
+        from numba.core import types
+
+        dispatcher.get_current_device = lambda: _Device(cc)  # no driver needed to compile
+        from gswarp.engine import cuda as kernels
+
+        probe = kernels.sampling_kernel("pixels", 2, 0, "float32")  # libdevice and all
+        cuda.compile_ptx(probe.py_func, _sampling_signature("pixels", 2, 0, "float32"), cc=cc)
+    except Exception as error:  # any failure here means "cannot check"
+        print(
+            f"the CUDA compiler is not available ({type(error).__name__}): "
+            "pip install 'numba-cuda[cu13]'"
+        )
+        return SKIP
+    failures = 0
+    cases = itertools.product(
+        ("grid", "pixels", "affine", "flow"), (2, 3), (0, 1, 2), ("float32", "float64")
+    )
+    for source, spatial, mode, compute in cases:
+        kernel = kernels.sampling_kernel(source, spatial, mode, compute)
+        signature = _sampling_signature(source, spatial, mode, compute)
+        failures += _compile(
+            cuda, kernel, signature, cc, f"{source} {spatial}-D mode {mode} {compute}"
+        )
+    for spatial, compute in itertools.product((2, 3), ("float32", "float64")):
+        kernel = kernels.affine_grid_kernel(spatial, compute)
+        signature = (
+            _array(compute, 3, "C"),
+            _array(compute, spatial + 2, "C"),
+            types.boolean,
+            types.int64,
+        )
+        failures += _compile(cuda, kernel, signature, cc, f"affine_grid {spatial}-D {compute}")
+    print(f"{failures} failed")
+    return 1 if failures else 0
+
+
+def _compile(cuda, kernel, signature, cc, name: str) -> int:
+    try:
+        ptx, _ = cuda.compile_ptx(kernel.py_func, signature, cc=cc)
+    except Exception as error:
+        first = (str(error).strip().splitlines() or [repr(error)])[0]
+        print(f"FAIL {name}: {type(error).__name__}: {first[:200]}")
+        return 1
+    print(f"ok   {name}: {len(ptx)} bytes of PTX")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
