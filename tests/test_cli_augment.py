@@ -194,6 +194,14 @@ class TestLogAndReplay:
         assert sorted(result.stdout.split()) == [str(out / "sub/c.png"), str(out / "sub/d.png")]
         assert tree(out) == before
 
+    def test_replay_dry_run_lists_without_writing(self, data, tmp_path):
+        spec, images, _ = data
+        log = tmp_path / "draws.jsonl"
+        augment(spec, [images], tmp_path / "out", "--log", log)
+        result = run("apply", "--replay", log, "-o", tmp_path / "again", "--dry-run")
+        assert result.exit_code == 0, result.stderr
+        assert len(result.stdout.split()) == 4 and not (tmp_path / "again").exists()
+
     def test_replay_usage_and_log_errors(self, data, tmp_path):
         spec, images, _ = data
         log = tmp_path / "draws.jsonl"

@@ -440,7 +440,8 @@ def apply(
             )
         replayed, entries = _replay_jobs(Path(replay_path), output)
         report = _Report(verbose, quiet, Progress(len(replayed)) if show else None, null)
-        _run(replayed, replay_job(entries, options), threads, report, dry_run, (replay_path,))
+        work = replay_job(entries, options, dry_run)
+        _run(replayed, work, threads, report, dry_run, (replay_path,))
         return
     if spec_path is None:
         raise click.UsageError("missing SPEC (or give --replay LOG)")

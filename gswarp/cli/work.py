@@ -207,8 +207,9 @@ def dry_run_job(spec: WarpSpec, options: WriteOptions, draws: DrawOptions):
     return work
 
 
-def replay_job(entries: dict[str, LogEntry], options: WriteOptions):
-    """Write a logged output again: the entry's drawn spec, input and write settings."""
+def replay_job(entries: dict[str, LogEntry], options: WriteOptions, dry_run: bool = False):
+    """Write a logged output again: the entry's drawn spec, input and write settings (with
+    ``dry_run``, only check that it could be written)."""
 
     def work(job: Job, cancelled: threading.Event) -> JobResult:
         start = time.perf_counter()
@@ -217,6 +218,11 @@ def replay_job(entries: dict[str, LogEntry], options: WriteOptions):
         assert job.target is not None
         if options.skip_existing and job.target.exists():
             result.skipped.append(job.target)
+            return result
+        if dry_run:
+            if job.target.exists() and not options.overwrite:
+                raise GswarpError(f"{job.target}: already exists (use --overwrite to replace it)")
+            result.written.append((job.target, None))
             return result
         write = entry.write
         replayed = WriteOptions(
