@@ -47,6 +47,40 @@ def _theta(spatial: int, batch: int) -> np.ndarray:
     return np.broadcast_to(theta, (batch, *theta.shape)).astype(np.float32)
 
 
+def _grid_row(cupy, F, gswarp, label, mode, x_cp, grid_cp, x_t, grid_t, args) -> str:
+    """One table row: gswarp.grid_sample on an explicit grid against torch's."""
+
+    def ours():
+        return gswarp.grid_sample(x_cp, grid_cp, mode)
+
+    def theirs():
+        return F.grid_sample(x_t, grid_t, mode, "zeros", align_corners=False)
+
+    return _row(cupy, f"grid_sample {label}", mode, ours, theirs, args.repeats)
+
+
+def _affine_row(cupy, F, gswarp, label, mode, x_cp, theta, x_t, theta_t, args) -> str:
+    """One table row: the fused affine_sample against affine_grid + grid_sample."""
+
+    def ours():
+        return gswarp.affine_sample(x_cp, theta, None, mode)
+
+    def theirs():
+        grid = F.affine_grid(theta_t, list(x_t.shape), align_corners=False)
+        return F.grid_sample(x_t, grid, mode, "zeros", align_corners=False)
+
+    name = f"affine {label} (ours fused; torch affine_grid + grid_sample)"
+    return _row(cupy, name, mode, ours, theirs, args.repeats)
+
+
+def _row(cupy, name, mode, ours, theirs, repeats: int) -> str:
+    ours_ms = _timer(cupy, ours, repeats)
+    theirs_ms = _timer(cupy, theirs, repeats)
+    diff = float(cupy.abs(ours() - cupy.asarray(theirs())).max())
+    ratio = theirs_ms / ours_ms
+    return f"| {name} | {mode} | {ours_ms:.3f} | {theirs_ms:.3f} | {ratio:.2f} | {diff:.2e} |"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20)
@@ -84,37 +118,8 @@ def main() -> int:
         grid_cp = cupy.asarray(grid_t)
         label = "x".join(str(n) for n in shape)
         for mode in ("bilinear", "nearest"):
-            ours = _timer(cupy, lambda: gswarp.grid_sample(x_cp, grid_cp, mode), args.repeats)
-            theirs = _timer(
-                cupy,
-                lambda: F.grid_sample(x_t, grid_t, mode, "zeros", align_corners=False),
-                args.repeats,
-            )
-            diff = float(
-                cupy.abs(
-                    gswarp.grid_sample(x_cp, grid_cp, mode)
-                    - cupy.asarray(F.grid_sample(x_t, grid_t, mode, "zeros", align_corners=False))
-                ).max()
-            )
-            rows.append(
-                f"| grid_sample {label} | {mode} | {ours:.3f} | {theirs:.3f} | "
-                f"{theirs / ours:.2f} | {diff:.2e} |"
-            )
-
-            def fused():
-                return gswarp.affine_sample(x_cp, theta, None, mode)
-
-            def two_steps():
-                grid = F.affine_grid(theta_t, list(shape), align_corners=False)
-                return F.grid_sample(x_t, grid, mode, "zeros", align_corners=False)
-
-            ours = _timer(cupy, fused, args.repeats)
-            theirs = _timer(cupy, two_steps, args.repeats)
-            diff = float(cupy.abs(fused() - cupy.asarray(two_steps())).max())
-            rows.append(
-                f"| affine {label} (ours fused; torch affine_grid + grid_sample) | {mode} | "
-                f"{ours:.3f} | {theirs:.3f} | {theirs / ours:.2f} | {diff:.2e} |"
-            )
+            rows.append(_grid_row(cupy, F, gswarp, label, mode, x_cp, grid_cp, x_t, grid_t, args))
+            rows.append(_affine_row(cupy, F, gswarp, label, mode, x_cp, theta, x_t, theta_t, args))
     table = "\n".join(rows)
     print(table)
     if args.out:
