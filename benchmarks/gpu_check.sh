@@ -25,6 +25,7 @@ step() {  # step NAME COMMAND...: run, keep stdout+stderr in $OUT/NAME.txt, note
 
 step device nvidia-smi
 step versions python -c "import sys, numpy, numba, cupy, torch; print(sys.version); print('numpy', numpy.__version__, 'numba', numba.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)"
+step status python -c "from gswarp.engine.device import cuda_status; print(cuda_status())"
 step info python -m gswarp info
 step tests timeout 300 python -m pytest -q -p no:cacheprovider tests/test_cuda.py -rs
 step ptx timeout 120 python tools/check_ptx.py

@@ -146,6 +146,8 @@ class TestCudaKernelsMatchCpu:
         assert_close(gpu, cpu, "bilinear", np.float64)
 
     def test_cuda_elastic_warp_matches_cpu(self):
+        pytest.importorskip("yaml", reason="PyYAML is not installed")
+        pytest.importorskip("PIL", reason="Pillow is not installed")
         from gswarp.pipeline import warp_pixels
         from gswarp.plan import resolve
         from gswarp.spec import parse_spec
@@ -229,6 +231,7 @@ class TestCudaTorchParity:
 
 class TestCudaCommandLine:
     def test_cuda_device_choice_without_a_usable_gpu(self, tmp_path):
+        pytest.importorskip("click", reason="click is not installed")
         from click.testing import CliRunner
 
         from gswarp.cli.main import cli
@@ -256,6 +259,8 @@ class TestCudaCommandLine:
 
     def test_cuda_pipeline_on_cupy_matches_cpu(self):
         _cupy_or_skip()
+        pytest.importorskip("yaml", reason="PyYAML is not installed")
+        pytest.importorskip("PIL", reason="Pillow is not installed")
         from gswarp.pipeline import warp_pixels
         from gswarp.plan import resolve
         from gswarp.spec import parse_spec
