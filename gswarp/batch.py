@@ -133,22 +133,24 @@ def variant_name(path: Path, index: int, digits: int) -> Path:
     return path.with_name(f"{stem}_{index:0{digits}d}{suffix}")
 
 
-def _paired_source(folder: Path, relative: Path) -> Path | str:
-    """The file under ``folder`` paired with ``relative``, or the reason there is none."""
+def _paired_source(
+    folder: Path, relative: Path, listings: dict[Path, dict[str, list[Path]]]
+) -> Path | str:
+    """The file under ``folder`` paired with ``relative``, or the reason there is none.
+    ``listings`` caches each folder's supported files by stem (one listing per folder)."""
     exact = folder / relative
     if exact.is_file():
         return exact
     stem = relative.name.split(".")[0]
     parent = folder / relative.parent
-    candidates = (
-        sorted(
-            p
-            for p in parent.iterdir()
-            if p.is_file() and p.name.split(".")[0] == stem and is_supported_name(p.name)
-        )
-        if parent.is_dir()
-        else []
-    )
+    if parent not in listings:
+        by_stem: dict[str, list[Path]] = {}
+        if parent.is_dir():
+            for entry in sorted(parent.iterdir()):
+                if entry.is_file() and is_supported_name(entry.name):
+                    by_stem.setdefault(entry.name.split(".")[0], []).append(entry)
+        listings[parent] = by_stem
+    candidates = listings[parent].get(stem, [])
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
@@ -183,6 +185,7 @@ def expand_inputs(
         Paired targets: each input's counterpart under ``folder`` goes to ``output/name``.
     """
     seen: dict[Path, Path] = {}
+    listings: dict[Path, dict[str, list[Path]]] = {}
     digits = max(3, len(str((variants or 1) - 1)))
     for text, from_stdin in arguments:
         source = Path(text)
@@ -193,7 +196,7 @@ def expand_inputs(
         else:
             sources = [(source, Path(source.name))]
         for path, relative in sources:
-            found = [(name, _paired_source(folder, relative)) for name, folder in pairs]
+            found = [(name, _paired_source(folder, relative, listings)) for name, folder in pairs]
             problem = next((f for _, f in found if isinstance(f, str)), None)
             for variant in range(variants or 1):
 

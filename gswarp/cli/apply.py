@@ -129,8 +129,8 @@ def _stdin_paths(null: bool) -> Iterator[str]:
             yield line.rstrip("\r\n")
         return
     pending = b""
-    stream = sys.stdin.buffer
-    while chunk := stream.read1(1 << 16) if hasattr(stream, "read1") else stream.read(1 << 16):
+    read = getattr(sys.stdin.buffer, "read1", sys.stdin.buffer.read)  # what has arrived
+    while chunk := read(1 << 16):
         pending += chunk
         *complete, pending = pending.split(b"\0")
         yield from (os.fsdecode(item) for item in complete)
