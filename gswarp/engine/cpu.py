@@ -39,8 +39,6 @@ import numpy as np
 from numba import njit, prange, types
 
 from gswarp.engine.pointwise import (
-    POINT_2D,
-    POINT_3D,
     affine_coord_2d,
     affine_coord_3d,
     base_coord,
@@ -52,7 +50,7 @@ from gswarp.engine.pointwise import (
     flow_lookup_2d,
     flow_lookup_3d,
     fma,
-    pixel_coordinate,
+    point_functions,
 )
 
 __all__ = ["affine_grid_2d", "affine_grid_3d", "sampling_kernel"]
@@ -321,9 +319,7 @@ def sampling_kernel(source: str, spatial: int, mode: int):
     input pixel coordinates. ``fill`` is the per-channel fill in ``ct`` -- or in the input dtype
     for nearest, which copies values without converting them.
     """
-    point, unnormalize = (POINT_2D if spatial == 2 else POINT_3D)[mode]
-    if source == "pixels":
-        unnormalize = pixel_coordinate
+    point, unnormalize = point_functions(source, spatial, mode)
     factories = {
         ("grid", 2): _grid_kernel_2d,
         ("grid", 3): _grid_kernel_3d,

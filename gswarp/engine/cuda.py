@@ -33,8 +33,6 @@ from numba.core.extending import overload
 from gswarp.engine import pointwise
 from gswarp.engine.device import is_device_array
 from gswarp.engine.pointwise import (
-    POINT_2D,
-    POINT_3D,
     affine_coord_2d,
     affine_coord_3d,
     base_coord,
@@ -43,7 +41,7 @@ from gswarp.engine.pointwise import (
     flow_lookup_2d,
     flow_lookup_3d,
     fma,
-    pixel_coordinate,
+    point_functions,
     split_index_2d,
     split_index_3d,
 )
@@ -247,9 +245,7 @@ def sampling_kernel(source: str, spatial: int, mode: int, compute: str):
     Signature ``(inp, source_array, out, padding, align_corners, fill, [maps, absolute,
     direct,] total)``; ``total`` is the number of output points (int64).
     """
-    point, unnormalize = (POINT_2D if spatial == 2 else POINT_3D)[mode]
-    if source == "pixels":
-        unnormalize = pixel_coordinate
+    point, unnormalize = point_functions(source, spatial, mode)
     ct = np.float32 if compute == "float32" else np.float64
     return _FACTORIES[source, spatial](point, unnormalize, ct)
 

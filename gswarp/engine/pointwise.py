@@ -58,6 +58,7 @@ __all__ = [
     "fma",
     "nearest_2d",
     "nearest_3d",
+    "point_functions",
     "tricubic_3d",
     "trilinear_3d",
 ]
@@ -998,3 +999,10 @@ POINT_3D = {
     NEAREST: (nearest_3d, unnormalize_scalar),
     BICUBIC: (tricubic_3d, unnormalize_vec),
 }
+
+
+def point_functions(source: str, spatial: int, mode: int):
+    """(point function, coordinate function) of a kernel: the mode's pair from
+    :data:`POINT_2D`/:data:`POINT_3D`; a 'pixels' source reads pixel coordinates as they are."""
+    point, unnormalize = (POINT_2D if spatial == 2 else POINT_3D)[mode]
+    return point, (pixel_coordinate if source == "pixels" else unnormalize)
