@@ -537,7 +537,10 @@ def affine_sample(
 
     The coordinates are therefore *more* accurate than ``affine_grid``'s (which rounds a
     ``linspace`` and a matrix product in the grid's dtype): the result agrees with the two-step
-    version to 1e-9 in float64 and to float32 rounding otherwise, but is not bit-identical to it
+    version within that grid's rounding, ``|difference| <= 4 * eps * (1 + |theta|) * n *
+    max|input|`` (``eps`` the dtype's machine epsilon, ``n`` the input's largest side,
+    ``|theta|`` the largest row sum of absolute values; ``tests/oracles.py``), and nearest picks
+    the same pixel except within rounding of a half-pixel tie; it is not bit-identical to it
     (use ``grid_sample(input, affine_grid(...))`` for torch's exact bits). In exchange, maps that
     move whole pixels are exact for every size and ``align_corners``: an identity ``theta``
     returns the input bit for bit, a quarter turn of a square image equals ``numpy.rot90``, an

@@ -1,0 +1,155 @@
+"""What the parity tests compare gswarp with: torch's CPU results, adversarial grids, and the
+bound within which the fused affine path must agree with torch's two-step result.
+
+Used by the live parity tests (``tests/test_parity_torch.py``, torch installed) and by
+``tools/make_golden.py``, which freezes the same comparisons into ``tests/data/golden_torch.npz``
+for runs without torch (``tests/test_golden.py``). torch is imported only by the functions that
+need it.
+
+Two places where gswarp's promise is not torch's bits, written down once here:
+
+* **Non-finite grid values** (NaN, +-inf): gswarp writes ``fill`` (0 by default) at that output
+  point in every padding mode; torch returns NaN, an edge pixel or pixel 0 depending on its code
+  path. The expected result is torch's at every finite point and 0 at non-finite ones.
+* **3-D bicubic**: torch has none. gswarp's tricubic reduces to torch's 2-D bicubic when z falls
+  on a voxel centre, so the expected result for a grid whose z is 0 (the middle voxel of an odd
+  depth, for both ``align_corners``) is torch's 2-D bicubic of the middle slice, exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MODES = ("bilinear", "nearest", "bicubic")
+PADDINGS = ("zeros", "border", "reflection")
+FAR = (-3.5, 3.5, -10.0, 10.0, -1e4, 1e4)
+NONFINITE = (np.nan, np.inf, -np.inf)
+
+# |fused - two-step| <= FUSED_BOUND * eps * (1 + max row sum |theta|) * max input side * max |x|:
+# torch's grid carries the rounding of a linspace and a matrix product in its dtype (relative
+# error ~eps * |theta| in normalized units, times side / 2 in pixels); interpolation turns a
+# coordinate error into a value error at most a few times the data range per pixel. Over 600
+# random cases (sides 3..300, |theta| up to ~6, both dtypes) the measured constant was at most
+# 2.5 (float32 bicubic); 1.1 for bilinear.
+FUSED_BOUND = 4.0
+
+
+def adversarial_axis(
+    size: int, count: int, rng: np.random.Generator, align: bool, nonfinite: bool = False
+) -> np.ndarray:
+    """``count`` normalized coordinates along an input axis of ``size`` pixels.
+
+    Every special value appears at least once when ``count`` allows: exact pixel centres and
+    half-pixel ties (inside and two pixels beyond each edge), the +-1 edges, points far outside
+    (up to 1e4), and with ``nonfinite`` NaN and +-inf; the rest are uniform on [-1.6, 1.6].
+    """
+    pixels = np.arange(-2, size + 2, 0.5)  # centres and ties, inside and just outside
+    if align:
+        centres = pixels / max(size - 1, 1) * 2 - 1
+    else:
+        centres = (2 * pixels + 1) / size - 1
+    special = np.concatenate([centres, [-1.0, 1.0, *FAR]])
+    if nonfinite:
+        special = np.concatenate([special, NONFINITE])
+    picks = np.concatenate([special, rng.choice(special, size=max(count // 2 - special.size, 0))])
+    picks = picks[:count]
+    randoms = rng.uniform(-1.6, 1.6, size=count - picks.size)
+    values = np.concatenate([picks, randoms])
+    rng.shuffle(values)
+    return values
+
+
+def adversarial_grid(
+    shape: tuple[int, ...],
+    in_spatial: tuple[int, ...],
+    rng: np.random.Generator,
+    align: bool,
+    nonfinite: bool = False,
+) -> np.ndarray:
+    """A float64 grid of ``shape`` ``(N, *out, k)``; axis k mixes the special values of input
+    axis k (x indexes the last input axis)."""
+    count = int(np.prod(shape[:-1]))
+    axes = [
+        adversarial_axis(in_spatial[::-1][k], count, rng, align, nonfinite).reshape(shape[:-1])
+        for k in range(shape[-1])
+    ]
+    return np.stack(axes, axis=-1)
+
+
+def middle_slab(grid: np.ndarray) -> np.ndarray:
+    """A 3-D grid's first output slice with z = 0: the middle voxel of an odd input depth."""
+    slab = grid[:, :1].copy()
+    slab[..., 2] = 0.0
+    return slab
+
+
+def torch_grid_sample(x, grid, mode: str, padding: str, align: bool) -> np.ndarray:
+    """torch's ``grid_sample`` under gswarp's stated rules (see the module docstring): finite
+    points as torch computes them, 0 where the grid is not finite, and 3-D bicubic through torch's
+    2-D bicubic on the middle slice (``grid`` must then come from :func:`middle_slab` and the
+    input's depth be odd)."""
+    import torch
+    import torch.nn.functional as F
+
+    if x.ndim == 5 and mode == "bicubic":
+        depth = x.shape[2]
+        if depth % 2 != 1 or grid.shape[1] != 1 or np.any(grid[..., 2] != 0):
+            raise ValueError("3-D bicubic needs an odd depth and a middle_slab grid")
+        slice_2d = torch_grid_sample(x[:, :, depth // 2], grid[:, 0, ..., :2], mode, padding, align)
+        return slice_2d[:, :, None]
+    bad = ~np.all(np.isfinite(grid), axis=-1)
+    finite = np.where(np.isfinite(grid), grid, 0).astype(grid.dtype)
+    result = F.grid_sample(
+        torch.from_numpy(np.ascontiguousarray(x)),
+        torch.from_numpy(np.ascontiguousarray(finite)),
+        mode=mode,
+        padding_mode=padding,
+        align_corners=align,
+    ).numpy()
+    result[np.broadcast_to(bad[:, None], result.shape)] = 0
+    return result
+
+
+def torch_affine_grid(theta, size: tuple[int, ...], align: bool) -> np.ndarray:
+    """torch's ``affine_grid``, without its warning about size-1 axes with ``align_corners``."""
+    import warnings
+
+    import torch
+    import torch.nn.functional as F
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", UserWarning)
+        return F.affine_grid(torch.from_numpy(theta), list(size), align_corners=align).numpy()
+
+
+def torch_two_step(x, theta, size, mode: str, padding: str, align: bool) -> np.ndarray:
+    """torch's ``grid_sample(x, affine_grid(theta, size))``; 3-D bicubic (theta's z row zero, odd
+    depths) through its 2-D bicubic on the middle slices, as in :func:`torch_grid_sample`."""
+    if len(size) == 5 and mode == "bicubic":
+        x2 = x[:, :, x.shape[2] // 2]
+        theta2 = theta[:, :2][:, :, [0, 1, 3]]
+        size2 = (size[0], size[1], *size[3:])
+        return torch_two_step(x2, theta2, size2, mode, padding, align)[:, :, None]
+    return torch_grid_sample(x, torch_affine_grid(theta, size, align), mode, padding, align)
+
+
+def fused_tolerance(x: np.ndarray, theta: np.ndarray) -> float:
+    """The absolute difference allowed between ``affine_sample`` and torch's two-step result."""
+    eps = float(np.finfo(x.dtype).eps)
+    norm = 1.0 + float(np.abs(theta).sum(axis=-1).max())
+    return FUSED_BOUND * eps * norm * max(x.shape[2:]) * max(float(np.abs(x).max()), 1e-300)
+
+
+def near_a_tie(grid: np.ndarray, in_spatial: tuple[int, ...], theta, align: bool) -> np.ndarray:
+    """Output points (N, *out) where torch's ``affine_grid`` result ``grid`` puts a coordinate
+    within rounding of a half-pixel tie of an input of spatial size ``in_spatial``: there nearest
+    may pick either pixel in the fused path."""
+    sides = np.array(in_spatial[::-1], dtype=np.float64)  # (W, H[, D]) for (x, y[, z])
+    grid = grid.astype(np.float64)
+    if align:
+        pixel = (grid + 1) / 2 * (sides - 1)
+    else:
+        pixel = ((grid + 1) * sides - 1) / 2
+    fraction = np.abs(pixel - np.floor(pixel) - 0.5)
+    slack = 16 * np.finfo(theta.dtype).eps * (1 + np.abs(theta).sum()) * sides.max()
+    return np.any(fraction < slack, axis=-1)
