@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import threading
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,11 +71,46 @@ def test_float_tiff_round_trip(tmp_path, rng):
     np.testing.assert_array_equal(read_image(tmp_path / "o.tif").pixels, pixels)
 
 
-def test_16_bit_colour_is_refused_rather_than_truncated(tmp_path):
-    cv2 = pytest.importorskip("cv2", reason="OpenCV writes the 16-bit colour PNG fixture")
-    cv2.imwrite(str(tmp_path / "c16.png"), np.full((4, 4, 3), 1000, np.uint16))
-    with pytest.raises(InputError, match=r"c16\.png: 16-bit RGB image; Pillow would decode"):
-        read_image(tmp_path / "c16.png")
+def write_png_16_bit(path: Path, pixels: np.ndarray) -> None:
+    """A 16-bit RGB or RGBA PNG written by hand (Pillow cannot write one): signature, IHDR,
+    one IDAT of unfiltered big-endian rows, IEND."""
+    height, width, channels = pixels.shape
+    colour_type = {3: 2, 4: 6}[channels]
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\0" + row.astype(">u2").tobytes() for row in pixels)
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(("channels", "mode"), [(3, "RGB"), (4, "RGBA")])
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_colour_is_refused_rather_than_truncated(tmp_path, channels, mode, suffix):
+    pixels = np.full((4, 5, channels), 1000, np.uint16)
+    path = tmp_path / f"c16{suffix}"
+    if suffix == ".png":
+        write_png_16_bit(path, pixels)
+    else:
+        import tifffile
+
+        extra = {"extrasamples": ["unassalpha"]} if channels == 4 else {}
+        tifffile.imwrite(path, pixels, photometric="rgb", **extra)
+    with Image.open(path) as image:  # the file is what it claims, and Pillow decodes it to 8 bits
+        assert image.mode == mode and np.asarray(image).dtype == np.uint8
+    with pytest.raises(InputError) as error:
+        read_image(path)
+    assert str(error.value) == (
+        f"{path}: 16-bit {mode} image; Pillow would decode it to 8 bits, so gswarp refuses it "
+        "(16-bit gray images are supported)"
+    )
 
 
 def test_palette_becomes_rgb_or_rgba(tmp_path, rgb):

@@ -227,6 +227,8 @@ def read_image(source: Path | BinaryIO, name: str | None = None) -> ImageFile:
             if image.mode != mode and not image.mode.startswith("I;16"):
                 image = image.convert(mode)
             pixels = np.asarray(image)
+        except InputError:  # already one line naming the file (an InputError is an OSError)
+            raise
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
             raise InputError(f"{name}: cannot read: {error}") from None
     if pixels.dtype.byteorder not in ("=", "|"):
