@@ -149,29 +149,43 @@ class TestApply:
             contents = {(tmp_path / j / name).read_bytes() for j in ("1", "2", "3")}
             assert len(contents) == 1, name
 
-    def test_sampling_overrides(self, spec_file, tmp_path):
-        spec = spec_file("version: 1\ntransform: {affine: {translate: [3, 0]}}\n")
-        out = tmp_path / "o.png"
-        result = run(
-            "apply",
-            spec,
-            SAMPLES / "checkerboard.png",
-            "-o",
-            out,
-            "--fill",
-            "1,2,3",
-            "--mode",
-            "nearest",
-            "--padding",
-            "zeros",
-            "--no-align-corners",
-        )
-        assert result.exit_code == 0, result.stderr
-        np.testing.assert_array_equal(pixels(out)[:, :3], np.broadcast_to([1, 2, 3], (256, 3, 3)))
-        border = tmp_path / "b.png"
-        run("apply", spec, SAMPLES / "checkerboard.png", "-o", border, "--padding", "border")
-        source = pixels(SAMPLES / "checkerboard.png")
-        np.testing.assert_array_equal(pixels(border)[:, 0], source[:, 0])
+    @pytest.mark.parametrize(
+        ("options", "sampling"),
+        [
+            (("--mode", "nearest"), "{mode: nearest}"),
+            (("--mode", "bicubic"), "{mode: bicubic}"),
+            (("--padding", "border"), "{padding: border}"),
+            (("--padding", "reflection"), "{padding: reflection}"),
+            (
+                ("--padding", "reflection", "--align-corners"),
+                "{padding: reflection, align_corners: true}",
+            ),
+            (("--fill", "1,2,3"), "{fill: [1, 2, 3]}"),
+        ],
+    )
+    def test_sampling_overrides(self, spec_file, tmp_path, options, sampling):
+        """An option gives what the same key in the spec gives, and replaces the spec's own value,
+        on a warp (a turn and a half-pixel shift) where every mode and padding differ."""
+        warp = "version: 1\ntransform: {affine: {rotate: 7, translate: [2.5, 0.5]}}\n"
+        source = SAMPLES / "checkerboard.png"
+
+        def warped(name: str, *args: str, spec_sampling: str = "") -> np.ndarray:
+            text = warp + (f"sampling: {spec_sampling}\n" if spec_sampling else "")
+            out = tmp_path / f"{name}.png"
+            result = run("apply", spec_file(text, f"{name}.yaml"), source, "-o", out, *args)
+            assert result.exit_code == 0, result.stderr
+            return pixels(out)
+
+        by_option = warped("option", *options)
+        np.testing.assert_array_equal(by_option, warped("spec", spec_sampling=sampling))
+        assert not np.array_equal(by_option, warped("default"))
+        other = "{mode: bilinear, padding: zeros, align_corners: false, fill: 9}"
+        if "--mode" in options:  # the option wins over the spec's sampling
+            other = "{mode: bilinear, padding: zeros}"
+        np.testing.assert_array_equal(by_option, warped("over", *options, spec_sampling=other))
+        if options == ("--mode", "nearest"):  # nearest copies pixels: no blended colours
+            colours = {tuple(c) for c in by_option.reshape(-1, 3)}
+            assert colours <= {tuple(c) for c in pixels(source).reshape(-1, 3)} | {(0, 0, 0)}
 
     def test_fill_that_does_not_fit_the_image_fails_that_file(self, spec_file, tmp_path):
         result = run(
@@ -226,7 +240,10 @@ class TestApply:
         assert f"{source} -> {tmp_path / 'v' / 'text.png'} (256x256 -> 256x256," in verbose.stderr
         quiet = run("apply", spec, source, "-o", tmp_path / "v", "-q")
         assert quiet.exit_code == 1
-        assert quiet.stderr.count("\n") == 1  # the error only, no summary
+        assert quiet.stderr == (  # the error only, no summary
+            f"gswarp: error: {tmp_path / 'v' / 'text.png'}: already exists "
+            "(use --overwrite to replace it)\n"
+        )
         bar = run("apply", spec, source, "-o", tmp_path / "p", "--progress")
         assert "1/1 files" in bar.stderr and bar.stdout.strip() == str(tmp_path / "p/text.png")
         assert "files" not in run("apply", spec, source, "-o", tmp_path / "n").stderr

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tracemalloc
 from typing import ClassVar
 
 import numpy as np
@@ -136,11 +137,18 @@ class TestGridSample:
 
     @pytest.mark.parametrize("mode", MODES)
     def test_strided_hwc_view_needs_no_copy_and_matches(self, rng, mode):
-        hwc = random_image(rng, (6, 7, 3), "float32")
-        view = hwc.transpose(2, 0, 1)[None]  # (1, 3, 6, 7) with channel stride 1
+        hwc = random_image(rng, (512, 512, 3), "float32")  # 3 MiB
+        view = hwc.transpose(2, 0, 1)[None]  # (1, 3, 512, 512) with channel stride 1
         assert not view.flags.c_contiguous
         grid = rng.uniform(-1.2, 1.2, size=(1, 5, 4, 2)).astype(np.float32)
-        got = gswarp.grid_sample(view, grid, mode)
+        gswarp.grid_sample(view[..., :8, :8], grid, mode)  # compile (or load) the kernel first
+        tracemalloc.start()
+        try:
+            got = gswarp.grid_sample(view, grid, mode)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 64 * 1024, f"{peak} bytes allocated: the input was copied"
         np.testing.assert_array_equal(
             got, gswarp.grid_sample(np.ascontiguousarray(view), grid, mode)
         )
@@ -464,6 +472,41 @@ class TestTiling:
         for start, stop in itertools.pairwise(bounds):
             kernel(x, grid, tiled, 0, False, fill, np.float32, start, stop)
         np.testing.assert_array_equal(tiled, whole)
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    """README: "Results never depend on the thread count" -- 1 thread against 4 (forced, whatever
+    the machine's cores), every source kind and mode, 2-D and 3-D, on outputs with many rows."""
+    script = """
+import numba, numpy as np, gswarp
+rng = np.random.default_rng(9)
+x2 = rng.random((2, 3, 37, 41)).astype(np.float32)
+x3 = rng.random((1, 2, 9, 11, 13))
+grid2 = rng.uniform(-1.2, 1.2, size=(2, 29, 31, 2)).astype(np.float32)
+grid3 = rng.uniform(-1.2, 1.2, size=(1, 7, 8, 9, 3))
+theta2 = np.array([[[0.9, -0.3, 0.1], [0.35, 0.8, -0.05]]] * 2)
+theta3 = np.array([[[0.9, -0.3, 0.1, 0.02], [0.3, 0.8, 0.1, -0.05], [0.1, 0.0, 1.1, 0.03]]])
+def run():
+    out = []
+    for mode in ("bilinear", "nearest", "bicubic"):
+        out.append(gswarp.grid_sample(x2, grid2, mode, "reflection"))
+        out.append(gswarp.grid_sample(x3, grid3, mode, "border", True))
+        out.append(gswarp.affine_sample(x2, theta2, (2, 3, 33, 35), mode))
+        out.append(gswarp.affine_sample(x3, theta3, (1, 2, 8, 10, 12), mode))
+    return out
+numba.set_num_threads(1)
+one = run()
+numba.set_num_threads(4)
+four = run()
+assert all(a.tobytes() == b.tobytes() for a, b in zip(one, four, strict=True))
+print(len(one))
+"""
+    env = {**os.environ, "NUMBA_NUM_THREADS": "4"}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "12"
 
 
 def test_pure_python_fallback_matches_the_compiled_kernels(tmp_path):
