@@ -276,8 +276,9 @@ class TestCudaCommandLine:
 
 
 def test_cuda_kernels_compile_to_ptx_without_a_gpu():
-    """Every CUDA kernel compiled by NVVM (not the simulator), when NVVM is installed
-    (``pip install 'numba-cuda[cu13]'``): tools/check_ptx.py."""
+    """Every CUDA kernel compiled by NVVM (not the simulator): tools/check_ptx.py. The test
+    extra installs NVVM on Linux (``numba-cuda[cu13]``); the test skips only where no NVVM
+    package is installed at all."""
     import subprocess
     import sys
     from pathlib import Path
@@ -287,6 +288,19 @@ def test_cuda_kernels_compile_to_ptx_without_a_gpu():
     proc = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, env=env, check=False
     )
-    if proc.returncode == 77:
+    if proc.returncode == 77 and not _nvvm_distribution():
         pytest.skip(proc.stdout.strip().splitlines()[-1])
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _nvvm_distribution() -> str | None:
+    """The installed package that ships NVVM (CUDA 13 or CUDA 12 wheels), or None: with one
+    installed, an NVVM that cannot be loaded is a failure, not a reason to skip."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in ("nvidia-nvvm", "nvidia-cuda-nvcc-cu12"):
+        try:
+            return f"{name} {version(name)}"
+        except PackageNotFoundError:
+            continue
+    return None

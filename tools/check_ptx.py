@@ -5,7 +5,8 @@
 
 numba's CUDA simulator runs the kernels as Python, so it cannot see what numba-cuda refuses to
 compile (NumPy ufuncs on scalars, IR inlining): this does. Prints one line per kernel and
-specialization and exits 1 if any fails; 77 when NVVM is not installed (tests skip then).
+specialization and exits 1 if any fails; 77 only when NVVM itself cannot be loaded (the test
+extra installs it, so the test runs in CI).
 """
 
 from __future__ import annotations
@@ -57,22 +58,17 @@ def main() -> int:
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         print("NUMBA_ENABLE_CUDASIM=1: the simulator cannot compile PTX")
         return SKIP
-    try:
-        import numba.cuda.dispatcher as dispatcher
-        from numba import cuda
-        from numba.core import types
-
-        dispatcher.get_current_device = lambda: _Device(cc)  # no driver needed to compile
-        from gswarp.engine import cuda as kernels
-
-        probe = kernels.sampling_kernel("pixels", 2, 0, "float32")  # libdevice and all
-        cuda.compile_ptx(probe.py_func, _sampling_signature("pixels", 2, 0, "float32"), cc=cc)
-    except Exception as error:  # any failure here means "cannot check"
-        print(
-            f"the CUDA compiler is not available ({type(error).__name__}): "
-            "pip install 'numba-cuda[cu13]'"
-        )
+    missing = _nvvm_missing()
+    if missing:
+        print(f"NVVM is not installed ({missing}): pip install 'numba-cuda[cu13]'")
         return SKIP
+    import numba.cuda.dispatcher as dispatcher
+    from numba import cuda
+    from numba.core import types
+
+    dispatcher.get_current_device = lambda: _Device(cc)  # no driver needed to compile
+    from gswarp.engine import cuda as kernels
+
     failures = 0
     cases = itertools.product(
         ("grid", "pixels", "affine", "flow"), (2, 3), (0, 1, 2), ("float32", "float64")
@@ -94,6 +90,22 @@ def main() -> int:
         failures += _compile(cuda, kernel, signature, cc, f"affine_grid {spatial}-D {compute}")
     print(f"{failures} failed")
     return 1 if failures else 0
+
+
+def _nvvm_missing() -> str | None:
+    """Why NVVM cannot be loaded (its library or libdevice missing), or None when it can.
+
+    Only this turns into a skip: once NVVM loads, any kernel that fails to compile fails the
+    check."""
+    try:
+        from numba.cuda.cudadrv import libs, nvvm
+
+        nvvm.NVVM()
+        libs.get_libdevice()
+    except Exception as error:  # each CUDA packaging raises its own kind of "not found"
+        first = (str(error).strip().splitlines() or [""])[0]
+        return f"{type(error).__name__}: {first[:160]}"
+    return None
 
 
 def _compile(cuda, kernel, signature, cc, name: str) -> int:
