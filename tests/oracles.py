@@ -76,6 +76,18 @@ def adversarial_grid(
     return np.stack(axes, axis=-1)
 
 
+LAYOUTS = ("contiguous", "channels-last", "reversed-x")
+
+
+def laid_out(x: np.ndarray, layout: str) -> np.ndarray:
+    """``x``'s values in another memory layout (one of :data:`LAYOUTS`)."""
+    if layout == "channels-last":  # an NCHW view of a channels-last array, as image I/O gives
+        return np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
+    if layout == "reversed-x":  # negative strides
+        return np.ascontiguousarray(x[..., ::-1])[..., ::-1]
+    return x
+
+
 def middle_slab(grid: np.ndarray) -> np.ndarray:
     """A 3-D grid's first output slice with z = 0: the middle voxel of an odd input depth."""
     slab = grid[:, :1].copy()

@@ -19,7 +19,6 @@ import gswarp
 from tests import oracles
 
 GOLDEN = np.load(Path(__file__).parent / "data" / "golden_torch.npz")
-LAYOUTS = ("contiguous", "channels-last", "reversed-x")
 
 
 def _cases(prefix: str, depth: int) -> list[str]:
@@ -32,15 +31,6 @@ GRID_CASES = _cases("grid_sample", 5)  # grid_sample/DTYPE/S/SHAPE/A
 AFFINE_GRID_CASES = _cases("affine_grid", 4)  # affine_grid/DTYPE/SIZE/A
 AFFINE_SAMPLE_CASES = _cases("affine_sample", 4)  # affine_sample/DTYPE/S/A
 MODES_PADDINGS = list(itertools.product(oracles.MODES, oracles.PADDINGS))
-
-
-def laid_out(x: np.ndarray, layout: str) -> np.ndarray:
-    """``x``'s values in another memory layout."""
-    if layout == "channels-last":  # an NCHW view of a channels-last array, as image I/O gives
-        return np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
-    if layout == "reversed-x":  # negative strides
-        return np.ascontiguousarray(x[..., ::-1])[..., ::-1]
-    return x
 
 
 def test_fixtures_cover_every_promise():
@@ -73,7 +63,7 @@ def test_fixtures_hold_adversarial_points(case):
     assert np.any(np.isclose(pixel % 1, 0.0, rtol=0, atol=1e-6)), "pixel centres missing"
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", oracles.LAYOUTS)
 @pytest.mark.parametrize(("mode", "padding"), MODES_PADDINGS)
 @pytest.mark.parametrize("case", GRID_CASES)
 def test_grid_sample_matches_torch_bit_for_bit(case, mode, padding, layout):
@@ -81,7 +71,7 @@ def test_grid_sample_matches_torch_bit_for_bit(case, mode, padding, layout):
     three_d_bicubic = x.ndim == 5 and mode == "bicubic"
     grid = GOLDEN[f"{case}/slab" if three_d_bicubic else f"{case}/grid"]
     expected = GOLDEN[f"{case}/out/{mode}/{padding}"]
-    got = gswarp.grid_sample(laid_out(x, layout), grid, mode, padding, case.endswith("/1"))
+    got = gswarp.grid_sample(oracles.laid_out(x, layout), grid, mode, padding, case.endswith("/1"))
     assert got.dtype == expected.dtype
     np.testing.assert_array_equal(got, expected)
 

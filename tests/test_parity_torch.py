@@ -40,15 +40,6 @@ def seed_of(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
-def strided_copy(x: np.ndarray, draw: int) -> np.ndarray:
-    """``x``'s values in another memory layout: channels last, or reversed columns, or as is."""
-    if draw % 3 == 1:  # an NCHW view of a channels-last array (the image I/O layout)
-        return np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
-    if draw % 3 == 2:  # negative strides along x
-        return np.ascontiguousarray(x[..., ::-1])[..., ::-1]
-    return x
-
-
 def random_grid_case(rng: np.random.Generator, dtype: str, mode: str, spatial: int, align: bool):
     """An input (with size-1 axes now and then) and an adversarial grid with NaN/inf points."""
     n, c = int(rng.integers(1, 3)), int(rng.integers(1, 4))
@@ -72,11 +63,12 @@ def test_grid_sample_equals_torch_bit_for_bit(case):
     for draw in range(DRAWS):
         x, grid = random_grid_case(rng, dtype, mode, spatial, align)
         expected = oracles.torch_grid_sample(x, grid, mode, padding, align)
-        got = gswarp.grid_sample(strided_copy(x, draw), grid, mode, padding, align)
+        layout = oracles.LAYOUTS[draw % len(oracles.LAYOUTS)]  # each draw in another layout
+        got = gswarp.grid_sample(oracles.laid_out(x, layout), grid, mode, padding, align)
         np.testing.assert_array_equal(
             got,
             expected,
-            err_msg=f"seed {seed}, draw {draw}: input {x.shape}, grid {grid.shape}",
+            err_msg=f"seed {seed}, draw {draw} ({layout}): input {x.shape}, grid {grid.shape}",
         )
 
 
@@ -125,8 +117,9 @@ def test_affine_sample_agrees_with_torch_two_step(case):
     for draw in range(DRAWS):
         x, theta, size = random_affine_case(rng, dtype, mode, spatial)
         expected = oracles.torch_two_step(x, theta, size, mode, padding, align)
-        got = gswarp.affine_sample(strided_copy(x, draw), theta, size, mode, padding, align)
-        where = f"seed {seed}, draw {draw}: input {x.shape}, size {size}"
+        layout = oracles.LAYOUTS[draw % len(oracles.LAYOUTS)]
+        got = gswarp.affine_sample(oracles.laid_out(x, layout), theta, size, mode, padding, align)
+        where = f"seed {seed}, draw {draw} ({layout}): input {x.shape}, size {size}"
         if mode == "nearest":
             grid = oracles.torch_affine_grid(theta, size, align)
             ties = oracles.near_a_tie(grid, x.shape[2:], theta, align)
