@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -317,6 +317,29 @@ class WarpSpec:
             if target.name == name:
                 return target
         return TargetSpec(name)
+
+    def check_pair_names(self, names: Sequence[str]) -> None:
+        """Refuse ``--pair`` names that do not match the ``targets`` section one to one.
+
+        A spec without ``targets`` takes any names (each target gets the defaults); a spec with
+        ``targets`` used with ``--pair`` must name every pair there, and every entry there must be
+        a pair, or the configured sampling would silently not apply.
+        """
+        if not self.targets or not names:
+            return
+        configured = [t.name for t in self.targets]
+        unknown = [t for t in configured if t not in names]
+        unconfigured = [n for n in names if n not in configured]
+        if unknown or unconfigured:
+            problem = (
+                f"targets.{unknown[0]} matches no --pair name"
+                if unknown
+                else f"--pair {unconfigured[0]} has no entry under targets"
+            )
+            raise SpecError(
+                f"{self.source}: {problem} (targets: {', '.join(configured)}; --pair names: "
+                f"{', '.join(names)})"
+            )
 
     def for_target(self, name: str) -> WarpSpec:
         """This spec with the sampling of target ``name``."""

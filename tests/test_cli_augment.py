@@ -154,15 +154,43 @@ class TestPairs:
         assert f"{images / 'b.png'}: no paired file under {masks}" in result.stderr
         assert "c.png: is 5x5, but the file it is paired with is 40x36" in result.stderr
         assert (out / "a.png").exists() and (out / "masks" / "sub" / "d.png").exists()
+        # a pair is one unit: the image whose mask failed is not left behind without it
         assert not (out / "masks" / "sub" / "c.png").exists()
+        assert not (out / "sub" / "c.png").exists() and not (out / "b.png").exists()
+        assert "2 failed, 4 written" in result.stderr
+        assert sorted(Path(p).relative_to(out).as_posix() for p in result.stdout.split()) == [
+            "a.png",
+            "masks/a.png",
+            "masks/sub/d.png",
+            "sub/d.png",
+        ]
+
+    def test_target_names_must_match_the_pair_names(self, data, tmp_path):
+        spec, images, masks = data  # the spec configures targets.masks
+        out = tmp_path / "out"
+        result = run("apply", spec, images, "-o", out, "--seed", 1, "--pair", f"labels={masks}")
+        assert result.exit_code == 2
+        assert result.stderr == (
+            f"gswarp: error: {spec}: targets.masks matches no --pair name (targets: masks; "
+            "--pair names: labels)\n"
+        )
+        both = run(
+            "apply", spec, images, "-o", out, "--pair", f"masks={masks}", "--pair", f"x={masks}"
+        )
+        assert both.exit_code == 2
+        assert both.stderr == (
+            f"gswarp: error: {spec}: --pair x has no entry under targets (targets: masks; "
+            "--pair names: masks, x)\n"
+        )
+        assert not out.exists()
 
     def test_a_mask_with_another_suffix_is_found_by_its_stem(self, data, tmp_path):
         spec, images, masks = data
         Image.open(masks / "a.png").save(masks / "a.tif")
         (masks / "a.png").unlink()
         out = tmp_path / "out"
-        augment(spec, [images / "a.png"], out, "--pair", f"m={masks}")
-        assert (out / "m" / "a.tif").exists()
+        augment(spec, [images / "a.png"], out, "--pair", f"masks={masks}")
+        assert (out / "masks" / "a.tif").exists()
 
     def test_pair_option_errors(self, data, tmp_path):
         spec, images, masks = data

@@ -452,6 +452,7 @@ def apply(
     )
     try:
         check_fields(spec)
+        spec.check_pair_names([name for name, _ in pairs])
     except SpecError as error:
         fail(str(error))
     destination = plan_destination(inputs, output, format_, stdin_image)

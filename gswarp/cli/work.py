@@ -123,11 +123,27 @@ def _size_of(path: Path) -> tuple[int, ...]:
 
 
 def warp_job(spec: WarpSpec, options: WriteOptions, draws: DrawOptions):
-    """Draw ``spec`` for the job, warp its input and paired targets, and log each output."""
+    """Draw ``spec`` for the job, warp its input and paired targets, and log each output.
+
+    An input and its paired targets are one unit: when one of them fails, the outputs of the
+    unit already written are removed again, so a training set never holds an image without its
+    mask. Each ``--variants`` draw is its own unit (a variant can fail alone, e.g. when its draw
+    is out of range; an unreadable input fails every variant).
+    """
 
     def work(job: Job, cancelled: threading.Event) -> JobResult:
         start = time.perf_counter()
         result = JobResult()
+        try:
+            _warp_outputs(job, result, cancelled)
+        except BaseException:  # an input and its paired targets are one unit: all or none
+            for target, _ in result.written:
+                target.unlink(missing_ok=True)
+            raise
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def _warp_outputs(job: Job, result: JobResult, cancelled: threading.Event) -> None:
         drawn = _drawn(spec, job, draws)
         size = None
         for name, source, target, used in _outputs(job, drawn):
@@ -157,8 +173,6 @@ def warp_job(spec: WarpSpec, options: WriteOptions, draws: DrawOptions):
                     write=options.logged(),
                 )
             result.written.append((target, entry))
-        result.seconds = time.perf_counter() - start
-        return result
 
     return work
 
