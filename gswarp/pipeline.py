@@ -7,6 +7,7 @@ once per file.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,14 +23,54 @@ from gswarp.io.volumes import read_volume, volume_format, write_volume
 from gswarp.plan import Plan, resolve
 from gswarp.spec import WarpSpec
 
-__all__ = ["convert_values", "is_volume_path", "warp_file", "warp_pixels", "warp_volume_file"]
+__all__ = [
+    "Notify",
+    "convert_values",
+    "is_volume_path",
+    "values_rule",
+    "warp_file",
+    "warp_pixels",
+    "warp_volume_file",
+]
 
 _ENGINE_LOCK = threading.Lock()
 """Kernels already use every numba thread; one at a time is as fast, and safe with any threading
 layer (numba's ``workqueue`` layer forbids concurrent launches)."""
 
 
-def warp_pixels(pixels: np.ndarray, plan: Plan, device: str = "cpu") -> np.ndarray:
+Notify = Callable[[str, str], None]
+"""``notify(key, message)``: a remark about one file that a caller may show once per ``key``
+(value conversions that rescale or clip)."""
+
+PHOTO_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+
+
+def values_rule(values: str, dtype: np.dtype, photo: bool) -> str:
+    """The conversion rule ``output.values`` means for an input of ``dtype``.
+
+    "auto" (the default) is "scale" for 8- and 16-bit photos (image files read by Pillow) and
+    "keep" for everything else: volumes, ``.npy`` arrays, TIFF stacks and float or 32-bit images
+    hold measurements, whose numbers must not change with their dtype.
+
+    >>> values_rule("auto", np.dtype(np.uint16), photo=True)
+    'scale'
+    >>> values_rule("auto", np.dtype(np.int16), photo=False)
+    'keep'
+    """
+    if values != "auto":
+        return values
+    return "scale" if photo and np.dtype(dtype) in PHOTO_DTYPES else "keep"
+
+
+def warp_pixels(
+    pixels: np.ndarray,
+    plan: Plan,
+    device: str = "cpu",
+    *,
+    photo: bool = False,
+    name: str = "<array>",
+    notify: Notify | None = None,
+) -> np.ndarray:
     """Warp an image or volume array as ``plan`` says.
 
     Parameters
@@ -42,6 +83,11 @@ def warp_pixels(pixels: np.ndarray, plan: Plan, device: str = "cpu") -> np.ndarr
     device : {'cpu', 'cuda'}
         Where the kernels run: 'cuda' copies the pixels to the GPU (CuPy), warps them there
         and copies the result back.
+    photo : bool
+        The pixels come from an image file (Pillow): ``output.values: auto`` then scales 8/16-bit
+        ranges (see :func:`values_rule`).
+    name, notify
+        The input's name, and where to report a dtype conversion that rescales or clips values.
 
     Returns
     -------
@@ -60,11 +106,19 @@ def warp_pixels(pixels: np.ndarray, plan: Plan, device: str = "cpu") -> np.ndarr
         )
     target = last.dtype if output.dtype == "same" else np.dtype(output.dtype)
     fill = np.asarray(sampling.fill, dtype=np.float64)
+    source_dtype = last.dtype
     if target != last.dtype:
+        rule = values_rule(output.values, last.dtype, photo)
         work = _work_dtype(last.dtype, target)
-        factor = _value_factor(last.dtype, target, output.values)
+        factor = _value_factor(last.dtype, target, rule)
         last = last.astype(work) * work.type(factor) if factor != 1 else last.astype(work)
         fill = fill * factor
+        if factor != 1 and notify is not None:
+            notify(
+                f"scale {source_dtype} {target}",
+                f"{name}: {source_dtype} -> {target} multiplies values by {factor:.6g} "
+                "(output.values: scale maps full ranges; 'values: keep' keeps the numbers)",
+            )
     result = np.empty((*plan.output_size, channels), dtype=last.dtype)
     source = np.moveaxis(last, -1, 0)[None]  # (1, C, *spatial) views: no copies
     destination = np.moveaxis(result, -1, 0)[None]
@@ -86,8 +140,25 @@ def warp_pixels(pixels: np.ndarray, plan: Plan, device: str = "cpu") -> np.ndarr
         if device == "cuda":
             np.moveaxis(result, -1, 0)[None][...] = destination.get()
     if result.dtype != target:
+        if notify is not None:
+            _report_clipping(result, source_dtype, target, name, notify)
         result = convert_values(result, target, "keep")
     return result if has_channels else result[..., 0]
+
+
+def _report_clipping(
+    values: np.ndarray, source: np.dtype, target: np.dtype, name: str, notify: Notify
+) -> None:
+    if target.kind not in "iu":
+        return
+    info = np.iinfo(target)
+    clipped = int(np.count_nonzero((values < info.min - 0.5) | (values > info.max + 0.5)))
+    if clipped:
+        notify(
+            f"clip {source} {target}",
+            f"{name}: {source} -> {target} clipped {clipped} values to {target}'s range "
+            f"{info.min}..{info.max}",
+        )
 
 
 def convert_values(values: np.ndarray, dtype: np.dtype, rule: str = "scale") -> np.ndarray:
@@ -135,6 +206,7 @@ def warp_file(
     encoding: Encoding | None = None,
     expect_size: tuple[int, ...] | None = None,
     device: str = "cpu",
+    notify: Notify | None = None,
 ) -> Plan:
     """Read ``source``, warp it, write ``target`` atomically (temporary file, then rename).
 
@@ -146,7 +218,9 @@ def warp_file(
     image: ImageFile = read_image(source)
     _check_size(source, image.pixels.shape[:2], expect_size)
     plan = resolve(spec, image.pixels.shape[:2])
-    warped = warp_pixels(image.pixels, plan, device)
+    warped = warp_pixels(
+        image.pixels, plan, device, photo=True, name=str(source), notify=notify
+    )
     write_image(
         target,
         warped,
@@ -191,6 +265,7 @@ def warp_volume_file(
     cancelled: threading.Event | None = None,
     expect_size: tuple[int, ...] | None = None,
     device: str = "cpu",
+    notify: Notify | None = None,
 ) -> Plan:
     """Read a volume (``.npy``, NIfTI, TIFF stack), warp it, write ``target`` atomically.
 
@@ -207,7 +282,7 @@ def warp_volume_file(
     voxels, meta = _unscaled_for_new_dtype(volume.voxels, volume.meta, spec)
     if voxels is not volume.voxels:  # real values already: convert them as they are
         plan = replace(plan, spec=replace(spec, output=replace(spec.output, values="keep")))
-    warped = warp_pixels(voxels, plan, device)
+    warped = warp_pixels(voxels, plan, device, name=str(source), notify=notify)
     write_volume(
         target,
         warped,

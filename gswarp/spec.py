@@ -8,7 +8,7 @@ A spec says *what* to do to every image, independent of any image's size::
       - affine: {matrix: [[1, 0, 3], [0, 1, 0]]}   # forward, pixel coordinates
       - affine: {theta: [[1, 0, 0], [0, 1, 0]]}    # torch affine_grid's matrix
     sampling: {mode: bilinear, padding: zeros, align_corners: false, fill: 0}
-    output: {size: same, dtype: same, values: scale}
+    output: {size: same, dtype: same, values: auto}
 
 Conventions: transforms are *forward* (they move the content) in *pixel* coordinates, pixel
 centres at integers, x right, y down; ``rotate`` is in degrees, counter-clockwise on screen. Every
@@ -227,12 +227,14 @@ class OutputSpec:
     ``("like", path)`` (a reference NIfTI's grid) or ``("spacing", (sx, sy, sz))`` (mm, the same
     extent).
     ``dtype``: "same" or a name in :data:`DTYPES`; ``values``: "scale" (integer ranges map onto
-    each other, integers <-> floats in [0, 1]) or "keep" (values are rounded and clipped only).
+    each other, integers <-> floats in [0, 1]), "keep" (values are rounded and clipped only) or
+    "auto": scale for 8/16-bit image files (photos), keep for everything else (volumes, arrays,
+    float images: measurements); see :func:`gswarp.pipeline.values_rule`.
     """
 
     size: str | tuple[str, Any] = "same"
     dtype: str = "same"
-    values: str = "scale"
+    values: str = "auto"
 
     def normalized(self) -> dict[str, Any]:
         grid: dict[str, Any] = {"size": self.size}
@@ -974,7 +976,9 @@ class _Reader:
         if "dtype" in items:
             values["dtype"] = self.choice(items["dtype"][1], "output.dtype", ("same", *DTYPES))
         if "values" in items:
-            values["values"] = self.choice(items["values"][1], "output.values", ("scale", "keep"))
+            values["values"] = self.choice(
+                items["values"][1], "output.values", ("auto", "scale", "keep")
+            )
         return OutputSpec(**values)
 
     def reference(self, node: yaml.Node, path: str) -> Path:

@@ -367,7 +367,7 @@ class TestValidateAndExplain:
         document = yaml.safe_load(result.stdout)
         assert document["transform"][0]["affine"]["scale"] == 2.0
         assert document["sampling"]["mode"] == "bilinear"
-        assert document["output"] == {"size": "same", "dtype": "same", "values": "scale"}
+        assert document["output"] == {"size": "same", "dtype": "same", "values": "auto"}
 
     def test_validate_reports_each_bad_spec(self, spec_file):
         good = spec_file(IDENTITY, "good.yaml")

@@ -167,12 +167,48 @@ class TestValues:
             warp(photo, sampling="{fill: [1, 2]}")
 
     def test_dtype_scale_maps_ranges(self, photo):
-        wide = warp(photo, output="{dtype: uint16}")
+        wide = warp(photo, output="{dtype: uint16, values: scale}")
         np.testing.assert_array_equal(wide, photo.astype(np.uint16) * 257)
-        unit = warp(photo, output="{dtype: float32}")
+        unit = warp(photo, output="{dtype: float32, values: scale}")
         np.testing.assert_allclose(unit, photo / 255, rtol=1e-6)
-        back = warp(unit, output="{dtype: uint8}")
+        back = warp(unit, output="{dtype: uint8, values: scale}")
         np.testing.assert_array_equal(back, photo)
+
+    def test_auto_scales_8_and_16_bit_photos_and_keeps_everything_else(self, photo):
+        plan = resolve(spec(output="{dtype: uint16}"), photo.shape[:2])
+        as_photo = warp_pixels(photo, plan, photo=True)
+        np.testing.assert_array_equal(as_photo, photo.astype(np.uint16) * 257)
+        np.testing.assert_array_equal(warp_pixels(photo, plan), photo)  # an array: measurements
+        hounsfield = np.array([[-1000, 0, 40, 1045]], np.int16)
+        plan = resolve(spec(output="{dtype: float32}"), hounsfield.shape)
+        for as_photo in (False, True):  # int16 is not a photo dtype either way
+            kept = warp_pixels(hounsfield, plan, photo=as_photo)
+            np.testing.assert_array_equal(kept, hounsfield.astype(np.float32))
+        unit = np.array([[0.0, 0.25, 1.0]], np.float32)  # a float photo keeps its numbers too
+        plan = resolve(spec(output="{dtype: uint8}"), unit.shape)
+        np.testing.assert_array_equal(warp_pixels(unit, plan, photo=True), [[0, 0, 1]])
+
+    def test_conversions_that_rescale_or_clip_are_reported(self, photo):
+        notes = []
+        plan = resolve(spec(output="{dtype: uint16}"), photo.shape[:2])
+        warp_pixels(photo, plan, photo=True, name="p.png", notify=lambda *n: notes.append(n))
+        assert notes == [
+            (
+                "scale uint8 uint16",
+                "p.png: uint8 -> uint16 multiplies values by 257 (output.values: scale maps full "
+                "ranges; 'values: keep' keeps the numbers)",
+            )
+        ]
+        notes.clear()
+        signed = np.array([[-5, 0, 300]], np.int16)
+        plan = resolve(spec(output="{dtype: uint8}"), signed.shape)
+        out = warp_pixels(signed, plan, name="v.npy", notify=lambda *n: notes.append(n))
+        np.testing.assert_array_equal(out, [[0, 0, 255]])
+        clipped = "v.npy: int16 -> uint8 clipped 2 values to uint8's range 0..255"
+        assert notes == [("clip int16 uint8", clipped)]
+        notes.clear()
+        warp_pixels(photo, resolve(spec(), photo.shape[:2]), notify=lambda *n: notes.append(n))
+        assert notes == []  # no conversion, nothing to say
 
     def test_dtype_keep_rounds_and_clips_only(self, photo):
         signed = warp(photo, output="{dtype: int8, values: keep}")

@@ -233,7 +233,7 @@ ERRORS = [
     ),
     (
         "version: 1\ntransform: []\noutput: {values: clip}",
-        "output.values: expected one of scale, keep",
+        "output.values: expected one of auto, scale, keep",
     ),
     ("version: 1\nversion: 1\ntransform: []", "s.yaml:2:1: version: key given twice"),
     ("- 1\n- 2", "s.yaml:1:1: (top level): expected a mapping with keys version, space, transform"),

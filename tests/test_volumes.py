@@ -186,6 +186,36 @@ class TestApply:
         )
         assert (tmp_path / "out/c.png").exists()
 
+    def test_a_dtype_change_keeps_the_numbers_of_volumes_and_warns_once(self, tmp_path):
+        """CT values (Hounsfield units) stay what they are when the dtype changes; a conversion
+        that clips says so on stderr, once for the run."""
+        folder = tmp_path / "in"
+        folder.mkdir()
+        hounsfield = np.tile(np.array([-1000, 0, 40, 1045], np.int16), (3, 4, 1))
+        for name in ("a", "b"):
+            save_nifti(folder / f"{name}.nii", hounsfield, np.eye(4))
+        np.save(folder / "c.npy", hounsfield)
+        spec_path = tmp_path / "s.yaml"
+        spec_path.write_text("version: 1\ntransform: []\noutput: {dtype: float32}\n")
+        result = CliRunner().invoke(
+            cli, ["apply", str(spec_path), str(folder), "-o", str(tmp_path / "f")]
+        )
+        assert result.exit_code == 0, result.stderr
+        assert result.stderr == ""  # int16 -> float32 keeps every value: nothing to say
+        out = nibabel.load(str(tmp_path / "f/a.nii"))
+        np.testing.assert_array_equal(np.swapaxes(np.asanyarray(out.dataobj), 0, 2), hounsfield)
+        np.testing.assert_array_equal(np.load(tmp_path / "f/c.npy"), hounsfield)
+        spec_path.write_text("version: 1\ntransform: []\noutput: {dtype: uint8}\n")
+        result = CliRunner().invoke(
+            cli, ["apply", str(spec_path), str(folder), "-o", str(tmp_path / "u"), "--jobs", "1"]
+        )
+        assert result.exit_code == 0, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+        assert warnings == [
+            f"gswarp: warning: {folder / 'a.nii'}: int16 -> uint8 clipped 24 values to uint8's "
+            "range 0..255"
+        ]
+
     def test_3d_flow_through_apply(self, tmp_path, rng):
         volume = rng.random((6, 7, 8)).astype(np.float32)
         np.save(tmp_path / "v.npy", volume)

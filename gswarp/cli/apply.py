@@ -30,6 +30,7 @@ from gswarp.cli.options import (
     EXIT_FILES_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    OnceWarnings,
     echo_error,
     fail,
     load_spec_or_exit,
@@ -233,7 +234,10 @@ def _stream_image(
         if spec.is_random:
             spec = draw(spec, seed or 0, "-").spec
         image = read_image(sys.stdin.buffer, name="<stdin>")
-        warped = warp_pixels(image.pixels, resolve(spec, image.pixels.shape[:2]), options.device)
+        plan = resolve(spec, image.pixels.shape[:2])
+        warped = warp_pixels(
+            image.pixels, plan, options.device, photo=True, name="<stdin>", notify=options.notify
+        )
         if destination.stdout:
             pillow_format = options.format or image.meta.format
             if pillow_format is None:
@@ -429,6 +433,7 @@ def apply(
         Encoding(quality=quality, compress_level=compress_level),
         skip_existing,
         backend,
+        OnceWarnings(quiet),
     )
     threads = jobs or _default_threads()
     show = progress if progress is not None else (sys.stderr.isatty() and not quiet)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -25,6 +26,24 @@ EXIT_INTERRUPTED = 130
 def echo_error(message: str) -> None:
     """One line on stderr, prefixed with the program name."""
     click.echo(f"gswarp: error: {message}", err=True)
+
+
+class OnceWarnings:
+    """``notify(key, message)`` for the library: prints ``gswarp: warning: message`` on stderr
+    the first time a key is seen in this run (from any thread); nothing with ``quiet``."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.seen: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, key: str, message: str) -> None:
+        with self.lock:
+            if key in self.seen:
+                return
+            self.seen.add(key)
+        if not self.quiet:
+            click.echo(f"gswarp: warning: {message}", err=True)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

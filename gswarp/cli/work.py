@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gswarp.augment import Draw, draw
 from gswarp.batch import Job
@@ -20,6 +20,9 @@ from gswarp.errors import GswarpError
 from gswarp.io.images import Encoding, format_of, probe_image
 from gswarp.plan import Plan, resolve
 from gswarp.spec import WarpSpec
+
+if TYPE_CHECKING:
+    from gswarp.pipeline import Notify
 
 __all__ = ["DrawOptions", "JobResult", "WriteOptions", "dry_run_job", "replay_job", "warp_job"]
 
@@ -33,6 +36,7 @@ class WriteOptions:
     encoding: Encoding
     skip_existing: bool = False
     device: str = "cpu"
+    notify: Notify | None = field(default=None, compare=False)
 
     def logged(self) -> dict[str, Any]:
         return {
@@ -81,6 +85,7 @@ def _warp_one(
             cancelled=cancelled,
             expect_size=expect_size,
             device=options.device,
+            notify=options.notify,
         )
     return warp_file(
         spec,
@@ -92,6 +97,7 @@ def _warp_one(
         encoding=options.encoding,
         expect_size=expect_size,
         device=options.device,
+        notify=options.notify,
     )
 
 
@@ -244,6 +250,7 @@ def replay_job(entries: dict[str, LogEntry], options: WriteOptions, dry_run: boo
             options.overwrite,
             Encoding(quality=write.get("quality"), compress_level=write.get("compress_level")),
             device=options.device,
+            notify=options.notify,
         )
         plan = _warp_one(entry.spec, job.source, job.target, replayed, cancelled)
         result.before, result.after = plan.input_size, plan.output_size
