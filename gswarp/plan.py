@@ -188,8 +188,10 @@ def _world_matrix(step: Transform, size, affine: np.ndarray, where: str) -> np.n
     else:
         center = _center(step.center, size, where)
     rotate = step.rotate if isinstance(step.rotate, tuple) else (0.0, 0.0, step.rotate)
+    # world space turns by the right-hand rule about each RAS axis (+90 about S takes R to A);
+    # affine_3d's voxel rule (counter-clockwise on screen, y down) is the opposite sense
     return affine_3d(
-        rotate,
+        tuple(-float(angle) for angle in rotate),
         _vector(step.scale, 3, where, "scale", 1.0),
         _vector(step.translate, 3, where, "translate", 0.0),
         center,

@@ -309,7 +309,26 @@ class TestWorldSpace:
             tmp_path / "out.nii",
         )
         out = np.swapaxes(np.asanyarray(nibabel.load(str(tmp_path / "out.nii")).dataobj), 0, 2)
-        np.testing.assert_array_equal(out, np.rot90(volume, axes=(1, 2)))
+        # R -> A: with x = R and y = A (voxel rows y run along A here), the content turns the
+        # other way from the voxel rule's on-screen counter-clockwise
+        np.testing.assert_array_equal(out, np.rot90(volume, -1, axes=(1, 2)))
+
+    @pytest.mark.parametrize(
+        ("rotate", "point", "moved"),
+        [
+            ([0, 0, 90], (6.5, -3.5, 2.0), (3.5, 6.5, 2.0)),  # about S: R -> A (the README's)
+            ([90, 0, 0], (1.0, 2.0, 3.0), (1.0, -3.0, 2.0)),  # about R: A -> S
+            ([0, 90, 0], (1.0, 2.0, 3.0), (3.0, 2.0, -1.0)),  # about A: S -> R
+        ],
+    )
+    def test_world_rotations_follow_the_right_hand_rule_about_ras_axes(self, rotate, point, moved):
+        """+90 about each RAS axis turns the next axis into the one after (R -> A -> S -> R),
+        whatever the voxel grid: here voxels are 2 mm, x mirrored, with an oblique shear."""
+        affine = np.array([[-2.0, 0.1, 0, 30], [0, 2.0, 0, -20], [0, 0.2, 2.0, -10], [0, 0, 0, 1]])
+        text = f"space: world\ntransform: {{affine: {{rotate: {rotate}, center: [0, 0, 0]}}}}"
+        plan = resolve(spec(text), (8, 9, 10), affine)
+        world_forward = affine @ plan.forward @ np.linalg.inv(affine)
+        np.testing.assert_allclose(world_forward @ [*point, 1.0], [*moved, 1.0], atol=1e-12)
 
     def test_world_geometry_needs_a_header(self, tmp_path, labels):
         np.save(tmp_path / "v.npy", labels)
