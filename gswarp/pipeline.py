@@ -62,6 +62,29 @@ def values_rule(values: str, dtype: np.dtype, photo: bool) -> str:
     return "scale" if photo and np.dtype(dtype) in PHOTO_DTYPES else "keep"
 
 
+def photo_fill(fill: tuple[float, ...], channels: int, dtype: np.dtype) -> tuple[float, ...]:
+    """A gray (1), gray+alpha (2), RGB (3) or RGBA (4) ``fill`` for a photo of another channel
+    count, so that one spec fills a folder of mixed images: colour becomes gray by its luminance
+    (0.299 R + 0.587 G + 0.114 B, as Pillow's ``convert("L")``), gray becomes colour by repeating
+    it, a missing alpha is opaque (the dtype's maximum) and an alpha the image lacks is dropped.
+    Other counts are returned as they are (and refused by the caller).
+
+    >>> photo_fill((10.0, 20.0, 30.0), 4, np.dtype(np.uint8))
+    (10.0, 20.0, 30.0, 255.0)
+    >>> photo_fill((100.0, 0.0, 0.0, 128.0), 1, np.dtype(np.uint8))
+    (29.9,)
+    """
+    if len(fill) not in (2, 3, 4) or channels not in (1, 2, 3, 4):
+        return fill
+    opaque = float(np.iinfo(dtype).max) if np.dtype(dtype).kind in "iu" else 1.0
+    colour = fill[:3] if len(fill) >= 3 else (fill[0],) * 3
+    alpha = fill[-1] if len(fill) in (2, 4) else opaque
+    if channels >= 3:
+        return tuple(float(v) for v in colour) + ((float(alpha),) if channels == 4 else ())
+    gray = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
+    return (round(gray, 6),) + ((float(alpha),) if channels == 2 else ())
+
+
 def warp_pixels(
     pixels: np.ndarray,
     plan: Plan,
@@ -99,13 +122,16 @@ def warp_pixels(
     channels = last.shape[-1]
     sampling = plan.spec.sampling
     output = plan.spec.output
-    if len(sampling.fill) not in (1, channels):
+    fill_values = sampling.fill
+    if photo and len(fill_values) not in (1, channels):
+        fill_values = photo_fill(fill_values, channels, last.dtype)
+    if len(fill_values) not in (1, channels):
         raise SpecError(
             f"sampling.fill: expected 1 value or {channels} (one per channel of this "
-            f"{channels}-channel input), got {len(sampling.fill)}"
+            f"{channels}-channel input), got {len(fill_values)}"
         )
     target = last.dtype if output.dtype == "same" else np.dtype(output.dtype)
-    fill = np.asarray(sampling.fill, dtype=np.float64)
+    fill = np.asarray(fill_values, dtype=np.float64)
     source_dtype = last.dtype
     if target != last.dtype:
         rule = values_rule(output.values, last.dtype, photo)

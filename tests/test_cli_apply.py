@@ -187,7 +187,25 @@ class TestApply:
             colours = {tuple(c) for c in by_option.reshape(-1, 3)}
             assert colours <= {tuple(c) for c in pixels(source).reshape(-1, 3)} | {(0, 0, 0)}
 
-    def test_fill_that_does_not_fit_the_image_fails_that_file(self, spec_file, tmp_path):
+    def test_one_colour_fill_fits_a_folder_of_mixed_images(self, spec_file, images, tmp_path):
+        """RGB fill: RGBA gets it with opaque alpha, gray (8 and 16 bit) its luminance."""
+        spec = spec_file("version: 1\ntransform: {affine: {translate: [3, 0]}}\n")
+        out = tmp_path / "out"
+        result = run("apply", spec, images, "-o", out, "--fill", "10,20,30")
+        assert result.exit_code == 0, result.stderr
+        gray = 0.299 * 10 + 0.587 * 20 + 0.114 * 30  # 18.15
+        expected = {
+            "text.png": [10, 20, 30],
+            "checkerboard.png": [10, 20, 30],
+            "rgba_circle.png": [10, 20, 30, 255],
+            "gradient.png": round(gray),
+            "ramp16.png": round(gray),
+        }
+        for name, value in expected.items():
+            corner = pixels(out / name)[:, :3]
+            np.testing.assert_array_equal(corner, np.broadcast_to(value, corner.shape), name)
+
+    def test_fill_that_fits_no_image_fails_each_file(self, spec_file, tmp_path):
         result = run(
             "apply",
             spec_file(IDENTITY),
@@ -196,11 +214,15 @@ class TestApply:
             "-o",
             tmp_path,
             "--fill",
-            "1,2,3",
+            "1,2,3,4,5",
         )
         assert result.exit_code == 1
-        assert "gradient.png: sampling.fill: expected 1 value or 1" in result.stderr
-        assert (tmp_path / "text.png").exists()
+        errors = [line for line in result.stderr.splitlines() if "error" in line]
+        assert sorted(errors) == [
+            f"gswarp: error: {SAMPLES / name}: sampling.fill: expected 1 value or {n} (one per "
+            f"channel of this {n}-channel input), got 5"
+            for name, n in (("gradient.png", 1), ("text.png", 3))
+        ]
 
     def test_dtype_output_to_tiff(self, spec_file, tmp_path):
         spec = spec_file(IDENTITY + "output: {dtype: float32}\n")
