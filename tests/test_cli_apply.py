@@ -4,6 +4,7 @@ written files), plus subprocess tests of the installed entry point (stdout pipes
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import signal
@@ -415,9 +416,57 @@ class TestValidateAndExplain:
     def test_explain_json_matches_the_plan(self, spec_file):
         spec = spec_file("version: 1\ntransform: {affine: {translate: [5, 0]}}\n")
         result = run("explain", spec, SAMPLES / "gradient.png", "--json")
-        data = __import__("json").loads(result.stdout)
+        data = json.loads(result.stdout)
         assert data["sampling_matrix"] == [[1.0, 0.0, -5.0], [0.0, 1.0, 0.0]]
         assert data["output"] == {"height": 256, "width": 256, "channels": 1, "dtype": "uint8"}
+
+    @pytest.mark.parametrize(("suffix", "channels"), [(".npy", 2), (".nii.gz", 2), (".tif", 1)])
+    def test_explain_takes_every_volume_apply_takes(self, spec_file, tmp_path, suffix, channels):
+        """explain reads the header apply reads (no voxels), and resolves the same plan."""
+        from gswarp.io.volumes import read_volume
+        from gswarp.pipeline import is_volume_path
+
+        shape = (4, 5, 6, channels) if channels > 1 else (4, 5, 6)  # (D, H, W[, C])
+        volume = np.zeros(shape, np.int16)
+        path = tmp_path / f"v{suffix}"
+        if suffix == ".npy":
+            np.save(path, volume)
+        elif suffix == ".tif":
+            import tifffile
+
+            tifffile.imwrite(path, volume, photometric="minisblack")
+        else:
+            import nibabel
+
+            image = nibabel.Nifti1Image(np.swapaxes(volume, 0, 2)[:, :, :, None, :], np.eye(4))
+            nibabel.save(image, str(path))
+        assert is_volume_path(path) and read_volume(path).voxels.shape == volume.shape
+        spec = spec_file("version: 1\ntransform: {affine: {rotate: [0, 0, 90]}}\n")
+        result = run("explain", spec, path)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.startswith(
+            f"input:   {path}: 6 x 5 x 4 (width x height x depth), {channels} channel(s), int16 "
+            f"(volume)\noutput:  6 x 5 x 4 (width x height x depth), {channels} channel(s), int16\n"
+        )
+        data = json.loads(run("explain", spec, path, "--json").stdout)
+        assert data["input"] == {
+            "path": str(path),
+            "depth": 4,
+            "height": 5,
+            "width": 6,
+            "channels": channels,
+            "dtype": "int16",
+        }
+        assert len(data["forward"]) == 4
+
+    def test_explain_shows_the_seed_it_draws_with(self, spec_file):
+        spec = spec_file("version: 1\ntransform: {affine: {rotate: {uniform: [-9, 9]}}}\n")
+        result = run("explain", spec, SAMPLES / "text.png", "--json", "--seed", "5")
+        data = json.loads(result.stdout)
+        assert (data["seed"], data["variant"]) == (5, 0)
+        assert list(data["draws"]) == ["transform[0].affine.rotate"]
+        text = run("explain", spec, SAMPLES / "text.png").stdout
+        assert text.startswith("drawn with --seed 0, variant 0:\n")
 
     def test_explain_unreadable_image_exits_1(self, spec_file, tmp_path):
         result = run("explain", spec_file(IDENTITY), tmp_path / "none.png")

@@ -1,4 +1,5 @@
-"""``gswarp explain SPEC IMAGE``: the matrices and output geometry a spec gives one image."""
+"""``gswarp explain SPEC INPUT``: the matrices and output geometry a spec gives one image or
+volume (any input ``gswarp apply`` reads), from its header only."""
 
 from __future__ import annotations
 
@@ -20,21 +21,28 @@ def _rows(matrix: np.ndarray) -> list[str]:
     return ["  [" + ", ".join(f"{v:>14.10g}" for v in row) + "]" for row in matrix]
 
 
+def _size_text(size: tuple[int, ...]) -> str:
+    """``W x H (width x height)`` or ``W x H x D (width x height x depth)`` of a (H, W) or
+    (D, H, W) size."""
+    names = ("width", "height", "depth")[: len(size)]
+    return f"{' x '.join(str(n) for n in size[::-1])} ({' x '.join(names)})"
+
+
 def _text(image: str, plan: Plan, channels: int, dtype: str, mode: str) -> str:
-    (in_h, in_w), (out_h, out_w) = plan.input_size, plan.output_size
     spec = plan.spec
     out_dtype = dtype if spec.output.dtype == "same" else spec.output.dtype
     sampling = spec.sampling.normalized()
     lines = [
-        f"input:   {image}: {in_w} x {in_h} (width x height), {channels} channel(s), {dtype} "
+        f"input:   {image}: {_size_text(plan.input_size)}, {channels} channel(s), {dtype} "
         f"({mode})",
-        f"output:  {out_w} x {out_h} (width x height), {channels} channel(s), {out_dtype}",
+        f"output:  {_size_text(plan.output_size)}, {channels} channel(s), {out_dtype}",
         "sampling: " + ", ".join(f"{k} {json.dumps(v)}" for k, v in sampling.items()),
     ]
     if plan.steps is not None:
         return "\n".join(lines + _chain_text(plan.steps))
+    axes = "x right, y down" + (", z into the stack" if len(plan.input_size) == 3 else "")
     lines += [
-        "forward matrix (input pixel -> output pixel, pixel centres at integers, x right, y down):",
+        f"forward matrix (input pixel -> output pixel, pixel centres at integers, {axes}):",
         *_rows(plan.forward),
         "sampling matrix (output pixel -> input pixel; gswarp.warp_affine's matrix):",
         *_rows(plan.sampling_matrix),
@@ -60,14 +68,14 @@ def _chain_text(steps) -> list[str]:
         if isinstance(step, MatrixStep):
             lines += [f" {number}. matrix:", *_rows(step.matrix)]
             continue
-        height, width = step.field.shape[:2]
+        field_size = _size_text(step.field.shape[:-1]).split(" (")[0]
         kind = "source coordinates" if step.absolute else "displacement, added"
         where = (
             "read at each output pixel"
             if step.to_field is None
             else ("resampled bilinearly onto the frame")
         )
-        lines.append(f" {number}. flow field {width} x {height} ({kind}; in input pixels; {where})")
+        lines.append(f" {number}. flow field {field_size} ({kind}; in input pixels; {where})")
     return lines
 
 
@@ -81,34 +89,48 @@ def _matrices_json(plan: Plan) -> dict:
     }
 
 
-def _json(image: str, plan: Plan, channels: int, dtype: str, draws: dict[str, float]) -> str:
+def _geometry(size: tuple[int, ...]) -> dict[str, int]:
+    return dict(zip(("depth", "height", "width")[-len(size) :], size, strict=True))
+
+
+def _json(image: str, plan: Plan, channels: int, dtype: str, drawn: dict | None) -> str:
     spec = plan.spec
     return json.dumps(
         {
             "input": {
                 "path": image,
-                "height": plan.input_size[0],
-                "width": plan.input_size[1],
+                **_geometry(plan.input_size),
                 "channels": channels,
                 "dtype": dtype,
             },
             "output": {
-                "height": plan.output_size[0],
-                "width": plan.output_size[1],
+                **_geometry(plan.output_size),
                 "channels": channels,
                 "dtype": dtype if spec.output.dtype == "same" else spec.output.dtype,
             },
             "sampling": spec.sampling.normalized(),
-            "draws": draws,
+            **(drawn or {"draws": {}}),
             **_matrices_json(plan),
         },
         indent=2,
     )
 
 
+def _probe(path: Path) -> tuple[tuple[int, ...], int, str, str, np.ndarray | None]:
+    """(spatial size, channels, dtype, kind, world affine or None) from the input's header."""
+    from gswarp.io.volumes import probe_volume
+    from gswarp.pipeline import is_volume_path
+
+    if is_volume_path(path):
+        volume = probe_volume(path)
+        return volume.size, volume.channels, str(volume.dtype), "volume", volume.affine
+    probe = probe_image(path)
+    return (probe.height, probe.width), probe.channels, str(probe.dtype), probe.mode, None
+
+
 @click.command()
 @click.argument("spec_path", metavar="SPEC")
-@click.argument("image", type=click.Path(dir_okay=False))
+@click.argument("image", metavar="INPUT", type=click.Path(dir_okay=False))
 @sampling_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option(
@@ -116,39 +138,36 @@ def _json(image: str, plan: Plan, channels: int, dtype: str, draws: dict[str, fl
     type=click.IntRange(0, 2**63 - 1),
     default=0,
     show_default=True,
-    help="A random spec's seed (as gswarp apply --seed).",
+    help="A random spec's seed (gswarp apply without --seed picks one and prints it).",
 )
 @click.option("--variant", type=click.IntRange(min=0), default=0, help="The variant index to draw.")
 def explain(
     spec_path: str, image: str, mode, padding, align_corners, fill, as_json, seed, variant
 ) -> None:
-    """Print what SPEC does to IMAGE: the output size, and the forward, sampling and torch
-    theta matrices. Reads only IMAGE's header. A random spec is drawn as ``gswarp apply``
-    draws it for IMAGE given as a file argument (key: its name)."""
+    """Print what SPEC does to INPUT (an image or a volume): the output size, and the forward,
+    sampling and torch theta matrices. Reads only INPUT's header. A random spec is drawn as
+    ``gswarp apply --seed SEED`` draws it for INPUT given as a file argument (key: its name)."""
     spec = load_spec_or_exit(
         spec_path, mode=mode, padding=padding, align_corners=align_corners, fill=fill
     )
-    draws: dict[str, float] = {}
+    drawn_json = None
     if spec.is_random:
         try:
             drawn = draw(spec, seed, Path(image).name, variant)
         except GswarpError as error:
             fail(str(error), EXIT_FILES_FAILED)
-        spec, draws = drawn.spec, drawn.values
+        spec = drawn.spec
+        drawn_json = {"seed": seed, "variant": variant, "draws": drawn.values}
         if not as_json:
             click.echo(f"drawn with --seed {seed}, variant {variant}:")
-            for where, value in draws.items():
+            for where, value in drawn.values.items():
                 click.echo(f"  {where} = {value:.6g}")
     try:
-        probe = probe_image(Path(image))
-    except GswarpError as error:
+        size, channels, dtype, kind, affine = _probe(Path(image))
+        plan = resolve(spec, size, affine)
+    except GswarpError as error:  # unreadable input, a bad flow field, a spec that cannot fit
         fail(str(error), EXIT_FILES_FAILED)
-    try:
-        plan = resolve(spec, (probe.height, probe.width))
-    except GswarpError as error:  # a missing or malformed flow field, or a spec that cannot fit
-        fail(str(error), EXIT_FILES_FAILED)
-    dtype = str(probe.dtype)
     if as_json:
-        click.echo(_json(image, plan, probe.channels, dtype, draws))
+        click.echo(_json(image, plan, channels, dtype, drawn_json))
     else:
-        click.echo(_text(image, plan, probe.channels, dtype, probe.mode))
+        click.echo(_text(image, plan, channels, dtype, kind))

@@ -27,6 +27,8 @@ __all__ = [
     "VOLUME_SUFFIXES",
     "VolumeFile",
     "VolumeMeta",
+    "VolumeProbe",
+    "probe_volume",
     "read_volume",
     "volume_format",
     "write_volume",
@@ -115,6 +117,52 @@ def read_volume(path: Path) -> VolumeFile:
             f"{path}: expected a volume (D, H, W) or (D, H, W, C), got shape {voxels.shape}"
         )
     return VolumeFile(voxels, meta)
+
+
+@dataclass(frozen=True)
+class VolumeProbe:
+    """A volume's geometry from its header, as :func:`read_volume` would return it: spatial size
+    ``(D, H, W)``, channels (1 for a 3-D array), the stored dtype and the NIfTI affine (or None).
+    """
+
+    size: tuple[int, int, int]
+    channels: int
+    dtype: np.dtype
+    affine: np.ndarray | None
+
+
+def probe_volume(path: Path) -> VolumeProbe:
+    """Read only what :func:`read_volume` needs to plan a warp: no voxels are loaded (``.npy`` is
+    memory-mapped, NIfTI and TIFF give their headers). Raises as :func:`read_volume`."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    kind = volume_format(path) or "tiff"
+    affine = None
+    try:
+        if kind == "npy":
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            shape, dtype = array.shape, array.dtype
+        elif kind == "nifti":
+            nibabel = _nibabel()
+            image = nibabel.load(str(path))
+            shape = image.shape
+            if len(shape) == 5 and shape[3] == 1:  # NIfTI's vector layout (I, J, K, 1, C)
+                shape = (*shape[:3], shape[4])
+            shape = (shape[2], shape[1], shape[0], *shape[3:])  # (K, J, I[, C])
+            dtype = image.header.get_data_dtype()
+            affine = np.asarray(image.affine, dtype=np.float64)
+        else:
+            with _tifffile().TiffFile(path) as tiff:
+                shape, dtype = tiff.series[0].shape, tiff.series[0].dtype
+    except (OSError, ValueError, EOFError) as error:
+        if isinstance(error, InputError):
+            raise
+        raise InputError(f"{path}: cannot read: {error}") from None
+    if len(shape) not in (3, 4):
+        raise InputError(f"{path}: expected a volume (D, H, W) or (D, H, W, C), got shape {shape}")
+    size = (int(shape[0]), int(shape[1]), int(shape[2]))
+    return VolumeProbe(size, int(shape[3]) if len(shape) == 4 else 1, np.dtype(dtype), affine)
 
 
 def _read_nifti(path: Path) -> tuple[np.ndarray, VolumeMeta]:
