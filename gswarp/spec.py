@@ -71,23 +71,25 @@ class AffineParams:
     ``scale``: a number (every axis) or one per axis; ``shear`` (x, y) degrees (images only);
     all about ``center`` ("image": the centre ``((W - 1) / 2, (H - 1) / 2[, (D - 1) / 2])``,
     "origin": pixel 0, or a position in pixels); then ``translate`` in pixels (x right, y down,
-    z into the stack). ``translate=()`` is no translation.
+    z into the stack): a number (every axis, like ``scale``) or one per axis.
     """
 
     rotate: float | tuple[float, float, float] = 0.0
     scale: float | tuple[float, ...] = 1.0
     shear: tuple[float, float] = (0.0, 0.0)
-    translate: tuple[float, ...] = ()
+    translate: float | tuple[float, ...] = 0.0
     center: str | tuple[float, ...] = "image"
 
     def normalized(self) -> dict[str, Any]:
-        values = {"rotate": _plain(self.rotate), "scale": _plain(self.scale)}
-        if any(v != 0 for v in self.shear):
-            values["shear"] = _plain(self.shear)
-        if self.translate:
-            values["translate"] = _plain(self.translate)
-        values["center"] = _plain(self.center)
-        return values
+        """Every key, defaults included (``shear: [0, 0]`` and ``translate: 0`` fit images and
+        volumes alike)."""
+        return {
+            "rotate": _plain(self.rotate),
+            "scale": _plain(self.scale),
+            "shear": _plain(self.shear),
+            "translate": _plain(self.translate),
+            "center": _plain(self.center),
+        }
 
 
 def _plain(value: Any) -> Any:
@@ -833,12 +835,11 @@ class _Reader:
             )
             values["shear"] = shear if isinstance(shear, tuple) else (shear, 0.0)
         if "translate" in items:
-            values["translate"] = self.vector(
+            values["translate"] = self.number_or_vector(
                 items["translate"][1],
                 f"{path}.translate",
                 (2, 3),
-                "a list of 2 numbers [tx, ty] in pixels ([tx, ty, tz] for volumes)",
-                random=True,
+                "a number (every axis) or a list of 2 numbers [tx, ty] in pixels (3 for volumes)",
             )
         if "center" in items:
             values["center"] = self.center(items["center"][1], f"{path}.center")

@@ -388,7 +388,13 @@ class TestValidateAndExplain:
         result = run("validate", spec_file("version: 1\ntransform: {affine: {scale: 2}}\n"))
         assert result.exit_code == 0
         document = yaml.safe_load(result.stdout)
-        assert document["transform"][0]["affine"]["scale"] == 2.0
+        assert document["transform"][0]["affine"] == {  # every default, as the README says
+            "rotate": 0.0,
+            "scale": 2.0,
+            "shear": [0.0, 0.0],
+            "translate": 0.0,
+            "center": "image",
+        }
         assert document["sampling"]["mode"] == "bilinear"
         assert document["output"] == {"size": "same", "dtype": "same", "values": "auto"}
 

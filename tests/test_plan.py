@@ -48,6 +48,15 @@ class TestConventions:
         image = (rng.random((17, 23, 3)) * 1000).astype(dtype)
         np.testing.assert_array_equal(warp(image, sampling=f"{{mode: {mode}}}"), image)
 
+    def test_a_number_translates_every_axis(self, photo):
+        np.testing.assert_array_equal(
+            warp(photo, "{affine: {translate: 3}}", sampling="{mode: nearest}"),
+            warp(photo, "{affine: {translate: [3, 3]}}", sampling="{mode: nearest}"),
+        )
+        cube = np.arange(4 * 5 * 6).reshape(4, 5, 6)
+        moved = warp(cube, "{affine: {translate: 1}}", 3, sampling="{mode: nearest}")
+        np.testing.assert_array_equal(moved[1:, 1:, 1:], cube[:-1, :-1, :-1])
+
     @pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
     def test_rotate_90_equals_numpy_rot90(self, photo, mode):
         turned = warp(photo, "{affine: {rotate: 90}}", sampling=f"{{mode: {mode}}}")

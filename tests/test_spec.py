@@ -166,8 +166,8 @@ ERRORS = [
     ),
     (
         "version: 1\ntransform: {affine: {translate: [1, 2, 3, 4]}}",
-        "transform.affine.translate: expected a list of 2 numbers [tx, ty] in pixels ([tx, ty, tz] "
-        "for volumes), got a list of 4",
+        "transform.affine.translate: expected a number (every axis) or a list of 2 numbers "
+        "[tx, ty] in pixels (3 for volumes), got a list of 4",
     ),
     (
         "version: 1\ntransform: {affine: {shear: 90}}",
