@@ -609,13 +609,8 @@ class _Reader:
                 f"expected {SPEC_VERSION} (the only spec "
                 f"version), got {_described(self.scalar(version_node))}",
             )
-        if "transform" not in items:
-            raise self.error(
-                root,
-                "transform",
-                "missing key: expected a transform or a list of transforms (use [] for none)",
-            )
-        transforms = self.transforms(items["transform"][1])
+        # no transform: the identity (a pure resize or dtype change needs none)
+        transforms = self.transforms(items["transform"][1]) if "transform" in items else ()
         sampling = self.sampling(items["sampling"][1]) if "sampling" in items else SamplingSpec()
         output = self.output(items["output"][1]) if "output" in items else OutputSpec()
         space = (
@@ -853,12 +848,13 @@ class _Reader:
         what: str,
         check: Callable[[float], str | None] | None = None,
         random: bool = False,
+        item: str = "a number",
     ) -> tuple[Any, ...]:
         if not isinstance(node, yaml.SequenceNode) or len(node.value) not in counts:
             raise self.error(node, path, f"expected {what}, got {_described(self.scalar(node))}")
         return tuple(
-            self.number(item, f"{path}[{i}]", check, random=random)
-            for i, item in enumerate(node.value)
+            self.number(value, f"{path}[{i}]", check, what=item, random=random)
+            for i, value in enumerate(node.value)
         )
 
     def number_or_vector(
@@ -1003,9 +999,9 @@ class _Reader:
         if isinstance(node, yaml.SequenceNode):
 
             def positive_int(v: float) -> str | None:
-                return "must be a whole number >= 1" if v < 1 or v != int(v) else None
+                return "pixels, 1 or more" if v < 1 or v != int(v) else None
 
-            sizes = self.vector(node, path, (2, 3), what, positive_int)
+            sizes = self.vector(node, path, (2, 3), what, positive_int, item="a positive integer")
             return ("size", tuple(int(n) for n in sizes))
         if isinstance(node, yaml.MappingNode):
             items = self.mapping(node, path, ("scale",))

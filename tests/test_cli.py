@@ -189,3 +189,22 @@ def test_command_line_hides_scipy_linalg_from_numbas_blas_probe_only():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "0.25"
+
+
+@pytest.mark.skipif(
+    shutil.which("gswarp") is None, reason="gswarp is not installed (pip install .)"
+)
+def test_quick_start_runs_again(tmp_path):
+    """The README's first command, twice in the same folder: a new user re-runs it."""
+    quick_start = readme_shell_commands()[0]
+    assert quick_start.startswith("gswarp apply configs/rotate.yaml sample_images -o out")
+    for name in ("sample_images", "configs"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    for _ in range(2):
+        proc = subprocess.run(
+            ["bash", "-e", "-c", quick_start], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        p.name for p in (ROOT / "sample_images").iterdir()
+    )

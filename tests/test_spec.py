@@ -122,7 +122,6 @@ ERRORS = [
         "version: 2\ntransform: []",
         "s.yaml:1:10: version: expected 1 (the only spec version), got 2",
     ),
-    ("version: 1", "s.yaml:1:1: transform: missing key"),
     (
         "version: 1\ntransform: []\nsampling: {mdoe: nearest}",
         "s.yaml:3:12: sampling.mdoe: unknown key (did you mean 'mode'?); expected one of mode, "
@@ -218,7 +217,7 @@ ERRORS = [
     ),
     (
         "version: 1\ntransform: []\noutput: {size: [0, 5]}",
-        "output.size[0]: expected a number, got 0 (must be a whole number >= 1)",
+        "output.size[0]: expected a positive integer, got 0 (pixels, 1 or more)",
     ),
     (
         "version: 1\ntransform: []\noutput: {size: {scale: -1}}",
@@ -308,3 +307,12 @@ def test_normalized_form_parses_back_to_the_same_spec(
     assert again.transforms == first.transforms
     assert again.sampling == first.sampling
     assert again.output == first.output
+
+
+def test_transform_may_be_left_out_for_a_pure_resize_or_dtype_change():
+    bare = parse_spec("version: 1\noutput: {size: {scale: 0.5}, dtype: float32}", "s.yaml")
+    assert bare.transforms == ()
+    assert bare.normalized()["transform"] == []
+    assert bare == parse_spec(
+        "version: 1\ntransform: []\noutput: {size: {scale: 0.5}, dtype: float32}", "s.yaml"
+    )
