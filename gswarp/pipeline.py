@@ -18,7 +18,14 @@ from gswarp.engine import warp_affine
 from gswarp.engine.device import cupy_module
 from gswarp.engine.tiles import sample_chain
 from gswarp.errors import InputError, SpecError
-from gswarp.io.images import Encoding, ImageFile, read_image, write_image
+from gswarp.io.images import (
+    Encoding,
+    ImageFile,
+    format_of,
+    ignored_settings,
+    read_image,
+    write_image,
+)
 from gswarp.io.volumes import read_volume, volume_format, write_volume
 from gswarp.plan import Plan, resolve
 from gswarp.spec import WarpSpec
@@ -247,6 +254,7 @@ def warp_file(
     warped = warp_pixels(
         image.pixels, plan, device, photo=True, name=str(source), notify=notify
     )
+    encoding = encoding or Encoding()
     write_image(
         target,
         warped,
@@ -254,8 +262,13 @@ def warp_file(
         format=format,
         overwrite=overwrite,
         cancelled=cancelled,
-        encoding=encoding or Encoding(),
+        encoding=encoding,
     )
+    written_format = format or format_of(target)
+    if notify is not None and written_format is not None:
+        for setting in ignored_settings(encoding, written_format):
+            message = f"{target}: {written_format} ignores {setting}"
+            notify(f"ignored {setting} {written_format}", message)
     return plan
 
 

@@ -225,6 +225,20 @@ class TestApply:
             for name, n in (("gradient.png", 1), ("text.png", 3))
         ]
 
+    def test_encoder_settings_a_format_ignores_are_named_once(self, spec_file, images, tmp_path):
+        out = tmp_path / "out"
+        result = run("apply", spec_file(IDENTITY), images, "-o", out, "--quality", "80")
+        assert result.exit_code == 0, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+        assert len(warnings) == 1  # five PNGs, one warning
+        assert warnings[0].startswith(f"gswarp: warning: {out}")
+        assert warnings[0].endswith(".png: PNG ignores quality (JPEG and WEBP only)")
+        jpeg = run(
+            "apply", spec_file(IDENTITY), SAMPLES / "text.png", "-o", tmp_path / "t.jpg",
+            "--quality", "80",
+        )
+        assert jpeg.exit_code == 0 and jpeg.stderr == ""
+
     def test_dtype_output_to_tiff(self, spec_file, tmp_path):
         spec = spec_file(IDENTITY + "output: {dtype: float32}\n")
         result = run("apply", spec, SAMPLES / "gradient.png", "-o", tmp_path / "g.tif")

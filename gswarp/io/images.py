@@ -282,6 +282,23 @@ def _to_pillow(pixels: np.ndarray, meta: ImageMeta, name: str) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(hwc if channels > 1 else hwc[..., 0]))
 
 
+_ENCODER_FORMATS = {"quality": ("JPEG", "WEBP"), "compress_level": ("PNG",)}
+
+
+def ignored_settings(encoding: Encoding, format: str) -> list[str]:
+    """The settings of ``encoding`` that ``format`` (a Pillow format name) does not use, each as
+    ``"quality (JPEG and WEBP only)"``.
+
+    >>> ignored_settings(Encoding(quality=80), "PNG")
+    ['quality (JPEG and WEBP only)']
+    """
+    return [
+        f"{name} ({' and '.join(formats)} only)"
+        for name, formats in _ENCODER_FORMATS.items()
+        if getattr(encoding, name) is not None and format not in formats
+    ]
+
+
 def _save_options(meta: ImageMeta, format: str, encoding: Encoding) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if meta.icc_profile and format in ("PNG", "JPEG", "TIFF", "WEBP"):
