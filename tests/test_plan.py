@@ -216,6 +216,12 @@ class TestValues:
         clipped = "v.npy: int16 -> uint8 clipped 2 values to uint8's range 0..255"
         assert notes == [("clip int16 uint8", clipped)]
         notes.clear()
+        signed = np.array([[-128, -1, 0, 127]], np.int8)  # scale matches maxima, clips negatives
+        plan = resolve(spec(output="{dtype: uint8, values: scale}"), signed.shape)
+        out = warp_pixels(signed, plan, name="s.npy", notify=lambda *n: notes.append(n))
+        np.testing.assert_array_equal(out, [[0, 0, 0, 255]])
+        assert [key for key, _ in notes] == ["scale int8 uint8", "clip int8 uint8"]
+        notes.clear()
         warp_pixels(photo, resolve(spec(), photo.shape[:2]), notify=lambda *n: notes.append(n))
         assert notes == []  # no conversion, nothing to say
 

@@ -72,9 +72,13 @@ class TestFiles:
         assert not list(tmp_path.iterdir())
 
     def test_not_a_volume(self, tmp_path):
-        np.save(tmp_path / "flat.npy", np.zeros((4, 5)))
-        with pytest.raises(InputError, match=r"flat\.npy: expected a volume \(D, H, W\)"):
+        np.save(tmp_path / "flat.npy", np.zeros((2, 3, 4, 5, 6)))
+        with pytest.raises(InputError) as error:
             read_volume(tmp_path / "flat.npy")
+        assert str(error.value) == (
+            f"{tmp_path / 'flat.npy'}: expected a volume (D, H, W) or (D, H, W, C) or a 2-D array "
+            "(H, W), got shape (2, 3, 4, 5, 6)"
+        )
 
     def test_missing_nibabel_names_the_extra(self, tmp_path, labels, monkeypatch):
         save_nifti(tmp_path / "v.nii", labels, np.eye(4))
@@ -215,6 +219,29 @@ class TestApply:
             f"gswarp: warning: {folder / 'a.nii'}: int16 -> uint8 clipped 24 values to uint8's "
             "range 0..255"
         ]
+
+    def test_a_2d_npy_array_is_warped_as_a_one_channel_image(self, tmp_path):
+        array = np.arange(30, dtype=np.float32).reshape(5, 6)  # (H, W)
+        np.save(tmp_path / "a.npy", array)
+        (tmp_path / "s.yaml").write_text(
+            "version: 1\ntransform: {affine: {rotate: 90}}\noutput: {size: expand}\n"
+        )
+        result = CliRunner().invoke(
+            cli,
+            ["apply", str(tmp_path / "s.yaml"), str(tmp_path / "a.npy"), "-o", str(tmp_path / "b")],
+        )
+        assert result.exit_code == 0, result.stderr
+        np.testing.assert_array_equal(np.load(tmp_path / "b/a.npy"), np.rot90(array))
+        np.save(tmp_path / "line.npy", np.zeros(5))
+        line = tmp_path / "line.npy"
+        result = CliRunner().invoke(
+            cli, ["apply", str(tmp_path / "s.yaml"), str(line), "-o", str(tmp_path / "c")]
+        )
+        assert result.exit_code == 1
+        assert (
+            f"{tmp_path / 'line.npy'}: expected a volume (D, H, W) or (D, H, W, C) or a 2-D array "
+            "(H, W), got shape (5,)"
+        ) in result.stderr
 
     def test_3d_flow_through_apply(self, tmp_path, rng):
         volume = rng.random((6, 7, 8)).astype(np.float32)

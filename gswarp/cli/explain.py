@@ -123,7 +123,8 @@ def _probe(path: Path) -> tuple[tuple[int, ...], int, str, str, np.ndarray | Non
 
     if is_volume_path(path):
         volume = probe_volume(path)
-        return volume.size, volume.channels, str(volume.dtype), "volume", volume.affine
+        kind = "volume" if len(volume.size) == 3 else "2-D array"
+        return volume.size, volume.channels, str(volume.dtype), kind, volume.affine
     probe = probe_image(path)
     return (probe.height, probe.width), probe.channels, str(probe.dtype), probe.mode, None
 

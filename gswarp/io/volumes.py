@@ -112,9 +112,11 @@ def read_volume(path: Path) -> VolumeFile:
         if isinstance(error, InputError):
             raise
         raise InputError(f"{path}: cannot read: {error}") from None
-    if voxels.ndim not in (3, 4):
+    if voxels.ndim not in (3, 4) and not (kind == "npy" and voxels.ndim == 2):
         raise InputError(
-            f"{path}: expected a volume (D, H, W) or (D, H, W, C), got shape {voxels.shape}"
+            f"{path}: expected a volume (D, H, W) or (D, H, W, C)"
+            + (" or a 2-D array (H, W)" if kind == "npy" else "")
+            + f", got shape {voxels.shape}"
         )
     return VolumeFile(voxels, meta)
 
@@ -122,10 +124,11 @@ def read_volume(path: Path) -> VolumeFile:
 @dataclass(frozen=True)
 class VolumeProbe:
     """A volume's geometry from its header, as :func:`read_volume` would return it: spatial size
-    ``(D, H, W)``, channels (1 for a 3-D array), the stored dtype and the NIfTI affine (or None).
+    ``(D, H, W)`` (``(H, W)`` for a 2-D ``.npy``), channels (1 for a 3-D array), the stored dtype
+    and the NIfTI affine (or None).
     """
 
-    size: tuple[int, int, int]
+    size: tuple[int, ...]
     channels: int
     dtype: np.dtype
     affine: np.ndarray | None
@@ -159,9 +162,9 @@ def probe_volume(path: Path) -> VolumeProbe:
         if isinstance(error, InputError):
             raise
         raise InputError(f"{path}: cannot read: {error}") from None
-    if len(shape) not in (3, 4):
+    if len(shape) not in (3, 4) and not (kind == "npy" and len(shape) == 2):
         raise InputError(f"{path}: expected a volume (D, H, W) or (D, H, W, C), got shape {shape}")
-    size = (int(shape[0]), int(shape[1]), int(shape[2]))
+    size = tuple(int(n) for n in shape[:3])
     return VolumeProbe(size, int(shape[3]) if len(shape) == 4 else 1, np.dtype(dtype), affine)
 
 
