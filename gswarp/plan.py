@@ -39,6 +39,7 @@ from gswarp.spec import (
     ElasticSpec,
     FlowSpec,
     OutputSpec,
+    Sometimes,
     Transform,
     WarpSpec,
 )
@@ -169,7 +170,7 @@ def _transform_matrices(
     return forward, inverse
 
 
-def _world_matrix(step: Transform, size, affine: np.ndarray, where: str) -> np.ndarray:
+def _world_matrix(step: Transform, size, affine: np.ndarray, where: _Where) -> np.ndarray:
     """The forward 4x4 of one transform in world millimetres (RAS, as the NIfTI affine)."""
     if isinstance(step, AffineMatrix):
         if len(step.matrix) != 4:
@@ -198,8 +199,23 @@ def _world_matrix(step: Transform, size, affine: np.ndarray, where: str) -> np.n
     )
 
 
-def _where(spec: WarpSpec, index: int) -> str:
-    return f"{spec.source}: transform[{index}]"
+@dataclass(frozen=True)
+class _Where:
+    """Where transform ``index`` of ``spec`` is written: ``str()`` gives
+    ``file:line:column: transform[i]``, :meth:`key` the same for one of its keys."""
+
+    spec: WarpSpec
+    path: str
+
+    def __str__(self) -> str:
+        return self.spec.where(self.path)
+
+    def key(self, *parts: str) -> str:
+        return self.spec.where(".".join((self.path, *parts)))
+
+
+def _where(spec: WarpSpec, index: int) -> _Where:
+    return _Where(spec, spec.transform_path(index))
 
 
 def check_fields(spec: WarpSpec, spatial: int | None = None) -> None:
@@ -218,6 +234,49 @@ def check_fields(spec: WarpSpec, spatial: int | None = None) -> None:
                 load_field(transform.resolved, spatial, transform.key)
             except InputError as error:
                 raise SpecError(f"{_where(spec, index)}.flow: {error}") from None
+
+
+def check_dimensions(spec: WarpSpec) -> None:
+    """Refuse a spec that fits no input: one key takes only images (2-D) and another only
+    volumes (3-D), e.g. ``rotate: [rx, ry, rz]`` with ``shear``. A spec that fits one kind is
+    checked against each input when it is resolved (a folder may mix images and volumes).
+
+    Raises
+    ------
+    SpecError
+        Naming both keys, the second with its ``file:line:column``.
+    """
+    kinds = {2: "images", 3: "volumes"}
+    forced: dict[int, str] = {}  # dimension -> the first key path that takes only it
+    if spec.space == "world":
+        forced[3] = "space"
+    for index, item in enumerate(spec.transforms):
+        step = item.transform if isinstance(item, Sometimes) else item
+        path = spec.transform_path(index)
+        for key, k in _forced_dimensions(step):
+            forced.setdefault(k, f"{path}.affine.{key}")
+            if 5 - k in forced:
+                raise SpecError(
+                    f"{spec.where(forced[k])}: takes only {kinds[k]}, but {forced[5 - k]} takes "
+                    f"only {kinds[5 - k]}: this spec fits no input"
+                )
+
+
+def _forced_dimensions(step: Transform):
+    """(key, 2 or 3) for each key of an affine step whose form fits only images or volumes."""
+    if isinstance(step, AffineParams):
+        if isinstance(step.rotate, tuple):
+            yield "rotate", 3
+        if any(step.shear):
+            yield "shear", 2
+        for key in ("scale", "translate", "center"):
+            value = getattr(step, key)
+            if isinstance(value, tuple) and len(value) in (2, 3):
+                yield key, len(value)
+    elif isinstance(step, AffineMatrix):
+        yield "matrix", len(step.matrix) - 1
+    elif isinstance(step, AffineTheta):
+        yield "theta", len(step.theta)
 
 
 def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | None) -> Plan:
@@ -256,7 +315,7 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | N
 
 
 def _field_step(
-    flow: FlowSpec, size: tuple[int, ...], align: bool, where: str, affine: np.ndarray | None
+    flow: FlowSpec, size: tuple[int, ...], align: bool, where: _Where, affine: np.ndarray | None
 ) -> FieldStep:
     """The field in input pixels, mapped from the input frame onto its own grid."""
     k = len(size)
@@ -300,11 +359,11 @@ def _input_kind(k: int) -> str:
     return "an image" if k == 2 else "a volume"
 
 
-def _dims_error(where: str, key: str, k: int, expected: str, found: object) -> SpecError:
-    return SpecError(f"{where}.affine.{key}: {_input_kind(k)} needs {expected}, got {found}")
+def _dims_error(where: _Where, key: str, k: int, expected: str, found: object) -> SpecError:
+    return SpecError(f"{where.key('affine', key)}: {_input_kind(k)} needs {expected}, got {found}")
 
 
-def _vector(value, k: int, where: str, key: str, default: float) -> tuple[float, ...]:
+def _vector(value, k: int, where: _Where, key: str, default: float) -> tuple[float, ...]:
     if value is None or value == ():
         return (default,) * k
     if isinstance(value, tuple):
@@ -315,7 +374,7 @@ def _vector(value, k: int, where: str, key: str, default: float) -> tuple[float,
 
 
 def _step_matrices(
-    step: Transform, size: tuple[int, ...], align: bool, where: str
+    step: Transform, size: tuple[int, ...], align: bool, where: _Where
 ) -> tuple[np.ndarray, np.ndarray]:
     """(forward, inverse) (k+1)x(k+1) pixel matrices of one transform in the input frame."""
     k = len(size)
@@ -355,7 +414,7 @@ def _step_matrices(
     raise TypeError(f"not a transform: {step!r}")  # pragma: no cover - the spec forbids it
 
 
-def _center(center: str | tuple[float, ...], size: tuple[int, ...], where: str):
+def _center(center: str | tuple[float, ...], size: tuple[int, ...], where: _Where):
     k = len(size)
     if center == "image":
         return tuple((n - 1) / 2 for n in size[::-1])

@@ -300,6 +300,22 @@ class WarpSpec:
     version: int = SPEC_VERSION
     space: str = "voxel"
     targets: tuple[TargetSpec, ...] = ()
+    marks: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+    """Key path (``transform[0].affine.scale``) -> (line, column) where its value is written."""
+
+    def where(self, path: str) -> str:
+        """``file:line:column: path`` where the spec wrote ``path`` (``file: path`` if unknown)."""
+        if path in self.marks:
+            line, column = self.marks[path]
+            return f"{self.source}:{line}:{column}: {path}"
+        return f"{self.source}: {path}"
+
+    def transform_path(self, index: int) -> str:
+        """The key path of transform ``index``: ``transform[i]``, or ``transform`` when the spec
+        wrote a single transform without a list."""
+        if index == 0 and self.marks and "transform[0]" not in self.marks:
+            return "transform"
+        return f"transform[{index}]"
 
     @property
     def is_random(self) -> bool:
@@ -455,6 +471,11 @@ def _described(value: Any) -> str:
     return repr(value)
 
 
+def _position(node: yaml.Node) -> tuple[int, int]:
+    """(line, column) of a node, both counted from 1."""
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
 class _Reader:
     """Walks the YAML node tree; every check knows its node (for line:column) and key path."""
 
@@ -462,12 +483,13 @@ class _Reader:
         self.source = source
         self.loader = loader
         self.base = base
+        self.marks: dict[str, tuple[int, int]] = {}
 
     # -- errors and plain values
 
     def error(self, node: yaml.Node, path: str, message: str) -> SpecError:
-        mark = node.start_mark
-        return SpecError(f"{self.source}:{mark.line + 1}:{mark.column + 1}: {path}: {message}")
+        line, column = _position(node)
+        return SpecError(f"{self.source}:{line}:{column}: {path}: {message}")
 
     def scalar(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.ScalarNode):
@@ -498,6 +520,7 @@ class _Reader:
             if key in items:
                 raise self.error(key_node, where, "key given twice")
             items[key] = (key_node, value_node)
+            self.marks[where] = _position(value_node)
         return items
 
     def number(
@@ -637,7 +660,13 @@ class _Reader:
                         f"transform[{index}] shears; world space is for volumes (no shear)",
                     )
         return WarpSpec(
-            transforms, sampling, output, source=self.source, space=space, targets=targets
+            transforms,
+            sampling,
+            output,
+            source=self.source,
+            space=space,
+            targets=targets,
+            marks=self.marks,
         )
 
     def targets(self, node: yaml.Node) -> tuple[TargetSpec, ...]:
@@ -666,6 +695,8 @@ class _Reader:
 
     def transforms(self, node: yaml.Node) -> tuple[Transform | Sometimes, ...]:
         if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.marks[f"transform[{i}]"] = _position(item)
             return tuple(
                 self.transform(item, f"transform[{i}]") for i, item in enumerate(node.value)
             )

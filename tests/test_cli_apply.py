@@ -346,6 +346,30 @@ class TestApply:
         )
         assert not (tmp_path / "out").exists()
 
+    def test_a_spec_that_fits_no_input_exits_2_with_its_location(self, spec_file, tmp_path):
+        spec = spec_file(
+            "version: 1\ntransform:\n  - affine: {rotate: [0, 0, 10]}\n  - affine: {shear: 5}\n"
+        )
+        for command in (("apply", spec, SAMPLES, "-o", tmp_path / "out"), ("validate", spec)):
+            result = run(*command)
+            assert result.exit_code == 2
+            assert result.stderr == (
+                f"gswarp: error: {spec}:4:21: transform[1].affine.shear: takes only images, but "
+                "transform[0].affine.rotate takes only volumes: this spec fits no input\n"
+            )
+        assert not (tmp_path / "out").exists()
+
+    def test_a_spec_for_volumes_fails_each_image_with_its_location(self, spec_file, tmp_path):
+        """A folder may mix images and volumes: a spec that fits one kind fails the others, file by
+        file (exit 1), each message pointing at the key in the spec."""
+        spec = spec_file("version: 1\ntransform:\n  affine:\n    translate: [1, 2, 3]\n")
+        result = run("apply", spec, SAMPLES / "text.png", "-o", tmp_path / "o.png")
+        assert result.exit_code == 1
+        assert result.stderr.splitlines()[0] == (
+            f"gswarp: error: {SAMPLES / 'text.png'}: {spec}:4:16: transform.affine.translate: an "
+            "image needs 2 values, got [1.0, 2.0, 3.0]"
+        )
+
     def test_no_images_found_exits_2(self, spec_file, tmp_path):
         (tmp_path / "empty").mkdir()
         result = run("apply", spec_file(IDENTITY), tmp_path / "empty", "-o", tmp_path / "out")

@@ -105,8 +105,11 @@ def load_spec_or_exit(
     fill: tuple[float, ...] | None = None,
 ) -> WarpSpec:
     """The spec at ``path`` with the command-line overrides; a bad spec exits with code 2."""
+    from gswarp.plan import check_dimensions
+
     try:
         spec = load_spec(path)
+        check_dimensions(spec)
     except SpecError as error:
         fail(str(error))
     return spec.with_sampling(

@@ -17,10 +17,13 @@ def validate(specs: tuple[str, ...]) -> None:
 
     Exit status 0 when all are valid, 2 otherwise (each error names file:line:column).
     """
+    from gswarp.plan import check_dimensions
+
     failed = False
     for index, path in enumerate(specs):
         try:
             spec = load_spec(path)
+            check_dimensions(spec)
         except SpecError as error:
             echo_error(str(error))
             failed = True
