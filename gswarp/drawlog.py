@@ -3,7 +3,8 @@
 
 A line holds everything needed to write the same bytes again without the original spec::
 
-    {"input": "/data/cat.png", "output": "/work/out/cat_001.png", "name": "cat_001.png",
+    {"input": "../data/cat.png", "input_absolute": "/data/cat.png", "sha256": "9f86d0…",
+     "output": "out/cat_001.png", "output_absolute": "/work/out/cat_001.png", "name": "cat_001.png",
      "target": null, "key": "cat.png", "variant": 1, "seed": 7,
      "draws": {"transform[0].affine.rotate": -3.52, "transform[1].p": 0.31},
      "applied": [true, true], "elastic_seeds": [8412…],
@@ -11,15 +12,20 @@ A line holds everything needed to write the same bytes again without the origina
      "spec": {…the drawn spec, every default filled in…},
      "write": {"format": null, "quality": null, "compress_level": null}}
 
+``input`` and ``output`` are relative to the log's folder, so a tree moved or copied together
+with its log replays; ``input_absolute`` and ``output_absolute`` are the fallback for a log
+moved on its own. ``sha256`` is the input's content hash: replay refuses an input that changed.
 ``name`` is the output's path relative to ``-o`` (replay with another ``-o`` writes there);
 ``target`` names a paired target (its own line, with its own sampling in ``spec``); ``matrix``
 is the forward input-pixel -> output-pixel matrix (null when the map goes through a field).
-Floats are written with ``repr`` precision, so the drawn spec is exactly the one used. Paths
-are absolute, so a log replays from any folder.
+Floats are written with ``repr`` precision, so the drawn spec is exactly the one used. Flow
+fields in ``spec`` are named by absolute path. When a log is appended to (a resumed run), a
+later line for the same output replaces the earlier one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -32,7 +38,7 @@ import yaml
 from gswarp.errors import InputError, SpecError
 from gswarp.spec import ElasticSpec, FlowSpec, WarpSpec, parse_spec
 
-__all__ = ["LogEntry", "read_log", "record", "write_record"]
+__all__ = ["DrawLog", "LogEntry", "file_digest", "read_log", "record"]
 
 _REQUIRED = ("input", "output", "name", "spec", "write")
 
@@ -44,6 +50,15 @@ def _spec_data(spec: WarpSpec) -> dict[str, Any]:
         if isinstance(transform, FlowSpec):
             item["flow"]["path"] = str(transform.resolved)
     return data
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def record(
@@ -64,6 +79,7 @@ def record(
     """One log line (as a dict) for an output written with the concrete ``spec``."""
     return {
         "input": os.path.abspath(source),
+        "sha256": file_digest(source),
         "output": os.path.abspath(output),
         "name": name.as_posix(),
         "target": target,
@@ -79,10 +95,23 @@ def record(
     }
 
 
-def write_record(stream: TextIO, entry: dict[str, Any]) -> None:
-    """Append one line and flush it (an interrupted run keeps the lines of its outputs)."""
-    stream.write(json.dumps(entry, allow_nan=False) + "\n")
-    stream.flush()
+class DrawLog:
+    """Writes :func:`record` lines to ``stream``, the log file at ``path``: paths relative to
+    the log's folder, the absolute ones beside them."""
+
+    def __init__(self, stream: TextIO, path: Path) -> None:
+        self.stream = stream
+        self.folder = Path(os.path.abspath(path)).parent
+
+    def write(self, entry: dict[str, Any]) -> None:
+        """Append one line and flush it (an interrupted run keeps the lines of its outputs)."""
+        line = dict(entry)
+        for key in ("input", "output"):
+            absolute = entry[key]
+            line[key] = Path(os.path.relpath(absolute, self.folder)).as_posix()
+            line[f"{key}_absolute"] = absolute
+        self.stream.write(json.dumps(line, allow_nan=False) + "\n")
+        self.stream.flush()
 
 
 @dataclass(frozen=True)
@@ -95,6 +124,11 @@ class LogEntry:
     name: Path
     spec: WarpSpec
     write: dict[str, Any]
+    sha256: str | None = None
+    """The input's content hash when it was logged (None in logs written before it existed)."""
+    looked: tuple[Path, ...] = ()
+    """Where the input was looked for, in order (``source`` is the first that exists, else the
+    first)."""
 
 
 def read_log(path: Path) -> Iterator[LogEntry]:
@@ -134,11 +168,23 @@ def _entry(path: Path, number: int, text: str) -> LogEntry:
     spec = parse_spec(yaml.safe_dump(data["spec"], sort_keys=False), f"{where} spec")
     if spec.is_random:
         raise SpecError(f"{where}: spec: expected a drawn spec, got one with random values")
+    folder = Path(os.path.abspath(path)).parent
+    inputs = _candidates(folder, data["input"], data.get("input_absolute"))
+    source = next((p for p in inputs if p.exists()), inputs[0])
+    outputs = _candidates(folder, data["output"], data.get("output_absolute"))
     return LogEntry(
         number,
-        Path(data["input"]),
-        Path(data["output"]),
+        source,
+        outputs[0],
         Path(data["name"]),
         spec,
         data["write"],
+        data.get("sha256"),
+        inputs,
     )
+
+
+def _candidates(folder: Path, written: str, absolute: str | None) -> tuple[Path, ...]:
+    """A logged path: relative to the log's folder first, then its absolute fallback."""
+    first = folder / written  # an absolute ``written`` (older logs) stays as it is
+    return (first,) if absolute is None or Path(absolute) == first else (first, Path(absolute))

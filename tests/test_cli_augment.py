@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -209,7 +210,11 @@ class TestLogAndReplay:
         assert len(lines) == 16
         (first,) = [line for line in lines if line["name"] == "a_000.png"]
         assert first["seed"] == 7 and first["key"] == "a.png" and first["variant"] == 0
-        assert first["output"] == str(out / "a_000.png") and first["target"] is None
+        assert first["output"] == "out/a_000.png" and first["target"] is None  # log-relative
+        assert first["output_absolute"] == str(out / "a_000.png")
+        assert first["input"] == "images/a.png"
+        assert first["input_absolute"] == str(images / "a.png")
+        assert first["sha256"] == hashlib.sha256((images / "a.png").read_bytes()).hexdigest()
         assert -20 <= first["draws"]["transform[0].affine.rotate"] <= 20
         assert len(first["applied"]) == 3 and first["spec"]["version"] == 1
         assert {line["target"] for line in lines} == {None, "masks"}
@@ -228,6 +233,53 @@ class TestLogAndReplay:
         assert result.exit_code == 0, result.stderr
         assert sorted(result.stdout.split()) == [str(out / "sub/c.png"), str(out / "sub/d.png")]
         assert tree(out) == before
+
+    def test_a_tree_moved_with_its_log_replays(self, data, tmp_path):
+        spec, images, _ = data
+        project = tmp_path / "project"
+        project.mkdir()
+        shutil.move(images, project / "images")
+        augment(spec, [project / "images"], project / "out", "--log", project / "draws.jsonl")
+        before = tree(project / "out")
+        moved = tmp_path / "elsewhere"
+        shutil.move(project, moved)  # the absolute paths in the log now point nowhere
+        shutil.rmtree(moved / "out")
+        result = run("apply", "--replay", moved / "draws.jsonl")
+        assert result.exit_code == 0, result.stderr
+        assert tree(moved / "out") == before
+
+    def test_replay_refuses_an_input_that_changed(self, data, tmp_path):
+        spec, images, _ = data
+        log = tmp_path / "draws.jsonl"
+        augment(spec, [images], tmp_path / "out", "--log", log)
+        Image.fromarray(np.zeros((36, 40), np.uint8)).save(images / "b.png")
+        result = run("apply", "--replay", log, "-o", tmp_path / "again")
+        assert result.exit_code == 1
+        line = next(
+            number
+            for number, text in enumerate(log.read_text().splitlines(), 1)
+            if json.loads(text)["name"] == "b.png"
+        )
+        assert (
+            f"gswarp: error: {images / 'b.png'}: changed since it was logged (its SHA-256 differs "
+            f"from line {line}'s); not replayed"
+        ) in result.stderr.splitlines()
+        assert "1 failed, 3 written" in result.stderr
+        assert not (tmp_path / "again" / "b.png").exists()
+
+    def test_a_resumed_run_with_its_log_still_replays(self, data, tmp_path):
+        spec, images, masks = data
+        out, log = tmp_path / "out", tmp_path / "draws.jsonl"
+        common = ("--pair", f"masks={masks}", "--log", log)
+        augment(spec, [images], out, *common)
+        (out / "b.png").unlink()
+        (out / "masks" / "b.png").unlink()
+        augment(spec, [images], out, *common, "--skip-existing")  # appends b's two lines
+        assert len(log.read_text().splitlines()) == 10
+        result = run("apply", "--replay", log, "-o", tmp_path / "replayed")
+        assert result.exit_code == 0, result.stderr
+        assert len(result.stdout.split()) == 8
+        assert tree(tmp_path / "replayed") == tree(out)
 
     def test_replay_dry_run_lists_without_writing(self, data, tmp_path):
         spec, images, _ = data

@@ -45,7 +45,7 @@ from gswarp.cli.work import (
     replay_job,
     warp_job,
 )
-from gswarp.drawlog import read_log, write_record
+from gswarp.drawlog import DrawLog, read_log
 from gswarp.engine.device import resolve_device
 from gswarp.errors import GswarpError, SpecError
 from gswarp.io.images import (
@@ -187,7 +187,7 @@ class _Report:
                 self.written += 1
                 self._path(str(path))
                 if self.log is not None and entry is not None:
-                    write_record(self.log, entry)
+                    self.log.write(entry)
             self.skipped += len(result.skipped)
             if self.verbose:
                 self._describe(outcome.job, result)
@@ -540,29 +540,28 @@ def _log_file(path: str | None, append: bool, dry_run: bool):
     except OSError as error:
         fail(f"--log {path}: cannot write: {error.strerror}")
     with stream:
-        yield stream
+        yield DrawLog(stream, Path(path))
 
 
 def _replay_jobs(log: Path, output: str | None) -> tuple[list[Job], dict]:
-    """Jobs for the lines of a draw log, and the entries by job key."""
+    """Jobs for the lines of a draw log, and the entries by job key. A later line for the same
+    output replaces an earlier one (a resumed run appends the outputs it wrote again)."""
     entries = {}
-    jobs = []
-    seen: set[Path] = set()
+    by_output: dict[Path, Job] = {}
     try:
         for entry in read_log(log):
             key = f"{log}:{entry.line}"
             target = Path(output) / entry.name if output else entry.output
             entries[key] = entry
             error = None
-            resolved = Path(os.path.abspath(target))
             if output and (entry.name.is_absolute() or ".." in entry.name.parts):
                 error = f"{key}: name {entry.name} is not a path inside -o; refusing to write it"
-            elif resolved in seen:
-                error = f"{key}: its output {target} is written by an earlier line"
             elif not entry.source.exists():
-                error = f"{entry.source}: no such file (line {entry.line} of {log})"
-            seen.add(resolved)
-            jobs.append(Job(entry.source, None if error else target, error, key))
+                looked = " or ".join(str(p) for p in entry.looked)
+                error = f"{looked}: no such file (line {entry.line} of {log})"
+            resolved = Path(os.path.abspath(target))
+            by_output.pop(resolved, None)  # keep the order of the lines that stay
+            by_output[resolved] = Job(entry.source, None if error else target, error, key)
     except GswarpError as error:
         fail(str(error))
-    return jobs, entries
+    return list(by_output.values()), entries

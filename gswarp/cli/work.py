@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from gswarp.augment import Draw, draw
 from gswarp.batch import Job
-from gswarp.drawlog import LogEntry, record
+from gswarp.drawlog import LogEntry, file_digest, record
 from gswarp.errors import GswarpError
 from gswarp.io.images import Encoding, format_of, probe_image
 from gswarp.plan import Plan, resolve
@@ -244,6 +244,11 @@ def replay_job(entries: dict[str, LogEntry], options: WriteOptions, dry_run: boo
                 raise GswarpError(f"{job.target}: already exists (use --overwrite to replace it)")
             result.written.append((job.target, None))
             return result
+        if entry.sha256 is not None and file_digest(job.source) != entry.sha256:
+            raise GswarpError(
+                f"{job.source}: changed since it was logged (its SHA-256 differs from line "
+                f"{entry.line}'s); not replayed"
+            )
         write = entry.write
         replayed = WriteOptions(
             write.get("format"),  # a Pillow format name, as logged
