@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from gswarp.augment import draw
-from gswarp.drawlog import read_log, record, write_record
+from gswarp.drawlog import DrawLog, file_digest, read_log, record
 from gswarp.elastic import elastic_field, gaussian_kernel, lattice_shape
 from gswarp.engine.tiles import sample_chain
 from gswarp.errors import SpecError
@@ -293,6 +293,7 @@ class TestDrawLog:
         spec = spec_of(RANDOM)
         drawn = draw(spec, 7, "x.png", 2)
         plan = resolve(drawn.spec, (30, 40))
+        (tmp_path / "x.png").write_bytes(b"stands in for an image")
         entry = record(
             source=tmp_path / "x.png",
             output=tmp_path / "out" / "x_002.png",
@@ -309,13 +310,17 @@ class TestDrawLog:
         )
         log = tmp_path / "draws.jsonl"
         with log.open("w") as stream:
-            write_record(stream, entry)
+            DrawLog(stream, log).write(entry)
         (read,) = list(read_log(log))
+        assert read.source == tmp_path / "x.png" and read.output == tmp_path / "out/x_002.png"
+        assert read.sha256 == file_digest(tmp_path / "x.png")
         assert read.spec.transforms == drawn.spec.transforms
         assert read.spec.sampling == drawn.spec.sampling
         assert read.name.as_posix() == "x_002.png" and read.line == 1
         data = json.loads(log.read_text())
         assert data["seed"] == 7 and data["variant"] == 2 and data["key"] == "x.png"
+        assert (data["input"], data["output"]) == ("x.png", "out/x_002.png")
+        assert data["input_absolute"] == str(tmp_path / "x.png")
 
     @pytest.mark.parametrize(
         ("line", "message"),
