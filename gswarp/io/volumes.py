@@ -112,13 +112,19 @@ def read_volume(path: Path) -> VolumeFile:
         if isinstance(error, InputError):
             raise
         raise InputError(f"{path}: cannot read: {error}") from None
-    if voxels.ndim not in (3, 4) and not (kind == "npy" and voxels.ndim == 2):
-        raise InputError(
-            f"{path}: expected a volume (D, H, W) or (D, H, W, C)"
-            + (" or a 2-D array (H, W)" if kind == "npy" else "")
-            + f", got shape {voxels.shape}"
-        )
+    _check_shape(path, kind, voxels.shape)
     return VolumeFile(voxels, meta)
+
+
+def _check_shape(path: Path, kind: str, shape: tuple[int, ...]) -> None:
+    """A volume is (D, H, W) or (D, H, W, C); a ``.npy`` may also be a 2-D array (H, W)."""
+    if len(shape) in (3, 4) or (kind == "npy" and len(shape) == 2):
+        return
+    raise InputError(
+        f"{path}: expected a volume (D, H, W) or (D, H, W, C)"
+        + (" or a 2-D array (H, W)" if kind == "npy" else "")
+        + f", got shape {tuple(shape)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -162,8 +168,7 @@ def probe_volume(path: Path) -> VolumeProbe:
         if isinstance(error, InputError):
             raise
         raise InputError(f"{path}: cannot read: {error}") from None
-    if len(shape) not in (3, 4) and not (kind == "npy" and len(shape) == 2):
-        raise InputError(f"{path}: expected a volume (D, H, W) or (D, H, W, C), got shape {shape}")
+    _check_shape(path, kind, shape)
     size = tuple(int(n) for n in shape[:3])
     return VolumeProbe(size, int(shape[3]) if len(shape) == 4 else 1, np.dtype(dtype), affine)
 
