@@ -1,6 +1,6 @@
 """Compile every gswarp CUDA kernel to PTX with NVVM, without a GPU.
 
-    pip install 'numba-cuda[cu13]'     # NVVM and libdevice from NVIDIA's wheels (~0.5 GB)
+    pip install 'numba-cuda[cu13]'     # NVVM and libdevice: ~200 MB of NVIDIA wheels
     python tools/check_ptx.py [--cc 9.0]
 
 numba's CUDA simulator runs the kernels as Python, so it cannot see what numba-cuda refuses to
