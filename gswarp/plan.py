@@ -39,7 +39,6 @@ from gswarp.spec import (
     ElasticSpec,
     FlowSpec,
     OutputSpec,
-    Sometimes,
     Transform,
     WarpSpec,
 )
@@ -234,49 +233,6 @@ def check_fields(spec: WarpSpec, spatial: int | None = None) -> None:
                 load_field(transform.resolved, spatial, transform.key)
             except InputError as error:
                 raise SpecError(f"{_where(spec, index)}.flow: {error}") from None
-
-
-def check_dimensions(spec: WarpSpec) -> None:
-    """Refuse a spec that fits no input: one key takes only images (2-D) and another only
-    volumes (3-D), e.g. ``rotate: [rx, ry, rz]`` with ``shear``. A spec that fits one kind is
-    checked against each input when it is resolved (a folder may mix images and volumes).
-
-    Raises
-    ------
-    SpecError
-        Naming both keys, the second with its ``file:line:column``.
-    """
-    kinds = {2: "images", 3: "volumes"}
-    forced: dict[int, str] = {}  # dimension -> the first key path that takes only it
-    if spec.space == "world":
-        forced[3] = "space"
-    for index, item in enumerate(spec.transforms):
-        step = item.transform if isinstance(item, Sometimes) else item
-        path = spec.transform_path(index)
-        for key, k in _forced_dimensions(step):
-            forced.setdefault(k, f"{path}.affine.{key}")
-            if 5 - k in forced:
-                raise SpecError(
-                    f"{spec.where(forced[k])}: takes only {kinds[k]}, but {forced[5 - k]} takes "
-                    f"only {kinds[5 - k]}: this spec fits no input"
-                )
-
-
-def _forced_dimensions(step: Transform):
-    """(key, 2 or 3) for each key of an affine step whose form fits only images or volumes."""
-    if isinstance(step, AffineParams):
-        if isinstance(step.rotate, tuple):
-            yield "rotate", 3
-        if any(step.shear):
-            yield "shear", 2
-        for key in ("scale", "translate", "center"):
-            value = getattr(step, key)
-            if isinstance(value, tuple) and len(value) in (2, 3):
-                yield key, len(value)
-    elif isinstance(step, AffineMatrix):
-        yield "matrix", len(step.matrix) - 1
-    elif isinstance(step, AffineTheta):
-        yield "theta", len(step.theta)
 
 
 def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | None) -> Plan:

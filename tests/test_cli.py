@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -208,3 +209,45 @@ def test_quick_start_runs_again(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
         p.name for p in (ROOT / "sample_images").iterdir()
     )
+
+
+CONFIG = ROOT / "configs" / "rotate.yaml"
+
+
+def test_help_lists_each_commands_own_short_help_without_importing_them():
+    """`gswarp --help` takes the short help from a table (so it imports no command module):
+    the table must say what each command's own docstring says."""
+    from gswarp.cli.main import _COMMANDS, cli
+
+    lazy = CliRunner().invoke(cli, ["--help"], terminal_width=100).output
+    eager = click.Group(commands={n: cli.get_command(click.Context(cli), n) for n in _COMMANDS})
+    eager.add_command(cli.commands["info"])
+    with click.Context(eager, terminal_width=100) as ctx:
+        formatter = ctx.make_formatter()
+        eager.format_commands(ctx, formatter)
+    assert formatter.getvalue() in lazy  # the same rows as click's own, commands loaded
+    for name, (_, sentence) in _COMMANDS.items():
+        command = cli.get_command(click.Context(cli), name)
+        assert command.get_short_help_str(limit=1000) == sentence, name
+
+
+@pytest.mark.parametrize(
+    ("args", "absent"),
+    [
+        (["--help"], ("numpy", "numba", "PIL", "yaml")),
+        (["validate", str(CONFIG)], ("numba", "PIL", "gswarp.engine")),
+        (["explain", str(CONFIG), str(ROOT / "sample_images" / "text.png")], ("numba",)),
+    ],
+)
+def test_commands_that_warp_nothing_load_no_kernels(args, absent):
+    """They start fast because they do not import numba (nor, for --help, NumPy)."""
+    script = (
+        "import sys\n"
+        "from gswarp.cli.main import cli\n"
+        f"sys.argv = ['gswarp', *{args!r}]\n"
+        "try:\n    cli()\nexcept SystemExit as stop:\n    assert not stop.code, stop.code\n"
+        f"print([m for m in {absent!r} if m in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

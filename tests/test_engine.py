@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import tracemalloc
 from typing import ClassVar
 
@@ -535,3 +536,37 @@ json.dump(out, sys.stdout)
         )
         results.append(json.loads(proc.stdout))
     assert results[0] == results[1]
+
+
+def test_a_slow_first_compile_is_announced_once(monkeypatch, capsys):
+    """The engine calls notices.compile_notice when a compilation passes the delay; the command
+    line turns that into one stderr line per run, and says nothing with -q."""
+    import numba
+
+    from gswarp.cli.options import announce_compiling
+    from gswarp.engine import notices
+    from gswarp.engine.cpu import launch
+
+    @numba.njit
+    def copy_first(source, out):
+        out[0] = source[0]
+
+    heard = []
+    monkeypatch.setattr(notices, "COMPILE_NOTICE_SECONDS", 0.0)
+    monkeypatch.setattr(notices, "compile_notice", heard.append)
+    out = np.zeros(1)
+    launch(copy_first, np.ones(1), out, writable=1)
+    assert out[0] == 1.0
+    deadline = time.monotonic() + 5
+    while not heard and time.monotonic() < deadline:  # the timer thread may lag the compile
+        time.sleep(0.01)
+    assert heard == ["copy_first"]
+    announce_compiling(quiet=False)
+    notices.compile_notice("a")
+    notices.compile_notice("b")
+    assert capsys.readouterr().err == (
+        "gswarp: compiling the warp kernels for this kind of input (once per installation; "
+        "later runs load them from the cache)...\n"
+    )
+    announce_compiling(quiet=True)
+    assert notices.compile_notice is None

@@ -31,6 +31,7 @@ from gswarp.cli.options import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     OnceWarnings,
+    announce_compiling,
     echo_error,
     fail,
     load_spec_or_exit,
@@ -436,6 +437,7 @@ def apply(
         OnceWarnings(quiet),
     )
     threads = jobs or _default_threads()
+    announce_compiling(quiet)
     show = progress if progress is not None else (sys.stderr.isatty() and not quiet)
     if replay_path:
         if spec_path or inputs or pairs or stdin_image or log_path or variants or seed is not None:

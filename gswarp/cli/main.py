@@ -1,22 +1,67 @@
-"""The ``gswarp`` command group: ``apply``, ``validate``, ``explain``, ``info``, ``--version``."""
+"""The ``gswarp`` command group: ``apply``, ``validate``, ``explain``, ``info``, ``--version``.
+
+Each command's module is imported only when that command runs: ``gswarp --help`` and
+``gswarp validate`` never import the engine, and nothing imports numba until a kernel runs.
+"""
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import os
 import platform
 import sys
 
 import click
+from click.utils import make_default_short_help
 
-import gswarp
-from gswarp.cli.apply import apply
-from gswarp.cli.explain import explain
-from gswarp.cli.validate import validate
+_COMMANDS = {
+    # name: (module, first sentence of its help, which ``gswarp --help`` shortens to fit, as click
+    # does; a test checks it is the command's own)
+    "apply": (
+        "gswarp.cli.apply",
+        "Warp INPUT files with SPEC (YAML) and write them under OUT.",
+    ),
+    "explain": (
+        "gswarp.cli.explain",
+        "Print what SPEC does to INPUT (an image or a volume): the output size, and the forward, "
+        "sampling and torch theta matrices.",
+    ),
+    "validate": (
+        "gswarp.cli.validate",
+        "Check each SPEC; print it with every default filled in (YAML, on stdout).",
+    ),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(gswarp.__version__, "-V", "--version", prog_name="gswarp")
+class _LazyGroup(click.Group):
+    """A group whose commands are imported when invoked (or asked for their own help)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in _COMMANDS:
+            module = importlib.import_module(_COMMANDS[name][0])
+            return getattr(module, name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click's, from the table for the lazy commands (so none is imported)."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [
+            (name, make_default_short_help(_COMMANDS[name][1], limit))
+            if name in _COMMANDS
+            else (name, self.commands[name].get_short_help_str(limit))
+            for name in names
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gswarp", prog_name="gswarp")
 def cli() -> None:
     """Warp images and volumes with the exact semantics of PyTorch's grid_sample."""
 
@@ -27,6 +72,7 @@ def info() -> None:
     import numba
     import numpy as np
 
+    import gswarp
     from gswarp.engine import cpu
     from gswarp.engine.device import cuda_status
 
@@ -41,11 +87,6 @@ def info() -> None:
         f"cuda backend: {cuda_status()[1]}",
     ]
     click.echo("\n".join(lines))
-
-
-cli.add_command(apply)
-cli.add_command(validate)
-cli.add_command(explain)
 
 
 class _HideScipyLinalgFromNumba(importlib.abc.MetaPathFinder):

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
+from gswarp.dimensions import check_dimensions
 from gswarp.errors import SpecError
 from gswarp.options import Mode, Padding
 from gswarp.spec import WarpSpec, load_spec
@@ -44,6 +45,28 @@ class OnceWarnings:
             self.seen.add(key)
         if not self.quiet:
             click.echo(f"gswarp: warning: {message}", err=True)
+
+
+def announce_compiling(quiet: bool) -> None:
+    """Say once, on stderr, when a kernel compiles for the first time (seconds, once per
+    installation: later runs load it from the cache); nothing with ``quiet``."""
+    from gswarp.engine import notices
+
+    if quiet:
+        notices.compile_notice = None
+        return
+    told = threading.Event()
+
+    def notice(kernel: str) -> None:
+        if not told.is_set():
+            told.set()
+            click.echo(
+                "gswarp: compiling the warp kernels for this kind of input (once per "
+                "installation; later runs load them from the cache)...",
+                err=True,
+            )
+
+    notices.compile_notice = notice
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -105,8 +128,6 @@ def load_spec_or_exit(
     fill: tuple[float, ...] | None = None,
 ) -> WarpSpec:
     """The spec at ``path`` with the command-line overrides; a bad spec exits with code 2."""
-    from gswarp.plan import check_dimensions
-
     try:
         spec = load_spec(path)
         check_dimensions(spec)

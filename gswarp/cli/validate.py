@@ -6,6 +6,7 @@ import click
 import yaml
 
 from gswarp.cli.options import EXIT_USAGE, echo_error
+from gswarp.dimensions import check_dimensions
 from gswarp.errors import SpecError
 from gswarp.spec import load_spec
 
@@ -17,8 +18,6 @@ def validate(specs: tuple[str, ...]) -> None:
 
     Exit status 0 when all are valid, 2 otherwise (each error names file:line:column).
     """
-    from gswarp.plan import check_dimensions
-
     failed = False
     for index, path in enumerate(specs):
         try:

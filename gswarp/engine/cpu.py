@@ -38,6 +38,7 @@ import numba
 import numpy as np
 from numba import njit, prange, types
 
+from gswarp.engine import notices
 from gswarp.engine.pointwise import (
     affine_coord_2d,
     affine_coord_3d,
@@ -302,9 +303,25 @@ def launch(kernel, *args, writable: int = 2) -> None:
     compiled = kernel.overloads.get(signature)
     if compiled is None:
         with _COMPILE_LOCK:
-            kernel.compile(signature)
+            _compile_with_notice(kernel, signature)
         compiled = kernel.overloads[signature]
     compiled.entry_point(*args)
+
+
+def _compile_with_notice(kernel, signature: tuple) -> None:
+    """``kernel.compile(signature)`` (a disk-cache load, or a compilation of seconds), calling
+    :data:`gswarp.engine.notices.compile_notice` if it takes longer than the notice's delay."""
+    notice = notices.compile_notice
+    timer = None
+    if notice is not None:
+        timer = threading.Timer(notices.COMPILE_NOTICE_SECONDS, notice, args=(kernel.__name__,))
+        timer.daemon = True
+        timer.start()
+    try:
+        kernel.compile(signature)
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 @cache
