@@ -3,7 +3,8 @@
 Most specs fit both (``rotate: 15`` turns an image, or every slice of a volume), and a folder may
 mix images and volumes, so a spec is checked against each input when it is resolved
 (:mod:`gswarp.plan`). Only a spec whose keys contradict each other fits no input at all; it is
-refused here, before any file is read, from the spec alone (no NumPy work, no I/O).
+refused here, before any file is read, from the spec alone (no NumPy work, no I/O):
+:func:`gswarp.spec.parse_spec` runs the check on every spec it reads.
 """
 
 from __future__ import annotations

@@ -439,7 +439,11 @@ def parse_spec(text: str, source: str = "<spec>", base: Path | None = None) -> W
             f"{source}:1:1: (top level): expected a mapping with keys version, "
             "transform, sampling, output, got an empty document"
         )
-    return reader.spec(root)
+    spec = reader.spec(root)
+    from gswarp.dimensions import check_dimensions  # it reads WarpSpec: imported here, not above
+
+    check_dimensions(spec)  # a spec whose keys fit neither images nor volumes fits no input
+    return spec
 
 
 # --------------------------------------------------------------------------------------------

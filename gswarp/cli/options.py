@@ -14,7 +14,6 @@ from typing import Any, NoReturn
 
 import click
 
-from gswarp.dimensions import check_dimensions
 from gswarp.errors import SpecError
 from gswarp.options import Mode, Padding
 from gswarp.spec import WarpSpec, load_spec
@@ -130,7 +129,6 @@ def load_spec_or_exit(
     """The spec at ``path`` with the command-line overrides; a bad spec exits with code 2."""
     try:
         spec = load_spec(path)
-        check_dimensions(spec)
     except SpecError as error:
         fail(str(error))
     return spec.with_sampling(

@@ -6,7 +6,6 @@ import click
 import yaml
 
 from gswarp.cli.options import EXIT_USAGE, echo_error
-from gswarp.dimensions import check_dimensions
 from gswarp.errors import SpecError
 from gswarp.spec import load_spec
 
@@ -22,7 +21,6 @@ def validate(specs: tuple[str, ...]) -> None:
     for index, path in enumerate(specs):
         try:
             spec = load_spec(path)
-            check_dimensions(spec)
         except SpecError as error:
             echo_error(str(error))
             failed = True
