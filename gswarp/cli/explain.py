@@ -21,11 +21,15 @@ def _rows(matrix: np.ndarray) -> list[str]:
     return ["  [" + ", ".join(f"{v:>14.10g}" for v in row) + "]" for row in matrix]
 
 
+def _dims_text(size: tuple[int, ...]) -> str:
+    """``W x H`` or ``W x H x D`` of a (H, W) or (D, H, W) size."""
+    return " x ".join(str(n) for n in size[::-1])
+
+
 def _size_text(size: tuple[int, ...]) -> str:
-    """``W x H (width x height)`` or ``W x H x D (width x height x depth)`` of a (H, W) or
-    (D, H, W) size."""
+    """``W x H (width x height)`` or ``W x H x D (width x height x depth)``."""
     names = ("width", "height", "depth")[: len(size)]
-    return f"{' x '.join(str(n) for n in size[::-1])} ({' x '.join(names)})"
+    return f"{_dims_text(size)} ({' x '.join(names)})"
 
 
 def _text(image: str, plan: Plan, channels: int, dtype: str, mode: str) -> str:
@@ -68,14 +72,14 @@ def _chain_text(steps) -> list[str]:
         if isinstance(step, MatrixStep):
             lines += [f" {number}. matrix:", *_rows(step.matrix)]
             continue
-        field_size = _size_text(step.field.shape[:-1]).split(" (")[0]
         kind = "source coordinates" if step.absolute else "displacement, added"
         where = (
             "read at each output pixel"
             if step.to_field is None
             else ("resampled bilinearly onto the frame")
         )
-        lines.append(f" {number}. flow field {field_size} ({kind}; in input pixels; {where})")
+        size = _dims_text(step.field.shape[:-1])
+        lines.append(f" {number}. flow field {size} ({kind}; in input pixels; {where})")
     return lines
 
 
