@@ -40,18 +40,28 @@ from numba import njit, prange, types
 
 from gswarp.engine import notices
 from gswarp.engine.pointwise import (
+    INTERIOR_2D,
+    INTERIOR_3D,
     affine_coord_2d,
     affine_coord_3d,
     base_coord,
+    copy_point_2d,
+    copy_point_3d,
     field_columns,
     field_row_2d,
     field_row_3d,
+    finite_row_2d,
+    finite_row_3d,
     flow_finish_2d,
     flow_finish_3d,
     flow_lookup_2d,
     flow_lookup_3d,
-    fma,
+    has_fill_runs,
+    has_interior,
+    inside_columns,
+    interior_columns,
     point_functions,
+    row_coordinate,
 )
 
 __all__ = ["affine_grid_2d", "affine_grid_3d", "sampling_kernel"]
@@ -73,7 +83,7 @@ _JIT = {"cache": True, "nogil": True, "parallel": True}
 # numba keys its on-disk cache on the closure's contents too, so every kernel is cached apart.
 
 
-def _grid_kernel_2d(point, unnormalize):
+def _grid_kernel_2d(point, unnormalize, interior, mode):
     @njit(**_JIT)
     def grid_sample_2d(inp, grid, out, padding, align_corners, fill, ct, start, stop):
         H = inp.shape[2]
@@ -91,7 +101,7 @@ def _grid_kernel_2d(point, unnormalize):
     return grid_sample_2d
 
 
-def _grid_kernel_3d(point, unnormalize):
+def _grid_kernel_3d(point, unnormalize, interior, mode):
     @njit(**_JIT)
     def grid_sample_3d(inp, grid, out, padding, align_corners, fill, ct, start, stop):
         D = inp.shape[2]
@@ -114,11 +124,15 @@ def _grid_kernel_3d(point, unnormalize):
     return grid_sample_3d
 
 
-def _affine_kernel_2d(point, unnormalize):
+def _affine_kernel_2d(point, unnormalize, interior, mode):
     @njit(**_JIT)
     def affine_sample_2d(inp, matrix, out, padding, align_corners, fill, ct, start, stop):
+        H = inp.shape[2]
+        W = inp.shape[3]
         Ho = out.shape[2]
         Wo = out.shape[3]
+        inner = has_interior(mode, padding, align_corners)
+        runs = has_fill_runs(mode, padding)
         for job in prange(start, stop):
             n = job // Ho
             ho = job - n * Ho
@@ -126,20 +140,47 @@ def _affine_kernel_2d(point, unnormalize):
             # float64 row origin; every point is one fused multiply-add away from it
             ox = m[0, 1] * ho + m[0, 2]
             oy = m[1, 1] * ho + m[1, 2]
-            for wo in range(Wo):
-                px = ct(fma(m[0, 0], np.float64(wo), ox))
-                py = ct(fma(m[1, 0], np.float64(wo), oy))
-                point(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct)
+            sx = m[0, 0]  # per-column steps, held in locals: the output's stores cannot alias them
+            sy = m[1, 0]
+            lo, hi = 0, 0
+            if inner:
+                lo, hi = interior_columns(sx, ox, W, mode, Wo, 0, Wo, ct)
+                lo, hi = interior_columns(sy, oy, H, mode, Wo, lo, hi, ct)
+            for wo in range(lo, hi):
+                px = row_coordinate(sx, wo, ox, ct)
+                py = row_coordinate(sy, wo, oy, ct)
+                interior(inp, n, px, py, out, ho, wo, ct)
+            a, b = 0, Wo  # columns outside [a, b) read only the fill (see has_fill_runs)
+            if runs and finite_row_2d(sx, sy, ox, oy):
+                a, b = inside_columns(sx, ox, W, Wo, 0, Wo, ct)
+                a, b = inside_columns(sy, oy, H, Wo, a, b, ct)
+            first = -1  # the first such column computed; the others copy it
+            for part in range(2):  # the columns before the interior, then those after it
+                for wo in range(0 if part == 0 else hi, lo if part == 0 else Wo):
+                    outside = wo < a or wo >= b
+                    if outside and first >= 0:
+                        copy_point_2d(out, n, ho, first, wo)
+                        continue
+                    px = row_coordinate(sx, wo, ox, ct)
+                    py = row_coordinate(sy, wo, oy, ct)
+                    point(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct)
+                    if outside:
+                        first = wo
 
     return affine_sample_2d
 
 
-def _affine_kernel_3d(point, unnormalize):
+def _affine_kernel_3d(point, unnormalize, interior, mode):
     @njit(**_JIT)
     def affine_sample_3d(inp, matrix, out, padding, align_corners, fill, ct, start, stop):
+        D = inp.shape[2]
+        H = inp.shape[3]
+        W = inp.shape[4]
         Do = out.shape[2]
         Ho = out.shape[3]
         Wo = out.shape[4]
+        inner = has_interior(mode, padding, align_corners)
+        runs = has_fill_runs(mode, padding)
         for job in prange(start, stop):
             n = job // (Do * Ho)
             rest = job - n * (Do * Ho)
@@ -149,16 +190,42 @@ def _affine_kernel_3d(point, unnormalize):
             ox = m[0, 1] * ho + m[0, 2] * do + m[0, 3]
             oy = m[1, 1] * ho + m[1, 2] * do + m[1, 3]
             oz = m[2, 1] * ho + m[2, 2] * do + m[2, 3]
-            for wo in range(Wo):
-                px = ct(fma(m[0, 0], np.float64(wo), ox))
-                py = ct(fma(m[1, 0], np.float64(wo), oy))
-                pz = ct(fma(m[2, 0], np.float64(wo), oz))
-                point(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct)
+            sx = m[0, 0]  # per-column steps, held in locals: the output's stores cannot alias them
+            sy = m[1, 0]
+            sz = m[2, 0]
+            lo, hi = 0, 0
+            if inner:
+                lo, hi = interior_columns(sx, ox, W, mode, Wo, 0, Wo, ct)
+                lo, hi = interior_columns(sy, oy, H, mode, Wo, lo, hi, ct)
+                lo, hi = interior_columns(sz, oz, D, mode, Wo, lo, hi, ct)
+            for wo in range(lo, hi):
+                px = row_coordinate(sx, wo, ox, ct)
+                py = row_coordinate(sy, wo, oy, ct)
+                pz = row_coordinate(sz, wo, oz, ct)
+                interior(inp, n, px, py, pz, out, do, ho, wo, ct)
+            a, b = 0, Wo  # columns outside [a, b) read only the fill (see has_fill_runs)
+            if runs and finite_row_3d(sx, sy, sz, ox, oy, oz):
+                a, b = inside_columns(sx, ox, W, Wo, 0, Wo, ct)
+                a, b = inside_columns(sy, oy, H, Wo, a, b, ct)
+                a, b = inside_columns(sz, oz, D, Wo, a, b, ct)
+            first = -1  # the first such column computed; the others copy it
+            for part in range(2):  # the columns before the interior, then those after it
+                for wo in range(0 if part == 0 else hi, lo if part == 0 else Wo):
+                    outside = wo < a or wo >= b
+                    if outside and first >= 0:
+                        copy_point_3d(out, n, do, ho, first, wo)
+                        continue
+                    px = row_coordinate(sx, wo, ox, ct)
+                    py = row_coordinate(sy, wo, oy, ct)
+                    pz = row_coordinate(sz, wo, oz, ct)
+                    point(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct)
+                    if outside:
+                        first = wo
 
     return affine_sample_3d
 
 
-def _flow_kernel_2d(point, unnormalize):
+def _flow_kernel_2d(point, unnormalize, interior, mode):
     """Output pixel p -> q = A p -> field value f at B q -> r = q + f (or f) -> C r: the whole
     chain of one flow field between matrices, per point, with no coordinate buffer. ``maps`` is
     (3, 2, 3): A, B, C. ``direct``: A and B are identities and the field has the output's grid,
@@ -208,7 +275,7 @@ def _flow_kernel_2d(point, unnormalize):
     return flow_sample_2d
 
 
-def _flow_kernel_3d(point, unnormalize):
+def _flow_kernel_3d(point, unnormalize, interior, mode):
     """The 3-D :func:`_flow_kernel_2d`: ``maps`` is (3, 3, 4)."""
 
     @njit(**_JIT)
@@ -337,6 +404,7 @@ def sampling_kernel(source: str, spatial: int, mode: int):
     for nearest, which copies values without converting them.
     """
     point, unnormalize = point_functions(source, spatial, mode)
+    interior = (INTERIOR_2D if spatial == 2 else INTERIOR_3D)[mode]
     factories = {
         ("grid", 2): _grid_kernel_2d,
         ("grid", 3): _grid_kernel_3d,
@@ -347,7 +415,7 @@ def sampling_kernel(source: str, spatial: int, mode: int):
         ("flow", 2): _flow_kernel_2d,
         ("flow", 3): _flow_kernel_3d,
     }
-    return factories[source, spatial](point, unnormalize)
+    return factories[source, spatial](point, unnormalize, interior, mode)
 
 
 @njit(**_JIT)

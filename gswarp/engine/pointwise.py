@@ -47,6 +47,8 @@ __all__ = [
     "BILINEAR",
     "BORDER",
     "CPU_INLINED",
+    "INTERIOR_2D",
+    "INTERIOR_3D",
     "NEAREST",
     "POINT_2D",
     "POINT_3D",
@@ -74,6 +76,12 @@ CUBIC_A = -0.75  # Keys' cubic convolution parameter, as in torch
 # functions inlined into the CPU kernels at numba IR level (the hot loop then has no call and no
 # mode test). numba-cuda cannot inline numba-core IR, so gswarp.engine.cuda registers each of
 # them again for the CUDA target, as ordinary device functions (which NVVM inlines itself).
+#
+# IR-level inlining has a price: numba types the inlined body again at every call site, and the
+# compile time of a kernel grows with every nested site. Measured on a uint8 2-D affine kernel
+# (empty cache, this machine): 26 s with every helper inlined this way, 9.9 s with the innermost
+# ones (the per-channel corner sums) left to LLVM, whose inliner takes them into the loop anyway
+# (the same run time). Only the functions whose inlining changes the run time use it.
 
 CPU_INLINED: list = []
 """The functions decorated with :func:`cpu_inlined`, for the CUDA target to register."""
@@ -122,8 +130,10 @@ def isfinite(x):
 
 
 def _cpu_form(function, ufunc):
-    """Register ``ufunc`` as ``function``'s CPU implementation (inlined into the kernels)."""
-    options = {"target": "cpu", "inline": "always", "jit_options": {"cache": True}}
+    """Register ``ufunc`` as ``function``'s CPU implementation (a tiny function LLVM inlines;
+    inlining it at numba IR level instead re-types it at every call site: slower compiles, the
+    same machine code)."""
+    options = {"target": "cpu", "jit_options": {"cache": True}}
     if function is fmod:
 
         @overload(function, **options)
@@ -415,7 +425,7 @@ def index_in(t, size, ct):
 # 2-D samplers on pixel coordinates (after padding; bicubic: before)
 
 
-@cpu_inlined
+@register_jitable
 def _bilinear_corners(inp, n, c, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct):
     """Channel ``c`` of a bilinear sample whose four corners are all inside, in torch's order."""
     v_nw = ct(inp[n, c, iy0, ix0])
@@ -424,6 +434,41 @@ def _bilinear_corners(inp, n, c, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, 
     v_se = ct(inp[n, c, iy0 + 1, ix0 + 1])
     v = fma(v_se, w_se, fma(v_sw, w_sw, fma(v_ne, w_ne, v_nw * w_nw)))
     out[n, c, ho, wo] = to_output(v, out)
+
+
+@cpu_inlined
+def bilinear_interior_2d(inp, n, px, py, out, ho, wo, ct):
+    """Bilinear sample at pixel coordinates whose four corners are all inside the input
+    (``0 <= px < W - 1``, ``0 <= py < H - 1``): no padding, no masks, the general path's
+    arithmetic (:func:`_bilinear_px_2d` calls this for such points)."""
+    x0 = floor(px)
+    y0 = floor(py)
+    w = px - x0
+    e = ct(1) - w
+    nn = py - y0
+    s = ct(1) - nn
+    w_nw = s * e
+    w_ne = s * w
+    w_sw = nn * e
+    w_se = nn * w
+    ix0 = np.int64(x0)
+    iy0 = np.int64(y0)
+    if inp.shape[1] == 3:  # RGB: unrolled, the three channels' loads are independent
+        _bilinear_corners(inp, n, 0, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
+        _bilinear_corners(inp, n, 1, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
+        _bilinear_corners(inp, n, 2, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
+        return
+    for c in range(inp.shape[1]):
+        _bilinear_corners(inp, n, c, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
+
+
+@cpu_inlined
+def nearest_interior_2d(inp, n, px, py, out, ho, wo, ct):
+    """Nearest sample at pixel coordinates inside ``[0, W - 1] x [0, H - 1]``: a plain copy."""
+    ix = np.int64(rint(px))
+    iy = np.int64(rint(py))
+    for c in range(inp.shape[1]):
+        out[n, c, ho, wo] = inp[n, c, iy, ix]
 
 
 @cpu_inlined
@@ -448,13 +493,7 @@ def _bilinear_px_2d(inp, n, px, py, out, ho, wo, fill, ct):
     iy0 = np.int64(y0)
     if ix0 >= 0 and ix0 + 1 < W and iy0 >= 0 and iy0 + 1 < H:
         # all four corners inside (the common case): no masks, same arithmetic
-        if inp.shape[1] == 3:  # RGB: unrolled, the three channels' loads are independent
-            _bilinear_corners(inp, n, 0, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
-            _bilinear_corners(inp, n, 1, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
-            _bilinear_corners(inp, n, 2, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
-            return
-        for c in range(inp.shape[1]):
-            _bilinear_corners(inp, n, c, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
+        bilinear_interior_2d(inp, n, px, py, out, ho, wo, ct)
         return
     mx0 = ix0 >= 0 and ix0 < W
     mx1 = ix0 + 1 >= 0 and ix0 + 1 < W
@@ -529,7 +568,7 @@ def linear_weights(p, p0, ct):
     return (p0 + ct(1)) - p, p - p0
 
 
-@cpu_inlined
+@register_jitable
 def _trilinear_corners(inp, n, c, iz0, iy0, ix0, out, do, ho, wo, dx0, dx1, dy0, dy1, dz0, dz1, ct):
     """Channel ``c`` of a trilinear sample whose eight corners are all inside, in torch's order."""
     v = ct(0)
@@ -542,6 +581,40 @@ def _trilinear_corners(inp, n, c, iz0, iy0, ix0, out, do, ho, wo, dx0, dx1, dy0,
     v += ct(inp[n, c, iz0 + 1, iy0 + 1, ix0]) * ((dx0 * dy1) * dz1)
     v += ct(inp[n, c, iz0 + 1, iy0 + 1, ix0 + 1]) * ((dx1 * dy1) * dz1)
     out[n, c, do, ho, wo] = to_output(v, out)
+
+
+@cpu_inlined
+def trilinear_interior_3d(inp, n, px, py, pz, out, do, ho, wo, ct):
+    """Trilinear sample at pixel coordinates whose eight corners are all inside the input
+    (``0 <= p < size - 1`` on every axis): the general path's arithmetic without masks."""
+    x0 = floor(px)
+    y0 = floor(py)
+    z0 = floor(pz)
+    ix0 = np.int64(x0)
+    iy0 = np.int64(y0)
+    iz0 = np.int64(z0)
+    dx0, dx1 = linear_weights(px, x0, ct)
+    dy0, dy1 = linear_weights(py, y0, ct)
+    dz0, dz1 = linear_weights(pz, z0, ct)
+    if inp.shape[1] == 1:  # one channel (most volumes): no channel loop around the loads
+        _trilinear_corners(
+            inp, n, 0, iz0, iy0, ix0, out, do, ho, wo, dx0, dx1, dy0, dy1, dz0, dz1, ct
+        )
+        return
+    for c in range(inp.shape[1]):
+        _trilinear_corners(
+            inp, n, c, iz0, iy0, ix0, out, do, ho, wo, dx0, dx1, dy0, dy1, dz0, dz1, ct
+        )
+
+
+@cpu_inlined
+def nearest_interior_3d(inp, n, px, py, pz, out, do, ho, wo, ct):
+    """Nearest sample at pixel coordinates inside the input (``0 <= p <= size - 1``)."""
+    ix = np.int64(rint(px))
+    iy = np.int64(rint(py))
+    iz = np.int64(rint(pz))
+    for c in range(inp.shape[1]):
+        out[n, c, do, ho, wo] = inp[n, c, iz, iy, ix]
 
 
 @cpu_inlined
@@ -562,16 +635,7 @@ def _trilinear_px_3d(inp, n, px, py, pz, out, do, ho, wo, fill, ct):
     ):
         # all eight corners inside (the common case): no masks, the arithmetic of the general
         # case below (checked in floating point first: huge values never reach an int conversion)
-        ix0 = np.int64(x0)
-        iy0 = np.int64(y0)
-        iz0 = np.int64(z0)
-        dx0, dx1 = linear_weights(px, x0, ct)
-        dy0, dy1 = linear_weights(py, y0, ct)
-        dz0, dz1 = linear_weights(pz, z0, ct)
-        for c in range(inp.shape[1]):
-            _trilinear_corners(
-                inp, n, c, iz0, iy0, ix0, out, do, ho, wo, dx0, dx1, dy0, dy1, dz0, dz1, ct
-            )
+        trilinear_interior_3d(inp, n, px, py, pz, out, do, ho, wo, ct)
         return
     if not (inside(px, W, ct) and inside(py, H, ct) and inside(pz, D, ct)):
         # entirely outside: every corner reads the fill value, the near one with weight 1
@@ -806,6 +870,164 @@ def base_coord(i, size, align_corners, ct):
 
 
 # --------------------------------------------------------------------------------------------
+# affine rows: one fused multiply-add per point, and the span of a row that needs no padding
+#
+# Along an output row of an affine map, every input coordinate is ``m0 * column + origin``
+# (float64, one rounding) rounded to the compute type: monotonic in the column. So the columns
+# whose sample reads only pixels inside the input -- no padding rule, no mask, no fill -- form one
+# interval per row. The CPU kernels compute it once per row and run those columns through the
+# mode's ``*_interior_*`` function, the general path's arithmetic without its tests: the same
+# bits, with the per-point branches gone from the bulk of the row.
+
+
+@register_jitable
+def row_coordinate(m0, column, origin, ct):
+    """Input coordinate of output ``column`` on a row: ``fma(m0, column, origin)`` in float64,
+    rounded to ``ct``."""
+    return ct(fma(m0, np.float64(column), origin))
+
+
+@register_jitable
+def _below(p, bound, inclusive, ct):
+    """``p <= bound`` when ``inclusive``, else ``p < bound``."""
+    if inclusive:
+        return p <= ct(bound)
+    return p < ct(bound)
+
+
+@register_jitable
+def _switch_column(m0, origin, bound, inclusive, width, ct):
+    """``(first, switch)``: whether column 0's :func:`row_coordinate` is :func:`_below` ``bound``,
+    and the first column where that answer changes (``width`` if it never does).
+
+    The coordinate is monotonic in the column (a fused multiply-add, then roundings, all
+    monotonic), so the answer changes at most once. The float64 estimate of the crossing is
+    checked exactly at its neighbours; bisection finds it when the estimate is off (tiny or
+    huge steps). Needs finite ``m0`` and ``origin`` (then no coordinate is NaN).
+    """
+    first = _below(row_coordinate(m0, 0, origin, ct), bound, inclusive, ct)
+    if m0 == 0.0 or width <= 1:
+        return first, width
+    guess = (bound - origin) / m0
+    if isfinite(guess):
+        centre = np.int64(min(max(floor(guess) + 1.0, 1.0), float(width)))
+        for switch in (centre, centre + 1, centre - 1):
+            if switch < 1 or switch > width:
+                continue
+            before = _below(row_coordinate(m0, switch - 1, origin, ct), bound, inclusive, ct)
+            if before != first:
+                continue
+            if switch == width:
+                return first, switch
+            if _below(row_coordinate(m0, switch, origin, ct), bound, inclusive, ct) != first:
+                return first, switch
+    low = 0  # the answer at low is first; the switch is in (low, high]
+    high = width
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _below(row_coordinate(m0, middle, origin, ct), bound, inclusive, ct) == first:
+            low = middle
+        else:
+            high = middle
+    return first, high
+
+
+@register_jitable
+def band_columns(m0, origin, low, low_inclusive, high, high_inclusive, width, lo, hi, ct):
+    """``[lo, hi)`` narrowed to the columns whose :func:`row_coordinate` lies between ``low``
+    and ``high`` (each bound inclusive or not): exactly those columns, an empty range when
+    ``m0`` or ``origin`` is not finite."""
+    if not (isfinite(m0) and isfinite(origin)):
+        return lo, lo
+    first, switch = _switch_column(m0, origin, low, not low_inclusive, width, ct)
+    if first:  # columns [0, switch) are below low: keep the rest
+        lo = max(lo, switch)
+    else:
+        hi = min(hi, switch)
+    first, switch = _switch_column(m0, origin, high, high_inclusive, width, ct)
+    if first:  # columns [0, switch) are within high
+        hi = min(hi, switch)
+    else:
+        lo = max(lo, switch)
+    return lo, max(lo, hi)
+
+
+@register_jitable
+def has_interior(mode, padding, align_corners):
+    """Whether ``mode`` has an interior function and ``padding`` leaves interior coordinates
+    unchanged: zeros and border always; reflection with ``align_corners`` (without it,
+    ``|p + 0.5| - 0.5`` can round away from ``p``). Bicubic has none (its taps reach two
+    pixels out; it keeps the general path)."""
+    if mode == BICUBIC:
+        return False
+    return padding != REFLECTION or align_corners
+
+
+@register_jitable
+def interior_columns(m0, origin, size, mode, width, lo, hi, ct):
+    """``[lo, hi)`` narrowed to the columns whose coordinate on an axis of ``size`` is interior
+    for ``mode``: ``0 <= p < size - 1`` for (tri/bi)linear (both neighbours inside),
+    ``0 <= p <= size - 1`` for nearest."""
+    return band_columns(m0, origin, 0.0, True, size - 1.0, mode == NEAREST, width, lo, hi, ct)
+
+
+@register_jitable
+def inside_columns(m0, origin, size, width, lo, hi, ct):
+    """``[lo, hi)`` narrowed to the columns whose coordinate on an axis of ``size`` is strictly
+    between -1 and ``size`` (a (tri/bi)linear sample there reads at least one pixel); the
+    others read only the fill."""
+    return band_columns(m0, origin, -1.0, False, float(size), False, width, lo, hi, ct)
+
+
+@register_jitable
+def has_fill_runs(mode, padding):
+    """Whether the points of a row that lie wholly outside the input (see
+    :func:`inside_columns`) all get one value -- the fill, through the general path's
+    arithmetic -- so a kernel may compute the first and copy it: (tri/bi)linear with zeros
+    padding."""
+    return (mode == BILINEAR) and padding == ZEROS
+
+
+@register_jitable
+def finite_row_2d(sx, sy, ox, oy):
+    """Whether a 2-D row's steps and origins are finite (then so is every coordinate or it
+    overflows to an infinity: none is NaN)."""
+    return isfinite(sx) and isfinite(sy) and isfinite(ox) and isfinite(oy)
+
+
+@register_jitable
+def finite_row_3d(sx, sy, sz, ox, oy, oz):
+    """:func:`finite_row_2d` for a 3-D row."""
+    return finite_row_2d(sx, sy, ox, oy) and isfinite(sz) and isfinite(oz)
+
+
+@register_jitable
+def copy_point_2d(out, n, ho, source, wo):
+    """Every channel of output point ``(ho, source)`` copied to ``(ho, wo)``."""
+    for c in range(out.shape[1]):
+        out[n, c, ho, wo] = out[n, c, ho, source]
+
+
+@register_jitable
+def copy_point_3d(out, n, do, ho, source, wo):
+    """Every channel of output point ``(do, ho, source)`` copied to ``(do, ho, wo)``."""
+    for c in range(out.shape[1]):
+        out[n, c, do, ho, wo] = out[n, c, do, ho, source]
+
+
+@register_jitable
+def no_interior_2d(inp, n, px, py, out, ho, wo, ct):
+    """Placeholder interior function of a mode without one (never called)."""
+    return
+
+
+@register_jitable
+def no_interior_3d(inp, n, px, py, pz, out, do, ho, wo, ct):
+    """Placeholder interior function of a mode without one (never called)."""
+    return
+
+
+# --------------------------------------------------------------------------------------------
 # flow fields: (bi/tri)linear reads of a float64 field, edge values continued outside
 
 
@@ -998,6 +1220,19 @@ POINT_3D = {
     BILINEAR: (trilinear_3d, unnormalize_scalar),
     NEAREST: (nearest_3d, unnormalize_scalar),
     BICUBIC: (tricubic_3d, unnormalize_vec),
+}
+
+
+# mode -> the function for points whose every neighbour is inside (see row_coordinate)
+INTERIOR_2D = {
+    BILINEAR: bilinear_interior_2d,
+    NEAREST: nearest_interior_2d,
+    BICUBIC: no_interior_2d,
+}
+INTERIOR_3D = {
+    BILINEAR: trilinear_interior_3d,
+    NEAREST: nearest_interior_3d,
+    BICUBIC: no_interior_3d,
 }
 
 
