@@ -265,10 +265,8 @@ def warp_file(
         encoding=encoding,
     )
     written_format = format or format_of(target)
-    if notify is not None and written_format is not None:
-        for setting in ignored_settings(encoding, written_format):
-            message = f"{target}: {written_format} ignores {setting}"
-            notify(f"ignored {setting} {written_format}", message)
+    if written_format is not None:
+        _notify_ignored(notify, target, encoding, written_format)
     return plan
 
 
@@ -305,10 +303,13 @@ def warp_volume_file(
     expect_size: tuple[int, ...] | None = None,
     device: str = "cpu",
     notify: Notify | None = None,
+    encoding: Encoding | None = None,
 ) -> Plan:
     """Read a volume (``.npy``, NIfTI, TIFF stack), warp it, write ``target`` atomically.
 
     ``expect_size``: the (D, H, W) the volume must have (see :func:`warp_file`).
+    ``encoding.compress_level`` sets a ``.nii.gz``'s zlib level (other settings and formats:
+    ignored, said once through ``notify``).
 
     A NIfTI output keeps the input's header (dtype, scaling, units, intent) with sform and
     qform describing the output grid. When the spec changes the dtype of a NIfTI that stores
@@ -329,8 +330,28 @@ def warp_volume_file(
         sampling_matrix=plan.frame,
         overwrite=overwrite,
         cancelled=cancelled,
+        compress_level=(encoding or Encoding()).compress_level,
     )
+    _notify_ignored(notify, target, encoding or Encoding(), _volume_label(target))
     return plan
+
+
+def _volume_label(target: Path) -> str:
+    """How messages name a volume file's format: its suffix, or TIFF."""
+    name = Path(target).name.lower()
+    for suffix in (".nii.gz", ".nii", ".npy"):
+        if name.endswith(suffix):
+            return suffix
+    return "TIFF"
+
+
+def _notify_ignored(notify: Notify | None, target: Path, encoding: Encoding, label: str) -> None:
+    """Say (once per run, through ``notify``) which encoder settings the written format
+    ignores."""
+    if notify is None:
+        return
+    for setting in ignored_settings(encoding, label):
+        notify(f"ignored {setting} {label}", f"{target}: {label} ignores {setting}")
 
 
 def _unscaled_for_new_dtype(voxels: np.ndarray, meta, spec: WarpSpec):

@@ -385,3 +385,80 @@ def test_flow_in_world_millimetres(tmp_path, rng):
     out = np.swapaxes(np.asanyarray(nibabel.load(str(tmp_path / "out.nii")).dataobj), 0, 2)
     # x_src = x_out + 4 mm = x_out - 2 voxels (the x axis is mirrored)
     np.testing.assert_array_equal(out[..., 2:], volume[..., :-2])
+
+
+class TestCompressedNifti:
+    """``.nii.gz`` outputs: one gzip member per 4 MiB, compressed on several threads."""
+
+    def test_members_decompress_to_the_pieces_for_any_thread_count(self, rng):
+        import gzip
+        import io
+
+        from gswarp.io.gzipped import write_gzip
+
+        pieces = [rng.integers(0, 4, 3000, dtype=np.uint8).tobytes() for _ in range(7)]
+        files = {}
+        for threads in (1, 3):
+            stream = io.BytesIO()
+            write_gzip(stream, iter(pieces), level=6, threads=threads)
+            files[threads] = stream.getvalue()
+        assert files[1] == files[3]  # the same bytes whatever the thread count
+        assert gzip.decompress(files[1]) == b"".join(pieces)
+        assert files[1].count(b"\x1f\x8b\x08") >= len(pieces)  # one member per piece
+
+    def test_a_volume_of_several_members_reads_back_exactly(self, tmp_path, rng):
+        voxels = rng.random((40, 160, 200)).astype(np.float32)  # 5 MiB: two data members
+        save_nifti(tmp_path / "in.nii", voxels, np.diag([0.5, 0.75, 1.25, 1.0]))
+        volume = read_volume(tmp_path / "in.nii")
+        write_volume(tmp_path / "out.nii.gz", volume.voxels, volume.meta)
+        image = nibabel.load(str(tmp_path / "out.nii.gz"))
+        np.testing.assert_array_equal(np.swapaxes(np.asarray(image.dataobj), 0, 2), voxels)
+        np.testing.assert_array_equal(image.affine, np.diag([0.5, 0.75, 1.25, 1.0]))
+
+    def test_simpleitk_reads_the_members_as_one_stream(self, tmp_path, rng):
+        sitk = pytest.importorskip("SimpleITK", reason="SimpleITK is not installed")
+        voxels = rng.random((40, 160, 200)).astype(np.float32)
+        save_nifti(tmp_path / "in.nii", voxels, np.eye(4))
+        volume = read_volume(tmp_path / "in.nii")
+        write_volume(tmp_path / "out.nii.gz", volume.voxels, volume.meta)
+        read = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "out.nii.gz")))
+        np.testing.assert_array_equal(read, voxels)
+
+    def test_compress_level_sets_the_zlib_level_and_other_formats_say_they_ignore_it(
+        self, tmp_path, rng
+    ):
+        z = np.linspace(0, 1, 24 * 40 * 40, dtype=np.float32).reshape(24, 40, 40)
+        save_nifti(tmp_path / "in.nii", np.round(z * 50) / 50, np.eye(4))
+        (tmp_path / "s.yaml").write_text("version: 1\ntransform: {affine: {rotate: [0, 0, 5]}}\n")
+        sizes = {}
+        for level in (0, 9):
+            result = CliRunner().invoke(
+                cli,
+                [
+                    "apply",
+                    str(tmp_path / "s.yaml"),
+                    str(tmp_path / "in.nii"),
+                    "-o",
+                    str(tmp_path / f"l{level}.nii.gz"),
+                    "--compress-level",
+                    str(level),
+                ],
+            )
+            assert result.exit_code == 0, result.output
+            assert "ignores" not in result.output
+            sizes[level] = (tmp_path / f"l{level}.nii.gz").stat().st_size
+        assert sizes[9] < sizes[0] / 2  # level 0 stores, level 9 compresses
+        result = CliRunner().invoke(
+            cli,
+            [
+                "apply",
+                str(tmp_path / "s.yaml"),
+                str(tmp_path / "in.nii"),
+                "-o",
+                str(tmp_path / "plain.nii"),
+                "--compress-level",
+                "1",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert ".nii ignores compress_level (PNG and .nii.gz only)" in result.output

@@ -305,7 +305,8 @@ def _pair_option(ctx: click.Context, param: click.Parameter, values) -> tuple:
 @click.option(
     "--compress-level",
     type=click.IntRange(0, 9),
-    help="PNG zlib level (default 6, as Pillow and libpng; 1 is several times faster).",
+    help="zlib level of PNG images and .nii.gz volumes (default 6, as Pillow, libpng and "
+    "gzip; 1 is several times faster).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise an error).")
 @click.option(

@@ -86,6 +86,7 @@ def _warp_one(
             expect_size=expect_size,
             device=options.device,
             notify=options.notify,
+            encoding=options.encoding,
         )
     return warp_file(
         spec,

@@ -104,9 +104,9 @@ class ImageMeta:
 @dataclass(frozen=True)
 class Encoding:
     """Encoder choices of the user. ``quality`` (1-100): JPEG and WebP; by default a JPEG keeps
-    its source's quantization tables (else 95) and WebP gets 95. ``compress_level`` (0-9): PNG's
-    zlib level, default 6 (Pillow's and libpng's); 1 encodes several times faster, files ~15 %
-    larger."""
+    its source's quantization tables (else 95) and WebP gets 95. ``compress_level`` (0-9): the
+    zlib level of PNG images and ``.nii.gz`` volumes, default 6 (Pillow's, libpng's and gzip's);
+    1 encodes several times faster, files larger."""
 
     quality: int | None = None
     compress_level: int | None = None
@@ -282,12 +282,13 @@ def _to_pillow(pixels: np.ndarray, meta: ImageMeta, name: str) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(hwc if channels > 1 else hwc[..., 0]))
 
 
-_ENCODER_FORMATS = {"quality": ("JPEG", "WEBP"), "compress_level": ("PNG",)}
+_ENCODER_FORMATS = {"quality": ("JPEG", "WEBP"), "compress_level": ("PNG", ".nii.gz")}
 
 
 def ignored_settings(encoding: Encoding, format: str) -> list[str]:
-    """The settings of ``encoding`` that ``format`` (a Pillow format name) does not use, each as
-    ``"quality (JPEG and WEBP only)"``.
+    """The settings of ``encoding`` that ``format`` (a Pillow format name, or a volume's suffix:
+    ``.npy``, ``.nii``, ``.nii.gz``, ``TIFF``) does not use, each as ``"quality (JPEG and WEBP
+    only)"``.
 
     >>> ignored_settings(Encoding(quality=80), "PNG")
     ['quality (JPEG and WEBP only)']

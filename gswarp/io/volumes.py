@@ -11,9 +11,9 @@ input voxel matrix of the warp.
 
 from __future__ import annotations
 
-import gzip
 import io
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import numpy as np
 
 from gswarp.errors import BackendError, InputError
 from gswarp.io.atomic import atomic_output
+from gswarp.io.gzipped import DEFAULT_LEVEL, write_gzip
 
 __all__ = [
     "VOLUME_SUFFIXES",
@@ -200,11 +201,14 @@ def write_volume(
     sampling_matrix: np.ndarray | None = None,
     overwrite: bool = False,
     cancelled: threading.Event | None = None,
+    compress_level: int | None = None,
 ) -> None:
     """Write ``voxels`` (D, H, W[, C]) to ``target`` atomically, in the format of its name.
 
     ``sampling_matrix`` (3, 4): output voxel -> input voxel, for the NIfTI header's new affine
-    (identity when None).
+    (identity when None). ``compress_level``: the zlib level (0-9) of a ``.nii.gz``, default 6
+    (gzip's); the file is compressed on every core the process may use, one gzip member per
+    4 MiB (:mod:`gswarp.io.gzipped`). Other formats ignore it.
     """
     target = Path(target)
     kind = volume_format(target) or "tiff"
@@ -223,10 +227,11 @@ def write_volume(
             _tifffile().imwrite(buffer, voxels)
             stream.write(buffer.getbuffer())
         elif target.name.lower().endswith(".gz"):
-            with gzip.GzipFile(fileobj=stream, mode="wb", compresslevel=6, mtime=0) as packed:
-                _write_nifti(packed, header, voxels)
+            level = DEFAULT_LEVEL if compress_level is None else compress_level
+            write_gzip(stream, _nifti_pieces(header, voxels), level)
         else:
-            _write_nifti(stream, header, voxels)
+            for piece in _nifti_pieces(header, voxels):
+                stream.write(piece)
 
 
 def _nifti_header(voxels: np.ndarray, meta: VolumeMeta, sampling_matrix):
@@ -250,20 +255,21 @@ def _nifti_header(voxels: np.ndarray, meta: VolumeMeta, sampling_matrix):
     return header
 
 
-def _write_nifti(stream, header, voxels: np.ndarray) -> None:
-    """Header, padding to the data offset, then the voxels: a C-ordered (D, H, W[, C]) array is
-    NIfTI's Fortran-ordered (I, J, K[, 1, C]) byte for byte (for one channel; channels are
-    moved first otherwise)."""
+def _nifti_pieces(header, voxels: np.ndarray) -> Iterator[bytes | memoryview]:
+    """A NIfTI file's bytes in pieces: the header padded to the data offset, then the voxels
+    4 MiB at a time (a compressing writer never holds a whole copy). A C-ordered (D, H, W[, C])
+    array is NIfTI's Fortran-ordered (I, J, K[, 1, C]) byte for byte (for one channel; channels
+    are moved first otherwise)."""
     buffer = io.BytesIO()
     header.write_to(buffer)
     offset = int(header.get_data_offset())
-    stream.write(buffer.getvalue() + b"\0" * (offset - buffer.tell()))
+    yield buffer.getvalue() + b"\0" * (offset - buffer.tell())
     data = voxels if voxels.ndim == 3 else np.ascontiguousarray(np.moveaxis(voxels, -1, 0))
     data = data.astype(header.get_data_dtype(), copy=False)  # the header's byte order
     raw = memoryview(np.ascontiguousarray(data)).cast("B")
-    chunk = 1 << 22  # 4 MiB at a time: a compressing stream never holds a whole copy
+    chunk = 1 << 22
     for start in range(0, len(raw), chunk):
-        stream.write(raw[start : start + chunk])
+        yield raw[start : start + chunk]
 
 
 def nifti_grid(path: Path) -> tuple[tuple[int, int, int], np.ndarray]:

@@ -1,0 +1,63 @@
+"""gzip output compressed on several threads.
+
+A gzip file may hold several members one after another (RFC 1952, section 2.2), and readers
+treat them as one stream: gzip(1), Python's ``gzip`` module (so nibabel), zlib's ``gzread`` (so
+ITK/SimpleITK, FSL and AFNI). Compressing every piece of the data into a member of its own lets
+the pieces compress at the same time on several threads (zlib releases the GIL), as ``pigz`` and
+``bgzip`` do. Each member restarts the compressor's dictionary and adds 18 bytes of framing: on
+4 MiB pieces the file grows by well under 0.1 %.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import BinaryIO
+
+__all__ = ["gzip_member", "write_gzip"]
+
+DEFAULT_LEVEL = 6
+"""zlib's own default level, as gzip(1) and Python's ``gzip`` module."""
+
+
+def gzip_member(data: bytes | memoryview, level: int = DEFAULT_LEVEL) -> bytes:
+    """``data`` as one complete gzip member (header with no name and modification time 0, the
+    deflate stream, CRC-32 and size): the same bytes on every run."""
+    packer = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+def write_gzip(
+    stream: BinaryIO,
+    pieces: Iterable[bytes | memoryview],
+    level: int = DEFAULT_LEVEL,
+    threads: int | None = None,
+) -> None:
+    """Write ``pieces`` to ``stream`` as a gzip file of one member per piece, in order.
+
+    Up to ``threads`` pieces (default: the cores this process may use) are compressed at once,
+    and at most twice that many are held, so memory stays bounded by the pieces' size.
+    """
+    threads = threads or _available_cores()
+    if threads <= 1:
+        for piece in pieces:
+            stream.write(gzip_member(piece, level))
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gswarp-gzip") as pool:
+        pending: deque = deque()
+        for piece in pieces:
+            pending.append(pool.submit(gzip_member, piece, level))
+            if len(pending) >= 2 * threads:
+                stream.write(pending.popleft().result())
+        while pending:
+            stream.write(pending.popleft().result())
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
