@@ -430,38 +430,20 @@ class TestCompressedNifti:
         z = np.linspace(0, 1, 24 * 40 * 40, dtype=np.float32).reshape(24, 40, 40)
         save_nifti(tmp_path / "in.nii", np.round(z * 50) / 50, np.eye(4))
         (tmp_path / "s.yaml").write_text("version: 1\ntransform: {affine: {rotate: [0, 0, 5]}}\n")
+
+        def apply(name: str, level: int) -> str:
+            arguments = [str(tmp_path / "s.yaml"), str(tmp_path / "in.nii"), "-o"]
+            arguments += [str(tmp_path / name), "--compress-level", str(level)]
+            result = CliRunner().invoke(cli, ["apply", *arguments])
+            assert result.exit_code == 0, result.output
+            return result.output
+
         sizes = {}
         for level in (0, 9):
-            result = CliRunner().invoke(
-                cli,
-                [
-                    "apply",
-                    str(tmp_path / "s.yaml"),
-                    str(tmp_path / "in.nii"),
-                    "-o",
-                    str(tmp_path / f"l{level}.nii.gz"),
-                    "--compress-level",
-                    str(level),
-                ],
-            )
-            assert result.exit_code == 0, result.output
-            assert "ignores" not in result.output
+            assert "ignores" not in apply(f"l{level}.nii.gz", level)
             sizes[level] = (tmp_path / f"l{level}.nii.gz").stat().st_size
         assert sizes[9] < sizes[0] / 2  # level 0 stores, level 9 compresses
-        result = CliRunner().invoke(
-            cli,
-            [
-                "apply",
-                str(tmp_path / "s.yaml"),
-                str(tmp_path / "in.nii"),
-                "-o",
-                str(tmp_path / "plain.nii"),
-                "--compress-level",
-                "1",
-            ],
-        )
-        assert result.exit_code == 0, result.output
-        assert ".nii ignores compress_level (PNG and .nii.gz only)" in result.output
+        assert ".nii ignores compress_level (PNG and .nii.gz only)" in apply("plain.nii", 1)
 
     def test_without_zlib_ng_python_zlib_reads_and_writes_the_same_volumes(
         self, tmp_path, rng, monkeypatch

@@ -437,22 +437,24 @@ def _bilinear_corners(inp, n, c, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, 
 
 
 @cpu_inlined
-def bilinear_interior_2d(inp, n, px, py, out, ho, wo, ct):
-    """Bilinear sample at pixel coordinates whose four corners are all inside the input
-    (``0 <= px < W - 1``, ``0 <= py < H - 1``): no padding, no masks, the general path's
-    arithmetic (:func:`_bilinear_px_2d` calls this for such points)."""
+def bilinear_weights(px, py, ct):
+    """``(ix0, iy0, w_nw, w_ne, w_sw, w_se)``: the top-left corner of a bilinear sample at
+    ``(px, py)`` and its four weights, as torch computes them."""
     x0 = floor(px)
     y0 = floor(py)
     w = px - x0
     e = ct(1) - w
     nn = py - y0
     s = ct(1) - nn
-    w_nw = s * e
-    w_ne = s * w
-    w_sw = nn * e
-    w_se = nn * w
-    ix0 = np.int64(x0)
-    iy0 = np.int64(y0)
+    return np.int64(x0), np.int64(y0), s * e, s * w, nn * e, nn * w
+
+
+@cpu_inlined
+def bilinear_interior_2d(inp, n, px, py, out, ho, wo, ct):
+    """Bilinear sample at pixel coordinates whose four corners are all inside the input
+    (``0 <= px < W - 1``, ``0 <= py < H - 1``): no padding, no masks, the general path's
+    arithmetic (:func:`_bilinear_px_2d` calls this for such points)."""
+    ix0, iy0, w_nw, w_ne, w_sw, w_se = bilinear_weights(px, py, ct)
     if inp.shape[1] == 3:  # RGB: unrolled, the three channels' loads are independent
         _bilinear_corners(inp, n, 0, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
         _bilinear_corners(inp, n, 1, iy0, ix0, out, ho, wo, w_nw, w_ne, w_sw, w_se, ct)
@@ -479,18 +481,7 @@ def _bilinear_px_2d(inp, n, px, py, out, ho, wo, fill, ct):
         # entirely outside (or invalid): every corner reads the fill value with weight 1
         px = ct(-2)
         py = ct(-2)
-    x0 = floor(px)
-    y0 = floor(py)
-    w = px - x0
-    e = ct(1) - w
-    nn = py - y0
-    s = ct(1) - nn
-    w_nw = s * e
-    w_ne = s * w
-    w_sw = nn * e
-    w_se = nn * w
-    ix0 = np.int64(x0)
-    iy0 = np.int64(y0)
+    ix0, iy0, w_nw, w_ne, w_sw, w_se = bilinear_weights(px, py, ct)
     if ix0 >= 0 and ix0 + 1 < W and iy0 >= 0 and iy0 + 1 < H:
         # all four corners inside (the common case): no masks, same arithmetic
         bilinear_interior_2d(inp, n, px, py, out, ho, wo, ct)
