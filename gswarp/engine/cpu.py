@@ -16,7 +16,7 @@ Two sources of sampling coordinates:
   (:func:`gswarp.engine.pointwise.interior_columns`) and runs it through the mode's interior
   function -- the general path's arithmetic without padding, masks or tests -- and, with zeros
   padding, copies the first wholly-outside column's fill to the others: the same bits as the
-  general path (``tests/test_interior.py``), 0.53-0.72x SimpleITK's time in 3-D.
+  general path (``tests/test_interior.py``), 0.49-0.67x SimpleITK's time in 3-D.
 
 (Measured here: the same loops compiled without ``parallel`` and run from a Python thread pool
 over tiles compile ~30 % faster but ran ``grid_sample`` 3.5x slower, so the kernels use
@@ -24,11 +24,14 @@ over tiles compile ~30 % faster but ran ``grid_sample`` 3.5x slower, so the kern
 
 Kernels are compiled lazily, once per (source, dimensionality, mode) and per combination of array
 dtypes, and cached on disk (``cache=True``); padding and ``align_corners`` are runtime arguments.
-:func:`launch` types the arrays read-only (except the output) and either all C-contiguous or
-all strided (``'A'``), whatever the caller passes: numba would otherwise compile (~10 s each) a
-new specialization for every mix of contiguous/strided and writable/read-only arguments.
-Contiguous arrays keep their own specialization because it is faster: 24 ms against 29 ms for
-a bilinear 2048² float32 grid_sample measured here.
+:func:`launch` types every array as strided (``'A'``) and read-only (except the output),
+whatever the caller passes: numba would otherwise compile (~8 s each) a new specialization for
+every mix of contiguous/strided and writable/read-only arguments. Contiguous arrays used to get
+their own specialization; measured again with the row-interior kernels it was not faster
+(2048² float32, 2 threads: ``grid_sample`` bilinear 20.3-20.8 ms strided against 23.0-24.9 ms
+contiguous, ``affine_sample`` bilinear 14.6-15.1 against 12.9-14.0 ms, bicubic 2-4 % slower;
+3-D affine 256³ trilinear 52.5 against 71.0 ms on an oblique map, 71.3 against 77.4 ms on a
+rotation about z), and it doubled the kernels an installation compiles.
 
 The callers in :mod:`gswarp.engine.api` validate every argument: these functions trust them.
 numba keys the cache on this file's timestamp only: after editing ``pointwise.py`` during
@@ -353,26 +356,24 @@ def _flow_kernel_3d(point, unnormalize, interior, mode):
 _COMPILE_LOCK = threading.Lock()
 
 
-def _general_type(value: object, writable: bool, layout: str) -> types.Type:
+def _general_type(value: object, writable: bool) -> types.Type:
     kind = numba.typeof(value)
     if isinstance(kind, types.Array):
-        return types.Array(kind.dtype, kind.ndim, layout, readonly=not writable)
+        return types.Array(kind.dtype, kind.ndim, "A", readonly=not writable)
     return kind
 
 
 def launch(kernel, *args, writable: int = 2) -> None:
-    """Call ``kernel(*args)`` through one of its two specializations per dtype combination.
+    """Call ``kernel(*args)`` through its one specialization per dtype combination.
 
     ``args[writable]`` is the array the kernel writes; the others are typed read-only; all are
-    typed C-contiguous when all are, else strided. The specialization is compiled (or loaded from
-    the disk cache) on first use.
+    typed strided, contiguous or not. The specialization is compiled (or loaded from the disk
+    cache) on first use.
     """
     if not hasattr(kernel, "overloads"):  # NUMBA_DISABLE_JIT=1: a plain Python function
         kernel(*args)
         return
-    arrays = [a for a in args if isinstance(a, np.ndarray)]
-    layout = "C" if all(a.flags.c_contiguous for a in arrays) else "A"
-    signature = tuple(_general_type(a, i == writable, layout) for i, a in enumerate(args))
+    signature = tuple(_general_type(a, i == writable) for i, a in enumerate(args))
     compiled = kernel.overloads.get(signature)
     if compiled is None:
         with _COMPILE_LOCK:
