@@ -26,7 +26,7 @@ from gswarp.io.images import (
     read_image,
     write_image,
 )
-from gswarp.io.volumes import read_volume, volume_format, write_volume
+from gswarp.io.volumes import VOLUME_SUFFIXES, read_volume, volume_format, write_volume
 from gswarp.plan import Plan, resolve
 from gswarp.spec import WarpSpec
 
@@ -323,6 +323,7 @@ def warp_volume_file(
     if voxels is not volume.voxels:  # real values already: convert them as they are
         plan = replace(plan, spec=replace(spec, output=replace(spec.output, values="keep")))
     warped = warp_pixels(voxels, plan, device, name=str(source), notify=notify)
+    encoding = encoding or Encoding()
     write_volume(
         target,
         warped,
@@ -330,19 +331,17 @@ def warp_volume_file(
         sampling_matrix=plan.frame,
         overwrite=overwrite,
         cancelled=cancelled,
-        compress_level=(encoding or Encoding()).compress_level,
+        compress_level=encoding.compress_level,
     )
-    _notify_ignored(notify, target, encoding or Encoding(), _volume_label(target))
+    _notify_ignored(notify, target, encoding, _volume_label(target))
     return plan
 
 
 def _volume_label(target: Path) -> str:
-    """How messages name a volume file's format: its suffix, or TIFF."""
+    """How messages name a volume file's format: its suffix (the longest that fits), or TIFF."""
     name = Path(target).name.lower()
-    for suffix in (".nii.gz", ".nii", ".npy"):
-        if name.endswith(suffix):
-            return suffix
-    return "TIFF"
+    fitting = [suffix for suffix in VOLUME_SUFFIXES if name.endswith(suffix)]
+    return max(fitting, key=len) if fitting else "TIFF"
 
 
 def _notify_ignored(notify: Notify | None, target: Path, encoding: Encoding, label: str) -> None:

@@ -46,6 +46,7 @@ from gswarp.cli.work import (
     replay_job,
     warp_job,
 )
+from gswarp.cores import available_cores
 from gswarp.drawlog import DrawLog, read_log
 from gswarp.engine.device import resolve_device
 from gswarp.errors import GswarpError, SpecError
@@ -138,13 +139,6 @@ def _stdin_paths(null: bool) -> Iterator[str]:
         yield from (os.fsdecode(item) for item in complete)
     if pending:
         yield os.fsdecode(pending)
-
-
-def _default_threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _thread_setup(threads: int):
@@ -437,7 +431,7 @@ def apply(
         backend,
         OnceWarnings(quiet),
     )
-    threads = jobs or _default_threads()
+    threads = jobs or available_cores()
     announce_compiling(quiet)
     show = progress if progress is not None else (sys.stderr.isatty() and not quiet)
     if replay_path:

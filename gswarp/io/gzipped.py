@@ -16,13 +16,14 @@ instead of 1.87 s, and 0.17 s instead of 0.30 s). Without it, Python's zlib does
 from __future__ import annotations
 
 import gzip
-import os
 import zlib
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
+
+from gswarp.cores import available_cores
 
 try:  # optional: the same formats, faster
     from zlib_ng import gzip_ng as _gzip
@@ -62,7 +63,7 @@ def write_gzip(
     Up to ``threads`` pieces (default: the cores this process may use) are compressed at once,
     and at most twice that many are held, so memory stays bounded by the pieces' size.
     """
-    threads = threads or _available_cores()
+    threads = threads or available_cores()
     if threads <= 1:
         for piece in pieces:
             stream.write(gzip_member(piece, level))
@@ -75,10 +76,3 @@ def write_gzip(
                 stream.write(pending.popleft().result())
         while pending:
             stream.write(pending.popleft().result())
-
-
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1

@@ -11,6 +11,7 @@ input voxel matrix of the warp.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 from collections.abc import Iterator
@@ -176,13 +177,12 @@ def probe_volume(path: Path) -> VolumeProbe:
 
 def _read_nifti(path: Path) -> tuple[np.ndarray, VolumeMeta]:
     nibabel = _nibabel()
-    if not path.name.lower().endswith(".gz"):  # memory-mapped by nibabel
-        image = _load_nifti(nibabel, path, None)
+    # .nii: memory-mapped by nibabel; .nii.gz: decompressed straight into the array (zlib-ng
+    # where installed)
+    packed = path.name.lower().endswith(".gz")
+    with open_gzip(path) if packed else contextlib.nullcontext() as stream:
+        image = _load_nifti(nibabel, path, stream)
         stored = np.asanyarray(image.dataobj.get_unscaled())  # stored values, scaling in header
-    else:  # decompressed straight into the array, by zlib-ng where installed
-        with open_gzip(path) as stream:
-            image = _load_nifti(nibabel, path, stream)
-            stored = np.asanyarray(image.dataobj.get_unscaled())
     if stored.ndim == 5 and stored.shape[3] == 1:  # (I, J, K, 1, C): NIfTI's vector layout
         stored = stored[:, :, :, 0, :]
     if stored.ndim not in (3, 4):
@@ -206,9 +206,13 @@ def _load_nifti(nibabel, path: Path, stream):
         kind = nibabel.Nifti2Image if version == 2 else nibabel.Nifti1Image
         holder = nibabel.FileHolder(filename=str(path), fileobj=stream)
         return kind.from_file_map({"header": holder, "image": holder})
-    except (nibabel.filebasedimages.ImageFileError, nibabel.spatialimages.HeaderDataError) as error:
-        raise InputError(f"{path}: not a NIfTI file nibabel can read: {error}") from None
-    except (OSError, EOFError, *GZIP_ERRORS) as error:
+    except (
+        nibabel.filebasedimages.ImageFileError,
+        nibabel.spatialimages.HeaderDataError,
+        OSError,
+        EOFError,
+        *GZIP_ERRORS,
+    ) as error:
         raise InputError(f"{path}: not a NIfTI file nibabel can read: {error}") from None
 
 
