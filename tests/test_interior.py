@@ -21,6 +21,7 @@ from numba import njit
 
 import gswarp
 from gswarp.engine.pointwise import row_coordinate
+from tests import oracles
 
 
 @njit(cache=True)
@@ -115,17 +116,12 @@ def _input(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype, la
         data = rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
     else:
         data = rng.normal(size=shape).astype(dtype)
-    if layout == "channels-last":  # e.g. an HWC image seen as NCHW
-        data = np.moveaxis(np.ascontiguousarray(np.moveaxis(data, 1, -1)), -1, 1)
-    elif layout == "reversed":
-        data = np.ascontiguousarray(data[..., ::-1])[..., ::-1]
-    return data
+    return oracles.laid_out(data, layout)
 
 
-# Every dtype on contiguous, channels-last and reversed inputs (the kernels type every array as
-# strided: layouts add no compile); each dtype is one kernel specialization to compile on an
-# empty cache. Bicubic has no interior path.
-LAYOUTS = ("channels-last", "contiguous", "reversed")
+# Every dtype on every layout of oracles.LAYOUTS (the kernels type every array as strided:
+# layouts add no compile); each dtype is one kernel specialization to compile on an empty cache.
+# Bicubic has no interior path.
 PADDINGS = list(itertools.product(["zeros", "border", "reflection"], [False, True]))
 
 
@@ -136,7 +132,7 @@ def test_affine_2d_interior_equals_general_path(mode, dtype, padding, align):
     seed = zlib.crc32(f"2d-{mode}-{padding}-{align}-{np.dtype(dtype).name}".encode())
     rng = np.random.default_rng(seed)
     shapes = [((13, 17), 3), ((1, 9), 1), ((16, 5), 2)]
-    for (shape, channels), layout in itertools.product(shapes, LAYOUTS):
+    for (shape, channels), layout in itertools.product(shapes, oracles.LAYOUTS):
         image = _input(rng, (2, channels, *shape), dtype, layout)
         out_shape = (2, channels, shape[0] + 3, shape[1] + 4)
         fill = [0.25 * (c + 1) for c in range(channels)]
@@ -161,7 +157,7 @@ def test_affine_3d_interior_equals_general_path(mode, dtype, padding, align):
     seed = zlib.crc32(f"3d-{mode}-{padding}-{align}-{np.dtype(dtype).name}".encode())
     rng = np.random.default_rng(seed)
     shapes = [((7, 9, 11), 1), ((5, 1, 6), 2)]
-    for (shape, channels), layout in itertools.product(shapes, LAYOUTS):
+    for (shape, channels), layout in itertools.product(shapes, oracles.LAYOUTS):
         volume = _input(rng, (1, channels, *shape), dtype, layout)
         out_shape = (1, channels, shape[0] + 1, shape[1] + 2, shape[2] + 3)
         for number, matrix in enumerate(_matrices_3d(rng, shape)):
