@@ -203,12 +203,17 @@ def _transform_normalized(item: Transform | Sometimes) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class SamplingSpec:
-    """How the input is read: interpolation, padding, ``align_corners``, ``fill`` (per channel)."""
+    """How the input is read: interpolation, padding, ``align_corners``, ``fill`` (per channel),
+    and ``antialias``: where the warp shrinks, average the input over each output pixel's
+    footprint (:mod:`gswarp.engine.footprint`) instead of point-sampling it; nearest is never
+    averaged. On by default in specs (see the README's "Antialiasing"); the engine's functions
+    default to torch's point sampling."""
 
     mode: Mode = Mode.BILINEAR
     padding: Padding = Padding.ZEROS
     align_corners: bool = False
     fill: tuple[float, ...] = (0.0,)
+    antialias: bool = True
 
     def normalized(self) -> dict[str, Any]:
         fill: Any = self.fill[0] if len(self.fill) == 1 else list(self.fill)
@@ -217,6 +222,7 @@ class SamplingSpec:
             "padding": self.padding.label,
             "align_corners": self.align_corners,
             "fill": fill,
+            "antialias": self.antialias,
         }
 
 
@@ -272,6 +278,7 @@ class TargetSpec:
             padding=base.padding if self.padding is None else self.padding,
             align_corners=base.align_corners,
             fill=self.fill if self.fill is not None else (0.0,),
+            antialias=base.antialias,
         )
 
     def normalized(self) -> dict[str, Any]:
@@ -452,7 +459,7 @@ def parse_spec(text: str, source: str = "<spec>", base: Path | None = None) -> W
 
 _TOP_KEYS = ("version", "space", "transform", "sampling", "output", "targets")
 _AFFINE_KEYS = ("rotate", "scale", "shear", "translate", "center", "matrix", "theta")
-_SAMPLING_KEYS = ("mode", "padding", "align_corners", "fill")
+_SAMPLING_KEYS = ("mode", "padding", "align_corners", "fill", "antialias")
 _OUTPUT_KEYS = ("size", "like", "spacing", "dtype", "values")
 _TRANSFORM_KINDS = ("affine", "flow", "elastic")
 _ELASTIC_KEYS = ("alpha", "sigma", "grid", "seed")
@@ -958,16 +965,15 @@ class _Reader:
                 items["padding"][1], f"{path}.padding", tuple(p.label for p in Padding)
             )
             values["padding"] = Padding[name.upper()]
-        if "align_corners" in items:
-            node_ = items["align_corners"][1]
-            value = self.scalar(node_)
-            if not isinstance(value, bool):
-                raise self.error(
-                    node_,
-                    f"{path}.align_corners",
-                    f"expected true or false, got {_described(value)}",
-                )
-            values["align_corners"] = value
+        for key in ("align_corners", "antialias"):
+            if key in items:
+                node_ = items[key][1]
+                value = self.scalar(node_)
+                if not isinstance(value, bool):
+                    raise self.error(
+                        node_, f"{path}.{key}", f"expected true or false, got {_described(value)}"
+                    )
+                values[key] = value
         if "fill" in items:
             values["fill"] = self.fill(items["fill"][1], f"{path}.fill")
         return values

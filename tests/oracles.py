@@ -165,3 +165,61 @@ def near_a_tie(grid: np.ndarray, in_spatial: tuple[int, ...], theta, align: bool
     fraction = np.abs(pixel - np.floor(pixel) - 0.5)
     slack = 16 * np.finfo(theta.dtype).eps * (1 + np.abs(theta).sum()) * sides.max()
     return np.any(fraction < slack, axis=-1)
+
+
+# --------------------------------------------------------------------------------------------
+# zone plates: the antialiasing tests' (tests/test_antialias.py) and pictures' test charts
+
+
+def zone_plate(n: int, dims: int = 2) -> np.ndarray:
+    """A zone plate (``dims`` 3: a zone sphere) of side ``n``, float64 values in [0, 255].
+
+    ``127.5 + 127.5 cos(pi r^2 / n)``, ``r`` the distance of a pixel centre from the image's
+    centre: the local frequency is ``r / n`` cycles per pixel, the input's Nyquist limit (0.5) is
+    reached at ``r = n / 2``.
+    """
+    axis = np.arange(n) + 0.5 - n / 2
+    squares = np.meshgrid(*([axis**2] * dims), indexing="ij")
+    r2 = sum(squares)
+    return 127.5 + 127.5 * np.cos(np.pi * r2 / n)
+
+
+def zone_matrix(n: int, scale: float, degrees: float, dims: int = 2) -> np.ndarray:
+    """The sampling matrix (output pixel -> input pixel) that shrinks a side-``n`` image by
+    ``scale`` and turns it by ``degrees`` in the x-y plane, about the centre, same output size."""
+    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    linear = np.eye(dims) / scale
+    linear[:2, :2] = np.array([[c, s], [-s, c]]) / scale
+    centre = np.full(dims, (n - 1) / 2)
+    return np.concatenate([linear, (centre - linear @ centre)[:, None]], axis=1)
+
+
+def zone_bands(side: int, n: int, scale: float, dims: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the central ``side``-wide crop of a side-``n`` output of :func:`zone_matrix`:
+    (aliased band, passband).
+
+    Aliased band: output points whose input frequency lies above the output's Nyquist limit
+    (``0.5 scale`` cycles per input pixel, 6 % margin) and below the input's (2 % margin): the
+    ideal result there is a flat 127.5, so what varies is aliasing. Passband: output frequencies
+    below 0.2 cycles per output pixel (40 % of the output's Nyquist limit).
+    """
+    axis = np.arange(side) + 0.5 - side / 2  # a centred crop keeps the centre (even sides)
+    squares = np.meshgrid(*([axis**2] * dims), indexing="ij")
+    r_in = np.sqrt(sum(squares)) / scale
+    aliased = (r_in > 1.06 * 0.5 * scale * n) & (r_in < 0.49 * n)
+    passband = r_in < 0.2 * scale * n
+    return aliased, passband
+
+
+def zone_crop(out: np.ndarray, side: int) -> np.ndarray:
+    """The central ``side``-wide crop of every axis of ``out``."""
+    start = (out.shape[0] - side) // 2
+    return out[(slice(start, start + side),) * out.ndim]
+
+
+def zone_figures(out: np.ndarray, n: int, scale: float) -> tuple[float, float]:
+    """(standard deviation in the aliased band, in the passband) of a zone-plate output made by
+    :func:`zone_matrix` from a side-``n`` plate, or of a central crop of it."""
+    out = np.asarray(out, dtype=np.float64)
+    aliased, passband = zone_bands(out.shape[0], n, scale, out.ndim)
+    return float(out[aliased].std()), float(out[passband].std())

@@ -234,8 +234,13 @@ class TestApply:
         assert warnings[0].startswith(f"gswarp: warning: {out}")
         assert warnings[0].endswith(".png: PNG ignores quality (JPEG and WEBP only)")
         jpeg = run(
-            "apply", spec_file(IDENTITY), SAMPLES / "text.png", "-o", tmp_path / "t.jpg",
-            "--quality", "80",
+            "apply",
+            spec_file(IDENTITY),
+            SAMPLES / "text.png",
+            "-o",
+            tmp_path / "t.jpg",
+            "--quality",
+            "80",
         )
         assert jpeg.exit_code == 0 and jpeg.stderr == ""
 
@@ -419,6 +424,50 @@ def test_config_matrix_mirrors_and_theta_zooms(tmp_path):
         (source[64:191, 64:191] * 3 + source[65:192, 65:192]) / 4,
         atol=1,
     )
+
+
+class TestAntialiasOption:
+    """``sampling.antialias`` (on by default) and ``--antialias/--no-antialias``."""
+
+    HALF = "version: 1\ntransform: {affine: {rotate: 10}}\noutput: {size: {scale: 0.25}}\n"
+
+    def _expected(self, antialias: bool) -> np.ndarray:
+        import gswarp
+        from gswarp.plan import resolve
+        from gswarp.spec import parse_spec
+
+        image = pixels(SAMPLES / "checkerboard.png")
+        plan = resolve(parse_spec(self.HALF, "s.yaml"), image.shape[:2])
+        source = np.moveaxis(image, -1, 0)[None]
+        size = (1, 3, *plan.output_size)
+        out = gswarp.warp_affine(source, plan.sampling_matrix, size, antialias=antialias)
+        return np.moveaxis(out[0], 0, -1)
+
+    @pytest.mark.parametrize(
+        ("options", "antialias"),
+        [((), True), (("--no-antialias",), False), (("--antialias",), True)],
+    )
+    def test_default_and_switches(self, spec_file, tmp_path, options, antialias):
+        out = tmp_path / "out"
+        spec = spec_file(self.HALF)
+        result = run("apply", spec, SAMPLES / "checkerboard.png", "-o", out, *options)
+        assert result.exit_code == 0, result.stderr
+        np.testing.assert_array_equal(pixels(out / "checkerboard.png"), self._expected(antialias))
+
+    def test_the_spec_key_and_the_switch_that_overrides_it(self, spec_file, tmp_path):
+        spec = spec_file(self.HALF + "sampling: {antialias: false}\n")
+        run("apply", spec, SAMPLES / "checkerboard.png", "-o", tmp_path / "a")
+        run("apply", spec, SAMPLES / "checkerboard.png", "-o", tmp_path / "b", "--antialias")
+        np.testing.assert_array_equal(
+            pixels(tmp_path / "a/checkerboard.png"), self._expected(False)
+        )
+        np.testing.assert_array_equal(pixels(tmp_path / "b/checkerboard.png"), self._expected(True))
+
+    def test_explain_and_validate_say_it(self, spec_file):
+        spec = spec_file(self.HALF)
+        assert "antialias: true" in run("validate", spec).stdout
+        text = run("explain", spec, SAMPLES / "text.png", "--no-antialias").stdout
+        assert "antialias false" in text
 
 
 class TestValidateAndExplain:

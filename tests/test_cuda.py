@@ -162,6 +162,47 @@ class TestCudaKernelsMatchCpu:
         np.testing.assert_allclose(gpu.astype(int), cpu.astype(int), atol=1)
 
 
+class TestCudaAntialias:
+    """The antialiasing kernels (gswarp.engine.footprint) against the CPU's."""
+
+    @staticmethod
+    def _shrinking(k: int) -> np.ndarray:
+        linear = np.diag([2.3, 1.6, 1.9][:k])
+        c, s = np.cos(0.4), np.sin(0.4)
+        linear[:2, :2] = np.array([[c, -s], [s, c]]) @ linear[:2, :2]
+        return np.concatenate([linear, np.full((k, 1), 0.35)], axis=1)
+
+    @pytest.mark.parametrize(
+        ("mode", "padding"),
+        list(itertools.product(("bilinear", "bicubic"), PADDINGS)),
+    )
+    def test_cuda_antialias_2d(self, rng, mode, padding):
+        x = image(rng, (1, 10, 12, 13), np.float64)  # 10 channels: two launches of 8 and 2
+        matrix = self._shrinking(2)
+        args = (x, matrix, (1, 10, 5, 6), mode, padding)
+        cpu = gswarp.warp_affine(*args, fill=0.5, antialias=True)
+        gpu = on_cuda(gswarp.warp_affine, *args, fill=0.5, antialias=True)
+        assert_close(gpu, cpu, mode, np.float64)
+
+    def test_cuda_antialias_3d_and_uint8(self, rng):
+        x = image(rng, (1, 2, 8, 9, 10), np.uint8)
+        matrix = self._shrinking(3)
+        cpu = gswarp.warp_affine(x, matrix, (1, 2, 3, 4, 4), antialias=True)
+        gpu = on_cuda(gswarp.warp_affine, x, matrix, (1, 2, 3, 4, 4), antialias=True)
+        assert_close(gpu, cpu, "bilinear", np.uint8)
+
+    @pytest.mark.parametrize("spatial", [(9, 11), (6, 7, 8)])
+    def test_cuda_antialias_by_coordinates(self, rng, spatial):
+        k = len(spatial)
+        x = image(rng, (1, 1, *spatial), np.float64)
+        coords = rng.uniform(-1, max(spatial), (1, *[3] * k, k)).astype(np.float64)
+        coords[0, 0, 0] = np.nan  # a non-finite point: fill
+        jacobians = np.broadcast_to(self._shrinking(k)[:, :k], (1, *[3] * k, k, k))
+        cpu = gswarp.sample_pixels(x, coords, antialias=True, jacobians=jacobians)
+        gpu = on_cuda(gswarp.sample_pixels, x, coords, antialias=True, jacobians=jacobians)
+        assert_close(gpu, cpu, "bilinear", np.float64)
+
+
 def _cupy_or_skip():
     cupy = pytest.importorskip("cupy", reason="CuPy is not installed: GPU array tests skipped")
     if SIMULATED or not cuda.is_available():

@@ -278,7 +278,7 @@ class TestFlowSpecs:
         np.save(tmp_path / "f.npy", field)
         spec = parse_spec(
             "version: 1\ntransform:\n  - flow: {path: f.npy, units: normalized, scale: 2}\n"
-            "  - affine: {translate: [5, -1]}\n",
+            "  - affine: {translate: [5, -1]}\nsampling: {antialias: false}\n",
             "s.yaml",
             tmp_path,
         )

@@ -117,23 +117,32 @@ class TestComposition:
 
 
 class TestTheta:
-    def test_theta_equals_affine_sample(self, rng):
+    @pytest.mark.parametrize("antialias", ["false", "true"])
+    def test_theta_equals_affine_sample(self, rng, antialias):
         image = rng.random((1, 3, 24, 30)).astype(np.float32)
-        theta = [[0.9, -0.2, 0.1], [0.3, 1.1, -0.05]]
+        theta = [[0.9, -0.2, 0.1], [0.3, 1.1, -0.05]]  # shrinks a little: antialias matters
         for align in ("false", "true"):
             out = warp(
                 image[0].transpose(1, 2, 0),
                 f"{{affine: {{theta: {theta}}}}}",
-                sampling=f"{{align_corners: {align}}}",
+                sampling=f"{{align_corners: {align}, antialias: {antialias}}}",
             )
-            expected = gswarp.affine_sample(image, np.array([theta]), align_corners=align == "true")
+            expected = gswarp.affine_sample(
+                image,
+                np.array([theta]),
+                align_corners=align == "true",
+                antialias=antialias == "true",
+            )
             np.testing.assert_array_equal(out, expected[0].transpose(1, 2, 0))
 
     def test_theta_with_another_output_size_matches_torch_semantics(self, rng):
         image = rng.random((1, 1, 24, 30))
         theta = np.array([[[0.5, 0.1, 0.2], [-0.1, 0.7, 0.0]]])
         out = warp(
-            image[0, 0], f"{{affine: {{theta: {theta[0].tolist()}}}}}", output="{size: [17, 9]}"
+            image[0, 0],
+            f"{{affine: {{theta: {theta[0].tolist()}}}}}",
+            output="{size: [17, 9]}",
+            sampling="{antialias: false}",  # torch's point sampling
         )
         expected = gswarp.grid_sample(image, gswarp.affine_grid(theta, (1, 1, 9, 17)))
         np.testing.assert_allclose(out, expected[0, 0], atol=1e-12)
@@ -153,9 +162,9 @@ class TestOutputGeometry:
         assert warp(photo, output="{size: {scale: 0.5}}").shape == (16, 16, 3)
         assert warp(photo, output="{size: {scale: [2, 0.25]}}").shape == (8, 64, 3)
 
-    def test_half_size_is_the_mean_of_2x2_blocks(self, rng):
+    def test_half_size_point_sampled_is_the_mean_of_2x2_blocks(self, rng):
         image = rng.random((8, 12))
-        half = warp(image, output="{size: {scale: 0.5}}")
+        half = warp(image, output="{size: {scale: 0.5}}", sampling="{antialias: false}")
         expected = image.reshape(4, 2, 6, 2).mean(axis=(1, 3))
         np.testing.assert_allclose(half, expected, atol=1e-12)
 

@@ -156,6 +156,10 @@ ERRORS = [
         "sampling.align_corners: expected true or false, got 1",
     ),
     (
+        "version: 1\ntransform: []\nsampling: {antialias: maybe}",
+        "s.yaml:3:23: sampling.antialias: expected true or false, got 'maybe'",
+    ),
+    (
         "version: 1\ntransform: []\nsampling: {fill: [1, x]}",
         "sampling.fill[1]: expected a number, got 'x'",
     ),
@@ -262,6 +266,18 @@ def test_load_spec_reads_files_and_names_missing_ones(tmp_path):
     assert load_spec(path).source == str(path)
     with pytest.raises(SpecError, match=r"nope\.yaml: cannot read the spec: No such file"):
         load_spec(tmp_path / "nope.yaml")
+
+
+def test_antialias_is_on_by_default_and_targets_share_it():
+    default = spec("version: 1\ntransform: []")
+    assert default.sampling.antialias is True
+    assert default.normalized()["sampling"]["antialias"] is True
+    off = spec(
+        "version: 1\ntransform: []\nsampling: {antialias: false}\ntargets: {mask: {mode: bilinear}}"
+    )
+    assert off.sampling.antialias is False
+    assert off.for_target("mask").sampling.antialias is False
+    assert off.with_sampling(antialias=True).sampling.antialias is True
 
 
 def test_with_sampling_overrides_only_what_is_given():

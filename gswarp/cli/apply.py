@@ -390,6 +390,7 @@ def apply(
     padding,
     align_corners,
     fill,
+    antialias,
     format_,
     quality,
     compress_level,
@@ -450,7 +451,12 @@ def apply(
     if output is None:
         raise click.UsageError("Missing option '-o' / '--output'.")
     spec = load_spec_or_exit(
-        spec_path, mode=mode, padding=padding, align_corners=align_corners, fill=fill
+        spec_path,
+        mode=mode,
+        padding=padding,
+        align_corners=align_corners,
+        fill=fill,
+        antialias=antialias,
     )
     try:
         check_fields(spec)

@@ -147,13 +147,27 @@ def _probe(path: Path) -> tuple[tuple[int, ...], int, str, str, np.ndarray | Non
 )
 @click.option("--variant", type=click.IntRange(min=0), default=0, help="The variant index to draw.")
 def explain(
-    spec_path: str, image: str, mode, padding, align_corners, fill, as_json, seed, variant
+    spec_path: str,
+    image: str,
+    mode,
+    padding,
+    align_corners,
+    fill,
+    antialias,
+    as_json,
+    seed,
+    variant,
 ) -> None:
     """Print what SPEC does to INPUT (an image or a volume): the output size, and the forward,
     sampling and torch theta matrices. Reads only INPUT's header. A random spec is drawn as
     ``gswarp apply --seed SEED`` draws it for INPUT given as a file argument (key: its name)."""
     spec = load_spec_or_exit(
-        spec_path, mode=mode, padding=padding, align_corners=align_corners, fill=fill
+        spec_path,
+        mode=mode,
+        padding=padding,
+        align_corners=align_corners,
+        fill=fill,
+        antialias=antialias,
     )
     drawn_json = None
     if spec.is_random:

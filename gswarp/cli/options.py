@@ -89,8 +89,8 @@ def _fill_handler(ctx: click.Context, param: click.Parameter, value: str | None)
 
 
 def sampling_options(command: Callable) -> Callable:
-    """``--mode``, ``--padding``, ``--align-corners/--no-align-corners``, ``--fill``: each
-    overrides the spec's ``sampling`` key of the same name."""
+    """``--mode``, ``--padding``, ``--align-corners/--no-align-corners``, ``--fill``,
+    ``--antialias/--no-antialias``: each overrides the spec's ``sampling`` key of the same name."""
     decorators = [
         click.option(
             "--mode",
@@ -114,6 +114,12 @@ def sampling_options(command: Callable) -> Callable:
             help="Value outside the input with padding zeros, one or one per channel "
             "(overrides sampling.fill).",
         ),
+        click.option(
+            "--antialias/--no-antialias",
+            default=None,
+            help="Where the warp shrinks, average each output pixel's footprint (default) or "
+            "point-sample as torch's grid_sample (overrides sampling.antialias).",
+        ),
     ]
     return functools.reduce(lambda f, d: d(f), reversed(decorators), command)
 
@@ -125,6 +131,7 @@ def load_spec_or_exit(
     padding: str | None = None,
     align_corners: bool | None = None,
     fill: tuple[float, ...] | None = None,
+    antialias: bool | None = None,
 ) -> WarpSpec:
     """The spec at ``path`` with the command-line overrides; a bad spec exits with code 2."""
     try:
@@ -136,4 +143,5 @@ def load_spec_or_exit(
         padding=Padding[padding.upper()] if padding else None,
         align_corners=align_corners,
         fill=fill,
+        antialias=antialias,
     )

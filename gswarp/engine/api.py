@@ -250,6 +250,43 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
         out[...] = result
 
 
+def _run_antialias(
+    source_kind, input, source, out, mode, padding, align, fill, ct, frames, shrinks
+) -> None:
+    """Antialiased sampling (:mod:`gswarp.engine.footprint`): ``frames`` and ``shrinks`` per
+    batch item ('affine') or per output point ('pixels')."""
+    fill_c, fill_n = _fill_arrays(fill, input, ct)
+    k_input, k_out, fill_n, result = _kernel_arrays(input, out, mode, fill_n)
+    if source.dtype == np.float16:
+        source = source.astype(np.float32)
+    if backend_for(input) == "cuda":
+        from gswarp.engine.cuda import launch_antialias
+
+        xp = module_of(input)
+        launch_antialias(
+            source_kind,
+            mode,
+            ct,
+            k_input,
+            xp.asarray(source),
+            k_out,
+            padding,
+            align,
+            fill_c,
+            xp.asarray(frames),
+            xp.asarray(shrinks),
+        )
+    else:
+        from gswarp.engine.cpu import launch
+        from gswarp.engine.cpu_antialias import antialias_kernel
+
+        kernel = antialias_kernel(source_kind, input.ndim - 2, int(mode))
+        args = (k_input, source, k_out, int(padding), align, fill_c, ct, 0, _rows(out.shape))
+        launch(kernel, *args, frames, shrinks)
+    if result is not None:
+        out[...] = result
+
+
 def _rows(shape: tuple[int, ...]) -> int:
     """Rows of the flattened (batch, depth, row) index of an (N, C, [D,] H, W) output."""
     rows = shape[0]
@@ -315,6 +352,8 @@ def sample_pixels(
     *,
     fill: float | Sequence[float] = 0.0,
     out: np.ndarray | None = None,
+    antialias: bool = False,
+    jacobians: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`grid_sample` with a grid of *pixel* coordinates instead of normalized ones.
 
@@ -330,6 +369,14 @@ def sample_pixels(
     align_corners : bool
         Only sets where reflection padding mirrors (pixel centres 0 and S - 1 when True, the
         outer edges -0.5 and S - 0.5 when False).
+    antialias : bool, keyword-only
+        Average the input over each output pixel's footprint where the map shrinks
+        (:mod:`gswarp.engine.footprint`); elsewhere, and always for 'nearest', point-sample as
+        without it (the same bytes). Default False.
+    jacobians : ndarray, shape (N, H_out, W_out, 2, 2) or (N, D_out, H_out, W_out, 3, 3), optional
+        With ``antialias``: the map's derivatives ``d coords[..., a] / d output axis b``
+        (``(x, y[, z])`` order on both). Default: central differences of ``coords``
+        (:func:`gswarp.engine.antialias.coordinate_jacobians`).
 
     Examples
     --------
@@ -338,10 +385,51 @@ def sample_pixels(
     >>> sample_pixels(image, np.array([[[[0.0, 0.0], [1.0, 0.5]]]]))
     array([[[[0., 2.]]]])
     """
+    if antialias:
+        return _sample_pixels_antialiased(
+            input, coords, mode, padding_mode, align_corners, fill, out, jacobians
+        )
     return _sample_grid("pixels", input, coords, mode, padding_mode, align_corners, fill, out)
 
 
-def _sample_grid(kind, input, grid, mode, padding_mode, align_corners, fill, out) -> np.ndarray:
+def _sample_pixels_antialiased(
+    input, coords, mode, padding_mode, align_corners, fill, out, jacobians
+) -> np.ndarray:
+    from gswarp.engine.antialias import coordinate_jacobians, footprint_frames
+
+    checked = _check_input(input)
+    if _check_mode(mode, checked) == Mode.NEAREST:  # labels are never averaged
+        return _sample_grid("pixels", input, coords, mode, padding_mode, align_corners, fill, out)
+    host_coords = np.asarray(host(_check_array(coords, "coords")), dtype=np.float64)
+    k = checked.ndim - 2
+    if jacobians is None:
+        jacobians = np.stack([coordinate_jacobians(c) for c in host_coords])
+    jacobians = np.asarray(host(jacobians), dtype=np.float64)
+    if jacobians.shape != (*host_coords.shape, k):
+        raise ShapeError(
+            f"jacobians: expected shape {_shape_text((*host_coords.shape, k))}, "
+            f"got {_shape_text(jacobians.shape)}"
+        )
+    cubic = _check_mode(mode, checked) == Mode.BICUBIC
+    frames, shrinks = footprint_frames(jacobians, checked.shape[2:], cubic)
+    if not shrinks.any():
+        return _sample_grid("pixels", input, coords, mode, padding_mode, align_corners, fill, out)
+    return _sample_grid(
+        "pixels",
+        input,
+        host_coords,
+        mode,
+        padding_mode,
+        align_corners,
+        fill,
+        out,
+        antialias=(frames, shrinks),
+    )
+
+
+def _sample_grid(
+    kind, input, grid, mode, padding_mode, align_corners, fill, out, antialias=None
+) -> np.ndarray:
     argument = "grid" if kind == "grid" else "coords"
     input = _check_input(input)
     grid = _same_device(_check_array(grid, argument), input, argument)
@@ -360,6 +448,12 @@ def _sample_grid(kind, input, grid, mode, padding_mode, align_corners, fill, out
     shape = (input.shape[0], input.shape[1], *grid.shape[1:-1])
     out = _check_out(out, shape, input.dtype, input)
     if out.size == 0:
+        return out
+    if antialias is not None:
+        frames, shrinks = antialias
+        _run_antialias(
+            kind, input, grid, out, mode, padding, align_corners, fill, ct, frames, shrinks
+        )
         return out
     _run(kind, input, grid, out, mode, padding, align_corners, fill, ct)
     return out
@@ -527,6 +621,7 @@ def affine_sample(
     *,
     fill: float | Sequence[float] = 0.0,
     out: np.ndarray | None = None,
+    antialias: bool = False,
 ) -> np.ndarray:
     """``grid_sample(input, affine_grid(theta, size), ...)`` without building the grid.
 
@@ -558,6 +653,8 @@ def affine_sample(
         the input. Default: the input's shape.
     mode, padding_mode, align_corners, fill, out
         As in :func:`grid_sample`.
+    antialias : bool, keyword-only
+        As in :func:`warp_affine`.
 
     Returns
     -------
@@ -568,7 +665,7 @@ def affine_sample(
     theta = _check_matrices(theta, "theta", input)
     align = _check_align(align_corners)
     matrix = theta_to_pixel_matrix(theta, input.shape[2:], size[2:], align)
-    return _sample_affine(input, matrix, size, mode, padding_mode, align, fill, out)
+    return _sample_affine(input, matrix, size, mode, padding_mode, align, fill, out, antialias)
 
 
 def warp_affine(
@@ -581,6 +678,7 @@ def warp_affine(
     *,
     fill: float | Sequence[float] = 0.0,
     out: np.ndarray | None = None,
+    antialias: bool = False,
 ) -> np.ndarray:
     """Sample ``input`` where a pixel-space affine matrix points: the fused path without torch's
     normalized coordinates.
@@ -600,6 +698,12 @@ def warp_affine(
     align_corners : bool
         Only sets where reflection padding mirrors (pixel centres 0 and S - 1 when True, the
         outer edges -0.5 and S - 0.5 when False); coordinates are pixels either way.
+    antialias : bool, keyword-only
+        Where the matrix shrinks (a singular value of its linear part above 1), average the
+        input over each output pixel's footprint instead of point-sampling it
+        (:mod:`gswarp.engine.footprint`: the mode's interpolation kernel stretched along the
+        footprint); batch items whose matrix does not shrink, and 'nearest' always, are
+        point-sampled: the same bytes as without it. Default False (torch's point sampling).
 
     Returns
     -------
@@ -615,7 +719,7 @@ def warp_affine(
     matrix = _check_matrices(matrix, "matrix", input)
     align = _check_align(align_corners)
     matrix = np.ascontiguousarray(matrix, dtype=np.float64)
-    return _sample_affine(input, matrix, size, mode, padding_mode, align, fill, out)
+    return _sample_affine(input, matrix, size, mode, padding_mode, align, fill, out, antialias)
 
 
 def _check_output_size(size: Any, input: np.ndarray) -> tuple[int, ...]:
@@ -639,12 +743,27 @@ def _check_matrices(matrices: Any, argument: str, input: np.ndarray) -> np.ndarr
     return matrices
 
 
-def _sample_affine(input, matrix, size, mode, padding_mode, align, fill, out) -> np.ndarray:
+def _sample_affine(
+    input, matrix, size, mode, padding_mode, align, fill, out, antialias=False
+) -> np.ndarray:
     mode = _check_mode(mode, input)
     padding = parse_padding(padding_mode, "padding_mode")
+    if not isinstance(antialias, (bool, np.bool_)):
+        raise SpecError(f"antialias: expected True or False, got {antialias!r}")
     ct = _compute_type(input.dtype, "input")
     out = _check_out(out, size, input.dtype, input)
     if out.size == 0:
         return out
+    if antialias and mode != Mode.NEAREST:
+        from gswarp.engine.antialias import footprint_frames
+
+        k = input.ndim - 2
+        cubic = mode == Mode.BICUBIC
+        frames, shrinks = footprint_frames(matrix[:, :, :k], input.shape[2:], cubic)
+        if shrinks.any():
+            _run_antialias(
+                "affine", input, matrix, out, mode, padding, align, fill, ct, frames, shrinks
+            )
+            return out
     _run("affine", input, matrix, out, mode, padding, align, fill, ct)
     return out

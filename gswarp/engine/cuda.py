@@ -32,6 +32,7 @@ from numba.core.extending import overload
 
 from gswarp.engine import pointwise
 from gswarp.engine.device import is_device_array
+from gswarp.engine.footprint import footprint_2d, footprint_3d
 from gswarp.engine.pointwise import (
     affine_coord_2d,
     affine_coord_3d,
@@ -46,7 +47,13 @@ from gswarp.engine.pointwise import (
     split_index_3d,
 )
 
-__all__ = ["launch_affine_grid", "launch_sampling", "sampling_kernel"]
+__all__ = [
+    "antialias_kernel",
+    "launch_affine_grid",
+    "launch_antialias",
+    "launch_sampling",
+    "sampling_kernel",
+]
 
 
 def _libdevice_form(function, double_name: str, single_name: str) -> None:
@@ -91,6 +98,7 @@ def _device_form(function) -> None:
         return function
 
 
+# footprint is imported above, so its CPU-inlined helpers are in this list too
 for _function in pointwise.CPU_INLINED:
     _device_form(_function)
 
@@ -276,20 +284,230 @@ def _stream(device: bool):
 
 def launch_sampling(source, mode, ct, inp, array, out, padding, align_corners, fill, extra=()):
     """Run the sampling kernel over every point of ``out`` (N, C, *spatial)."""
-    spatial = inp.ndim - 2
-    kernel = sampling_kernel(source, spatial, int(mode), np.dtype(ct).name)
+    kernel = sampling_kernel(source, inp.ndim - 2, int(mode), np.dtype(ct).name)
+    _launch_points(kernel, inp, array, out, (int(padding), bool(align_corners), fill, *extra))
+
+
+def _plain(array: np.ndarray) -> np.ndarray:
+    """``array`` as numba's transfers take it: C-contiguous and writable (the simulator copies
+    every argument back, read-only views such as broadcasts included)."""
+    return np.require(array, requirements=("C", "W"))
+
+
+def _launch_points(kernel, inp, array, out, rest: tuple) -> None:
+    """``kernel(inp, array, out, *rest, total)`` over every point of ``out`` (N, C, *spatial)."""
     total = int(out.shape[0]) * int(np.prod(out.shape[2:], dtype=np.int64))
     device = is_device_array(inp)
     target = out
-    if not device:  # NumPy arrays: numba copies them over, and only contiguous ones
-        inp, array = np.ascontiguousarray(inp), np.ascontiguousarray(array)
+    if not device:  # NumPy arrays: numba copies them over (and back), only contiguous ones
+        inp, array = _plain(inp), _plain(array)
+        rest = tuple(_plain(a) if isinstance(a, np.ndarray) else a for a in rest)
         if not out.flags.c_contiguous:
             target = np.empty(out.shape, out.dtype)
-    args = (inp, array, target, int(padding), bool(align_corners), fill, *extra, np.int64(total))
+    args = (inp, array, target, *rest, np.int64(total))
     blocks, threads = _launch_shape(total)
     kernel[blocks, threads, _stream(device)](*_on_device(args, device))
     if target is not out:
         out[...] = target
+
+
+# --------------------------------------------------------------------------------------------
+# antialiased sampling (gswarp.engine.footprint): per-thread scratch is a local array of fixed
+# size, so channels go through in groups of ANTIALIAS_CHANNELS (one launch per group)
+
+ANTIALIAS_CHANNELS = 8
+_TAP_CHUNK = 16  # taps per row whose weights are computed before the per-channel sums
+
+
+def _affine_antialias_2d(point, unnormalize, ct):
+    def affine_antialias_2d(inp, matrix, out, padding, align_corners, fill, frames, shrinks, total):
+        acc = cuda.local.array(ANTIALIAS_CHANNELS, np.float64)
+        wbuf = cuda.local.array(_TAP_CHUNK, np.float64)
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            n, ho, wo = split_index_2d(i, out.shape[2], out.shape[3])
+            ox = matrix[n, 0, 1] * ho + matrix[n, 0, 2]
+            oy = matrix[n, 1, 1] * ho + matrix[n, 1, 2]
+            if shrinks[n]:
+                cx = matrix[n, 0, 0] * wo + ox
+                cy = matrix[n, 1, 0] * wo + oy
+                footprint_2d(
+                    inp,
+                    n,
+                    cx,
+                    cy,
+                    frames[n],
+                    out,
+                    ho,
+                    wo,
+                    padding,
+                    align_corners,
+                    fill,
+                    acc,
+                    wbuf,
+                    ct,
+                )
+            else:
+                px = ct(fma(matrix[n, 0, 0], np.float64(wo), ox))
+                py = ct(fma(matrix[n, 1, 0], np.float64(wo), oy))
+                point(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct)
+            i += step
+
+    return _jit(affine_antialias_2d)
+
+
+def _affine_antialias_3d(point, unnormalize, ct):
+    def affine_antialias_3d(inp, matrix, out, padding, align_corners, fill, frames, shrinks, total):
+        acc = cuda.local.array(ANTIALIAS_CHANNELS, np.float64)
+        wbuf = cuda.local.array(_TAP_CHUNK, np.float64)
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            n, do, ho, wo = split_index_3d(i, out.shape[2], out.shape[3], out.shape[4])
+            ox = matrix[n, 0, 1] * ho + matrix[n, 0, 2] * do + matrix[n, 0, 3]
+            oy = matrix[n, 1, 1] * ho + matrix[n, 1, 2] * do + matrix[n, 1, 3]
+            oz = matrix[n, 2, 1] * ho + matrix[n, 2, 2] * do + matrix[n, 2, 3]
+            if shrinks[n]:
+                cx = matrix[n, 0, 0] * wo + ox
+                cy = matrix[n, 1, 0] * wo + oy
+                cz = matrix[n, 2, 0] * wo + oz
+                footprint_3d(
+                    inp,
+                    n,
+                    cx,
+                    cy,
+                    cz,
+                    frames[n],
+                    out,
+                    do,
+                    ho,
+                    wo,
+                    padding,
+                    align_corners,
+                    fill,
+                    acc,
+                    wbuf,
+                    ct,
+                )
+            else:
+                px = ct(fma(matrix[n, 0, 0], np.float64(wo), ox))
+                py = ct(fma(matrix[n, 1, 0], np.float64(wo), oy))
+                pz = ct(fma(matrix[n, 2, 0], np.float64(wo), oz))
+                point(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct)
+            i += step
+
+    return _jit(affine_antialias_3d)
+
+
+def _pixels_antialias_2d(point, unnormalize, ct):
+    def pixels_antialias_2d(inp, coords, out, padding, align_corners, fill, frames, shrinks, total):
+        acc = cuda.local.array(ANTIALIAS_CHANNELS, np.float64)
+        wbuf = cuda.local.array(_TAP_CHUNK, np.float64)
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            n, ho, wo = split_index_2d(i, out.shape[2], out.shape[3])
+            if shrinks[n, ho, wo]:
+                cx = coords[n, ho, wo, 0]
+                cy = coords[n, ho, wo, 1]
+                footprint_2d(
+                    inp,
+                    n,
+                    cx,
+                    cy,
+                    frames[n, ho, wo],
+                    out,
+                    ho,
+                    wo,
+                    padding,
+                    align_corners,
+                    fill,
+                    acc,
+                    wbuf,
+                    ct,
+                )
+            else:
+                px = unnormalize(ct(coords[n, ho, wo, 0]), inp.shape[3], align_corners, ct)
+                py = unnormalize(ct(coords[n, ho, wo, 1]), inp.shape[2], align_corners, ct)
+                point(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct)
+            i += step
+
+    return _jit(pixels_antialias_2d)
+
+
+def _pixels_antialias_3d(point, unnormalize, ct):
+    def pixels_antialias_3d(inp, coords, out, padding, align_corners, fill, frames, shrinks, total):
+        acc = cuda.local.array(ANTIALIAS_CHANNELS, np.float64)
+        wbuf = cuda.local.array(_TAP_CHUNK, np.float64)
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            n, do, ho, wo = split_index_3d(i, out.shape[2], out.shape[3], out.shape[4])
+            if shrinks[n, do, ho, wo]:
+                cx = coords[n, do, ho, wo, 0]
+                cy = coords[n, do, ho, wo, 1]
+                cz = coords[n, do, ho, wo, 2]
+                footprint_3d(
+                    inp,
+                    n,
+                    cx,
+                    cy,
+                    cz,
+                    frames[n, do, ho, wo],
+                    out,
+                    do,
+                    ho,
+                    wo,
+                    padding,
+                    align_corners,
+                    fill,
+                    acc,
+                    wbuf,
+                    ct,
+                )
+            else:
+                px = unnormalize(ct(coords[n, do, ho, wo, 0]), inp.shape[4], align_corners, ct)
+                py = unnormalize(ct(coords[n, do, ho, wo, 1]), inp.shape[3], align_corners, ct)
+                pz = unnormalize(ct(coords[n, do, ho, wo, 2]), inp.shape[2], align_corners, ct)
+                point(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct)
+            i += step
+
+    return _jit(pixels_antialias_3d)
+
+
+_ANTIALIAS_FACTORIES = {
+    ("affine", 2): _affine_antialias_2d,
+    ("affine", 3): _affine_antialias_3d,
+    ("pixels", 2): _pixels_antialias_2d,
+    ("pixels", 3): _pixels_antialias_3d,
+}
+
+
+@cache
+def antialias_kernel(source: str, spatial: int, mode: int, compute: str):
+    """The CUDA antialiasing kernel for ``source`` ('affine' or 'pixels'), 2 or 3 spatial dims,
+    the point-sampling ``mode`` of the points that do not shrink, and compute dtype name.
+
+    Signature ``(inp, source_array, out, padding, align_corners, fill, frames, shrinks, total)``
+    (see :func:`gswarp.engine.cpu_antialias.antialias_kernel`).
+    """
+    point, unnormalize = point_functions(source, spatial, mode)
+    ct = np.float32 if compute == "float32" else np.float64
+    return _ANTIALIAS_FACTORIES[source, spatial](point, unnormalize, ct)
+
+
+def launch_antialias(
+    source, mode, ct, inp, array, out, padding, align_corners, fill, frames, shrinks
+) -> None:
+    """Run the antialiasing kernel over every point of ``out``, one launch per group of
+    :data:`ANTIALIAS_CHANNELS` channels."""
+    kernel = antialias_kernel(source, inp.ndim - 2, int(mode), np.dtype(ct).name)
+    channels = inp.shape[1]
+    for c0 in range(0, channels, ANTIALIAS_CHANNELS):
+        group = slice(c0, min(c0 + ANTIALIAS_CHANNELS, channels))
+        rest = (int(padding), bool(align_corners), fill[group], frames, shrinks)
+        _launch_points(kernel, inp[:, group], array, out[:, group], rest)
 
 
 def _affine_grid_2d(ct):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gswarp.engine.antialias import coordinate_jacobians
 from gswarp.engine.api import sample_field, sample_pixels, warp_affine
 from gswarp.errors import SpecError
 
@@ -142,6 +143,7 @@ def sample_chain(
     out: np.ndarray | None = None,
     tile_points: int = TILE_POINTS,
     fuse: bool = True,
+    antialias: bool = False,
 ) -> np.ndarray:
     """Sample ``input`` (N, C, *spatial) where ``steps`` send each output pixel, tile by tile.
 
@@ -160,6 +162,11 @@ def sample_chain(
     fuse : bool
         Run chains with at most one field as one fused kernel (default). False forces the
         buffered path (for tests: both give the same result).
+    antialias : bool
+        Average each output pixel's footprint where the chain shrinks
+        (:func:`gswarp.warp_affine`'s ``antialias``). A chain of matrices has one Jacobian; a
+        chain with fields is evaluated tile by tile (never fused) and its Jacobian taken by
+        central differences of the coordinates, one row (slice) beyond each side of a tile.
 
     Returns
     -------
@@ -168,11 +175,15 @@ def sample_chain(
     size = tuple(int(n) for n in size)
     k = len(size) - 2
     fused = _fused_form(steps, k) if fuse else None
+    if antialias and fused is not None and fused[1] is not None:
+        fused = None  # the fused flow kernel has no Jacobian: the tiles compute it
     if fused is not None:
         before, field, after = fused
         common = (mode, padding_mode, align_corners)
         if field is None:  # matrices only
-            return warp_affine(input, before, size, *common, fill=fill, out=out)
+            return warp_affine(
+                input, before, size, *common, fill=fill, out=out, antialias=antialias
+            )
         return sample_field(
             input,
             field.field,
@@ -192,7 +203,16 @@ def sample_chain(
     slabs = max(1, tile_points // max(per_slab, 1))
     for start in range(0, spatial[0], slabs):
         stop = min(start + slabs, spatial[0])
-        coords = chain_coordinates(steps, spatial, start, stop)
+        jacobians = None
+        if antialias:
+            low, high = max(start - 1, 0), min(stop + 1, spatial[0])
+            coords = chain_coordinates(steps, spatial, low, high)
+            tile = slice(start - low, start - low + stop - start)
+            jacobians = coordinate_jacobians(coords, tile)
+            jacobians = np.broadcast_to(jacobians, (size[0], *jacobians.shape))
+            coords = coords[tile]
+        else:
+            coords = chain_coordinates(steps, spatial, start, stop)
         batch = np.broadcast_to(coords, (size[0], *coords.shape))
         sample_pixels(
             input,
@@ -202,6 +222,8 @@ def sample_chain(
             align_corners,
             fill=fill,
             out=out[:, :, start:stop],
+            antialias=antialias,
+            jacobians=jacobians,
         )
     return out
 

@@ -1,0 +1,376 @@
+"""Antialiased sampling: each output point averages the input over its footprint.
+
+Written once, as scalar functions that numba compiles into the CPU kernels
+(:mod:`gswarp.engine.cpu_antialias`) and the CUDA kernels (:mod:`gswarp.engine.cuda`), like
+:mod:`gswarp.engine.pointwise`.
+
+The filter
+----------
+An output pixel is the image, through the warp, of a unit square (cube): near an output point the
+warp is its Jacobian ``J`` (``J[a, b]`` = d input coordinate ``a`` / d output coordinate ``b``;
+constant for an affine map, per point for flows). With ``J = U S V^T`` the footprint is stretched
+by the singular values ``S`` along the axes ``U``. The filter is the mode's own interpolation
+kernel ``k`` -- the tent of (bi/tri)linear, Keys' cubic (a = -0.75) of bicubic -- stretched along
+those axes by ``sigma(S) = S' + WIDEN (S' - 1)`` with ``S' = max(S, 1)``, so that its covariance is
+``Sigma = U sigma^2 U^T``. Each input pixel ``q`` near the sample centre ``c`` gets the weight
+
+    w(q) = prod_i k(u_i),    u = M (q - c),    M = L^-1,  L upper triangular, L L^T = Sigma
+
+and the output is ``sum w(q) x[q] / sum w(q)``: a product filter in the frame ``L``, a (sheared)
+box with exactly the stretched footprint's second moments.
+
+* Where nothing shrinks the kernels are not run at all (point sampling, the same bytes), and as
+  the shrink tends to 1, ``Sigma`` tends to the identity and the weights to the interpolation's
+  own: antialiasing fades in continuously, with no jump in sharpness between a scale of 1 and
+  0.99 (which matters for elastic fields, whose Jacobians hover around 1).
+* For an axis-aligned resize ``L`` is diagonal: the separable scheme of Pillow's and torch's
+  antialiased resizes (``WIDEN`` aside). For a rotation with a uniform scale ``L = sigma I``
+  whatever the angle.
+* The triangular frame makes it cheap: ``u_last`` is constant along a tap row (and in 3-D
+  ``u_1`` along a row, ``u_2`` on a plane), so each tap costs one evaluation of ``k``.
+
+``WIDEN`` and the kernels were chosen on a zone plate against ImageMagick's default EWA
+(``benchmarks/RESULTS.md``, "Issue 14").
+
+Padding
+-------
+Taps outside the input follow the padding mode: ``border`` repeats the edge pixel, ``reflection``
+mirrors the index (about the edge pixels' centres with ``align_corners``, about their outer edges
+without). ``zeros`` (a ``fill``): the taps repeat the edge pixel as with ``border``, and the result
+is blended with ``fill`` by the *coverage*: the fraction of the output pixel's footprint (the
+parallelogram / parallelepiped ``c + J [-1/2, 1/2]^k``) that lies inside the input's extent
+``[-1/2, size - 1/2]``. So a resize, whose footprints tile the input exactly, never darkens its
+edges, and the edge of a rotated image is antialiased against the fill by its exact area.
+
+Frames
+------
+The per-point (or per-affine) quantities are computed on the host in float64
+(:func:`gswarp.engine.antialias.footprint_frames`) and passed as a flat *frame*: ``M`` (k x k,
+row-major, upper triangular), ``J`` (k x k, row-major), then the kernel's support (1: tent, 2:
+cubic): 9 values in 2-D, 19 in 3-D.
+
+Sums are kept in float64 whatever the compute dtype; the result is rounded to the compute dtype,
+then stored as the point-sampled path stores (integers rounded half to even and clipped).
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba.core.extending import register_jitable
+
+from gswarp.engine.pointwise import REFLECTION, ZEROS, cpu_inlined, isfinite, to_output
+
+__all__ = [
+    "FRAME_2D",
+    "FRAME_3D",
+    "WIDEN",
+    "coverage_2d",
+    "coverage_3d",
+    "filter_weight",
+    "footprint_2d",
+    "footprint_3d",
+    "tap_index",
+]
+
+WIDEN = 0.25
+"""A footprint stretched by ``S > 1`` gets a filter stretched by ``S + WIDEN (S - 1)``: the kernel
+at exactly the footprint's size leaves too much aliasing (measured, ``benchmarks/RESULTS.md``);
+the widening vanishes as ``S`` goes to 1, so the filter tends to the interpolation."""
+
+_A = -0.75  # Keys' cubic convolution, as gswarp's (and torch's) bicubic
+FRAME_2D = 9
+FRAME_3D = 19
+
+_SLACK = 1e-9  # pixels: a footprint overhanging the input by less counts as inside (rounding)
+_STRIPS = 16  # coverage: strips (2-D) or strips per axis (3-D) integrated exactly along the first
+
+
+@register_jitable
+def filter_weight(t, support):
+    """The filter ``k(t)`` (float64): the tent of (bi/tri)linear interpolation (``support`` 1)
+    or Keys' cubic of bicubic (``support`` 2, a = -0.75)."""
+    a = abs(t)
+    if support == 1.0:
+        return max(1.0 - a, 0.0)
+    inner = ((_A + 2.0) * a - (_A + 3.0)) * a * a + 1.0
+    outer = ((_A * a - 5.0 * _A) * a + 8.0 * _A) * a - 4.0 * _A
+    outer = outer if a < 2.0 else 0.0  # both pieces, then selects: no branch, vectorizable
+    return inner if a < 1.0 else outer
+
+
+@register_jitable
+def tap_index(q, size, padding, align_corners):
+    """The input index that integer tap ``q`` reads: border (and zeros, see the module notes)
+    clamps it, reflection mirrors it as the point-sampled path mirrors whole-pixel coordinates."""
+    if q >= 0 and q < size:
+        return q
+    if padding == REFLECTION:
+        if align_corners:
+            if size == 1:
+                return 0
+            period = 2 * (size - 1)
+            m = q % period  # Python's modulo: non-negative
+            return m if m < size else period - m
+        period = 2 * size
+        m = q % period
+        return m if m < size else period - 1 - m
+    return 0 if q < 0 else size - 1
+
+
+@register_jitable
+def _support(m, e, support):
+    """The offsets ``d`` with ``|m d + e| < support`` as ``(lo, hi)`` (``hi < lo``: none); ``m``
+    is a diagonal element of ``M``, never 0."""
+    a = (-support - e) / m
+    b = (support - e) / m
+    if a > b:
+        return b, a
+    return a, b
+
+
+@register_jitable
+def _interval(lo, hi, offset, slope, low, high):
+    """``[lo, hi]`` narrowed to the ``t`` with ``low <= offset + slope t <= high``."""
+    if slope == 0.0:
+        if offset < low or offset > high:
+            return 1.0, 0.0
+        return lo, hi
+    t0 = (low - offset) / slope
+    t1 = (high - offset) / slope
+    if t0 > t1:
+        t0, t1 = t1, t0
+    return max(lo, t0), min(hi, t1)
+
+
+@register_jitable
+def coverage_2d(cx, cy, fr, width, height):
+    """Fraction of the parallelogram ``c + J [-1/2, 1/2]^2`` inside the input's extent
+    ``[-1/2, width - 1/2] x [-1/2, height - 1/2]``: exact along J's first column, a midpoint sum
+    over ``_STRIPS`` strips along its second (its error is below 1/_STRIPS^2 of an edge strip)."""
+    j00, j01, j10, j11 = fr[4], fr[5], fr[6], fr[7]
+    ex = 0.5 * (abs(j00) + abs(j01))
+    ey = 0.5 * (abs(j10) + abs(j11))
+    x_lo, x_hi = -0.5, width - 0.5
+    y_lo, y_hi = -0.5, height - 0.5
+    if (
+        cx - ex >= x_lo - _SLACK
+        and cx + ex <= x_hi + _SLACK
+        and cy - ey >= y_lo - _SLACK
+        and cy + ey <= y_hi + _SLACK
+    ):
+        return 1.0
+    if cx + ex <= x_lo or cx - ex >= x_hi or cy + ey <= y_lo or cy - ey >= y_hi:
+        return 0.0
+    inside = 0.0
+    for i in range(_STRIPS):
+        v = -0.5 + (i + 0.5) / _STRIPS
+        lo, hi = _interval(-0.5, 0.5, cx + j01 * v, j00, x_lo, x_hi)
+        lo, hi = _interval(lo, hi, cy + j11 * v, j10, y_lo, y_hi)
+        if hi > lo:
+            inside += hi - lo
+    return inside / _STRIPS
+
+
+@register_jitable
+def coverage_3d(cx, cy, cz, fr, width, height, depth):
+    """The 3-D :func:`coverage_2d`: ``c + J [-1/2, 1/2]^3`` against the input's extent, exact along
+    J's first column, a midpoint sum over ``_STRIPS``^2 strips along the other two."""
+    j = fr[9:18]
+    ex = 0.5 * (abs(j[0]) + abs(j[1]) + abs(j[2]))
+    ey = 0.5 * (abs(j[3]) + abs(j[4]) + abs(j[5]))
+    ez = 0.5 * (abs(j[6]) + abs(j[7]) + abs(j[8]))
+    x_lo, x_hi = -0.5, width - 0.5
+    y_lo, y_hi = -0.5, height - 0.5
+    z_lo, z_hi = -0.5, depth - 0.5
+    if (
+        cx - ex >= x_lo - _SLACK
+        and cx + ex <= x_hi + _SLACK
+        and cy - ey >= y_lo - _SLACK
+        and cy + ey <= y_hi + _SLACK
+        and cz - ez >= z_lo - _SLACK
+        and cz + ez <= z_hi + _SLACK
+    ):
+        return 1.0
+    if (
+        cx + ex <= x_lo
+        or cx - ex >= x_hi
+        or cy + ey <= y_lo
+        or cy - ey >= y_hi
+        or cz + ez <= z_lo
+        or cz - ez >= z_hi
+    ):
+        return 0.0
+    inside = 0.0
+    for a in range(_STRIPS):
+        v = -0.5 + (a + 0.5) / _STRIPS
+        for b in range(_STRIPS):
+            w = -0.5 + (b + 0.5) / _STRIPS
+            lo, hi = _interval(-0.5, 0.5, cx + j[1] * v + j[2] * w, j[0], x_lo, x_hi)
+            lo, hi = _interval(lo, hi, cy + j[4] * v + j[5] * w, j[3], y_lo, y_hi)
+            lo, hi = _interval(lo, hi, cz + j[7] * v + j[8] * w, j[6], z_lo, z_hi)
+            if hi > lo:
+                inside += hi - lo
+    return inside / (_STRIPS * _STRIPS)
+
+
+# The 2-D and 3-D forms below are written apart: a function inlined at numba IR level is typed
+# whole, so a branch on ``inp.ndim`` would not compile (an image cannot take five indices).
+
+
+@cpu_inlined
+def _row_weights(wbuf, count, d0, m0, e0, support):
+    """``wbuf[i] = k(m0 (d0 + i) + e0)`` for ``i < count``; returns their sum."""
+    for i in range(count):  # a map, no reduction: vectorized
+        wbuf[i] = filter_weight(m0 * (d0 + i) + e0, support)
+    total = 0.0
+    for i in range(count):
+        total += wbuf[i]
+    return total
+
+
+@cpu_inlined
+def _tap_row_2d(inp, n, iy, cx, e0, m0, support, factor, padding, align_corners, acc, wbuf):
+    """Add the taps of input row ``iy``, each weighted ``factor * k(m0 dx + e0)``, to ``acc``;
+    return the sum of their weights. Weights first (``wbuf``, in chunks of its length), then one
+    dot product per channel over the row's run of pixels."""
+    width = inp.shape[3]
+    lo, hi = _support(m0, e0, support)
+    last = math.floor(cx + hi)
+    chunk = wbuf.shape[0]
+    total = 0.0
+    for x0 in range(math.ceil(cx + lo), last + 1, chunk):
+        count = min(chunk, last + 1 - x0)
+        total += factor * _row_weights(wbuf, count, x0 - cx, m0, e0, support)
+        if x0 >= 0 and x0 + count <= width:
+            for c in range(inp.shape[1]):
+                s = 0.0
+                for i in range(count):
+                    s += wbuf[i] * float(inp[n, c, iy, x0 + i])
+                acc[c] += factor * s
+        else:
+            for i in range(count):
+                ix = tap_index(x0 + i, width, padding, align_corners)
+                for c in range(inp.shape[1]):
+                    acc[c] += factor * wbuf[i] * float(inp[n, c, iy, ix])
+    return total
+
+
+@cpu_inlined
+def _tap_row_3d(inp, n, iz, iy, cx, e0, m0, support, factor, padding, align_corners, acc, wbuf):
+    """:func:`_tap_row_2d` for row ``(iz, iy)`` of a volume."""
+    width = inp.shape[4]
+    lo, hi = _support(m0, e0, support)
+    last = math.floor(cx + hi)
+    chunk = wbuf.shape[0]
+    total = 0.0
+    for x0 in range(math.ceil(cx + lo), last + 1, chunk):
+        count = min(chunk, last + 1 - x0)
+        total += factor * _row_weights(wbuf, count, x0 - cx, m0, e0, support)
+        if x0 >= 0 and x0 + count <= width:
+            for c in range(inp.shape[1]):
+                s = 0.0
+                for i in range(count):
+                    s += wbuf[i] * float(inp[n, c, iz, iy, x0 + i])
+                acc[c] += factor * s
+        else:
+            for i in range(count):
+                ix = tap_index(x0 + i, width, padding, align_corners)
+                for c in range(inp.shape[1]):
+                    acc[c] += factor * wbuf[i] * float(inp[n, c, iz, iy, ix])
+    return total
+
+
+@register_jitable
+def _store(target, channels, total, acc, beta, fill, out, ct):
+    """``acc / total`` blended with ``fill`` by ``beta``, rounded to ``ct`` and stored."""
+    for c in range(channels):
+        value = acc[c] / total if total != 0.0 else 0.0
+        if beta < 1.0:
+            value = beta * value + (1.0 - beta) * float(fill[c])
+        target[c] = to_output(ct(value), out)
+
+
+@register_jitable
+def _store_fill(target, channels, fill, out, ct):
+    for c in range(channels):
+        target[c] = to_output(ct(fill[c]), out)
+
+
+@register_jitable
+def footprint_2d(inp, n, cx, cy, fr, out, ho, wo, padding, align_corners, fill, acc, wbuf, ct):
+    """Antialiased sample of ``inp[n]`` at float64 pixel coordinates ``(cx, cy)`` with frame
+    ``fr`` (see the module notes) into ``out[n, :, ho, wo]``; ``acc`` (one element per channel)
+    and ``wbuf`` (any length) are float64 scratch."""
+    channels = inp.shape[1]
+    height = inp.shape[2]
+    width = inp.shape[3]
+    target = out[n, :, ho, wo]
+    if not (isfinite(cx) and isfinite(cy)):
+        _store_fill(target, channels, fill, out, ct)
+        return
+    beta = 1.0
+    if padding == ZEROS:
+        beta = coverage_2d(cx, cy, fr, width, height)
+        if beta <= 0.0:
+            _store_fill(target, channels, fill, out, ct)
+            return
+    for c in range(channels):
+        acc[c] = 0.0
+    total = 0.0
+    support = fr[8]
+    lo, hi = _support(fr[3], 0.0, support)  # rows: u_1 = M[1, 1] dy
+    for qy in range(math.ceil(cy + lo), math.floor(cy + hi) + 1):
+        dy = qy - cy
+        factor = filter_weight(fr[3] * dy, support)
+        if factor == 0.0:
+            continue
+        iy = tap_index(qy, height, padding, align_corners)
+        total += _tap_row_2d(
+            inp, n, iy, cx, fr[1] * dy, fr[0], support, factor, padding, align_corners, acc, wbuf
+        )
+    _store(target, channels, total, acc, beta, fill, out, ct)
+
+
+@register_jitable
+def footprint_3d(
+    inp, n, cx, cy, cz, fr, out, do, ho, wo, padding, align_corners, fill, acc, wbuf, ct
+):
+    """The 3-D :func:`footprint_2d`, into ``out[n, :, do, ho, wo]``."""
+    channels = inp.shape[1]
+    depth = inp.shape[2]
+    height = inp.shape[3]
+    width = inp.shape[4]
+    target = out[n, :, do, ho, wo]
+    if not (isfinite(cx) and isfinite(cy) and isfinite(cz)):
+        _store_fill(target, channels, fill, out, ct)
+        return
+    beta = 1.0
+    if padding == ZEROS:
+        beta = coverage_3d(cx, cy, cz, fr, width, height, depth)
+        if beta <= 0.0:
+            _store_fill(target, channels, fill, out, ct)
+            return
+    for c in range(channels):
+        acc[c] = 0.0
+    total = 0.0
+    support = fr[18]
+    z_lo, z_hi = _support(fr[8], 0.0, support)  # planes: u_2 = M[2, 2] dz
+    for qz in range(math.ceil(cz + z_lo), math.floor(cz + z_hi) + 1):
+        dz = qz - cz
+        plane = filter_weight(fr[8] * dz, support)
+        if plane == 0.0:
+            continue
+        iz = tap_index(qz, depth, padding, align_corners)
+        y_lo, y_hi = _support(fr[4], fr[5] * dz, support)  # rows: u_1 = M[1, 1] dy + M[1, 2] dz
+        for qy in range(math.ceil(cy + y_lo), math.floor(cy + y_hi) + 1):
+            dy = qy - cy
+            factor = plane * filter_weight(fr[4] * dy + fr[5] * dz, support)
+            if factor == 0.0:
+                continue
+            iy = tap_index(qy, height, padding, align_corners)
+            e0 = fr[1] * dy + fr[2] * dz
+            total += _tap_row_3d(
+                inp, n, iz, iy, cx, e0, fr[0], support, factor, padding, align_corners, acc, wbuf
+            )
+    _store(target, channels, total, acc, beta, fill, out, ct)
