@@ -169,7 +169,7 @@ def warp_pixels(
             sampling.align_corners,
             fill=fill.tolist() if fill.size > 1 else float(fill[0]),
             out=destination,
-            antialias=sampling.antialias,
+            antialias=sampling.antialias_for(k),
         )
         if device == "cuda":
             np.moveaxis(result, -1, 0)[None][...] = destination.get()

@@ -206,14 +206,19 @@ class SamplingSpec:
     """How the input is read: interpolation, padding, ``align_corners``, ``fill`` (per channel),
     and ``antialias``: where the warp shrinks, average the input over each output pixel's
     footprint (:mod:`gswarp.engine.footprint`) instead of point-sampling it; nearest is never
-    averaged. On by default in specs (see the README's "Antialiasing"); the engine's functions
-    default to torch's point sampling."""
+    averaged. True, False, or None ("auto", the default): on for images, off for volumes, as the
+    tools of each field do (see the README's "Antialiasing"). The engine's functions default to
+    torch's point sampling."""
 
     mode: Mode = Mode.BILINEAR
     padding: Padding = Padding.ZEROS
     align_corners: bool = False
     fill: tuple[float, ...] = (0.0,)
-    antialias: bool = True
+    antialias: bool | None = None
+
+    def antialias_for(self, spatial: int) -> bool:
+        """Whether a warp of ``spatial`` (2 or 3) dimensions is antialiased."""
+        return spatial == 2 if self.antialias is None else self.antialias
 
     def normalized(self) -> dict[str, Any]:
         fill: Any = self.fill[0] if len(self.fill) == 1 else list(self.fill)
@@ -222,7 +227,7 @@ class SamplingSpec:
             "padding": self.padding.label,
             "align_corners": self.align_corners,
             "fill": fill,
-            "antialias": self.antialias,
+            "antialias": "auto" if self.antialias is None else self.antialias,
         }
 
 
@@ -969,9 +974,13 @@ class _Reader:
             if key in items:
                 node_ = items[key][1]
                 value = self.scalar(node_)
+                if key == "antialias" and value == "auto":
+                    values[key] = None
+                    continue
                 if not isinstance(value, bool):
+                    expected = "true, false or auto" if key == "antialias" else "true or false"
                     raise self.error(
-                        node_, f"{path}.{key}", f"expected true or false, got {_described(value)}"
+                        node_, f"{path}.{key}", f"expected {expected}, got {_described(value)}"
                     )
                 values[key] = value
         if "fill" in items:

@@ -322,16 +322,36 @@ class TestPerPoint:
         by_matrix = gswarp.warp_affine(image, matrix, (1, 2, 15, 18), antialias=True)
         np.testing.assert_allclose(by_coords, by_matrix, atol=1e-9)
 
-    def test_a_chain_with_a_field_is_antialiased_tile_by_tile(self, rng):
+    def test_a_chain_with_a_field_fused_or_tile_by_tile(self, rng):
         image = rng.random((1, 1, 60, 60))
         matrix = about_centres(np.eye(2) * 2.4, (60, 60), (24, 24))
         still = FieldStep(np.zeros((24, 24, 2)))  # a field that moves nothing
         steps = [still, MatrixStep(matrix)]
-        whole = sample_chain(image, steps, (1, 1, 24, 24), antialias=True)
-        tiles = sample_chain(image, steps, (1, 1, 24, 24), antialias=True, tile_points=24 * 5)
+        size = (1, 1, 24, 24)
+        whole = sample_chain(image, steps, size, antialias=True, fuse=False)
+        tiles = sample_chain(image, steps, size, antialias=True, fuse=False, tile_points=24 * 5)
         np.testing.assert_array_equal(tiles, whole)  # the tiles' edges are invisible
-        affine = gswarp.warp_affine(image, matrix, (1, 1, 24, 24), antialias=True)
+        fused = sample_chain(image, steps, size, antialias=True)
+        affine = gswarp.warp_affine(image, matrix, size, antialias=True)
         np.testing.assert_allclose(whole, affine, atol=1e-9)
+        np.testing.assert_allclose(fused, affine, atol=1e-9)
+
+    @pytest.mark.parametrize("spatial", [(30, 34), (10, 12, 14)])
+    def test_a_smooth_flow_fused_equals_tile_by_tile(self, rng, spatial):
+        k = len(spatial)
+        image = rng.random((1, 2, *spatial))
+        field = rng.standard_normal((*[4] * k, k)) * 1.5  # a coarse field: smooth when upsampled
+        to_field = np.concatenate(
+            [np.diag([3 / (n - 1) for n in spatial[::-1]]), np.zeros((k, 1))], axis=1
+        )
+        shrink = np.concatenate([np.eye(k) * 1.7, np.zeros((k, 1))], axis=1)
+        steps = [MatrixStep(shrink), FieldStep(field, to_field)]
+        size = (1, 2, *[n // 2 for n in spatial])
+        fused = sample_chain(image, steps, size, antialias=True)
+        buffered = sample_chain(image, steps, size, antialias=True, fuse=False, tile_points=50)
+        np.testing.assert_allclose(fused, buffered, atol=1e-9)
+        point = sample_chain(image, steps, size)
+        assert np.abs(fused - point).max() > 0.05  # the footprints did filter
 
     def test_a_volume_by_coordinates(self, rng):
         volume = rng.random((1, 1, 12, 12, 12))

@@ -465,7 +465,7 @@ class TestAntialiasOption:
 
     def test_explain_and_validate_say_it(self, spec_file):
         spec = spec_file(self.HALF)
-        assert "antialias: true" in run("validate", spec).stdout
+        assert "antialias: auto" in run("validate", spec).stdout
         text = run("explain", spec, SAMPLES / "text.png", "--no-antialias").stdout
         assert "antialias false" in text
 

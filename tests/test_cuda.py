@@ -195,11 +195,24 @@ class TestCudaAntialias:
     def test_cuda_antialias_by_coordinates(self, rng, spatial):
         k = len(spatial)
         x = image(rng, (1, 1, *spatial), np.float64)
-        coords = rng.uniform(-1, max(spatial), (1, *[3] * k, k)).astype(np.float64)
-        coords[0, 0, 0] = np.nan  # a non-finite point: fill
-        jacobians = np.broadcast_to(self._shrinking(k)[:, :k], (1, *[3] * k, k, k))
-        cpu = gswarp.sample_pixels(x, coords, antialias=True, jacobians=jacobians)
-        gpu = on_cuda(gswarp.sample_pixels, x, coords, antialias=True, jacobians=jacobians)
+        axes = np.meshgrid(*[np.arange(3.0)] * k, indexing="ij")[::-1]
+        base = np.stack(axes, axis=-1)  # (x, y[, z]) of a 3^k output
+        coords = (base @ self._shrinking(k)[:, :k].T + 0.4)[None]
+        coords = coords + rng.uniform(-0.2, 0.2, coords.shape)  # not quite affine
+        coords[(0,) * (k + 1)] = np.nan  # a non-finite point: fill
+        cpu = gswarp.sample_pixels(x, coords, antialias=True)
+        gpu = on_cuda(gswarp.sample_pixels, x, coords, antialias=True)
+        assert_close(gpu, cpu, "bilinear", np.float64)
+
+    @pytest.mark.parametrize("spatial", [(9, 11), (6, 7, 8)])
+    def test_cuda_antialias_flow(self, rng, spatial):
+        k = len(spatial)
+        x = image(rng, (1, 2, *spatial), np.float64)
+        field = rng.standard_normal((*[3] * k, k))
+        steps = [MatrixStep(self._shrinking(k)), FieldStep(field, np.eye(k, k + 1) * 0.3)]
+        size = (1, 2, *[3] * k)
+        cpu = sample_chain(x, steps, size, antialias=True)
+        gpu = on_cuda(sample_chain, x, steps, size, antialias=True)
         assert_close(gpu, cpu, "bilinear", np.float64)
 
 

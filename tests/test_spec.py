@@ -157,7 +157,7 @@ ERRORS = [
     ),
     (
         "version: 1\ntransform: []\nsampling: {antialias: maybe}",
-        "s.yaml:3:23: sampling.antialias: expected true or false, got 'maybe'",
+        "s.yaml:3:23: sampling.antialias: expected true, false or auto, got 'maybe'",
     ),
     (
         "version: 1\ntransform: []\nsampling: {fill: [1, x]}",
@@ -268,10 +268,14 @@ def test_load_spec_reads_files_and_names_missing_ones(tmp_path):
         load_spec(tmp_path / "nope.yaml")
 
 
-def test_antialias_is_on_by_default_and_targets_share_it():
+def test_antialias_is_auto_by_default_and_targets_share_it():
     default = spec("version: 1\ntransform: []")
-    assert default.sampling.antialias is True
-    assert default.normalized()["sampling"]["antialias"] is True
+    assert default.sampling.antialias is None
+    assert default.normalized()["sampling"]["antialias"] == "auto"
+    assert default.sampling.antialias_for(2) and not default.sampling.antialias_for(3)
+    assert spec("version: 1\ntransform: []\nsampling: {antialias: auto}").sampling == (
+        default.sampling
+    )
     off = spec(
         "version: 1\ntransform: []\nsampling: {antialias: false}\ntargets: {mask: {mode: bilinear}}"
     )

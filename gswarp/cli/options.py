@@ -117,8 +117,9 @@ def sampling_options(command: Callable) -> Callable:
         click.option(
             "--antialias/--no-antialias",
             default=None,
-            help="Where the warp shrinks, average each output pixel's footprint (default) or "
-            "point-sample as torch's grid_sample (overrides sampling.antialias).",
+            help="Where the warp shrinks, average each output pixel's footprint, or point-sample "
+            "as torch's grid_sample (overrides sampling.antialias; default auto: images on, "
+            "volumes off).",
         ),
     ]
     return functools.reduce(lambda f, d: d(f), reversed(decorators), command)

@@ -250,11 +250,9 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
         out[...] = result
 
 
-def _run_antialias(
-    source_kind, input, source, out, mode, padding, align, fill, ct, frames, shrinks
-) -> None:
-    """Antialiased sampling (:mod:`gswarp.engine.footprint`): ``frames`` and ``shrinks`` per
-    batch item ('affine') or per output point ('pixels')."""
+def _run_antialias(source_kind, input, source, out, mode, padding, align, fill, ct, rest) -> None:
+    """Antialiased sampling (:mod:`gswarp.engine.footprint`); ``rest``: the source's own
+    arguments (:func:`gswarp.engine.cpu_antialias.antialias_kernel`)."""
     fill_c, fill_n = _fill_arrays(fill, input, ct)
     k_input, k_out, fill_n, result = _kernel_arrays(input, out, mode, fill_n)
     if source.dtype == np.float16:
@@ -262,19 +260,8 @@ def _run_antialias(
     if backend_for(input) == "cuda":
         from gswarp.engine.cuda import launch_antialias
 
-        xp = module_of(input)
         launch_antialias(
-            source_kind,
-            mode,
-            ct,
-            k_input,
-            xp.asarray(source),
-            k_out,
-            padding,
-            align,
-            fill_c,
-            xp.asarray(frames),
-            xp.asarray(shrinks),
+            source_kind, mode, ct, k_input, source, k_out, padding, align, fill_c, rest
         )
     else:
         from gswarp.engine.cpu import launch
@@ -282,9 +269,15 @@ def _run_antialias(
 
         kernel = antialias_kernel(source_kind, input.ndim - 2, int(mode))
         args = (k_input, source, k_out, int(padding), align, fill_c, ct, 0, _rows(out.shape))
-        launch(kernel, *args, frames, shrinks)
+        launch(kernel, *args, *rest)
     if result is not None:
         out[...] = result
+
+
+def _antialias_arguments(input: np.ndarray, mode: Mode) -> tuple[float, float]:
+    """(support, cap) of the antialiasing kernels: the kernel's support (1: the tent of
+    bilinear, 2: Keys' cubic of bicubic) and the largest stretch (the input's largest side)."""
+    return (2.0 if mode == Mode.BICUBIC else 1.0), float(max(input.shape[2:]))
 
 
 def _rows(shape: tuple[int, ...]) -> int:
@@ -353,7 +346,6 @@ def sample_pixels(
     fill: float | Sequence[float] = 0.0,
     out: np.ndarray | None = None,
     antialias: bool = False,
-    jacobians: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`grid_sample` with a grid of *pixel* coordinates instead of normalized ones.
 
@@ -371,12 +363,9 @@ def sample_pixels(
         outer edges -0.5 and S - 0.5 when False).
     antialias : bool, keyword-only
         Average the input over each output pixel's footprint where the map shrinks
-        (:mod:`gswarp.engine.footprint`); elsewhere, and always for 'nearest', point-sample as
-        without it (the same bytes). Default False.
-    jacobians : ndarray, shape (N, H_out, W_out, 2, 2) or (N, D_out, H_out, W_out, 3, 3), optional
-        With ``antialias``: the map's derivatives ``d coords[..., a] / d output axis b``
-        (``(x, y[, z])`` order on both). Default: central differences of ``coords``
-        (:func:`gswarp.engine.antialias.coordinate_jacobians`).
+        (:mod:`gswarp.engine.footprint`); the footprint comes from the coordinates of the
+        neighbouring output pixels (central differences, one-sided at the edges). Elsewhere,
+        and always for 'nearest', point-sample as without it (the same bytes). Default False.
 
     Examples
     --------
@@ -386,44 +375,31 @@ def sample_pixels(
     array([[[[0., 2.]]]])
     """
     if antialias:
-        return _sample_pixels_antialiased(
-            input, coords, mode, padding_mode, align_corners, fill, out, jacobians
-        )
+        return sample_pixels_window(input, coords, 0, mode, padding_mode, align_corners, fill, out)
     return _sample_grid("pixels", input, coords, mode, padding_mode, align_corners, fill, out)
 
 
-def _sample_pixels_antialiased(
-    input, coords, mode, padding_mode, align_corners, fill, out, jacobians
+def sample_pixels_window(
+    input, coords, top, mode, padding_mode, align_corners, fill, out, size=None
 ) -> np.ndarray:
-    from gswarp.engine.antialias import coordinate_jacobians, footprint_frames
-
+    """:func:`sample_pixels` with ``antialias=True`` for a window of output rows (2-D) or
+    slices (3-D) whose coordinates carry neighbours beyond it: the output's first row/slice is
+    ``coords[:, top]``, and it has ``size[2]`` of them (default: all of coords' from ``top``).
+    For :func:`gswarp.engine.tiles.sample_chain`'s tiles."""
     checked = _check_input(input)
-    if _check_mode(mode, checked) == Mode.NEAREST:  # labels are never averaged
-        return _sample_grid("pixels", input, coords, mode, padding_mode, align_corners, fill, out)
-    host_coords = np.asarray(host(_check_array(coords, "coords")), dtype=np.float64)
-    k = checked.ndim - 2
-    if jacobians is None:
-        jacobians = np.stack([coordinate_jacobians(c) for c in host_coords])
-    jacobians = np.asarray(host(jacobians), dtype=np.float64)
-    if jacobians.shape != (*host_coords.shape, k):
-        raise ShapeError(
-            f"jacobians: expected shape {_shape_text((*host_coords.shape, k))}, "
-            f"got {_shape_text(jacobians.shape)}"
-        )
-    cubic = _check_mode(mode, checked) == Mode.BICUBIC
-    frames, shrinks = footprint_frames(jacobians, checked.shape[2:], cubic)
-    if not shrinks.any():
-        return _sample_grid("pixels", input, coords, mode, padding_mode, align_corners, fill, out)
+    parsed = _check_mode(mode, checked)
+    coords = _same_device(_check_array(coords, "coords"), checked, "coords")
+    if size is None:
+        size = (checked.shape[0], checked.shape[1], coords.shape[1] - top, *coords.shape[2:-1])
+    window = coords[:, top : top + size[2]]
+    if parsed == Mode.NEAREST:  # labels are never averaged
+        return _sample_grid("pixels", input, window, mode, padding_mode, align_corners, fill, out)
+    support, cap = _antialias_arguments(checked, parsed)
+    if coords.dtype != np.float64:  # the Jacobian's differences need the coordinates' precision
+        coords = coords.astype(np.float64)
+    rest = (int(top), support, cap)
     return _sample_grid(
-        "pixels",
-        input,
-        host_coords,
-        mode,
-        padding_mode,
-        align_corners,
-        fill,
-        out,
-        antialias=(frames, shrinks),
+        "pixels", input, window, mode, padding_mode, align_corners, fill, out, (coords, rest)
     )
 
 
@@ -449,11 +425,9 @@ def _sample_grid(
     out = _check_out(out, shape, input.dtype, input)
     if out.size == 0:
         return out
-    if antialias is not None:
-        frames, shrinks = antialias
-        _run_antialias(
-            kind, input, grid, out, mode, padding, align_corners, fill, ct, frames, shrinks
-        )
+    if antialias is not None:  # (the coordinates with their neighbours, the kernel's arguments)
+        source, rest = antialias
+        _run_antialias(kind, input, source, out, mode, padding, align_corners, fill, ct, rest)
         return out
     _run(kind, input, grid, out, mode, padding, align_corners, fill, ct)
     return out
@@ -473,6 +447,7 @@ def sample_field(
     absolute: bool = False,
     fill: float | Sequence[float] = 0.0,
     out: np.ndarray | None = None,
+    antialias: bool = False,
 ) -> np.ndarray:
     """Sample ``input`` through one flow field between two affine maps, fused per point.
 
@@ -491,6 +466,9 @@ def sample_field(
         Pixel-space affine maps; None is the identity.
     mode, padding_mode, align_corners, fill, out
         As in :func:`sample_pixels`.
+    antialias : bool
+        As in :func:`sample_pixels`: each point's footprint from the chain's values at the
+        neighbouring output pixels.
     """
     input = _check_input(input)
     mode = _check_mode(mode, input)
@@ -524,6 +502,11 @@ def sample_field(
     )  # no rotation or shear before the field: it is interpolated per row, then per column
     extra = (np.ascontiguousarray(maps), bool(absolute), direct, separable)
     field = _same_device(field, input, "field")
+    if antialias and mode != Mode.NEAREST:
+        support, cap = _antialias_arguments(input, mode)
+        rest = (extra[0], extra[1], separable, support, cap)
+        _run_antialias("flow", input, field, out, mode, padding, align_corners, fill, ct, rest)
+        return out
     _run("flow", input, field, out, mode, padding, align_corners, fill, ct, extra)
     return out
 
@@ -761,9 +744,8 @@ def _sample_affine(
         cubic = mode == Mode.BICUBIC
         frames, shrinks = footprint_frames(matrix[:, :, :k], input.shape[2:], cubic)
         if shrinks.any():
-            _run_antialias(
-                "affine", input, matrix, out, mode, padding, align, fill, ct, frames, shrinks
-            )
+            rest = (frames, shrinks)
+            _run_antialias("affine", input, matrix, out, mode, padding, align, fill, ct, rest)
             return out
     _run("affine", input, matrix, out, mode, padding, align, fill, ct)
     return out

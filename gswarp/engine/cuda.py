@@ -32,7 +32,17 @@ from numba.core.extending import overload
 
 from gswarp.engine import pointwise
 from gswarp.engine.device import is_device_array
-from gswarp.engine.footprint import footprint_2d, footprint_3d
+from gswarp.engine.footprint import (
+    FRAME_2D,
+    FRAME_3D,
+    derivative,
+    flow_point_2d,
+    flow_point_3d,
+    footprint_2d,
+    footprint_3d,
+    frame_2d,
+    frame_3d,
+)
 from gswarp.engine.pointwise import (
     affine_coord_2d,
     affine_coord_3d,
@@ -401,35 +411,40 @@ def _affine_antialias_3d(point, unnormalize, ct):
 
 
 def _pixels_antialias_2d(point, unnormalize, ct):
-    def pixels_antialias_2d(inp, coords, out, padding, align_corners, fill, frames, shrinks, total):
+    def pixels_antialias_2d(
+        inp, coords, out, padding, align_corners, fill, top, support, cap, total
+    ):
         acc = cuda.local.array(ANTIALIAS_CHANNELS, np.float64)
         wbuf = cuda.local.array(_TAP_CHUNK, np.float64)
+        fr = cuda.local.array(FRAME_2D, np.float64)
         i = np.int64(cuda.grid(1))
         step = np.int64(cuda.gridsize(1))
+        rows = coords.shape[1]
+        width = coords.shape[2]
         while i < total:
             n, ho, wo = split_index_2d(i, out.shape[2], out.shape[3])
-            if shrinks[n, ho, wo]:
-                cx = coords[n, ho, wo, 0]
-                cy = coords[n, ho, wo, 1]
+            r = ho + top
+            cx = coords[n, r, wo, 0]
+            cy = coords[n, r, wo, 1]
+            left = wo > 0
+            right = wo + 1 < width
+            up = r > 0
+            down = r + 1 < rows
+            wl = wo - 1 if left else wo
+            wr = wo + 1 if right else wo
+            ru = r - 1 if up else r
+            rd = r + 1 if down else r
+            j00 = derivative(coords[n, r, wl, 0], cx, coords[n, r, wr, 0], left, right)
+            j01 = derivative(coords[n, ru, wo, 0], cx, coords[n, rd, wo, 0], up, down)
+            j10 = derivative(coords[n, r, wl, 1], cy, coords[n, r, wr, 1], left, right)
+            j11 = derivative(coords[n, ru, wo, 1], cy, coords[n, rd, wo, 1], up, down)
+            if frame_2d(j00, j01, j10, j11, support, cap, fr):
                 footprint_2d(
-                    inp,
-                    n,
-                    cx,
-                    cy,
-                    frames[n, ho, wo],
-                    out,
-                    ho,
-                    wo,
-                    padding,
-                    align_corners,
-                    fill,
-                    acc,
-                    wbuf,
-                    ct,
+                    inp, n, cx, cy, fr, out, ho, wo, padding, align_corners, fill, acc, wbuf, ct
                 )
             else:
-                px = unnormalize(ct(coords[n, ho, wo, 0]), inp.shape[3], align_corners, ct)
-                py = unnormalize(ct(coords[n, ho, wo, 1]), inp.shape[2], align_corners, ct)
+                px = unnormalize(ct(cx), inp.shape[3], align_corners, ct)
+                py = unnormalize(ct(cy), inp.shape[2], align_corners, ct)
                 point(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct)
             i += step
 
@@ -437,24 +452,49 @@ def _pixels_antialias_2d(point, unnormalize, ct):
 
 
 def _pixels_antialias_3d(point, unnormalize, ct):
-    def pixels_antialias_3d(inp, coords, out, padding, align_corners, fill, frames, shrinks, total):
+    def pixels_antialias_3d(
+        inp, coords, out, padding, align_corners, fill, top, support, cap, total
+    ):
         acc = cuda.local.array(ANTIALIAS_CHANNELS, np.float64)
         wbuf = cuda.local.array(_TAP_CHUNK, np.float64)
+        fr = cuda.local.array(FRAME_3D, np.float64)
+        jac = cuda.local.array(9, np.float64)
+        work = cuda.local.array(18, np.float64)
         i = np.int64(cuda.grid(1))
         step = np.int64(cuda.gridsize(1))
         while i < total:
             n, do, ho, wo = split_index_3d(i, out.shape[2], out.shape[3], out.shape[4])
-            if shrinks[n, do, ho, wo]:
-                cx = coords[n, do, ho, wo, 0]
-                cy = coords[n, do, ho, wo, 1]
-                cz = coords[n, do, ho, wo, 2]
+            s = do + top
+            sizes = (coords.shape[3], coords.shape[2], coords.shape[1])  # x, y, z
+            index = (wo, ho, s)
+            for a in range(3):
+                centre = coords[n, s, ho, wo, a]
+                for b in range(3):
+                    lo = index[b] > 0
+                    hi = index[b] + 1 < sizes[b]
+                    minus = centre
+                    plus = centre
+                    if b == 0:
+                        minus = coords[n, s, ho, wo - 1, a] if lo else centre
+                        plus = coords[n, s, ho, wo + 1, a] if hi else centre
+                    elif b == 1:
+                        minus = coords[n, s, ho - 1, wo, a] if lo else centre
+                        plus = coords[n, s, ho + 1, wo, a] if hi else centre
+                    else:
+                        minus = coords[n, s - 1, ho, wo, a] if lo else centre
+                        plus = coords[n, s + 1, ho, wo, a] if hi else centre
+                    jac[3 * a + b] = derivative(minus, centre, plus, lo, hi)
+            cx = coords[n, s, ho, wo, 0]
+            cy = coords[n, s, ho, wo, 1]
+            cz = coords[n, s, ho, wo, 2]
+            if frame_3d(jac, support, cap, fr, work):
                 footprint_3d(
                     inp,
                     n,
                     cx,
                     cy,
                     cz,
-                    frames[n, do, ho, wo],
+                    fr,
                     out,
                     do,
                     ho,
@@ -467,13 +507,150 @@ def _pixels_antialias_3d(point, unnormalize, ct):
                     ct,
                 )
             else:
-                px = unnormalize(ct(coords[n, do, ho, wo, 0]), inp.shape[4], align_corners, ct)
-                py = unnormalize(ct(coords[n, do, ho, wo, 1]), inp.shape[3], align_corners, ct)
-                pz = unnormalize(ct(coords[n, do, ho, wo, 2]), inp.shape[2], align_corners, ct)
+                px = unnormalize(ct(cx), inp.shape[4], align_corners, ct)
+                py = unnormalize(ct(cy), inp.shape[3], align_corners, ct)
+                pz = unnormalize(ct(cz), inp.shape[2], align_corners, ct)
                 point(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct)
             i += step
 
     return _jit(pixels_antialias_3d)
+
+
+def _flow_antialias_2d(point, unnormalize, ct):
+    def flow_antialias_2d(
+        inp,
+        field,
+        out,
+        padding,
+        align_corners,
+        fill,
+        maps,
+        absolute,
+        separable,
+        support,
+        cap,
+        total,
+    ):
+        acc = cuda.local.array(ANTIALIAS_CHANNELS, np.float64)
+        wbuf = cuda.local.array(_TAP_CHUNK, np.float64)
+        fr = cuda.local.array(FRAME_2D, np.float64)
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        height = out.shape[2]
+        width = out.shape[3]
+        while i < total:
+            n, ho, wo = split_index_2d(i, height, width)
+            x = float(wo)
+            y = float(ho)
+            cx, cy = flow_point_2d(field, maps, absolute, x, y)
+            left = wo > 0
+            right = wo + 1 < width
+            up = ho > 0
+            down = ho + 1 < height
+            lx, ly = flow_point_2d(field, maps, absolute, x - 1.0, y) if left else (cx, cy)
+            rx, ry = flow_point_2d(field, maps, absolute, x + 1.0, y) if right else (cx, cy)
+            ux, uy = flow_point_2d(field, maps, absolute, x, y - 1.0) if up else (cx, cy)
+            dx, dy = flow_point_2d(field, maps, absolute, x, y + 1.0) if down else (cx, cy)
+            j00 = derivative(lx, cx, rx, left, right)
+            j01 = derivative(ux, cx, dx, up, down)
+            j10 = derivative(ly, cy, ry, left, right)
+            j11 = derivative(uy, cy, dy, up, down)
+            if frame_2d(j00, j01, j10, j11, support, cap, fr):
+                footprint_2d(
+                    inp, n, cx, cy, fr, out, ho, wo, padding, align_corners, fill, acc, wbuf, ct
+                )
+            else:
+                point(inp, n, ct(cx), ct(cy), out, ho, wo, padding, align_corners, fill, ct)
+            i += step
+
+    return _jit(flow_antialias_2d)
+
+
+def _flow_antialias_3d(point, unnormalize, ct):
+    def flow_antialias_3d(
+        inp,
+        field,
+        out,
+        padding,
+        align_corners,
+        fill,
+        maps,
+        absolute,
+        separable,
+        support,
+        cap,
+        total,
+    ):
+        acc = cuda.local.array(ANTIALIAS_CHANNELS, np.float64)
+        wbuf = cuda.local.array(_TAP_CHUNK, np.float64)
+        fr = cuda.local.array(FRAME_3D, np.float64)
+        jac = cuda.local.array(9, np.float64)
+        work = cuda.local.array(18, np.float64)
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            n, do, ho, wo = split_index_3d(i, out.shape[2], out.shape[3], out.shape[4])
+            p = (float(wo), float(ho), float(do))
+            sizes = (out.shape[4], out.shape[3], out.shape[2])
+            index = (wo, ho, do)
+            cx, cy, cz = flow_point_3d(field, maps, absolute, p[0], p[1], p[2])
+            for b in range(3):
+                lo = index[b] > 0
+                hi = index[b] + 1 < sizes[b]
+                ex = 1.0 if b == 0 else 0.0
+                ey = 1.0 if b == 1 else 0.0
+                ez = 1.0 if b == 2 else 0.0
+                mx, my, mz = cx, cy, cz
+                qx, qy, qz = cx, cy, cz
+                if lo:
+                    mx, my, mz = flow_point_3d(
+                        field, maps, absolute, p[0] - ex, p[1] - ey, p[2] - ez
+                    )
+                if hi:
+                    qx, qy, qz = flow_point_3d(
+                        field, maps, absolute, p[0] + ex, p[1] + ey, p[2] + ez
+                    )
+                jac[b] = derivative(mx, cx, qx, lo, hi)
+                jac[3 + b] = derivative(my, cy, qy, lo, hi)
+                jac[6 + b] = derivative(mz, cz, qz, lo, hi)
+            if frame_3d(jac, support, cap, fr, work):
+                footprint_3d(
+                    inp,
+                    n,
+                    cx,
+                    cy,
+                    cz,
+                    fr,
+                    out,
+                    do,
+                    ho,
+                    wo,
+                    padding,
+                    align_corners,
+                    fill,
+                    acc,
+                    wbuf,
+                    ct,
+                )
+            else:
+                point(
+                    inp,
+                    n,
+                    ct(cx),
+                    ct(cy),
+                    ct(cz),
+                    out,
+                    do,
+                    ho,
+                    wo,
+                    padding,
+                    align_corners,
+                    fill,
+                    ct,
+                )
+            i += step
+
+    return _jit(flow_antialias_3d)
 
 
 _ANTIALIAS_FACTORIES = {
@@ -481,33 +658,36 @@ _ANTIALIAS_FACTORIES = {
     ("affine", 3): _affine_antialias_3d,
     ("pixels", 2): _pixels_antialias_2d,
     ("pixels", 3): _pixels_antialias_3d,
+    ("flow", 2): _flow_antialias_2d,
+    ("flow", 3): _flow_antialias_3d,
 }
 
 
 @cache
 def antialias_kernel(source: str, spatial: int, mode: int, compute: str):
-    """The CUDA antialiasing kernel for ``source`` ('affine' or 'pixels'), 2 or 3 spatial dims,
-    the point-sampling ``mode`` of the points that do not shrink, and compute dtype name.
+    """The CUDA antialiasing kernel for ``source`` ('affine', 'pixels' or 'flow'), 2 or 3
+    spatial dims, the point-sampling ``mode`` of the points that do not shrink, and compute dtype
+    name.
 
-    Signature ``(inp, source_array, out, padding, align_corners, fill, frames, shrinks, total)``
-    (see :func:`gswarp.engine.cpu_antialias.antialias_kernel`).
+    Signature ``(inp, source_array, out, padding, align_corners, fill, *rest, total)``, ``rest``
+    as in :func:`gswarp.engine.cpu_antialias.antialias_kernel`. Each thread takes its point's
+    neighbours itself (from the coordinate array, or by running the flow chain four or six more
+    times) where the CPU's tasks share them along rows.
     """
     point, unnormalize = point_functions(source, spatial, mode)
     ct = np.float32 if compute == "float32" else np.float64
     return _ANTIALIAS_FACTORIES[source, spatial](point, unnormalize, ct)
 
 
-def launch_antialias(
-    source, mode, ct, inp, array, out, padding, align_corners, fill, frames, shrinks
-) -> None:
+def launch_antialias(source, mode, ct, inp, array, out, padding, align_corners, fill, rest) -> None:
     """Run the antialiasing kernel over every point of ``out``, one launch per group of
     :data:`ANTIALIAS_CHANNELS` channels."""
     kernel = antialias_kernel(source, inp.ndim - 2, int(mode), np.dtype(ct).name)
     channels = inp.shape[1]
     for c0 in range(0, channels, ANTIALIAS_CHANNELS):
         group = slice(c0, min(c0 + ANTIALIAS_CHANNELS, channels))
-        rest = (int(padding), bool(align_corners), fill[group], frames, shrinks)
-        _launch_points(kernel, inp[:, group], array, out[:, group], rest)
+        arguments = (int(padding), bool(align_corners), fill[group], *rest)
+        _launch_points(kernel, inp[:, group], array, out[:, group], arguments)
 
 
 def _affine_grid_2d(ct):

@@ -59,17 +59,33 @@ import math
 
 from numba.core.extending import register_jitable
 
-from gswarp.engine.pointwise import REFLECTION, ZEROS, cpu_inlined, isfinite, to_output
+from gswarp.engine.pointwise import (
+    REFLECTION,
+    ZEROS,
+    cpu_inlined,
+    flow_finish_2d,
+    flow_finish_3d,
+    flow_lookup_2d,
+    flow_lookup_3d,
+    isfinite,
+    to_output,
+)
 
 __all__ = [
     "FRAME_2D",
     "FRAME_3D",
+    "SHRINK_TOLERANCE",
     "WIDEN",
     "coverage_2d",
     "coverage_3d",
+    "derivative",
     "filter_weight",
+    "flow_point_2d",
+    "flow_point_3d",
     "footprint_2d",
     "footprint_3d",
+    "frame_2d",
+    "frame_3d",
     "tap_index",
 ]
 
@@ -99,6 +115,182 @@ def filter_weight(t, support):
     return inner if a < 1.0 else outer
 
 
+SHRINK_TOLERANCE = 1e-9
+"""A map shrinks where its largest singular value exceeds ``1 + SHRINK_TOLERANCE``: rotations,
+whose singular values are 1 within rounding, and magnifications keep point sampling."""
+
+_JACOBI_SWEEPS = 16
+
+
+@register_jitable
+def _spread(singular_squared, cap):
+    """``sigma(S)^2`` for ``S = sqrt(singular_squared)``: clamped to [1, cap], then widened."""
+    s = min(max(math.sqrt(max(singular_squared, 0.0)), 1.0), cap)
+    sigma = s + WIDEN * (s - 1.0)
+    return sigma * sigma
+
+
+@register_jitable
+def frame_2d(j00, j01, j10, j11, support, cap, fr):
+    """Fill frame ``fr`` (9 values, see the module notes) for Jacobian ``J`` of an image; return
+    whether the map shrinks there (False also for a non-finite ``J``: point-sample).
+
+    ``Sigma = sigma(S)^2`` as a function of ``A = J J^T`` (eigenvalues ``S^2``), from the top
+    eigenvector in closed form; then ``L`` (upper triangular, ``L L^T = Sigma``) and ``M = L^-1``.
+    ``cap`` bounds the stretch (the input's largest side)."""
+    fr[4] = j00
+    fr[5] = j01
+    fr[6] = j10
+    fr[7] = j11
+    fr[8] = support
+    if not (isfinite(j00) and isfinite(j01) and isfinite(j10) and isfinite(j11)):
+        return False
+    a = j00 * j00 + j01 * j01
+    b = j00 * j10 + j01 * j11
+    d = j10 * j10 + j11 * j11
+    half = 0.5 * (a - d)
+    r = math.sqrt(half * half + b * b)
+    top = 0.5 * (a + d) + r
+    if not top > (1.0 + SHRINK_TOLERANCE) ** 2:
+        return False
+    g1 = _spread(top, cap)
+    g2 = _spread(0.5 * (a + d) - r, cap)
+    # top eigenvector: (b, top - a) or (top - d, b), whichever is longer
+    vx, vy = b, top - a
+    wx, wy = top - d, b
+    if wx * wx + wy * wy > vx * vx + vy * vy:
+        vx, vy = wx, wy
+    norm = vx * vx + vy * vy
+    if norm > 0.0:
+        k = (g1 - g2) / norm  # Sigma = g2 I + (g1 - g2) v v^T / |v|^2
+        s00 = g2 + k * vx * vx
+        s01 = k * vx * vy
+        s11 = g2 + k * vy * vy
+    else:  # isotropic: A is a multiple of the identity
+        s00, s01, s11 = g1, 0.0, g1
+    l11 = math.sqrt(s11)
+    l01 = s01 / l11
+    l00 = math.sqrt(max(s00 - l01 * l01, 0.0))
+    fr[0] = 1.0 / l00
+    fr[1] = -l01 / (l00 * l11)
+    fr[2] = 0.0
+    fr[3] = 1.0 / l11
+    return True
+
+
+@register_jitable
+def frame_3d(jac, support, cap, fr, work):
+    """:func:`frame_2d` for volumes: ``jac`` holds ``J`` row-major (9 values); the eigenvectors
+    of ``J J^T`` come from cyclic Jacobi rotations in ``work`` (18 float64 scratch values)."""
+    finite = True
+    for i in range(9):
+        fr[9 + i] = jac[i]
+        finite = finite and isfinite(jac[i])
+    fr[18] = support
+    if not finite:
+        return False
+    a = work[0:9]  # A = J J^T, row-major; becomes diagonal
+    v = work[9:18]  # eigenvectors in its columns
+    scale = 0.0
+    for i in range(3):
+        for j in range(3):
+            a[3 * i + j] = (
+                jac[3 * i] * jac[3 * j]
+                + jac[3 * i + 1] * jac[3 * j + 1]
+                + jac[3 * i + 2] * jac[3 * j + 2]
+            )
+            v[3 * i + j] = 1.0 if i == j else 0.0
+        scale += a[4 * i] * a[4 * i]
+    for _ in range(_JACOBI_SWEEPS):
+        off = a[1] * a[1] + a[2] * a[2] + a[5] * a[5]
+        if off <= 1e-32 * scale:
+            break
+        for pair in range(3):
+            p = 0 if pair < 2 else 1
+            q = 1 if pair == 0 else 2
+            apq = a[3 * p + q]
+            if apq == 0.0:
+                continue
+            theta = (a[3 * q + q] - a[3 * p + p]) / (2.0 * apq)
+            t = 1.0 / (abs(theta) + math.sqrt(theta * theta + 1.0))
+            if theta < 0.0:
+                t = -t
+            c = 1.0 / math.sqrt(t * t + 1.0)
+            s = t * c
+            for k in range(3):  # A <- A R (columns p, q)
+                akp = a[3 * k + p]
+                akq = a[3 * k + q]
+                a[3 * k + p] = c * akp - s * akq
+                a[3 * k + q] = s * akp + c * akq
+            for k in range(3):  # A <- R^T A (rows p, q)
+                apk = a[3 * p + k]
+                aqk = a[3 * q + k]
+                a[3 * p + k] = c * apk - s * aqk
+                a[3 * q + k] = s * apk + c * aqk
+            for k in range(3):  # V <- V R
+                vkp = v[3 * k + p]
+                vkq = v[3 * k + q]
+                v[3 * k + p] = c * vkp - s * vkq
+                v[3 * k + q] = s * vkp + c * vkq
+    top = max(a[0], a[4], a[8])
+    if not top > (1.0 + SHRINK_TOLERANCE) ** 2:
+        return False
+    g0 = _spread(a[0], cap)
+    g1 = _spread(a[4], cap)
+    g2 = _spread(a[8], cap)
+    # Sigma = sum_i g_i v_i v_i^T, into a[] (row-major)
+    for i in range(3):
+        for j in range(3):
+            a[3 * i + j] = (
+                g0 * v[3 * i] * v[3 * j]
+                + g1 * v[3 * i + 1] * v[3 * j + 1]
+                + g2 * v[3 * i + 2] * v[3 * j + 2]
+            )
+    l22 = math.sqrt(a[8])
+    l12 = a[5] / l22
+    l02 = a[2] / l22
+    l11 = math.sqrt(max(a[4] - l12 * l12, 0.0))
+    l01 = (a[1] - l02 * l12) / l11
+    l00 = math.sqrt(max(a[0] - l01 * l01 - l02 * l02, 0.0))
+    fr[0] = 1.0 / l00
+    fr[1] = -l01 / (l00 * l11)
+    fr[2] = (l01 * l12 - l02 * l11) / (l00 * l11 * l22)
+    fr[3] = 0.0
+    fr[4] = 1.0 / l11
+    fr[5] = -l12 / (l11 * l22)
+    fr[6] = 0.0
+    fr[7] = 0.0
+    fr[8] = 1.0 / l22
+    return True
+
+
+@register_jitable
+def flow_point_2d(field, maps, absolute, x, y):
+    """The input pixel ``(px, py)`` of output pixel ``(x, y)`` through a flow chain (float64)."""
+    qx, qy, u, v = flow_lookup_2d(field, maps, x, y)
+    return flow_finish_2d(maps, qx, qy, u, v, absolute)
+
+
+@register_jitable
+def flow_point_3d(field, maps, absolute, x, y, z):
+    """:func:`flow_point_2d` for volumes."""
+    qx, qy, qz, u, v, w = flow_lookup_3d(field, maps, x, y, z)
+    return flow_finish_3d(maps, qx, qy, qz, u, v, w, absolute)
+
+
+@register_jitable
+def derivative(minus, centre, plus, has_minus, has_plus):
+    """A coordinate's derivative along an output axis, as ``numpy.gradient``: central where both
+    neighbours exist, one-sided at an edge, 0 on an axis of one point."""
+    if has_minus and has_plus:
+        return 0.5 * (plus - minus)
+    if has_plus:
+        return plus - centre
+    if has_minus:
+        return centre - minus
+    return 0.0
+
+
 @register_jitable
 def tap_index(q, size, padding, align_corners):
     """The input index that integer tap ``q`` reads: border (and zeros, see the module notes)
@@ -119,11 +311,11 @@ def tap_index(q, size, padding, align_corners):
 
 
 @register_jitable
-def _support(m, e, support):
-    """The offsets ``d`` with ``|m d + e| < support`` as ``(lo, hi)`` (``hi < lo``: none); ``m``
-    is a diagonal element of ``M``, never 0."""
-    a = (-support - e) / m
-    b = (support - e) / m
+def _support(inverse, e, support):
+    """The offsets ``d`` with ``|m d + e| < support`` as ``(lo, hi)`` (``hi < lo``: none), given
+    ``inverse = 1 / m`` (``m`` a diagonal element of ``M``, never 0)."""
+    a = (-support - e) * inverse
+    b = (support - e) * inverse
     if a > b:
         return b, a
     return a, b
@@ -230,12 +422,12 @@ def _row_weights(wbuf, count, d0, m0, e0, support):
 
 
 @cpu_inlined
-def _tap_row_2d(inp, n, iy, cx, e0, m0, support, factor, padding, align_corners, acc, wbuf):
+def _tap_row_2d(inp, n, iy, cx, e0, m0, inv0, support, factor, padding, align_corners, acc, wbuf):
     """Add the taps of input row ``iy``, each weighted ``factor * k(m0 dx + e0)``, to ``acc``;
     return the sum of their weights. Weights first (``wbuf``, in chunks of its length), then one
     dot product per channel over the row's run of pixels."""
     width = inp.shape[3]
-    lo, hi = _support(m0, e0, support)
+    lo, hi = _support(inv0, e0, support)
     last = math.floor(cx + hi)
     chunk = wbuf.shape[0]
     total = 0.0
@@ -257,10 +449,12 @@ def _tap_row_2d(inp, n, iy, cx, e0, m0, support, factor, padding, align_corners,
 
 
 @cpu_inlined
-def _tap_row_3d(inp, n, iz, iy, cx, e0, m0, support, factor, padding, align_corners, acc, wbuf):
+def _tap_row_3d(
+    inp, n, iz, iy, cx, e0, m0, inv0, support, factor, padding, align_corners, acc, wbuf
+):
     """:func:`_tap_row_2d` for row ``(iz, iy)`` of a volume."""
     width = inp.shape[4]
-    lo, hi = _support(m0, e0, support)
+    lo, hi = _support(inv0, e0, support)
     last = math.floor(cx + hi)
     chunk = wbuf.shape[0]
     total = 0.0
@@ -282,22 +476,15 @@ def _tap_row_3d(inp, n, iz, iy, cx, e0, m0, support, factor, padding, align_corn
 
 
 @register_jitable
-def _store(target, channels, total, acc, beta, fill, out, ct):
-    """``acc / total`` blended with ``fill`` by ``beta``, rounded to ``ct`` and stored."""
-    for c in range(channels):
-        value = acc[c] / total if total != 0.0 else 0.0
-        if beta < 1.0:
-            value = beta * value + (1.0 - beta) * float(fill[c])
-        target[c] = to_output(ct(value), out)
+def _value(c, total, acc, beta, fill):
+    """``acc[c] / total`` blended with ``fill[c]`` by ``beta`` (float64)."""
+    value = acc[c] / total if total != 0.0 else 0.0
+    if beta < 1.0:
+        value = beta * value + (1.0 - beta) * float(fill[c])
+    return value
 
 
-@register_jitable
-def _store_fill(target, channels, fill, out, ct):
-    for c in range(channels):
-        target[c] = to_output(ct(fill[c]), out)
-
-
-@register_jitable
+@cpu_inlined
 def footprint_2d(inp, n, cx, cy, fr, out, ho, wo, padding, align_corners, fill, acc, wbuf, ct):
     """Antialiased sample of ``inp[n]`` at float64 pixel coordinates ``(cx, cy)`` with frame
     ``fr`` (see the module notes) into ``out[n, :, ho, wo]``; ``acc`` (one element per channel)
@@ -305,21 +492,19 @@ def footprint_2d(inp, n, cx, cy, fr, out, ho, wo, padding, align_corners, fill, 
     channels = inp.shape[1]
     height = inp.shape[2]
     width = inp.shape[3]
-    target = out[n, :, ho, wo]
-    if not (isfinite(cx) and isfinite(cy)):
-        _store_fill(target, channels, fill, out, ct)
+    beta = 0.0  # outside: the fill
+    if isfinite(cx) and isfinite(cy):
+        beta = coverage_2d(cx, cy, fr, width, height) if padding == ZEROS else 1.0
+    if beta <= 0.0:
+        for c in range(channels):
+            out[n, c, ho, wo] = to_output(ct(fill[c]), out)
         return
-    beta = 1.0
-    if padding == ZEROS:
-        beta = coverage_2d(cx, cy, fr, width, height)
-        if beta <= 0.0:
-            _store_fill(target, channels, fill, out, ct)
-            return
     for c in range(channels):
         acc[c] = 0.0
     total = 0.0
     support = fr[8]
-    lo, hi = _support(fr[3], 0.0, support)  # rows: u_1 = M[1, 1] dy
+    inv0 = 1.0 / fr[0]
+    lo, hi = _support(1.0 / fr[3], 0.0, support)  # rows: u_1 = M[1, 1] dy
     for qy in range(math.ceil(cy + lo), math.floor(cy + hi) + 1):
         dy = qy - cy
         factor = filter_weight(fr[3] * dy, support)
@@ -327,9 +512,22 @@ def footprint_2d(inp, n, cx, cy, fr, out, ho, wo, padding, align_corners, fill, 
             continue
         iy = tap_index(qy, height, padding, align_corners)
         total += _tap_row_2d(
-            inp, n, iy, cx, fr[1] * dy, fr[0], support, factor, padding, align_corners, acc, wbuf
+            inp,
+            n,
+            iy,
+            cx,
+            fr[1] * dy,
+            fr[0],
+            inv0,
+            support,
+            factor,
+            padding,
+            align_corners,
+            acc,
+            wbuf,
         )
-    _store(target, channels, total, acc, beta, fill, out, ct)
+    for c in range(channels):
+        out[n, c, ho, wo] = to_output(ct(_value(c, total, acc, beta, fill)), out)
 
 
 @register_jitable
@@ -341,28 +539,27 @@ def footprint_3d(
     depth = inp.shape[2]
     height = inp.shape[3]
     width = inp.shape[4]
-    target = out[n, :, do, ho, wo]
-    if not (isfinite(cx) and isfinite(cy) and isfinite(cz)):
-        _store_fill(target, channels, fill, out, ct)
+    beta = 0.0  # outside: the fill
+    if isfinite(cx) and isfinite(cy) and isfinite(cz):
+        beta = coverage_3d(cx, cy, cz, fr, width, height, depth) if padding == ZEROS else 1.0
+    if beta <= 0.0:
+        for c in range(channels):
+            out[n, c, do, ho, wo] = to_output(ct(fill[c]), out)
         return
-    beta = 1.0
-    if padding == ZEROS:
-        beta = coverage_3d(cx, cy, cz, fr, width, height, depth)
-        if beta <= 0.0:
-            _store_fill(target, channels, fill, out, ct)
-            return
     for c in range(channels):
         acc[c] = 0.0
     total = 0.0
     support = fr[18]
-    z_lo, z_hi = _support(fr[8], 0.0, support)  # planes: u_2 = M[2, 2] dz
+    inv0 = 1.0 / fr[0]
+    inv1 = 1.0 / fr[4]
+    z_lo, z_hi = _support(1.0 / fr[8], 0.0, support)  # planes: u_2 = M[2, 2] dz
     for qz in range(math.ceil(cz + z_lo), math.floor(cz + z_hi) + 1):
         dz = qz - cz
         plane = filter_weight(fr[8] * dz, support)
         if plane == 0.0:
             continue
         iz = tap_index(qz, depth, padding, align_corners)
-        y_lo, y_hi = _support(fr[4], fr[5] * dz, support)  # rows: u_1 = M[1, 1] dy + M[1, 2] dz
+        y_lo, y_hi = _support(inv1, fr[5] * dz, support)  # rows: u_1 = M[1, 1] dy + M[1, 2] dz
         for qy in range(math.ceil(cy + y_lo), math.floor(cy + y_hi) + 1):
             dy = qy - cy
             factor = plane * filter_weight(fr[4] * dy + fr[5] * dz, support)
@@ -371,6 +568,20 @@ def footprint_3d(
             iy = tap_index(qy, height, padding, align_corners)
             e0 = fr[1] * dy + fr[2] * dz
             total += _tap_row_3d(
-                inp, n, iz, iy, cx, e0, fr[0], support, factor, padding, align_corners, acc, wbuf
+                inp,
+                n,
+                iz,
+                iy,
+                cx,
+                e0,
+                fr[0],
+                inv0,
+                support,
+                factor,
+                padding,
+                align_corners,
+                acc,
+                wbuf,
             )
-    _store(target, channels, total, acc, beta, fill, out, ct)
+    for c in range(channels):
+        out[n, c, do, ho, wo] = to_output(ct(_value(c, total, acc, beta, fill)), out)

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gswarp.engine.antialias import coordinate_jacobians
-from gswarp.engine.api import sample_field, sample_pixels, warp_affine
+from gswarp.engine.api import sample_field, sample_pixels, sample_pixels_window, warp_affine
 from gswarp.errors import SpecError
 
 __all__ = ["FieldStep", "MatrixStep", "chain_coordinates", "sample_chain", "warp_flow"]
@@ -164,9 +163,9 @@ def sample_chain(
         buffered path (for tests: both give the same result).
     antialias : bool
         Average each output pixel's footprint where the chain shrinks
-        (:func:`gswarp.warp_affine`'s ``antialias``). A chain of matrices has one Jacobian; a
-        chain with fields is evaluated tile by tile (never fused) and its Jacobian taken by
-        central differences of the coordinates, one row (slice) beyond each side of a tile.
+        (:func:`gswarp.warp_affine`'s ``antialias``). A chain of matrices has one Jacobian; with
+        fields, each point's comes from central differences of the chain's values at the
+        neighbouring output pixels (fused, or one row/slice beyond each side of a tile).
 
     Returns
     -------
@@ -175,8 +174,6 @@ def sample_chain(
     size = tuple(int(n) for n in size)
     k = len(size) - 2
     fused = _fused_form(steps, k) if fuse else None
-    if antialias and fused is not None and fused[1] is not None:
-        fused = None  # the fused flow kernel has no Jacobian: the tiles compute it
     if fused is not None:
         before, field, after = fused
         common = (mode, padding_mode, align_corners)
@@ -195,6 +192,7 @@ def sample_chain(
             absolute=field.absolute,
             fill=fill,
             out=out,
+            antialias=antialias,
         )
     if out is None:
         out = np.empty(size, dtype=input.dtype)
@@ -203,16 +201,15 @@ def sample_chain(
     slabs = max(1, tile_points // max(per_slab, 1))
     for start in range(0, spatial[0], slabs):
         stop = min(start + slabs, spatial[0])
-        jacobians = None
-        if antialias:
+        if antialias:  # the tile's coordinates and one row (slice) beyond each side
             low, high = max(start - 1, 0), min(stop + 1, spatial[0])
             coords = chain_coordinates(steps, spatial, low, high)
-            tile = slice(start - low, start - low + stop - start)
-            jacobians = coordinate_jacobians(coords, tile)
-            jacobians = np.broadcast_to(jacobians, (size[0], *jacobians.shape))
-            coords = coords[tile]
-        else:
-            coords = chain_coordinates(steps, spatial, start, stop)
+            batch = np.broadcast_to(coords, (size[0], *coords.shape))
+            window = out[:, :, start:stop]
+            common = (mode, padding_mode, align_corners, fill, window, window.shape)
+            sample_pixels_window(input, batch, start - low, *common)
+            continue
+        coords = chain_coordinates(steps, spatial, start, stop)
         batch = np.broadcast_to(coords, (size[0], *coords.shape))
         sample_pixels(
             input,
@@ -222,8 +219,6 @@ def sample_chain(
             align_corners,
             fill=fill,
             out=out[:, :, start:stop],
-            antialias=antialias,
-            jacobians=jacobians,
         )
     return out
 
