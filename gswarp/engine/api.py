@@ -746,6 +746,9 @@ def _sample_affine(
         if shrinks.any():
             rest = (frames, shrinks)
             _run_antialias("affine", input, matrix, out, mode, padding, align, fill, ct, rest)
+            for n in np.flatnonzero(~shrinks):  # the items that do not shrink: point-sampled
+                item = slice(n, n + 1)
+                _run("affine", input[item], matrix[item], out[item], mode, padding, align, fill, ct)
             return out
     _run("affine", input, matrix, out, mode, padding, align, fill, ct)
     return out

@@ -14,11 +14,14 @@ Three sources of sample centres, as for point sampling (:mod:`gswarp.engine.cpu`
   each task slides a three-row window down a block of rows; 3-D: the row and its four
   neighbour rows).
 
-Points whose map does not shrink (``shrinks`` False) go through the mode's point-sampling
-function with exactly the coordinates the point-sampled kernels compute, so they get the same
-bytes as without antialiasing. Kernels are made per (source, dimensionality, mode) and cached on
-disk; like :mod:`gswarp.engine.cpu`, they live in their own file so that numba's cache (keyed on
-the file) of one family survives edits to the other.
+Points whose map does not shrink go through the mode's point-sampling function with exactly the
+coordinates the point-sampled kernels compute, so they get the same bytes as without
+antialiasing: per point in the 'pixels' and 'flow' kernels; for 'affine', whose maps shrink or not
+per batch item, the caller point-samples the items that do not (the affine kernels skip them,
+and have no mode: one compiled kernel serves bilinear and bicubic). Kernels are made per
+(source, dimensionality, mode) and cached on disk; like :mod:`gswarp.engine.cpu`, they live in
+their own file so that numba's cache (keyed on the file) of one family survives edits to the
+other.
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ from gswarp.engine.pointwise import (
     field_row_2d,
     flow_finish_2d,
     point_functions,
-    row_coordinate,
 )
 
 __all__ = ["antialias_kernel"]
@@ -54,104 +56,74 @@ _JIT = {"cache": True, "nogil": True, "parallel": True}
 _CHUNK = 64  # taps per row whose weights are computed before the per-channel dot products
 
 
-def _affine_kernel_2d(point, unnormalize):
-    @njit(**_JIT)
-    def affine_antialias_2d(
-        inp, matrix, out, padding, align_corners, fill, ct, start, stop, frames, shrinks
-    ):
-        Ho = out.shape[2]
-        Wo = out.shape[3]
-        for job in prange(start, stop):
-            n = job // Ho
-            ho = job - n * Ho
-            m = matrix[n]
-            ox = m[0, 1] * ho + m[0, 2]
-            oy = m[1, 1] * ho + m[1, 2]
-            sx = m[0, 0]
-            sy = m[1, 0]
-            if shrinks[n]:
-                acc = np.empty(inp.shape[1], dtype=np.float64)
-                wbuf = np.empty(_CHUNK, dtype=np.float64)
-                fr = frames[n]
-                for wo in range(Wo):
-                    cx = sx * wo + ox
-                    cy = sy * wo + oy
-                    footprint_2d(
-                        inp,
-                        n,
-                        cx,
-                        cy,
-                        fr,
-                        out,
-                        ho,
-                        wo,
-                        padding,
-                        align_corners,
-                        fill,
-                        acc,
-                        wbuf,
-                        ct,
-                    )
-            else:
-                for wo in range(Wo):
-                    px = row_coordinate(sx, wo, ox, ct)
-                    py = row_coordinate(sy, wo, oy, ct)
-                    point(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct)
-
-    return affine_antialias_2d
+@njit(**_JIT)
+def _affine_antialias_2d(
+    inp, matrix, out, padding, align_corners, fill, ct, start, stop, frames, shrinks
+):
+    Ho = out.shape[2]
+    Wo = out.shape[3]
+    for job in prange(start, stop):
+        n = job // Ho
+        if not shrinks[n]:
+            continue  # point-sampled by the caller
+        ho = job - n * Ho
+        m = matrix[n]
+        ox = m[0, 1] * ho + m[0, 2]
+        oy = m[1, 1] * ho + m[1, 2]
+        acc = np.empty(inp.shape[1], dtype=np.float64)
+        wbuf = np.empty(_CHUNK, dtype=np.float64)
+        fr = frames[n]
+        for wo in range(Wo):
+            cx = m[0, 0] * wo + ox
+            cy = m[1, 0] * wo + oy
+            footprint_2d(
+                inp, n, cx, cy, fr, out, ho, wo, padding, align_corners, fill, acc, wbuf, ct
+            )
 
 
-def _affine_kernel_3d(point, unnormalize):
-    @njit(**_JIT)
-    def affine_antialias_3d(
-        inp, matrix, out, padding, align_corners, fill, ct, start, stop, frames, shrinks
-    ):
-        Do = out.shape[2]
-        Ho = out.shape[3]
-        Wo = out.shape[4]
-        for job in prange(start, stop):
-            n = job // (Do * Ho)
-            rest = job - n * (Do * Ho)
-            do = rest // Ho
-            ho = rest - do * Ho
-            m = matrix[n]
-            ox = m[0, 1] * ho + m[0, 2] * do + m[0, 3]
-            oy = m[1, 1] * ho + m[1, 2] * do + m[1, 3]
-            oz = m[2, 1] * ho + m[2, 2] * do + m[2, 3]
-            sx = m[0, 0]
-            sy = m[1, 0]
-            sz = m[2, 0]
-            if shrinks[n]:
-                acc = np.empty(inp.shape[1], dtype=np.float64)
-                wbuf = np.empty(_CHUNK, dtype=np.float64)
-                fr = frames[n]
-                for wo in range(Wo):
-                    footprint_3d(
-                        inp,
-                        n,
-                        sx * wo + ox,
-                        sy * wo + oy,
-                        sz * wo + oz,
-                        fr,
-                        out,
-                        do,
-                        ho,
-                        wo,
-                        padding,
-                        align_corners,
-                        fill,
-                        acc,
-                        wbuf,
-                        ct,
-                    )
-            else:
-                for wo in range(Wo):
-                    px = row_coordinate(sx, wo, ox, ct)
-                    py = row_coordinate(sy, wo, oy, ct)
-                    pz = row_coordinate(sz, wo, oz, ct)
-                    point(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct)
-
-    return affine_antialias_3d
+@njit(**_JIT)
+def _affine_antialias_3d(
+    inp, matrix, out, padding, align_corners, fill, ct, start, stop, frames, shrinks
+):
+    Do = out.shape[2]
+    Ho = out.shape[3]
+    Wo = out.shape[4]
+    for job in prange(start, stop):
+        n = job // (Do * Ho)
+        if not shrinks[n]:
+            continue  # point-sampled by the caller
+        rest = job - n * (Do * Ho)
+        do = rest // Ho
+        ho = rest - do * Ho
+        m = matrix[n]
+        ox = m[0, 1] * ho + m[0, 2] * do + m[0, 3]
+        oy = m[1, 1] * ho + m[1, 2] * do + m[1, 3]
+        oz = m[2, 1] * ho + m[2, 2] * do + m[2, 3]
+        acc = np.empty(inp.shape[1], dtype=np.float64)
+        wbuf = np.empty(_CHUNK, dtype=np.float64)
+        fr = frames[n]
+        for wo in range(Wo):
+            cx = m[0, 0] * wo + ox
+            cy = m[1, 0] * wo + oy
+            cz = m[2, 0] * wo + oz
+            footprint_3d(
+                inp,
+                n,
+                cx,
+                cy,
+                cz,
+                fr,
+                out,
+                do,
+                ho,
+                wo,
+                padding,
+                align_corners,
+                fill,
+                acc,
+                wbuf,
+                ct,
+            )
 
 
 @register_jitable
@@ -503,10 +475,10 @@ def antialias_kernel(source: str, spatial: int, mode: int):
     kernel's (1 tent, 2 cubic); ``cap``: the largest stretch (the input's largest side); 'flow'
     2-D uses ``separable`` as the point-sampling flow kernel does, 3-D ignores it.
     """
+    if source == "affine":  # the filter's kernel is in the frames: one kernel for every mode
+        return _affine_antialias_2d if spatial == 2 else _affine_antialias_3d
     point, unnormalize = point_functions(source, spatial, mode)
     factories = {
-        ("affine", 2): _affine_kernel_2d,
-        ("affine", 3): _affine_kernel_3d,
         ("pixels", 2): _pixels_kernel_2d,
         ("pixels", 3): _pixels_kernel_3d,
         ("flow", 2): _flow_kernel_2d,
