@@ -6,7 +6,10 @@ Both draw a new random field per call and warp the image with it (bilinear, HWC 
   noise at full resolution, Gaussian blur, ``cv2.remap``);
 - gswarp: the spec ``elastic: {alpha, sigma, grid}`` drawn for a new seed each call, resolved
   (the field built on its lattice) and warped (:func:`gswarp.pipeline.warp_pixels`, the fused
-  flow kernel).
+  flow kernel), point-sampled (``sampling: {antialias: false}``) as albumentations samples;
+- gswarp antialiased: the same spec with the default ``antialias: auto`` (on for images): where
+  the field shrinks the image locally, each output pixel averages its footprint (reported, no
+  target: albumentations does not antialias).
 
 The two fields have the same per-pixel statistics (see :mod:`gswarp.elastic`); the script prints
 their measured displacement standard deviations too. albumentations is not a gswarp dependency;
@@ -15,7 +18,7 @@ install it for the benchmark only, e.g. in a throw-away environment::
     python -m venv --system-site-packages /tmp/albu && /tmp/albu/bin/pip install albumentations
     /tmp/albu/bin/python benchmarks/bench_elastic.py
 
-Prints medians (ms) and the ratio gswarp / albumentations (target: <= 0.5).
+Prints medians (ms) and the ratio gswarp (point-sampled) / albumentations (target: <= 0.5).
 """
 
 from __future__ import annotations
@@ -53,14 +56,20 @@ def main() -> None:
     args = parser.parse_args()
 
     image = np.random.default_rng(0).integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)
-    spec = parse_spec(
+    text = (
         f"version: 1\ntransform: {{elastic: {{alpha: {args.alpha}, sigma: {args.sigma}, "
-        f"grid: {args.grid}}}}}"
+        f"grid: {args.grid}}}}}\n"
     )
+    spec = parse_spec(text + "sampling: {antialias: false}\n")
+    smooth_spec = parse_spec(text)  # antialias: auto, on for images
     calls = iter(range(1 << 30))
 
     def gswarp_elastic() -> np.ndarray:
         drawn = draw(spec, seed=next(calls), key="bench.png").spec
+        return warp_pixels(image, resolve(drawn, image.shape[:2]))
+
+    def gswarp_antialiased() -> np.ndarray:
+        drawn = draw(smooth_spec, seed=next(calls), key="bench.png").spec
         return warp_pixels(image, resolve(drawn, image.shape[:2]))
 
     plan = resolve(draw(spec, seed=0, key="bench.png").spec, image.shape[:2])
@@ -102,6 +111,8 @@ def main() -> None:
         if peer is not None:
             theirs = _median_ms(peer, args.repeats)
             line += f", albumentations {theirs:.1f} ms, ratio {ours / theirs:.2f}"
+        smooth = _median_ms(gswarp_antialiased, args.repeats)
+        line += f"; gswarp antialiased {smooth:.1f} ms ({smooth / ours:.1f}x point-sampled)"
         print(line)
 
 
