@@ -482,3 +482,28 @@ class TestPhotographs:
             inner = (slice(6, -6), slice(6, -6))  # the edges are continued differently
             assert psnr(smooth[0, 0][inner], reference[inner]) >= 40
             assert psnr(point[0, 0][inner], reference[inner]) < 35  # the reference discriminates
+
+
+# --------------------------------------------------------------------------------------------
+# the spec's default: auto, on for images, off for volumes
+
+
+class TestSpecDefault:
+    @pytest.mark.parametrize(("spatial", "filtered"), [((40, 44), True), ((12, 14, 16), False)])
+    def test_auto_filters_images_and_point_samples_volumes(self, rng, spatial, filtered):
+        from gswarp.pipeline import warp_pixels
+        from gswarp.plan import resolve
+        from gswarp.spec import parse_spec
+
+        pixels = rng.random(spatial)
+        spec = parse_spec("version: 1\ntransform: []\noutput: {size: {scale: 0.4}}\n", "s.yaml")
+        plan = resolve(spec, spatial)
+        result = warp_pixels(pixels, plan)
+        size = (1, 1, *plan.output_size)
+        matrix = plan.sampling_matrix
+        smooth = gswarp.warp_affine(pixels[None, None], matrix, size, antialias=True)[0, 0]
+        point = gswarp.warp_affine(pixels[None, None], matrix, size)[0, 0]
+        np.testing.assert_array_equal(result, smooth if filtered else point)
+        assert not np.array_equal(smooth, point)
+        switched = warp_pixels(pixels, resolve(spec.with_sampling(antialias=not filtered), spatial))
+        np.testing.assert_array_equal(switched, point if filtered else smooth)
