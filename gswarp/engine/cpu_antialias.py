@@ -35,13 +35,14 @@ from numba.core.extending import register_jitable
 from gswarp.engine.footprint import (
     FRAME_2D,
     FRAME_3D,
-    derivative,
+    filtered_2d,
+    filtered_3d,
     flow_point_2d,
     flow_point_3d,
     footprint_2d,
     footprint_3d,
-    frame_2d,
-    frame_3d,
+    jacobian_2d,
+    jacobian_3d,
 )
 from gswarp.engine.pointwise import (
     field_columns,
@@ -126,49 +127,6 @@ def _affine_antialias_3d(
             )
 
 
-@register_jitable
-def _jacobian_2d(rows, r, wo, ox, oy):
-    """``J`` at column ``wo`` of row ``r`` of ``rows`` (R, W, 2) (numpy.gradient's rules)."""
-    width = rows.shape[1]
-    left = wo > 0
-    right = wo + 1 < width
-    up = r > 0
-    down = r + 1 < rows.shape[0]
-    wl = wo - 1 if left else wo
-    wr = wo + 1 if right else wo
-    ru = r - 1 if up else r
-    rd = r + 1 if down else r
-    return (
-        derivative(rows[r, wl, 0], ox, rows[r, wr, 0], left, right),
-        derivative(rows[ru, wo, 0], ox, rows[rd, wo, 0], up, down),
-        derivative(rows[r, wl, 1], oy, rows[r, wr, 1], left, right),
-        derivative(rows[ru, wo, 1], oy, rows[rd, wo, 1], up, down),
-    )
-
-
-@register_jitable
-def _jacobian_3d(grid, s, r, wo, centre, jac):
-    """``J`` (row-major into ``jac``) at ``grid[s, r, wo]`` of a coordinate volume grid
-    (S, R, W, 3) (numpy.gradient's rules)."""
-    width = grid.shape[2]
-    left = wo > 0
-    right = wo + 1 < width
-    up = r > 0
-    down = r + 1 < grid.shape[1]
-    front = s > 0
-    back = s + 1 < grid.shape[0]
-    wl = wo - 1 if left else wo
-    wr = wo + 1 if right else wo
-    ru = r - 1 if up else r
-    rd = r + 1 if down else r
-    sf = s - 1 if front else s
-    sb = s + 1 if back else s
-    for a in range(3):
-        jac[3 * a] = derivative(grid[s, r, wl, a], centre[a], grid[s, r, wr, a], left, right)
-        jac[3 * a + 1] = derivative(grid[s, ru, wo, a], centre[a], grid[s, rd, wo, a], up, down)
-        jac[3 * a + 2] = derivative(grid[sf, r, wo, a], centre[a], grid[sb, r, wo, a], front, back)
-
-
 def _pixels_kernel_2d(point, unnormalize):
     @njit(**_JIT)
     def pixels_antialias_2d(
@@ -189,24 +147,26 @@ def _pixels_kernel_2d(point, unnormalize):
             for wo in range(Wo):
                 cx = float(rows[r, wo, 0])
                 cy = float(rows[r, wo, 1])
-                j00, j01, j10, j11 = _jacobian_2d(rows, r, wo, cx, cy)
-                if frame_2d(j00, j01, j10, j11, support, cap, fr):
-                    footprint_2d(
-                        inp,
-                        n,
-                        cx,
-                        cy,
-                        fr,
-                        out,
-                        ho,
-                        wo,
-                        padding,
-                        align_corners,
-                        fill,
-                        acc,
-                        wbuf,
-                        ct,
-                    )
+                jac = jacobian_2d(rows, r, wo, cx, cy)
+                if filtered_2d(
+                    inp,
+                    n,
+                    cx,
+                    cy,
+                    jac,
+                    support,
+                    cap,
+                    fr,
+                    out,
+                    ho,
+                    wo,
+                    padding,
+                    align_corners,
+                    fill,
+                    acc,
+                    wbuf,
+                    ct,
+                ):
                     continue
                 px = unnormalize(ct(rows[r, wo, 0]), W, align_corners, ct)
                 py = unnormalize(ct(rows[r, wo, 1]), H, align_corners, ct)
@@ -242,26 +202,27 @@ def _pixels_kernel_3d(point, unnormalize):
             for wo in range(Wo):
                 for a in range(3):
                     centre[a] = float(grid[s, ho, wo, a])
-                _jacobian_3d(grid, s, ho, wo, centre, jac)
-                if frame_3d(jac, support, cap, fr, work):
-                    footprint_3d(
-                        inp,
-                        n,
-                        centre[0],
-                        centre[1],
-                        centre[2],
-                        fr,
-                        out,
-                        do,
-                        ho,
-                        wo,
-                        padding,
-                        align_corners,
-                        fill,
-                        acc,
-                        wbuf,
-                        ct,
-                    )
+                jacobian_3d(grid, s, ho, wo, centre, jac)
+                if filtered_3d(
+                    inp,
+                    n,
+                    centre,
+                    jac,
+                    support,
+                    cap,
+                    fr,
+                    work,
+                    out,
+                    do,
+                    ho,
+                    wo,
+                    padding,
+                    align_corners,
+                    fill,
+                    acc,
+                    wbuf,
+                    ct,
+                ):
                     continue
                 px = unnormalize(ct(grid[s, ho, wo, 0]), W, align_corners, ct)
                 py = unnormalize(ct(grid[s, ho, wo, 1]), H, align_corners, ct)
@@ -347,24 +308,26 @@ def _flow_kernel_2d(point, unnormalize):
                 for wo in range(Wo):
                     cx = window[r, wo, 0]
                     cy = window[r, wo, 1]
-                    j00, j01, j10, j11 = _jacobian_2d(window, r, wo, cx, cy)
-                    if frame_2d(j00, j01, j10, j11, support, cap, fr):
-                        footprint_2d(
-                            inp,
-                            n,
-                            cx,
-                            cy,
-                            fr,
-                            out,
-                            ho,
-                            wo,
-                            padding,
-                            align_corners,
-                            fill,
-                            acc,
-                            wbuf,
-                            ct,
-                        )
+                    jac = jacobian_2d(window, r, wo, cx, cy)
+                    if filtered_2d(
+                        inp,
+                        n,
+                        cx,
+                        cy,
+                        jac,
+                        support,
+                        cap,
+                        fr,
+                        out,
+                        ho,
+                        wo,
+                        padding,
+                        align_corners,
+                        fill,
+                        acc,
+                        wbuf,
+                        ct,
+                    ):
                         continue
                     point(inp, n, ct(cx), ct(cy), out, ho, wo, padding, align_corners, fill, ct)
 
@@ -424,26 +387,27 @@ def _flow_kernel_3d(point, unnormalize):
             for wo in range(Wo):
                 for a in range(3):
                     centre[a] = grid[do - s0, ho - r0, wo, a]
-                _jacobian_3d(grid, do - s0, ho - r0, wo, centre, jac)
-                if frame_3d(jac, support, cap, fr, work):
-                    footprint_3d(
-                        inp,
-                        n,
-                        centre[0],
-                        centre[1],
-                        centre[2],
-                        fr,
-                        out,
-                        do,
-                        ho,
-                        wo,
-                        padding,
-                        align_corners,
-                        fill,
-                        acc,
-                        wbuf,
-                        ct,
-                    )
+                jacobian_3d(grid, do - s0, ho - r0, wo, centre, jac)
+                if filtered_3d(
+                    inp,
+                    n,
+                    centre,
+                    jac,
+                    support,
+                    cap,
+                    fr,
+                    work,
+                    out,
+                    do,
+                    ho,
+                    wo,
+                    padding,
+                    align_corners,
+                    fill,
+                    acc,
+                    wbuf,
+                    ct,
+                ):
                     continue
                 point(
                     inp,

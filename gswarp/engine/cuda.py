@@ -36,12 +36,14 @@ from gswarp.engine.footprint import (
     FRAME_2D,
     FRAME_3D,
     derivative,
+    filtered_2d,
+    filtered_3d,
     flow_point_2d,
     flow_point_3d,
     footprint_2d,
     footprint_3d,
-    frame_2d,
-    frame_3d,
+    jacobian_2d,
+    jacobian_3d,
 )
 from gswarp.engine.pointwise import (
     affine_coord_2d,
@@ -419,30 +421,31 @@ def _pixels_antialias_2d(point, unnormalize, ct):
         fr = cuda.local.array(FRAME_2D, np.float64)
         i = np.int64(cuda.grid(1))
         step = np.int64(cuda.gridsize(1))
-        rows = coords.shape[1]
-        width = coords.shape[2]
         while i < total:
             n, ho, wo = split_index_2d(i, out.shape[2], out.shape[3])
             r = ho + top
             cx = coords[n, r, wo, 0]
             cy = coords[n, r, wo, 1]
-            left = wo > 0
-            right = wo + 1 < width
-            up = r > 0
-            down = r + 1 < rows
-            wl = wo - 1 if left else wo
-            wr = wo + 1 if right else wo
-            ru = r - 1 if up else r
-            rd = r + 1 if down else r
-            j00 = derivative(coords[n, r, wl, 0], cx, coords[n, r, wr, 0], left, right)
-            j01 = derivative(coords[n, ru, wo, 0], cx, coords[n, rd, wo, 0], up, down)
-            j10 = derivative(coords[n, r, wl, 1], cy, coords[n, r, wr, 1], left, right)
-            j11 = derivative(coords[n, ru, wo, 1], cy, coords[n, rd, wo, 1], up, down)
-            if frame_2d(j00, j01, j10, j11, support, cap, fr):
-                footprint_2d(
-                    inp, n, cx, cy, fr, out, ho, wo, padding, align_corners, fill, acc, wbuf, ct
-                )
-            else:
+            jac = jacobian_2d(coords[n], r, wo, cx, cy)
+            if not filtered_2d(
+                inp,
+                n,
+                cx,
+                cy,
+                jac,
+                support,
+                cap,
+                fr,
+                out,
+                ho,
+                wo,
+                padding,
+                align_corners,
+                fill,
+                acc,
+                wbuf,
+                ct,
+            ):
                 px = unnormalize(ct(cx), inp.shape[3], align_corners, ct)
                 py = unnormalize(ct(cy), inp.shape[2], align_corners, ct)
                 point(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct)
@@ -460,56 +463,38 @@ def _pixels_antialias_3d(point, unnormalize, ct):
         fr = cuda.local.array(FRAME_3D, np.float64)
         jac = cuda.local.array(9, np.float64)
         work = cuda.local.array(18, np.float64)
+        centre = cuda.local.array(3, np.float64)
         i = np.int64(cuda.grid(1))
         step = np.int64(cuda.gridsize(1))
         while i < total:
             n, do, ho, wo = split_index_3d(i, out.shape[2], out.shape[3], out.shape[4])
             s = do + top
-            sizes = (coords.shape[3], coords.shape[2], coords.shape[1])  # x, y, z
-            index = (wo, ho, s)
             for a in range(3):
-                centre = coords[n, s, ho, wo, a]
-                for b in range(3):
-                    lo = index[b] > 0
-                    hi = index[b] + 1 < sizes[b]
-                    minus = centre
-                    plus = centre
-                    if b == 0:
-                        minus = coords[n, s, ho, wo - 1, a] if lo else centre
-                        plus = coords[n, s, ho, wo + 1, a] if hi else centre
-                    elif b == 1:
-                        minus = coords[n, s, ho - 1, wo, a] if lo else centre
-                        plus = coords[n, s, ho + 1, wo, a] if hi else centre
-                    else:
-                        minus = coords[n, s - 1, ho, wo, a] if lo else centre
-                        plus = coords[n, s + 1, ho, wo, a] if hi else centre
-                    jac[3 * a + b] = derivative(minus, centre, plus, lo, hi)
-            cx = coords[n, s, ho, wo, 0]
-            cy = coords[n, s, ho, wo, 1]
-            cz = coords[n, s, ho, wo, 2]
-            if frame_3d(jac, support, cap, fr, work):
-                footprint_3d(
-                    inp,
-                    n,
-                    cx,
-                    cy,
-                    cz,
-                    fr,
-                    out,
-                    do,
-                    ho,
-                    wo,
-                    padding,
-                    align_corners,
-                    fill,
-                    acc,
-                    wbuf,
-                    ct,
-                )
-            else:
-                px = unnormalize(ct(cx), inp.shape[4], align_corners, ct)
-                py = unnormalize(ct(cy), inp.shape[3], align_corners, ct)
-                pz = unnormalize(ct(cz), inp.shape[2], align_corners, ct)
+                centre[a] = coords[n, s, ho, wo, a]
+            jacobian_3d(coords[n], s, ho, wo, centre, jac)
+            if not filtered_3d(
+                inp,
+                n,
+                centre,
+                jac,
+                support,
+                cap,
+                fr,
+                work,
+                out,
+                do,
+                ho,
+                wo,
+                padding,
+                align_corners,
+                fill,
+                acc,
+                wbuf,
+                ct,
+            ):
+                px = unnormalize(ct(centre[0]), inp.shape[4], align_corners, ct)
+                py = unnormalize(ct(centre[1]), inp.shape[3], align_corners, ct)
+                pz = unnormalize(ct(centre[2]), inp.shape[2], align_corners, ct)
                 point(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct)
             i += step
 
@@ -551,15 +536,31 @@ def _flow_antialias_2d(point, unnormalize, ct):
             rx, ry = flow_point_2d(field, maps, absolute, x + 1.0, y) if right else (cx, cy)
             ux, uy = flow_point_2d(field, maps, absolute, x, y - 1.0) if up else (cx, cy)
             dx, dy = flow_point_2d(field, maps, absolute, x, y + 1.0) if down else (cx, cy)
-            j00 = derivative(lx, cx, rx, left, right)
-            j01 = derivative(ux, cx, dx, up, down)
-            j10 = derivative(ly, cy, ry, left, right)
-            j11 = derivative(uy, cy, dy, up, down)
-            if frame_2d(j00, j01, j10, j11, support, cap, fr):
-                footprint_2d(
-                    inp, n, cx, cy, fr, out, ho, wo, padding, align_corners, fill, acc, wbuf, ct
-                )
-            else:
+            jac = (
+                derivative(lx, cx, rx, left, right),
+                derivative(ux, cx, dx, up, down),
+                derivative(ly, cy, ry, left, right),
+                derivative(uy, cy, dy, up, down),
+            )
+            if not filtered_2d(
+                inp,
+                n,
+                cx,
+                cy,
+                jac,
+                support,
+                cap,
+                fr,
+                out,
+                ho,
+                wo,
+                padding,
+                align_corners,
+                fill,
+                acc,
+                wbuf,
+                ct,
+            ):
                 point(inp, n, ct(cx), ct(cy), out, ho, wo, padding, align_corners, fill, ct)
             i += step
 
@@ -586,6 +587,7 @@ def _flow_antialias_3d(point, unnormalize, ct):
         fr = cuda.local.array(FRAME_3D, np.float64)
         jac = cuda.local.array(9, np.float64)
         work = cuda.local.array(18, np.float64)
+        centre = cuda.local.array(3, np.float64)
         i = np.int64(cuda.grid(1))
         step = np.int64(cuda.gridsize(1))
         while i < total:
@@ -594,7 +596,10 @@ def _flow_antialias_3d(point, unnormalize, ct):
             sizes = (out.shape[4], out.shape[3], out.shape[2])
             index = (wo, ho, do)
             cx, cy, cz = flow_point_3d(field, maps, absolute, p[0], p[1], p[2])
-            for b in range(3):
+            centre[0] = cx
+            centre[1] = cy
+            centre[2] = cz
+            for b in range(3):  # output axis b: the chain one pixel before and after
                 lo = index[b] > 0
                 hi = index[b] + 1 < sizes[b]
                 ex = 1.0 if b == 0 else 0.0
@@ -613,26 +618,26 @@ def _flow_antialias_3d(point, unnormalize, ct):
                 jac[b] = derivative(mx, cx, qx, lo, hi)
                 jac[3 + b] = derivative(my, cy, qy, lo, hi)
                 jac[6 + b] = derivative(mz, cz, qz, lo, hi)
-            if frame_3d(jac, support, cap, fr, work):
-                footprint_3d(
-                    inp,
-                    n,
-                    cx,
-                    cy,
-                    cz,
-                    fr,
-                    out,
-                    do,
-                    ho,
-                    wo,
-                    padding,
-                    align_corners,
-                    fill,
-                    acc,
-                    wbuf,
-                    ct,
-                )
-            else:
+            if not filtered_3d(
+                inp,
+                n,
+                centre,
+                jac,
+                support,
+                cap,
+                fr,
+                work,
+                out,
+                do,
+                ho,
+                wo,
+                padding,
+                align_corners,
+                fill,
+                acc,
+                wbuf,
+                ct,
+            ):
                 point(
                     inp,
                     n,

@@ -80,12 +80,16 @@ __all__ = [
     "coverage_3d",
     "derivative",
     "filter_weight",
+    "filtered_2d",
+    "filtered_3d",
     "flow_point_2d",
     "flow_point_3d",
     "footprint_2d",
     "footprint_3d",
     "frame_2d",
     "frame_3d",
+    "jacobian_2d",
+    "jacobian_3d",
     "tap_index",
 ]
 
@@ -585,3 +589,91 @@ def footprint_3d(
             )
     for c in range(channels):
         out[n, c, do, ho, wo] = to_output(ct(_value(c, total, acc, beta, fill)), out)
+
+
+@cpu_inlined
+def jacobian_2d(rows, r, wo, ox, oy):
+    """``J`` at column ``wo`` of row ``r`` of ``rows`` (R, W, 2) (numpy.gradient's rules)."""
+    width = rows.shape[1]
+    left = wo > 0
+    right = wo + 1 < width
+    up = r > 0
+    down = r + 1 < rows.shape[0]
+    wl = wo - 1 if left else wo
+    wr = wo + 1 if right else wo
+    ru = r - 1 if up else r
+    rd = r + 1 if down else r
+    return (
+        derivative(rows[r, wl, 0], ox, rows[r, wr, 0], left, right),
+        derivative(rows[ru, wo, 0], ox, rows[rd, wo, 0], up, down),
+        derivative(rows[r, wl, 1], oy, rows[r, wr, 1], left, right),
+        derivative(rows[ru, wo, 1], oy, rows[rd, wo, 1], up, down),
+    )
+
+
+@register_jitable
+def jacobian_3d(grid, s, r, wo, centre, jac):
+    """``J`` (row-major into ``jac``) at ``grid[s, r, wo]`` of a coordinate volume grid
+    (S, R, W, 3) (numpy.gradient's rules)."""
+    width = grid.shape[2]
+    left = wo > 0
+    right = wo + 1 < width
+    up = r > 0
+    down = r + 1 < grid.shape[1]
+    front = s > 0
+    back = s + 1 < grid.shape[0]
+    wl = wo - 1 if left else wo
+    wr = wo + 1 if right else wo
+    ru = r - 1 if up else r
+    rd = r + 1 if down else r
+    sf = s - 1 if front else s
+    sb = s + 1 if back else s
+    for a in range(3):
+        jac[3 * a] = derivative(grid[s, r, wl, a], centre[a], grid[s, r, wr, a], left, right)
+        jac[3 * a + 1] = derivative(grid[s, ru, wo, a], centre[a], grid[s, rd, wo, a], up, down)
+        jac[3 * a + 2] = derivative(grid[sf, r, wo, a], centre[a], grid[sb, r, wo, a], front, back)
+
+
+@cpu_inlined
+def filtered_2d(
+    inp, n, cx, cy, jac, support, cap, fr, out, ho, wo, padding, align_corners, fill, acc, wbuf, ct
+):
+    """The antialiased sample at ``(cx, cy)`` whose Jacobian is ``jac`` (4 values, row-major),
+    into ``out[n, :, ho, wo]``, if the map shrinks there; returns whether it was written (if not,
+    the caller point-samples). ``fr``: frame scratch (:data:`FRAME_2D` values)."""
+    if not frame_2d(jac[0], jac[1], jac[2], jac[3], support, cap, fr):
+        return False
+    footprint_2d(inp, n, cx, cy, fr, out, ho, wo, padding, align_corners, fill, acc, wbuf, ct)
+    return True
+
+
+@register_jitable
+def filtered_3d(
+    inp,
+    n,
+    centre,
+    jac,
+    support,
+    cap,
+    fr,
+    work,
+    out,
+    do,
+    ho,
+    wo,
+    padding,
+    align_corners,
+    fill,
+    acc,
+    wbuf,
+    ct,
+):
+    """:func:`filtered_2d` for volumes: ``centre`` (3), ``jac`` (9, row-major), ``work`` the
+    scratch of :func:`frame_3d`."""
+    if not frame_3d(jac, support, cap, fr, work):
+        return False
+    cx, cy, cz = centre[0], centre[1], centre[2]
+    footprint_3d(
+        inp, n, cx, cy, cz, fr, out, do, ho, wo, padding, align_corners, fill, acc, wbuf, ct
+    )
+    return True
