@@ -726,6 +726,20 @@ def _check_matrices(matrices: Any, argument: str, input: np.ndarray) -> np.ndarr
     return matrices
 
 
+def _may_shrink(matrix: np.ndarray) -> bool:
+    """Whether any of the (N, k, k + 1) matrices may shrink: a NumPy look at the singular values,
+    looser than the frames' own test, so that rotations and magnifications never load (or
+    compile) the antialiasing code."""
+    from gswarp.engine.footprint import SHRINK_TOLERANCE
+
+    k = matrix.shape[1]
+    linear = matrix[:, :, :k]
+    if not np.isfinite(linear).all():
+        return True  # let the frames decide, point by point
+    largest = np.linalg.svd(linear, compute_uv=False).max(axis=-1)
+    return bool((largest > 1.0 + SHRINK_TOLERANCE / 2).any())
+
+
 def _sample_affine(
     input, matrix, size, mode, padding_mode, align, fill, out, antialias=False
 ) -> np.ndarray:
@@ -737,7 +751,7 @@ def _sample_affine(
     out = _check_out(out, size, input.dtype, input)
     if out.size == 0:
         return out
-    if antialias and mode != Mode.NEAREST:
+    if antialias and mode != Mode.NEAREST and _may_shrink(matrix):
         from gswarp.engine.antialias import footprint_frames
 
         k = input.ndim - 2
