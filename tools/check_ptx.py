@@ -51,6 +51,27 @@ def _sampling_signature(source: str, spatial: int, mode: int, compute: str) -> t
     return (*signature, types.int64)
 
 
+def _antialias_signature(source: str, spatial: int, compute: str) -> tuple:
+    from numba.core import types
+
+    pixels = np.uint8 if compute == "float32" else np.float64
+    nd = spatial + 2
+    head = [_array(pixels, nd)]
+    fill = _array(compute, 1, "C")
+    common = [_array(pixels, nd), types.int64, types.boolean, fill]
+    if source == "affine":
+        rest = [_array(np.float64, 2, "C"), _array(np.bool_, 1, "C")]
+        head.append(_array(np.float64, 3, "C"))
+    elif source == "pixels":
+        rest = [types.int64, types.float64, types.float64]
+        head.append(_array(np.float64, nd))
+    else:
+        rest = [_array(np.float64, 3, "C"), types.boolean, types.boolean]
+        rest += [types.float64, types.float64]
+        head.append(_array(np.float64, spatial + 1, "C"))
+    return (*head, *common, *rest, types.int64)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cc", default="9.0", help="compute capability (default 9.0, H100)")
@@ -79,6 +100,12 @@ def main() -> int:
         failures += _compile(
             cuda, kernel, signature, cc, f"{source} {spatial}-D mode {mode} {compute}"
         )
+    cases = itertools.product(("affine", "pixels", "flow"), (2, 3), (0, 2), ("float32", "float64"))
+    for source, spatial, mode, compute in cases:  # antialiasing: bilinear and bicubic
+        kernel = kernels.antialias_kernel(source, spatial, mode, compute)
+        signature = _antialias_signature(source, spatial, compute)
+        name = f"antialias {source} {spatial}-D mode {mode} {compute}"
+        failures += _compile(cuda, kernel, signature, cc, name)
     for spatial, compute in itertools.product((2, 3), ("float32", "float64")):
         kernel = kernels.affine_grid_kernel(spatial, compute)
         signature = (
