@@ -299,6 +299,23 @@ class TestPaddingAndValues:
         expected = np.clip(np.rint(exact.astype(np.float32)), 0, 255)
         np.testing.assert_array_equal(as_uint8, expected)
 
+    @pytest.mark.slow
+    @pytest.mark.parametrize("dtype", [np.float16, np.int16])
+    def test_other_dtypes_compute_as_point_sampling_does(self, rng, dtype):
+        image = (rng.random((1, 2, 30, 30)) * 1000 - 300).astype(dtype)
+        matrix = about_centres(rotation(12) * 2.6, (30, 30), (11, 11))
+        result = gswarp.warp_affine(image, matrix, (1, 2, 11, 11), antialias=True)
+        exact = gswarp.warp_affine(
+            image.astype(np.float32), matrix, (1, 2, 11, 11), antialias=True
+        )  # both compute in float32
+        if dtype == np.float16:
+            expected = exact.astype(np.float16)
+        else:
+            info = np.iinfo(dtype)
+            expected = np.clip(np.rint(exact), info.min, info.max).astype(dtype)
+        assert result.dtype == dtype
+        np.testing.assert_array_equal(result, expected)
+
     @pytest.mark.parametrize("layout", LAYOUTS)
     def test_layouts_give_the_same_bytes(self, rng, layout):
         image = rng.integers(0, 256, (1, 3, 33, 29), dtype=np.uint8)
