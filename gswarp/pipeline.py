@@ -27,7 +27,7 @@ from gswarp.io.images import (
     write_image,
 )
 from gswarp.io.volumes import VOLUME_SUFFIXES, read_volume, volume_format, write_volume
-from gswarp.plan import Plan, resolve
+from gswarp.plan import Plan, resolve, size_text
 from gswarp.spec import WarpSpec
 
 __all__ = [
@@ -273,7 +273,7 @@ def warp_file(
 
 def _check_size(source: Path, size: tuple[int, ...], expected: tuple[int, ...] | None) -> None:
     if expected is not None and tuple(size) != tuple(expected):
-        found, wanted = ("x".join(str(n) for n in s[::-1]) for s in (size, expected))
+        found, wanted = size_text(size), size_text(expected)
         raise InputError(
             f"{source}: is {found}, but the file it is paired with is {wanted}; paired files "
             "must have the same size"

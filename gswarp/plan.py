@@ -50,7 +50,12 @@ from gswarp.transforms import (
     theta_to_pixel_matrix,
 )
 
-__all__ = ["Plan", "check_fields", "resolve"]
+__all__ = ["Plan", "check_fields", "resolve", "size_text"]
+
+
+def size_text(size: tuple[int, ...]) -> str:
+    """``WxH`` or ``WxHxD`` of a spatial size given as (H, W) or (D, H, W)."""
+    return "x".join(str(n) for n in tuple(size)[::-1])
 
 
 @dataclass(frozen=True)

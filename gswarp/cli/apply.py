@@ -58,7 +58,7 @@ from gswarp.io.images import (
     format_of,
 )
 from gswarp.io.volumes import VOLUME_SUFFIXES, volume_format
-from gswarp.plan import check_fields, resolve
+from gswarp.plan import check_fields, resolve, size_text
 from gswarp.spec import WarpSpec
 
 
@@ -150,11 +150,6 @@ def _thread_setup(threads: int):
     return setup
 
 
-def _size_text(size: tuple[int, ...]) -> str:
-    """``WxH`` or ``WxHxD`` of a spatial size given as (H, W) or (D, H, W)."""
-    return "x".join(str(n) for n in size[::-1])
-
-
 class _Report:
     """Prints outcomes: paths on stdout, errors and -v lines on stderr, the progress bar, and
     the draw log's lines."""
@@ -198,7 +193,7 @@ class _Report:
         if result.written:
             click.echo(
                 f"{job.source} -> {', '.join(str(p) for p, _ in result.written)} "
-                f"({_size_text(result.before)} -> {_size_text(result.after)}, "
+                f"({size_text(result.before)} -> {size_text(result.after)}, "
                 f"{result.seconds * 1000:.1f} ms)",
                 err=True,
             )
