@@ -328,7 +328,7 @@ def _launch_points(kernel, inp, array, out, rest: tuple) -> None:
 # size, so channels go through in groups of ANTIALIAS_CHANNELS (one launch per group)
 
 ANTIALIAS_CHANNELS = 8
-_TAP_CHUNK = 16  # taps per row whose weights are computed before the per-channel sums
+_TAP_CHUNK = 32  # taps per row weighed before the sums (and the 2-D coverage's polygon scratch)
 
 
 def _affine_antialias_2d(point, unnormalize, ct):

@@ -38,9 +38,11 @@ Taps outside the input follow the padding mode: ``border`` repeats the edge pixe
 mirrors the index (about the edge pixels' centres with ``align_corners``, about their outer edges
 without). ``zeros`` (a ``fill``): the taps repeat the edge pixel as with ``border``, and the result
 is blended with ``fill`` by the *coverage*: the fraction of the output pixel's footprint (the
-parallelogram / parallelepiped ``c + J [-1/2, 1/2]^k``) that lies inside the input's extent
-``[-1/2, size - 1/2]``. So a resize, whose footprints tile the input exactly, never darkens its
-edges, and the edge of a rotated image is antialiased against the fill by its exact area.
+parallelogram / parallelepiped ``c + J [-1/2, 1/2]^k``) that lies inside the input's extent ``[-1/2,
+size - 1/2]`` (exact in 2-D and for axis-aligned footprints in 3-D; oblique ones in 3-D integrate
+one axis exactly and the two others over 16 x 16 strips). So a resize, whose footprints tile the
+input exactly, never darkens its edges, and the edge of a rotated image is antialiased against the
+fill by its exact area.
 
 Frames
 ------
@@ -340,10 +342,42 @@ def _interval(lo, hi, offset, slope, low, high):
 
 
 @register_jitable
-def coverage_2d(cx, cy, fr, width, height):
+def _clip(poly, count, source, target, axis, bound, keep_above):
+    """Sutherland-Hodgman: the polygon ``poly[source]`` (``count`` vertices, x and y interleaved)
+    cut by the half-plane ``coordinate[axis] >= bound`` (``keep_above``) or ``<= bound``, into
+    ``poly[target]``; returns the new vertex count."""
+    kept = 0
+    if count == 0:
+        return 0
+    for i in range(count):
+        j = (i + 1) % count
+        ax = poly[source + 2 * i]
+        ay = poly[source + 2 * i + 1]
+        bx = poly[source + 2 * j]
+        by = poly[source + 2 * j + 1]
+        a = (ax if axis == 0 else ay) - bound
+        b = (bx if axis == 0 else by) - bound
+        if not keep_above:
+            a = -a
+            b = -b
+        if a >= 0.0:
+            poly[target + 2 * kept] = ax
+            poly[target + 2 * kept + 1] = ay
+            kept += 1
+        if (a >= 0.0) != (b >= 0.0):  # the edge crosses the bound: add the crossing
+            t = a / (a - b)
+            poly[target + 2 * kept] = ax + t * (bx - ax)
+            poly[target + 2 * kept + 1] = ay + t * (by - ay)
+            kept += 1
+    return kept
+
+
+@register_jitable
+def coverage_2d(cx, cy, fr, width, height, poly):
     """Fraction of the parallelogram ``c + J [-1/2, 1/2]^2`` inside the input's extent
-    ``[-1/2, width - 1/2] x [-1/2, height - 1/2]``: exact along J's first column, a midpoint sum
-    over ``_STRIPS`` strips along its second (its error is below 1/_STRIPS^2 of an edge strip)."""
+    ``[-1/2, width - 1/2] x [-1/2, height - 1/2]``, exact: the parallelogram clipped by the
+    extent's four sides (Sutherland-Hodgman; ``poly`` is float64 scratch of at least 32 values),
+    its area by the shoelace formula. A degenerate ``J`` counts as inside where its centre is."""
     j00, j01, j10, j11 = fr[4], fr[5], fr[6], fr[7]
     ex = 0.5 * (abs(j00) + abs(j01))
     ey = 0.5 * (abs(j10) + abs(j11))
@@ -358,20 +392,40 @@ def coverage_2d(cx, cy, fr, width, height):
         return 1.0
     if cx + ex <= x_lo or cx - ex >= x_hi or cy + ey <= y_lo or cy - ey >= y_hi:
         return 0.0
-    inside = 0.0
-    for i in range(_STRIPS):
-        v = -0.5 + (i + 0.5) / _STRIPS
-        lo, hi = _interval(-0.5, 0.5, cx + j01 * v, j00, x_lo, x_hi)
-        lo, hi = _interval(lo, hi, cy + j11 * v, j10, y_lo, y_hi)
-        if hi > lo:
-            inside += hi - lo
-    return inside / _STRIPS
+    area = abs(j00 * j11 - j01 * j10)
+    if not area > 0.0:
+        inside = cx >= x_lo and cx <= x_hi and cy >= y_lo and cy <= y_hi
+        return 1.0 if inside else 0.0
+    for k in range(4):  # corners c + J (+-1/2, +-1/2), in order around the parallelogram
+        su = -0.5 if k == 0 or k == 3 else 0.5
+        sv = -0.5 if k < 2 else 0.5
+        poly[2 * k] = cx + j00 * su + j01 * sv
+        poly[2 * k + 1] = cy + j10 * su + j11 * sv
+    count = _clip(poly, 4, 0, 16, 0, x_lo, True)
+    count = _clip(poly, count, 16, 0, 0, x_hi, False)
+    count = _clip(poly, count, 0, 16, 1, y_lo, True)
+    count = _clip(poly, count, 16, 0, 1, y_hi, False)
+    twice = 0.0
+    for i in range(count):
+        j = (i + 1) % count
+        twice += poly[2 * i] * poly[2 * j + 1] - poly[2 * j] * poly[2 * i + 1]
+    return min(abs(0.5 * twice) / area, 1.0)
+
+
+@register_jitable
+def _overlap(centre, half, low, high):
+    """Fraction of ``[centre - half, centre + half]`` inside ``[low, high]`` (a point: 0 or 1)."""
+    if not half > 0.0:
+        return 1.0 if low <= centre <= high else 0.0
+    inside = min(centre + half, high) - max(centre - half, low)
+    return max(inside, 0.0) / (2.0 * half)
 
 
 @register_jitable
 def coverage_3d(cx, cy, cz, fr, width, height, depth):
-    """The 3-D :func:`coverage_2d`: ``c + J [-1/2, 1/2]^3`` against the input's extent, exact along
-    J's first column, a midpoint sum over ``_STRIPS``^2 strips along the other two."""
+    """The 3-D :func:`coverage_2d`: ``c + J [-1/2, 1/2]^3`` against the input's extent. Exact
+    for an axis-aligned ``J`` (a product of three overlaps); otherwise exact along J's first
+    column and a midpoint sum over ``_STRIPS``^2 strips along the other two."""
     j = fr[9:18]
     ex = 0.5 * (abs(j[0]) + abs(j[1]) + abs(j[2]))
     ey = 0.5 * (abs(j[3]) + abs(j[4]) + abs(j[5]))
@@ -397,6 +451,12 @@ def coverage_3d(cx, cy, cz, fr, width, height, depth):
         or cz - ez >= z_hi
     ):
         return 0.0
+    if j[1] == 0.0 and j[2] == 0.0 and j[3] == 0.0 and j[5] == 0.0 and j[6] == 0.0 and j[7] == 0.0:
+        return (
+            _overlap(cx, ex, x_lo, x_hi)
+            * _overlap(cy, ey, y_lo, y_hi)
+            * _overlap(cz, ez, z_lo, z_hi)
+        )
     inside = 0.0
     for a in range(_STRIPS):
         v = -0.5 + (a + 0.5) / _STRIPS
@@ -492,13 +552,14 @@ def _value(c, total, acc, beta, fill):
 def footprint_2d(inp, n, cx, cy, fr, out, ho, wo, padding, align_corners, fill, acc, wbuf, ct):
     """Antialiased sample of ``inp[n]`` at float64 pixel coordinates ``(cx, cy)`` with frame
     ``fr`` (see the module notes) into ``out[n, :, ho, wo]``; ``acc`` (one element per channel)
-    and ``wbuf`` (any length) are float64 scratch."""
+    and ``wbuf`` (at least 32 values: the coverage's polygons use it first) are float64
+    scratch."""
     channels = inp.shape[1]
     height = inp.shape[2]
     width = inp.shape[3]
     beta = 0.0  # outside: the fill
     if isfinite(cx) and isfinite(cy):
-        beta = coverage_2d(cx, cy, fr, width, height) if padding == ZEROS else 1.0
+        beta = coverage_2d(cx, cy, fr, width, height, wbuf) if padding == ZEROS else 1.0
     if beta <= 0.0:
         for c in range(channels):
             out[n, c, ho, wo] = to_output(ct(fill[c]), out)
