@@ -48,6 +48,8 @@ def _sampling_signature(source: str, spatial: int, mode: int, compute: str) -> t
     signature = [_array(pixels, nd), array, _array(pixels, nd), types.int64, types.boolean, fill]
     if source == "flow":
         signature += [_array(np.float64, 3, "C"), types.boolean, types.boolean]
+    if source == "affine":  # origin and shift: a window of the input, a part of the output
+        signature += [_array(np.int64, 1, "C"), _array(np.int64, 1, "C")]
     return (*signature, types.int64)
 
 

@@ -223,7 +223,8 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
         from gswarp.engine.cuda import launch_sampling
 
         fill = fill_n if mode == Mode.NEAREST else fill_c
-        extra = extra[:3]  # (maps, absolute, direct): the CPU's separable path has no GPU form
+        if source_kind == "flow":
+            extra = extra[:3]  # (maps, absolute, direct): the CPU's separable path has no GPU form
         launch_sampling(
             source_kind, mode, ct, k_input, source, k_out, padding, align_corners, fill, extra
         )
@@ -232,7 +233,8 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
         return
     from gswarp.engine.cpu import launch, sampling_kernel
 
-    kernel = sampling_kernel(source_kind, input.ndim - 2, int(mode))
+    windowed = source_kind == "affine" and any(np.any(part) for part in extra)
+    kernel = sampling_kernel(source_kind, input.ndim - 2, int(mode), windowed)
     launch(
         kernel,
         k_input,
@@ -740,9 +742,18 @@ def _may_shrink(matrix: np.ndarray) -> bool:
     return bool((largest > 1.0 + SHRINK_TOLERANCE / 2).any())
 
 
+def _whole(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The affine kernels' (origin, shift) for a whole output read from a whole input."""
+    return np.zeros(k, dtype=np.int64), np.zeros(k, dtype=np.int64)
+
+
 def _sample_affine(
-    input, matrix, size, mode, padding_mode, align, fill, out, antialias=False
+    input, matrix, size, mode, padding_mode, align, fill, out, antialias=False, window=None
 ) -> np.ndarray:
+    """:func:`warp_affine`'s work. ``window``: ``(origin, shift)``, int64 ``(x, y[, z])``
+    vectors: the output is the part of a larger output that starts at ``origin``, and ``input``
+    the window of a larger input that starts at ``shift`` (:mod:`gswarp.engine.chunks`); default
+    the whole of both."""
     mode = _check_mode(mode, input)
     padding = parse_padding(padding_mode, "padding_mode")
     if not isinstance(antialias, (bool, np.bool_)):
@@ -751,7 +762,11 @@ def _sample_affine(
     out = _check_out(out, size, input.dtype, input)
     if out.size == 0:
         return out
+    whole = _whole(input.ndim - 2)
+    window = whole if window is None else window
     if antialias and mode != Mode.NEAREST and _may_shrink(matrix):
+        if window is not whole:
+            raise SpecError("antialias: not available for a window of the input yet")
         from gswarp.engine.antialias import footprint_frames
 
         k = input.ndim - 2
@@ -762,7 +777,18 @@ def _sample_affine(
             _run_antialias("affine", input, matrix, out, mode, padding, align, fill, ct, rest)
             for n in np.flatnonzero(~shrinks):  # the items that do not shrink: point-sampled
                 item = slice(n, n + 1)
-                _run("affine", input[item], matrix[item], out[item], mode, padding, align, fill, ct)
+                _run(
+                    "affine",
+                    input[item],
+                    matrix[item],
+                    out[item],
+                    mode,
+                    padding,
+                    align,
+                    fill,
+                    ct,
+                    whole,
+                )
             return out
-    _run("affine", input, matrix, out, mode, padding, align, fill, ct)
+    _run("affine", input, matrix, out, mode, padding, align, fill, ct, window)
     return out

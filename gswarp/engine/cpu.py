@@ -92,7 +92,7 @@ _JIT = {"cache": True, "nogil": True, "parallel": True}
 # numba keys its on-disk cache on the closure's contents too, so every kernel is cached apart.
 
 
-def _grid_kernel_2d(point, unnormalize, interior, mode):
+def _grid_kernel_2d(point, unnormalize, interior, mode, windowed=False):
     @njit(**_JIT)
     def grid_sample_2d(inp, grid, out, padding, align_corners, fill, ct, start, stop):
         H = inp.shape[2]
@@ -110,7 +110,7 @@ def _grid_kernel_2d(point, unnormalize, interior, mode):
     return grid_sample_2d
 
 
-def _grid_kernel_3d(point, unnormalize, interior, mode):
+def _grid_kernel_3d(point, unnormalize, interior, mode, windowed=False):
     @njit(**_JIT)
     def grid_sample_3d(inp, grid, out, padding, align_corners, fill, ct, start, stop):
         D = inp.shape[2]
@@ -133,61 +133,91 @@ def _grid_kernel_3d(point, unnormalize, interior, mode):
     return grid_sample_3d
 
 
-def _affine_kernel_2d(point, unnormalize, interior, mode):
+def _affine_kernel_2d(point, unnormalize, interior, mode, windowed):
     @njit(**_JIT)
-    def affine_sample_2d(inp, matrix, out, padding, align_corners, fill, ct, start, stop):
+    def affine_sample_2d(
+        inp, matrix, out, padding, align_corners, fill, ct, start, stop, origin, shift
+    ):
         H = inp.shape[2]
         W = inp.shape[3]
         Ho = out.shape[2]
         Wo = out.shape[3]
+        # windowed (a compile-time constant): the output is a part of a larger one, starting at
+        # origin, and inp a window of a larger input, starting at shift (gswarp.engine.chunks)
+        c0 = origin[0] if windowed else 0
+        c1 = c0 + Wo
+        r0 = origin[1] if windowed else 0
+        fx = float(shift[0]) if windowed else 0.0
+        fy = float(shift[1]) if windowed else 0.0
+        x0 = ct(fx)
+        y0 = ct(fy)
         inner = has_interior(mode, padding, align_corners)
         runs = has_fill_runs(mode, padding)
         for job in prange(start, stop):
             n = job // Ho
             ho = job - n * Ho
             m = matrix[n]
+            row = ho + r0
             # float64 row origin; every point is one fused multiply-add away from it
-            ox = m[0, 1] * ho + m[0, 2]
-            oy = m[1, 1] * ho + m[1, 2]
+            ox = m[0, 1] * row + m[0, 2]
+            oy = m[1, 1] * row + m[1, 2]
             sx = m[0, 0]  # per-column steps, held in locals: the output's stores cannot alias them
             sy = m[1, 0]
-            lo, hi = 0, 0
+            lo, hi = c0, c0
             if inner:
-                lo, hi = interior_columns(sx, ox, W, mode, Wo, 0, Wo, ct)
-                lo, hi = interior_columns(sy, oy, H, mode, Wo, lo, hi, ct)
-            for wo in range(lo, hi):
-                px = row_coordinate(sx, wo, ox, ct)
-                py = row_coordinate(sy, wo, oy, ct)
-                interior(inp, n, px, py, out, ho, wo, ct)
-            a, b = 0, Wo  # columns outside [a, b) read only the fill (see has_fill_runs)
+                lo, hi = interior_columns(sx, ox, W, mode, c1, c0, c1, ct, fx)
+                lo, hi = interior_columns(sy, oy, H, mode, c1, lo, hi, ct, fy)
+            for wa in range(lo, hi):  # whole-output columns; the coordinates shifted exactly
+                px = row_coordinate(sx, wa, ox, ct)
+                py = row_coordinate(sy, wa, oy, ct)
+                if windowed:
+                    px -= x0
+                    py -= y0
+                interior(inp, n, px, py, out, ho, wa - c0, ct)
+            a, b = c0, c1  # columns outside [a, b) read only the fill (see has_fill_runs)
             if runs and finite_row_2d(sx, sy, ox, oy):
-                a, b = inside_columns(sx, ox, W, Wo, 0, Wo, ct)
-                a, b = inside_columns(sy, oy, H, Wo, a, b, ct)
+                a, b = inside_columns(sx, ox, W, c1, c0, c1, ct, fx)
+                a, b = inside_columns(sy, oy, H, c1, a, b, ct, fy)
             first = -1  # the first such column computed; the others copy it
             for part in range(2):  # the columns before the interior, then those after it
-                for wo in range(0 if part == 0 else hi, lo if part == 0 else Wo):
-                    outside = wo < a or wo >= b
+                for wa in range(c0 if part == 0 else hi, lo if part == 0 else c1):
+                    outside = wa < a or wa >= b
                     if outside and first >= 0:
-                        copy_point_2d(out, n, ho, first, wo)
+                        copy_point_2d(out, n, ho, first - c0, wa - c0)
                         continue
-                    px = row_coordinate(sx, wo, ox, ct)
-                    py = row_coordinate(sy, wo, oy, ct)
-                    point(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct)
+                    px = row_coordinate(sx, wa, ox, ct)
+                    py = row_coordinate(sy, wa, oy, ct)
+                    if windowed:
+                        px -= x0
+                        py -= y0
+                    point(inp, n, px, py, out, ho, wa - c0, padding, align_corners, fill, ct)
                     if outside:
-                        first = wo
+                        first = wa
 
     return affine_sample_2d
 
 
-def _affine_kernel_3d(point, unnormalize, interior, mode):
+def _affine_kernel_3d(point, unnormalize, interior, mode, windowed):
     @njit(**_JIT)
-    def affine_sample_3d(inp, matrix, out, padding, align_corners, fill, ct, start, stop):
+    def affine_sample_3d(
+        inp, matrix, out, padding, align_corners, fill, ct, start, stop, origin, shift
+    ):
         D = inp.shape[2]
         H = inp.shape[3]
         W = inp.shape[4]
         Do = out.shape[2]
         Ho = out.shape[3]
         Wo = out.shape[4]
+        c0 = origin[0] if windowed else 0  # as in the 2-D kernel
+        c1 = c0 + Wo
+        r0 = origin[1] if windowed else 0
+        s0 = origin[2] if windowed else 0
+        fx = float(shift[0]) if windowed else 0.0
+        fy = float(shift[1]) if windowed else 0.0
+        fz = float(shift[2]) if windowed else 0.0
+        x0 = ct(fx)
+        y0 = ct(fy)
+        z0 = ct(fz)
         inner = has_interior(mode, padding, align_corners)
         runs = has_fill_runs(mode, padding)
         for job in prange(start, stop):
@@ -196,45 +226,57 @@ def _affine_kernel_3d(point, unnormalize, interior, mode):
             do = rest // Ho
             ho = rest - do * Ho
             m = matrix[n]
-            ox = m[0, 1] * ho + m[0, 2] * do + m[0, 3]
-            oy = m[1, 1] * ho + m[1, 2] * do + m[1, 3]
-            oz = m[2, 1] * ho + m[2, 2] * do + m[2, 3]
+            row = ho + r0
+            plane = do + s0
+            ox = m[0, 1] * row + m[0, 2] * plane + m[0, 3]
+            oy = m[1, 1] * row + m[1, 2] * plane + m[1, 3]
+            oz = m[2, 1] * row + m[2, 2] * plane + m[2, 3]
             sx = m[0, 0]  # per-column steps, held in locals: the output's stores cannot alias them
             sy = m[1, 0]
             sz = m[2, 0]
-            lo, hi = 0, 0
+            lo, hi = c0, c0
             if inner:
-                lo, hi = interior_columns(sx, ox, W, mode, Wo, 0, Wo, ct)
-                lo, hi = interior_columns(sy, oy, H, mode, Wo, lo, hi, ct)
-                lo, hi = interior_columns(sz, oz, D, mode, Wo, lo, hi, ct)
-            for wo in range(lo, hi):
-                px = row_coordinate(sx, wo, ox, ct)
-                py = row_coordinate(sy, wo, oy, ct)
-                pz = row_coordinate(sz, wo, oz, ct)
-                interior(inp, n, px, py, pz, out, do, ho, wo, ct)
-            a, b = 0, Wo  # columns outside [a, b) read only the fill (see has_fill_runs)
+                lo, hi = interior_columns(sx, ox, W, mode, c1, c0, c1, ct, fx)
+                lo, hi = interior_columns(sy, oy, H, mode, c1, lo, hi, ct, fy)
+                lo, hi = interior_columns(sz, oz, D, mode, c1, lo, hi, ct, fz)
+            for wa in range(lo, hi):
+                px = row_coordinate(sx, wa, ox, ct)
+                py = row_coordinate(sy, wa, oy, ct)
+                pz = row_coordinate(sz, wa, oz, ct)
+                if windowed:
+                    px -= x0
+                    py -= y0
+                    pz -= z0
+                interior(inp, n, px, py, pz, out, do, ho, wa - c0, ct)
+            a, b = c0, c1  # columns outside [a, b) read only the fill (see has_fill_runs)
             if runs and finite_row_3d(sx, sy, sz, ox, oy, oz):
-                a, b = inside_columns(sx, ox, W, Wo, 0, Wo, ct)
-                a, b = inside_columns(sy, oy, H, Wo, a, b, ct)
-                a, b = inside_columns(sz, oz, D, Wo, a, b, ct)
+                a, b = inside_columns(sx, ox, W, c1, c0, c1, ct, fx)
+                a, b = inside_columns(sy, oy, H, c1, a, b, ct, fy)
+                a, b = inside_columns(sz, oz, D, c1, a, b, ct, fz)
             first = -1  # the first such column computed; the others copy it
             for part in range(2):  # the columns before the interior, then those after it
-                for wo in range(0 if part == 0 else hi, lo if part == 0 else Wo):
-                    outside = wo < a or wo >= b
+                for wa in range(c0 if part == 0 else hi, lo if part == 0 else c1):
+                    outside = wa < a or wa >= b
                     if outside and first >= 0:
-                        copy_point_3d(out, n, do, ho, first, wo)
+                        copy_point_3d(out, n, do, ho, first - c0, wa - c0)
                         continue
-                    px = row_coordinate(sx, wo, ox, ct)
-                    py = row_coordinate(sy, wo, oy, ct)
-                    pz = row_coordinate(sz, wo, oz, ct)
-                    point(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct)
+                    px = row_coordinate(sx, wa, ox, ct)
+                    py = row_coordinate(sy, wa, oy, ct)
+                    pz = row_coordinate(sz, wa, oz, ct)
+                    if windowed:
+                        px -= x0
+                        py -= y0
+                        pz -= z0
+                    point(
+                        inp, n, px, py, pz, out, do, ho, wa - c0, padding, align_corners, fill, ct
+                    )
                     if outside:
-                        first = wo
+                        first = wa
 
     return affine_sample_3d
 
 
-def _flow_kernel_2d(point, unnormalize, interior, mode):
+def _flow_kernel_2d(point, unnormalize, interior, mode, windowed=False):
     """Output pixel p -> q = A p -> field value f at B q -> r = q + f (or f) -> C r: the whole
     chain of one flow field between matrices, per point, with no coordinate buffer. ``maps`` is
     (3, 2, 3): A, B, C. ``direct``: A and B are identities and the field has the output's grid,
@@ -284,7 +326,7 @@ def _flow_kernel_2d(point, unnormalize, interior, mode):
     return flow_sample_2d
 
 
-def _flow_kernel_3d(point, unnormalize, interior, mode):
+def _flow_kernel_3d(point, unnormalize, interior, mode, windowed=False):
     """The 3-D :func:`_flow_kernel_2d`: ``maps`` is (3, 3, 4)."""
 
     @njit(**_JIT)
@@ -399,16 +441,21 @@ def _compile_with_notice(kernel, signature: tuple) -> None:
 
 
 @cache
-def sampling_kernel(source: str, spatial: int, mode: int):
-    """The parallel kernel for ``source`` ('grid', 'pixels' or 'affine'), 2 or 3 spatial dims,
-    and ``mode``. 'pixels' is a grid of pixel coordinates (no un-normalization).
+def sampling_kernel(source: str, spatial: int, mode: int, windowed: bool = False):
+    """The parallel kernel for ``source`` ('grid', 'pixels', 'affine' or 'flow'), 2 or 3
+    spatial dims, and ``mode``. 'pixels' is a grid of pixel coordinates (no un-normalization).
 
     Every kernel has the signature
-    ``(inp, source_array, out, padding, align_corners, fill, ct, start, stop)``: it fills output
-    rows ``start:stop``. ``source_array`` is the grid (any float dtype), or for 'affine' the
-    float64 pixel-space matrices (N, 2, 3) / (N, 3, 4) mapping output pixel ``(x, y[, z], 1)`` to
-    input pixel coordinates. ``fill`` is the per-channel fill in ``ct`` -- or in the input dtype
-    for nearest, which copies values without converting them.
+    ``(inp, source_array, out, padding, align_corners, fill, ct, start, stop, *extra)``: it fills
+    output rows ``start:stop``. ``source_array`` is the grid (any float dtype), or for 'affine'
+    the float64 pixel-space matrices (N, 2, 3) / (N, 3, 4) mapping output pixel ``(x, y[, z],
+    1)`` to input pixel coordinates. ``fill`` is the per-channel fill in ``ct`` -- or in the
+    input dtype for nearest, which copies values without converting them. 'affine' kernels take
+    ``extra = (origin, shift)`` (int64 ``(x, y[, z])``), which only the ``windowed`` variant
+    reads: ``out`` is then the part of the whole output that starts at ``origin`` and ``inp`` the
+    window of the whole input that starts at ``shift`` (:mod:`gswarp.engine.chunks`); the
+    variant is a compile-time constant, so whole warps pay nothing for it (measured: 4-10 %
+    when the shift was always applied). 'flow' kernels take the chain's arguments.
     """
     point, unnormalize = point_functions(source, spatial, mode)
     interior = (INTERIOR_2D if spatial == 2 else INTERIOR_3D)[mode]
@@ -422,7 +469,7 @@ def sampling_kernel(source: str, spatial: int, mode: int):
         ("flow", 2): _flow_kernel_2d,
         ("flow", 3): _flow_kernel_3d,
     }
-    return factories[source, spatial](point, unnormalize, interior, mode)
+    return factories[source, spatial](point, unnormalize, interior, mode, windowed)
 
 
 @njit(**_JIT)

@@ -166,16 +166,20 @@ def _grid_3d(point, unnormalize, ct):
 
 
 def _affine_2d(point, unnormalize, ct):
-    def affine_sample_2d(inp, matrix, out, padding, align_corners, fill, total):
+    def affine_sample_2d(inp, matrix, out, padding, align_corners, fill, origin, shift, total):
         i = np.int64(cuda.grid(1))
         step = np.int64(cuda.gridsize(1))
+        x0 = ct(shift[0])  # a window of a larger input and a part of a larger output: the
+        y0 = ct(shift[1])  # coordinates come from whole-output indices, then shift exactly
         while i < total:
             n, ho, wo = split_index_2d(i, out.shape[2], out.shape[3])
+            row = ho + origin[1]
+            column = np.float64(wo + origin[0])
             # the CPU kernel's arithmetic: a float64 row origin, one fused multiply-add per axis
-            ox = matrix[n, 0, 1] * ho + matrix[n, 0, 2]
-            oy = matrix[n, 1, 1] * ho + matrix[n, 1, 2]
-            px = ct(fma(matrix[n, 0, 0], np.float64(wo), ox))
-            py = ct(fma(matrix[n, 1, 0], np.float64(wo), oy))
+            ox = matrix[n, 0, 1] * row + matrix[n, 0, 2]
+            oy = matrix[n, 1, 1] * row + matrix[n, 1, 2]
+            px = ct(fma(matrix[n, 0, 0], column, ox)) - x0
+            py = ct(fma(matrix[n, 1, 0], column, oy)) - y0
             point(inp, n, px, py, out, ho, wo, padding, align_corners, fill, ct)
             i += step
 
@@ -183,17 +187,23 @@ def _affine_2d(point, unnormalize, ct):
 
 
 def _affine_3d(point, unnormalize, ct):
-    def affine_sample_3d(inp, matrix, out, padding, align_corners, fill, total):
+    def affine_sample_3d(inp, matrix, out, padding, align_corners, fill, origin, shift, total):
         i = np.int64(cuda.grid(1))
         step = np.int64(cuda.gridsize(1))
+        x0 = ct(shift[0])
+        y0 = ct(shift[1])
+        z0 = ct(shift[2])
         while i < total:
             n, do, ho, wo = split_index_3d(i, out.shape[2], out.shape[3], out.shape[4])
-            ox = matrix[n, 0, 1] * ho + matrix[n, 0, 2] * do + matrix[n, 0, 3]
-            oy = matrix[n, 1, 1] * ho + matrix[n, 1, 2] * do + matrix[n, 1, 3]
-            oz = matrix[n, 2, 1] * ho + matrix[n, 2, 2] * do + matrix[n, 2, 3]
-            px = ct(fma(matrix[n, 0, 0], np.float64(wo), ox))
-            py = ct(fma(matrix[n, 1, 0], np.float64(wo), oy))
-            pz = ct(fma(matrix[n, 2, 0], np.float64(wo), oz))
+            row = ho + origin[1]
+            plane = do + origin[2]
+            column = np.float64(wo + origin[0])
+            ox = matrix[n, 0, 1] * row + matrix[n, 0, 2] * plane + matrix[n, 0, 3]
+            oy = matrix[n, 1, 1] * row + matrix[n, 1, 2] * plane + matrix[n, 1, 3]
+            oz = matrix[n, 2, 1] * row + matrix[n, 2, 2] * plane + matrix[n, 2, 3]
+            px = ct(fma(matrix[n, 0, 0], column, ox)) - x0
+            py = ct(fma(matrix[n, 1, 0], column, oy)) - y0
+            pz = ct(fma(matrix[n, 2, 0], column, oz)) - z0
             point(inp, n, px, py, pz, out, do, ho, wo, padding, align_corners, fill, ct)
             i += step
 

@@ -955,19 +955,21 @@ def has_interior(mode, padding, align_corners):
 
 
 @register_jitable
-def interior_columns(m0, origin, size, mode, width, lo, hi, ct):
-    """``[lo, hi)`` narrowed to the columns whose coordinate on an axis of ``size`` is interior
-    for ``mode``: ``0 <= p < size - 1`` for (tri/bi)linear (both neighbours inside),
-    ``0 <= p <= size - 1`` for nearest."""
-    return band_columns(m0, origin, 0.0, True, size - 1.0, mode == NEAREST, width, lo, hi, ct)
+def interior_columns(m0, origin, size, mode, width, lo, hi, ct, offset):
+    """``[lo, hi)`` narrowed to the columns whose coordinate on an axis of ``size`` starting at
+    ``offset`` (a window of a larger input: its coordinates are ``p - offset``) is interior for
+    ``mode``: ``0 <= p - offset < size - 1`` for (tri/bi)linear (both neighbours inside),
+    ``<= size - 1`` for nearest."""
+    high = offset + size - 1.0
+    return band_columns(m0, origin, offset, True, high, mode == NEAREST, width, lo, hi, ct)
 
 
 @register_jitable
-def inside_columns(m0, origin, size, width, lo, hi, ct):
-    """``[lo, hi)`` narrowed to the columns whose coordinate on an axis of ``size`` is strictly
-    between -1 and ``size`` (a (tri/bi)linear sample there reads at least one pixel); the
-    others read only the fill."""
-    return band_columns(m0, origin, -1.0, False, float(size), False, width, lo, hi, ct)
+def inside_columns(m0, origin, size, width, lo, hi, ct, offset):
+    """``[lo, hi)`` narrowed to the columns whose coordinate on an axis of ``size`` starting at
+    ``offset`` is strictly between -1 and ``size`` (a (tri/bi)linear sample there reads at least
+    one pixel); the others read only the fill."""
+    return band_columns(m0, origin, offset - 1.0, False, offset + size, False, width, lo, hi, ct)
 
 
 @register_jitable
