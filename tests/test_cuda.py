@@ -162,6 +162,27 @@ class TestCudaKernelsMatchCpu:
         np.testing.assert_allclose(gpu.astype(int), cpu.astype(int), atol=1)
 
 
+class TestCudaWindows:
+    @pytest.mark.parametrize("spatial", [(13, 15), (9, 10, 11)])
+    def test_cuda_window_of_an_affine_warp(self, rng, spatial):
+        from gswarp.engine.chunks import input_window, warp_affine_window
+
+        k = len(spatial)
+        x = image(rng, (1, 2, *spatial), np.float64)
+        matrix = np.concatenate([np.eye(k) * 0.9 + 0.05, np.full((k, 1), 0.7)], axis=1)
+        origin, stop = (2,) * k, (5,) * k
+        low, high = input_window(matrix, origin, stop, spatial, "bilinear", "zeros")
+        box = [slice(a, b) for a, b in zip(low[::-1], high[::-1], strict=True)]
+        window = x[(slice(None), slice(None), *box)]
+        size = (1, 2, *[3] * k)
+        args = (window, low, matrix, size, origin)
+        cpu = warp_affine_window(*args)
+        gpu = on_cuda(warp_affine_window, *args)
+        assert_close(gpu, cpu, "bilinear", np.float64)
+        whole = gswarp.warp_affine(x, matrix, (1, 2, *[5] * k))
+        np.testing.assert_array_equal(cpu, whole[(slice(None), slice(None), *[slice(2, 5)] * k)])
+
+
 class TestCudaAntialias:
     """The antialiasing kernels (gswarp.engine.footprint) against the CPU's."""
 
