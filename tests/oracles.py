@@ -18,6 +18,8 @@ Two places where gswarp's promise is not torch's bits, written down once here:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 MODES = ("bilinear", "nearest", "bicubic")
@@ -165,6 +167,23 @@ def near_a_tie(grid: np.ndarray, in_spatial: tuple[int, ...], theta, align: bool
     fraction = np.abs(pixel - np.floor(pixel) - 0.5)
     slack = 16 * np.finfo(theta.dtype).eps * (1 + np.abs(theta).sum()) * sides.max()
     return np.any(fraction < slack, axis=-1)
+
+
+# --------------------------------------------------------------------------------------------
+# sampling matrices about the images' centres (antialiasing and chunk tests)
+
+
+def rotation(degrees: float) -> np.ndarray:
+    """The 2x2 matrix of a turn by ``degrees``."""
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return np.array([[c, -s], [s, c]])
+
+
+def about_centres(linear: np.ndarray, in_spatial, out_spatial) -> np.ndarray:
+    """The sampling matrix with ``linear`` (output -> input) about both grids' centres."""
+    centre_in = (np.array(in_spatial[::-1], dtype=float) - 1) / 2
+    centre_out = (np.array(out_spatial[::-1], dtype=float) - 1) / 2
+    return np.concatenate([linear, (centre_in - linear @ centre_out)[:, None]], axis=1)
 
 
 # --------------------------------------------------------------------------------------------

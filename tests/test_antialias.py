@@ -25,7 +25,16 @@ import pytest
 import gswarp
 from gswarp.engine.footprint import WIDEN
 from gswarp.engine.tiles import FieldStep, MatrixStep, sample_chain
-from tests.oracles import LAYOUTS, laid_out, zone_crop, zone_figures, zone_matrix, zone_plate
+from tests.oracles import (
+    LAYOUTS,
+    about_centres,
+    laid_out,
+    rotation,
+    zone_crop,
+    zone_figures,
+    zone_matrix,
+    zone_plate,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -109,18 +118,6 @@ def brute_force(x: np.ndarray, matrix: np.ndarray, out_spatial, cubic: bool, pad
         w = np.prod(kernel(u, cubic), axis=1)
         out[:, i] = values @ w / w.sum()
     return out.reshape(x.shape[0], *out_spatial)
-
-
-def rotation(degrees: float) -> np.ndarray:
-    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
-    return np.array([[c, -s], [s, c]])
-
-
-def about_centres(linear: np.ndarray, in_spatial, out_spatial) -> np.ndarray:
-    """The sampling matrix with ``linear`` (output -> input) about both images' centres."""
-    centre_in = (np.array(in_spatial[::-1], dtype=float) - 1) / 2
-    centre_out = (np.array(out_spatial[::-1], dtype=float) - 1) / 2
-    return np.concatenate([linear, (centre_in - linear @ centre_out)[:, None]], axis=1)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

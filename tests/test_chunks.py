@@ -6,23 +6,18 @@ interpolation support, and maps whose chunks read input regions larger than them
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 import pytest
 
 import gswarp
 from gswarp.engine.chunks import input_window, warp_affine_chunked, warp_affine_window
-from tests.oracles import MODES, PADDINGS
+from tests.oracles import MODES, PADDINGS, about_centres, rotation
 
 
 def rotation_2d(degrees: float, scale: float, in_spatial, out_spatial) -> np.ndarray:
     """Sampling matrix: output -> input, a turn and a shrink (scale > 1) about the centres."""
-    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
-    linear = np.array([[c, -s], [s, c]]) * scale
-    centre_in = (np.array(in_spatial[::-1], dtype=float) - 1) / 2
-    centre_out = (np.array(out_spatial[::-1], dtype=float) - 1) / 2
-    return np.concatenate([linear, (centre_in - linear @ centre_out)[:, None]], axis=1)
+    return about_centres(rotation(degrees) * scale, in_spatial, out_spatial)
 
 
 def volume_matrix(rng) -> np.ndarray:

@@ -12,8 +12,6 @@ Coordinates follow the engine's convention: pixel centres at integers, vectors o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from numba import njit
 
@@ -37,7 +35,7 @@ def _frames_3d(jacobians, support, cap, frames, shrinks):
 
 
 def footprint_frames(
-    jacobians: np.ndarray, input_spatial: Sequence[int], cubic: bool = False
+    jacobians: np.ndarray, support: float, cap: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frames and shrink flags for a stack of Jacobians.
 
@@ -45,11 +43,10 @@ def footprint_frames(
     ----------
     jacobians : ndarray, shape (..., k, k)
         Output pixel -> input pixel derivatives, ``(x, y[, z])`` order on both axes.
-    input_spatial : sequence of int
-        The input's spatial size ``(H, W)`` or ``(D, H, W)``: no footprint is stretched by more
-        than the input's largest side (it then covers the whole input anyway).
-    cubic : bool
-        Keys' cubic kernel (bicubic) instead of the tent (bilinear).
+    support, cap : float
+        The kernel's support (1: the tent of bilinear, 2: Keys' cubic of bicubic) and the
+        largest stretch (the input's largest side: a footprint then covers the whole input),
+        as :func:`gswarp.engine.api._antialias_arguments` gives them.
 
     Returns
     -------
@@ -66,7 +63,5 @@ def footprint_frames(
     flat = np.ascontiguousarray(jacobians.reshape(-1, k, k))
     frames = np.zeros((flat.shape[0], FRAME_2D if k == 2 else FRAME_3D))
     shrinks = np.zeros(flat.shape[0], dtype=np.bool_)
-    support = 2.0 if cubic else 1.0
-    cap = float(max(input_spatial))
     (_frames_2d if k == 2 else _frames_3d)(flat, support, cap, frames, shrinks)
     return frames.reshape(*leading, -1), shrinks.reshape(leading)

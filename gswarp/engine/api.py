@@ -214,11 +214,21 @@ def _kernel_arrays(input, out, mode, fill_n):
     return input, out, fill_n, None
 
 
-def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct, extra=()) -> None:
+def _kernel_inputs(input, source, out, mode, fill, ct):
+    """What every sampling run hands its kernel: ``(input, source, output, fill_c, fill_n,
+    result)`` -- :func:`_kernel_arrays`' arrays, the source (grid, matrices, field) with float16
+    read as float32, and the fill in the compute and in the input dtype."""
     fill_c, fill_n = _fill_arrays(fill, input, ct)
     k_input, k_out, fill_n, result = _kernel_arrays(input, out, mode, fill_n)
     if source.dtype == np.float16:
         source = source.astype(np.float32)
+    return k_input, source, k_out, fill_c, fill_n, result
+
+
+def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct, extra=()) -> None:
+    k_input, source, k_out, fill_c, fill_n, result = _kernel_inputs(
+        input, source, out, mode, fill, ct
+    )
     if backend_for(input) == "cuda":
         from gswarp.engine.cuda import launch_sampling
 
@@ -255,10 +265,7 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
 def _run_antialias(source_kind, input, source, out, mode, padding, align, fill, ct, rest) -> None:
     """Antialiased sampling (:mod:`gswarp.engine.footprint`); ``rest``: the source's own
     arguments (:func:`gswarp.engine.cpu_antialias.antialias_kernel`)."""
-    fill_c, fill_n = _fill_arrays(fill, input, ct)
-    k_input, k_out, fill_n, result = _kernel_arrays(input, out, mode, fill_n)
-    if source.dtype == np.float16:
-        source = source.astype(np.float32)
+    k_input, source, k_out, fill_c, _, result = _kernel_inputs(input, source, out, mode, fill, ct)
     if backend_for(input) == "cuda":
         from gswarp.engine.cuda import launch_antialias
 
@@ -696,15 +703,21 @@ def warp_affine(
     """
     input = _check_input(input)
     size = _check_output_size(size, input)
+    matrix = _pixel_matrices(matrix, input)
+    align = _check_align(align_corners)
+    return _sample_affine(input, matrix, size, mode, padding_mode, align, fill, out, antialias)
+
+
+def _pixel_matrices(matrix: Any, input: np.ndarray) -> np.ndarray:
+    """:func:`warp_affine`'s ``matrix`` checked: one (k, k + 1) matrix or one per batch item,
+    integers welcome; returned as contiguous float64 (N, k, k + 1)."""
     matrix = host(_check_array(matrix, "matrix"))
     if matrix.dtype.kind in "iu":  # integer matrices (shifts, quarter turns) are welcome
         matrix = matrix.astype(np.float64)
     if matrix.ndim == 2:
         matrix = np.broadcast_to(matrix, (input.shape[0], *matrix.shape))
     matrix = _check_matrices(matrix, "matrix", input)
-    align = _check_align(align_corners)
-    matrix = np.ascontiguousarray(matrix, dtype=np.float64)
-    return _sample_affine(input, matrix, size, mode, padding_mode, align, fill, out, antialias)
+    return np.ascontiguousarray(matrix, dtype=np.float64)
 
 
 def _check_output_size(size: Any, input: np.ndarray) -> tuple[int, ...]:
@@ -770,8 +783,7 @@ def _sample_affine(
         from gswarp.engine.antialias import footprint_frames
 
         k = input.ndim - 2
-        cubic = mode == Mode.BICUBIC
-        frames, shrinks = footprint_frames(matrix[:, :, :k], input.shape[2:], cubic)
+        frames, shrinks = footprint_frames(matrix[:, :, :k], *_antialias_arguments(input, mode))
         if shrinks.any():
             rest = (frames, shrinks)
             _run_antialias("affine", input, matrix, out, mode, padding, align, fill, ct, rest)

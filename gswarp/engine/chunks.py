@@ -32,10 +32,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from gswarp.engine.api import (
+    _check_align,
     _check_input,
-    _check_matrices,
-    _check_mode,
     _check_output_size,
+    _pixel_matrices,
     _sample_affine,
 )
 from gswarp.errors import ShapeError
@@ -150,23 +150,19 @@ def warp_affine_window(
     """
     window = _check_input(window, "window")
     size = _check_output_size(size, window)
-    matrix = np.asarray(matrix, dtype=np.float64)
-    if matrix.ndim == 2:
-        matrix = np.broadcast_to(matrix, (window.shape[0], *matrix.shape))
-    matrix = np.ascontiguousarray(_check_matrices(matrix, "matrix", window))
+    matrix = _pixel_matrices(matrix, window)
     k = window.ndim - 2
     origin = np.asarray(origin, dtype=np.int64)
     shift = np.asarray(shift, dtype=np.int64)
     if origin.shape != (k,) or shift.shape != (k,):
         raise ShapeError(f"origin, shift: expected {k} integers each, got {origin} and {shift}")
-    _check_mode(mode, window)
     return _sample_affine(
         window,
         matrix,
         size,
         mode,
         padding_mode,
-        bool(align_corners),
+        _check_align(align_corners),
         fill,
         out,
         window=(np.ascontiguousarray(origin), np.ascontiguousarray(shift)),
@@ -198,9 +194,7 @@ def warp_affine_chunked(
     input = _check_input(input)
     size = _check_output_size(size, input)
     k = input.ndim - 2
-    matrix = np.asarray(matrix, dtype=np.float64)
-    if matrix.ndim == 2:
-        matrix = np.broadcast_to(matrix, (input.shape[0], *matrix.shape))
+    matrix = _pixel_matrices(matrix, input)
     out = np.empty(size, dtype=input.dtype)
     spatial = size[2:]
     chunks = tuple(int(c) for c in chunks)

@@ -201,25 +201,16 @@ def sample_chain(
     slabs = max(1, tile_points // max(per_slab, 1))
     for start in range(0, spatial[0], slabs):
         stop = min(start + slabs, spatial[0])
-        if antialias:  # the tile's coordinates and one row (slice) beyond each side
-            low, high = max(start - 1, 0), min(stop + 1, spatial[0])
-            coords = chain_coordinates(steps, spatial, low, high)
-            batch = np.broadcast_to(coords, (size[0], *coords.shape))
-            window = out[:, :, start:stop]
-            common = (mode, padding_mode, align_corners, fill, window, window.shape)
-            sample_pixels_window(input, batch, start - low, *common)
-            continue
-        coords = chain_coordinates(steps, spatial, start, stop)
+        # antialiasing: one row (slice) beyond each side too, for the Jacobians' differences
+        low, high = (max(start - 1, 0), min(stop + 1, spatial[0])) if antialias else (start, stop)
+        coords = chain_coordinates(steps, spatial, low, high)
         batch = np.broadcast_to(coords, (size[0], *coords.shape))
-        sample_pixels(
-            input,
-            batch,
-            mode,
-            padding_mode,
-            align_corners,
-            fill=fill,
-            out=out[:, :, start:stop],
-        )
+        window = out[:, :, start:stop]
+        common = (mode, padding_mode, align_corners)
+        if antialias:
+            sample_pixels_window(input, batch, start - low, *common, fill, window, window.shape)
+        else:
+            sample_pixels(input, batch, *common, fill=fill, out=window)
     return out
 
 
