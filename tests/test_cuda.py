@@ -264,6 +264,16 @@ class TestCudaCupyArrays:
         gpu = gswarp.affine_sample(cupy.asarray(x), theta, None, mode)
         assert_close(gpu.get(), gswarp.affine_sample(x, theta, None, mode), mode, np.float32)
 
+    @pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+    def test_cuda_cupy_antialias(self, rng, mode):
+        cupy = _cupy_or_skip()
+        x = image(rng, (1, 3, 96, 80), np.float32)
+        matrix = TestCudaAntialias._shrinking(2)
+        gpu = gswarp.warp_affine(cupy.asarray(x), matrix, (1, 3, 30, 28), mode, antialias=True)
+        assert isinstance(gpu, cupy.ndarray)
+        cpu = gswarp.warp_affine(x, matrix, (1, 3, 30, 28), mode, antialias=True)
+        assert_close(gpu.get(), cpu, mode, np.float32)
+
     def test_cuda_cupy_strided_hwc_view(self, rng):
         cupy = _cupy_or_skip()
         hwc = cupy.asarray(image(rng, (40, 30, 3), np.uint8))
@@ -282,6 +292,60 @@ class TestCudaCupyArrays:
         except cupy.cuda.memory.OutOfMemoryError:
             pytest.skip("not enough GPU memory for a 2**30-point grid")
         assert float(out[0, 0, 0, -1]) == 1.0
+
+
+class TestCudaFastLaunch:
+    """gswarp.engine.cuda_launch: CuPy launches skip numba's per-call typing; the results are
+    those of numba's own launch, byte for byte (the same compiled kernel runs)."""
+
+    @staticmethod
+    def _each_path(monkeypatch, function):
+        from gswarp.engine import cuda_launch
+
+        fast = function()
+        function()  # the second launch of a signature takes the fast path
+        fast_again = function()
+        monkeypatch.setattr(cuda_launch, "FAST", False)
+        slow = function()
+        return fast, fast_again, slow
+
+    @pytest.mark.parametrize("mode", MODES)
+    def test_cuda_fast_launch_equals_numba_launch(self, rng, monkeypatch, mode):
+        cupy = _cupy_or_skip()
+        from gswarp.engine import cuda_launch
+
+        x = cupy.asarray(image(rng, (2, 3, 40, 36), np.float32))
+        grid = cupy.asarray(grid_for(rng, (2, 20, 30, 2)).astype(np.float32))
+        theta = np.array([[[0.8, 0.3, 0.1], [-0.2, 0.9, 0.0]]] * 2)
+        x16 = cupy.asarray(image(rng, (1, 2, 20, 24, 28), np.uint16))
+        theta_3d = np.array([[[0.9, -0.3, 0.1, 0.0], [0.25, 1.1, 0, -0.2], [0, 0.1, 1, 0.05]]])
+
+        def run():
+            return (
+                gswarp.grid_sample(x, grid, mode, "reflection", True, fill=0.25),
+                gswarp.affine_sample(x, theta, None, mode, "zeros", fill=[1, 2, 3]),
+                gswarp.warp_affine(
+                    x, TestCudaAntialias._shrinking(2), (2, 3, 9, 8), "bilinear", antialias=True
+                ),
+                gswarp.affine_sample(x16, theta_3d, None, mode),
+            )
+
+        fast, fast_again, slow = self._each_path(monkeypatch, run)
+        assert any(cuda_launch._overloads.values()), "the fast path was never taken"
+        for a, b, c in zip(fast, fast_again, slow, strict=True):
+            np.testing.assert_array_equal(a.get(), c.get())
+            np.testing.assert_array_equal(b.get(), c.get())
+
+    def test_cuda_fast_launch_on_another_stream(self, rng):
+        cupy = _cupy_or_skip()
+        x = cupy.asarray(image(rng, (1, 1, 64, 64), np.float32))
+        theta = np.array([[[0.5, 0.1, 0.0], [-0.1, 0.5, 0.0]]])
+        expected = gswarp.affine_sample(x, theta).get()
+        with cupy.cuda.Stream(non_blocking=True) as stream:
+            for _ in range(3):
+                out = gswarp.affine_sample(x, theta)
+            stream.synchronize()
+        np.testing.assert_array_equal(out.get(), expected)
 
 
 class TestCudaTorchParity:
@@ -368,6 +432,54 @@ def test_cuda_kernels_compile_to_ptx_without_a_gpu():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+_CPU_THEN_CUDA = """
+import sys
+import numpy as np
+import gswarp
+sys.path.insert(0, sys.argv[1])
+import check_ptx
+import numba.cuda.dispatcher as dispatcher
+from numba import cuda
+dispatcher.get_current_device = lambda: check_ptx._Device((9, 0))
+rng = np.random.default_rng(0)
+x = rng.standard_normal((1, 2, 9, 11))
+gswarp.grid_sample(x, rng.uniform(-1, 1, (1, 5, 6, 2)))  # the CPU kernels compile here
+gswarp.warp_affine(x, np.array([[2.5, 0.3, 0.0], [-0.2, 2.0, 0.0]]), (1, 2, 3, 4), antialias=True)
+from gswarp.engine import cuda as kernels
+for source, mode in (("grid", 0), ("affine", 0)):
+    kernel = kernels.sampling_kernel(source, 2, mode, "float64")
+    signature = check_ptx._sampling_signature(source, 2, mode, "float64")
+    cuda.compile_ptx(kernel.py_func, signature, cc=(9, 0))
+kernel = kernels.antialias_kernel("affine", 2, 0, "float64")
+signature = check_ptx._antialias_signature("affine", 2, "float64")
+cuda.compile_ptx(kernel.py_func, signature, cc=(9, 0))
+print("compiled")
+"""
+
+
+def test_cuda_kernels_compile_after_cpu_kernels_compiled(tmp_path):
+    """A process that compiles CPU kernels (cold cache) and then CUDA ones: numba-cuda's IR
+    inliner used to pick the CPU's ``inline="always"`` templates of the shared helpers, and the
+    CUDA compile failed (gswarp.engine.cuda._cuda_copies). Needs NVVM, as tools/check_ptx.py."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not _nvvm_distribution():
+        pytest.skip("NVVM is not installed: numba-cuda cannot compile PTX here")
+    tools = Path(__file__).resolve().parent.parent / "tools"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path)  # cold: the CPU kernels compile, not load
+    proc = subprocess.run(
+        [sys.executable, "-c", _CPU_THEN_CUDA, str(tools)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0 and "compiled" in proc.stdout, proc.stderr[-3000:]
+
+
 def _nvvm_distribution() -> str | None:
     """The installed package that ships NVVM (CUDA 13 or CUDA 12 wheels), or None: with one
     installed, an NVVM that cannot be loaded is a failure, not a reason to skip."""
@@ -379,3 +491,22 @@ def _nvvm_distribution() -> str | None:
         except PackageNotFoundError:
             continue
     return None
+
+
+def test_cuda_status_names_the_numpy_clash(monkeypatch):
+    """NumPy 2.5 without ``row_stack``: numba-cuda's array module fails to import, and the
+    backend is reported unusable with the fix, not left to fail at the first kernel compile."""
+    import importlib
+
+    from gswarp.engine import device
+
+    assert device._numpy_clash() is None or not hasattr(np, "row_stack")
+
+    def failing_import(name, *args):
+        assert name == "numba.cuda.np.arrayobj"
+        raise AttributeError("module 'numpy' has no attribute 'row_stack'")
+
+    monkeypatch.delattr(np, "row_stack", raising=False)
+    monkeypatch.setattr(importlib, "import_module", failing_import)
+    message = device._numpy_clash()
+    assert "NumPy" in message and "row_stack" in message and "numpy<2.5" in message

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import math
 from functools import cache
+from types import FunctionType
 
 import numpy as np
 from numba import cuda
 from numba.core import types
 from numba.core.extending import overload
 
-from gswarp.engine import pointwise
+from gswarp.engine import footprint, pointwise
 from gswarp.engine.device import is_device_array
 from gswarp.engine.footprint import (
     FRAME_2D,
@@ -110,9 +111,80 @@ def _device_form(function) -> None:
         return function
 
 
-# footprint is imported above, so its CPU-inlined helpers are in this list too
-for _function in pointwise.CPU_INLINED:
-    _device_form(_function)
+def _helpers_to_copy(modules) -> list:
+    """The CPU-inlined helpers and every function of ``modules`` that calls one of them,
+    directly or through others (a ``register_jitable`` caller must call the copies)."""
+    chosen = set(pointwise.CPU_INLINED)
+    functions = [
+        value
+        for module in modules
+        for value in vars(module).values()
+        if isinstance(value, FunctionType) and value.__module__ == module.__name__
+    ]
+    grown = True
+    while grown:
+        grown = False
+        for function in functions:
+            if function in chosen:
+                continue
+            callees = (function.__globals__.get(name) for name in function.__code__.co_names)
+            if any(callee in chosen for callee in callees if isinstance(callee, FunctionType)):
+                chosen.add(function)
+                grown = True
+    return sorted(chosen, key=lambda f: (f.__module__, f.__qualname__))
+
+
+def _cuda_copies(functions) -> dict:
+    """``{function: copy}``: a copy of each function with the same code, whose globals name the
+    other copies, so the CUDA kernels call helpers of their own.
+
+    Why copies: numba-cuda's IR inlining pass (``InlineOverloads``) picks any overload template
+    of a called function that holds inlining information for the argument types, whatever its
+    target. The CPU's ``inline="always"`` templates (:func:`gswarp.engine.pointwise.cpu_inlined`)
+    hold it once a CPU kernel has been *compiled* (not loaded from the cache) in the process, and
+    the CUDA compile then inlined CPU-typed IR and failed ("No implementation of function
+    sub(omitted, omitted)"): a process that warped on the CPU and then on the GPU with a cold
+    kernel cache could not compile its GPU kernels. The copies have no CPU template at all.
+    """
+    copies: dict = {}
+    namespaces: dict = {}  # one copy of each module's globals
+    for function in functions:
+        module_globals = function.__globals__
+        namespace = namespaces.setdefault(id(module_globals), dict(module_globals))
+        copy = FunctionType(
+            function.__code__,
+            namespace,
+            function.__name__,
+            function.__defaults__,
+            function.__closure__,
+        )
+        copy.__qualname__ = function.__qualname__
+        copy.__doc__ = function.__doc__
+        copy.__module__ = function.__module__
+        copies[function] = copy
+    for namespace in namespaces.values():
+        for name, value in namespace.items():
+            if isinstance(value, FunctionType) and value in copies:
+                namespace[name] = copies[value]
+    return copies
+
+
+_CUDA_COPIES = _cuda_copies(_helpers_to_copy((pointwise, footprint)))
+for _copy in _CUDA_COPIES.values():
+    _device_form(_copy)
+# the helpers this module's kernels call by name are the copies too
+globals().update(
+    {
+        name: _CUDA_COPIES[value]
+        for name, value in list(globals().items())
+        if isinstance(value, FunctionType) and value in _CUDA_COPIES
+    }
+)
+
+
+def _cuda_point_functions(source: str, spatial: int, mode: int):
+    """:func:`gswarp.engine.pointwise.point_functions`, as the CUDA copies."""
+    return tuple(_CUDA_COPIES.get(f, f) for f in point_functions(source, spatial, mode))
 
 
 THREADS = 256
@@ -275,7 +347,7 @@ def sampling_kernel(source: str, spatial: int, mode: int, compute: str):
     Signature ``(inp, source_array, out, padding, align_corners, fill, [maps, absolute,
     direct,] total)``; ``total`` is the number of output points (int64).
     """
-    point, unnormalize = point_functions(source, spatial, mode)
+    point, unnormalize = _cuda_point_functions(source, spatial, mode)
     ct = np.float32 if compute == "float32" else np.float64
     return _FACTORIES[source, spatial](point, unnormalize, ct)
 
@@ -286,22 +358,16 @@ def _launch_shape(total: int) -> tuple[int, int]:
     return blocks, threads
 
 
-def _on_device(args: tuple, device: bool) -> tuple:
-    """With CuPy inputs, the small NumPy arguments (fill, matrices) go to the device too."""
-    if not device:
-        return args
-    import cupy
+def _launch(kernel, blocks: int, threads: int, args: tuple, device: bool) -> None:
+    """``kernel`` over ``args``: CuPy arrays on CuPy's current stream (with the small NumPy
+    arguments copied over, :mod:`gswarp.engine.cuda_launch`), NumPy arrays through numba's
+    transfers on its default stream."""
+    if device:
+        from gswarp.engine.cuda_launch import launch
 
-    return tuple(cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
-
-
-def _stream(device: bool):
-    """CuPy's current stream, for numba (None: numba's default stream)."""
-    if not device:
-        return 0
-    import cupy
-
-    return cuda.external_stream(cupy.cuda.get_current_stream().ptr)
+        launch(kernel, blocks, threads, args)
+    else:
+        kernel[blocks, threads, 0](*args)
 
 
 def launch_sampling(source, mode, ct, inp, array, out, padding, align_corners, fill, extra=()):
@@ -328,7 +394,7 @@ def _launch_points(kernel, inp, array, out, rest: tuple) -> None:
             target = np.empty(out.shape, out.dtype)
     args = (inp, array, target, *rest, np.int64(total))
     blocks, threads = _launch_shape(total)
-    kernel[blocks, threads, _stream(device)](*_on_device(args, device))
+    _launch(kernel, blocks, threads, args, device)
     if target is not out:
         out[...] = target
 
@@ -689,7 +755,7 @@ def antialias_kernel(source: str, spatial: int, mode: int, compute: str):
     neighbours itself (from the coordinate array, or by running the flow chain four or six more
     times) where the CPU's tasks share them along rows.
     """
-    point, unnormalize = point_functions(source, spatial, mode)
+    point, unnormalize = _cuda_point_functions(source, spatial, mode)
     ct = np.float32 if compute == "float32" else np.float64
     return _ANTIALIAS_FACTORIES[source, spatial](point, unnormalize, ct)
 
@@ -761,4 +827,4 @@ def launch_affine_grid(theta, grid, align_corners, ct) -> None:
     device = is_device_array(grid)
     blocks, threads = _launch_shape(total)
     args = (theta, grid, bool(align_corners), np.int64(total))
-    kernel[blocks, threads, _stream(device)](*_on_device(args, device))
+    _launch(kernel, blocks, threads, args, device)

@@ -103,6 +103,9 @@ def cuda_status() -> tuple[bool, str]:
         return False, f"no usable device ({error})"
     if count == 0 or not cuda.is_available():
         return False, "no CUDA device"
+    clash = _numpy_clash()
+    if clash:
+        return False, clash
     device = cupy.cuda.Device()
     name = cupy.cuda.runtime.getDeviceProperties(device.id)["name"].decode()
     _, total = device.mem_info
@@ -113,6 +116,28 @@ def cuda_status() -> tuple[bool, str]:
         f"{version // 1000}.{version % 1000 // 10}, CuPy {cupy.__version__}, "
         f"numba-cuda {_version('numba-cuda')}"
     )
+
+
+def _numpy_clash() -> str | None:
+    """Why numba-cuda cannot compile kernels with the installed NumPy, or None.
+
+    numba-cuda (0.30.4, in maintenance mode) registers an overload of ``np.row_stack``, which
+    NumPy 2.5 removed: the first kernel compile then fails with an AttributeError deep inside
+    numba (NVIDIA/numba-cuda#907, not to be fixed there). The module that registers it is
+    imported here only when NumPy lacks ``row_stack``, so the check costs nothing otherwise.
+    """
+    import importlib
+
+    if hasattr(np, "row_stack"):
+        return None
+    try:
+        importlib.import_module("numba.cuda.np.arrayobj")
+    except AttributeError as error:
+        return (
+            f"not usable: numba-cuda {_version('numba-cuda')} cannot compile kernels with "
+            f"NumPy {np.__version__} ({error}; NVIDIA/numba-cuda#907): pip install 'numpy<2.5'"
+        )
+    return None
 
 
 def _version(distribution: str) -> str:
