@@ -90,11 +90,16 @@ def is_supported_name(name: str) -> bool:
 
 
 def walk_images(folder: Path, exclude: Path | None = None) -> Iterator[Path]:
-    """Image files below ``folder`` in sorted order, skipping hidden entries and ``exclude``."""
+    """Image files below ``folder`` in sorted order, skipping hidden entries, ``exclude`` and
+    ``.zarr`` stores (a Zarr input is named on its own: it is warped chunk by chunk)."""
     for root, dirs, files in os.walk(folder):
         here = Path(root)
         dirs[:] = sorted(
-            d for d in dirs if not d.startswith(".") and not (exclude and _same(here / d, exclude))
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and not d.lower().endswith(".zarr")
+            and not (exclude and _same(here / d, exclude))
         )
         for name in sorted(files):
             if not name.startswith(".") and is_supported_name(name):

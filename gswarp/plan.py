@@ -403,7 +403,7 @@ def _output_frame(
         return _expand(size, forward)
     values = output.size[1]  # type: ignore[index]
     if kind == "like":  # the reference's grid, placed in the world by its affine
-        reference_size, reference_affine = nifti_grid(values)
+        reference_size, reference_affine = reference_grid(values)
         return reference_size, np.linalg.inv(affine) @ reference_affine
     if kind == "spacing":
         return _respaced(size, affine, np.asarray(values, dtype=np.float64))
@@ -424,6 +424,19 @@ def _output_frame(
     stretch = np.eye(k + 1)
     stretch[:k] = resize_matrix(size, out, align)
     return out, stretch
+
+
+def reference_grid(path) -> tuple[tuple[int, ...], np.ndarray]:
+    """An ``output: like:`` reference's spatial size (D, H, W) and voxel (x, y, z) -> world
+    matrix: a NIfTI file's, or an OME-Zarr image's level 0 (scale and translation)."""
+    if str(path).lower().rstrip("/").endswith(".zarr"):
+        from gswarp.io.zarrs import open_source
+
+        source = open_source(str(path))
+        if source.affine is None:
+            raise SpecError(f"output.like: {path}: a 3-D OME-Zarr image is needed for its grid")
+        return source.spatial_shape, source.affine
+    return nifti_grid(path)
 
 
 def _respaced(

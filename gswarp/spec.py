@@ -248,8 +248,21 @@ class OutputSpec:
     size: str | tuple[str, Any] = "same"
     dtype: str = "same"
     values: str = "auto"
+    chunks: tuple[int, ...] | None = None
+    levels: int | None = None
+    compression: str = "zstd"
 
     def normalized(self) -> dict[str, Any]:
+        chunked: dict[str, Any] = {}
+        if self.chunks is not None:
+            chunked["chunks"] = list(self.chunks)
+        if self.levels is not None:
+            chunked["levels"] = self.levels
+        if self.compression != "zstd":
+            chunked["compression"] = self.compression
+        return {**self._grid(), "dtype": self.dtype, "values": self.values, **chunked}
+
+    def _grid(self) -> dict[str, Any]:
         grid: dict[str, Any] = {"size": self.size}
         if not isinstance(self.size, str):
             kind, value = self.size
@@ -260,7 +273,7 @@ class OutputSpec:
                 grid = {"spacing": plain}
             else:
                 grid = {"size": plain if kind == "size" else {"scale": plain}}
-        return {**grid, "dtype": self.dtype, "values": self.values}
+        return grid
 
 
 @dataclass(frozen=True)
@@ -465,7 +478,7 @@ def parse_spec(text: str, source: str = "<spec>", base: Path | None = None) -> W
 _TOP_KEYS = ("version", "space", "transform", "sampling", "output", "targets")
 _AFFINE_KEYS = ("rotate", "scale", "shear", "translate", "center", "matrix", "theta")
 _SAMPLING_KEYS = ("mode", "padding", "align_corners", "fill", "antialias")
-_OUTPUT_KEYS = ("size", "like", "spacing", "dtype", "values")
+_OUTPUT_KEYS = ("size", "like", "spacing", "dtype", "values", "chunks", "levels", "compression")
 _TRANSFORM_KINDS = ("affine", "flow", "elastic")
 _ELASTIC_KEYS = ("alpha", "sigma", "grid", "seed")
 _TARGET_KEYS = ("mode", "padding", "fill")
@@ -1026,18 +1039,56 @@ class _Reader:
             values["values"] = self.choice(
                 items["values"][1], "output.values", ("auto", "scale", "keep")
             )
+        if "chunks" in items:
+            values["chunks"] = self.chunks(items["chunks"][1], "output.chunks")
+        if "levels" in items:
+            values["levels"] = self.levels(items["levels"][1], "output.levels")
+        if "compression" in items:
+            values["compression"] = self.choice(
+                items["compression"][1], "output.compression", ("zstd", "gzip", "none")
+            )
         return OutputSpec(**values)
+
+    def chunks(self, node: yaml.Node, path: str) -> tuple[int, ...]:
+        what = "a chunk edge or [cx, cy] ([cx, cy, cz] for volumes) in voxels, 1 or more"
+
+        def positive_int(v: float) -> str | None:
+            return "voxels, 1 or more" if v < 1 or v != int(v) else None
+
+        if isinstance(node, yaml.SequenceNode):
+            sizes = self.vector(node, path, (2, 3), what, positive_int, item="a positive integer")
+            return tuple(int(n) for n in sizes)
+        return (int(self.number(node, path, positive_int, what=what)),)
+
+    def levels(self, node: yaml.Node, path: str) -> int | None:
+        if self.scalar(node) == "auto":
+            return None
+
+        def positive_int(v: float) -> str | None:
+            return "1 or more" if v < 1 or v != int(v) else None
+
+        what = "auto or a number of pyramid levels, 1 or more"
+        return int(self.number(node, path, positive_int, what=what))
 
     def reference(self, node: yaml.Node, path: str) -> Path:
         written = self.scalar(node)
-        if not isinstance(written, str) or not written.lower().endswith((".nii", ".nii.gz")):
+        suffixes = (".nii", ".nii.gz", ".zarr", ".zarr/")
+        if not isinstance(written, str) or not written.lower().endswith(suffixes):
             raise self.error(
                 node,
                 path,
-                f"expected a NIfTI file (.nii, .nii.gz) whose grid the "
-                f"output takes, got {_described(written)}",
+                f"expected a NIfTI file (.nii, .nii.gz) or an OME-Zarr image (.zarr) whose grid "
+                f"the output takes, got {_described(written)}",
             )
         resolved = (self.base / written).resolve()
+        if written.lower().rstrip("/").endswith(".zarr"):
+            if not resolved.is_dir():
+                raise self.error(
+                    node,
+                    path,
+                    f"expected an existing .zarr folder, got {written!r} (looked for {resolved})",
+                )
+            return resolved
         if not resolved.is_file():
             raise self.error(
                 node, path, f"expected an existing file, got {written!r} (looked for {resolved})"

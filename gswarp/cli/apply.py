@@ -46,6 +46,7 @@ from gswarp.cli.work import (
     replay_job,
     warp_job,
 )
+from gswarp.cli.zarr_apply import ZarrOptions, has_zarr_inputs, parse_chunks, run_zarr_apply
 from gswarp.cores import available_cores
 from gswarp.drawlog import DrawLog, read_log
 from gswarp.engine.device import resolve_device
@@ -58,6 +59,7 @@ from gswarp.io.images import (
     format_of,
 )
 from gswarp.io.volumes import VOLUME_SUFFIXES, volume_format
+from gswarp.io.zarrs import is_zarr_location
 from gswarp.plan import check_fields, resolve, size_text
 from gswarp.spec import WarpSpec
 
@@ -370,6 +372,25 @@ def _pair_option(ctx: click.Context, param: click.Parameter, values) -> tuple:
     help="Read one image's bytes from stdin instead of INPUTs; with -o - the result's "
     "bytes go to stdout.",
 )
+@click.option(
+    "--level",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="OME-Zarr inputs: the resolution level to warp (0: the finest).",
+)
+@click.option(
+    "--chunks",
+    callback=lambda ctx, param, value: parse_chunks(value),
+    metavar="N|X,Y[,Z]",
+    help="Zarr outputs: chunk shape in voxels (overrides output.chunks; default: the input's).",
+)
+@click.option(
+    "--cluster",
+    metavar="local[:N]|tcp://HOST:PORT",
+    help="Zarr inputs: run the chunks on a Dask LocalCluster of N worker processes, or on a "
+    "running scheduler (default: DASK_SCHEDULER_ADDRESS if set, else threads in this process).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors on stderr.")
 @click.option("-v", "--verbose", count=True, help="Print one line per file on stderr.")
 @click.option(
@@ -401,6 +422,9 @@ def apply(
     null,
     dry_run,
     stdin_image,
+    level,
+    chunks,
+    cluster,
     quiet,
     verbose,
     progress,
@@ -410,6 +434,9 @@ def apply(
     INPUT: image files (PNG, JPEG, TIFF, BMP, WebP) and volumes (.npy, NIfTI, TIFF stacks);
     folders, walked recursively with their tree mirrored under OUT; or - to read paths from
     stdin, one per line. Written paths are printed on stdout, one per line.
+
+    Zarr arrays and OME-Zarr images (.zarr folders, or URLs) are warped chunk by chunk on Dask
+    into a new .zarr (-o OUT.zarr for one input, else under the folder OUT).
     """
     if overwrite and skip_existing:
         raise click.UsageError("--overwrite and --skip-existing contradict each other")
@@ -463,6 +490,24 @@ def apply(
         seed = secrets.randbits(32)
         if not quiet:
             click.echo(f"gswarp: no --seed given: drawing with --seed {seed}", err=True)
+    if has_zarr_inputs(inputs):
+        _check_zarr_run(inputs, pairs, log_path, variants, stdin_image, dry_run, backend)
+        zarr_options = ZarrOptions(
+            level,
+            chunks,
+            cluster,
+            jobs,
+            overwrite,
+            skip_existing,
+            compress_level,
+            seed,
+            quiet,
+            verbose,
+            show,
+        )
+        sys.exit(run_zarr_apply(spec, inputs, output, zarr_options))
+    if level or chunks or cluster:
+        raise click.UsageError("--level, --chunks and --cluster apply to Zarr inputs only")
     if stdin_image:
         if pairs or log_path or variants:
             raise click.UsageError(
@@ -488,6 +533,26 @@ def apply(
     with _log_file(log_path, append=skip_existing, dry_run=dry_run) as log:
         report = _Report(verbose, quiet, Progress(total) if show else None, null, log)
         _run(jobs_iter, work, threads, report, dry_run, inputs)
+
+
+def _check_zarr_run(inputs, pairs, log_path, variants, stdin_image, dry_run, backend) -> None:
+    """What a Zarr run does not take (usage errors)."""
+    if not all(i != "-" and is_zarr_location(i) for i in inputs):
+        raise click.UsageError(
+            "Zarr stores and image/volume files cannot be mixed in one run: run gswarp apply "
+            "once for the Zarr inputs and once for the files"
+        )
+    for given, name in (
+        (pairs, "--pair"),
+        (log_path, "--log"),
+        (variants, "--variants"),
+        (stdin_image, "--stdin-image"),
+        (dry_run, "--dry-run"),
+    ):
+        if given:
+            raise click.UsageError(f"{name} is not supported with Zarr inputs yet")
+    if backend != "cpu":
+        raise click.UsageError("Zarr inputs are warped on the CPU (--device cpu) for now")
 
 
 def _run(

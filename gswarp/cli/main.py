@@ -85,8 +85,33 @@ def info() -> None:
         f"(NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'unset')})",
         f"kernel cache: {os.environ.get('NUMBA_CACHE_DIR') or os.path.dirname(cpu.__file__)}",
         f"cuda backend: {cuda_status()[1]}",
+        f"zarr volumes: {_zarr_status()}",
+        f"chunk scheduler: {_scheduler_status()}",
     ]
     click.echo("\n".join(lines))
+
+
+def _zarr_status() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("zarr", "dask", "distributed", "ome-zarr"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            return f"not available ({name} is not installed: pip install 'gswarp[zarr]')"
+    return ", ".join(found)
+
+
+def _scheduler_status() -> str:
+    """Where Zarr chunks run without --cluster: a cluster set in dask's configuration, or
+    threads in the process."""
+    from gswarp.dask_run import cluster_from_environment
+
+    address = cluster_from_environment()
+    if address:
+        return f"the Dask cluster at {address} (DASK_SCHEDULER_ADDRESS / dask config)"
+    return "dask threaded scheduler in the process (--jobs threads); --cluster for others"
 
 
 class _HideScipyLinalgFromNumba(importlib.abc.MetaPathFinder):

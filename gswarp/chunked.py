@@ -1,0 +1,375 @@
+"""Chunked warps of Zarr volumes on Dask: one task per output chunk, each reading only the input
+window it needs (:mod:`gswarp.engine.chunks`), on dask's threaded scheduler in this process or on
+a ``dask.distributed`` cluster.
+
+The result equals the in-memory warp of the same volume bit for bit (the windowed kernels
+compute every coordinate from whole-output indices; padding refers to the whole input), so the
+scheduler, the chunk shape and the order in which chunks finish never change a byte. Memory per
+task: one output chunk and its input window.
+
+A run writes level 0 chunk by chunk, then each pyramid level from the one before (OME-Zarr
+outputs), then the metadata; the output carries a ``gswarp`` attribute with the run's
+fingerprint and ``complete: false`` until the end, so ``resume`` (``--skip-existing``) keeps the
+chunks an interrupted run stored, after checking that the fingerprint matches, and never mixes
+two different runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gswarp.engine.chunks import input_window, warp_affine_window
+from gswarp.errors import SpecError
+from gswarp.io import zarrs
+from gswarp.plan import Plan, resolve
+
+__all__ = ["ChunkJob", "ZarrRun", "plan_zarr", "run_zarr"]
+
+DEFAULT_CHUNK = 128  # per spatial axis, when the input's chunks do not say
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """What every chunk task of one run shares (picklable: sent to cluster workers)."""
+
+    source_url: str
+    source_path: str
+    target_url: str
+    target_path: str
+    source_axes: tuple[str, ...]
+    source_spatial: tuple[int, ...]
+    matrix: np.ndarray  # (k, k + 1) output voxel -> input voxel, (x, y[, z])
+    mode: str
+    padding: str
+    align_corners: bool
+    fill: tuple[float, ...]
+    dtype: str  # output dtype
+    work_dtype: str  # dtype the kernels run in (the input's, or a wider one for conversions)
+    factor: float  # value factor of a dtype conversion (1: none)
+    resume: bool
+    threads: int | None  # numba threads per task (None: leave as is)
+
+
+@dataclass(frozen=True)
+class ZarrRun:
+    """A planned run: the source, the target, the plan and the tasks' shared settings."""
+
+    source: zarrs.ZarrSource
+    target: zarrs.ZarrTarget
+    plan: Plan
+    job: ChunkJob
+    scale: tuple[float, ...]  # the output's voxel size, [z,] y, x
+    translation: tuple[float, ...]  # the output's voxel 0 in world, [z,] y, x
+    method: str  # pyramid: 'mean' or 'nearest'
+    resumed: bool
+
+
+def output_chunks(
+    source: zarrs.ZarrSource, requested: Sequence[int] | None, out_spatial: tuple[int, ...]
+) -> tuple[int, ...]:
+    """Chunk shape of the output over all its axes: ``requested`` (spatial, ``(x, y[, z])``
+    order as every vector of a spec, or one edge for all), else the input's spatial chunks;
+    leading axes 1 (time) and the input's (channels)."""
+    k = source.spatial
+    if requested is not None:
+        spatial = tuple(int(c) for c in requested)[::-1]
+        if len(spatial) == 1:
+            spatial = spatial * k
+        if len(spatial) != k or any(c <= 0 for c in spatial):
+            raise SpecError(
+                f"chunks: expected 1 or {k} positive sizes (x, y[, z]), got {list(requested)}"
+            )
+    else:
+        spatial = source.chunks[-k:]
+    spatial = tuple(min(c, n) for c, n in zip(spatial, out_spatial, strict=True))
+    lead = tuple(1 if a == "t" else source.chunks[i] for i, a in enumerate(source.leading))
+    return (*lead, *spatial)
+
+
+def plan_zarr(
+    spec,
+    source_location: str,
+    target_location: str,
+    *,
+    level: int = 0,
+    chunks: Sequence[int] | None = None,
+    compress_level: int | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    threads: int | None = None,
+) -> ZarrRun:
+    """Open the source, resolve the spec for it, and create (or reopen) the target.
+
+    ``chunks`` (``(x, y[, z])`` or one edge) overrides ``output.chunks``; the pyramid's levels
+    and the compression come from ``output.levels`` and ``output.compression``;
+    ``compress_level`` is the codec's level (default: zstd 3, gzip 6).
+
+    Raises
+    ------
+    SpecError
+        The spec asks for something chunked warps do not do yet (flow fields, antialiasing).
+    InputError, ShapeError, BackendError
+        As :func:`gswarp.io.zarrs.open_source` and :func:`gswarp.io.zarrs.create_target`.
+    """
+    source = zarrs.open_source(source_location, level)
+    k = source.spatial
+    plan = resolve(spec, source.spatial_shape, source.affine)
+    sampling = spec.sampling
+    if plan.steps is not None:
+        raise SpecError(
+            f"{source_location}: flow and elastic transforms on Zarr volumes are not supported "
+            "yet (affine transforms are); convert the volume to NIfTI or .npy to use them"
+        )
+    if sampling.antialias:  # auto (None) means off here: Zarr data are measurements
+        raise SpecError(
+            f"{source_location}: antialiasing of chunked Zarr warps is not supported yet "
+            "(sampling.antialias: false, or --no-antialias)"
+        )
+    out_dtype = source.dtype if spec.output.dtype == "same" else np.dtype(spec.output.dtype)
+    work_dtype, factor = _conversion(source.dtype, out_dtype, spec.output.values)
+    lead_shape = source.shape[: len(source.leading)]
+    out_shape = (*lead_shape, *plan.output_size)
+    requested = chunks if chunks is not None else spec.output.chunks
+    out_chunks = output_chunks(source, requested, plan.output_size)
+    frame = np.vstack([plan.frame, [0.0] * k + [1.0]])
+    grid = zarrs.grid_affine(source.scale, source.translation) @ frame
+    scale, translation = zarrs.scale_translation(grid, target_location)
+    method = "nearest" if source.label or sampling.mode.label == "nearest" else "mean"
+    steps = []
+    if source.ome:
+        steps = zarrs.pyramid_steps(plan.output_size, scale, out_chunks[-k:], spec.output.levels)
+    fill = tuple(float(v) * factor for v in sampling.fill)
+    fingerprint = {
+        "input": {"shape": list(source.shape), "dtype": source.dtype.str, "level": level},
+        "output": {"shape": list(out_shape), "dtype": out_dtype.str, "chunks": list(out_chunks)},
+        "matrix": np.asarray(plan.sampling_matrix).round(12).tolist(),
+        "sampling": [sampling.mode.label, sampling.padding.label, sampling.align_corners, fill],
+        "values": [work_dtype.str, factor],
+        "pyramid_steps": [list(step) for step in steps],
+        "pyramid": method,
+    }
+    target, resumed = zarrs.create_target(
+        target_location,
+        source,
+        out_shape,
+        out_dtype,
+        out_chunks,
+        steps=steps,
+        compression=spec.output.compression,
+        compress_level=compress_level,
+        fingerprint=fingerprint,
+        resume=resume,
+        overwrite=overwrite,
+    )
+    job = ChunkJob(
+        source_url=source.url,
+        source_path=source.path,
+        target_url=target.url,
+        target_path=target.path,
+        source_axes=source.axes,
+        source_spatial=source.spatial_shape,
+        matrix=np.asarray(plan.sampling_matrix, dtype=np.float64),
+        mode=sampling.mode.label,
+        padding=sampling.padding.label,
+        align_corners=bool(sampling.align_corners),
+        fill=fill,
+        dtype=out_dtype.str,
+        work_dtype=work_dtype.str,
+        factor=factor,
+        resume=resumed,
+        threads=threads,
+    )
+    return ZarrRun(source, target, plan, job, scale, translation, method, resumed)
+
+
+def _conversion(source: np.dtype, target: np.dtype, values: str) -> tuple[np.dtype, float]:
+    """(work dtype, value factor) of an output dtype change, as :func:`gswarp.pipeline.warp_pixels`
+    does for volumes (``values: auto`` keeps the numbers of volumes)."""
+    from gswarp.pipeline import _value_factor, _work_dtype, values_rule
+
+    if source == target:
+        return source, 1.0
+    rule = values_rule(values, source, False)
+    return np.dtype(_work_dtype(source, target)), float(_value_factor(source, target, rule))
+
+
+# --------------------------------------------------------------------------------------------
+# the tasks
+
+
+def level0_regions(run: ZarrRun) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """(start, stop) over the output's axes of every level-0 task: one time point, every
+    channel, one spatial chunk."""
+    return _regions(run.target.shape, run.target.chunks, len(run.source.leading), run.source)
+
+
+def _regions(shape, chunks, n_lead, source) -> list:
+    lead_axes = source.leading
+    ranges = []
+    for i, (n, c) in enumerate(zip(shape, chunks, strict=True)):
+        if i < n_lead and lead_axes[i] == "c":
+            ranges.append([(0, n)])  # all channels in one task
+        else:
+            ranges.append([(b, min(b + c, n)) for b in range(0, n, c)])
+    regions = []
+    for parts in itertools.product(*ranges):
+        regions.append((tuple(p[0] for p in parts), tuple(p[1] for p in parts)))
+    return regions
+
+
+@functools.lru_cache(maxsize=16)
+def _array(url: str, path: str, mode: str):
+    zarr = zarrs.zarr_modules()
+    return zarr.open_array(url, path=path or None, mode=mode)
+
+
+_ENGINE_LOCK = threading.Lock()  # one warp at a time per process: each uses every core
+
+
+def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) -> str:
+    """Warp one output region (a level-0 task) and store it. Returns 'written' or 'kept' (an
+    interrupted run stored it already)."""
+    out = _array(job.target_url, job.target_path, "r+")
+    n_lead = len(job.source_axes) - len(job.source_spatial)
+    if job.resume and _stored(out, start, stop):
+        return "kept"
+    k = len(job.source_spatial)
+    origin = tuple(start[n_lead:])[::-1]  # (x, y[, z])
+    low, high = input_window(
+        job.matrix,
+        origin,
+        tuple(stop[n_lead:])[::-1],
+        job.source_spatial,
+        job.mode,
+        job.padding,
+        job.align_corners,
+    )
+    source = _array(job.source_url, job.source_path, "r")
+    lead_index = []
+    for i, axis in enumerate(job.source_axes[:n_lead]):
+        lead_index.append(slice(None) if axis == "c" else int(start[i]))
+    box = tuple(slice(a, b) for a, b in zip(low[::-1], high[::-1], strict=True))
+    window = np.asarray(source[(*lead_index, *box)])
+    window = window.reshape(1, -1, *window.shape[-k:])  # (1, C, *spatial)
+    work = np.dtype(job.work_dtype)
+    if window.dtype != work:
+        window = window.astype(work)
+        if job.factor != 1:
+            window *= work.type(job.factor)
+    size = (
+        1,
+        window.shape[1],
+        *(b - a for a, b in zip(start[n_lead:], stop[n_lead:], strict=True)),
+    )
+    fill = list(job.fill) if len(job.fill) > 1 else job.fill[0]
+    with _ENGINE_LOCK:
+        if job.threads:
+            import numba
+
+            numba.set_num_threads(min(job.threads, numba.config.NUMBA_NUM_THREADS))
+        result = warp_affine_window(
+            window,
+            low,
+            job.matrix,
+            size,
+            origin,
+            job.mode,
+            job.padding,
+            job.align_corners,
+            fill=fill,
+        )
+    target = np.dtype(job.dtype)
+    if result.dtype != target:
+        from gswarp.pipeline import convert_values
+
+        result = convert_values(result, target, "keep")
+    out_box = tuple(slice(a, b) for a, b in zip(start[n_lead:], stop[n_lead:], strict=True))
+    out_lead = []
+    shape_lead = []
+    for i, axis in enumerate(job.source_axes[:n_lead]):
+        if axis == "c":
+            out_lead.append(slice(None))
+            shape_lead.append(result.shape[1])
+        else:
+            out_lead.append(int(start[i]))
+    out[(*out_lead, *out_box)] = result.reshape(*shape_lead, *result.shape[2:])
+    return "written"
+
+
+def _stored(array, start, stop) -> bool:
+    """Whether every chunk of the region is stored."""
+    chunks = array.chunks
+    ranges = [range(a // c, -(-b // c)) for a, b, c in zip(start, stop, chunks, strict=True)]
+    return all(zarrs.chunk_written(array, coords) for coords in itertools.product(*ranges))
+
+
+def reduce_region(url: str, source_path: str, target_path: str, step, method: str, start, stop):
+    """One pyramid task: the region ``[start, stop)`` of a level from the level before, whose
+    spatial axes are ``step`` (1 or 2 each) times finer."""
+    coarse = _array(url, target_path, "r+")
+    fine = _array(url, source_path, "r")
+    n_lead = len(start) - len(step)
+    box = [slice(a, b) for a, b in zip(start[:n_lead], stop[:n_lead], strict=True)]
+    box += [
+        slice(f * a, f * b) for a, b, f in zip(start[n_lead:], stop[n_lead:], step, strict=True)
+    ]
+    block = np.asarray(fine[tuple(box)])
+    reduced = zarrs.block_reduce(block, step, method)
+    coarse[tuple(slice(a, b) for a, b in zip(start, stop, strict=True))] = reduced
+    return "written"
+
+
+# --------------------------------------------------------------------------------------------
+# running on a scheduler
+
+
+def run_zarr(run: ZarrRun, scheduler, on_done: Callable[[str], None] | None = None) -> dict:
+    """Run every task of ``run`` on ``scheduler`` (see :func:`gswarp.dask_run.Scheduler`), then
+    the pyramid and the metadata. Returns counts: ``{'written': n, 'kept': m}``."""
+    counts = {"written": 0, "kept": 0}
+
+    def done(result: str) -> None:
+        counts[result] = counts.get(result, 0) + 1
+        if on_done is not None:
+            on_done(result)
+
+    calls = [(warp_region, (run.job, a, b)) for a, b in level0_regions(run)]
+    scheduler.run(calls, done)
+    target = run.target
+    for index in range(1, len(target.levels)):
+        path, shape = target.levels[index]
+        chunks = tuple(min(c, n) for c, n in zip(target.chunks, shape, strict=True))
+        calls = [
+            (
+                reduce_region,
+                (
+                    target.url,
+                    target.levels[index - 1][0],
+                    path,
+                    target.steps[index - 1],
+                    run.method,
+                    a,
+                    b,
+                ),
+            )
+            for a, b in _regions(shape, chunks, len(run.source.leading), run.source)
+        ]
+        scheduler.run(calls, None)
+    zarrs.finish_target(target, run.source, run.scale, run.translation, run.method)
+    return counts
+
+
+def warp_zarr(spec, source_location: str, target_location: str, **options) -> dict:
+    """Warp a Zarr array or OME-Zarr image into a new one, chunk by chunk, on dask's threaded
+    scheduler in this process (see :func:`plan_zarr` for the options; ``jobs``: threads)."""
+    from gswarp.dask_run import Scheduler
+
+    jobs = options.pop("jobs", None)
+    run = plan_zarr(spec, source_location, target_location, **options)
+    return run_zarr(run, Scheduler.threads(jobs))

@@ -1,0 +1,168 @@
+"""Running gswarp's tasks on Dask: the threaded scheduler in this process (the default, no
+cluster needed), a ``LocalCluster`` of worker processes, or a running ``dask.distributed``
+scheduler.
+
+``--cluster`` values: ``local`` or ``local:N`` (N worker processes; default: one per two cores),
+``tcp://HOST:PORT`` (a running scheduler; ``DASK_SCHEDULER_ADDRESS``, dask's own setting, is read
+when ``--cluster`` is not given). Workers of a remote cluster must see the same files and stores
+(a shared file system or an object store).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+from gswarp.errors import BackendError, InputError
+
+__all__ = ["Scheduler", "cluster_from_environment"]
+
+CONNECT_TIMEOUT = "5s"
+
+
+def _dask():
+    try:
+        import dask
+    except ImportError:
+        raise BackendError(
+            "Dask scheduling needs the zarr extra: pip install 'gswarp[zarr]'"
+        ) from None
+    return dask
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise BackendError(
+            "--cluster needs dask.distributed (the zarr extra): pip install 'gswarp[zarr]'"
+        ) from None
+    return distributed
+
+
+def cluster_from_environment() -> str | None:
+    """dask's own scheduler setting (``DASK_SCHEDULER_ADDRESS`` or its config), if any."""
+    address = os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if address:
+        return address
+    try:
+        import dask
+
+        return dask.config.get("scheduler-address", None)
+    except ImportError:
+        return None
+
+
+class Scheduler:
+    """Runs batches of ``(function, args)`` calls and reports each result as it arrives."""
+
+    def __init__(self, jobs: int | None, client=None, cluster=None, description: str = "") -> None:
+        self.jobs = jobs
+        self.client = client
+        self.cluster = cluster
+        self.description = description
+
+    @classmethod
+    def threads(cls, jobs: int | None = None) -> Scheduler:
+        from gswarp.cores import available_cores
+
+        jobs = jobs or available_cores()
+        return cls(jobs, description=f"dask threaded scheduler, {jobs} threads")
+
+    @classmethod
+    def connect(cls, cluster: str, jobs: int | None = None) -> Scheduler:
+        """A scheduler for a ``--cluster`` value.
+
+        Raises
+        ------
+        InputError
+            A malformed value, or a scheduler that does not answer within a few seconds.
+        """
+        distributed = _distributed()
+        if cluster == "local" or cluster.startswith("local:"):
+            workers = _local_workers(cluster)
+            local = distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=2,
+                processes=True,
+                dashboard_address=":0",
+            )
+            client = distributed.Client(local)
+            return cls(jobs, client, local, f"LocalCluster, {workers} worker processes")
+        if "://" not in cluster:
+            raise InputError(
+                f"--cluster {cluster}: expected local, local:N or a scheduler address such as "
+                "tcp://host:8786"
+            )
+        try:
+            client = distributed.Client(cluster, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as error:
+            raise InputError(
+                f"--cluster {cluster}: no Dask scheduler answered within {CONNECT_TIMEOUT} "
+                f"({type(error).__name__})"
+            ) from None
+        return cls(jobs, client, None, f"Dask cluster at {cluster}")
+
+    @property
+    def dashboard(self) -> str | None:
+        return getattr(self.client, "dashboard_link", None) if self.client else None
+
+    @property
+    def worker_processes(self) -> int:
+        """How many processes share the machine's cores (for the tasks' thread counts)."""
+        if self.cluster is not None:
+            return len(self.cluster.workers)
+        return 1
+
+    def run(self, calls: Sequence[tuple[Callable, tuple]], done: Callable | None) -> None:
+        """Run every call; ``done(result)`` for each, in completion order. A failing call
+        cancels the others and raises; so does Ctrl-C (KeyboardInterrupt)."""
+        if not calls:
+            return
+        dask = _dask()
+        tasks = [dask.delayed(function, pure=False)(*args) for function, args in calls]
+        if self.client is None:
+            self._run_threads(dask, tasks, done)
+        else:
+            self._run_distributed(tasks, done)
+
+    def _run_threads(self, dask, tasks, done) -> None:
+        from dask.callbacks import Callback
+
+        keys = {task.key for task in tasks}
+
+        def posttask(key, result, dsk, state, worker_id):
+            if done is not None and key in keys:
+                done(result)
+
+        with Callback(posttask=posttask):
+            dask.compute(*tasks, scheduler="threads", num_workers=self.jobs)
+
+    def _run_distributed(self, tasks, done) -> None:
+        distributed = _distributed()
+        futures = self.client.compute(tasks)
+        try:
+            for future in distributed.as_completed(futures):
+                result = future.result()
+                if done is not None:
+                    done(result)
+        except BaseException:
+            self.client.cancel(futures)
+            raise
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _local_workers(cluster: str) -> int:
+    from gswarp.cores import available_cores
+
+    if cluster == "local":
+        return max(1, available_cores() // 2)
+    text = cluster.split(":", 1)[1]
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(f"--cluster {cluster}: expected local:N with N a positive number")
+    return int(text)
