@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gswarp.engine.chunks import input_window, warp_affine_window
+from gswarp.engine.chunks import chain_window, warp_chain_window
+from gswarp.engine.tiles import FieldStep, MatrixStep, _fused_form
 from gswarp.errors import SpecError
 from gswarp.io import zarrs
 from gswarp.plan import Plan, resolve
@@ -44,7 +45,8 @@ class ChunkJob:
     target_path: str
     source_axes: tuple[str, ...]
     source_spatial: tuple[int, ...]
-    matrix: np.ndarray  # (k, k + 1) output voxel -> input voxel, (x, y[, z])
+    chain: tuple  # output voxel -> input voxel: MatrixStep/FieldStep, at most one field
+    out_spatial: tuple[int, ...]  # the whole output's spatial shape
     mode: str
     padding: str
     align_corners: bool
@@ -113,7 +115,8 @@ def plan_zarr(
     Raises
     ------
     SpecError
-        The spec asks for something chunked warps do not do yet (flow fields, antialiasing).
+        The spec asks for something chunked warps do not do yet (antialiasing, a chain of
+        several flow fields).
     InputError, ShapeError, BackendError
         As :func:`gswarp.io.zarrs.open_source` and :func:`gswarp.io.zarrs.create_target`.
     """
@@ -121,10 +124,11 @@ def plan_zarr(
     k = source.spatial
     plan = resolve(spec, source.spatial_shape, source.affine)
     sampling = spec.sampling
-    if plan.steps is not None:
+    chain = plan.steps if plan.steps is not None else (MatrixStep(plan.sampling_matrix),)
+    if _fused_form(chain, k) is None:
         raise SpecError(
-            f"{source_location}: flow and elastic transforms on Zarr volumes are not supported "
-            "yet (affine transforms are); convert the volume to NIfTI or .npy to use them"
+            f"{source_location}: a chunked warp takes at most one flow or elastic field "
+            "between its matrices; compose the fields into one first"
         )
     if sampling.antialias:  # auto (None) means off here: Zarr data are measurements
         raise SpecError(
@@ -148,7 +152,7 @@ def plan_zarr(
     fingerprint = {
         "input": {"shape": list(source.shape), "dtype": source.dtype.str, "level": level},
         "output": {"shape": list(out_shape), "dtype": out_dtype.str, "chunks": list(out_chunks)},
-        "matrix": np.asarray(plan.sampling_matrix).round(12).tolist(),
+        "chain": _chain_digest(chain),
         "sampling": [sampling.mode.label, sampling.padding.label, sampling.align_corners, fill],
         "values": [work_dtype.str, factor],
         "pyramid_steps": [list(step) for step in steps],
@@ -174,7 +178,8 @@ def plan_zarr(
         target_path=target.path,
         source_axes=source.axes,
         source_spatial=source.spatial_shape,
-        matrix=np.asarray(plan.sampling_matrix, dtype=np.float64),
+        chain=tuple(chain),
+        out_spatial=tuple(plan.output_size),
         mode=sampling.mode.label,
         padding=sampling.padding.label,
         align_corners=bool(sampling.align_corners),
@@ -186,6 +191,28 @@ def plan_zarr(
         threads=threads,
     )
     return ZarrRun(source, target, plan, job, scale, translation, method, resumed)
+
+
+def _chain_digest(steps) -> list:
+    """What identifies a chain in a fingerprint: its matrices, and each field's SHA-256."""
+    import hashlib
+
+    digest = []
+    for step in steps:
+        if isinstance(step, FieldStep):
+            field = np.ascontiguousarray(step.field, dtype=np.float64)
+            to_field = None if step.to_field is None else np.round(step.to_field, 12).tolist()
+            digest.append(
+                {
+                    "field": hashlib.sha256(field.tobytes()).hexdigest(),
+                    "shape": list(field.shape),
+                    "to_field": to_field,
+                    "absolute": bool(step.absolute),
+                }
+            )
+        else:
+            digest.append({"matrix": np.round(np.asarray(step.matrix), 12).tolist()})
+    return digest
 
 
 def _conversion(source: np.dtype, target: np.dtype, values: str) -> tuple[np.dtype, float]:
@@ -241,8 +268,9 @@ def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) ->
         return "kept"
     k = len(job.source_spatial)
     origin = tuple(start[n_lead:])[::-1]  # (x, y[, z])
-    low, high = input_window(
-        job.matrix,
+    low, high = chain_window(
+        job.chain,
+        job.out_spatial,
         origin,
         tuple(stop[n_lead:])[::-1],
         job.source_spatial,
@@ -273,12 +301,13 @@ def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) ->
             import numba
 
             numba.set_num_threads(min(job.threads, numba.config.NUMBA_NUM_THREADS))
-        result = warp_affine_window(
+        result = warp_chain_window(
             window,
             low,
-            job.matrix,
+            job.chain,
             size,
             origin,
+            job.out_spatial,
             job.mode,
             job.padding,
             job.align_corners,
@@ -309,11 +338,23 @@ def _stored(array, start, stop) -> bool:
     return all(zarrs.chunk_written(array, coords) for coords in itertools.product(*ranges))
 
 
-def reduce_region(url: str, source_path: str, target_path: str, step, method: str, start, stop):
-    """One pyramid task: the region ``[start, stop)`` of a level from the level before, whose
-    spatial axes are ``step`` (1 or 2 each) times finer."""
-    coarse = _array(url, target_path, "r+")
-    fine = _array(url, source_path, "r")
+@dataclass(frozen=True)
+class PyramidLevel:
+    """One pyramid level's tasks' settings: where the finer level and this one are, the factor
+    (1 or 2) per spatial axis between them, and 'mean' or 'nearest'."""
+
+    url: str
+    source_path: str
+    target_path: str
+    step: tuple[int, ...]
+    method: str
+
+
+def reduce_region(level: PyramidLevel, start, stop) -> str:
+    """One pyramid task: the region ``[start, stop)`` of a level from the level before."""
+    coarse = _array(level.url, level.target_path, "r+")
+    fine = _array(level.url, level.source_path, "r")
+    step, method = level.step, level.method
     n_lead = len(start) - len(step)
     box = [slice(a, b) for a, b in zip(start[:n_lead], stop[:n_lead], strict=True)]
     box += [
@@ -339,28 +380,16 @@ def run_zarr(run: ZarrRun, scheduler, on_done: Callable[[str], None] | None = No
         if on_done is not None:
             on_done(result)
 
-    calls = [(warp_region, (run.job, a, b)) for a, b in level0_regions(run)]
-    scheduler.run(calls, done)
+    scheduler.run(warp_region, run.job, level0_regions(run), done)
     target = run.target
     for index in range(1, len(target.levels)):
         path, shape = target.levels[index]
         chunks = tuple(min(c, n) for c, n in zip(target.chunks, shape, strict=True))
-        calls = [
-            (
-                reduce_region,
-                (
-                    target.url,
-                    target.levels[index - 1][0],
-                    path,
-                    target.steps[index - 1],
-                    run.method,
-                    a,
-                    b,
-                ),
-            )
-            for a, b in _regions(shape, chunks, len(run.source.leading), run.source)
-        ]
-        scheduler.run(calls, None)
+        level = PyramidLevel(
+            target.url, target.levels[index - 1][0], path, target.steps[index - 1], run.method
+        )
+        regions = _regions(shape, chunks, len(run.source.leading), run.source)
+        scheduler.run(reduce_region, level, regions)
     zarrs.finish_target(target, run.source, run.scale, run.translation, run.method)
     return counts
 

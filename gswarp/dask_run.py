@@ -10,6 +10,7 @@ when ``--cluster`` is not given). Workers of a remote cluster must see the same 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 
@@ -114,21 +115,30 @@ class Scheduler:
             return len(self.cluster.workers)
         return 1
 
-    def run(self, calls: Sequence[tuple[Callable, tuple]], done: Callable | None) -> None:
-        """Run every call; ``done(result)`` for each, in completion order. A failing call
-        cancels the others and raises; so does Ctrl-C (KeyboardInterrupt)."""
-        if not calls:
+    def run(
+        self,
+        function: Callable,
+        shared: object,
+        arguments: Sequence[tuple],
+        done: Callable | None = None,
+    ) -> None:
+        """Call ``function(shared, *args)`` for every ``args`` of ``arguments``; ``done(result)``
+        for each, in completion order. ``shared`` (a run's settings, a flow field) goes to each
+        cluster worker once, not with every task. A failing call cancels the others and raises;
+        so does Ctrl-C (KeyboardInterrupt)."""
+        if not arguments:
             return
-        dask = _dask()
-        tasks = [dask.delayed(function, pure=False)(*args) for function, args in calls]
         if self.client is None:
-            self._run_threads(dask, tasks, done)
+            self._run_threads(function, shared, arguments, done)
         else:
-            self._run_distributed(tasks, done)
+            self._run_distributed(function, shared, arguments, done)
 
-    def _run_threads(self, dask, tasks, done) -> None:
+    def _run_threads(self, function, shared, arguments, done) -> None:
+        dask = _dask()
         from dask.callbacks import Callback
 
+        call = functools.partial(function, shared)
+        tasks = [dask.delayed(call, pure=False)(*args) for args in arguments]
         keys = {task.key for task in tasks}
 
         def posttask(key, result, dsk, state, worker_id):
@@ -138,9 +148,10 @@ class Scheduler:
         with Callback(posttask=posttask):
             dask.compute(*tasks, scheduler="threads", num_workers=self.jobs)
 
-    def _run_distributed(self, tasks, done) -> None:
+    def _run_distributed(self, function, shared, arguments, done) -> None:
         distributed = _distributed()
-        futures = self.client.compute(tasks)
+        [held] = self.client.scatter([shared], broadcast=True, hash=False)
+        futures = [self.client.submit(function, held, *args, pure=False) for args in arguments]
         try:
             for future in distributed.as_completed(futures):
                 result = future.result()
@@ -149,6 +160,8 @@ class Scheduler:
         except BaseException:
             self.client.cancel(futures)
             raise
+        finally:
+            self.client.cancel([held])
 
     def close(self) -> None:
         if self.client is not None:

@@ -93,3 +93,80 @@ class TestWindows:
             warp_affine_window(
                 rng.random((1, 1, 4, 4)), (0, 0, 0), np.eye(2, 3), (1, 1, 2, 2), (0, 0)
             )
+
+
+class TestChunkedFlows:
+    """Chains with one flow field (gswarp.engine.chunks.warp_chain_window): the windowed fused
+    flow kernel computes from whole-output indices and the whole field, so chunks equal
+    ``sample_chain`` bit for bit -- a field on the output's grid (read directly), a coarse one
+    (interpolated, separable), matrices before and after it, displacements and coordinates."""
+
+    @staticmethod
+    def chains(rng, spatial):
+        from gswarp.engine.tiles import FieldStep, MatrixStep
+        from gswarp.transforms import resize_matrix
+
+        k = len(spatial)
+        dense = rng.standard_normal((*spatial, k)) * 2
+        coarse_shape = (4, 5, 6)[-k:]
+        coarse = rng.standard_normal((*coarse_shape, k)) * 2
+        to_coarse = resize_matrix(coarse_shape, spatial, False)
+        shift = np.eye(k, k + 1)
+        shift[0, k] = 0.3
+        turn = np.eye(k, k + 1)
+        turn[:2, :2] = rotation(12)[:, :2]
+        absolute = _base(spatial) + dense * 0.5
+        return {
+            "dense": [FieldStep(dense)],
+            "coarse then turn": [FieldStep(coarse, to_coarse), MatrixStep(turn)],
+            "shift, coarse, turn": [
+                MatrixStep(shift),
+                FieldStep(coarse, to_coarse),
+                MatrixStep(turn),
+            ],
+            "turn then coarse": [MatrixStep(turn), FieldStep(coarse, to_coarse)],
+            "coordinates": [FieldStep(absolute, absolute=True)],
+        }
+
+    @pytest.mark.parametrize(("mode", "padding", "align"), CASES_2D)
+    @pytest.mark.parametrize("spatial", [(13, 17), (9, 11, 12)])
+    def test_flow_chains(self, rng, mode, padding, align, spatial):
+        from gswarp.engine.chunks import warp_chain_chunked
+        from gswarp.engine.tiles import sample_chain
+
+        x = data(rng, (1, 2, *spatial), np.float32)
+        size = (1, 2, *spatial)
+        chunks = (3, 4, 5)[-len(spatial) :]
+        for name, steps in self.chains(rng, spatial).items():
+            whole = sample_chain(x, steps, size, mode, padding, align, fill=0.5)
+            chunked = warp_chain_chunked(x, steps, size, chunks, mode, padding, align, fill=0.5)
+            np.testing.assert_array_equal(chunked, whole, err_msg=name)
+
+    def test_nan_field_and_uint16(self, rng):
+        from gswarp.engine.chunks import warp_chain_chunked
+        from gswarp.engine.tiles import FieldStep, sample_chain
+
+        x = data(rng, (1, 1, 10, 12, 14), np.uint16)
+        field = rng.standard_normal((10, 12, 14, 3)) * 3
+        field[:4] = np.nan  # a chunk whose every point reads the fill
+        steps = [FieldStep(field)]
+        size = x.shape
+        whole = sample_chain(x, steps, size, "bicubic", "border", fill=7)
+        chunked = warp_chain_chunked(x, steps, size, (5, 4, 3), "bicubic", "border", fill=7)
+        np.testing.assert_array_equal(chunked, whole)
+
+    def test_two_fields_are_refused(self, rng):
+        from gswarp.engine.chunks import warp_chain_chunked
+        from gswarp.engine.tiles import FieldStep
+        from gswarp.errors import SpecError
+
+        field = np.zeros((6, 7, 2))
+        with pytest.raises(SpecError, match="at most one flow field"):
+            warp_chain_chunked(
+                np.zeros((1, 1, 6, 7)), [FieldStep(field), FieldStep(field)], (1, 1, 6, 7), (3, 3)
+            )
+
+
+def _base(spatial):
+    axes = np.meshgrid(*[np.arange(n, dtype=np.float64) for n in spatial], indexing="ij")
+    return np.stack(axes[::-1], axis=-1)

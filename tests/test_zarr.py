@@ -550,3 +550,40 @@ def test_info_names_the_zarr_extra_and_the_scheduler(monkeypatch):
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://10.1.2.3:8786")
     result = runner.invoke(cli, ["info"])
     assert "chunk scheduler: the Dask cluster at tcp://10.1.2.3:8786" in result.output
+
+
+def test_flow_and_elastic_specs_on_zarr(tmp_path, rng):
+    from gswarp.augment import draw
+
+    array = volume(rng, (14, 16, 18), np.float32)
+    source = plain(tmp_path / "in.zarr", array, (6, 6, 6))
+    np.save(tmp_path / "field.npy", rng.standard_normal((5, 6, 7, 3)).astype(np.float32) * 2)
+    texts = (
+        f"transform: [{{flow: {{path: {tmp_path / 'field.npy'}}}}}, "
+        "{affine: {rotate: [0, 0, 10]}}]",
+        "transform: [{elastic: {alpha: 4, sigma: 5}}]",
+    )
+    for index, text in enumerate(texts):
+        spec = spec_of(text, mode="bicubic", padding="border")
+        if spec.is_random:
+            spec = draw(spec, 3, "in.zarr").spec
+        target = str(tmp_path / f"out{index}.zarr")
+        warp_zarr(spec, source, target, chunks=(5, 7, 4), jobs=2)
+        np.testing.assert_array_equal(read(target), in_memory(spec, array))
+
+
+def test_random_spec_draws_once_per_input_name(tmp_path, rng):
+    array = volume(rng, (10, 11, 12), np.float32)
+    source = plain(tmp_path / "in.zarr", array, (5, 5, 5))
+    spec_path = _spec_file(tmp_path, "transform: {affine: {rotate: {uniform: [-20, 20]}}}")
+    runner = CliRunner()
+    outputs = []
+    for extra in ([], ["--cluster", "local:2"]):
+        target = str(tmp_path / f"o{len(outputs)}.zarr")
+        result = runner.invoke(
+            cli, ["apply", spec_path, source, "-o", target, "--seed", "5", *extra]
+        )
+        assert result.exit_code == 0, result.output
+        outputs.append(read(target))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    assert not np.array_equal(outputs[0], array)

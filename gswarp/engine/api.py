@@ -243,7 +243,7 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
         return
     from gswarp.engine.cpu import launch, sampling_kernel
 
-    windowed = source_kind == "affine" and any(np.any(part) for part in extra)
+    windowed = source_kind in ("affine", "flow") and any(np.any(part) for part in extra[-2:])
     kernel = sampling_kernel(source_kind, input.ndim - 2, int(mode), windowed)
     launch(
         kernel,
@@ -479,6 +479,44 @@ def sample_field(
         As in :func:`sample_pixels`: each point's footprint from the chain's values at the
         neighbouring output pixels.
     """
+    return _sample_field(
+        input,
+        field,
+        size,
+        mode,
+        padding_mode,
+        align_corners,
+        before,
+        to_field,
+        after,
+        absolute,
+        fill,
+        out,
+        antialias,
+    )
+
+
+def _sample_field(
+    input,
+    field,
+    size,
+    mode,
+    padding_mode,
+    align_corners,
+    before,
+    to_field,
+    after,
+    absolute,
+    fill,
+    out,
+    antialias,
+    window=None,
+    whole=None,
+):
+    """:func:`sample_field`'s work. ``window``: ``(origin, shift)``, int64 ``(x, y[, z])``: the
+    output is the part of a ``whole``-sized one (its spatial size) that starts at ``origin``,
+    and ``input`` the window of a larger input that starts at ``shift``
+    (:mod:`gswarp.engine.chunks`); the field is the whole warp's."""
     input = _check_input(input)
     mode = _check_mode(mode, input)
     padding = parse_padding(padding_mode, "padding_mode")
@@ -497,10 +535,11 @@ def sample_field(
     for name, matrix in zip(("before", "to_field", "after"), maps, strict=True):
         if matrix.shape != (k, k + 1):
             raise ShapeError(f"{name}: expected a ({k}, {k + 1}) matrix, got {matrix.shape}")
+    whole = tuple(size[2:]) if whole is None else tuple(whole)
     direct = (
         np.array_equal(maps[0], identity)
         and np.array_equal(maps[1], identity)
-        and field.shape[:-1] == tuple(size[2:])
+        and field.shape[:-1] == whole
     )
     ct = _compute_type(input.dtype, "input")
     out = _check_out(out, size, input.dtype, input)
@@ -509,7 +548,11 @@ def sample_field(
     separable = not direct and all(
         np.count_nonzero(m[:, :k] - np.diag(np.diag(m[:, :k]))) == 0 for m in maps[:2]
     )  # no rotation or shear before the field: it is interpolated per row, then per column
-    extra = (np.ascontiguousarray(maps), bool(absolute), direct, separable)
+    if window is None:
+        window = (np.zeros(k, np.int64), np.zeros(k, np.int64))
+    elif antialias or backend_for(input) == "cuda":
+        raise SpecError("a window of a flow warp: CPU only, without antialiasing (for now)")
+    extra = (np.ascontiguousarray(maps), bool(absolute), direct, separable, *window)
     field = _same_device(field, input, "field")
     if antialias and mode != Mode.NEAREST:
         support, cap = _antialias_arguments(input, mode)

@@ -37,11 +37,21 @@ from gswarp.engine.api import (
     _check_output_size,
     _pixel_matrices,
     _sample_affine,
+    _sample_field,
 )
-from gswarp.errors import ShapeError
+from gswarp.engine.tiles import MatrixStep, Step, _apply_matrix, _field_at, _fused_form
+from gswarp.errors import ShapeError, SpecError
 from gswarp.options import Mode, Padding, parse_mode, parse_padding
 
-__all__ = ["input_window", "warp_affine_chunked", "warp_affine_window"]
+__all__ = [
+    "chain_window",
+    "input_window",
+    "warp_affine_chunked",
+    "warp_affine_window",
+    "warp_chain_chunked",
+    "warp_chain_window",
+    "window_of_points",
+]
 
 # pixels read below floor(p) and above it, per mode: nearest reads rint(p) (floor or floor + 1),
 # (bi/tri)linear floor and floor + 1, bicubic floor - 1 .. floor + 2
@@ -77,21 +87,38 @@ def input_window(
         The window ``[start, stop)`` per axis, never empty; ``start`` is the ``shift`` of
         :func:`warp_affine_window`.
     """
-    mode = parse_mode(mode, "mode")
-    padding = parse_padding(padding, "padding")
     matrix = np.asarray(matrix, dtype=np.float64)
     k = matrix.shape[0]
-    sizes = [int(n) for n in tuple(in_spatial)[::-1]]
-    whole = (0,) * k, tuple(sizes)
     if not np.all(np.isfinite(matrix)):
-        return whole
-    if padding == Padding.REFLECTION and not align_corners:
-        return whole  # its formula rounds |p + 1/2| - 1/2: the result depends on p's magnitude
+        whole = tuple(int(n) for n in tuple(in_spatial)[::-1])
+        return (0,) * k, whole
     corners = np.array(
         list(itertools.product(*[(a, b - 1) for a, b in zip(out_start, out_stop, strict=True)])),
         dtype=np.float64,
     )
     points = corners @ matrix[:, :k].T + matrix[:, k]  # an affine map's extremes are at corners
+    return window_of_points(points, in_spatial, mode, padding, align_corners)
+
+
+def window_of_points(
+    points: np.ndarray,
+    in_spatial: Sequence[int],
+    mode: str | Mode = "bilinear",
+    padding: str | Padding = "zeros",
+    align_corners: bool = False,
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The input window that sampling at ``points`` (..., k) in input pixels ``(x, y[, z])``
+    reads (non-finite points read only the fill), as :func:`input_window` says."""
+    mode = parse_mode(mode, "mode")
+    padding = parse_padding(padding, "padding")
+    sizes = [int(n) for n in tuple(in_spatial)[::-1]]
+    k = len(sizes)
+    if padding == Padding.REFLECTION and not align_corners:
+        return (0,) * k, tuple(sizes)  # |p + 1/2| - 1/2 rounds by p's magnitude: no window
+    points = np.asarray(points, dtype=np.float64).reshape(-1, k)
+    points = points[np.all(np.isfinite(points), axis=1)]
+    if len(points) == 0:
+        return (0,) * k, (1,) * k  # every point reads the fill: any pixel will do
     below, above = _SUPPORT[mode]
     start, stop = [], []
     for axis, size in enumerate(sizes):
@@ -221,6 +248,160 @@ def warp_affine_chunked(
                 fill=fill,
                 out=part,
             )
+    return out
+
+
+def _fused_chain(steps: Sequence[Step], k: int):
+    """(before, field step, after) of a chain with at most one field (else an error)."""
+    fused = _fused_form(steps, k)
+    if fused is None:
+        raise SpecError(
+            "a chunked warp takes at most one flow field between its matrices (a chain of "
+            "several fields is not supported in chunks yet)"
+        )
+    return fused
+
+
+def chain_window(
+    steps: Sequence[Step],
+    whole_spatial: Sequence[int],
+    out_start: Sequence[int],
+    out_stop: Sequence[int],
+    in_spatial: Sequence[int],
+    mode: str | Mode = "bilinear",
+    padding: str | Padding = "zeros",
+    align_corners: bool = False,
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The input window an output chunk of a chain (matrices and flow fields,
+    :func:`gswarp.engine.tiles.sample_chain`) reads: the chain's coordinates over the chunk,
+    then :func:`window_of_points`. ``whole_spatial``: the whole output's spatial size
+    ``(H, W)`` or ``(D, H, W)``; ``out_start``, ``out_stop``: the chunk, ``(x, y[, z])``.
+
+    The coordinates are computed here with NumPy, the kernels' own may differ in the last
+    bits: the window's one-pixel margin covers the floor that moves.
+    """
+    k = len(whole_spatial)
+    before, field, _ = _fused_chain(steps, k)
+    if field is None:  # matrices only: the corners say it all
+        return input_window(before, out_start, out_stop, in_spatial, mode, padding, align_corners)
+    axes = [np.arange(a, b, dtype=np.float64) for a, b in zip(out_start, out_stop, strict=True)]
+    grids = np.meshgrid(*axes[::-1], indexing="ij")  # ([z,] y, x)
+    points = np.stack(grids[::-1], axis=-1)  # last axis (x, y[, z])
+    box = tuple(slice(a, b) for a, b in zip(out_start[::-1], out_stop[::-1], strict=True))
+    on_grid = True
+    for step in steps:
+        if isinstance(step, MatrixStep):
+            points = _apply_matrix(step.matrix, points)
+            on_grid = False
+            continue
+        direct = on_grid and step.to_field is None and step.field.shape[:-1] == tuple(whole_spatial)
+        values = step.field[box] if direct else _field_at(step, points, None)
+        points = values.astype(np.float64) if step.absolute else points + values
+        on_grid = False
+    assert points.shape[-1] == k
+    return window_of_points(points, in_spatial, mode, padding, align_corners)
+
+
+def warp_chain_window(
+    window: np.ndarray,
+    shift: Sequence[int],
+    steps: Sequence[Step],
+    size: Sequence[int],
+    origin: Sequence[int],
+    whole_spatial: Sequence[int],
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool = False,
+    *,
+    fill: float | Sequence[float] = 0.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """The part of ``sample_chain(input, steps, whole, ...)`` that starts at output pixel
+    ``origin``, from the window of ``input`` that starts at ``shift`` (the window
+    :func:`chain_window` gives): bit for bit the whole warp's pixels there. ``steps``: at most
+    one flow field; ``whole_spatial``: the whole output's spatial size."""
+    window = _check_input(window, "window")
+    size = _check_output_size(size, window)
+    k = window.ndim - 2
+    origin = np.ascontiguousarray(origin, dtype=np.int64)
+    shift = np.ascontiguousarray(shift, dtype=np.int64)
+    if origin.shape != (k,) or shift.shape != (k,):
+        raise ShapeError(f"origin, shift: expected {k} integers each, got {origin} and {shift}")
+    before, field, after = _fused_chain(steps, k)
+    if field is None:
+        return warp_affine_window(
+            window,
+            shift,
+            before,
+            size,
+            origin,
+            mode,
+            padding_mode,
+            align_corners,
+            fill=fill,
+            out=out,
+        )
+    return _sample_field(
+        window,
+        field.field,
+        size,
+        mode,
+        padding_mode,
+        align_corners,
+        before,
+        field.to_field,
+        after,
+        field.absolute,
+        fill,
+        out,
+        False,
+        window=(origin, shift),
+        whole=whole_spatial,
+    )
+
+
+def warp_chain_chunked(
+    input: np.ndarray,
+    steps: Sequence[Step],
+    size: Sequence[int],
+    chunks: Sequence[int],
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool = False,
+    *,
+    fill: float | Sequence[float] = 0.0,
+) -> np.ndarray:
+    """:func:`gswarp.engine.tiles.sample_chain` computed chunk by chunk, each from its input
+    window (equal to it bit for bit); ``chunks``: the output chunks' spatial shape."""
+    input = _check_input(input)
+    size = _check_output_size(size, input)
+    k = input.ndim - 2
+    out = np.empty(size, dtype=input.dtype)
+    spatial = size[2:]
+    chunks = tuple(int(c) for c in chunks)
+    if len(chunks) != k or any(c <= 0 for c in chunks):
+        raise ShapeError(f"chunks: expected {k} positive sizes, got {chunks}")
+    for begin in _starts(spatial, chunks):
+        end = tuple(min(b + c, s) for b, c, s in zip(begin, chunks, spatial, strict=True))
+        origin, stop = begin[::-1], end[::-1]
+        low, high = chain_window(
+            steps, spatial, origin, stop, input.shape[2:], mode, padding_mode, align_corners
+        )
+        window = input[(slice(None), slice(None), *_box(low, high))]
+        part = out[(slice(None), slice(None), *_box(origin, stop))]
+        warp_chain_window(
+            window,
+            low,
+            steps,
+            part.shape,
+            origin,
+            spatial,
+            mode,
+            padding_mode,
+            align_corners,
+            fill=fill,
+            out=part,
+        )
     return out
 
 

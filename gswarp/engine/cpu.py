@@ -298,18 +298,26 @@ def _flow_kernel_2d(point, unnormalize, interior, mode, windowed=False):
         absolute,
         direct,
         separable,
+        origin,
+        shift,
     ):
         Ho = out.shape[2]
         Wo = out.shape[3]
-        low, high, weight, frame = field_columns(maps, Wo if separable else 0, field.shape[1])
+        # windowed (compile-time): a part of a larger output from a window of the input, as in
+        # the affine kernels: whole-output indices, the whole field, coordinates shifted last
+        c0 = origin[0] if windowed else 0
+        r0 = origin[1] if windowed else 0
+        x0 = ct(float(shift[0]) if windowed else 0.0)
+        y0 = ct(float(shift[1]) if windowed else 0.0)
+        low, high, weight, frame = field_columns(maps, Wo if separable else 0, field.shape[1], c0)
         for job in prange(start, stop):
             n = job // Ho
             ho = job - n * Ho
-            y = float(ho)
+            y = float(ho + r0)
             qy = maps[0, 1, 1] * y + maps[0, 1, 2]  # used when separable
             row = field_row_2d(field, maps[1, 1, 1] * qy + maps[1, 1, 2], separable)
             for wo in range(Wo):
-                x = float(wo)
+                x = float(wo + c0)
                 if separable:
                     qx = frame[wo]
                     i, j, wx = low[wo], high[wo], weight[wo]
@@ -317,11 +325,16 @@ def _flow_kernel_2d(point, unnormalize, interior, mode, windowed=False):
                     v = (1.0 - wx) * row[i, 1] + wx * row[j, 1]
                 elif direct:
                     qx, qy = x, y
-                    u, v = field[ho, wo, 0], field[ho, wo, 1]
+                    u, v = field[ho + r0, wo + c0, 0], field[ho + r0, wo + c0, 1]
                 else:
                     qx, qy, u, v = flow_lookup_2d(field, maps, x, y)
                 px, py = flow_finish_2d(maps, qx, qy, u, v, absolute)
-                point(inp, n, ct(px), ct(py), out, ho, wo, padding, align_corners, fill, ct)
+                sx = ct(px)
+                sy = ct(py)
+                if windowed:
+                    sx -= x0
+                    sy -= y0
+                point(inp, n, sx, sy, out, ho, wo, padding, align_corners, fill, ct)
 
     return flow_sample_2d
 
@@ -344,24 +357,32 @@ def _flow_kernel_3d(point, unnormalize, interior, mode, windowed=False):
         absolute,
         direct,
         separable,
+        origin,
+        shift,
     ):
         Do = out.shape[2]
         Ho = out.shape[3]
         Wo = out.shape[4]
-        low, high, weight, frame = field_columns(maps, Wo if separable else 0, field.shape[2])
+        c0 = origin[0] if windowed else 0  # as in the 2-D kernel
+        r0 = origin[1] if windowed else 0
+        s0 = origin[2] if windowed else 0
+        x0 = ct(float(shift[0]) if windowed else 0.0)
+        y0 = ct(float(shift[1]) if windowed else 0.0)
+        z0 = ct(float(shift[2]) if windowed else 0.0)
+        low, high, weight, frame = field_columns(maps, Wo if separable else 0, field.shape[2], c0)
         for job in prange(start, stop):
             n = job // (Do * Ho)
             rest = job - n * (Do * Ho)
             do = rest // Ho
             ho = rest - do * Ho
-            z = float(do)
-            y = float(ho)
+            z = float(do + s0)
+            y = float(ho + r0)
             qy = maps[0, 1, 1] * y + maps[0, 1, 3]  # used when separable
             qz = maps[0, 2, 2] * z + maps[0, 2, 3]
             fy = maps[1, 1, 1] * qy + maps[1, 1, 3]
             row = field_row_3d(field, fy, maps[1, 2, 2] * qz + maps[1, 2, 3], separable)
             for wo in range(Wo):
-                x = float(wo)
+                x = float(wo + c0)
                 if separable:
                     qx = frame[wo]
                     i, j, wx = low[wo], high[wo], weight[wo]
@@ -370,18 +391,25 @@ def _flow_kernel_3d(point, unnormalize, interior, mode, windowed=False):
                     w = (1.0 - wx) * row[i, 2] + wx * row[j, 2]
                 elif direct:
                     qx, qy, qz = x, y, z
-                    u = field[do, ho, wo, 0]
-                    v = field[do, ho, wo, 1]
-                    w = field[do, ho, wo, 2]
+                    u = field[do + s0, ho + r0, wo + c0, 0]
+                    v = field[do + s0, ho + r0, wo + c0, 1]
+                    w = field[do + s0, ho + r0, wo + c0, 2]
                 else:
                     qx, qy, qz, u, v, w = flow_lookup_3d(field, maps, x, y, z)
                 px, py, pz = flow_finish_3d(maps, qx, qy, qz, u, v, w, absolute)
+                sx = ct(px)
+                sy = ct(py)
+                sz = ct(pz)
+                if windowed:
+                    sx -= x0
+                    sy -= y0
+                    sz -= z0
                 point(
                     inp,
                     n,
-                    ct(px),
-                    ct(py),
-                    ct(pz),
+                    sx,
+                    sy,
+                    sz,
                     out,
                     do,
                     ho,
@@ -455,7 +483,8 @@ def sampling_kernel(source: str, spatial: int, mode: int, windowed: bool = False
     reads: ``out`` is then the part of the whole output that starts at ``origin`` and ``inp`` the
     window of the whole input that starts at ``shift`` (:mod:`gswarp.engine.chunks`); the
     variant is a compile-time constant, so whole warps pay nothing for it (measured: 4-10 %
-    when the shift was always applied). 'flow' kernels take the chain's arguments.
+    when the shift was always applied). 'flow' kernels take the chain's arguments, then
+    ``(origin, shift)`` likewise.
     """
     point, unnormalize = point_functions(source, spatial, mode)
     interior = (INTERIOR_2D if spatial == 2 else INTERIOR_3D)[mode]

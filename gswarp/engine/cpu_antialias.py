@@ -278,7 +278,7 @@ def _flow_kernel_2d(point, unnormalize):
     ):
         Ho = out.shape[2]
         Wo = out.shape[3]
-        low, high, weight, frame = field_columns(maps, Wo if separable else 0, field.shape[1])
+        low, high, weight, frame = field_columns(maps, Wo if separable else 0, field.shape[1], 0)
         tables = (separable, low, high, weight, frame)
         blocks = (stop - start + _BLOCK - 1) // _BLOCK
         for block in prange(blocks):

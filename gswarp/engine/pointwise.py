@@ -1155,16 +1155,18 @@ def split_index_3d(i, depth, height, width):
 
 
 @register_jitable
-def field_columns(maps, width, field_width):
-    """Per output column: (low index, high index, upper weight) on the field's x axis and the
-    frame coordinate ``qx``, for diagonal ``maps[0]`` and ``maps[1]`` (last column: offsets)."""
+def field_columns(maps, width, field_width, first):
+    """Per output column ``first .. first + width - 1`` (whole-output indices: a window's
+    columns start at ``first``): (low index, high index, upper weight) on the field's x axis and
+    the frame coordinate ``qx``, for diagonal ``maps[0]`` and ``maps[1]`` (last column:
+    offsets)."""
     last = maps.shape[2] - 1
     low = np.empty(width, np.int64)
     high = np.empty(width, np.int64)
     weight = np.empty(width)
     frame = np.empty(width)
     for wo in range(width):
-        qx = maps[0, 0, 0] * float(wo) + maps[0, 0, last]
+        qx = maps[0, 0, 0] * float(wo + first) + maps[0, 0, last]
         low[wo], high[wo], weight[wo] = _field_axis(
             maps[1, 0, 0] * qx + maps[1, 0, last], field_width
         )
