@@ -25,6 +25,7 @@ parallelism; kernel launches take turns (each already uses every numba thread).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -259,6 +260,7 @@ def run_jobs(
     threads: int,
     on_outcome: Callable[[Outcome], None],
     thread_setup: Callable[[], None] | None = None,
+    cluster=None,
 ) -> None:
     """Run ``work(job, cancelled)`` for every job on ``threads`` threads, calling ``on_outcome``
     (in this thread) as each finishes.
@@ -266,10 +268,13 @@ def run_jobs(
     ``GswarpError``/``OSError`` from ``work`` become failed outcomes and the other jobs go on. A
     ``KeyboardInterrupt`` (in ``on_outcome`` or while waiting) sets ``cancelled``, lets the
     running jobs discard their temporary files, and is re-raised.
+
+    ``cluster``: a :class:`gswarp.dask_run.Scheduler` with a Dask client; each job is then one
+    task on its workers (``work`` must pickle; ``threads`` jobs are kept in flight per worker).
+    A job's output is written atomically, so a cancelled or lost task leaves it whole or absent.
     """
     cancelled = threading.Event()
     pending: dict[Future, Job] = {}
-    limit = max(2 * threads, 4)  # bounded look-ahead: a stdin list is consumed as it comes
 
     def guarded(job: Job) -> Outcome:
         if cancelled.is_set():
@@ -279,7 +284,15 @@ def run_jobs(
         except (GswarpError, OSError, MemoryError) as error:
             return Outcome(job, _message(error, job))
 
-    executor = ThreadPoolExecutor(max_workers=threads, initializer=thread_setup)
+    if cluster is None:
+        executor = ThreadPoolExecutor(max_workers=threads, initializer=thread_setup)
+        submit = functools.partial(executor.submit, guarded)
+        limit = max(2 * threads, 4)  # bounded look-ahead: a stdin list is consumed as it comes
+    else:
+        executor = cluster.client.get_executor(pure=False)
+        numba_threads = cluster.threads_per_task()
+        submit = functools.partial(executor.submit, run_remote, work, numba_threads)
+        limit = max(4 * cluster.worker_threads(), 8)
     try:
         for job in jobs:
             if job.error:
@@ -287,14 +300,30 @@ def run_jobs(
                 continue
             while len(pending) >= limit:
                 _drain(pending, on_outcome)
-            pending[executor.submit(guarded, job)] = job
+            pending[submit(job)] = job
         while pending:
             _drain(pending, on_outcome)
     except BaseException:
         cancelled.set()
-        executor.shutdown(wait=True, cancel_futures=True)
+        if cluster is None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        else:
+            executor.shutdown(wait=False)  # cancels the cluster's tasks not yet finished
         raise
     executor.shutdown(wait=True)
+
+
+def run_remote(work: Callable, threads: int | None, job: Job) -> Outcome:
+    """One job on a cluster worker (:func:`run_jobs` with a cluster): ``work(job, cancelled)``
+    with the worker's share of the cores, failures turned into outcomes as locally."""
+    if threads:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        return Outcome(job, None, work(job, threading.Event()))
+    except (GswarpError, OSError, MemoryError) as error:
+        return Outcome(job, _message(error, job))
 
 
 def _drain(pending: dict[Future, Job], on_outcome: Callable[[Outcome], None]) -> None:

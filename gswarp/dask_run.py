@@ -108,6 +108,22 @@ class Scheduler:
     def dashboard(self) -> str | None:
         return getattr(self.client, "dashboard_link", None) if self.client else None
 
+    def worker_threads(self) -> int:
+        """Task slots of the cluster (its workers' threads together)."""
+        if self.client is None:
+            return self.jobs or 1
+        info = self.client.scheduler_info()
+        return max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+
+    def threads_per_task(self) -> int | None:
+        """numba threads for each task of a LocalCluster (the cores shared by its worker
+        processes); None for a remote cluster (its workers' own settings)."""
+        if self.cluster is None:
+            return None
+        from gswarp.cores import available_cores
+
+        return max(1, available_cores() // max(1, len(self.cluster.workers)))
+
     @property
     def worker_processes(self) -> int:
         """How many processes share the machine's cores (for the tasks' thread counts)."""

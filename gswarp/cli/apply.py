@@ -20,7 +20,7 @@ import os
 import secrets
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -506,8 +506,11 @@ def apply(
             show,
         )
         sys.exit(run_zarr_apply(spec, inputs, output, zarr_options))
-    if level or chunks or cluster:
-        raise click.UsageError("--level, --chunks and --cluster apply to Zarr inputs only")
+    if level or chunks:
+        raise click.UsageError("--level and --chunks apply to Zarr inputs only")
+    scheduler = None if dry_run or stdin_image else _file_cluster(cluster, backend, verbose)
+    if scheduler is not None:
+        options = replace(options, notify=None)  # workers' warnings stay in their logs
     if stdin_image:
         if pairs or log_path or variants:
             raise click.UsageError(
@@ -532,7 +535,35 @@ def apply(
     work = (dry_run_job if dry_run else warp_job)(spec, options, draws)
     with _log_file(log_path, append=skip_existing, dry_run=dry_run) as log:
         report = _Report(verbose, quiet, Progress(total) if show else None, null, log)
-        _run(jobs_iter, work, threads, report, dry_run, inputs)
+        try:
+            _run(jobs_iter, work, threads, report, dry_run, inputs, scheduler)
+        finally:
+            if scheduler is not None:
+                scheduler.close()
+
+
+def _file_cluster(cluster: str | None, backend: str, verbose: int):
+    """The Dask cluster that file jobs go to (--cluster, else DASK_SCHEDULER_ADDRESS), or
+    None: threads in this process."""
+    if cluster is None:
+        if not os.environ.get("DASK_SCHEDULER_ADDRESS"):
+            return None  # (dask's config file is read for Zarr runs only: importing dask costs)
+        from gswarp.dask_run import cluster_from_environment
+
+        cluster = cluster_from_environment()
+    if backend != "cpu":
+        raise click.UsageError("--cluster runs on the workers' CPUs: --device cpu")
+    from gswarp.dask_run import Scheduler
+
+    try:
+        scheduler = Scheduler.connect(cluster)
+    except GswarpError as error:
+        fail(str(error))
+    if verbose:
+        click.echo(f"gswarp: scheduler: {scheduler.description}", err=True)
+        if scheduler.dashboard:
+            click.echo(f"gswarp: dashboard: {scheduler.dashboard}", err=True)
+    return scheduler
 
 
 def _check_zarr_run(inputs, pairs, log_path, variants, stdin_image, dry_run, backend) -> None:
@@ -562,11 +593,17 @@ def _run(
     report: _Report,
     dry_run: bool,
     inputs: tuple[str, ...],
+    scheduler=None,
 ) -> None:
     """Run the jobs, report them, and exit non-zero when something failed."""
     try:
         run_jobs(
-            jobs, work, threads=threads, on_outcome=report, thread_setup=_thread_setup(threads)
+            jobs,
+            work,
+            threads=threads,
+            on_outcome=report,
+            thread_setup=_thread_setup(threads),
+            cluster=scheduler,
         )
     except KeyboardInterrupt:
         if report.progress:
