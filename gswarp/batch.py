@@ -25,7 +25,6 @@ parallelism; kernel launches take turns (each already uses every numba thread).
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -284,25 +283,44 @@ def run_jobs(
         except (GswarpError, OSError, MemoryError) as error:
             return Outcome(job, _message(error, job))
 
+    batch: list[Job] = []
     if cluster is None:
         executor = ThreadPoolExecutor(max_workers=threads, initializer=thread_setup)
-        submit = functools.partial(executor.submit, guarded)
         limit = max(2 * threads, 4)  # bounded look-ahead: a stdin list is consumed as it comes
+        per_task = 1
+
+        def submit(group: list[Job]) -> Future:
+            return executor.submit(guarded, group[0])
     else:
         executor = cluster.client.get_executor(pure=False)
         numba_threads = cluster.threads_per_task()
-        submit = functools.partial(executor.submit, run_remote, work, numba_threads)
+        [held] = cluster.client.scatter([work], broadcast=True, hash=False)  # sent once
         limit = max(4 * cluster.worker_threads(), 8)
+        per_task = CLUSTER_FILES_PER_TASK
+
+        def submit(group: list[Job]) -> Future:
+            return executor.submit(run_remote, held, numba_threads, tuple(group))
+
+    def report(result) -> None:
+        for outcome in result if isinstance(result, list) else [result]:
+            on_outcome(outcome)
+
     try:
         for job in jobs:
             if job.error:
                 on_outcome(Outcome(job, job.error))
                 continue
+            batch.append(job)
+            if len(batch) < per_task:
+                continue
             while len(pending) >= limit:
-                _drain(pending, on_outcome)
-            pending[submit(job)] = job
+                _drain(pending, report)
+            pending[submit(batch)] = batch[0]
+            batch = []
+        if batch:
+            pending[submit(batch)] = batch[0]
         while pending:
-            _drain(pending, on_outcome)
+            _drain(pending, report)
     except BaseException:
         cancelled.set()
         if cluster is None:
@@ -313,17 +331,24 @@ def run_jobs(
     executor.shutdown(wait=True)
 
 
-def run_remote(work: Callable, threads: int | None, job: Job) -> Outcome:
-    """One job on a cluster worker (:func:`run_jobs` with a cluster): ``work(job, cancelled)``
-    with the worker's share of the cores, failures turned into outcomes as locally."""
+CLUSTER_FILES_PER_TASK = 8  # files per cluster task: Dask's own cost per task is milliseconds
+
+
+def run_remote(work: Callable, threads: int | None, group: Sequence[Job]) -> list[Outcome]:
+    """A few jobs on a cluster worker (:func:`run_jobs` with a cluster): ``work(job,
+    cancelled)`` for each, with the worker's share of the cores, failures turned into outcomes
+    as locally."""
     if threads:
         import numba
 
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        return Outcome(job, None, work(job, threading.Event()))
-    except (GswarpError, OSError, MemoryError) as error:
-        return Outcome(job, _message(error, job))
+    outcomes = []
+    for job in group:
+        try:
+            outcomes.append(Outcome(job, None, work(job, threading.Event())))
+        except (GswarpError, OSError, MemoryError) as error:
+            outcomes.append(Outcome(job, _message(error, job)))
+    return outcomes
 
 
 def _drain(pending: dict[Future, Job], on_outcome: Callable[[Outcome], None]) -> None:

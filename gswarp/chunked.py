@@ -16,11 +16,16 @@ two different runs.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import itertools
+import os
 import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,6 +61,7 @@ class ChunkJob:
     factor: float  # value factor of a dtype conversion (1: none)
     resume: bool
     threads: int | None  # numba threads per task (None: leave as is)
+    token: str = ""  # this run's name for its decoded input chunks (see _ChunkCache)
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,7 @@ def plan_zarr(
         factor=factor,
         resume=resumed,
         threads=threads,
+        token=uuid.uuid4().hex,
     )
     return ZarrRun(source, target, plan, job, scale, translation, method, resumed)
 
@@ -231,9 +238,31 @@ def _conversion(source: np.dtype, target: np.dtype, values: str) -> tuple[np.dty
 
 
 def level0_regions(run: ZarrRun) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-    """(start, stop) over the output's axes of every level-0 task: one time point, every
-    channel, one spatial chunk."""
+    """(start, stop) over the output's axes of every level-0 chunk: one time point, every
+    channel, one spatial chunk; in array order (x varies fastest)."""
     return _regions(run.target.shape, run.target.chunks, len(run.source.leading), run.source)
+
+
+ROWS_PER_TASK = 3  # chunk rows along y that one level-0 task sweeps together (measured: 2.8
+# decodes per output chunk for a 1024^3 oblique rotation with 128^3 chunks, 6.8 for one row)
+
+
+def level0_rows(run: ZarrRun) -> list[tuple[tuple, ...]]:
+    """The level-0 tasks: each :data:`ROWS_PER_TASK` neighbouring rows of chunks along x (one
+    time point and z range), swept column by column. Consecutive chunks of a task read
+    overlapping input windows, whose decoded chunks the process keeps (:class:`_ChunkCache`):
+    an oblique rotation's input chunk is decoded a few times instead of once per output chunk
+    that reads it (8 to 27 times)."""
+    chunk_y = run.target.chunks[-2]
+    groups: dict = {}
+    for start, stop in level0_regions(run):
+        band = start[-2] // (chunk_y * ROWS_PER_TASK)
+        groups.setdefault((*start[:-2], band), []).append((start, stop))
+    tasks = []
+    for regions in groups.values():
+        regions.sort(key=lambda region: (region[0][-1], region[0][-2]))  # x, then y
+        tasks.append((tuple(regions),))
+    return tasks
 
 
 def _regions(shape, chunks, n_lead, source) -> list:
@@ -259,6 +288,115 @@ def _array(url: str, path: str, mode: str):
 _ENGINE_LOCK = threading.Lock()  # one warp at a time per process: each uses every core
 
 
+def _default_cache_bytes() -> int:
+    """``GSWARP_CHUNK_CACHE_MB``, else 1/16 of the machine's memory, at most 1 GiB (a Dask
+    worker with a memory limit keeps it to 15 % of that: :func:`_fit_cache_to_worker`)."""
+    if os.environ.get("GSWARP_CHUNK_CACHE_MB"):
+        return int(os.environ["GSWARP_CHUNK_CACHE_MB"]) * 2**20
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        memory = 2**31
+    return int(min(2**30, max(64 * 2**20, memory // 16)))
+
+
+CACHE_BYTES = _default_cache_bytes()
+
+
+class _ChunkCache:
+    """Decoded input chunks, most recently used kept, up to ``budget`` bytes per process
+    (:data:`CACHE_BYTES`), shared by the process's threads. Keys carry the
+    run's token, so a store rewritten between runs is never read from here."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.items: OrderedDict = OrderedDict()
+        self.bytes = 0
+        self.lock = threading.Lock()
+
+    def get(self, key, load: Callable[[], np.ndarray]) -> np.ndarray:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = load()  # decoded outside the lock: threads decode in parallel
+        with self.lock:
+            if key not in self.items and value.nbytes <= self.budget:
+                self.items[key] = value
+                self.bytes += value.nbytes
+                while self.bytes > self.budget:
+                    _, old = self.items.popitem(last=False)
+                    self.bytes -= old.nbytes
+        return value
+
+
+_CHUNKS = _ChunkCache(CACHE_BYTES)
+
+
+def read_window(array, token: str, selection: Sequence[int | slice]) -> np.ndarray:
+    """``array[selection]`` (ints and slices with explicit bounds) assembled from the array's
+    decoded chunks through the process's :class:`_ChunkCache`."""
+    bounds = []
+    for item, n in zip(selection, array.shape, strict=True):
+        if isinstance(item, slice):
+            bounds.append((item.start or 0, n if item.stop is None else item.stop))
+        else:
+            bounds.append((int(item), int(item) + 1))
+    chunks = array.chunks
+    window = np.empty(tuple(b - a for a, b in bounds), dtype=array.dtype)
+    grid = [range(a // c, -(-b // c)) for (a, b), c in zip(bounds, chunks, strict=True)]
+    for coords in itertools.product(*grid):
+        extent = tuple(
+            slice(i * c, min((i + 1) * c, n))
+            for i, c, n in zip(coords, chunks, array.shape, strict=True)
+        )
+        chunk = _CHUNKS.get(
+            (token, array.path, coords), lambda extent=extent: np.asarray(array[extent])
+        )
+        source, target = [], []
+        for (a, b), part in zip(bounds, extent, strict=True):
+            lo, hi = max(a, part.start), min(b, part.stop)
+            source.append(slice(lo - part.start, hi - part.start))
+            target.append(slice(lo - a, hi - a))
+        window[tuple(target)] = chunk[tuple(source)]
+    squeeze = tuple(i for i, item in enumerate(selection) if not isinstance(item, slice))
+    return window.squeeze(axis=squeeze) if squeeze else window
+
+
+def clear_chunk_cache() -> None:
+    """Forget this process's decoded input chunks (at the end of a run), and hand the freed
+    memory back to the system (glibc keeps freed 4 MiB blocks otherwise, and a Dask worker
+    whose resident memory stays above 80 % of its limit is paused for good)."""
+    with _CHUNKS.lock:
+        _CHUNKS.items.clear()
+        _CHUNKS.bytes = 0
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _fit_cache_to_worker() -> None:
+    """On a Dask worker with a memory limit, keep the cache to 15 % of it (a 512 MiB worker:
+    77 MiB), so that the worker stays below the 80 % at which Dask pauses it."""
+    try:
+        from distributed import get_worker
+
+        limit = get_worker().memory_manager.memory_limit
+    except (ImportError, ValueError, AttributeError):
+        return  # not in a worker
+    if limit:
+        _CHUNKS.budget = min(CACHE_BYTES, int(0.15 * limit))
+
+
+def warp_row(job: ChunkJob, regions: Sequence[tuple]) -> dict:
+    """One level-0 task: the chunks ``regions`` (a row along x), in order. Returns the counts
+    ``{'written': n, 'kept': m}``."""
+    _fit_cache_to_worker()
+    counts = {"written": 0, "kept": 0}
+    for start, stop in regions:
+        counts[warp_region(job, start, stop)] += 1
+    return counts
+
+
 def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) -> str:
     """Warp one output region (a level-0 task) and store it. Returns 'written' or 'kept' (an
     interrupted run stored it already)."""
@@ -281,9 +419,9 @@ def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) ->
     source = _array(job.source_url, job.source_path, "r")
     lead_index = []
     for i, axis in enumerate(job.source_axes[:n_lead]):
-        lead_index.append(slice(None) if axis == "c" else int(start[i]))
+        lead_index.append(slice(0, source.shape[i]) if axis == "c" else int(start[i]))
     box = tuple(slice(a, b) for a, b in zip(low[::-1], high[::-1], strict=True))
-    window = np.asarray(source[(*lead_index, *box)])
+    window = read_window(source, job.token, (*lead_index, *box))
     window = window.reshape(1, -1, *window.shape[-k:])  # (1, C, *spatial)
     work = np.dtype(job.work_dtype)
     if window.dtype != work:
@@ -370,17 +508,25 @@ def reduce_region(level: PyramidLevel, start, stop) -> str:
 # running on a scheduler
 
 
-def run_zarr(run: ZarrRun, scheduler, on_done: Callable[[str], None] | None = None) -> dict:
+def run_zarr(run: ZarrRun, scheduler, on_done: Callable[[int], None] | None = None) -> dict:
     """Run every task of ``run`` on ``scheduler`` (see :func:`gswarp.dask_run.Scheduler`), then
-    the pyramid and the metadata. Returns counts: ``{'written': n, 'kept': m}``."""
+    the pyramid and the metadata. ``on_done(n)``: a task finished n level-0 chunks. Returns
+    counts: ``{'written': n, 'kept': m}``."""
     counts = {"written": 0, "kept": 0}
 
-    def done(result: str) -> None:
-        counts[result] = counts.get(result, 0) + 1
+    def done(result: dict) -> None:
+        for key, value in result.items():
+            counts[key] = counts.get(key, 0) + value
         if on_done is not None:
-            on_done(result)
+            on_done(sum(result.values()))
 
-    scheduler.run(warp_region, run.job, level0_regions(run), done)
+    job = run.job
+    if job.threads is None and scheduler.threads_per_task() is not None:
+        job = replace(job, threads=scheduler.threads_per_task())  # cores shared by processes
+    try:
+        scheduler.run(warp_row, job, level0_rows(run), done)
+    finally:
+        scheduler.everywhere(clear_chunk_cache)  # give the decoded input chunks' memory back
     target = run.target
     for index in range(1, len(target.levels)):
         path, shape = target.levels[index]

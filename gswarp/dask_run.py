@@ -124,13 +124,6 @@ class Scheduler:
 
         return max(1, available_cores() // max(1, len(self.cluster.workers)))
 
-    @property
-    def worker_processes(self) -> int:
-        """How many processes share the machine's cores (for the tasks' thread counts)."""
-        if self.cluster is not None:
-            return len(self.cluster.workers)
-        return 1
-
     def run(
         self,
         function: Callable,
@@ -178,6 +171,12 @@ class Scheduler:
             raise
         finally:
             self.client.cancel([held])
+
+    def everywhere(self, function: Callable[[], object]) -> None:
+        """Call ``function()`` in this process and on every worker of the cluster."""
+        function()
+        if self.client is not None:
+            self.client.run(function)
 
     def close(self) -> None:
         if self.client is not None:

@@ -117,11 +117,6 @@ def _warp_one(spec, source: str, target: str, options: ZarrOptions, scheduler) -
         drawn = spec
         if spec.is_random and options.seed is not None:
             drawn = draw(spec, options.seed, location_name(source)).spec
-        threads = None
-        if scheduler.worker_processes > 1:
-            from gswarp.cores import available_cores
-
-            threads = max(1, available_cores() // scheduler.worker_processes)
         run = plan_zarr(
             drawn,
             source,
@@ -131,7 +126,6 @@ def _warp_one(spec, source: str, target: str, options: ZarrOptions, scheduler) -
             compress_level=options.compress_level,
             resume=options.resume,
             overwrite=options.overwrite,
-            threads=threads,
         )
         if run.resumed and is_complete(target):  # its fingerprint matched: the same run
             if not options.quiet:
@@ -166,8 +160,8 @@ class _ChunkProgress:
         self.total, self.width, self.done = total, width, 0
         self.start = self.last = time.monotonic()
 
-    def update(self, result: str) -> None:
-        self.done += 1
+    def update(self, chunks: int) -> None:
+        self.done += chunks
         now = time.monotonic()
         if now - self.last >= 0.1 or self.done == self.total:
             self.last = now
