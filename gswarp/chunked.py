@@ -1,11 +1,12 @@
-"""Chunked warps of Zarr volumes on Dask: one task per output chunk, each reading only the input
-window it needs (:mod:`gswarp.engine.chunks`), on dask's threaded scheduler in this process or on
-a ``dask.distributed`` cluster.
+"""Chunked warps of Zarr volumes on Dask: each output chunk is computed from only the input
+window it reads (:mod:`gswarp.engine.chunks`), on dask's threaded scheduler in this process or on
+a ``dask.distributed`` cluster. A task sweeps a few rows of output chunks, and each process keeps
+the input chunks it decoded (:class:`_ChunkCache`), since neighbouring windows overlap.
 
 The result equals the in-memory warp of the same volume bit for bit (the windowed kernels
 compute every coordinate from whole-output indices; padding refers to the whole input), so the
 scheduler, the chunk shape and the order in which chunks finish never change a byte. Memory per
-task: one output chunk and its input window.
+task: one output chunk and its input window, plus the process's cache of decoded chunks.
 
 A run writes level 0 chunk by chunk, then each pyramid level from the one before (OME-Zarr
 outputs), then the metadata; the output carries a ``gswarp`` attribute with the run's
@@ -35,7 +36,7 @@ from gswarp.errors import SpecError
 from gswarp.io import zarrs
 from gswarp.plan import Plan, resolve
 
-__all__ = ["ChunkJob", "ZarrRun", "plan_zarr", "run_zarr"]
+__all__ = ["ChunkJob", "ZarrRun", "plan_zarr", "read_window", "run_zarr", "warp_zarr"]
 
 DEFAULT_CHUNK = 128  # per spatial axis, when the input's chunks do not say
 

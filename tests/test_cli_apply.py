@@ -590,7 +590,9 @@ def test_entry_point_pipes_paths_to_the_next_command(tmp_path):
     proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == sorted(os.listdir(SAMPLES))
-    assert proc.stderr == ""
+    # nothing on stderr but, on a cold kernel cache (a fresh CI install), the compile notice
+    lines = [line for line in proc.stderr.splitlines() if "compiling the warp kernels" not in line]
+    assert lines == []
 
 
 @needs_entry_point
@@ -599,7 +601,7 @@ def test_entry_point_ctrl_c_exits_130_without_partial_files(tmp_path):
     source.mkdir()
     big = np.random.default_rng(0).integers(0, 256, (1024, 1024, 3), dtype=np.uint8)
     Image.fromarray(big).save(source / "000.png", compress_level=1)
-    for i in range(1, 60):
+    for i in range(1, 300):  # enough work that the run is still going when SIGINT lands
         os.link(source / "000.png", source / f"{i:03d}.png")
     spec = tmp_path / "s.yaml"
     spec.write_text("version: 1\ntransform: {affine: {rotate: 10}}\n")
@@ -620,7 +622,7 @@ def test_entry_point_ctrl_c_exits_130_without_partial_files(tmp_path):
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     written = list(out.iterdir())
-    assert len(written) < 60
+    assert len(written) < 300
     assert not [p for p in written if p.name.startswith(".")], "temporary files left behind"
     for path in written:
         assert pixels(path).shape == (1024, 1024, 3)

@@ -178,11 +178,7 @@ def warp_affine_window(
     window = _check_input(window, "window")
     size = _check_output_size(size, window)
     matrix = _pixel_matrices(matrix, window)
-    k = window.ndim - 2
-    origin = np.asarray(origin, dtype=np.int64)
-    shift = np.asarray(shift, dtype=np.int64)
-    if origin.shape != (k,) or shift.shape != (k,):
-        raise ShapeError(f"origin, shift: expected {k} integers each, got {origin} and {shift}")
+    origin, shift = _placement(origin, shift, window.ndim - 2)
     return _sample_affine(
         window,
         matrix,
@@ -192,7 +188,7 @@ def warp_affine_window(
         _check_align(align_corners),
         fill,
         out,
-        window=(np.ascontiguousarray(origin), np.ascontiguousarray(shift)),
+        window=(origin, shift),
     )
 
 
@@ -323,10 +319,7 @@ def warp_chain_window(
     window = _check_input(window, "window")
     size = _check_output_size(size, window)
     k = window.ndim - 2
-    origin = np.ascontiguousarray(origin, dtype=np.int64)
-    shift = np.ascontiguousarray(shift, dtype=np.int64)
-    if origin.shape != (k,) or shift.shape != (k,):
-        raise ShapeError(f"origin, shift: expected {k} integers each, got {origin} and {shift}")
+    origin, shift = _placement(origin, shift, k)
     before, field, after = _fused_chain(steps, k)
     if field is None:
         return warp_affine_window(
@@ -403,6 +396,15 @@ def warp_chain_chunked(
             out=part,
         )
     return out
+
+
+def _placement(origin, shift, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``origin`` and ``shift`` as contiguous int64 ``(x, y[, z])`` arrays (checked)."""
+    origin = np.ascontiguousarray(origin, dtype=np.int64)
+    shift = np.ascontiguousarray(shift, dtype=np.int64)
+    if origin.shape != (k,) or shift.shape != (k,):
+        raise ShapeError(f"origin, shift: expected {k} integers each, got {origin} and {shift}")
+    return origin, shift
 
 
 def _starts(spatial: Sequence[int], chunks: Sequence[int]):
