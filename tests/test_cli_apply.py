@@ -611,6 +611,9 @@ def test_entry_point_ctrl_c_exits_130_without_partial_files(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as a terminal's Ctrl-C finds it: a job started in the background by a shell (CI
+        # runners, `cmd &`) inherits SIGINT ignored, and Python then installs no handler
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     first = proc.stdout.readline()  # one output is complete: the run is in full swing
     assert first.strip().endswith(".png")
