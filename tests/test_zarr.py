@@ -8,6 +8,7 @@ bit for bit, whatever the chunks, the scheduler, or an interruption on the way.
 from __future__ import annotations
 
 import itertools
+import shutil
 import time
 
 import numpy as np
@@ -607,3 +608,43 @@ def test_read_window_assembles_cached_chunks(tmp_path, rng):
     rewritten = zarr.open_array(plain(tmp_path / "w.zarr", array + 1, (1, 3, 4, 5)), mode="r")
     whole = (slice(0, 2), slice(0, 11), slice(0, 13), slice(0, 17))
     np.testing.assert_array_equal(read_window(rewritten, "token-b", whole), array + 1)
+
+
+@pytest.mark.skipif(
+    shutil.which("gswarp") is None, reason="gswarp is not installed (pip install .)"
+)
+def test_ctrl_c_exits_130_and_the_run_resumes(tmp_path, rng):
+    """A real SIGINT in the middle of a Zarr run: exit 130, one line, stored chunks whole;
+    --skip-existing then finishes it with the uninterrupted run's bytes."""
+    import signal
+    import subprocess
+
+    array = volume(rng, (64, 96, 96), np.float32)
+    source = plain(tmp_path / "in.zarr", array, (8, 8, 8))
+    spec_path = _spec_file(tmp_path)
+    target = tmp_path / "out.zarr"
+    command = ["gswarp", "apply", spec_path, source, "-o", str(target), "--jobs", "1"]
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (target / "c").exists() and any((target / "c").rglob("*")):
+            break  # chunks are being stored: the run is under way
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the signal arrived")
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "--skip-existing" in stderr and "Traceback" not in stderr
+    assert not zarrs.is_complete(str(target))
+    result = CliRunner().invoke(
+        cli, ["apply", spec_path, source, "-o", str(target), "--skip-existing"]
+    )
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read(target), in_memory(spec_of(), array))
