@@ -46,7 +46,6 @@ from gswarp.cli.work import (
     replay_job,
     warp_job,
 )
-from gswarp.cli.zarr_apply import ZarrOptions, has_zarr_inputs, parse_chunks, run_zarr_apply
 from gswarp.cores import available_cores
 from gswarp.drawlog import DrawLog, read_log
 from gswarp.engine.device import resolve_device
@@ -59,7 +58,6 @@ from gswarp.io.images import (
     format_of,
 )
 from gswarp.io.volumes import VOLUME_SUFFIXES, volume_format
-from gswarp.io.zarrs import is_zarr_location
 from gswarp.plan import check_fields, resolve, size_text
 from gswarp.spec import WarpSpec
 
@@ -381,15 +379,16 @@ def _pair_option(ctx: click.Context, param: click.Parameter, values) -> tuple:
 )
 @click.option(
     "--chunks",
-    callback=lambda ctx, param, value: parse_chunks(value),
+    callback=lambda ctx, param, value: _parse_chunks(value),
     metavar="N|X,Y[,Z]",
     help="Zarr outputs: chunk shape in voxels (overrides output.chunks; default: the input's).",
 )
 @click.option(
     "--cluster",
     metavar="local[:N]|tcp://HOST:PORT",
-    help="Zarr inputs: run the chunks on a Dask LocalCluster of N worker processes, or on a "
-    "running scheduler (default: DASK_SCHEDULER_ADDRESS if set, else threads in this process).",
+    help="Run Zarr chunks, or input files 8 per task, on a Dask LocalCluster of N worker "
+    "processes or on a running scheduler (default: DASK_SCHEDULER_ADDRESS if set, else threads "
+    "in this process).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors on stderr.")
 @click.option("-v", "--verbose", count=True, help="Print one line per file on stderr.")
@@ -490,6 +489,8 @@ def apply(
         seed = secrets.randbits(32)
         if not quiet:
             click.echo(f"gswarp: no --seed given: drawing with --seed {seed}", err=True)
+    from gswarp.cli.zarr_apply import ZarrOptions, has_zarr_inputs, run_zarr_apply
+
     if has_zarr_inputs(inputs):
         _check_zarr_run(inputs, pairs, log_path, variants, stdin_image, dry_run, backend)
         zarr_options = ZarrOptions(
@@ -566,8 +567,16 @@ def _file_cluster(cluster: str | None, backend: str, verbose: int):
     return scheduler
 
 
+def _parse_chunks(value: str | None):
+    from gswarp.cli.zarr_apply import parse_chunks
+
+    return parse_chunks(value)
+
+
 def _check_zarr_run(inputs, pairs, log_path, variants, stdin_image, dry_run, backend) -> None:
     """What a Zarr run does not take (usage errors)."""
+    from gswarp.io.zarrs import is_zarr_location
+
     if not all(i != "-" and is_zarr_location(i) for i in inputs):
         raise click.UsageError(
             "Zarr stores and image/volume files cannot be mixed in one run: run gswarp apply "
