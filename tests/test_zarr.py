@@ -648,3 +648,22 @@ def test_ctrl_c_exits_130_and_the_run_resumes(tmp_path, rng):
     )
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(read(target), in_memory(spec_of(), array))
+
+
+def test_explain_reads_a_zarr_stores_metadata(tmp_path, rng):
+    array = volume(rng, (2, 12, 14, 16), np.uint16)
+    source = ome(
+        tmp_path / "in.zarr",
+        [array, array[:, ::2, ::2, ::2]],
+        "czyx",
+        (2.0, 1.0, 1.0),
+        (0.0, 0.0, 0.0),
+        (1, 4, 4, 4),
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["explain", _spec_file(tmp_path), source])
+    assert result.exit_code == 0, result.output
+    assert "16 x 14 x 12 (width x height x depth), 2 channel(s), uint16" in result.output
+    assert "OME-Zarr image, level 0, chunks 4x4x4x1" in result.output
+    result = runner.invoke(cli, ["explain", _spec_file(tmp_path), source, "--level", "1"])
+    assert "8 x 7 x 6 (width x height x depth)" in result.output

@@ -37,8 +37,7 @@ def _text(image: str, plan: Plan, channels: int, dtype: str, mode: str) -> str:
     out_dtype = dtype if spec.output.dtype == "same" else spec.output.dtype
     sampling = spec.sampling.normalized()
     lines = [
-        f"input:   {image}: {_size_text(plan.input_size)}, {channels} channel(s), {dtype} "
-        f"({mode})",
+        f"input:   {image}: {_size_text(plan.input_size)}, {channels} channel(s), {dtype} ({mode})",
         f"output:  {_size_text(plan.output_size)}, {channels} channel(s), {out_dtype}",
         "sampling: " + ", ".join(f"{k} {json.dumps(v)}" for k, v in sampling.items()),
     ]
@@ -120,11 +119,25 @@ def _json(image: str, plan: Plan, channels: int, dtype: str, drawn: dict | None)
     )
 
 
-def _probe(path: Path) -> tuple[tuple[int, ...], int, str, str, np.ndarray | None]:
-    """(spatial size, channels, dtype, kind, world affine or None) from the input's header."""
+def _probe(path: Path, level: int = 0) -> tuple[tuple[int, ...], int, str, str, np.ndarray | None]:
+    """(spatial size, channels, dtype, kind, world affine or None) from the input's header
+    (a Zarr store's metadata)."""
     from gswarp.io.volumes import probe_volume
+    from gswarp.io.zarrs import is_zarr_location, open_source
     from gswarp.pipeline import is_volume_path
 
+    if is_zarr_location(path):
+        source = open_source(str(path), level)
+        channels = source.shape[source.axes.index("c")] if "c" in source.axes else 1
+        kind = f"OME-Zarr image, level {level}" if source.ome else "Zarr array"
+        chunks = "x".join(str(n) for n in source.chunks[::-1])
+        return (
+            source.spatial_shape,
+            channels,
+            str(source.dtype),
+            f"{kind}, chunks {chunks}",
+            (source.affine),
+        )
     if is_volume_path(path):
         volume = probe_volume(path)
         kind = "volume" if len(volume.size) == 3 else "2-D array"
@@ -135,7 +148,7 @@ def _probe(path: Path) -> tuple[tuple[int, ...], int, str, str, np.ndarray | Non
 
 @click.command()
 @click.argument("spec_path", metavar="SPEC")
-@click.argument("image", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.argument("image", metavar="INPUT")
 @sampling_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option(
@@ -146,6 +159,13 @@ def _probe(path: Path) -> tuple[tuple[int, ...], int, str, str, np.ndarray | Non
     help="A random spec's seed (gswarp apply without --seed picks one and prints it).",
 )
 @click.option("--variant", type=click.IntRange(min=0), default=0, help="The variant index to draw.")
+@click.option(
+    "--level",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="OME-Zarr inputs: the resolution level (as gswarp apply --level).",
+)
 def explain(
     spec_path: str,
     image: str,
@@ -157,10 +177,12 @@ def explain(
     as_json,
     seed,
     variant,
+    level,
 ) -> None:
-    """Print what SPEC does to INPUT (an image or a volume): the output size, and the forward,
-    sampling and torch theta matrices. Reads only INPUT's header. A random spec is drawn as
-    ``gswarp apply --seed SEED`` draws it for INPUT given as a file argument (key: its name)."""
+    """Print what SPEC does to INPUT (an image, a volume or a Zarr store): the output size, and
+    the forward, sampling and torch theta matrices. Reads only INPUT's header. A random spec is
+    drawn as ``gswarp apply --seed SEED`` draws it for INPUT given as a file argument (key: its
+    name)."""
     spec = load_spec_or_exit(
         spec_path,
         mode=mode,
@@ -182,7 +204,7 @@ def explain(
             for where, value in drawn.values.items():
                 click.echo(f"  {where} = {value:.6g}")
     try:
-        size, channels, dtype, kind, affine = _probe(Path(image))
+        size, channels, dtype, kind, affine = _probe(Path(image), level)
         plan = resolve(spec, size, affine)
     except GswarpError as error:  # unreadable input, a bad flow field, a spec that cannot fit
         fail(str(error), EXIT_FILES_FAILED)
