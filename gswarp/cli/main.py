@@ -24,8 +24,8 @@ _COMMANDS = {
     ),
     "explain": (
         "gswarp.cli.explain",
-        "Print what SPEC does to INPUT (an image or a volume): the output size, and the forward, "
-        "sampling and torch theta matrices.",
+        "Print what SPEC does to INPUT (an image, a volume or a Zarr store): the output size, "
+        "and the forward, sampling and torch theta matrices.",
     ),
     "validate": (
         "gswarp.cli.validate",
