@@ -278,10 +278,7 @@ def run_jobs(
     def guarded(job: Job) -> Outcome:
         if cancelled.is_set():
             return Outcome(job, "cancelled")
-        try:
-            return Outcome(job, None, work(job, cancelled))
-        except (GswarpError, OSError, MemoryError) as error:
-            return Outcome(job, _message(error, job))
+        return _attempt(work, job, cancelled)
 
     batch: list[Job] = []
     if cluster is None:
@@ -342,13 +339,16 @@ def run_remote(work: Callable, threads: int | None, group: Sequence[Job]) -> lis
         import numba
 
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    outcomes = []
-    for job in group:
-        try:
-            outcomes.append(Outcome(job, None, work(job, threading.Event())))
-        except (GswarpError, OSError, MemoryError) as error:
-            outcomes.append(Outcome(job, _message(error, job)))
-    return outcomes
+    return [_attempt(work, job, threading.Event()) for job in group]
+
+
+def _attempt(work: Callable, job: Job, cancelled: threading.Event) -> Outcome:
+    """``work(job, cancelled)`` as an outcome: ``GswarpError``/``OSError`` (and running out of
+    memory) become a failed one, and the other jobs go on."""
+    try:
+        return Outcome(job, None, work(job, cancelled))
+    except (GswarpError, OSError, MemoryError) as error:
+        return Outcome(job, _message(error, job))
 
 
 def _drain(pending: dict[Future, Job], on_outcome: Callable[[Outcome], None]) -> None:

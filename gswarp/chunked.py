@@ -38,8 +38,6 @@ from gswarp.plan import Plan, resolve
 
 __all__ = ["ChunkJob", "ZarrRun", "plan_zarr", "read_window", "run_zarr", "warp_zarr"]
 
-DEFAULT_CHUNK = 128  # per spatial axis, when the input's chunks do not say
-
 
 @dataclass(frozen=True)
 class ChunkJob:

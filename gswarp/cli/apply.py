@@ -561,9 +561,9 @@ def _file_cluster(cluster: str | None, backend: str, verbose: int):
     except GswarpError as error:
         fail(str(error))
     if verbose:
-        click.echo(f"gswarp: scheduler: {scheduler.description}", err=True)
-        if scheduler.dashboard:
-            click.echo(f"gswarp: dashboard: {scheduler.dashboard}", err=True)
+        from gswarp.cli.zarr_apply import announce_scheduler
+
+        announce_scheduler(scheduler)
     return scheduler
 
 

@@ -7,10 +7,13 @@ import time
 
 
 class Progress:
-    """``[#####.....] 12/40 files, 1 failed, 8.1 files/s``, redrawn at most 10 times a second."""
+    """``[#####.....] 12/40 files, 1 failed, 8.1 files/s``, redrawn at most 10 times a second;
+    ``unit`` names what is counted, and ``eta`` adds the seconds left (``, ETA 11 s``)."""
 
-    def __init__(self, total: int | None, width: int = 30) -> None:
-        self.total, self.width = total, width
+    def __init__(
+        self, total: int | None, width: int = 30, unit: str = "files", eta: bool = False
+    ) -> None:
+        self.total, self.width, self.unit, self.eta = total, width, unit, eta
         self.start = self.last = time.monotonic()
         self.shown = False
         self.done = self.failed = 0
@@ -30,7 +33,10 @@ class Progress:
         else:
             bar = f"{self.done}"
         failed = f", {self.failed} failed" if self.failed else ""
-        sys.stderr.write(f"\r{bar} files{failed}, {rate:.1f} files/s")
+        left = ""
+        if self.eta and self.total and rate > 0:
+            left = f", ETA {(self.total - self.done) / rate:.0f} s"
+        sys.stderr.write(f"\r{bar} {self.unit}{failed}, {rate:.1f} {self.unit}/s{left}")
         sys.stderr.flush()
         self.shown = True
 

@@ -4,8 +4,6 @@ on the chosen scheduler (:mod:`gswarp.dask_run`)."""
 
 from __future__ import annotations
 
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from gswarp.cli.options import (
     EXIT_USAGE,
     echo_error,
 )
+from gswarp.cli.progress import Progress
 from gswarp.errors import GswarpError
 from gswarp.io.zarrs import is_zarr_location, location_name
 
@@ -83,9 +82,7 @@ def run_zarr_apply(spec, inputs: tuple[str, ...], output: str, options: ZarrOpti
         echo_error(str(error))
         return EXIT_USAGE
     if options.verbose:
-        click.echo(f"gswarp: scheduler: {scheduler.description}", err=True)
-        if scheduler.dashboard:
-            click.echo(f"gswarp: dashboard: {scheduler.dashboard}", err=True)
+        announce_scheduler(scheduler)
     failed = written = 0
     try:
         for source, target in pairs:
@@ -131,9 +128,10 @@ def _warp_one(spec, source: str, target: str, options: ZarrOptions, scheduler) -
             if not options.quiet:
                 click.echo(f"gswarp: {target}: complete already, kept", err=True)
             return True
-        total = len(level0_regions(run))
-        bar = _ChunkProgress(total) if options.progress else None
-        counts = run_zarr(run, scheduler, bar.update if bar else None)
+        bar = None
+        if options.progress:
+            bar = Progress(len(level0_regions(run)), unit="chunks", eta=True)
+        counts = run_zarr(run, scheduler, (lambda n: bar.update(bar.done + n, 0)) if bar else None)
         if bar:
             bar.finish()
     except GswarpError as error:
@@ -153,34 +151,11 @@ def _warp_one(spec, source: str, target: str, options: ZarrOptions, scheduler) -
     return True
 
 
-class _ChunkProgress:
-    """``[#####.....] 120/512 chunks, 35.2 chunks/s, ETA 11 s`` on stderr."""
-
-    def __init__(self, total: int, width: int = 30) -> None:
-        self.total, self.width, self.done = total, width, 0
-        self.start = self.last = time.monotonic()
-
-    def update(self, chunks: int) -> None:
-        self.done += chunks
-        now = time.monotonic()
-        if now - self.last >= 0.1 or self.done == self.total:
-            self.last = now
-            self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        rate = self.done / max(now - self.start, 1e-9)
-        filled = int(self.width * self.done / max(self.total, 1))
-        eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} chunks, "
-            f"{rate:.1f} chunks/s, ETA {eta:.0f} s"
-        )
-        sys.stderr.flush()
-
-    def finish(self) -> None:
-        self._draw(time.monotonic())
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+def announce_scheduler(scheduler) -> None:
+    """``-v``: where the tasks run, and the Dask dashboard's link when there is one."""
+    click.echo(f"gswarp: scheduler: {scheduler.description}", err=True)
+    if scheduler.dashboard:
+        click.echo(f"gswarp: dashboard: {scheduler.dashboard}", err=True)
 
 
 def has_zarr_inputs(inputs: tuple[str, ...]) -> bool:

@@ -16,8 +16,8 @@ Leading axes: ``t`` (time points warp one after another, the same transform) and
 (channels, warped together); the spatial axes come last, ``[z,] y, x``.
 
 Writing: :func:`create_target` makes the output of the same kind (a plain array, or an OME-Zarr
-image whose level 0 the warp fills, then :func:`write_pyramid` and :func:`finish_target`); the
-metadata is written with zarr and ome-zarr-py, never as hand-made JSON.
+image whose levels the warp and :func:`block_reduce` fill), and :func:`finish_target` writes its
+metadata with zarr and ome-zarr-py, never as hand-made JSON.
 """
 
 from __future__ import annotations
@@ -125,11 +125,6 @@ class ZarrSource:
     def leading(self) -> tuple[str, ...]:
         return self.axes[: -self.spatial]
 
-    def open(self):
-        """The zarr array (read-only)."""
-        zarr = zarr_modules()
-        return zarr.open_array(self.url, path=self.path or None, mode="r")
-
 
 def open_source(location: str, level: int = 0) -> ZarrSource:
     """Open the Zarr array or OME-Zarr image at ``location`` (read-only).
@@ -217,13 +212,7 @@ def _ome_source(location: str, group, level: int) -> ZarrSource:
     names = tuple(a["name"] for a in axes)
     spatial = sum(n in "zyx" for n in names)
     units = tuple(a.get("unit") for a in axes[-spatial:])
-    affine = None
-    if spatial == 3:
-        affine = np.eye(4)
-        for world, axis in enumerate("xyz"):
-            index = names.index(axis)
-            affine[world, world] = scale[index]
-            affine[world, 3] = translation[index]
+    affine = grid_affine(scale[-3:], translation[-3:]) if spatial == 3 else None  # z, y, x last
     attrs = dict(group.attrs)
     ome = attrs.get("ome", attrs)
     return ZarrSource(
