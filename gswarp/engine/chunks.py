@@ -39,7 +39,7 @@ from gswarp.engine.api import (
     _sample_affine,
     _sample_field,
 )
-from gswarp.engine.tiles import MatrixStep, Step, _apply_matrix, _field_at, _fused_form
+from gswarp.engine.tiles import Step, _fused_form, apply_chain
 from gswarp.errors import ShapeError, SpecError
 from gswarp.options import Mode, Padding, parse_mode, parse_padding
 
@@ -283,17 +283,7 @@ def chain_window(
     axes = [np.arange(a, b, dtype=np.float64) for a, b in zip(out_start, out_stop, strict=True)]
     grids = np.meshgrid(*axes[::-1], indexing="ij")  # ([z,] y, x)
     points = np.stack(grids[::-1], axis=-1)  # last axis (x, y[, z])
-    box = tuple(slice(a, b) for a, b in zip(out_start[::-1], out_stop[::-1], strict=True))
-    on_grid = True
-    for step in steps:
-        if isinstance(step, MatrixStep):
-            points = _apply_matrix(step.matrix, points)
-            on_grid = False
-            continue
-        direct = on_grid and step.to_field is None and step.field.shape[:-1] == tuple(whole_spatial)
-        values = step.field[box] if direct else _field_at(step, points, None)
-        points = values.astype(np.float64) if step.absolute else points + values
-        on_grid = False
+    points = apply_chain(steps, points, whole_spatial, _box(out_start, out_stop))
     assert points.shape[-1] == k
     return window_of_points(points, in_spatial, mode, padding, align_corners)
 

@@ -93,7 +93,18 @@ def chain_coordinates(
     -------
     ndarray, shape (stop - start, *spatial[1:], k), float64.
     """
-    points = _base_points(spatial, start, stop)
+    return apply_chain(steps, _base_points(spatial, start, stop), spatial, slice(start, stop))
+
+
+def apply_chain(
+    steps: Sequence[Step], points: np.ndarray, spatial: Sequence[int], grid_index
+) -> np.ndarray:
+    """``steps`` applied to output pixel coordinates ``points`` (..., k), float64.
+
+    ``spatial``: the whole output's spatial size; ``grid_index``: the index (a slice of rows, a
+    box of slices) of ``points`` in the whole output's grid, by which a first field on that grid
+    is read directly instead of interpolated.
+    """
     on_grid = True  # still at the output's pixel centres (no step applied yet)
     for step in steps:
         if isinstance(step, MatrixStep):
@@ -101,7 +112,7 @@ def chain_coordinates(
             on_grid = False
             continue
         direct = on_grid and step.to_field is None and step.field.shape[:-1] == tuple(spatial)
-        values = _field_at(step, points, slice(start, stop) if direct else None)
+        values = _field_at(step, points, grid_index if direct else None)
         points = values.astype(np.float64) if step.absolute else points + values
         on_grid = False
     return points
