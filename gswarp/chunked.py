@@ -279,7 +279,9 @@ def _regions(shape, chunks, n_lead, source) -> list:
 
 
 @functools.lru_cache(maxsize=16)
-def _array(url: str, path: str, mode: str):
+def _array(url: str, path: str, mode: str, token: str):
+    """The zarr array, opened once per run and process (``token``: the run's; a store rewritten
+    by a later run in the same process is opened afresh, with its new shape and chunks)."""
     zarr = zarrs.zarr_modules()
     return zarr.open_array(url, path=path or None, mode=mode)
 
@@ -399,7 +401,7 @@ def warp_row(job: ChunkJob, regions: Sequence[tuple]) -> dict:
 def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) -> str:
     """Warp one output region (a level-0 task) and store it. Returns 'written' or 'kept' (an
     interrupted run stored it already)."""
-    out = _array(job.target_url, job.target_path, "r+")
+    out = _array(job.target_url, job.target_path, "r+", job.token)
     n_lead = len(job.source_axes) - len(job.source_spatial)
     if job.resume and _stored(out, start, stop):
         return "kept"
@@ -415,7 +417,7 @@ def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) ->
         job.padding,
         job.align_corners,
     )
-    source = _array(job.source_url, job.source_path, "r")
+    source = _array(job.source_url, job.source_path, "r", job.token)
     lead_index = []
     for i, axis in enumerate(job.source_axes[:n_lead]):
         lead_index.append(slice(0, source.shape[i]) if axis == "c" else int(start[i]))
@@ -485,12 +487,13 @@ class PyramidLevel:
     target_path: str
     step: tuple[int, ...]
     method: str
+    token: str  # the run's (see _array)
 
 
 def reduce_region(level: PyramidLevel, start, stop) -> str:
     """One pyramid task: the region ``[start, stop)`` of a level from the level before."""
-    coarse = _array(level.url, level.target_path, "r+")
-    fine = _array(level.url, level.source_path, "r")
+    coarse = _array(level.url, level.target_path, "r+", level.token)
+    fine = _array(level.url, level.source_path, "r", level.token)
     step, method = level.step, level.method
     n_lead = len(start) - len(step)
     box = [slice(a, b) for a, b in zip(start[:n_lead], stop[:n_lead], strict=True)]
@@ -531,7 +534,12 @@ def run_zarr(run: ZarrRun, scheduler, on_done: Callable[[int], None] | None = No
         path, shape = target.levels[index]
         chunks = tuple(min(c, n) for c, n in zip(target.chunks, shape, strict=True))
         level = PyramidLevel(
-            target.url, target.levels[index - 1][0], path, target.steps[index - 1], run.method
+            target.url,
+            target.levels[index - 1][0],
+            path,
+            target.steps[index - 1],
+            run.method,
+            run.job.token,
         )
         regions = _regions(shape, chunks, len(run.source.leading), run.source)
         scheduler.run(reduce_region, level, regions)

@@ -667,3 +667,15 @@ def test_explain_reads_a_zarr_stores_metadata(tmp_path, rng):
     assert "OME-Zarr image, level 0, chunks 4x4x4x1" in result.output
     result = runner.invoke(cli, ["explain", _spec_file(tmp_path), source, "--level", "1"])
     assert "8 x 7 x 6 (width x height x depth)" in result.output
+
+
+def test_rewriting_an_output_in_the_same_process_takes_its_new_chunks(tmp_path, rng):
+    """The arrays a run opens are its own: a second run into the same store with other chunks
+    (--overwrite) writes its own chunk grid, not the first run's."""
+    array = volume(rng, (12, 13, 14), np.float32)
+    source = plain(tmp_path / "in.zarr", array, (4, 4, 4))
+    target = str(tmp_path / "out.zarr")
+    for chunks in ((3, 3, 3), (7, 5, 6)):
+        warp_zarr(spec_of(), source, target, chunks=chunks, overwrite=True, jobs=2)
+        assert zarr.open_array(target, mode="r").chunks == chunks[::-1]
+        np.testing.assert_array_equal(read(target), in_memory(spec_of(), array))
