@@ -37,12 +37,20 @@ class Padding(enum.IntEnum):
         return self.name.lower()
 
 
+_BY_NAME: dict[tuple[type, str], enum.IntEnum] = {}  # (enum, name as given) -> member
+
+
 def _parse_choice(enum_cls: type[enum.IntEnum], value: object, argument: str) -> enum.IntEnum:
     if isinstance(value, enum_cls):
         return value
+    if isinstance(value, str):
+        member = _BY_NAME.get((enum_cls, value))
+        if member is not None:
+            return member
     names = [member.name.lower() for member in enum_cls]
     if isinstance(value, str) and value.lower() in names:
-        return enum_cls[value.upper()]
+        member = _BY_NAME[enum_cls, value] = enum_cls[value.upper()]
+        return member
     raise SpecError(
         f"{argument}: expected one of {', '.join(repr(n) for n in names)}, got {value!r}"
     )

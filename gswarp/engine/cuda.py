@@ -384,7 +384,7 @@ def _plain(array: np.ndarray) -> np.ndarray:
 
 def _launch_points(kernel, inp, array, out, rest: tuple) -> None:
     """``kernel(inp, array, out, *rest, total)`` over every point of ``out`` (N, C, *spatial)."""
-    total = int(out.shape[0]) * int(np.prod(out.shape[2:], dtype=np.int64))
+    total = int(out.shape[0]) * math.prod(int(s) for s in out.shape[2:])
     device = is_device_array(inp)
     target = out
     if not device:  # NumPy arrays: numba copies them over (and back), only contiguous ones

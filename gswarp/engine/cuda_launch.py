@@ -44,7 +44,7 @@ class _UnsupportedError(Exception):
     """An argument or a numba-cuda version the fast path does not handle."""
 
 
-_overloads: dict = {}  # (kernel id, signature) -> numba overload, or None: use the dispatcher
+_overloads: dict = {}  # (kernel id, device, signature) -> _PreparedLaunch, or None: numba's
 _streams: dict = {}  # CuPy stream pointer -> (numba stream, cuda.core stream)
 _constants: OrderedDict = OrderedDict()  # (bytes, dtype, shape, device) -> CuPy array
 
@@ -54,25 +54,28 @@ def launch(kernel, blocks: int, threads: int, args: tuple) -> None:
     CuPy arrays, small NumPy arrays (copied to the device, cached), and scalars."""
     import cupy
 
-    device_args = tuple(_on_device(a, cupy) if isinstance(a, np.ndarray) else a for a in args)
+    device = cupy.cuda.runtime.getDevice()
+    device_args = tuple(
+        _on_device(a, cupy, device) if isinstance(a, np.ndarray) else a for a in args
+    )
     stream, core_stream = _stream(cupy.cuda.get_current_stream().ptr)
-    key = (id(kernel), cupy.cuda.runtime.getDevice(), _signature(device_args))
+    key = (id(kernel), device, _signature(device_args))
     fast = FAST and core_stream is not None
-    overload = _overloads.get(key, False) if fast else None
-    if overload:
-        _launch_overload(overload, blocks, threads, core_stream, device_args)
+    prepared = _overloads.get(key, False) if fast else None
+    if prepared:
+        prepared.launch(blocks, threads, core_stream, device_args)
         return
     kernel[blocks, threads, stream](*device_args)
-    if overload is False:  # first launch with these types: remember numba's overload
-        _overloads[key] = _compiled_overload(kernel, device_args)
+    if prepared is False:  # first launch with these types: remember numba's overload
+        _overloads[key] = _prepared_launch(kernel, device_args)
 
 
-def _on_device(array: np.ndarray, cupy):
+def _on_device(array: np.ndarray, cupy, device: int):
     """A device copy of a small NumPy argument, reused while its bytes are the same (the
     kernels only read these arguments)."""
     if array.nbytes > _CONSTANT_BYTES:
         return cupy.asarray(array)
-    key = (array.tobytes(), array.dtype.str, array.shape, cupy.cuda.runtime.getDevice())
+    key = (array.tobytes(), array.dtype.str, array.shape, device)
     copy = _constants.get(key)
     if copy is None:
         copy = cupy.asarray(array)
@@ -114,50 +117,81 @@ def _signature(args: tuple) -> tuple:
     return tuple(signature)
 
 
-def _compiled_overload(kernel, args: tuple):
-    """The overload numba compiled for ``args``' types, if the fast path can launch it."""
+class _PreparedLaunch:
+    """One compiled overload ready to launch: its CUDA function and, per argument, how numba
+    lays it out (:func:`_packer`), both looked up once instead of at every call."""
+
+    __slots__ = ("configs", "core", "function", "packers")
+
+    def __init__(self, core, function, packers: tuple) -> None:
+        self.core = core  # the cuda.core module
+        self.function = function
+        self.packers = packers
+        self.configs: dict = {}  # (blocks, threads) -> cuda.core LaunchConfig
+
+    def launch(self, blocks: int, threads: int, stream, args: tuple) -> None:
+        config = self.configs.get((blocks, threads))
+        if config is None:
+            config = self.configs[blocks, threads] = self.core.LaunchConfig(
+                grid=blocks, block=threads, shmem_size=0
+            )
+        values: list = []
+        for pack, a in zip(self.packers, args, strict=True):
+            pack(a, values)
+        self.core.launch(stream, config, self.function, *values)
+
+
+def _prepared_launch(kernel, args: tuple) -> _PreparedLaunch | None:
+    """The overload numba compiled for ``args``' types, ready for the fast path; None where the
+    fast path cannot launch it."""
     try:
-        from cuda.core import LaunchConfig  # noqa: F401  (numba-cuda >= 0.2x launches with it)
+        import cuda.core as core  # numba-cuda >= 0.2x launches with it
+
+        core.LaunchConfig, core.launch  # noqa: B018  (both must exist)
 
         types = tuple(kernel.typeof_pyval(a) for a in args)
         overload = kernel.overloads.get(types)
         if overload is None or overload.debug or overload.cooperative:
             return None
-        for t, a in zip(overload.argument_types, args, strict=True):
-            _arguments(t, a, [])  # raises _UnsupportedError for a type not laid out here
-        overload._codelibrary.get_cufunc().kernel  # noqa: B018  (the attribute must exist)
+        packers = tuple(_packer(t) for t in overload.argument_types)
+        for pack, a in zip(packers, args, strict=True):
+            pack(a, [])
+        function = overload._codelibrary.get_cufunc().kernel
     except (ImportError, AttributeError, _UnsupportedError):
         return None
-    return overload
+    return _PreparedLaunch(core, function, packers)
 
 
-def _launch_overload(overload, blocks, threads, stream, args) -> None:
-    from cuda.core import LaunchConfig
-    from cuda.core import launch as core_launch
-
-    values: list = []
-    for t, a in zip(overload.argument_types, args, strict=True):
-        _arguments(t, a, values)
-    config = LaunchConfig(grid=blocks, block=threads, shmem_size=0)
-    core_launch(stream, config, overload._codelibrary.get_cufunc().kernel, *values)
+def _pack_array(value, values: list) -> None:
+    values += (0, 0, value.size, value.dtype.itemsize, value.data.ptr)
+    values += value.shape
+    values += value.strides
 
 
-def _arguments(numba_type, value, values: list) -> None:
-    """Append ``value`` as numba-cuda's ``_Kernel._prepare_args`` passes an argument of
-    ``numba_type``."""
+def _pack_plain(value, values: list) -> None:
+    values.append(value)
+
+
+def _pack_as(ctype):
+    def pack(value, values: list) -> None:
+        values.append(ctype(value))
+
+    return pack
+
+
+def _packer(numba_type):
+    """How numba-cuda's ``_Kernel._prepare_args`` passes an argument of ``numba_type``: a
+    function ``pack(value, values)`` appending it to the launch's values."""
     from numba.core import types
 
     if isinstance(numba_type, types.Array):
-        values += (0, 0, value.size, value.dtype.itemsize, value.data.ptr)
-        values += value.shape
-        values += value.strides
-    elif numba_type == types.boolean:
-        values.append(value)
-    elif isinstance(numba_type, types.Integer):
-        values.append(getattr(ctypes, f"c_{numba_type}")(value))
-    elif numba_type == types.float64:
-        values.append(ctypes.c_double(value))
-    elif numba_type == types.float32:
-        values.append(ctypes.c_float(value))
-    else:
-        raise _UnsupportedError(numba_type)
+        return _pack_array
+    if numba_type == types.boolean:
+        return _pack_plain
+    if isinstance(numba_type, types.Integer):
+        return _pack_as(getattr(ctypes, f"c_{numba_type}"))
+    if numba_type == types.float64:
+        return _pack_as(ctypes.c_double)
+    if numba_type == types.float32:
+        return _pack_as(ctypes.c_float)
+    raise _UnsupportedError(numba_type)

@@ -31,11 +31,21 @@ __all__ = [
 _FORCED = threading.local()
 
 
+_DEVICE_TYPES: dict[type, bool] = {np.ndarray: False}  # type -> is it CuPy's array type
+
+
 def is_device_array(value: Any) -> bool:
-    """True for a CuPy array (checked by type: CuPy is not imported)."""
-    return type(value).__module__.split(".")[0] == "cupy" and hasattr(
-        value, "__cuda_array_interface__"
-    )
+    """True for a CuPy array (checked by type: CuPy is not imported; the answer per type is
+    remembered, as every call of the API asks it several times)."""
+    kind = type(value)
+    answer = _DEVICE_TYPES.get(kind)
+    if answer is None:
+        answer = kind.__module__.split(".")[0] == "cupy" and hasattr(
+            kind, "__cuda_array_interface__"
+        )
+        if len(_DEVICE_TYPES) < 256:
+            _DEVICE_TYPES[kind] = answer
+    return answer
 
 
 @contextlib.contextmanager
