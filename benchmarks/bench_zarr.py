@@ -3,6 +3,7 @@
     pip install '.[zarr]' dask-image psutil       # dask-image and psutil: benchmark-only
     python benchmarks/bench_zarr.py [--size 1024] [--mid 512] [--pngs 2000] [--runs 3]
                                     [--work /tmp/gswarp-bench-zarr] [--only 1,2,3,4]
+                                    [--worker-memory 512MiB]
 
 1. Bigger than memory: a uint16 SIZE^3 volume (1024^3: 2 GiB) in Zarr (128^3 chunks, zstd),
    warped by ``rotate: [10, 0, 20]`` trilinear on a LocalCluster of 2 worker processes with a
@@ -146,7 +147,9 @@ def run_dask_image(source: str, target: str, client, matrix: np.ndarray) -> floa
     return time.perf_counter() - start
 
 
-def cluster_benchmarks(work: Path, n: int, runs: int, only: set[int]) -> list[str]:
+def cluster_benchmarks(
+    work: Path, n: int, runs: int, only: set[int], worker_memory: str = "512MiB"
+) -> list[str]:
     import distributed
 
     from gswarp.dask_run import Scheduler
@@ -156,12 +159,12 @@ def cluster_benchmarks(work: Path, n: int, runs: int, only: set[int]) -> list[st
     cluster = distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
-        memory_limit="512MiB",
+        memory_limit=worker_memory,
         processes=True,
         dashboard_address=":0",
     )
     client = distributed.Client(cluster)
-    scheduler = Scheduler(None, client, cluster, "LocalCluster 2 x 512 MiB")
+    scheduler = Scheduler(None, client, cluster, f"LocalCluster 2 x {worker_memory}")
     ours, theirs, ours_peak, theirs_peak = [], [], [], []
     try:
         run_gswarp(source, str(work / "warm.zarr"), scheduler) if n <= 256 else None
@@ -180,7 +183,7 @@ def cluster_benchmarks(work: Path, n: int, runs: int, only: set[int]) -> list[st
         cluster.close()
     gib = 2**30
     lines = [
-        f"1. {n}^3 uint16, LocalCluster 2 workers x 512 MiB: gswarp "
+        f"1. {n}^3 uint16, LocalCluster 2 workers x {worker_memory}: gswarp "
         + " / ".join(f"{t:.1f}" for t in ours)
         + f" s (median {statistics.median(ours):.1f}); peak RSS of all processes "
         + " / ".join(f"{p / gib:.2f}" for p in ours_peak)
@@ -307,13 +310,16 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "gswarp-bench-zarr"))
     parser.add_argument("--only", default="1,2,3,4", help="which benchmarks (comma-separated)")
+    parser.add_argument(
+        "--worker-memory", default="512MiB", help="1 and 2: each worker's memory limit"
+    )
     args = parser.parse_args()
     only = {int(part) for part in args.only.split(",")}
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     lines = []
     if only & {1, 2}:
-        lines += cluster_benchmarks(work, args.size, args.runs, only)
+        lines += cluster_benchmarks(work, args.size, args.runs, only, args.worker_memory)
         print("\n".join(lines), flush=True)
     if 3 in only:
         lines += memory_benchmark(work, args.mid, args.runs)

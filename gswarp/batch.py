@@ -326,6 +326,10 @@ def run_jobs(
             executor.shutdown(wait=False)  # cancels the cluster's tasks not yet finished
         raise
     executor.shutdown(wait=True)
+    if cluster is not None:
+        from gswarp import allocator
+
+        cluster.everywhere(allocator.restore)  # the workers' allocator as it was (run_remote)
 
 
 CLUSTER_FILES_PER_TASK = 8  # files per cluster task: Dask's own cost per task is milliseconds
@@ -335,6 +339,12 @@ def run_remote(work: Callable, threads: int | None, group: Sequence[Job]) -> lis
     """A few jobs on a cluster worker (:func:`run_jobs` with a cluster): ``work(job,
     cancelled)`` for each, with the worker's share of the cores, failures turned into outcomes
     as locally."""
+    from gswarp import allocator
+    from gswarp.dask_run import worker_memory_limit
+
+    limit = worker_memory_limit()  # Dask's nanny set a 64 KiB trim threshold (see allocator)
+    if limit is not False:
+        allocator.keep_large_buffers_if_room(limit)
     if threads:
         import numba
 

@@ -17,8 +17,6 @@ two different runs.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import functools
 import itertools
 import os
@@ -30,6 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from gswarp import allocator
 from gswarp.engine.chunks import chain_window, warp_chain_window
 from gswarp.engine.tiles import FieldStep, MatrixStep, _fused_form
 from gswarp.errors import SpecError
@@ -291,7 +290,7 @@ _ENGINE_LOCK = threading.Lock()  # one warp at a time per process: each uses eve
 
 def _default_cache_bytes() -> int:
     """``GSWARP_CHUNK_CACHE_MB``, else 1/16 of the machine's memory, at most 1 GiB (a Dask
-    worker with a memory limit keeps it to 15 % of that: :func:`_fit_cache_to_worker`)."""
+    worker with a memory limit keeps it to 15 % of that: :func:`_prepare_worker`)."""
     if os.environ.get("GSWARP_CHUNK_CACHE_MB"):
         return int(os.environ["GSWARP_CHUNK_CACHE_MB"]) * 2**20
     try:
@@ -302,6 +301,7 @@ def _default_cache_bytes() -> int:
 
 
 CACHE_BYTES = _default_cache_bytes()
+_MIN_CACHE = 16 * 2**20  # a worker's cache is never smaller (four 128^3 uint16 chunks)
 
 
 class _ChunkCache:
@@ -365,33 +365,36 @@ def read_window(array, token: str, selection: Sequence[int | slice]) -> np.ndarr
 
 
 def clear_chunk_cache() -> None:
-    """Forget this process's decoded input chunks (at the end of a run), and hand the freed
-    memory back to the system (glibc keeps freed 4 MiB blocks otherwise, and a Dask worker
-    whose resident memory stays above 80 % of its limit is paused for good)."""
+    """Forget this process's decoded input chunks (at the end of a run), put the allocator's
+    settings back and hand the freed memory back to the system (glibc keeps freed blocks
+    otherwise, and a Dask worker whose resident memory stays above 80 % of its limit is paused
+    for good)."""
     with _CHUNKS.lock:
         _CHUNKS.items.clear()
         _CHUNKS.bytes = 0
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    allocator.restore()
 
 
-def _fit_cache_to_worker() -> None:
-    """On a Dask worker with a memory limit, keep the cache to 15 % of it (a 512 MiB worker:
-    77 MiB), so that the worker stays below the 80 % at which Dask pauses it."""
-    try:
-        from distributed import get_worker
+def _prepare_worker() -> None:
+    """On a Dask worker: keep the decoded-chunk cache to 15 % of the worker's memory limit (a
+    512 MiB worker: 77 MiB), so that the worker stays below the 80 % at which Dask pauses it;
+    and where the limit leaves room, let glibc reuse the chunk tasks' large buffers
+    (:func:`gswarp.allocator.keep_large_buffers_if_room`; Dask's nanny sets a 64 KiB trim
+    threshold), with the cache smaller by the allocator's slack."""
+    from gswarp.dask_run import worker_memory_limit
 
-        limit = get_worker().memory_manager.memory_limit
-    except (ImportError, ValueError, AttributeError):
+    limit = worker_memory_limit()
+    if limit is False:
         return  # not in a worker
+    slack = allocator.keep_large_buffers_if_room(limit)
     if limit:
-        _CHUNKS.budget = min(CACHE_BYTES, int(0.15 * limit))
+        _CHUNKS.budget = min(CACHE_BYTES, max(_MIN_CACHE, int(0.15 * limit) - slack))
 
 
 def warp_row(job: ChunkJob, regions: Sequence[tuple]) -> dict:
     """One level-0 task: the chunks ``regions`` (a row along x), in order. Returns the counts
     ``{'written': n, 'kept': m}``."""
-    _fit_cache_to_worker()
+    _prepare_worker()
     counts = {"written": 0, "kept": 0}
     for start, stop in regions:
         counts[warp_region(job, start, stop)] += 1

@@ -54,6 +54,18 @@ def cluster_from_environment() -> str | None:
         return None
 
 
+def worker_memory_limit() -> int | bool | None:
+    """The memory limit of the Dask worker running this code (bytes; None or 0: none), False
+    outside a worker."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return False
+    return getattr(getattr(worker, "memory_manager", None), "memory_limit", None)
+
+
 class Scheduler:
     """Runs batches of ``(function, args)`` calls and reports each result as it arrives."""
 

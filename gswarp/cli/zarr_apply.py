@@ -66,8 +66,10 @@ def zarr_targets(inputs: tuple[str, ...], output: str) -> list[tuple[str, str]]:
 
 def run_zarr_apply(spec, inputs: tuple[str, ...], output: str, options: ZarrOptions) -> int:
     """Warp every Zarr input; returns the exit status (0, 1 when some failed, 130 on Ctrl-C)."""
+    from gswarp import allocator
     from gswarp.dask_run import Scheduler, cluster_from_environment
 
+    allocator.keep_large_buffers()  # this process is the command's: chunk tasks run in it
     pairs = zarr_targets(inputs, output)
     is_folder = len(pairs) > 1 or not pairs[0][1].lower().rstrip("/").endswith(".zarr")
     if is_folder and "://" not in str(output):
