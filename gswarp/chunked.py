@@ -60,6 +60,7 @@ class ChunkJob:
     resume: bool
     threads: int | None  # numba threads per task (None: leave as is)
     token: str = ""  # this run's name for its decoded input chunks (see _ChunkCache)
+    source_kind: str = "zarr"  # or a volume file read in pieces (gswarp.io.lazy_volumes)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,8 @@ def plan_zarr(
         As :func:`gswarp.io.zarrs.open_source` and :func:`gswarp.io.zarrs.create_target`.
     """
     source = zarrs.open_source(source_location, level)
+    if source.kind != "zarr" and str(target_location).rstrip("/").lower().endswith(".ome.zarr"):
+        source = replace(source, ome=True)  # a volume file into an OME-Zarr image
     k = source.spatial
     plan = resolve(spec, source.spatial_shape, source.affine)
     sampling = spec.sampling
@@ -146,8 +149,14 @@ def plan_zarr(
     requested = chunks if chunks is not None else spec.output.chunks
     out_chunks = output_chunks(source, requested, plan.output_size)
     frame = np.vstack([plan.frame, [0.0] * k + [1.0]])
-    grid = zarrs.grid_affine(source.scale, source.translation) @ frame
-    scale, translation = zarrs.scale_translation(grid, target_location)
+    base = source.affine if source.kind == "nifti" else None  # NIfTI: any orientation
+    if base is None:
+        base = zarrs.grid_affine(source.scale, source.translation)
+    grid = base @ frame
+    if source.ome:  # the output's OME-Zarr geometry (a plain array has none)
+        scale, translation = zarrs.scale_translation(grid, target_location)
+    else:
+        scale, translation = source.scale, source.translation
     method = "nearest" if source.label or sampling.mode.label == "nearest" else "mean"
     steps = []
     if source.ome:
@@ -194,6 +203,7 @@ def plan_zarr(
         resume=resumed,
         threads=threads,
         token=uuid.uuid4().hex,
+        source_kind=source.kind,
     )
     return ZarrRun(source, target, plan, job, scale, translation, method, resumed)
 
@@ -278,9 +288,14 @@ def _regions(shape, chunks, n_lead, source) -> list:
 
 
 @functools.lru_cache(maxsize=16)
-def _array(url: str, path: str, mode: str, token: str):
-    """The zarr array, opened once per run and process (``token``: the run's; a store rewritten
-    by a later run in the same process is opened afresh, with its new shape and chunks)."""
+def _array(url: str, path: str, mode: str, token: str, kind: str = "zarr"):
+    """The zarr array (or volume file, ``kind``), opened once per run and process (``token``:
+    the run's; a store rewritten by a later run in the same process is opened afresh, with its
+    new shape and chunks)."""
+    if kind != "zarr":
+        from gswarp.io.lazy_volumes import open_file_array
+
+        return open_file_array(kind, url)
     zarr = zarrs.zarr_modules()
     return zarr.open_array(url, path=path or None, mode=mode)
 
@@ -343,6 +358,8 @@ def read_window(array, token: str, selection: Sequence[int | slice]) -> np.ndarr
             bounds.append((item.start or 0, n if item.stop is None else item.stop))
         else:
             bounds.append((int(item), int(item) + 1))
+    if getattr(array, "direct", False):  # a memory-mapped file: nothing to decode or cache
+        return array[tuple(selection)]
     chunks = array.chunks
     window = np.empty(tuple(b - a for a, b in bounds), dtype=array.dtype)
     grid = [range(a // c, -(-b // c)) for (a, b), c in zip(bounds, chunks, strict=True)]
@@ -420,7 +437,7 @@ def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) ->
         job.padding,
         job.align_corners,
     )
-    source = _array(job.source_url, job.source_path, "r", job.token)
+    source = _array(job.source_url, job.source_path, "r", job.token, job.source_kind)
     lead_index = []
     for i, axis in enumerate(job.source_axes[:n_lead]):
         lead_index.append(slice(0, source.shape[i]) if axis == "c" else int(start[i]))

@@ -679,3 +679,140 @@ def test_rewriting_an_output_in_the_same_process_takes_its_new_chunks(tmp_path, 
         warp_zarr(spec_of(), source, target, chunks=chunks, overwrite=True, jobs=2)
         assert zarr.open_array(target, mode="r").chunks == chunks[::-1]
         np.testing.assert_array_equal(read(target), in_memory(spec_of(), array))
+
+
+# --------------------------------------------------------------------------------------------
+# volume files read in pieces (gswarp.io.lazy_volumes) into Zarr
+
+
+def _apply(*args):
+    return CliRunner().invoke(cli, ["apply", *map(str, args)])
+
+
+def test_oblique_nifti_into_zarr_equals_the_nifti_path(tmp_path, rng):
+    """An oblique, anisotropic NIfTI warped in world space onto a new spacing: read through its
+    memory map window by window, the voxels equal the in-memory NIfTI output's."""
+    nibabel = pytest.importorskip("nibabel", reason="nibabel is not installed")
+    stored = rng.integers(-2000, 2000, (29, 33, 21)).astype(np.int16)  # (i, j, k)
+    affine = np.array([[0.9, 0.1, 0, -10], [-0.1, 0.9, 0, 5], [0, 0, 1.5, 3], [0, 0, 0, 1]])
+    nibabel.save(nibabel.Nifti1Image(stored, affine), tmp_path / "in.nii")
+    spec = _spec_file(
+        tmp_path,
+        "space: world\ntransform: {affine: {rotate: [10, 0, 20]}}\n"
+        "output: {spacing: [1.1, 1.2, 0.9]}",
+    )
+    result = _apply(spec, tmp_path / "in.nii", "-o", tmp_path / "out.zarr", "--chunks", "8,16,6")
+    assert result.exit_code == 0, result.output
+    result = _apply(spec, tmp_path / "in.nii", "-o", tmp_path / "out.nii")
+    assert result.exit_code == 0, result.output
+    expected = np.asarray(nibabel.load(tmp_path / "out.nii").dataobj.get_unscaled())
+    got = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")
+    assert got.chunks == (6, 16, 8)
+    np.testing.assert_array_equal(got[...], expected.transpose(2, 1, 0))
+
+
+def test_axis_aligned_nifti_into_ome_zarr_keeps_its_grid(tmp_path, rng):
+    nibabel = pytest.importorskip("nibabel", reason="nibabel is not installed")
+    stored = rng.standard_normal((20, 18, 12)).astype(np.float32)
+    affine = zarrs.grid_affine((2.0, 0.75, 0.5), (5.0, -3.0, 7.0))  # z, y, x
+    image = nibabel.Nifti1Image(stored, affine)
+    image.header.set_xyzt_units("mm")
+    nibabel.save(image, tmp_path / "in.nii")
+    spec = _spec_file(tmp_path, "transform: {affine: {translate: [2, -1, 0.5]}}")
+    for out in ("out.ome.zarr", "out.nii"):
+        result = _apply(spec, tmp_path / "in.nii", "-o", tmp_path / out)
+        assert result.exit_code == 0, result.output
+    nifti = nibabel.load(tmp_path / "out.nii")
+    got = zarrs.open_source(str(tmp_path / "out.ome.zarr"))  # read back with ome-zarr-py
+    assert got.ome and got.units == ("millimeter",) * 3
+    np.testing.assert_allclose(got.affine, nifti.affine)
+    np.testing.assert_array_equal(
+        read(tmp_path / "out.ome.zarr", "0"), np.asarray(nifti.dataobj).transpose(2, 1, 0)
+    )
+
+
+@pytest.mark.parametrize("kind", ["tif", "npy"])
+def test_tiff_stack_and_npy_into_zarr_equal_the_in_memory_path(tmp_path, rng, kind):
+    tifffile = pytest.importorskip("tifffile", reason="tifffile is not installed")
+    array = volume(rng, (17, 23, 19), np.uint16)
+    if kind == "tif":
+        tifffile.imwrite(tmp_path / "in.tif", array, tile=(16, 16))  # chunks: one tile
+    else:
+        np.save(tmp_path / "in.npy", array)
+    spec = _spec_file(tmp_path, ROTATION + "\nsampling: {mode: bicubic, padding: reflection}")
+    result = _apply(spec, tmp_path / f"in.{kind}", "-o", tmp_path / "out.zarr", "--chunks", "7")
+    assert result.exit_code == 0, result.output
+    result = _apply(spec, tmp_path / f"in.{kind}", "-o", tmp_path / "out.npy")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read(tmp_path / "out.zarr"), np.load(tmp_path / "out.npy"))
+
+
+def test_volume_files_that_cannot_be_read_in_pieces(tmp_path, rng):
+    nibabel = pytest.importorskip("nibabel", reason="nibabel is not installed")
+    spec = _spec_file(tmp_path)
+    stored = rng.integers(0, 100, (6, 7, 8)).astype(np.int16)
+    nibabel.save(nibabel.Nifti1Image(stored, np.eye(4)), tmp_path / "packed.nii.gz")
+    scaled = nibabel.Nifti1Image(stored, np.eye(4))
+    scaled.header.set_slope_inter(2.0, 1.0)
+    nibabel.save(scaled, tmp_path / "scaled.nii")
+    nibabel.save(
+        nibabel.Nifti1Image(stored[..., None].repeat(2, -1), np.eye(4)), tmp_path / "t.nii"
+    )
+    for name, words in (
+        ("packed.nii.gz", "gzip-compressed NIfTI cannot be read in pieces"),
+        ("scaled.nii", "scl_slope 2, scl_inter 1"),
+        ("t.nii", "takes a 3-D NIfTI volume"),
+    ):
+        result = _apply(spec, tmp_path / name, "-o", tmp_path / f"{name}.zarr")
+        assert result.exit_code == 1, result.output
+        assert words in _one_error_line(result.output)
+        assert not (tmp_path / f"{name}.zarr").exists()
+    np.save(tmp_path / "a.npy", stored)
+    np.save(tmp_path / "b.npy", stored)
+    result = _apply(spec, tmp_path / "a.npy", tmp_path / "b.npy", "-o", tmp_path / "ab.zarr")
+    assert result.exit_code == 2 and "one volume file per run" in result.output
+
+
+_BIG_NIFTI = """
+import resource, sys
+import numpy as np
+from gswarp.chunked import warp_zarr
+from gswarp.spec import parse_spec
+spec = parse_spec("version: 1\\ntransform: {affine: {rotate: [3, 0, 0]}}")
+warp_zarr(spec, sys.argv[1], sys.argv[2], jobs=2)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+@pytest.mark.slow
+def test_a_nifti_larger_than_the_memory_it_uses_is_read_lazily(tmp_path):
+    """A 1 GiB NIfTI (a sparse file: header, then zeros but for one slab) warped into Zarr with
+    a peak resident memory well under its size."""
+    import subprocess
+    import sys
+
+    nibabel = pytest.importorskip("nibabel", reason="nibabel is not installed")
+    shape = (1024, 1024, 512)  # (i, j, k) int16: 1 GiB
+    header = nibabel.Nifti1Header()
+    header.set_data_shape(shape)
+    header.set_data_dtype(np.int16)
+    header.set_sform(np.eye(4), code=1)
+    path = tmp_path / "big.nii"
+    with open(path, "wb") as stream:
+        stream.write(header.binaryblock + b"\0" * (352 - 348))
+        stream.truncate(352 + 2 * int(np.prod(shape)))
+    voxels = np.memmap(path, np.int16, "r+", offset=352, shape=shape, order="F")
+    voxels[:, :, 200:210] = 1000
+    voxels.flush()
+    del voxels
+    result = subprocess.run(
+        [sys.executable, "-c", _BIG_NIFTI, str(path), str(tmp_path / "out.zarr")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    peak_mib = int(result.stdout.split()[-1])
+    assert peak_mib < 500, peak_mib  # the volume alone is 1024 MiB; measured 250
+    out = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")
+    assert out.shape == (512, 1024, 1024)
+    assert out[205, 500:520, 500].max() > 0

@@ -484,15 +484,21 @@ def apply(
         spec.check_pair_names([name for name, _ in pairs])
     except SpecError as error:
         fail(str(error))
-    destination = plan_destination(inputs, output, format_, stdin_image)
+    from gswarp.cli.zarr_apply import (
+        ZarrOptions,
+        has_zarr_inputs,
+        run_zarr_apply,
+        writes_zarr_from_files,
+    )
+
+    into_zarr = writes_zarr_from_files(inputs, output)
+    destination = None if into_zarr else plan_destination(inputs, output, format_, stdin_image)
     if seed is None and spec.is_random:
         seed = secrets.randbits(32)
         if not quiet:
             click.echo(f"gswarp: no --seed given: drawing with --seed {seed}", err=True)
-    from gswarp.cli.zarr_apply import ZarrOptions, has_zarr_inputs, run_zarr_apply
-
-    if has_zarr_inputs(inputs):
-        _check_zarr_run(inputs, pairs, log_path, variants, stdin_image, dry_run, backend)
+    if has_zarr_inputs(inputs) or into_zarr:
+        _check_zarr_run(inputs, pairs, log_path, variants, stdin_image, dry_run, backend, into_zarr)
         zarr_options = ZarrOptions(
             level,
             chunks,
@@ -573,11 +579,13 @@ def _parse_chunks(value: str | None):
     return parse_chunks(value)
 
 
-def _check_zarr_run(inputs, pairs, log_path, variants, stdin_image, dry_run, backend) -> None:
+def _check_zarr_run(
+    inputs, pairs, log_path, variants, stdin_image, dry_run, backend, from_files=False
+) -> None:
     """What a Zarr run does not take (usage errors)."""
     from gswarp.io.zarrs import is_zarr_location
 
-    if not all(i != "-" and is_zarr_location(i) for i in inputs):
+    if not from_files and not all(i != "-" and is_zarr_location(i) for i in inputs):
         raise click.UsageError(
             "Zarr stores and image/volume files cannot be mixed in one run: run gswarp apply "
             "once for the Zarr inputs and once for the files"

@@ -55,6 +55,10 @@ def zarr_targets(inputs: tuple[str, ...], output: str) -> list[tuple[str, str]]:
     )
     if single:
         return [(inputs[0], output)]
+    if not all(is_zarr_location(i) for i in inputs):
+        raise click.UsageError(
+            f"-o {output}: one volume file per run is written into a .zarr output"
+        )
     if Path(output).exists() and not Path(output).is_dir():
         raise click.UsageError(f"-o {output}: exists and is not a folder")
     names = [location_name(i) for i in inputs]
@@ -162,3 +166,16 @@ def announce_scheduler(scheduler) -> None:
 
 def has_zarr_inputs(inputs: tuple[str, ...]) -> bool:
     return any(i != "-" and is_zarr_location(i) for i in inputs)
+
+
+def writes_zarr_from_files(inputs: tuple[str, ...], output: str | None) -> bool:
+    """Volume files (``.nii``, ``.npy``, TIFF stacks; :mod:`gswarp.io.lazy_volumes`) warped into
+    a ``.zarr`` output: read in pieces, chunk by chunk, whatever their size."""
+    from gswarp.io.lazy_volumes import file_kind
+
+    if not output or not str(output).rstrip("/").lower().endswith(".zarr") or not inputs:
+        return False
+    try:
+        return all(i != "-" and not is_zarr_location(i) and file_kind(i) for i in inputs)
+    except GswarpError:  # a .nii.gz: the run says why it cannot be read in pieces
+        return True

@@ -112,6 +112,7 @@ class ZarrSource:
     name: str | None = None
     scale: tuple[float, ...] = ()  # spatial voxel sizes, [z,] y, x (plain arrays: 1)
     translation: tuple[float, ...] = ()  # world position of voxel 0, [z,] y, x
+    kind: str = "zarr"  # or a volume file read in pieces: 'nifti', 'npy', 'tiff' (lazy_volumes)
 
     @property
     def spatial(self) -> int:
@@ -127,7 +128,8 @@ class ZarrSource:
 
 
 def open_source(location: str, level: int = 0) -> ZarrSource:
-    """Open the Zarr array or OME-Zarr image at ``location`` (read-only).
+    """Open the Zarr array or OME-Zarr image at ``location`` (read-only), or a volume file that
+    can be read in pieces (:mod:`gswarp.io.lazy_volumes`).
 
     Raises
     ------
@@ -137,6 +139,11 @@ def open_source(location: str, level: int = 0) -> ZarrSource:
         The zarr extra is missing.
     """
     zarr = zarr_modules()
+    if not is_zarr_location(location):
+        from gswarp.io.lazy_volumes import file_kind, open_file_source
+
+        if file_kind(location) is not None:
+            return open_file_source(location, level)
     try:
         node = zarr.open(location, mode="r")
     except Exception as error:  # zarr raises several kinds for "nothing here"
