@@ -26,6 +26,7 @@ from gswarp.spec import (
     Sometimes,
     Transform,
     WarpSpec,
+    _kind_of,
 )
 
 __all__ = ["Draw", "draw"]
@@ -99,15 +100,9 @@ def draw(spec: WarpSpec, seed: int, key: str, variant: int = 0) -> Draw:
                 applied.append(False)
                 continue
         applied.append(True)
-        where = f"{where}.{_kind(transform)}"
+        where = f"{where}.{_kind_of(transform)}"
         transforms.append(_drawn(transform, where, value_at, seed, key, variant))
     return Draw(replace(spec, transforms=tuple(transforms)), values, tuple(applied))
-
-
-def _kind(transform: Transform) -> str:
-    if isinstance(transform, FlowSpec):
-        return "flow"
-    return "elastic" if isinstance(transform, ElasticSpec) else "affine"
 
 
 def _drawn(transform: Transform, where: str, value_at, seed: int, key: str, variant: int):

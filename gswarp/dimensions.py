@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gswarp.errors import SpecError
-from gswarp.spec import AffineMatrix, AffineParams, AffineTheta, Sometimes, Transform, WarpSpec
+from gswarp.spec import (
+    AffineMatrix,
+    AffineParams,
+    AffineTheta,
+    Sometimes,
+    Transform,
+    TransformFile,
+    WarpSpec,
+)
 
 __all__ = ["check_dimensions"]
 
@@ -58,3 +66,5 @@ def _forced_dimensions(step: Transform) -> Iterator[tuple[str, int]]:
         yield "matrix", len(step.matrix) - 1
     elif isinstance(step, AffineTheta):
         yield "theta", len(step.theta)
+    elif isinstance(step, TransformFile):
+        yield "file", 3  # registration tools' files here map 3-D world points

@@ -29,7 +29,7 @@ import numpy as np
 
 from gswarp.elastic import default_grid, elastic_field
 from gswarp.engine.tiles import FieldStep, MatrixStep, Step
-from gswarp.errors import InputError, SpecError
+from gswarp.errors import GswarpError, InputError, SpecError
 from gswarp.io.fields import load_field
 from gswarp.io.volumes import nifti_grid
 from gswarp.spec import (
@@ -40,6 +40,7 @@ from gswarp.spec import (
     FlowSpec,
     OutputSpec,
     Transform,
+    TransformFile,
     WarpSpec,
 )
 from gswarp.transforms import (
@@ -176,6 +177,14 @@ def _transform_matrices(
 
 def _world_matrix(step: Transform, size, affine: np.ndarray, where: _Where) -> np.ndarray:
     """The forward 4x4 of one transform in world millimetres (RAS, as the NIfTI affine)."""
+    if isinstance(step, TransformFile):  # the file maps output points to input points
+        from gswarp.io.transform_files import load_affine
+
+        try:
+            pull = load_affine(step.path, step.format, step.invert)
+        except GswarpError as error:
+            raise type(error)(f"{where.key('file')}: {error}") from None
+        return np.linalg.inv(pull)
     if isinstance(step, AffineMatrix):
         if len(step.matrix) != 4:
             raise _dims_error(
@@ -223,14 +232,16 @@ def _where(spec: WarpSpec, index: int) -> _Where:
 
 
 def check_fields(spec: WarpSpec, spatial: int | None = None) -> None:
-    """Load every flow field of ``spec`` now (they are cached), so that a bad field is one error
-    before any input is read.
+    """Load every flow field and transform file of ``spec`` now (they are cached), so that a bad
+    one is one error before any input is read.
 
     Raises
     ------
     SpecError
-        A field cannot be read or is not a field (of ``spatial`` dimensions, when given); names
-        the transform and file.
+        A field cannot be read or is not a field (of ``spatial`` dimensions, when given), or a
+        transform file cannot be read; names the transform and file.
+    BackendError
+        A transform file needs the transforms extra.
     """
     for index, transform in enumerate(spec.transforms):
         if isinstance(transform, FlowSpec):
@@ -238,6 +249,13 @@ def check_fields(spec: WarpSpec, spatial: int | None = None) -> None:
                 load_field(transform.resolved, spatial, transform.key)
             except InputError as error:
                 raise SpecError(f"{_where(spec, index)}.flow: {error}") from None
+        elif isinstance(transform, TransformFile):
+            from gswarp.io.transform_files import load_affine
+
+            try:
+                load_affine(transform.path, transform.format, transform.invert)
+            except InputError as error:
+                raise SpecError(f"{_where(spec, index)}.file: {error}") from None
 
 
 def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | None) -> Plan:

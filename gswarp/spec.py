@@ -178,7 +178,31 @@ class ElasticSpec:
         return values
 
 
-Transform = AffineParams | AffineMatrix | AffineTheta | FlowSpec | ElasticSpec
+@dataclass(frozen=True)
+class TransformFile:
+    """A transform a registration tool wrote (ITK/ANTs, FSL, AFNI, FreeSurfer, X5; read by
+    :mod:`gswarp.io.transform_files`). As its tool applies it, it maps output (fixed) world
+    points to input (moving) points; ``invert`` takes its inverse. Always in world space.
+
+    ``written``: the path as the spec gives it; ``path``: resolved; ``format``: None (told
+    from the file) or one of :data:`TRANSFORM_FORMATS`.
+    """
+
+    written: str
+    path: Path
+    invert: bool = False
+    format: str | None = None
+
+    def normalized(self) -> dict[str, Any]:
+        values: dict[str, Any] = {"path": str(self.path), "invert": self.invert}
+        if self.format:
+            values["format"] = self.format
+        return values
+
+
+TRANSFORM_FORMATS = ("itk", "fsl", "afni", "lta", "x5")
+
+Transform = AffineParams | AffineMatrix | AffineTheta | FlowSpec | ElasticSpec | TransformFile
 
 
 @dataclass(frozen=True)
@@ -190,8 +214,11 @@ class Sometimes:
 
 
 def _kind_of(transform: Transform) -> str:
+    """The spec key of ``transform``: 'affine', 'flow', 'elastic' or 'file'."""
     if isinstance(transform, FlowSpec):
         return "flow"
+    if isinstance(transform, TransformFile):
+        return "file"
     return "elastic" if isinstance(transform, ElasticSpec) else "affine"
 
 
@@ -479,7 +506,8 @@ _TOP_KEYS = ("version", "space", "transform", "sampling", "output", "targets")
 _AFFINE_KEYS = ("rotate", "scale", "shear", "translate", "center", "matrix", "theta")
 _SAMPLING_KEYS = ("mode", "padding", "align_corners", "fill", "antialias")
 _OUTPUT_KEYS = ("size", "like", "spacing", "dtype", "values", "chunks", "levels", "compression")
-_TRANSFORM_KINDS = ("affine", "flow", "elastic")
+_TRANSFORM_KINDS = ("affine", "flow", "elastic", "file")
+_FILE_KEYS = ("path", "invert", "format")
 _ELASTIC_KEYS = ("alpha", "sigma", "grid", "seed")
 _TARGET_KEYS = ("mode", "padding", "fill")
 _FLOW_KEYS = ("path", "key", "kind", "units", "scale")
@@ -665,11 +693,23 @@ class _Reader:
         transforms = self.transforms(items["transform"][1]) if "transform" in items else ()
         sampling = self.sampling(items["sampling"][1]) if "sampling" in items else SamplingSpec()
         output = self.output(items["output"][1]) if "output" in items else OutputSpec()
+        files = [
+            i
+            for i, item in enumerate(transforms)
+            if isinstance(item.transform if isinstance(item, Sometimes) else item, TransformFile)
+        ]
         space = (
             self.choice(items["space"][1], "space", ("voxel", "world"))
             if "space" in items
-            else "voxel"
+            else ("world" if files else "voxel")
         )
+        if files and space != "world":
+            raise self.error(
+                items["space"][1],
+                "space",
+                f"transform[{files[0]}] is a transform file, which maps world (mm) points: "
+                "use space: world (the default with transform files)",
+            )
         targets = self.targets(items["targets"][1]) if "targets" in items else ()
         if space == "world":
             for index, item in enumerate(transforms):
@@ -745,6 +785,8 @@ class _Reader:
         transform: Transform
         if kind == "flow":
             transform = self.flow(value, f"{path}.flow")
+        elif kind == "file":
+            transform = self.transform_file(value, f"{path}.file")
         elif kind == "elastic":
             transform = self.elastic(value, f"{path}.elastic")
         else:
@@ -808,6 +850,55 @@ class _Reader:
         if "scale" in items:
             values["scale"] = self.number(items["scale"][1], f"{path}.scale", random=True)
         return FlowSpec(written, resolved, **values)
+
+    def transform_file(self, node: yaml.Node, path: str) -> TransformFile:
+        if isinstance(node, yaml.ScalarNode):  # file: name  (short for file: {path: name})
+            node = yaml.MappingNode(
+                "tag:yaml.org,2002:map",
+                [
+                    (
+                        yaml.ScalarNode(
+                            "tag:yaml.org,2002:str", "path", node.start_mark, node.end_mark
+                        ),
+                        node,
+                    )
+                ],
+                start_mark=node.start_mark,
+                end_mark=node.end_mark,
+            )
+        items = self.mapping(node, path, _FILE_KEYS)
+        if "path" not in items:
+            raise self.error(
+                node,
+                f"{path}.path",
+                "missing key: expected the transform file, relative to the spec",
+            )
+        file_node = items["path"][1]
+        written = self.scalar(file_node)
+        if not isinstance(written, str) or not written:
+            raise self.error(
+                file_node, f"{path}.path", f"expected a file name, got {_described(written)}"
+            )
+        resolved = (self.base / written).resolve()
+        if not resolved.is_file():
+            raise self.error(
+                file_node,
+                f"{path}.path",
+                f"expected an existing file, got {written!r} (looked for {resolved})",
+            )
+        invert = False
+        if "invert" in items:
+            invert = self.scalar(items["invert"][1])
+            if not isinstance(invert, bool):
+                raise self.error(
+                    items["invert"][1],
+                    f"{path}.invert",
+                    f"expected true or false, got {_described(invert)}",
+                )
+        fmt = None
+        if "format" in items:
+            fmt = self.choice(items["format"][1], f"{path}.format", TRANSFORM_FORMATS)
+        return TransformFile(written, resolved, invert, fmt)
 
     def elastic(self, node: yaml.Node, path: str) -> ElasticSpec:
         items = self.mapping(node, path, _ELASTIC_KEYS)

@@ -49,7 +49,7 @@ from gswarp.cli.work import (
 from gswarp.cores import available_cores
 from gswarp.drawlog import DrawLog, read_log
 from gswarp.engine.device import resolve_device
-from gswarp.errors import GswarpError, SpecError
+from gswarp.errors import BackendError, GswarpError, SpecError
 from gswarp.io.images import (
     FORMAT_SUFFIXES,
     IMAGE_SUFFIXES,
@@ -482,7 +482,7 @@ def apply(
     try:
         check_fields(spec)
         spec.check_pair_names([name for name, _ in pairs])
-    except SpecError as error:
+    except (SpecError, BackendError) as error:  # BackendError: a transform file's extra
         fail(str(error))
     from gswarp.cli.zarr_apply import (
         ZarrOptions,

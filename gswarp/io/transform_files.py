@@ -1,0 +1,180 @@
+"""Transforms written by registration tools, read with nitransforms (extra ``transforms``).
+
+Every format is brought to one form: a 4x4 matrix in RAS millimetres (NIfTI's world, the one
+gswarp plans volumes in) that maps a point of the output (the *fixed* or reference image) to the
+point of the input (the *moving* image) it is read from -- the direction in which
+``antsApplyTransforms``, ``sitk.Resample`` and ``flirt -applyxfm`` use their files. ITK and ANTs
+files hold that map in LPS millimetres (``x`` and ``y`` negated); nitransforms converts them,
+and the other formats' conventions, to RAS.
+
+Formats, told from the file unless ``format`` says: ITK text (``.tfm``, ``.txt``), ITK/ANTs binary
+(``.mat`` in MATLAB's format: ``0GenericAffine.mat``), AFNI (``.aff12.1D``), FreeSurfer LTA
+(``.lta``) and nitransforms' X5 (``.x5``). A text ``.mat`` is FSL FLIRT's, which is defined on the
+two images' voxel grids and needs their headers (not read here yet: refused with that reason).
+Displacement fields and composite ``.h5`` files are not read yet.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from gswarp.errors import BackendError, InputError
+
+__all__ = ["file_format", "load_affine"]
+
+_BY_SUFFIX = {".tfm": "itk", ".txt": "itk", ".lta": "lta", ".x5": "x5", ".1d": "afni"}
+_NITRANSFORMS_FORMAT = {"itk": "itk", "afni": "afni", "lta": "fs", "x5": "X5", "fsl": "fsl"}
+
+
+def _nitransforms():
+    try:
+        import nitransforms
+        import nitransforms.linear
+    except ImportError as error:
+        raise BackendError(
+            f"transform files need the transforms extra ({error.name} is missing): "
+            "pip install 'gswarp[transforms]'"
+        ) from None
+    return nitransforms
+
+
+def file_format(path: Path) -> str:
+    """'itk', 'fsl', 'afni', 'lta' or 'x5' from the file's name and, for ``.mat``, its content
+    (MATLAB's binary format: ITK/ANTs; text: FSL).
+
+    Raises
+    ------
+    InputError
+        A name no format uses, or a displacement field / composite file (not read yet).
+    """
+    name = path.name.lower()
+    if name.endswith((".nii", ".nii.gz", ".h5", ".hdf5")):
+        raise InputError(
+            f"{path}: displacement fields and composite transform files are not read yet "
+            "(linear transforms only: .tfm, .txt, .mat, .aff12.1D, .lta, .x5)"
+        )
+    if name.endswith(".mat"):
+        head = path.read_bytes()[:256]
+        try:
+            text = head.decode("ascii")
+        except UnicodeDecodeError:
+            return "itk"
+        return "itk" if not text.strip() or "\0" in text else "fsl"
+    for suffix, kind in _BY_SUFFIX.items():
+        if name.endswith(suffix):
+            return kind
+    raise InputError(
+        f"{path}: not a transform file gswarp knows by its name (.tfm, .txt, .mat, "
+        ".aff12.1D, .lta, .x5); give its format: file: {path: ..., format: itk}"
+    )
+
+
+_ITK_AFFINE_CLASSES = ("AffineTransform_", "MatrixOffsetTransformBase_")
+_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # LPS <-> RAS (its own inverse)
+
+
+def _itk_text_affine(path: Path) -> np.ndarray | None:
+    """The RAS matrix of an ITK text file holding one affine (or translation) transform, read in
+    float64; None for anything else (binary, other classes: nitransforms reads those).
+
+    nitransforms 25.1 parses ITK text parameters as float32, which moves points by ~1e-6 mm
+    (measured 5.9e-7 on a rotation with a centre 20 mm away); ITK writes them with 17 digits.
+    An ITK transform maps a fixed LPS point ``p`` to ``M (p - c) + c + t`` (``Parameters``:
+    ``M`` row by row, then ``t``; ``FixedParameters``: the centre ``c``)."""
+    try:
+        text = path.read_text(encoding="ascii")
+    except (UnicodeDecodeError, OSError):
+        return None
+    if not text.startswith("#Insight Transform File"):
+        return None
+    fields: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("Transform", "Parameters", "FixedParameters"):
+            fields.setdefault(key, []).append(value.strip())
+    classes = fields.get("Transform", [])
+    if len(classes) != 1 or len(fields.get("Parameters", [])) != 1:
+        return None  # composite or empty: nitransforms decides
+    name = classes[0]
+    if name.endswith("_2_2"):
+        raise InputError(
+            f"{path}: a 2-D transform ({name}); transform files apply to 3-D volumes here"
+        )
+    try:
+        parameters = np.array(fields["Parameters"][0].split(), dtype=np.float64)
+        fixed = np.array((fields.get("FixedParameters") or [""])[0].split(), dtype=np.float64)
+    except ValueError:
+        return None
+    lps = np.eye(4)
+    if name.startswith(_ITK_AFFINE_CLASSES) and name.endswith("_3_3") and parameters.size == 12:
+        linear = parameters[:9].reshape(3, 3)
+        center = fixed if fixed.size == 3 else np.zeros(3)
+        lps[:3, :3] = linear
+        lps[:3, 3] = parameters[9:] + center - linear @ center
+    elif (
+        name.startswith("TranslationTransform_") and name.endswith("_3_3") and parameters.size == 3
+    ):
+        lps[:3, 3] = parameters
+    else:
+        return None
+    return _LPS @ lps @ _LPS
+
+
+def load_affine(path: Path, format: str | None = None, invert: bool = False) -> np.ndarray:
+    """The 4x4 RAS matrix that maps output (fixed) world points to input (moving) world points,
+    as the file's tool applies it; its inverse with ``invert``.
+
+    Raises
+    ------
+    InputError
+        Unreadable, of an unknown or unsupported format, not a 3-D linear transform, or FSL
+        (needs the images' headers).
+    BackendError
+        The transforms extra (nitransforms) is missing.
+    """
+    path = Path(path)
+    stat = path.stat()
+    matrix = _load(str(path), stat.st_mtime_ns, stat.st_size, format or file_format(path))
+    return np.linalg.inv(matrix) if invert else matrix.copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _load(path: str, mtime: int, size: int, kind: str) -> np.ndarray:
+    """The file's matrix (cached by name, modification time and size: one read per run)."""
+    if kind == "fsl":
+        raise InputError(
+            f"{path}: an FSL FLIRT matrix is defined on the input and reference images' voxel "
+            "grids and needs both headers, which gswarp does not pass to it yet; convert it "
+            "with c3d_affine_tool -fsl2ras -oitk (or nitransforms) to an ITK .txt"
+        )
+    if kind == "itk":
+        exact = _itk_text_affine(Path(path))
+        if exact is not None:
+            return exact
+    nitransforms = _nitransforms()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loaded = nitransforms.linear.load(path, fmt=_NITRANSFORMS_FORMAT[kind])
+    except Exception as error:  # nitransforms raises many kinds for a file it cannot parse
+        text = str(error).strip().splitlines()
+        reason = f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
+        label = {"itk": "an ITK", "afni": "an AFNI", "lta": "a FreeSurfer LTA", "x5": "an X5"}
+        raise InputError(f"{path}: cannot read it as {label[kind]} transform ({reason})") from None
+    matrix = np.asarray(loaded.matrix, dtype=np.float64)
+    if matrix.ndim == 3:  # a list of transforms (one per volume of a series)
+        if matrix.shape[0] != 1:
+            raise InputError(
+                f"{path}: holds {matrix.shape[0]} transforms (one per time point); gswarp "
+                "applies one"
+            )
+        matrix = matrix[0]
+    if matrix.shape != (4, 4):
+        raise InputError(f"{path}: expected a 3-D affine transform, got a {matrix.shape} matrix")
+    if not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix[:3, :3])) < 1e-12:
+        raise InputError(f"{path}: its matrix is singular or not finite")
+    return matrix

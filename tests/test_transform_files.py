@@ -1,0 +1,237 @@
+"""Registration tools' transform files (issue 16): ``transform: {file: ...}`` read by nitransforms.
+
+Oracle: SimpleITK reading the same file (``sitk.ReadTransform``) and resampling a real volume
+shipped by nibabel (``anatomical.nii``: 33x41x25, 2 mm voxels, x flipped, big-endian int16, as
+float32 here) onto the same grid. The comparison is inside the field of view: output voxels
+whose source point lies within the input's voxel centres on every axis (outside it, ITK's
+interpolator returns the default value while gswarp's torch-style zeros padding blends the
+border with zeros).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("nibabel", reason="nibabel is not installed")
+pytest.importorskip("SimpleITK", reason="SimpleITK (the oracle) is not installed")
+pytest.importorskip("nitransforms", reason="the transforms extra (nitransforms) is missing")
+
+import nibabel
+import SimpleITK as sitk  # noqa: N813  (its own documentation's name)
+from nibabel.testing import data_path
+
+from gswarp.cli.main import cli
+from gswarp.io.transform_files import load_affine
+
+TOLERANCE = 1e-4  # of the data range, inside the field of view (measured: 7e-7)
+
+
+@pytest.fixture
+def moving(tmp_path):
+    image = nibabel.load(data_path / "anatomical.nii")
+    voxels = np.asanyarray(image.dataobj).astype(np.float32)
+    path = tmp_path / "moving.nii"
+    nibabel.save(nibabel.Nifti1Image(voxels, image.affine), path)
+    return path
+
+
+def _affine(matrix, translation, center):
+    transform = sitk.AffineTransform(3)
+    transform.SetMatrix([float(v) for v in np.ravel(matrix)])
+    transform.SetTranslation(translation)
+    transform.SetCenter(center)
+    return transform
+
+
+ROTATION = _affine(
+    [[0.98, -0.17, 0.02], [0.17, 0.97, 0.05], [-0.01, -0.05, 1.02]], (3, -2, 1.5), (10, 20, -5)
+)
+SHEAR = _affine([[1.05, 0.1, 0.0], [0.0, 0.95, -0.08], [0.04, 0.0, 1.1]], (-4, 1, 2), (0, 0, 0))
+
+
+def _apply(tmp_path, spec_text, source, output, *extra):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\n" + spec_text)
+    return CliRunner().invoke(cli, ["apply", str(spec), str(source), "-o", str(output), *extra])
+
+
+def _sitk_resample(moving, transform, interpolator=None):
+    image = sitk.ReadImage(str(moving))
+    result = sitk.Resample(
+        image, image, transform, interpolator or sitk.sitkLinear, 0.0, sitk.sitkFloat32
+    )
+    return sitk.GetArrayFromImage(result).transpose(2, 1, 0)  # (i, j, k) as nibabel's
+
+
+def _inside(moving, pull):
+    """Output voxels whose source point (``pull``: output RAS -> input RAS) lies within the
+    input's voxel centres."""
+    image = nibabel.load(moving)
+    affine, shape = image.affine, np.array(image.shape)
+    sampling = np.linalg.inv(affine) @ pull @ affine
+    ijk = np.indices(image.shape).reshape(3, -1).astype(np.float64)
+    source = sampling[:3, :3] @ ijk + sampling[:3, 3:]
+    inside = np.all((source >= 0) & (source <= shape[:, None] - 1), axis=0)
+    return inside.reshape(image.shape)
+
+
+def _data_range(moving):
+    voxels = np.asanyarray(nibabel.load(moving).dataobj)
+    return float(voxels.max() - voxels.min())
+
+
+@pytest.mark.parametrize("suffix", [".tfm", ".txt", ".mat"])
+@pytest.mark.parametrize("transform", [ROTATION, SHEAR], ids=["rotation", "shear"])
+def test_itk_affine_matches_simpleitk(tmp_path, moving, suffix, transform):
+    sitk.WriteTransform(transform, str(tmp_path / f"a{suffix}"))
+    result = _apply(
+        tmp_path,
+        f"transform: {{file: a{suffix}}}\noutput: {{like: moving.nii}}\n",
+        moving,
+        tmp_path / "out.nii",
+    )
+    assert result.exit_code == 0, result.output
+    got = np.asanyarray(nibabel.load(tmp_path / "out.nii").dataobj)
+    expected = _sitk_resample(moving, transform)
+    inside = _inside(moving, load_affine(tmp_path / f"a{suffix}"))
+    assert inside.sum() > 0.6 * inside.size
+    error = np.abs(got - expected)[inside].max() / _data_range(moving)
+    assert error <= TOLERANCE, error
+
+
+def test_the_file_maps_output_points_to_input_points_in_lps(tmp_path):
+    """The direction and space convention, pinned on points: the matrix gswarp reads maps an
+    output (fixed) RAS point to the input (moving) RAS point that SimpleITK's TransformPoint
+    gives for the same point in LPS."""
+    sitk.WriteTransform(ROTATION, str(tmp_path / "a.tfm"))
+    pull = load_affine(tmp_path / "a.tfm")
+    flip = np.diag([-1.0, -1.0, 1.0])  # RAS <-> LPS
+    for point in ([5.0, -7.0, 3.0], [-20.0, 11.0, 40.0]):
+        lps = np.array(ROTATION.TransformPoint(tuple(flip @ point)))
+        ras = pull[:3, :3] @ point + pull[:3, 3]
+        np.testing.assert_allclose(ras, flip @ lps, atol=1e-9)
+
+
+def test_invert_equals_the_inverse_file(tmp_path, moving):
+    sitk.WriteTransform(ROTATION, str(tmp_path / "a.tfm"))
+    sitk.WriteTransform(ROTATION.GetInverse(), str(tmp_path / "inverse.tfm"))
+    result = _apply(
+        tmp_path,
+        "transform: {file: {path: a.tfm, invert: true}}\noutput: {like: moving.nii}\n",
+        moving,
+        tmp_path / "out.nii",
+    )
+    assert result.exit_code == 0, result.output
+    got = np.asanyarray(nibabel.load(tmp_path / "out.nii").dataobj)
+    expected = _sitk_resample(moving, ROTATION.GetInverse())
+    inside = _inside(moving, load_affine(tmp_path / "inverse.tfm"))
+    assert np.abs(got - expected)[inside].max() / _data_range(moving) <= TOLERANCE
+
+
+def test_a_list_of_files_composes_in_ants_order(tmp_path, moving):
+    """``[file: a, file: b]``: as ``antsApplyTransforms -t a -t b``, the last listed acts first
+    on the output points (SimpleITK's CompositeTransform: the last added applies first)."""
+    sitk.WriteTransform(ROTATION, str(tmp_path / "a.tfm"))
+    sitk.WriteTransform(SHEAR, str(tmp_path / "b.mat"))
+    result = _apply(
+        tmp_path,
+        "transform: [{file: a.tfm}, {file: b.mat}]\noutput: {like: moving.nii}\n",
+        moving,
+        tmp_path / "out.nii",
+    )
+    assert result.exit_code == 0, result.output
+    composite = sitk.CompositeTransform(3)
+    composite.AddTransform(ROTATION)
+    composite.AddTransform(SHEAR)
+    expected = _sitk_resample(moving, composite)
+    pull = load_affine(tmp_path / "a.tfm") @ load_affine(tmp_path / "b.mat")
+    inside = _inside(moving, pull)
+    got = np.asanyarray(nibabel.load(tmp_path / "out.nii").dataobj)
+    assert np.abs(got - expected)[inside].max() / _data_range(moving) <= TOLERANCE
+
+
+def test_nearest_keeps_values_and_matches_except_at_ties(tmp_path, moving):
+    labels = (np.asanyarray(nibabel.load(moving).dataobj) // 4000).astype(np.int16)
+    path = tmp_path / "labels.nii"
+    nibabel.save(nibabel.Nifti1Image(labels, nibabel.load(moving).affine), path)
+    sitk.WriteTransform(ROTATION, str(tmp_path / "a.tfm"))
+    result = _apply(
+        tmp_path,
+        "transform: {file: a.tfm}\nsampling: {mode: nearest}\noutput: {like: labels.nii}\n",
+        path,
+        tmp_path / "out.nii",
+    )
+    assert result.exit_code == 0, result.output
+    got = np.asanyarray(nibabel.load(tmp_path / "out.nii").dataobj)
+    expected = _sitk_resample(path, ROTATION, sitk.sitkNearestNeighbor)
+    inside = _inside(path, load_affine(tmp_path / "a.tfm"))
+    assert set(np.unique(got)) <= set(np.unique(labels))
+    assert (got != expected)[inside].mean() < 0.005  # rounding ties only
+
+
+def _one_error_line(output: str) -> str:
+    errors = [line for line in output.splitlines() if line.startswith("gswarp: error:")]
+    assert len(errors) == 1 and "Traceback" not in output, output
+    return errors[0]
+
+
+def test_bad_transform_files(tmp_path, moving):
+    (tmp_path / "garbage.tfm").write_text("#Insight Transform File V1.0\nnot a transform\n")
+    (tmp_path / "flirt.mat").write_text("1 0 0 0\n0 1 0 0\n0 0 1 0\n0 0 0 1\n")
+    (tmp_path / "a.xyz").write_text("1 0 0 0\n")
+    sitk.WriteTransform(sitk.AffineTransform(2), str(tmp_path / "flat.tfm"))
+    nibabel.save(
+        nibabel.Nifti1Image(np.zeros((4, 4, 4, 1, 3), np.float32), np.eye(4)),
+        tmp_path / "warp.nii.gz",
+    )
+    for name, words in (
+        ("garbage.tfm", "cannot read it as an ITK transform"),
+        ("flirt.mat", "FSL FLIRT matrix"),
+        ("a.xyz", "not a transform file gswarp knows"),
+        ("flat.tfm", "a 2-D transform (AffineTransform_double_2_2)"),
+        ("warp.nii.gz", "displacement fields"),
+        ("missing.tfm", "expected an existing file"),
+    ):
+        result = _apply(tmp_path, f"transform: {{file: {name}}}\n", moving, tmp_path / "out.nii")
+        assert result.exit_code == 2, (name, result.output)
+        line = _one_error_line(result.output)
+        assert "transform[0]" in line or "transform.file" in line, line
+        assert words in line, line
+    assert not (tmp_path / "out.nii").exists()
+
+
+def test_transform_files_need_world_space_and_a_world_grid(tmp_path, moving):
+    sitk.WriteTransform(ROTATION, str(tmp_path / "a.tfm"))
+    result = _apply(
+        tmp_path, "space: voxel\ntransform: {file: a.tfm}\n", moving, tmp_path / "o.nii"
+    )
+    assert result.exit_code == 2
+    assert "use space: world" in _one_error_line(result.output)
+    np.save(tmp_path / "plain.npy", np.zeros((5, 6, 7), np.float32))
+    result = _apply(
+        tmp_path, "transform: {file: a.tfm}\n", tmp_path / "plain.npy", tmp_path / "o.npy"
+    )
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+
+
+def test_missing_extra_names_it(tmp_path, moving, monkeypatch):
+    import builtins
+
+    from gswarp.io import transform_files
+
+    transform_files._load.cache_clear()
+    real_import = builtins.__import__
+
+    def no_nitransforms(name, *args, **kwargs):
+        if name.startswith("nitransforms"):
+            raise ImportError("no nitransforms", name="nitransforms")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_nitransforms)
+    sitk.WriteTransform(ROTATION, str(tmp_path / "fresh.mat"))
+    result = _apply(tmp_path, "transform: {file: fresh.mat}\n", moving, tmp_path / "o.nii")
+    assert result.exit_code == 2
+    assert "pip install 'gswarp[transforms]'" in _one_error_line(result.output)
