@@ -10,6 +10,8 @@ border with zeros).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -235,3 +237,47 @@ def test_missing_extra_names_it(tmp_path, moving, monkeypatch):
     result = _apply(tmp_path, "transform: {file: fresh.mat}\n", moving, tmp_path / "o.nii")
     assert result.exit_code == 2
     assert "pip install 'gswarp[transforms]'" in _one_error_line(result.output)
+
+
+def test_command_line_form_equals_the_yaml_spec(tmp_path, moving, monkeypatch):
+    """``-r -t -t [FILE,1] -n``: the same bytes as the YAML spec, and ``gswarp explain`` prints
+    a spec that gives them too."""
+    monkeypatch.chdir(tmp_path)
+    sitk.WriteTransform(ROTATION, "a.tfm")
+    sitk.WriteTransform(SHEAR, "b.mat")
+    runner = CliRunner()
+    arguments = ["-r", "moving.nii", "-t", "a.tfm", "-t", "[b.mat,1]", "-n", "NearestNeighbor"]
+    result = runner.invoke(cli, ["apply", *arguments, "moving.nii", "-o", "cli.nii"])
+    assert result.exit_code == 0, result.output
+    Path("spec.yaml").write_text(
+        "version: 1\ntransform: [{file: a.tfm}, {file: {path: b.mat, invert: true}}]\n"
+        "sampling: {mode: nearest}\noutput: {like: moving.nii}\n"
+    )
+    result = runner.invoke(cli, ["apply", "spec.yaml", "moving.nii", "-o", "yaml.nii"])
+    assert result.exit_code == 0, result.output
+    assert Path("cli.nii").read_bytes() == Path("yaml.nii").read_bytes()
+    result = runner.invoke(cli, ["explain", *arguments, "moving.nii"])
+    assert result.exit_code == 0, result.output
+    printed = result.output.split("(save it as a .yaml file):\n", 1)[1].split("\n\n", 1)[0]
+    Path("explained.yaml").write_text(printed + "\n")
+    result = runner.invoke(cli, ["apply", "explained.yaml", "moving.nii", "-o", "explained.nii"])
+    assert result.exit_code == 0, result.output
+    assert Path("explained.nii").read_bytes() == Path("cli.nii").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (["-t", "a.tfm", "-n", "Cubic"], "expected one of Linear"),
+        (["-t", "[a.tfm,2]"], "expected FILE or [FILE,0|1]"),
+        (["spec.yaml", "-t", "a.tfm"], "give either a SPEC file or -t/-r/-n"),
+    ],
+)
+def test_command_line_form_usage_errors(tmp_path, moving, monkeypatch, arguments, words):
+    monkeypatch.chdir(tmp_path)
+    sitk.WriteTransform(ROTATION, "a.tfm")
+    (tmp_path / "spec.yaml").write_text("version: 1\n")
+    result = CliRunner().invoke(cli, ["apply", *arguments, "moving.nii", "-o", "o.nii"])
+    assert result.exit_code == 2
+    assert words in result.output
+    assert "Traceback" not in result.output

@@ -9,6 +9,9 @@ sample_volumes/phantom.nii.gz: a 48³ int16 volume (nested ellipsoids and a grad
 sample_volumes/phantom.ome.zarr: the same phantom as an OME-Zarr image (NGFF 0.5, Zarr format 3,
 16^3 chunks, zstd), its world geometry in the scale and translation metadata, with a second level
 made by gswarp's own 2x block mean (the zarr extra: pip install '.[zarr]').
+sample_volumes/phantom_rigid.tfm: an ITK text transform file, as a registration tool writes one
+(a 10 degree turn about the LPS z axis through the phantom's centre and a 2 mm shift; it maps
+fixed LPS points to moving ones), for the README's "Transforms from registration tools".
 """
 
 from __future__ import annotations
@@ -98,12 +101,30 @@ def save_ome_zarr(path: Path, zyx: np.ndarray) -> None:
     write_multiscales_metadata(group, datasets, fmt=FormatV05(), axes=axes, name="phantom")
 
 
+def save_itk_transform(path: Path, centre_ras: np.ndarray) -> None:
+    """An ITK ``AffineTransform_double_3_3`` text file (LPS millimetres, as ITK writes it)."""
+    angle = np.deg2rad(10.0)
+    c, s = np.cos(angle), np.sin(angle)
+    matrix = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    centre_lps = centre_ras * np.array([-1.0, -1.0, 1.0])
+    parameters = [*matrix.ravel(), 2.0, -1.0, 0.5]
+    path.write_text(
+        "#Insight Transform File V1.0\n#Transform 0\nTransform: AffineTransform_double_3_3\n"
+        f"Parameters: {' '.join(repr(float(v)) for v in parameters)}\n"
+        f"FixedParameters: {' '.join(repr(float(v)) for v in centre_lps)}\n"
+    )
+
+
 def main() -> None:
     np.save(ROOT / "configs" / "data" / "swirl.npy", swirl())
     intensity, labels = phantom()
     save_nifti(ROOT / "sample_volumes" / "phantom.nii.gz", intensity)
     save_nifti(ROOT / "sample_volumes" / "labels.nii.gz", labels)
     save_ome_zarr(ROOT / "sample_volumes" / "phantom.ome.zarr", intensity)
+    image = nibabel.load(ROOT / "sample_volumes" / "phantom.nii.gz")
+    middle = (np.array(image.shape, dtype=np.float64) - 1) / 2
+    centre = image.affine[:3, :3] @ middle + image.affine[:3, 3]
+    save_itk_transform(ROOT / "sample_volumes" / "phantom_rigid.tfm", centre)
     for path in (
         "configs/data/swirl.npy",
         "sample_volumes/phantom.nii.gz",

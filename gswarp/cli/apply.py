@@ -26,6 +26,7 @@ from pathlib import Path
 import click
 
 from gswarp.batch import Job, Outcome, expand_inputs, is_supported_name, run_jobs
+from gswarp.cli.ants import command_spec, split_arguments, transform_options
 from gswarp.cli.options import (
     EXIT_FILES_FAILED,
     EXIT_INTERRUPTED,
@@ -34,7 +35,6 @@ from gswarp.cli.options import (
     announce_compiling,
     echo_error,
     fail,
-    load_spec_or_exit,
     sampling_options,
 )
 from gswarp.cli.progress import Progress
@@ -390,6 +390,7 @@ def _pair_option(ctx: click.Context, param: click.Parameter, values) -> tuple:
     "processes or on a running scheduler (default: DASK_SCHEDULER_ADDRESS if set, else threads "
     "in this process).",
 )
+@transform_options
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors on stderr.")
 @click.option("-v", "--verbose", count=True, help="Print one line per file on stderr.")
 @click.option(
@@ -424,6 +425,9 @@ def apply(
     level,
     chunks,
     cluster,
+    transform_files,
+    reference,
+    interpolation,
     quiet,
     verbose,
     progress,
@@ -467,12 +471,18 @@ def apply(
         work = replay_job(entries, options, dry_run)
         _run(replayed, work, threads, report, dry_run, (replay_path,))
         return
-    if spec_path is None:
-        raise click.UsageError("missing SPEC (or give --replay LOG)")
+    spec_path, inputs = split_arguments(
+        spec_path, inputs, transform_files, reference, interpolation
+    )
+    if spec_path is None and not (transform_files or reference or interpolation):
+        raise click.UsageError("missing SPEC (or give --replay LOG, or -t/-r)")
     if output is None:
         raise click.UsageError("Missing option '-o' / '--output'.")
-    spec = load_spec_or_exit(
+    spec = command_spec(
         spec_path,
+        transform_files,
+        reference,
+        interpolation,
         mode=mode,
         padding=padding,
         align_corners=align_corners,

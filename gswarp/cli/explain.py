@@ -10,7 +10,8 @@ import click
 import numpy as np
 
 from gswarp.augment import draw
-from gswarp.cli.options import EXIT_FILES_FAILED, fail, load_spec_or_exit, sampling_options
+from gswarp.cli.ants import command_spec, spec_text, split_arguments, transform_options
+from gswarp.cli.options import EXIT_FILES_FAILED, fail, sampling_options
 from gswarp.engine.tiles import FieldStep, MatrixStep
 from gswarp.errors import GswarpError
 from gswarp.io.images import probe_image
@@ -147,9 +148,10 @@ def _probe(path: Path, level: int = 0) -> tuple[tuple[int, ...], int, str, str, 
 
 
 @click.command()
-@click.argument("spec_path", metavar="SPEC")
-@click.argument("image", metavar="INPUT")
+@click.argument("spec_path", metavar="SPEC", required=False)
+@click.argument("image", metavar="INPUT", required=False)
 @sampling_options
+@transform_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option(
     "--seed",
@@ -174,6 +176,9 @@ def explain(
     align_corners,
     fill,
     antialias,
+    transform_files,
+    reference,
+    interpolation,
     as_json,
     seed,
     variant,
@@ -182,15 +187,32 @@ def explain(
     """Print what SPEC does to INPUT (an image, a volume or a Zarr store): the output size, and
     the forward, sampling and torch theta matrices. Reads only INPUT's header. A random spec is
     drawn as ``gswarp apply --seed SEED`` draws it for INPUT given as a file argument (key: its
-    name)."""
-    spec = load_spec_or_exit(
+    name).
+
+    With ``-t/-r/-n`` instead of SPEC (as ``gswarp apply`` takes them), it first prints the
+    spec they make, as YAML to save as a file."""
+    spec_path, rest = split_arguments(
+        spec_path, (image,) if image else (), transform_files, reference, interpolation
+    )
+    if len(rest) != 1 or (
+        spec_path is None and not (transform_files or reference or interpolation)
+    ):
+        raise click.UsageError("expected SPEC INPUT, or -t/-r/-n and INPUT")
+    image = rest[0]
+    spec = command_spec(
         spec_path,
+        transform_files,
+        reference,
+        interpolation,
         mode=mode,
         padding=padding,
         align_corners=align_corners,
         fill=fill,
         antialias=antialias,
     )
+    if spec_path is None and not as_json:
+        click.echo("the spec of -t/-r/-n (save it as a .yaml file):")
+        click.echo(spec_text(transform_files, reference, interpolation))
     drawn_json = None
     if spec.is_random:
         try:

@@ -126,19 +126,22 @@ def sampling_options(command: Callable) -> Callable:
 
 
 def load_spec_or_exit(
-    path: str,
+    path: str | None,
     *,
     mode: str | None = None,
     padding: str | None = None,
     align_corners: bool | None = None,
     fill: tuple[float, ...] | None = None,
     antialias: bool | None = None,
+    spec: WarpSpec | None = None,
 ) -> WarpSpec:
-    """The spec at ``path`` with the command-line overrides; a bad spec exits with code 2."""
-    try:
-        spec = load_spec(path)
-    except SpecError as error:
-        fail(str(error))
+    """The spec at ``path`` (or ``spec``, already parsed) with the command-line overrides; a
+    bad spec exits with code 2."""
+    if spec is None:
+        try:
+            spec = load_spec(path)
+        except SpecError as error:
+            fail(str(error))
     return spec.with_sampling(
         mode=Mode[mode.upper()] if mode else None,
         padding=Padding[padding.upper()] if padding else None,
