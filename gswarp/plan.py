@@ -123,6 +123,8 @@ def resolve(spec: WarpSpec, input_size: tuple[int, ...], affine: np.ndarray | No
     _check_geometry(spec, k, affine)
     if any(isinstance(t, FlowSpec | ElasticSpec) for t in spec.transforms):
         return _resolve_chain(spec, size, affine)
+    if any(_is_field_file(t) for t in spec.transforms):
+        return _resolve_world_chain(spec, size, affine)
     forward, inverse = _transform_matrices(spec, size, affine)
     output_size, stretch = _output_frame(spec, size, forward, align, affine)
     sampling = inverse @ stretch  # output pixel -> frame -> input pixel
@@ -250,10 +252,13 @@ def check_fields(spec: WarpSpec, spatial: int | None = None) -> None:
             except InputError as error:
                 raise SpecError(f"{_where(spec, index)}.flow: {error}") from None
         elif isinstance(transform, TransformFile):
-            from gswarp.io.transform_files import load_affine
+            from gswarp.io.transform_files import load_affine, load_displacement_field
 
             try:
-                load_affine(transform.path, transform.format, transform.invert)
+                if _is_field_file(transform):
+                    load_displacement_field(transform.path, transform.invert)
+                else:
+                    load_affine(transform.path, transform.format, transform.invert)
             except InputError as error:
                 raise SpecError(f"{_where(spec, index)}.file: {error}") from None
 
@@ -291,6 +296,66 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | N
     if not np.array_equal(pending, identity):
         steps.append(MatrixStep(pending[:k].copy()))
     return Plan(size, output_size, None, None, None, spec, tuple(steps), frame)
+
+
+def _is_field_file(transform) -> bool:
+    from gswarp.io.transform_files import is_displacement_field
+
+    return isinstance(transform, TransformFile) and is_displacement_field(transform.path)
+
+
+def _resolve_world_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray) -> Plan:
+    """A world-space plan through registration tools' displacement fields: the chain runs from
+    the output side in RAS millimetres (output voxel -> world; each file's map, the last
+    listed first; a field's ``p + u(p)``; world -> input voxel)."""
+    from gswarp.io.transform_files import load_displacement_field
+
+    if spec.output.size == "expand":
+        raise SpecError(
+            f"{spec.source}: output.size: expand needs affine transforms only (a displacement "
+            "field has no extent to measure); give a size, same or like"
+        )
+    output_size, pending = _output_frame(spec, size, np.eye(4), spec.sampling.align_corners, affine)
+    frame = pending[:3].copy()
+    world = affine @ pending  # output voxel -> RAS
+    steps: list[Step] = []
+    for index in reversed(range(len(spec.transforms))):
+        transform = spec.transforms[index]
+        where = _where(spec, index)
+        if not _is_field_file(transform):
+            world = np.linalg.inv(_world_matrix(transform, size, affine, where)) @ world
+            continue
+        try:
+            field = load_displacement_field(transform.path, transform.invert)
+        except GswarpError as error:
+            raise type(error)(f"{where.key('file')}: {error}") from None
+        if not steps:  # the points reaching it are the output grid under an affine map
+            _check_field_covers(field, world, output_size, where)
+        if not np.array_equal(world, np.eye(4)):
+            steps.append(MatrixStep(world[:3].copy()))
+        steps.append(FieldStep(field.values, np.linalg.inv(field.affine)[:3].copy()))
+        world = np.eye(4)
+    steps.append(MatrixStep((np.linalg.inv(affine) @ world)[:3].copy()))
+    return Plan(size, output_size, None, None, None, spec, tuple(steps), frame)
+
+
+def _check_field_covers(field, world: np.ndarray, output_size, where) -> None:
+    """A displacement field must cover the output points it moves (within half a voxel of its
+    outer voxel centres, where ITK's interpolator still reads it)."""
+    to_field = np.linalg.inv(field.affine) @ world  # output voxel -> field voxel
+    corners = np.array(list(itertools.product(*[(0, n - 1) for n in output_size[::-1]])))
+    points = corners @ to_field[:3, :3].T + to_field[:3, 3]
+    extent = np.array(field.values.shape[:3][::-1], dtype=np.float64)  # (X, Y, Z)
+    tolerance = 1e-6
+    if np.any(points < -0.5 - tolerance) or np.any(points > extent - 0.5 + tolerance):
+        low = np.round(points.min(axis=0), 2).tolist()
+        high = np.round(points.max(axis=0), 2).tolist()
+        raise InputError(
+            f"{where.key('file')}: the displacement field's grid does not cover the output "
+            f"grid (its corners fall at field voxels {low} .. {high}, the field has 0 .. "
+            f"{(extent - 1).tolist()}): resample onto the grid the registration used "
+            "(-r / output: like)"
+        )
 
 
 def _field_step(

@@ -132,9 +132,10 @@ def test_invert_equals_the_inverse_file(tmp_path, moving):
     assert np.abs(got - expected)[inside].max() / _data_range(moving) <= TOLERANCE
 
 
-def test_a_list_of_files_composes_in_ants_order(tmp_path, moving):
-    """``[file: a, file: b]``: as ``antsApplyTransforms -t a -t b``, the last listed acts first
-    on the output points (SimpleITK's CompositeTransform: the last added applies first)."""
+def test_a_list_of_files_composes_in_the_images_order(tmp_path, moving):
+    """``[file: a, file: b]``: the image goes through a, then b, so b acts first on the output
+    points: SimpleITK's CompositeTransform with a added, then b (the last added applies first),
+    and ``antsApplyTransforms -t b -t a``."""
     sitk.WriteTransform(ROTATION, str(tmp_path / "a.tfm"))
     sitk.WriteTransform(SHEAR, str(tmp_path / "b.mat"))
     result = _apply(
@@ -184,16 +185,21 @@ def test_bad_transform_files(tmp_path, moving):
     (tmp_path / "flirt.mat").write_text("1 0 0 0\n0 1 0 0\n0 0 1 0\n0 0 0 1\n")
     (tmp_path / "a.xyz").write_text("1 0 0 0\n")
     sitk.WriteTransform(sitk.AffineTransform(2), str(tmp_path / "flat.tfm"))
+    (tmp_path / "b.h5").write_bytes(b"\x89HDF\r\n")
     nibabel.save(
-        nibabel.Nifti1Image(np.zeros((4, 4, 4, 1, 3), np.float32), np.eye(4)),
-        tmp_path / "warp.nii.gz",
+        nibabel.Nifti1Image(np.zeros((4, 4, 4), np.float32), np.eye(4)), tmp_path / "s.nii"
+    )
+    nibabel.save(
+        nibabel.Nifti1Image(np.zeros((4, 4, 4, 1, 3), np.float32), np.eye(4)), tmp_path / "w.nii"
     )
     for name, words in (
         ("garbage.tfm", "cannot read it as an ITK transform"),
         ("flirt.mat", "FSL FLIRT matrix"),
         ("a.xyz", "not a transform file gswarp knows"),
         ("flat.tfm", "a 2-D transform (AffineTransform_double_2_2)"),
-        ("warp.nii.gz", "displacement fields"),
+        ("s.nii", "expected a 3-D displacement field of 3-vectors"),
+        ("{path: w.nii, invert: true}", "cannot be inverted"),
+        ("b.h5", "composite transform files (.h5) are not read yet"),
         ("missing.tfm", "expected an existing file"),
     ):
         result = _apply(tmp_path, f"transform: {{file: {name}}}\n", moving, tmp_path / "out.nii")
@@ -246,7 +252,7 @@ def test_command_line_form_equals_the_yaml_spec(tmp_path, moving, monkeypatch):
     sitk.WriteTransform(ROTATION, "a.tfm")
     sitk.WriteTransform(SHEAR, "b.mat")
     runner = CliRunner()
-    arguments = ["-r", "moving.nii", "-t", "a.tfm", "-t", "[b.mat,1]", "-n", "NearestNeighbor"]
+    arguments = ["-r", "moving.nii", "-t", "[b.mat,1]", "-t", "a.tfm", "-n", "NearestNeighbor"]
     result = runner.invoke(cli, ["apply", *arguments, "moving.nii", "-o", "cli.nii"])
     assert result.exit_code == 0, result.output
     Path("spec.yaml").write_text(
@@ -281,3 +287,86 @@ def test_command_line_form_usage_errors(tmp_path, moving, monkeypatch, arguments
     assert result.exit_code == 2
     assert words in result.output
     assert "Traceback" not in result.output
+
+
+def _displacement_field(moving, path, scale=1.0):
+    """A smooth field at half the moving image's resolution over its extent, LPS millimetres,
+    written by SimpleITK as ITK and ANTs write theirs (NIfTI vector image)."""
+    image = sitk.ReadImage(str(moving))
+    size = [n // 2 + 1 for n in image.GetSize()]
+    z, y, x = np.meshgrid(*[np.linspace(0, np.pi, n) for n in size[::-1]], indexing="ij")
+    vectors = (
+        np.stack([2 * np.sin(x) * np.cos(y), -1.5 * np.sin(y + z), np.cos(x * z)], axis=-1) * scale
+    )
+    field = sitk.GetImageFromArray(vectors, isVector=True)
+    field.SetOrigin(image.GetOrigin())
+    field.SetSpacing([2 * s for s in image.GetSpacing()])
+    field.SetDirection(image.GetDirection())
+    sitk.WriteImage(field, str(path))
+    return sitk.DisplacementFieldTransform(sitk.ReadImage(str(path), sitk.sitkVectorFloat64))
+
+
+def _inside_by_points(moving, transform):
+    """Output voxels (the moving grid) whose source point, by SimpleITK's transform, lies
+    within the input's voxel centres."""
+    image = sitk.ReadImage(str(moving))
+    size = np.array(image.GetSize())
+    inside = np.zeros(image.GetSize(), dtype=bool)  # (i, j, k)
+    for index in np.ndindex(*image.GetSize()):
+        point = image.TransformIndexToPhysicalPoint(tuple(int(v) for v in index))
+        source = image.TransformPhysicalPointToContinuousIndex(transform.TransformPoint(point))
+        inside[index] = all(0 <= s <= n - 1 for s, n in zip(source, size, strict=True))
+    return inside
+
+
+def test_displacement_field_and_affine_match_simpleitk(tmp_path, moving, monkeypatch):
+    """``-t 1Warp.nii.gz -t 0GenericAffine.mat`` (ANTs' order: the warp acts first on the fixed
+    points) against SimpleITK's composite of the same files, and the field alone."""
+    monkeypatch.chdir(tmp_path)
+    warp = _displacement_field(moving, tmp_path / "1Warp.nii.gz")
+    sitk.WriteTransform(_affine(np.eye(3) * 1.02, (1.5, -1, 0.5), (0, 0, 0)), "0GenericAffine.mat")
+    affine = sitk.ReadTransform("0GenericAffine.mat")
+    composite = sitk.CompositeTransform(3)
+    composite.AddTransform(affine)  # the last added acts first on the points: the warp
+    composite.AddTransform(warp)
+    runner = CliRunner()
+    for arguments, transform in (
+        (["-t", "1Warp.nii.gz"], warp),
+        (["-t", "1Warp.nii.gz", "-t", "0GenericAffine.mat"], composite),
+    ):
+        result = runner.invoke(
+            cli,
+            ["apply", "-r", "moving.nii", *arguments, "moving.nii", "-o", "out.nii", "--overwrite"],
+        )
+        assert result.exit_code == 0, result.output
+        got = np.asanyarray(nibabel.load("out.nii").dataobj)
+        expected = _sitk_resample(moving, transform)
+        inside = _inside_by_points(moving, transform)
+        assert inside.mean() > 0.5
+        error = np.abs(got - expected)[inside].max() / _data_range(moving)
+        assert error <= TOLERANCE, (arguments, error)
+
+
+def test_a_field_that_does_not_cover_the_output_is_refused(tmp_path, moving, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _displacement_field(moving, tmp_path / "warp.nii.gz")
+    sitk.WriteTransform(_affine(np.eye(3), (30, 0, 0), (0, 0, 0)), "shift.tfm")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "apply",
+            "-r",
+            "moving.nii",
+            "-t",
+            "shift.tfm",
+            "-t",
+            "warp.nii.gz",
+            "moving.nii",
+            "-o",
+            "o.nii",
+        ],
+    )
+    assert result.exit_code == 1  # this input failed (another input's grid might be covered)
+    line = _one_error_line(result.output)
+    assert "does not cover the output grid" in line
+    assert not (tmp_path / "o.nii").exists()

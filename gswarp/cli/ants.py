@@ -3,9 +3,12 @@
 
     gswarp apply -r fixed.nii.gz -t 1Warp.nii.gz -t 0GenericAffine.mat moving.nii.gz -o out.nii.gz
 
-``-t`` files are listed as antsApplyTransforms lists them: the last one acts first on the
-output points; ``-t [file,1]`` takes a file's inverse. The spec they make is the YAML
-:func:`spec_text` returns (``gswarp explain`` prints it), so a command line can become a file.
+``-t`` files are listed as antsApplyTransforms lists them: the *first* one acts first on the
+output (fixed) points -- ``-t 1Warp.nii.gz -t 0GenericAffine.mat`` moves a fixed point by the
+warp, defined on the fixed grid, then by the affine -- so the image goes through them from the
+last to the first (ANTs' "applied in reverse order"). A spec lists transforms in the image's
+order, so the spec :func:`spec_text` makes lists the files reversed. ``-t [file,1]`` takes a
+file's inverse. ``gswarp explain`` prints that spec, so a command line can become a file.
 """
 
 from __future__ import annotations
@@ -59,12 +62,13 @@ def interpolation_mode(value: str) -> str:
 
 
 def spec_text(transforms: Sequence[str], reference: str | None, interpolation: str | None) -> str:
-    """The YAML spec of ``-t`` arguments (in antsApplyTransforms' order), ``-r`` and ``-n``;
-    paths absolute, so the spec works from any folder."""
+    """The YAML spec of ``-t`` arguments (in antsApplyTransforms' order: reversed into the
+    spec's image order), ``-r`` and ``-n``; paths absolute, so the spec works from any
+    folder."""
     lines = ["version: 1", "space: world"]
     if transforms:
-        lines.append("transform:")
-        for argument in transforms:
+        lines.append("transform:  # the image's order: the reverse of -t's")
+        for argument in reversed(transforms):
             name, invert = parse_transform_argument(argument)
             entry = {"path": str(Path(name).resolve())}
             if invert:
@@ -92,9 +96,10 @@ def transform_options(command: Callable) -> Callable:
             "transform_files",
             multiple=True,
             metavar="FILE|[FILE,1]",
-            help="A registration tool's transform file (ITK/ANTs .mat/.tfm/.txt, AFNI, LTA, "
-            "X5), repeatable in antsApplyTransforms' order (the last acts first on the output "
-            "points); [FILE,1]: its inverse. Without SPEC, -t/-r/-n make the spec.",
+            help="A registration tool's transform file (ITK/ANTs .mat/.tfm/.txt/.nii.gz "
+            "displacement field, AFNI, LTA, X5), repeatable in antsApplyTransforms' order (the "
+            "first acts first on the output points); [FILE,1]: its inverse. Without SPEC, "
+            "-t/-r/-n make the spec.",
         ),
         click.option(
             "-r",

@@ -11,20 +11,30 @@ Formats, told from the file unless ``format`` says: ITK text (``.tfm``, ``.txt``
 (``.mat`` in MATLAB's format: ``0GenericAffine.mat``), AFNI (``.aff12.1D``), FreeSurfer LTA
 (``.lta``) and nitransforms' X5 (``.x5``). A text ``.mat`` is FSL FLIRT's, which is defined on the
 two images' voxel grids and needs their headers (not read here yet: refused with that reason).
-Displacement fields and composite ``.h5`` files are not read yet.
+ITK/ANTs displacement fields (``1Warp.nii.gz``: a NIfTI vector image, ``(X, Y, Z, 1, 3)``, its
+vectors in LPS millimetres on the field's own grid) are read with nibabel
+(:func:`load_displacement_field`): at an output world point ``p`` the input point is
+``p + u(p)``, ``u`` trilinear on the field's grid. Composite ``.h5`` files are not read yet.
 """
 
 from __future__ import annotations
 
 import functools
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from gswarp.errors import BackendError, InputError
 
-__all__ = ["file_format", "load_affine"]
+__all__ = [
+    "DisplacementField",
+    "file_format",
+    "is_displacement_field",
+    "load_affine",
+    "load_displacement_field",
+]
 
 _BY_SUFFIX = {".tfm": "itk", ".txt": "itk", ".lta": "lta", ".x5": "x5", ".1d": "afni"}
 _NITRANSFORMS_FORMAT = {"itk": "itk", "afni": "afni", "lta": "fs", "x5": "X5", "fsl": "fsl"}
@@ -52,11 +62,13 @@ def file_format(path: Path) -> str:
         A name no format uses, or a displacement field / composite file (not read yet).
     """
     name = path.name.lower()
-    if name.endswith((".nii", ".nii.gz", ".h5", ".hdf5")):
+    if name.endswith((".h5", ".hdf5")):
         raise InputError(
-            f"{path}: displacement fields and composite transform files are not read yet "
-            "(linear transforms only: .tfm, .txt, .mat, .aff12.1D, .lta, .x5)"
+            f"{path}: composite transform files (.h5) are not read yet: write the transforms "
+            "one per file (antsRegistration --write-composite-transform 0)"
         )
+    if is_displacement_field(path):
+        return "itk"
     if name.endswith(".mat"):
         head = path.read_bytes()[:256]
         try:
@@ -122,6 +134,74 @@ def _itk_text_affine(path: Path) -> np.ndarray | None:
     else:
         return None
     return _LPS @ lps @ _LPS
+
+
+def is_displacement_field(path: Path) -> bool:
+    """Whether ``path`` names a displacement field (a NIfTI image)."""
+    return Path(path).name.lower().endswith((".nii", ".nii.gz"))
+
+
+@dataclass(frozen=True)
+class DisplacementField:
+    """A displacement field in gswarp's layout.
+
+    Attributes
+    ----------
+    values : ndarray, shape (Z, Y, X, 3), float64
+        Displacements in RAS millimetres, components (x, y, z), at the field's voxels.
+    affine : ndarray (4, 4)
+        The field's voxel ``(x, y, z)`` -> RAS world matrix.
+    """
+
+    values: np.ndarray
+    affine: np.ndarray
+
+
+def load_displacement_field(path: Path, invert: bool = False) -> DisplacementField:
+    """An ITK/ANTs displacement field (NIfTI vector image, LPS vectors) as RAS displacements.
+
+    Raises
+    ------
+    InputError
+        Unreadable, not a 3-D field of 3-vectors, not finite, or ``invert`` (a dense field has
+        no exact inverse; ANTs writes one: ``1InverseWarp.nii.gz``).
+    """
+    path = Path(path)
+    if invert:
+        raise InputError(
+            f"{path}: a displacement field cannot be inverted here (it has no closed-form "
+            "inverse); give the inverse field the registration wrote (ANTs: 1InverseWarp.nii.gz)"
+        )
+    stat = path.stat()
+    return _load_field(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_field(path: str, mtime: int, size: int) -> DisplacementField:
+    from gswarp.io.volumes import _nibabel
+
+    nibabel = _nibabel()
+    try:
+        image = nibabel.load(path)
+        data = np.asanyarray(image.dataobj)
+    except Exception as error:  # nibabel raises several kinds for a file it cannot read
+        raise InputError(
+            f"{path}: not a NIfTI displacement field nibabel can read ({error})"
+        ) from None
+    shape = data.shape
+    if len(shape) == 5 and shape[3] == 1:
+        data = data[:, :, :, 0, :]
+    if data.ndim != 4 or data.shape[3] != 3:
+        raise InputError(
+            f"{path}: expected a 3-D displacement field of 3-vectors, shape (X, Y, Z, 1, 3) as "
+            f"ITK and ANTs write it, got shape {tuple(shape)}"
+        )
+    values = np.asarray(data, dtype=np.float64) * np.array([-1.0, -1.0, 1.0])  # LPS -> RAS
+    if not np.all(np.isfinite(values)):
+        raise InputError(f"{path}: the displacement field holds NaN or infinite values")
+    values = np.ascontiguousarray(values.transpose(2, 1, 0, 3))  # (Z, Y, X, 3)
+    values.setflags(write=False)
+    return DisplacementField(values, np.asarray(image.affine, dtype=np.float64))
 
 
 def load_affine(path: Path, format: str | None = None, invert: bool = False) -> np.ndarray:
