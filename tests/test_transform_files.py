@@ -370,3 +370,30 @@ def test_a_field_that_does_not_cover_the_output_is_refused(tmp_path, moving, mon
     line = _one_error_line(result.output)
     assert "does not cover the output grid" in line
     assert not (tmp_path / "o.nii").exists()
+
+
+def test_minus_t_order_is_antsapplytransforms_order(tmp_path, moving, monkeypatch):
+    """The same ``-t`` list given to ANTs itself (antspyx, where it is installed: not a test
+    extra) resamples the same image: ANTs applies the first listed first to the points."""
+    ants = pytest.importorskip("ants", reason="antspyx is not installed (optional oracle)")
+    monkeypatch.chdir(tmp_path)
+    warp = _displacement_field(moving, tmp_path / "1Warp.nii.gz")
+    sitk.WriteTransform(
+        _affine([[0.99, -0.1, 0], [0.1, 0.99, 0], [0, 0, 1.02]], (1.5, -1, 0.5), (0, 0, 0)),
+        "0GenericAffine.mat",
+    )
+    transforms = ["-t", "1Warp.nii.gz", "-t", "0GenericAffine.mat"]
+    result = CliRunner().invoke(
+        cli, ["apply", "-r", "moving.nii", *transforms, "moving.nii", "-o", "out.nii"]
+    )
+    assert result.exit_code == 0, result.output
+    image = ants.image_read("moving.nii")
+    expected = ants.apply_transforms(
+        image, image, ["1Warp.nii.gz", "0GenericAffine.mat"], "linear"
+    ).numpy()
+    composite = sitk.CompositeTransform(3)
+    composite.AddTransform(sitk.ReadTransform("0GenericAffine.mat"))
+    composite.AddTransform(warp)
+    inside = _inside_by_points(moving, composite)
+    got = np.asanyarray(nibabel.load("out.nii").dataobj)
+    assert np.abs(got - expected)[inside].max() / _data_range(moving) <= TOLERANCE
