@@ -397,3 +397,25 @@ def test_minus_t_order_is_antsapplytransforms_order(tmp_path, moving, monkeypatc
     inside = _inside_by_points(moving, composite)
     got = np.asanyarray(nibabel.load("out.nii").dataobj)
     assert np.abs(got - expected)[inside].max() / _data_range(moving) <= TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"), [("afni", "t.aff12.1D"), ("fs", "t.lta"), ("X5", "t.x5"), ("itk", "t.tfm")]
+)
+def test_formats_simpleitk_cannot_read_match_nitransforms_mapping(tmp_path, moving, fmt, name):
+    """AFNI, FreeSurfer LTA and X5 files (written by nitransforms from one RAS matrix): gswarp
+    reads the matrix nitransforms maps points with (LTA stores float32: 6e-8 off)."""
+    import nitransforms
+
+    matrix = np.array(
+        [[0.98, -0.17, 0.02, 3], [0.17, 0.97, 0.05, -2], [-0.01, -0.05, 1.02, 1.5], [0, 0, 0, 1]]
+    )
+    reference = nibabel.load(moving)
+    transform = nitransforms.linear.Affine(matrix, reference=reference)
+    transform.to_filename(str(tmp_path / name), fmt=fmt, moving=reference)
+    points = np.array([[5.0, -7.0, 3.0], [-20.0, 11.0, 40.0]])
+    read = load_affine(tmp_path / name)
+    np.testing.assert_allclose(
+        points @ read[:3, :3].T + read[:3, 3], transform.map(points), atol=1e-5
+    )
+    np.testing.assert_allclose(read, matrix, atol=1e-6)
