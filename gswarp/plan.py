@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -180,10 +181,8 @@ def _transform_matrices(
 def _world_matrix(step: Transform, size, affine: np.ndarray, where: _Where) -> np.ndarray:
     """The forward 4x4 of one transform in world millimetres (RAS, as the NIfTI affine)."""
     if isinstance(step, TransformFile):  # the file maps output points to input points
-        from gswarp.io.transform_files import load_affine
-
         try:
-            pull = load_affine(step.path, step.format, step.invert)
+            pull = _file_matrix(step, where.spec, size, affine)
         except GswarpError as error:
             raise type(error)(f"{where.key('file')}: {error}") from None
         return np.linalg.inv(pull)
@@ -252,11 +251,17 @@ def check_fields(spec: WarpSpec, spatial: int | None = None) -> None:
             except InputError as error:
                 raise SpecError(f"{_where(spec, index)}.flow: {error}") from None
         elif isinstance(transform, TransformFile):
-            from gswarp.io.transform_files import load_affine, load_displacement_field
+            from gswarp.io.transform_files import (
+                file_format,
+                load_affine,
+                load_displacement_field,
+            )
 
             try:
                 if _is_field_file(transform):
                     load_displacement_field(transform.path, transform.invert)
+                elif (transform.format or file_format(transform.path)) == "fsl":
+                    _fsl_reference(spec, transform)  # read with the input's header, later
                 else:
                     load_affine(transform.path, transform.format, transform.invert)
             except InputError as error:
@@ -296,6 +301,32 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | N
     if not np.array_equal(pending, identity):
         steps.append(MatrixStep(pending[:k].copy()))
     return Plan(size, output_size, None, None, None, spec, tuple(steps), frame)
+
+
+def _file_matrix(step: TransformFile, spec: WarpSpec, size, affine: np.ndarray) -> np.ndarray:
+    """A linear transform file's RAS matrix (output point -> input point); an FSL matrix with
+    the reference grid (``output: {like}``) and the input's (``size``, ``affine``)."""
+    from gswarp.io.transform_files import file_format, load_affine, load_fsl
+
+    if (step.format or file_format(step.path)) != "fsl":
+        return load_affine(step.path, step.format, step.invert)
+    reference = _fsl_reference(spec, step)
+    return load_fsl(step.path, nifti_grid(reference), (tuple(size), affine), step.invert)
+
+
+def _fsl_reference(spec: WarpSpec, step: TransformFile) -> Path:
+    """The reference image of an FSL matrix: the output grid's ``like`` NIfTI."""
+    like = spec.output.size
+    if (
+        isinstance(like, tuple)
+        and like[0] == "like"
+        and str(like[1]).lower().endswith((".nii", ".nii.gz"))
+    ):
+        return Path(like[1])
+    raise InputError(
+        f"{step.path}: an FSL FLIRT matrix is defined on the input and reference images' voxel "
+        "grids: give the reference NIfTI as the output grid (output: {like: REF}, or -r REF)"
+    )
 
 
 def _is_field_file(transform) -> bool:

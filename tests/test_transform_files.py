@@ -194,7 +194,7 @@ def test_bad_transform_files(tmp_path, moving):
     )
     for name, words in (
         ("garbage.tfm", "cannot read it as an ITK transform"),
-        ("flirt.mat", "FSL FLIRT matrix"),
+        ("flirt.mat", "FSL FLIRT matrix is defined on the input and reference images"),
         ("a.xyz", "not a transform file gswarp knows"),
         ("flat.tfm", "a 2-D transform (AffineTransform_double_2_2)"),
         ("s.nii", "expected a 3-D displacement field of 3-vectors"),
@@ -419,3 +419,40 @@ def test_formats_simpleitk_cannot_read_match_nitransforms_mapping(tmp_path, movi
         points @ read[:3, :3].T + read[:3, 3], transform.map(points), atol=1e-5
     )
     np.testing.assert_allclose(read, matrix, atol=1e-6)
+
+
+def test_fsl_flirt_matrix_with_the_reference_grid(tmp_path, monkeypatch):
+    """A FLIRT matrix (written by nitransforms for a moving image on another, flipped and
+    anisotropic grid) resamples as the ITK file of the same RAS matrix does: FLIRT's scaled
+    voxel coordinates come from the -r image and the input's header."""
+    import nitransforms
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    moving_affine = np.array([[-1.5, 0, 0, 20], [0, 1.2, 0, -30], [0, 0, 2, -10], [0, 0, 0, 1]])
+    nibabel.save(
+        nibabel.Nifti1Image(rng.random((40, 50, 20)).astype(np.float32), moving_affine),
+        "moving.nii",
+    )
+    reference = nibabel.load(data_path / "anatomical.nii")
+    nibabel.save(
+        nibabel.Nifti1Image(np.zeros(reference.shape, np.float32), reference.affine), "ref.nii"
+    )
+    matrix = np.array(
+        [[0.98, -0.17, 0.02, 3], [0.17, 0.97, 0.05, -2], [-0.01, -0.05, 1.02, 1.5], [0, 0, 0, 1]]
+    )
+    transform = nitransforms.linear.Affine(matrix, reference=nibabel.load("ref.nii"))
+    transform.to_filename("flirt.mat", fmt="fsl", moving=nibabel.load("moving.nii"))
+    transform.to_filename("same.tfm", fmt="itk")
+    runner = CliRunner()
+    for name in ("flirt.mat", "same.tfm"):
+        result = runner.invoke(
+            cli, ["apply", "-r", "ref.nii", "-t", name, "moving.nii", "-o", f"{name}.nii"]
+        )
+        assert result.exit_code == 0, result.output
+    fsl = np.asanyarray(nibabel.load("flirt.mat.nii").dataobj)
+    itk = np.asanyarray(nibabel.load("same.tfm.nii").dataobj)
+    assert np.abs(fsl - itk).max() <= TOLERANCE  # data in [0, 1]; FLIRT's text has 8 decimals
+    result = runner.invoke(cli, ["apply", "-t", "flirt.mat", "moving.nii", "-o", "o.nii"])
+    assert result.exit_code == 2
+    assert "give the reference NIfTI as the output grid" in _one_error_line(result.output)

@@ -10,7 +10,8 @@ and the other formats' conventions, to RAS.
 Formats, told from the file unless ``format`` says: ITK text (``.tfm``, ``.txt``), ITK/ANTs binary
 (``.mat`` in MATLAB's format: ``0GenericAffine.mat``), AFNI (``.aff12.1D``), FreeSurfer LTA
 (``.lta``) and nitransforms' X5 (``.x5``). A text ``.mat`` is FSL FLIRT's, which is defined on the
-two images' voxel grids and needs their headers (not read here yet: refused with that reason).
+two images' voxel grids: read with both headers (:func:`load_fsl`; the reference is the output
+grid, ``output: {like: REF}`` or ``-r REF``).
 ITK/ANTs displacement fields (``1Warp.nii.gz``: a NIfTI vector image, ``(X, Y, Z, 1, 3)``, its
 vectors in LPS millimetres on the field's own grid) are read with nibabel
 (:func:`load_displacement_field`): at an output world point ``p`` the input point is
@@ -34,6 +35,7 @@ __all__ = [
     "is_displacement_field",
     "load_affine",
     "load_displacement_field",
+    "load_fsl",
 ]
 
 _BY_SUFFIX = {".tfm": "itk", ".txt": "itk", ".lta": "lta", ".x5": "x5", ".1d": "afni"}
@@ -83,6 +85,54 @@ def file_format(path: Path) -> str:
         f"{path}: not a transform file gswarp knows by its name (.tfm, .txt, .mat, "
         ".aff12.1D, .lta, .x5); give its format: file: {path: ..., format: itk}"
     )
+
+
+Grid = tuple[tuple[int, ...], np.ndarray]  # an image's spatial size (D, H, W) and voxel -> RAS
+
+
+def load_fsl(path: Path, reference: Grid, moving: Grid, invert: bool = False) -> np.ndarray:
+    """An FSL FLIRT matrix as :func:`load_affine`'s RAS matrix, given the reference (``-ref``,
+    the output grid) and the moving (``-in``, the input) images' grids: FLIRT works in each
+    image's scaled voxel coordinates (x flipped where the affine's determinant is positive),
+    which nitransforms converts with the two headers.
+
+    Raises
+    ------
+    InputError
+        Not a 4x4 FSL matrix, or a singular one.
+    BackendError
+        The transforms extra is missing.
+    """
+    path = Path(path)
+    stat = path.stat()
+    key = tuple(
+        (tuple(int(n) for n in shape), affine.tobytes()) for shape, affine in (reference, moving)
+    )
+    matrix = _load_fsl(str(path), stat.st_mtime_ns, stat.st_size, key)
+    return np.linalg.inv(matrix) if invert else matrix.copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _load_fsl(path: str, mtime: int, size: int, grids: tuple) -> np.ndarray:
+    nitransforms = _nitransforms()
+    import nibabel
+
+    images = []
+    for shape, affine_bytes in grids:
+        affine = np.frombuffer(affine_bytes, dtype=np.float64).reshape(4, 4)
+        voxels = np.broadcast_to(np.uint8(0), tuple(shape[::-1]))  # (i, j, k), no memory
+        images.append(nibabel.Nifti1Image(voxels, affine))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loaded = nitransforms.linear.load(
+                path, fmt="fsl", reference=images[0], moving=images[1]
+            )
+    except Exception as error:  # nitransforms raises many kinds for a file it cannot parse
+        text = str(error).strip().splitlines()
+        reason = f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
+        raise InputError(f"{path}: cannot read it as an FSL FLIRT matrix ({reason})") from None
+    return _checked(path, np.asarray(loaded.matrix, dtype=np.float64))
 
 
 _ITK_AFFINE_CLASSES = ("AffineTransform_", "MatrixOffsetTransformBase_")
@@ -228,8 +278,7 @@ def _load(path: str, mtime: int, size: int, kind: str) -> np.ndarray:
     if kind == "fsl":
         raise InputError(
             f"{path}: an FSL FLIRT matrix is defined on the input and reference images' voxel "
-            "grids and needs both headers, which gswarp does not pass to it yet; convert it "
-            "with c3d_affine_tool -fsl2ras -oitk (or nitransforms) to an ITK .txt"
+            "grids: give the reference image (output: {like: REF}, or -r REF)"
         )
     if kind == "itk":
         exact = _itk_text_affine(Path(path))
@@ -245,7 +294,11 @@ def _load(path: str, mtime: int, size: int, kind: str) -> np.ndarray:
         reason = f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
         label = {"itk": "an ITK", "afni": "an AFNI", "lta": "a FreeSurfer LTA", "x5": "an X5"}
         raise InputError(f"{path}: cannot read it as {label[kind]} transform ({reason})") from None
-    matrix = np.asarray(loaded.matrix, dtype=np.float64)
+    return _checked(path, np.asarray(loaded.matrix, dtype=np.float64))
+
+
+def _checked(path: str, matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` as one finite, invertible 4x4."""
     if matrix.ndim == 3:  # a list of transforms (one per volume of a series)
         if matrix.shape[0] != 1:
             raise InputError(
