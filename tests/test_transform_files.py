@@ -456,3 +456,75 @@ def test_fsl_flirt_matrix_with_the_reference_grid(tmp_path, monkeypatch):
     result = runner.invoke(cli, ["apply", "-t", "flirt.mat", "moving.nii", "-o", "o.nii"])
     assert result.exit_code == 2
     assert "give the reference NIfTI as the output grid" in _one_error_line(result.output)
+
+
+def _inside_reference(reference, moving, transform):
+    """Voxels of ``reference`` whose source point lies within ``moving``'s voxel centres."""
+    size = np.array(moving.GetSize())
+    inside = np.zeros(reference.GetSize(), dtype=bool)
+    for index in np.ndindex(*reference.GetSize()):
+        point = reference.TransformIndexToPhysicalPoint(tuple(int(v) for v in index))
+        source = moving.TransformPhysicalPointToContinuousIndex(transform.TransformPoint(point))
+        inside[index] = all(0 <= s <= n - 1 for s, n in zip(source, size, strict=True))
+    return inside
+
+
+@pytest.mark.parametrize(
+    ("spec_text", "name"),
+    [
+        (
+            "space: world\ntransform: {affine: {rotate: [5, 10, 20], translate: [3, -2, 1]}}\n"
+            "output: {spacing: [1.5, 1.5, 1.5]}\n",
+            name,
+        )
+        for name in ("out.tfm", "out.mat", "out.nii.gz")
+    ]
+    + [
+        (
+            "transform: [{affine: {rotate: [0, 0, 10]}},\n"
+            "            {elastic: {alpha: 4, sigma: 3, seed: 7}}]\n",
+            "out.nii.gz",
+        )
+    ],
+)
+def test_export_round_trip_through_simpleitk(tmp_path, moving, monkeypatch, spec_text, name):
+    """``gswarp export``: SimpleITK resampling with the exported file onto gswarp's output grid
+    gives gswarp's warp (an affine as ITK text and .mat, any map as a displacement field)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.yaml").write_text("version: 1\n" + spec_text)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["apply", "spec.yaml", "moving.nii", "-o", "gswarp.nii"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["export", "spec.yaml", "moving.nii", "-o", name])
+    assert result.exit_code == 0, result.output
+    if name.endswith(".nii.gz"):
+        field = sitk.ReadImage(name, sitk.sitkVectorFloat64)
+        transform = sitk.DisplacementFieldTransform(field)
+    else:
+        transform = sitk.ReadTransform(name)
+    reference, image = sitk.ReadImage("gswarp.nii"), sitk.ReadImage("moving.nii")
+    resampled = sitk.Resample(image, reference, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+    expected = sitk.GetArrayFromImage(resampled).transpose(2, 1, 0)
+    got = np.asanyarray(nibabel.load("gswarp.nii").dataobj)
+    inside = _inside_reference(reference, image, transform)
+    assert inside.mean() > 0.5
+    assert np.abs(got - expected)[inside].max() / _data_range(moving) <= TOLERANCE
+
+
+def test_export_errors(tmp_path, moving, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "e.yaml").write_text(
+        "version: 1\ntransform: {elastic: {alpha: 4, sigma: 3, seed: 7}}\n"
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["export", "e.yaml", "moving.nii", "-o", "e.tfm"])
+    assert result.exit_code == 1
+    assert "write it as a displacement field" in _one_error_line(result.output)
+    result = runner.invoke(cli, ["export", "e.yaml", "moving.nii", "-o", "e.png"])
+    assert result.exit_code == 2 and "expected .tfm, .txt or .mat" in result.output
+    np.save("plain.npy", np.zeros((4, 5, 6), np.float32))
+    result = runner.invoke(cli, ["export", "e.yaml", "plain.npy", "-o", "e.nii.gz"])
+    assert result.exit_code == 1 and "export needs a NIfTI volume" in _one_error_line(result.output)
+    assert runner.invoke(cli, ["export", "e.yaml", "moving.nii", "-o", "e.nii.gz"]).exit_code == 0
+    result = runner.invoke(cli, ["export", "e.yaml", "moving.nii", "-o", "e.nii.gz"])
+    assert result.exit_code == 1 and "already exists" in _one_error_line(result.output)

@@ -1,4 +1,5 @@
-"""The ``gswarp`` command group: ``apply``, ``validate``, ``explain``, ``info``, ``--version``.
+"""The ``gswarp`` command group: ``apply``, ``validate``, ``explain``, ``export``, ``info``,
+``--version``.
 
 Each command's module is imported only when that command runs: ``gswarp --help`` and
 ``gswarp validate`` never import the engine, and nothing imports numba until a kernel runs.
@@ -26,6 +27,11 @@ _COMMANDS = {
         "gswarp.cli.explain",
         "Print what SPEC does to INPUT (an image, a volume or a Zarr store): the output size, "
         "and the forward, sampling and torch theta matrices.",
+    ),
+    "export": (
+        "gswarp.cli.export",
+        "Write SPEC's map on INPUT's grid as an ITK transform (.tfm, .txt, .mat) or displacement "
+        "field (.nii, .nii.gz), for SimpleITK and ANTs.",
     ),
     "validate": (
         "gswarp.cli.validate",
