@@ -253,12 +253,16 @@ def check_fields(spec: WarpSpec, spatial: int | None = None) -> None:
         elif isinstance(transform, TransformFile):
             from gswarp.io.transform_files import (
                 file_format,
+                is_composite,
                 load_affine,
+                load_composite,
                 load_displacement_field,
             )
 
             try:
-                if _is_field_file(transform):
+                if is_composite(transform.path):
+                    load_composite(transform.path, transform.invert)
+                elif _is_field_file(transform):
                     load_displacement_field(transform.path, transform.invert)
                 elif (transform.format or file_format(transform.path)) == "fsl":
                     _fsl_reference(spec, transform)  # read with the input's header, later
@@ -306,8 +310,19 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | N
 def _file_matrix(step: TransformFile, spec: WarpSpec, size, affine: np.ndarray) -> np.ndarray:
     """A linear transform file's RAS matrix (output point -> input point); an FSL matrix with
     the reference grid (``output: {like}``) and the input's (``size``, ``affine``)."""
-    from gswarp.io.transform_files import file_format, load_affine, load_fsl
+    from gswarp.io.transform_files import (
+        file_format,
+        is_composite,
+        load_affine,
+        load_composite,
+        load_fsl,
+    )
 
+    if is_composite(step.path):  # linear components only here (_is_field_file routes others)
+        matrix = np.eye(4)
+        for component in load_composite(step.path, step.invert):  # the first acts first
+            matrix = component @ matrix
+        return matrix
     if (step.format or file_format(step.path)) != "fsl":
         return load_affine(step.path, step.format, step.invert)
     reference = _fsl_reference(spec, step)
@@ -330,16 +345,42 @@ def _fsl_reference(spec: WarpSpec, step: TransformFile) -> Path:
 
 
 def _is_field_file(transform) -> bool:
-    from gswarp.io.transform_files import is_displacement_field
+    """A transform file that holds a displacement field (alone, or in an ITK composite)."""
+    from gswarp.io.transform_files import (
+        DisplacementField,
+        is_composite,
+        is_displacement_field,
+        load_composite,
+    )
 
-    return isinstance(transform, TransformFile) and is_displacement_field(transform.path)
+    if not isinstance(transform, TransformFile):
+        return False
+    if is_composite(transform.path):
+        components = load_composite(transform.path)
+        return any(isinstance(c, DisplacementField) for c in components)
+    return is_displacement_field(transform.path)
+
+
+def _file_components(transform: TransformFile, spec, size, affine, where) -> tuple:
+    """A transform file's maps in the order they act on an output point: RAS matrices and
+    :class:`~gswarp.io.transform_files.DisplacementField` s."""
+    from gswarp.io.transform_files import is_composite, load_composite, load_displacement_field
+
+    try:
+        if is_composite(transform.path):
+            return load_composite(transform.path, transform.invert)
+        if _is_field_file(transform):
+            return (load_displacement_field(transform.path, transform.invert),)
+        return (_file_matrix(transform, spec, size, affine),)
+    except GswarpError as error:
+        raise type(error)(f"{where.key('file')}: {error}") from None
 
 
 def _resolve_world_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray) -> Plan:
     """A world-space plan through registration tools' displacement fields: the chain runs from
     the output side in RAS millimetres (output voxel -> world; each file's map, the last
     listed first; a field's ``p + u(p)``; world -> input voxel)."""
-    from gswarp.io.transform_files import load_displacement_field
+    from gswarp.io.transform_files import DisplacementField
 
     if spec.output.size == "expand":
         raise SpecError(
@@ -353,19 +394,19 @@ def _resolve_world_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarr
     for index in reversed(range(len(spec.transforms))):
         transform = spec.transforms[index]
         where = _where(spec, index)
-        if not _is_field_file(transform):
+        if not isinstance(transform, TransformFile):
             world = np.linalg.inv(_world_matrix(transform, size, affine, where)) @ world
             continue
-        try:
-            field = load_displacement_field(transform.path, transform.invert)
-        except GswarpError as error:
-            raise type(error)(f"{where.key('file')}: {error}") from None
-        if not steps:  # the points reaching it are the output grid under an affine map
-            _check_field_covers(field, world, output_size, where)
-        if not np.array_equal(world, np.eye(4)):
-            steps.append(MatrixStep(world[:3].copy()))
-        steps.append(FieldStep(field.values, np.linalg.inv(field.affine)[:3].copy()))
-        world = np.eye(4)
+        for component in _file_components(transform, spec, size, affine, where):
+            if not isinstance(component, DisplacementField):
+                world = component @ world
+                continue
+            if not steps:  # the points reaching it are the output grid under an affine map
+                _check_field_covers(component, world, output_size, where)
+            if not np.array_equal(world, np.eye(4)):
+                steps.append(MatrixStep(world[:3].copy()))
+            steps.append(FieldStep(component.values, np.linalg.inv(component.affine)[:3].copy()))
+            world = np.eye(4)
     steps.append(MatrixStep((np.linalg.inv(affine) @ world)[:3].copy()))
     return Plan(size, output_size, None, None, None, spec, tuple(steps), frame)
 

@@ -199,7 +199,7 @@ def test_bad_transform_files(tmp_path, moving):
         ("flat.tfm", "a 2-D transform (AffineTransform_double_2_2)"),
         ("s.nii", "expected a 3-D displacement field of 3-vectors"),
         ("{path: w.nii, invert: true}", "cannot be inverted"),
-        ("b.h5", "composite transform files (.h5) are not read yet"),
+        ("b.h5", "not an ITK HDF5 transform file"),
         ("missing.tfm", "expected an existing file"),
     ):
         result = _apply(tmp_path, f"transform: {{file: {name}}}\n", moving, tmp_path / "out.nii")
@@ -528,3 +528,27 @@ def test_export_errors(tmp_path, moving, monkeypatch):
     assert runner.invoke(cli, ["export", "e.yaml", "moving.nii", "-o", "e.nii.gz"]).exit_code == 0
     result = runner.invoke(cli, ["export", "e.yaml", "moving.nii", "-o", "e.nii.gz"])
     assert result.exit_code == 1 and "already exists" in _one_error_line(result.output)
+
+
+@pytest.mark.parametrize("with_field", [True, False], ids=["affine+field", "two affines"])
+def test_itk_hdf5_composite_matches_simpleitk(tmp_path, moving, monkeypatch, with_field):
+    """An ITK HDF5 composite (as ``sitk.WriteTransform`` and ``antsRegistration
+    --write-composite-transform 1`` write): its transforms act on a point last added first."""
+    pytest.importorskip("h5py", reason="h5py (the transforms extra) is missing")
+    monkeypatch.chdir(tmp_path)
+    composite = sitk.CompositeTransform(3)
+    composite.AddTransform(ROTATION)
+    if with_field:
+        composite.AddTransform(_displacement_field(moving, tmp_path / "w.nii.gz"))
+    else:
+        composite.AddTransform(SHEAR)
+    sitk.WriteTransform(composite, "composite.h5")
+    result = CliRunner().invoke(
+        cli, ["apply", "-r", "moving.nii", "-t", "composite.h5", "moving.nii", "-o", "out.nii"]
+    )
+    assert result.exit_code == 0, result.output
+    got = np.asanyarray(nibabel.load("out.nii").dataobj)
+    expected = _sitk_resample(moving, composite)
+    inside = _inside_by_points(moving, composite)
+    assert inside.mean() > 0.5
+    assert np.abs(got - expected)[inside].max() / _data_range(moving) <= TOLERANCE

@@ -9,13 +9,14 @@ and the other formats' conventions, to RAS.
 
 Formats, told from the file unless ``format`` says: ITK text (``.tfm``, ``.txt``), ITK/ANTs binary
 (``.mat`` in MATLAB's format: ``0GenericAffine.mat``), AFNI (``.aff12.1D``), FreeSurfer LTA
-(``.lta``) and nitransforms' X5 (``.x5``). A text ``.mat`` is FSL FLIRT's, which is defined on the
+(``.lta``), nitransforms' X5 (``.x5``) and ITK's HDF5 composites (``.h5``: read with h5py,
+:func:`load_composite`). A text ``.mat`` is FSL FLIRT's, which is defined on the
 two images' voxel grids: read with both headers (:func:`load_fsl`; the reference is the output
 grid, ``output: {like: REF}`` or ``-r REF``).
 ITK/ANTs displacement fields (``1Warp.nii.gz``: a NIfTI vector image, ``(X, Y, Z, 1, 3)``, its
 vectors in LPS millimetres on the field's own grid) are read with nibabel
 (:func:`load_displacement_field`): at an output world point ``p`` the input point is
-``p + u(p)``, ``u`` trilinear on the field's grid. Composite ``.h5`` files are not read yet.
+``p + u(p)``, ``u`` trilinear on the field's grid.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from gswarp.errors import BackendError, InputError
 __all__ = [
     "DisplacementField",
     "file_format",
+    "is_composite",
     "is_displacement_field",
     "load_affine",
+    "load_composite",
     "load_displacement_field",
     "load_fsl",
 ]
@@ -64,12 +67,7 @@ def file_format(path: Path) -> str:
         A name no format uses, or a displacement field / composite file (not read yet).
     """
     name = path.name.lower()
-    if name.endswith((".h5", ".hdf5")):
-        raise InputError(
-            f"{path}: composite transform files (.h5) are not read yet: write the transforms "
-            "one per file (antsRegistration --write-composite-transform 0)"
-        )
-    if is_displacement_field(path):
+    if is_displacement_field(path) or is_composite(path):
         return "itk"
     if name.endswith(".mat"):
         head = path.read_bytes()[:256]
@@ -171,6 +169,12 @@ def _itk_text_affine(path: Path) -> np.ndarray | None:
         fixed = np.array((fields.get("FixedParameters") or [""])[0].split(), dtype=np.float64)
     except ValueError:
         return None
+    return _itk_linear(name, parameters, fixed)
+
+
+def _itk_linear(name: str, parameters: np.ndarray, fixed: np.ndarray) -> np.ndarray | None:
+    """The RAS matrix of an ITK affine or translation transform from its class name and
+    parameters; None for other classes."""
     lps = np.eye(4)
     if name.startswith(_ITK_AFFINE_CLASSES) and name.endswith("_3_3") and parameters.size == 12:
         linear = parameters[:9].reshape(3, 3)
@@ -184,6 +188,89 @@ def _itk_text_affine(path: Path) -> np.ndarray | None:
     else:
         return None
     return _LPS @ lps @ _LPS
+
+
+def is_composite(path: Path) -> bool:
+    """Whether ``path`` names an ITK HDF5 transform file (``.h5``: a composite, as
+    ``antsRegistration --write-composite-transform 1`` and ``sitk.WriteTransform`` write)."""
+    return Path(path).name.lower().endswith((".h5", ".hdf5"))
+
+
+def load_composite(path: Path, invert: bool = False) -> tuple:
+    """An ITK HDF5 transform file's transforms, each as :func:`load_affine`'s RAS matrix or a
+    :class:`DisplacementField`, in the order they act on an output point (ITK applies a
+    composite's last added transform first).
+
+    Raises
+    ------
+    InputError
+        Unreadable, a transform class gswarp does not read, or ``invert`` with a field in it.
+    BackendError
+        h5py (part of the transforms extra) is missing.
+    """
+    path = Path(path)
+    stat = path.stat()
+    components = _load_composite(str(path), stat.st_mtime_ns, stat.st_size)
+    if not invert:
+        return components
+    if any(isinstance(c, DisplacementField) for c in components):
+        raise InputError(
+            f"{path}: a composite with a displacement field cannot be inverted here; give the "
+            "inverse composite the registration wrote (ANTs: ...InverseComposite.h5)"
+        )
+    return tuple(np.linalg.inv(c) for c in reversed(components))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_composite(path: str, mtime: int, size: int) -> tuple:
+    try:
+        import h5py
+    except ImportError:
+        raise BackendError(
+            "ITK .h5 transform files need the transforms extra (h5py is missing): "
+            "pip install 'gswarp[transforms]'"
+        ) from None
+    try:
+        with h5py.File(path, "r") as stream:
+            group = stream["TransformGroup"]
+            entries = []
+            for key in sorted(group, key=int):
+                node = group[key]
+                name = bytes(np.ravel(node["TransformType"][()])[0]).decode("ascii")
+                if name.startswith("CompositeTransform"):
+                    continue
+                parameters = np.asarray(node["TransformParameters"][()], dtype=np.float64)
+                fixed = np.asarray(node["TransformFixedParameters"][()], dtype=np.float64)
+                entries.append((name, parameters, fixed))
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        raise InputError(f"{path}: not an ITK HDF5 transform file ({error})") from None
+    components = [_component(path, *entry) for entry in entries]
+    if not components:
+        raise InputError(f"{path}: holds no transform")
+    return tuple(reversed(components))  # ITK's queue order -> the order on the points
+
+
+def _component(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray):
+    if name.endswith("_2_2") or name.endswith("_2"):
+        raise InputError(f"{path}: a 2-D transform ({name}); transform files apply to volumes")
+    linear = _itk_linear(name, parameters, fixed)
+    if linear is not None:
+        return _checked(path, linear)
+    if name.startswith("DisplacementFieldTransform_") and fixed.size == 18:
+        shape = tuple(int(np.rint(v)) for v in fixed[:3])  # (X, Y, Z)
+        if parameters.size != 3 * int(np.prod(shape)):
+            raise InputError(f"{path}: its displacement field's size does not match its grid")
+        origin, spacing, direction = fixed[3:6], fixed[6:9], fixed[9:18].reshape(3, 3)
+        grid = np.eye(4)
+        grid[:3, :3] = direction @ np.diag(spacing)
+        grid[:3, 3] = origin
+        values = parameters.reshape(shape[2], shape[1], shape[0], 3) * np.array([-1.0, -1.0, 1.0])
+        values.setflags(write=False)
+        return DisplacementField(values, _LPS @ grid)  # ITK's grid is LPS: voxel -> RAS
+    raise InputError(
+        f"{path}: holds a {name}, which gswarp does not read (affine, translation and "
+        "displacement field transforms)"
+    )
 
 
 def is_displacement_field(path: Path) -> bool:
