@@ -75,6 +75,10 @@ _FAULTS = textwrap.dedent(
     """
     import resource, sys
     import numpy as np
+    try:  # count 4 KiB pages: NumPy asks for huge pages for large arrays where the kernel can
+        np._core.multiarray._set_madvise_hugepage(False)
+    except AttributeError:
+        np.core.multiarray._set_madvise_hugepage(False)
     from gswarp import allocator
     if sys.argv[1] == "keep":
         allocator.keep_large_buffers()

@@ -121,8 +121,8 @@ class TestParsing:
             ),
             (
                 "[{p: 0.5}]",
-                "transform[0]: expected exactly one transform kind (affine, flow, elastic) per "
-                "list item, got 0",
+                "transform[0]: expected exactly one transform kind (affine, flow, elastic, "
+                "file) per list item, got 0",
             ),
             ("{elastic: {alpha: 3}}", "transform.elastic.sigma: missing key"),
             (

@@ -398,7 +398,8 @@ class TestApply:
             assert pixels(path).shape[:2] == (256, 256)
 
 
-VOLUME_CONFIGS = {"volume", "labels", "world"}  # configs written for volumes; the others for images
+# configs written for volumes; the others for images
+VOLUME_CONFIGS = {"volume", "labels", "world", "registration"}
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])

@@ -217,7 +217,7 @@ ERRORS = [
     ("version: 1\ntransform: [{}]", "transform[0]: expected exactly one transform kind"),
     (
         "version: 1\ntransform: [5]",
-        "transform[0]: expected a mapping with keys affine, flow, elastic, p, got 5",
+        "transform[0]: expected a mapping with keys affine, flow, elastic, file, p, got 5",
     ),
     (
         "version: 1\ntransform: []\noutput: {size: [0, 5]}",

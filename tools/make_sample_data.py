@@ -9,7 +9,7 @@ sample_volumes/phantom.nii.gz: a 48³ int16 volume (nested ellipsoids and a grad
 sample_volumes/phantom.ome.zarr: the same phantom as an OME-Zarr image (NGFF 0.5, Zarr format 3,
 16^3 chunks, zstd), its world geometry in the scale and translation metadata, with a second level
 made by gswarp's own 2x block mean (the zarr extra: pip install '.[zarr]').
-sample_volumes/phantom_rigid.tfm: an ITK text transform file, as a registration tool writes one
+configs/data/phantom_rigid.tfm: an ITK text transform file, as a registration tool writes one
 (a 10 degree turn about the LPS z axis through the phantom's centre and a 2 mm shift; it maps
 fixed LPS points to moving ones), for the README's "Transforms from registration tools".
 """
@@ -124,7 +124,7 @@ def main() -> None:
     image = nibabel.load(ROOT / "sample_volumes" / "phantom.nii.gz")
     middle = (np.array(image.shape, dtype=np.float64) - 1) / 2
     centre = image.affine[:3, :3] @ middle + image.affine[:3, 3]
-    save_itk_transform(ROOT / "sample_volumes" / "phantom_rigid.tfm", centre)
+    save_itk_transform(ROOT / "configs" / "data" / "phantom_rigid.tfm", centre)
     for path in (
         "configs/data/swirl.npy",
         "sample_volumes/phantom.nii.gz",
