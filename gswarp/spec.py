@@ -810,25 +810,7 @@ class _Reader:
                 "missing key: expected the field's file "
                 "(.npy, or .npz with key), relative to the spec",
             )
-        file_node = items["path"][1]
-        written = self.scalar(file_node)
-        if not isinstance(written, str) or not written:
-            raise self.error(
-                file_node, f"{path}.path", f"expected a file name, got {_described(written)}"
-            )
-        if not written.lower().endswith(_FLOW_SUFFIXES):
-            raise self.error(
-                file_node,
-                f"{path}.path",
-                f"expected a {', '.join(_FLOW_SUFFIXES)} file, got {written!r}",
-            )
-        resolved = (self.base / written).resolve()
-        if not resolved.is_file():
-            raise self.error(
-                file_node,
-                f"{path}.path",
-                f"expected an existing file, got {written!r} (looked for {resolved})",
-            )
+        written, resolved = self.existing_file(items["path"][1], f"{path}.path", _FLOW_SUFFIXES)
         values: dict[str, Any] = {}
         if "key" in items:
             key = self.scalar(items["key"][1])
@@ -850,6 +832,23 @@ class _Reader:
         if "scale" in items:
             values["scale"] = self.number(items["scale"][1], f"{path}.scale", random=True)
         return FlowSpec(written, resolved, **values)
+
+    def existing_file(
+        self, node: yaml.Node, path: str, suffixes: tuple[str, ...] | None = None
+    ) -> tuple[str, Path]:
+        """(the name as written, the resolved path) of an existing file the spec names,
+        relative to the spec; ``suffixes``: the names allowed."""
+        written = self.scalar(node)
+        if not isinstance(written, str) or not written:
+            raise self.error(node, path, f"expected a file name, got {_described(written)}")
+        if suffixes and not written.lower().endswith(suffixes):
+            raise self.error(node, path, f"expected a {', '.join(suffixes)} file, got {written!r}")
+        resolved = (self.base / written).resolve()
+        if not resolved.is_file():
+            raise self.error(
+                node, path, f"expected an existing file, got {written!r} (looked for {resolved})"
+            )
+        return written, resolved
 
     def transform_file(self, node: yaml.Node, path: str) -> TransformFile:
         if isinstance(node, yaml.ScalarNode):  # file: name  (short for file: {path: name})
@@ -873,19 +872,7 @@ class _Reader:
                 f"{path}.path",
                 "missing key: expected the transform file, relative to the spec",
             )
-        file_node = items["path"][1]
-        written = self.scalar(file_node)
-        if not isinstance(written, str) or not written:
-            raise self.error(
-                file_node, f"{path}.path", f"expected a file name, got {_described(written)}"
-            )
-        resolved = (self.base / written).resolve()
-        if not resolved.is_file():
-            raise self.error(
-                file_node,
-                f"{path}.path",
-                f"expected an existing file, got {written!r} (looked for {resolved})",
-            )
+        written, resolved = self.existing_file(items["path"][1], f"{path}.path")
         invert = False
         if "invert" in items:
             invert = self.scalar(items["invert"][1])

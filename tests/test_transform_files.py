@@ -84,6 +84,17 @@ def _data_range(moving):
     return float(voxels.max() - voxels.min())
 
 
+def _assert_as_simpleitk(output, moving, transform, pull):
+    """gswarp's ``output`` equals SimpleITK's resampling of ``moving`` with ``transform`` inside
+    the field of view (``pull``: the RAS map, output point -> input point)."""
+    got = np.asanyarray(nibabel.load(output).dataobj)
+    expected = _sitk_resample(moving, transform)
+    inside = _inside(moving, pull)
+    assert inside.sum() > 0.6 * inside.size
+    error = np.abs(got - expected)[inside].max() / _data_range(moving)
+    assert error <= TOLERANCE, error
+
+
 @pytest.mark.parametrize("suffix", [".tfm", ".txt", ".mat"])
 @pytest.mark.parametrize("transform", [ROTATION, SHEAR], ids=["rotation", "shear"])
 def test_itk_affine_matches_simpleitk(tmp_path, moving, suffix, transform):
@@ -95,12 +106,8 @@ def test_itk_affine_matches_simpleitk(tmp_path, moving, suffix, transform):
         tmp_path / "out.nii",
     )
     assert result.exit_code == 0, result.output
-    got = np.asanyarray(nibabel.load(tmp_path / "out.nii").dataobj)
-    expected = _sitk_resample(moving, transform)
-    inside = _inside(moving, load_affine(tmp_path / f"a{suffix}"))
-    assert inside.sum() > 0.6 * inside.size
-    error = np.abs(got - expected)[inside].max() / _data_range(moving)
-    assert error <= TOLERANCE, error
+    pull = load_affine(tmp_path / f"a{suffix}")
+    _assert_as_simpleitk(tmp_path / "out.nii", moving, transform, pull)
 
 
 def test_the_file_maps_output_points_to_input_points_in_lps(tmp_path):
@@ -126,10 +133,8 @@ def test_invert_equals_the_inverse_file(tmp_path, moving):
         tmp_path / "out.nii",
     )
     assert result.exit_code == 0, result.output
-    got = np.asanyarray(nibabel.load(tmp_path / "out.nii").dataobj)
-    expected = _sitk_resample(moving, ROTATION.GetInverse())
-    inside = _inside(moving, load_affine(tmp_path / "inverse.tfm"))
-    assert np.abs(got - expected)[inside].max() / _data_range(moving) <= TOLERANCE
+    pull = load_affine(tmp_path / "inverse.tfm")
+    _assert_as_simpleitk(tmp_path / "out.nii", moving, ROTATION.GetInverse(), pull)
 
 
 def test_a_list_of_files_composes_in_the_images_order(tmp_path, moving):
@@ -148,11 +153,8 @@ def test_a_list_of_files_composes_in_the_images_order(tmp_path, moving):
     composite = sitk.CompositeTransform(3)
     composite.AddTransform(ROTATION)
     composite.AddTransform(SHEAR)
-    expected = _sitk_resample(moving, composite)
     pull = load_affine(tmp_path / "a.tfm") @ load_affine(tmp_path / "b.mat")
-    inside = _inside(moving, pull)
-    got = np.asanyarray(nibabel.load(tmp_path / "out.nii").dataobj)
-    assert np.abs(got - expected)[inside].max() / _data_range(moving) <= TOLERANCE
+    _assert_as_simpleitk(tmp_path / "out.nii", moving, composite, pull)
 
 
 def test_nearest_keeps_values_and_matches_except_at_ties(tmp_path, moving):

@@ -141,18 +141,11 @@ def _nibabel():
 
 
 def _nifti(path: str):
-    """nibabel's image of an uncompressed NIfTI file (memory-mapped), checked for what a chunked
-    warp can carry: 3-D, unscaled."""
-    nibabel = _nibabel()
-    try:
-        image = nibabel.load(path, mmap=True)
-    except (
-        nibabel.filebasedimages.ImageFileError,
-        nibabel.spatialimages.HeaderDataError,
-        OSError,
-        EOFError,
-    ) as error:
-        raise InputError(f"{path}: not a NIfTI file nibabel can read: {error}") from None
+    """nibabel's image of an uncompressed NIfTI file, checked for what a chunked warp can carry:
+    3-D, unscaled."""
+    from gswarp.io.volumes import _load_nifti
+
+    image = _load_nifti(_nibabel(), Path(path), None)  # the header; the voxels stay on disk
     if len(image.shape) != 3:
         raise InputError(
             f"{path}: a chunked warp takes a 3-D NIfTI volume, got shape {tuple(image.shape)} "
