@@ -91,32 +91,24 @@ def _reflect_sign_scalar(p, size, align_corners, ct):
 
 
 @njit(inline="always", cache=True)
-def _source_2d(g, size, padding, align_corners, ct):
-    """(pixel coordinate, gradient multiplier) of normalized ``g``, 2-D (vectorized) formulas."""
-    p = unnormalize_vec(g, size, align_corners, ct)
+def _source(g, size, padding, align_corners, ct, scalar):
+    """(pixel coordinate, gradient multiplier) of normalized ``g``: torch's vectorized 2-D
+    formulas, or its scalar (3-D) ones with ``scalar``."""
+    if scalar:
+        p = unnormalize_scalar(g, size, align_corners, ct)
+    else:
+        p = unnormalize_vec(g, size, align_corners, ct)
     m = ct(size - 1) / ct(2) if align_corners else ct(size) / ct(2)
     if padding == BORDER:
         m = m * _clip_grad(p, size, ct)
         p = clip(p, size, ct)
     elif padding == REFLECTION:
-        m = m * _reflect_sign_vec(p, size, align_corners, ct)
-        p = reflect_vec(p, size, align_corners, ct)
-        m = m * _clip_grad(p, size, ct)
-        p = clip(p, size, ct)
-    return p, m
-
-
-@njit(inline="always", cache=True)
-def _source_3d(g, size, padding, align_corners, ct):
-    """(pixel coordinate, gradient multiplier) of normalized ``g``, 3-D (scalar) formulas."""
-    p = unnormalize_scalar(g, size, align_corners, ct)
-    m = ct(size - 1) / ct(2) if align_corners else ct(size) / ct(2)
-    if padding == BORDER:
-        m = m * _clip_grad(p, size, ct)
-        p = clip(p, size, ct)
-    elif padding == REFLECTION:
-        m = m * _reflect_sign_scalar(p, size, align_corners, ct)
-        p = reflect_scalar(p, size, align_corners, ct)
+        if scalar:
+            m = m * _reflect_sign_scalar(p, size, align_corners, ct)
+            p = reflect_scalar(p, size, align_corners, ct)
+        else:
+            m = m * _reflect_sign_vec(p, size, align_corners, ct)
+            p = reflect_vec(p, size, align_corners, ct)
         m = m * _clip_grad(p, size, ct)
         p = clip(p, size, ct)
     return p, m
@@ -146,8 +138,8 @@ def _kernels_2d(mode: int):
             ggrid[n, ho, wo, 1] = ct(0)
             if not bilinear or not (isfinite(gx) and isfinite(gy)):
                 continue
-            px, mx = _source_2d(gx, width, padding, align_corners, ct)
-            py, my = _source_2d(gy, height, padding, align_corners, ct)
+            px, mx = _source(gx, width, padding, align_corners, ct, False)
+            py, my = _source(gy, height, padding, align_corners, ct, False)
             x0f = floor(px)
             y0f = floor(py)
             w = px - x0f
@@ -186,8 +178,8 @@ def _kernels_2d(mode: int):
                     gy = grid[n, ho, wo, 1]
                     if not (isfinite(gx) and isfinite(gy)):
                         continue
-                    px, _ = _source_2d(gx, width, padding, align_corners, ct)
-                    py, _ = _source_2d(gy, height, padding, align_corners, ct)
+                    px, _ = _source(gx, width, padding, align_corners, ct, False)
+                    py, _ = _source(gy, height, padding, align_corners, ct, False)
                     g = gout[n, c, ho, wo]
                     if not bilinear:
                         ix = np.int64(rint(px))
@@ -240,9 +232,9 @@ def _kernels_3d(mode: int):
                 ggrid[n, do, ho, wo, k] = ct(0)
             if not trilinear or not (isfinite(gx) and isfinite(gy) and isfinite(gz)):
                 continue
-            px, mx = _source_3d(gx, width, padding, align_corners, ct)
-            py, my = _source_3d(gy, height, padding, align_corners, ct)
-            pz, mz = _source_3d(gz, depth, padding, align_corners, ct)
+            px, mx = _source(gx, width, padding, align_corners, ct, True)
+            py, my = _source(gy, height, padding, align_corners, ct, True)
+            pz, mz = _source(gz, depth, padding, align_corners, ct, True)
             x0 = np.int64(floor(px))
             y0 = np.int64(floor(py))
             z0 = np.int64(floor(pz))
@@ -294,9 +286,9 @@ def _kernels_3d(mode: int):
                         gz = grid[n, do, ho, wo, 2]
                         if not (isfinite(gx) and isfinite(gy) and isfinite(gz)):
                             continue
-                        px, _ = _source_3d(gx, width, padding, align_corners, ct)
-                        py, _ = _source_3d(gy, height, padding, align_corners, ct)
-                        pz, _ = _source_3d(gz, depth, padding, align_corners, ct)
+                        px, _ = _source(gx, width, padding, align_corners, ct, True)
+                        py, _ = _source(gy, height, padding, align_corners, ct, True)
+                        pz, _ = _source(gz, depth, padding, align_corners, ct, True)
                         g = gout[n, c, do, ho, wo]
                         if not trilinear:
                             ix = np.int64(rint(px))
