@@ -45,3 +45,10 @@ class BackendError(GswarpError, ImportError):
 
 class CancelledError(GswarpError):
     """The run was interrupted (Ctrl-C) before an output was complete; nothing was written."""
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """``Type: first line of the message`` (at most ``limit`` characters of it), for one-line
+    errors that quote what a third-party library raised."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:limit]}" if text else type(error).__name__

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gswarp.errors import BackendError, InputError
+from gswarp.errors import BackendError, InputError, first_line
 
 __all__ = [
     "DisplacementField",
@@ -112,7 +112,6 @@ def load_fsl(path: Path, reference: Grid, moving: Grid, invert: bool = False) ->
 
 @functools.lru_cache(maxsize=16)
 def _load_fsl(path: str, mtime: int, size: int, grids: tuple) -> np.ndarray:
-    nitransforms = _nitransforms()
     import nibabel
 
     images = []
@@ -120,16 +119,21 @@ def _load_fsl(path: str, mtime: int, size: int, grids: tuple) -> np.ndarray:
         affine = np.frombuffer(affine_bytes, dtype=np.float64).reshape(4, 4)
         voxels = np.broadcast_to(np.uint8(0), tuple(shape[::-1]))  # (i, j, k), no memory
         images.append(nibabel.Nifti1Image(voxels, affine))
+    return _read_linear(
+        path, "an FSL FLIRT matrix", fmt="fsl", reference=images[0], moving=images[1]
+    )
+
+
+def _read_linear(path: str, label: str, **options) -> np.ndarray:
+    """nitransforms' RAS matrix of the linear transform file ``path`` (``options``: its
+    ``linear.load`` arguments), checked; what it raises becomes one :class:`InputError` line."""
+    nitransforms = _nitransforms()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            loaded = nitransforms.linear.load(
-                path, fmt="fsl", reference=images[0], moving=images[1]
-            )
+            loaded = nitransforms.linear.load(path, **options)
     except Exception as error:  # nitransforms raises many kinds for a file it cannot parse
-        text = str(error).strip().splitlines()
-        reason = f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
-        raise InputError(f"{path}: cannot read it as an FSL FLIRT matrix ({reason})") from None
+        raise InputError(f"{path}: cannot read it as {label} ({first_line(error)})") from None
     return _checked(path, np.asarray(loaded.matrix, dtype=np.float64))
 
 
@@ -371,17 +375,8 @@ def _load(path: str, mtime: int, size: int, kind: str) -> np.ndarray:
         exact = _itk_text_affine(Path(path))
         if exact is not None:
             return exact
-    nitransforms = _nitransforms()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            loaded = nitransforms.linear.load(path, fmt=_NITRANSFORMS_FORMAT[kind])
-    except Exception as error:  # nitransforms raises many kinds for a file it cannot parse
-        text = str(error).strip().splitlines()
-        reason = f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
-        label = {"itk": "an ITK", "afni": "an AFNI", "lta": "a FreeSurfer LTA", "x5": "an X5"}
-        raise InputError(f"{path}: cannot read it as {label[kind]} transform ({reason})") from None
-    return _checked(path, np.asarray(loaded.matrix, dtype=np.float64))
+    label = {"itk": "an ITK", "afni": "an AFNI", "lta": "a FreeSurfer LTA", "x5": "an X5"}
+    return _read_linear(path, f"{label[kind]} transform", fmt=_NITRANSFORMS_FORMAT[kind])
 
 
 def _checked(path: str, matrix: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from gswarp.errors import BackendError, InputError, ShapeError
+from gswarp.errors import BackendError, InputError, ShapeError, first_line
 
 __all__ = [
     "ZarrSource",
@@ -147,17 +147,14 @@ def open_source(location: str, level: int = 0) -> ZarrSource:
     try:
         node = zarr.open(location, mode="r")
     except Exception as error:  # zarr raises several kinds for "nothing here"
-        raise InputError(f"{location}: not a Zarr array or group ({_first_line(error)})") from None
+        raise InputError(
+            f"{location}: not a Zarr array or group ({first_line(error, 160)})"
+        ) from None
     if isinstance(node, zarr.Array):
         if level != 0:
             raise InputError(f"{location}: a plain Zarr array has one level; --level {level}")
         return _plain_source(location, node)
     return _ome_source(location, node, level)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:160]}" if text else type(error).__name__
 
 
 def _plain_source(location: str, array) -> ZarrSource:
@@ -195,7 +192,7 @@ def _ome_source(location: str, group, level: int) -> ZarrSource:
         zarr_location = parse_url(location)
         nodes = list(Reader(zarr_location)()) if zarr_location is not None else []
     except Exception as error:
-        raise InputError(f"{location}: not an OME-Zarr image ({_first_line(error)})") from None
+        raise InputError(f"{location}: not an OME-Zarr image ({first_line(error, 160)})") from None
     finally:
         logger.setLevel(previous)
     node = nodes[0] if nodes else None
