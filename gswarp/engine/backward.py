@@ -115,6 +115,16 @@ def _source(g, size, padding, align_corners, ct, scalar):
 
 
 @njit(inline="always", cache=True)
+def _cell(p, ct):
+    """``(i0, d0, d1)``: the linear cell of pixel coordinate ``p`` -- its near corner and the
+    weights of the near and far corners, ``1 - (p - i0)`` and ``p - i0`` (torch's backward
+    weights; the vectorized 2-D kernel's ``e``/``w`` and ``s``/``n``)."""
+    near = floor(p)
+    d1 = p - near
+    return np.int64(near), ct(1) - d1, d1
+
+
+@njit(inline="always", cache=True)
 def _in(i, size):
     return 0 <= i < size
 
@@ -140,14 +150,8 @@ def _kernels_2d(mode: int):
                 continue
             px, mx = _source(gx, width, padding, align_corners, ct, False)
             py, my = _source(gy, height, padding, align_corners, ct, False)
-            x0f = floor(px)
-            y0f = floor(py)
-            w = px - x0f
-            e = ct(1) - w
-            nn = py - y0f
-            s = ct(1) - nn
-            x0 = np.int64(x0f)
-            y0 = np.int64(y0f)
+            x0, e, w = _cell(px, ct)
+            y0, s, nn = _cell(py, ct)
             x1 = x0 + 1
             y1 = y0 + 1
             acc_x = ct(0)
@@ -187,14 +191,8 @@ def _kernels_2d(mode: int):
                         if _in(ix, width) and _in(iy, height):
                             ginp[n, c, iy, ix] += g
                         continue
-                    x0f = floor(px)
-                    y0f = floor(py)
-                    w = px - x0f
-                    e = ct(1) - w
-                    nn = py - y0f
-                    s = ct(1) - nn
-                    x0 = np.int64(x0f)
-                    y0 = np.int64(y0f)
+                    x0, e, w = _cell(px, ct)
+                    y0, s, nn = _cell(py, ct)
                     x1 = x0 + 1
                     y1 = y0 + 1
                     if _in(x0, width) and _in(y0, height):
@@ -235,15 +233,9 @@ def _kernels_3d(mode: int):
             px, mx = _source(gx, width, padding, align_corners, ct, True)
             py, my = _source(gy, height, padding, align_corners, ct, True)
             pz, mz = _source(gz, depth, padding, align_corners, ct, True)
-            x0 = np.int64(floor(px))
-            y0 = np.int64(floor(py))
-            z0 = np.int64(floor(pz))
-            dx1 = px - ct(x0)
-            dy1 = py - ct(y0)
-            dz1 = pz - ct(z0)
-            dx0 = ct(1) - dx1
-            dy0 = ct(1) - dy1
-            dz0 = ct(1) - dz1
+            x0, dx0, dx1 = _cell(px, ct)
+            y0, dy0, dy1 = _cell(py, ct)
+            z0, dz0, dz1 = _cell(pz, ct)
             gix = ct(0)
             giy = ct(0)
             giz = ct(0)
@@ -297,15 +289,9 @@ def _kernels_3d(mode: int):
                             if _in(ix, width) and _in(iy, height) and _in(iz, depth):
                                 ginp[n, c, iz, iy, ix] += g
                             continue
-                        x0 = np.int64(floor(px))
-                        y0 = np.int64(floor(py))
-                        z0 = np.int64(floor(pz))
-                        dx1 = px - ct(x0)
-                        dy1 = py - ct(y0)
-                        dz1 = pz - ct(z0)
-                        dx0 = ct(1) - dx1
-                        dy0 = ct(1) - dy1
-                        dz0 = ct(1) - dz1
+                        x0, dx0, dx1 = _cell(px, ct)
+                        y0, dy0, dy1 = _cell(py, ct)
+                        z0, dz0, dz1 = _cell(pz, ct)
                         for cz in range(2):
                             z = z0 + cz
                             wz = dz1 if cz else dz0
