@@ -181,10 +181,9 @@ def _transform_matrices(
 def _world_matrix(step: Transform, size, affine: np.ndarray, where: _Where) -> np.ndarray:
     """The forward 4x4 of one transform in world millimetres (RAS, as the NIfTI affine)."""
     if isinstance(step, TransformFile):  # the file maps output points to input points
-        try:
-            pull = _file_matrix(step, where.spec, size, affine)
-        except GswarpError as error:
-            raise type(error)(f"{where.key('file')}: {error}") from None
+        pull = np.eye(4)
+        for component in _file_components(step, where.spec, (size, affine), where):
+            pull = component @ pull  # linear only: files with fields take _resolve_world_chain
         return np.linalg.inv(pull)
     if isinstance(step, AffineMatrix):
         if len(step.matrix) != 4:
@@ -251,23 +250,8 @@ def check_fields(spec: WarpSpec, spatial: int | None = None) -> None:
             except InputError as error:
                 raise SpecError(f"{_where(spec, index)}.flow: {error}") from None
         elif isinstance(transform, TransformFile):
-            from gswarp.io.transform_files import (
-                file_format,
-                is_composite,
-                load_affine,
-                load_composite,
-                load_displacement_field,
-            )
-
             try:
-                if is_composite(transform.path):
-                    load_composite(transform.path, transform.invert)
-                elif _is_field_file(transform):
-                    load_displacement_field(transform.path, transform.invert)
-                elif (transform.format or file_format(transform.path)) == "fsl":
-                    _fsl_reference(spec, transform)  # read with the input's header, later
-                else:
-                    load_affine(transform.path, transform.format, transform.invert)
+                _file_components(transform, spec)
             except InputError as error:
                 raise SpecError(f"{_where(spec, index)}.file: {error}") from None
 
@@ -307,28 +291,6 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | N
     return Plan(size, output_size, None, None, None, spec, tuple(steps), frame)
 
 
-def _file_matrix(step: TransformFile, spec: WarpSpec, size, affine: np.ndarray) -> np.ndarray:
-    """A linear transform file's RAS matrix (output point -> input point); an FSL matrix with
-    the reference grid (``output: {like}``) and the input's (``size``, ``affine``)."""
-    from gswarp.io.transform_files import (
-        file_format,
-        is_composite,
-        load_affine,
-        load_composite,
-        load_fsl,
-    )
-
-    if is_composite(step.path):  # linear components only here (_is_field_file routes others)
-        matrix = np.eye(4)
-        for component in load_composite(step.path, step.invert):  # the first acts first
-            matrix = component @ matrix
-        return matrix
-    if (step.format or file_format(step.path)) != "fsl":
-        return load_affine(step.path, step.format, step.invert)
-    reference = _fsl_reference(spec, step)
-    return load_fsl(step.path, nifti_grid(reference), (tuple(size), affine), step.invert)
-
-
 def _fsl_reference(spec: WarpSpec, step: TransformFile) -> Path:
     """The reference image of an FSL matrix: the output grid's ``like`` NIfTI."""
     like = spec.output.size
@@ -361,18 +323,42 @@ def _is_field_file(transform) -> bool:
     return is_displacement_field(transform.path)
 
 
-def _file_components(transform: TransformFile, spec, size, affine, where) -> tuple:
+def _file_components(
+    transform: TransformFile, spec: WarpSpec, input_grid=None, where: _Where | None = None
+) -> tuple:
     """A transform file's maps in the order they act on an output point: RAS matrices and
-    :class:`~gswarp.io.transform_files.DisplacementField` s."""
-    from gswarp.io.transform_files import is_composite, load_composite, load_displacement_field
+    :class:`~gswarp.io.transform_files.DisplacementField` s (cached: one read per run).
 
+    ``input_grid``: the input's ``(size, affine)``, which an FSL matrix needs besides its
+    reference (the output's ``like`` NIfTI); without it (:func:`check_fields`) an FSL matrix is
+    only checked for its reference and gives no maps. ``where``: errors name the transform.
+    """
+    from gswarp.io.transform_files import (
+        file_format,
+        is_composite,
+        is_displacement_field,
+        load_affine,
+        load_composite,
+        load_displacement_field,
+        load_fsl,
+    )
+
+    path, invert = transform.path, transform.invert
     try:
-        if is_composite(transform.path):
-            return load_composite(transform.path, transform.invert)
-        if _is_field_file(transform):
-            return (load_displacement_field(transform.path, transform.invert),)
-        return (_file_matrix(transform, spec, size, affine),)
+        if is_composite(path):
+            return load_composite(path, invert)
+        if is_displacement_field(path):
+            return (load_displacement_field(path, invert),)
+        if (transform.format or file_format(path)) != "fsl":
+            return (load_affine(path, transform.format, invert),)
+        reference = _fsl_reference(spec, transform)
+        if input_grid is None:
+            return ()
+        size, affine = input_grid
+        return (load_fsl(path, nifti_grid(reference), (tuple(size), affine), invert),)
     except GswarpError as error:
+        if where is None:
+            raise
         raise type(error)(f"{where.key('file')}: {error}") from None
 
 
@@ -397,7 +383,7 @@ def _resolve_world_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarr
         if not isinstance(transform, TransformFile):
             world = np.linalg.inv(_world_matrix(transform, size, affine, where)) @ world
             continue
-        for component in _file_components(transform, spec, size, affine, where):
+        for component in _file_components(transform, spec, (size, affine), where):
             if not isinstance(component, DisplacementField):
                 world = component @ world
                 continue
