@@ -25,6 +25,7 @@ __all__ = [
     "command_spec",
     "parse_transform_argument",
     "spec_text",
+    "split_arguments",
     "transform_options",
 ]
 
@@ -134,10 +135,13 @@ def command_spec(spec_path, transform_files, reference, interpolation, **overrid
     return load_spec_or_exit(None, spec=spec, **overrides)
 
 
-def split_arguments(spec_path, arguments, transform_files, reference, interpolation):
+def split_arguments(spec_path, arguments, transform_files, reference, interpolation, missing):
     """(spec_path, arguments) with antsApplyTransforms' form: when ``-t/-r/-n`` make the spec,
-    the first positional argument is an input, not a SPEC."""
+    the first positional argument is an input, not a SPEC. Without either, the usage error
+    ``missing``."""
     if not (transform_files or reference or interpolation):
+        if spec_path is None:
+            raise click.UsageError(missing)
         return spec_path, arguments
     if spec_path is not None and spec_path.lower().endswith((".yaml", ".yml")):
         raise click.UsageError(

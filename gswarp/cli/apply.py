@@ -472,10 +472,13 @@ def apply(
         _run(replayed, work, threads, report, dry_run, (replay_path,))
         return
     spec_path, inputs = split_arguments(
-        spec_path, inputs, transform_files, reference, interpolation
+        spec_path,
+        inputs,
+        transform_files,
+        reference,
+        interpolation,
+        "missing SPEC (or give --replay LOG, or -t/-r)",
     )
-    if spec_path is None and not (transform_files or reference or interpolation):
-        raise click.UsageError("missing SPEC (or give --replay LOG, or -t/-r)")
     if output is None:
         raise click.UsageError("Missing option '-o' / '--output'.")
     spec = command_spec(

@@ -191,13 +191,12 @@ def explain(
 
     With ``-t/-r/-n`` instead of SPEC (as ``gswarp apply`` takes them), it first prints the
     spec they make, as YAML to save as a file."""
+    usage = "expected SPEC INPUT, or -t/-r/-n and INPUT"
     spec_path, rest = split_arguments(
-        spec_path, (image,) if image else (), transform_files, reference, interpolation
+        spec_path, (image,) if image else (), transform_files, reference, interpolation, usage
     )
-    if len(rest) != 1 or (
-        spec_path is None and not (transform_files or reference or interpolation)
-    ):
-        raise click.UsageError("expected SPEC INPUT, or -t/-r/-n and INPUT")
+    if len(rest) != 1:
+        raise click.UsageError(usage)
     image = rest[0]
     spec = command_spec(
         spec_path,

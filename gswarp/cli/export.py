@@ -39,13 +39,12 @@ def export(spec_path, image, transform_files, reference, interpolation, output, 
     ``gswarp apply SPEC INPUT``'s output. With -t/-r instead of SPEC, the files' composition
     is written as one (``-o warp.nii.gz``: ANTs' ``DisplacementField[...]`` output).
     """
+    usage = "expected SPEC INPUT, or -t/-r and INPUT"
     spec_path, rest = split_arguments(
-        spec_path, (image,) if image else (), transform_files, reference, interpolation
+        spec_path, (image,) if image else (), transform_files, reference, interpolation, usage
     )
-    if len(rest) != 1 or (
-        spec_path is None and not (transform_files or reference or interpolation)
-    ):
-        raise click.UsageError("expected SPEC INPUT, or -t/-r and INPUT")
+    if len(rest) != 1:
+        raise click.UsageError(usage)
     spec = command_spec(spec_path, transform_files, reference, interpolation)
     target = Path(output)
     name = target.name.lower()
