@@ -351,15 +351,16 @@ _CHUNKS = _ChunkCache(CACHE_BYTES)
 
 def read_window(array, token: str, selection: Sequence[int | slice]) -> np.ndarray:
     """``array[selection]`` (ints and slices with explicit bounds) assembled from the array's
-    decoded chunks through the process's :class:`_ChunkCache`."""
+    decoded chunks through the process's :class:`_ChunkCache`; read as it is from a volume
+    file that reads windows directly (``array.direct``: :mod:`gswarp.io.lazy_volumes`)."""
+    if getattr(array, "direct", False):  # read from the file: nothing to decode or cache
+        return array[tuple(selection)]
     bounds = []
     for item, n in zip(selection, array.shape, strict=True):
         if isinstance(item, slice):
             bounds.append((item.start or 0, n if item.stop is None else item.stop))
         else:
             bounds.append((int(item), int(item) + 1))
-    if getattr(array, "direct", False):  # a memory-mapped file: nothing to decode or cache
-        return array[tuple(selection)]
     chunks = array.chunks
     window = np.empty(tuple(b - a for a, b in bounds), dtype=array.dtype)
     grid = [range(a // c, -(-b // c)) for (a, b), c in zip(bounds, chunks, strict=True)]

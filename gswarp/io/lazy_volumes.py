@@ -10,9 +10,9 @@ A volume bigger than memory can still be warped when its file can be read piece 
 
 A gzip-compressed ``.nii.gz`` has no random access (every window would decompress the file from
 its start), so it is refused with the fix. Arrays are seen as gswarp's volumes are everywhere:
-``(z, y, x)``; a NIfTI file's ``(i, j, k)`` axes are x, y, z, so its window is the transposed
-view of the map, and its affine is the voxel ``(x, y, z)`` -> world matrix of the in-memory path
-(:mod:`gswarp.io.volumes`), so ``space: world``, ``like:`` and ``spacing:`` plan the same grid.
+``(z, y, x)``; a NIfTI file's ``(i, j, k)`` axes are x, y, z (stored x fastest, as a C-order
+``(z, y, x)`` array), and its affine is the voxel ``(x, y, z)`` -> world matrix of the in-memory
+path (:mod:`gswarp.io.volumes`), so ``space: world``, ``like:`` and ``spacing:`` plan the same grid.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ import numpy as np
 
 from gswarp.errors import InputError
 
-__all__ = ["FILE_KINDS", "file_kind", "open_file_array", "open_file_source"]
+__all__ = ["file_kind", "open_file_array", "open_file_source"]
 
-FILE_KINDS = ("nifti", "npy", "tiff")
 _DEFAULT_CHUNK = 128  # the output's default chunk edge where the file has no chunks of its own
 _NIFTI_UNITS = {"mm": "millimeter", "micron": "micrometer", "meter": "meter"}
 
@@ -54,8 +53,8 @@ def file_kind(location: str | Path) -> str | None:
 
 class _RawVolume:
     """A volume stored raw in a file, x fastest (an uncompressed NIfTI's ``(i, j, k)``, a C-order
-    ``.npy``'s ``(z, y, x)``), seen as ``(z, y, x)``: ``shape``, ``dtype``, ``chunks`` (the
-    output's default chunking), and ``[z0:z1, y0:y1, x0:x1]`` returning the window.
+    ``.npy``'s ``(z, y, x)``), seen as ``(z, y, x)``: ``shape``, ``dtype``, and
+    ``[z0:z1, y0:y1, x0:x1]`` returning the window.
 
     A window is read with one ``pread`` per z plane (its rows y0..y1, whole, then cut to
     x0..x1), so nothing of the file is mapped into the process: a memory map's pages count in
@@ -64,15 +63,13 @@ class _RawVolume:
     745 MiB with two threads), and a Dask worker judges its memory by that figure.
     """
 
-    direct = True  # windows are read as they are: nothing to decode or cache
-    path = ""
+    direct = True  # windows are read as they are: nothing to decode or cache (read_window)
 
     def __init__(self, file: str, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> None:
         self.file = file
         self.offset = int(offset)
         self.shape = tuple(int(n) for n in shape)
         self.dtype = np.dtype(dtype)
-        self.chunks = tuple(min(_DEFAULT_CHUNK, n) for n in self.shape)
         self._descriptor: int | None = None
 
     def _fd(self) -> int:
