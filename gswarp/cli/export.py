@@ -85,18 +85,13 @@ def _export(spec, image: Path, target: Path, overwrite: bool) -> None:
         pull = affine @ sampling @ np.linalg.inv(output_grid)
         write_itk_affine(target, pull, overwrite)
         return
-    source = _source_voxels(plan)  # (D, H, W, 3): input voxel (x, y, z) of each output voxel
-    depth, height, width = plan.output_size
-    z, y, x = np.meshgrid(np.arange(depth), np.arange(height), np.arange(width), indexing="ij")
-    out_voxels = np.stack([x, y, z], axis=-1).astype(np.float64)
+    from gswarp.engine.tiles import MatrixStep, _base_points, apply_chain
+
+    # (D, H, W, 3): each output voxel (x, y, z), and the input voxel the plan reads for it
+    depth = plan.output_size[0]
+    out_voxels = _base_points(plan.output_size, 0, depth)
+    steps = plan.steps if plan.steps is not None else (MatrixStep(plan.sampling_matrix),)
+    source = apply_chain(steps, out_voxels, plan.output_size, slice(0, depth))
     source_world = source @ affine[:3, :3].T + affine[:3, 3]
     output_world = out_voxels @ output_grid[:3, :3].T + output_grid[:3, 3]
     write_displacement_field(target, source_world - output_world, output_grid, overwrite)
-
-
-def _source_voxels(plan) -> np.ndarray:
-    """The input voxel coordinates (x, y, z) the plan reads for each output voxel."""
-    from gswarp.engine.tiles import MatrixStep, chain_coordinates
-
-    steps = plan.steps if plan.steps is not None else (MatrixStep(plan.sampling_matrix),)
-    return chain_coordinates(steps, plan.output_size, 0, plan.output_size[0])

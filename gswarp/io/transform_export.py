@@ -25,10 +25,9 @@ import numpy as np
 
 from gswarp.errors import InputError
 from gswarp.io.atomic import atomic_output
+from gswarp.io.transform_files import _LPS  # RAS <-> LPS
 
 __all__ = ["write_displacement_field", "write_itk_affine"]
-
-_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # RAS <-> LPS
 
 
 def write_itk_affine(path: Path, pull_ras: np.ndarray, overwrite: bool = False) -> None:
