@@ -527,6 +527,15 @@ def test_export_errors(tmp_path, moving, monkeypatch):
     np.save("plain.npy", np.zeros((4, 5, 6), np.float32))
     result = runner.invoke(cli, ["export", "e.yaml", "plain.npy", "-o", "e.nii.gz"])
     assert result.exit_code == 1 and "export needs a NIfTI volume" in _one_error_line(result.output)
+    (tmp_path / "corrupt.nii").write_text("not a NIfTI file\n")
+    for command in (
+        ["export", "e.yaml", "corrupt.nii", "-o", "c.nii.gz"],
+        ["explain", "e.yaml", "corrupt.nii"],
+    ):
+        result = runner.invoke(cli, command)
+        assert result.exit_code == 1
+        assert "not a NIfTI file nibabel can read" in _one_error_line(result.output)
+    assert not (tmp_path / "c.nii.gz").exists()
     assert runner.invoke(cli, ["export", "e.yaml", "moving.nii", "-o", "e.nii.gz"]).exit_code == 0
     result = runner.invoke(cli, ["export", "e.yaml", "moving.nii", "-o", "e.nii.gz"])
     assert result.exit_code == 1 and "already exists" in _one_error_line(result.output)

@@ -155,8 +155,7 @@ def probe_volume(path: Path) -> VolumeProbe:
             array = np.load(path, mmap_mode="r", allow_pickle=False)
             shape, dtype = array.shape, array.dtype
         elif kind == "nifti":
-            nibabel = _nibabel()
-            image = nibabel.load(str(path))
+            image = _load_nifti(_nibabel(), path, None)  # the header only: voxels stay on disk
             shape = image.shape
             if len(shape) == 5 and shape[3] == 1:  # NIfTI's vector layout (I, J, K, 1, C)
                 shape = (*shape[:3], shape[4])
