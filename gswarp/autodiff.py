@@ -1,4 +1,15 @@
-"""Gradients of gswarp's sampling (issue 17, first part): ``grid_sample``'s backward pass.
+"""Gradients of gswarp's sampling (issue 17): vector-Jacobian products, one function per forward
+function, each taking the loss's gradient for the output and returning the gradients for the
+forward's arguments -- the pieces an optimizer, a spatial transformer or a registration needs.
+
+=============================  ======================================================
+forward                        backward
+=============================  ======================================================
+``grid_sample``                :func:`grid_sample_backward` -> (grad_input, grad_grid)
+``affine_grid``                :func:`affine_grid_backward` -> grad_theta
+``affine_sample`` (fused)      :func:`affine_sample_backward` -> (grad_input, grad_theta)
+``warp_affine`` (pixel space)  :func:`warp_affine_backward` -> (grad_input, grad_matrix)
+=============================  ======================================================
 
 >>> import numpy as np
 >>> from gswarp import grid_sample
@@ -17,8 +28,32 @@
 (the image grows by 1 per pixel in x and 4 in y, times the un-normalization's scale:
 (W - 1) / 2 = 1.5 and (H - 1) / 2 = 1).
 
-Semantics are torch's (its autograd of ``grid_sample`` is the oracle, committed fixtures and live
-tests); see :mod:`gswarp.engine.backward` for the order of the sums, threads and NaN points.
+Fitting a rotation by gradient descent, with nothing but NumPy and these two functions (the
+README's "Gradients" section has the same example with its output):
+
+>>> from gswarp import affine_sample
+>>> from gswarp.autodiff import affine_sample_backward
+>>> yy, xx = np.mgrid[-1:1:64j, -1:1:64j]
+>>> fixed = np.exp(-((xx - 0.3) ** 2 + 3 * yy**2) * 6)[None, None]    # an elongated blob
+>>> def theta_of(angle):
+...     c, s = np.cos(angle), np.sin(angle)
+...     return np.array([[[c, -s, 0.0], [s, c, 0.0]]])
+>>> moving = affine_sample(fixed, theta_of(0.2))                       # rotated by 0.2 rad
+>>> angle = 0.0
+>>> for step in range(50):
+...     warped = affine_sample(moving, theta_of(angle))
+...     grad_out = 2 * (warped - fixed) / fixed.size                  # d mean((w - f)^2) / d w
+...     _, grad_theta = affine_sample_backward(grad_out, moving, theta_of(angle),
+...                                            needs=("theta",))
+...     c, s = np.cos(angle), np.sin(angle)
+...     d_theta = np.array([[-s, -c, 0.0], [c, -s, 0.0]])             # d theta / d angle
+...     angle -= 2.0 * (grad_theta[0] * d_theta).sum()
+>>> print(f"{angle:.4f}")                                                # the inverse rotation
+-0.2000
+
+Semantics are torch's: its autograd of ``grid_sample`` and ``affine_grid`` is the oracle
+(committed fixtures and live tests, ``tests/test_backward.py``); see
+:mod:`gswarp.engine.backward` for the formulas, the order of the sums, threads and NaN points.
 """
 
 from __future__ import annotations
@@ -28,9 +63,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from gswarp.errors import DTypeError, ShapeError, SpecError
-from gswarp.options import Mode, parse_mode, parse_padding
+from gswarp.options import parse_mode, parse_padding
 
-__all__ = ["grid_sample_backward"]
+__all__ = [
+    "affine_grid_backward",
+    "affine_sample_backward",
+    "grid_sample_backward",
+    "warp_affine_backward",
+]
 
 
 def grid_sample_backward(
@@ -41,9 +81,11 @@ def grid_sample_backward(
     padding_mode: str = "zeros",
     align_corners: bool | None = False,
     needs: Sequence[str] = ("input", "grid"),
+    *,
+    fill: float | Sequence[float] = 0.0,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The gradients of ``grid_sample(input, grid, mode, padding_mode, align_corners)`` for
-    ``input`` and for ``grid``, given the gradient of the loss for its output.
+    """The gradients of ``grid_sample(input, grid, mode, padding_mode, align_corners, fill=fill)``
+    for ``input`` and for ``grid``, given the gradient of the loss for its output.
 
     Parameters
     ----------
@@ -51,8 +93,8 @@ def grid_sample_backward(
     input : ndarray, shape (N, C, H, W) or (N, C, D, H, W), float32 or float64
     grid : ndarray, shape (N, H_out, W_out, 2) or (N, D_out, H_out, W_out, 3), the input's dtype
         Normalized coordinates, (x, y[, z]) in the last axis, as for :func:`gswarp.grid_sample`.
-    mode : 'bilinear' or 'nearest' ('bicubic' is not built yet)
-    padding_mode, align_corners
+    mode : 'bilinear', 'nearest' or 'bicubic' (tricubic on volumes)
+    padding_mode, align_corners, fill
         As for :func:`gswarp.grid_sample`.
     needs : which gradients to compute: 'input', 'grid' or both.
 
@@ -61,50 +103,222 @@ def grid_sample_backward(
     (grad_input, grad_grid)
         Arrays of ``input``'s and ``grid``'s shapes and dtype; None for one not in ``needs``.
         ``grad_grid`` of 'nearest' is zero, as torch's.
-
-    Raises
-    ------
-    SpecError, DTypeError, ShapeError
-        A mode not built, integer or mixed dtypes, shapes that do not fit together.
     """
-    parsed = parse_mode(mode, "mode")
-    padding = parse_padding(padding_mode, "padding_mode")
-    if parsed == Mode.BICUBIC:
-        raise SpecError("mode: the bicubic backward pass is not built yet (bilinear, nearest)")
-    unknown = set(needs) - {"input", "grid"}
-    if unknown:
-        raise SpecError(f"needs: expected 'input' and/or 'grid', got {sorted(unknown)}")
+    parsed, padding, align = _options(mode, padding_mode, align_corners, needs, "grid")
     grad_output, input, grid = (np.asarray(a) for a in (grad_output, input, grid))
-    _check(grad_output, input, grid)
-    ct = np.float32 if input.dtype == np.float32 else np.float64
-    align = bool(align_corners)
-    from gswarp.engine.backward import backward_kernels
-
-    grad_grid_kernel, grad_input_kernel = backward_kernels(input.ndim - 2, int(parsed))
-    arrays = [np.ascontiguousarray(a) for a in (grad_output, input, grid)]
-    grad_input = grad_grid = None
-    if "input" in needs:
-        grad_input = np.zeros(input.shape, dtype=input.dtype)
-        grad_input_kernel(*arrays, grad_input, int(padding), align, ct)
-    if "grid" in needs:
-        grad_grid = np.empty(grid.shape, dtype=grid.dtype)
-        grad_grid_kernel(*arrays, grad_grid, int(padding), align, ct)
-    return grad_input, grad_grid
-
-
-def _check(grad_output: np.ndarray, input: np.ndarray, grid: np.ndarray) -> None:
-    if input.dtype not in (np.float32, np.float64):
-        raise DTypeError(f"input: expected float32 or float64 for gradients, got {input.dtype}")
-    for name, array in (("grid", grid), ("grad_output", grad_output)):
-        if array.dtype != input.dtype:
-            raise DTypeError(f"{name}: expected the input's dtype {input.dtype}, got {array.dtype}")
-    if input.ndim not in (4, 5):
-        raise ShapeError(f"input: expected (N, C, H, W) or (N, C, D, H, W), got {input.shape}")
+    _check_input(grad_output, input)
+    _check_like_input(grid, "grid", input)
     k = input.ndim - 2
     if grid.ndim != input.ndim or grid.shape[-1] != k or grid.shape[0] != input.shape[0]:
         raise ShapeError(
             f"grid: expected (N, *spatial_out, {k}) with N = {input.shape[0]}, got {grid.shape}"
         )
-    expected = (input.shape[0], input.shape[1], *grid.shape[1:-1])
-    if grad_output.shape != expected:
-        raise ShapeError(f"grad_output: expected shape {expected}, got {grad_output.shape}")
+    _check_grad_output(grad_output, (*input.shape[:2], *grid.shape[1:-1]))
+    return _run("grid", grad_output, input, grid, parsed, padding, align, fill, needs)
+
+
+def affine_grid_backward(
+    grad_grid: np.ndarray, size: Sequence[int], align_corners: bool | None = False
+) -> np.ndarray:
+    """The gradient of ``affine_grid(theta, size, align_corners)`` for ``theta``:
+    ``grad_theta[n] = grad_grid[n]ᵀ @ base`` with ``base`` the grid's normalized output
+    coordinates ``(x, y[, z], 1)`` (torch's ``affine_grid`` backward).
+
+    Parameters
+    ----------
+    grad_grid : ndarray, shape (N, H, W, 2) or (N, D, H, W, 3), float32 or float64
+    size : sequence of int, the ``size`` given to ``affine_grid``
+    align_corners : bool
+
+    Returns
+    -------
+    ndarray, shape (N, 2, 3) or (N, 3, 4), ``grad_grid``'s dtype (summed in float64).
+    """
+    from gswarp.engine.api import _check_size, affine_grid
+
+    size = _check_size(size)
+    grad_grid = np.asarray(grad_grid)
+    k = len(size) - 2
+    expected = (size[0], *size[2:], k)
+    if grad_grid.shape != expected:
+        raise ShapeError(f"grad_grid: expected shape {expected}, got {grad_grid.shape}")
+    if grad_grid.dtype not in (np.float32, np.float64):
+        raise DTypeError(f"grad_grid: expected float32 or float64, got {grad_grid.dtype}")
+    identity = np.eye(k, k + 1, dtype=grad_grid.dtype)[None]
+    base = affine_grid(identity, (1, 1, *size[2:]), align_corners).reshape(-1, k)
+    base = np.concatenate([base, np.ones((base.shape[0], 1), base.dtype)], axis=1)
+    flat = grad_grid.reshape(size[0], -1, k).astype(np.float64)
+    grad_theta = np.einsum("npk,pj->nkj", flat, base.astype(np.float64))
+    return grad_theta.astype(grad_grid.dtype)
+
+
+def warp_affine_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    matrix: np.ndarray,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool | None = False,
+    needs: Sequence[str] = ("input", "matrix"),
+    *,
+    fill: float | Sequence[float] = 0.0,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The gradients of ``warp_affine(input, matrix, grad_output.shape, ...)`` for ``input`` and
+    for the pixel-space ``matrix`` (output pixel ``(x, y[, z], 1)`` -> input pixel), computed
+    point by point like the forward pass: no grid is stored.
+
+    Parameters
+    ----------
+    grad_output : ndarray, shape (N, C, *spatial_out)
+    input : ndarray, shape (N, C, H, W) or (N, C, D, H, W), float32 or float64
+    matrix : ndarray, shape (k, k + 1) or (N, k, k + 1)
+    mode, padding_mode, align_corners, fill
+        As for :func:`gswarp.warp_affine` (bicubic: tricubic on volumes).
+    needs : 'input', 'matrix' or both.
+
+    Returns
+    -------
+    (grad_input, grad_matrix)
+        ``grad_input`` of ``input``'s shape and dtype; ``grad_matrix`` float64 (N, k, k + 1)
+        (summed per output row in float64, then over the rows in order). None for one not in
+        ``needs``.
+    """
+    from gswarp.engine.api import _pixel_matrices
+
+    parsed, padding, align = _options(mode, padding_mode, align_corners, needs, "matrix")
+    grad_output, input = np.asarray(grad_output), np.asarray(input)
+    _check_input(grad_output, input)
+    matrix = _pixel_matrices(matrix, input)
+    _check_grad_output(grad_output, (*input.shape[:2], *grad_output.shape[2:]))
+    needs = ["grid" if name == "matrix" else name for name in needs]
+    return _run("affine", grad_output, input, matrix, parsed, padding, align, fill, needs)
+
+
+def affine_sample_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    theta: np.ndarray,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool | None = False,
+    needs: Sequence[str] = ("input", "theta"),
+    *,
+    fill: float | Sequence[float] = 0.0,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The gradients of ``affine_sample(input, theta, grad_output.shape, ...)`` for ``input`` and
+    for torch's ``theta``, without materializing the grid: the memory is that of the forward
+    pass (``grad_input``, and per output row one (k, k + 1) partial sum).
+
+    ``theta``'s gradient is the pixel-space matrix's (:func:`warp_affine_backward`) carried back
+    through :func:`gswarp.transforms.theta_to_pixel_matrix`, which is affine in ``theta``.
+    It equals ``affine_grid_backward`` of ``grid_sample_backward``'s grid gradient within the
+    rounding by which ``affine_sample`` differs from the two-step forward pass.
+
+    Parameters
+    ----------
+    grad_output : ndarray, shape (N, C, *spatial_out)
+    input : ndarray, shape (N, C, H, W) or (N, C, D, H, W), float32 or float64
+    theta : ndarray, shape (N, 2, 3) or (N, 3, 4)
+    mode, padding_mode, align_corners, fill
+        As for :func:`gswarp.affine_sample`.
+    needs : 'input', 'theta' or both.
+
+    Returns
+    -------
+    (grad_input, grad_theta)
+        ``grad_theta`` of ``theta``'s shape and dtype; None for one not in ``needs``.
+    """
+    from gswarp.engine.api import _check_matrices
+    from gswarp.transforms import theta_to_pixel_matrix
+
+    _options(mode, padding_mode, align_corners, needs, "theta")
+    input = np.asarray(input)
+    theta = _check_matrices(theta, "theta", input)
+    grad_output = np.asarray(grad_output)
+    spatial_in, spatial_out = input.shape[2:], grad_output.shape[2:]
+    matrix = theta_to_pixel_matrix(theta, spatial_in, spatial_out, bool(align_corners))
+    needs = ["matrix" if name == "theta" else name for name in needs]
+    grad_input, grad_matrix = warp_affine_backward(
+        grad_output, input, matrix, mode, padding_mode, align_corners, needs, fill=fill
+    )
+    if grad_matrix is None:
+        return grad_input, None
+    jacobian = _theta_jacobian(theta.shape[1], spatial_in, spatial_out, bool(align_corners))
+    grad_theta = grad_matrix.reshape(len(theta), -1) @ jacobian
+    return grad_input, grad_theta.reshape(theta.shape).astype(theta.dtype)
+
+
+def _theta_jacobian(k: int, spatial_in, spatial_out, align_corners: bool) -> np.ndarray:
+    """d vec(M) / d vec(theta) of :func:`gswarp.transforms.theta_to_pixel_matrix` (an affine
+    map, so its columns are the images of the unit matrices less the image of zero)."""
+    from gswarp.transforms import theta_to_pixel_matrix
+
+    count = k * (k + 1)
+    basis = np.concatenate([np.zeros((1, count)), np.eye(count)]).reshape(-1, k, k + 1)
+    images = theta_to_pixel_matrix(basis, spatial_in, spatial_out, align_corners)
+    images = images.reshape(count + 1, count)
+    return (images[1:] - images[0]).T
+
+
+def _options(mode, padding_mode, align_corners, needs, coordinate: str):
+    parsed = parse_mode(mode, "mode")
+    padding = parse_padding(padding_mode, "padding_mode")
+    if isinstance(needs, str):
+        needs = (needs,)
+    unknown = set(needs) - {"input", coordinate}
+    if unknown:
+        raise SpecError(f"needs: expected 'input' and/or {coordinate!r}, got {sorted(unknown)}")
+    return parsed, padding, bool(align_corners)
+
+
+def _run(source, grad_output, input, coordinates, mode, padding, align, fill, needs):
+    """Run the backward kernels of ``source`` ('grid': a normalized grid; 'affine': float64
+    pixel-space matrices): (grad_input or None, grad_grid / grad_matrix or None)."""
+    from gswarp.engine.api import _fill_arrays
+    from gswarp.engine.backward import backward_kernels
+
+    ct = np.float32 if input.dtype == np.float32 else np.float64
+    fill_c, _ = _fill_arrays(fill, input, ct)
+    coordinate_kernel, input_kernel = backward_kernels(source, input.ndim - 2, int(mode))
+    grad_output, input = np.ascontiguousarray(grad_output), np.ascontiguousarray(input)
+    coordinates = np.ascontiguousarray(coordinates)
+    grad_input = grad_coordinates = None
+    if "input" in needs:
+        grad_input = np.zeros(input.shape, dtype=input.dtype)
+        input_kernel(grad_output, input, coordinates, grad_input, int(padding), align, ct)
+    if "grid" in needs:
+        if source == "grid":
+            grad_coordinates = np.empty(coordinates.shape, dtype=coordinates.dtype)
+            coordinate_kernel(
+                grad_output, input, coordinates, grad_coordinates, int(padding), align, fill_c, ct
+            )
+        else:
+            rows = int(np.prod(grad_output.shape[2:-1])) * len(input)
+            partial = np.empty((rows, *coordinates.shape[1:]))
+            coordinate_kernel(
+                grad_output, input, coordinates, partial, int(padding), align, fill_c, ct
+            )
+            grad_coordinates = partial.reshape(len(input), -1, *coordinates.shape[1:]).sum(1)
+    return grad_input, grad_coordinates
+
+
+def _check_input(grad_output: np.ndarray, input: np.ndarray) -> None:
+    if input.dtype not in (np.float32, np.float64):
+        raise DTypeError(f"input: expected float32 or float64 for gradients, got {input.dtype}")
+    if input.ndim not in (4, 5):
+        raise ShapeError(f"input: expected (N, C, H, W) or (N, C, D, H, W), got {input.shape}")
+    _check_like_input(grad_output, "grad_output", input)
+    if grad_output.ndim != input.ndim:
+        raise ShapeError(
+            f"grad_output: expected {input.ndim} dimensions like the input, got {grad_output.shape}"
+        )
+
+
+def _check_like_input(array: np.ndarray, name: str, input: np.ndarray) -> None:
+    if array.dtype != input.dtype:
+        raise DTypeError(f"{name}: expected the input's dtype {input.dtype}, got {array.dtype}")
+
+
+def _check_grad_output(grad_output: np.ndarray, expected: tuple) -> None:
+    if grad_output.shape != tuple(expected):
+        raise ShapeError(f"grad_output: expected shape {tuple(expected)}, got {grad_output.shape}")

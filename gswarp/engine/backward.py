@@ -1,24 +1,32 @@
-"""Backward passes of ``grid_sample`` on the CPU (issue 17): the gradients for the input and for
-the grid, with torch's semantics (``../shared/reference/grid_sample_semantics.md`` §3, §7).
+"""Backward passes of gswarp's sampling on the CPU (issue 17): the gradients for the input, for
+the grid, and for an affine warp's matrix, with torch's semantics
+(``../shared/reference/grid_sample_semantics.md`` §3, §7).
 
-Per output point the coordinate is un-normalized and padded as in the forward pass, and each
-axis gets torch's gradient multiplier ``m``: the un-normalization's scale (``(S - 1) / 2`` with
-``align_corners``, ``S / 2`` without), times 0 where border or reflection padding clips (the
-boundaries ``p <= 0`` and ``p >= S - 1`` count as clipped), times -1 where reflection mirrors.
+Per output point the coordinate is turned into input pixels as in the forward pass -- a grid
+value un-normalized, or an affine matrix stepped along the output row -- and the derivative of
+the output for that pixel coordinate is computed, then multiplied by the chain's factors:
 
-- bilinear / trilinear: ``grad_input[corner] += w_corner * grad_out`` for in-bounds corners;
-  ``grad_grid = m * sum_c grad_out_c * d(out_c)/dp`` with torch's formulas (2-D: its vectorized
-  kernel's fused multiply-adds; 3-D: its scalar kernel's products);
-- nearest: ``grad_input[round_half_even(p)] += grad_out``; ``grad_grid = 0``.
+- padding (bilinear, trilinear, nearest): 0 where border or reflection padding clips (the
+  boundaries ``p <= 0`` and ``p >= S - 1`` count as clipped), -1 where reflection mirrors;
+  bicubic pads its integer taps, so its derivative has no padding factor (torch's rule);
+- a grid's un-normalization scale, ``(S - 1) / 2`` with ``align_corners``, ``S / 2`` without;
+- an affine matrix: ``d out / d M[k, j] = d out / d p_k * q_j`` with ``q = (x, y[, z], 1)`` the
+  output pixel, summed per output row in float64.
 
-Order and threads: ``grad_grid`` is computed per output point (threads over points, channels
-summed in order); ``grad_input`` per (batch item, channel) plane, each plane's scatter by one
-thread in output-point order. So both are identical for every thread count, and the scatter
-needs no memory beyond ``grad_input`` itself; the price is that a single-channel input scatters
-on one thread.
+Formulas: bilinear (2-D) uses torch's vectorized kernel's fused multiply-adds, trilinear its
+scalar kernel's products -- the grid gradients are torch's bits; bicubic uses Keys' derivative
+weights (torch's own float32 order is not reproducible, reference §7), tricubic (gswarp's own)
+the same on three axes; nearest has a zero coordinate gradient. With zeros padding a corner or
+tap outside the input reads ``fill`` (0 unless the caller gave one), as in the forward pass.
 
-NaN or infinite grid values: the point adds nothing to ``grad_input`` and gets a zero
-``grad_grid`` (torch's CPU kernel crashes or scatters NaN there; see the reference).
+Order and threads: coordinate gradients are computed per output point (threads over points or
+rows, channels summed in order, rows summed in order afterwards); ``grad_input`` per (batch item,
+channel) plane, each plane's scatter by one thread in output-point order. So every result is the
+same bytes for every thread count, and the scatter needs no memory beyond ``grad_input`` itself;
+the price is that a single-channel input scatters on one thread.
+
+NaN or infinite coordinates: the point adds nothing to ``grad_input`` and has a zero coordinate
+gradient (its output is the constant ``fill``; torch's CPU kernel crashes or scatters NaN there).
 """
 
 from __future__ import annotations
@@ -30,24 +38,34 @@ from numba import njit, prange
 
 from gswarp.engine.pointwise import (
     BORDER,
+    CUBIC_A,
     REFLECTION,
     clip,
+    cubic_taps,
+    cubic_weights,
     floor,
     fma,
+    index_in,
+    inside,
     isfinite,
+    point_functions,
     reflect_scalar,
     reflect_vec,
     rint,
+    row_coordinate,
     trunc,
-    unnormalize_scalar,
-    unnormalize_vec,
 )
 from gswarp.options import Mode
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+_INLINE = {"inline": "always", "cache": True}
 
 
-@njit(inline="always", cache=True)
+# --------------------------------------------------------------------------------------------
+# padding's gradient multipliers
+
+
+@njit(**_INLINE)
 def _clip_grad(p, size, ct):
     """torch's clip multiplier: 0 on or beyond the edges ``0`` and ``size - 1``, else 1."""
     if p <= ct(0) or p >= ct(size - 1):
@@ -55,7 +73,7 @@ def _clip_grad(p, size, ct):
     return ct(1)
 
 
-@njit(inline="always", cache=True)
+@njit(**_INLINE)
 def _reflect_sign_vec(p, size, align_corners, ct):
     """torch's vectorized reflection multiplier (+1 or -1) at pixel coordinate ``p``."""
     if align_corners:
@@ -74,7 +92,7 @@ def _reflect_sign_vec(p, size, align_corners, ct):
     return ct(-1) if mirrored != negative else ct(1)
 
 
-@njit(inline="always", cache=True)
+@njit(**_INLINE)
 def _reflect_sign_scalar(p, size, align_corners, ct):
     """torch's scalar reflection multiplier (+1 or -1) at pixel coordinate ``p``."""
     if align_corners:
@@ -90,31 +108,27 @@ def _reflect_sign_scalar(p, size, align_corners, ct):
     return sign if flips % ct(2) == ct(0) else -sign
 
 
-@njit(inline="always", cache=True)
-def _source(g, size, padding, align_corners, ct, scalar):
-    """(pixel coordinate, gradient multiplier) of normalized ``g``: torch's vectorized 2-D
+@njit(**_INLINE)
+def _pad_grad(p, size, padding, align_corners, ct, scalar):
+    """(padded pixel coordinate, padding's multiplier 0 / +1 / -1): torch's vectorized 2-D
     formulas, or its scalar (3-D) ones with ``scalar``."""
-    if scalar:
-        p = unnormalize_scalar(g, size, align_corners, ct)
-    else:
-        p = unnormalize_vec(g, size, align_corners, ct)
-    m = ct(size - 1) / ct(2) if align_corners else ct(size) / ct(2)
+    m = ct(1)
     if padding == BORDER:
-        m = m * _clip_grad(p, size, ct)
+        m = _clip_grad(p, size, ct)
         p = clip(p, size, ct)
     elif padding == REFLECTION:
         if scalar:
-            m = m * _reflect_sign_scalar(p, size, align_corners, ct)
+            m = _reflect_sign_scalar(p, size, align_corners, ct)
             p = reflect_scalar(p, size, align_corners, ct)
         else:
-            m = m * _reflect_sign_vec(p, size, align_corners, ct)
+            m = _reflect_sign_vec(p, size, align_corners, ct)
             p = reflect_vec(p, size, align_corners, ct)
         m = m * _clip_grad(p, size, ct)
         p = clip(p, size, ct)
     return p, m
 
 
-@njit(inline="always", cache=True)
+@njit(**_INLINE)
 def _cell(p, ct):
     """``(i0, d0, d1)``: the linear cell of pixel coordinate ``p`` -- its near corner and the
     weights of the near and far corners, ``1 - (p - i0)`` and ``p - i0`` (torch's backward
@@ -124,20 +138,323 @@ def _cell(p, ct):
     return np.int64(near), ct(1) - d1, d1
 
 
-@njit(inline="always", cache=True)
+@njit(**_INLINE)
 def _in(i, size):
     return 0 <= i < size
 
 
-def _kernels_2d(mode: int):
-    bilinear = mode == int(Mode.BILINEAR)
+# --------------------------------------------------------------------------------------------
+# cubic convolution's derivative weights
 
+
+@njit(**_INLINE)
+def _cubic_inner_slope(u, ct):
+    """d/du of ``((a+2)u - (a+3))u^2 + 1``: ``3(a+2)u^2 - 2(a+3)u``."""
+    a = ct(CUBIC_A)
+    return (ct(3) * (a + ct(2)) * u - ct(2) * (a + ct(3))) * u
+
+
+@njit(**_INLINE)
+def _cubic_outer_slope(u, ct):
+    """d/du of ``((a u - 5a) u + 8a) u - 4a``: ``3a u^2 - 10a u + 8a``."""
+    a = ct(CUBIC_A)
+    return (ct(3) * a * u - ct(10) * a) * u + ct(8) * a
+
+
+@njit(**_INLINE)
+def cubic_slopes(t, ct):
+    """d/dt of :func:`gswarp.engine.pointwise.cubic_weights` (taps at -1, 0, 1, 2)."""
+    return (
+        _cubic_outer_slope(t + ct(1), ct),
+        _cubic_inner_slope(t, ct),
+        -_cubic_inner_slope(ct(1) - t, ct),
+        -_cubic_outer_slope(ct(2) - t, ct),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# one output point: d(sum_c grad_out_c * out_c) / d(pixel coordinate, before padding)
+#
+# Common parameters: gout (N, C, *out) and inp (N, C, *in) arrays; n, (do,) ho, wo the output
+# point; px, py[, pz] its pixel coordinates in ct, finite; padding, align_corners; fill (C,) ct.
+
+
+@njit(**_INLINE)
+def _bilinear_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct):
+    H = inp.shape[2]
+    W = inp.shape[3]
+    px, mx = _pad_grad(px, W, padding, align_corners, ct, False)
+    py, my = _pad_grad(py, H, padding, align_corners, ct, False)
+    if not (inside(px, W, ct) and inside(py, H, ct)):
+        return ct(0), ct(0)  # every corner reads the fill: a constant
+    x0, e, w = _cell(px, ct)
+    y0, s, nn = _cell(py, ct)
+    x1 = x0 + 1
+    y1 = y0 + 1
+    acc_x = ct(0)
+    acc_y = ct(0)
+    for c in range(inp.shape[1]):
+        f = fill[c]
+        v_nw = inp[n, c, y0, x0] if _in(x0, W) and _in(y0, H) else f
+        v_ne = inp[n, c, y0, x1] if _in(x1, W) and _in(y0, H) else f
+        v_sw = inp[n, c, y1, x0] if _in(x0, W) and _in(y1, H) else f
+        v_se = inp[n, c, y1, x1] if _in(x1, W) and _in(y1, H) else f
+        inner_x = fma(v_se - v_sw, nn, (v_ne - v_nw) * s)
+        inner_y = fma(v_se - v_ne, w, (v_sw - v_nw) * e)
+        g = gout[n, c, ho, wo]
+        acc_x = fma(inner_x, g, acc_x)
+        acc_y = fma(inner_y, g, acc_y)
+    return acc_x * mx, acc_y * my
+
+
+@njit(**_INLINE)
+def _bicubic_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct):
+    x0 = floor(px)
+    y0 = floor(py)
+    wx = cubic_weights(px - x0, ct)
+    wy = cubic_weights(py - y0, ct)
+    dx = cubic_slopes(px - x0, ct)
+    dy = cubic_slopes(py - y0, ct)
+    ix, mx = cubic_taps(x0, inp.shape[3], padding, align_corners, ct)
+    iy, my = cubic_taps(y0, inp.shape[2], padding, align_corners, ct)
+    acc_x = ct(0)
+    acc_y = ct(0)
+    for c in range(inp.shape[1]):
+        g = gout[n, c, ho, wo]
+        f = fill[c]
+        for i in range(4):
+            for j in range(4):
+                v = inp[n, c, iy[j], ix[i]] if (my[j] and mx[i]) else f
+                acc_x += ((v * dx[i]) * wy[j]) * g
+                acc_y += ((v * wx[i]) * dy[j]) * g
+    return acc_x, acc_y
+
+
+@njit(**_INLINE)
+def _zero_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct):
+    return ct(0), ct(0)
+
+
+@njit(**_INLINE)
+def _trilinear_grad_3d(gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct):
+    D = inp.shape[2]
+    H = inp.shape[3]
+    W = inp.shape[4]
+    px, mx = _pad_grad(px, W, padding, align_corners, ct, True)
+    py, my = _pad_grad(py, H, padding, align_corners, ct, True)
+    pz, mz = _pad_grad(pz, D, padding, align_corners, ct, True)
+    if not (inside(px, W, ct) and inside(py, H, ct) and inside(pz, D, ct)):
+        return ct(0), ct(0), ct(0)
+    x0, dx0, dx1 = _cell(px, ct)
+    y0, dy0, dy1 = _cell(py, ct)
+    z0, dz0, dz1 = _cell(pz, ct)
+    gix = ct(0)
+    giy = ct(0)
+    giz = ct(0)
+    for c in range(inp.shape[1]):
+        g = gout[n, c, do, ho, wo]
+        f = fill[c]
+        for cz in range(2):
+            z = z0 + cz
+            wz = dz1 if cz else dz0
+            sz = ct(1) if cz else ct(-1)
+            for cy in range(2):
+                y = y0 + cy
+                wy = dy1 if cy else dy0
+                sy = ct(1) if cy else ct(-1)
+                for cx in range(2):
+                    x = x0 + cx
+                    wx = dx1 if cx else dx0
+                    sx = ct(1) if cx else ct(-1)
+                    inb = _in(x, W) and _in(y, H) and _in(z, D)
+                    v = inp[n, c, z, y, x] if inb else f
+                    gix += sx * ((v * wy) * wz) * g
+                    giy += sy * ((v * wx) * wz) * g
+                    giz += sz * ((v * wx) * wy) * g
+    return mx * gix, my * giy, mz * giz
+
+
+@njit(**_INLINE)
+def _tricubic_grad_3d(gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct):
+    x0 = floor(px)
+    y0 = floor(py)
+    z0 = floor(pz)
+    wx = cubic_weights(px - x0, ct)
+    wy = cubic_weights(py - y0, ct)
+    wz = cubic_weights(pz - z0, ct)
+    dx = cubic_slopes(px - x0, ct)
+    dy = cubic_slopes(py - y0, ct)
+    dz = cubic_slopes(pz - z0, ct)
+    ix, mx = cubic_taps(x0, inp.shape[4], padding, align_corners, ct)
+    iy, my = cubic_taps(y0, inp.shape[3], padding, align_corners, ct)
+    iz, mz = cubic_taps(z0, inp.shape[2], padding, align_corners, ct)
+    acc_x = ct(0)
+    acc_y = ct(0)
+    acc_z = ct(0)
+    for c in range(inp.shape[1]):
+        g = gout[n, c, do, ho, wo]
+        f = fill[c]
+        for k in range(4):
+            for j in range(4):
+                for i in range(4):
+                    ok = mz[k] and my[j] and mx[i]
+                    v = inp[n, c, iz[k], iy[j], ix[i]] if ok else f
+                    acc_x += (((v * dx[i]) * wy[j]) * wz[k]) * g
+                    acc_y += (((v * wx[i]) * dy[j]) * wz[k]) * g
+                    acc_z += (((v * wx[i]) * wy[j]) * dz[k]) * g
+    return acc_x, acc_y, acc_z
+
+
+@njit(**_INLINE)
+def _zero_grad_3d(gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct):
+    return ct(0), ct(0), ct(0)
+
+
+# --------------------------------------------------------------------------------------------
+# one output point of one channel: grad_input[n, c] += d out / d input * g
+#
+# ginp (N, C, *in); px, py[, pz] finite pixel coordinates before padding; g the output's gradient
+
+
+@njit(**_INLINE)
+def _bilinear_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
+    H = ginp.shape[2]
+    W = ginp.shape[3]
+    px, _ = _pad_grad(px, W, padding, align_corners, ct, False)
+    py, _ = _pad_grad(py, H, padding, align_corners, ct, False)
+    if not (inside(px, W, ct) and inside(py, H, ct)):
+        return
+    x0, e, w = _cell(px, ct)
+    y0, s, nn = _cell(py, ct)
+    x1 = x0 + 1
+    y1 = y0 + 1
+    if _in(x0, W) and _in(y0, H):
+        ginp[n, c, y0, x0] += (s * e) * g
+    if _in(x1, W) and _in(y0, H):
+        ginp[n, c, y0, x1] += (s * w) * g
+    if _in(x0, W) and _in(y1, H):
+        ginp[n, c, y1, x0] += (nn * e) * g
+    if _in(x1, W) and _in(y1, H):
+        ginp[n, c, y1, x1] += (nn * w) * g
+
+
+@njit(**_INLINE)
+def _nearest_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
+    H = ginp.shape[2]
+    W = ginp.shape[3]
+    px, _ = _pad_grad(px, W, padding, align_corners, ct, False)
+    py, _ = _pad_grad(py, H, padding, align_corners, ct, False)
+    rx = rint(px)
+    ry = rint(py)
+    if inside(rx, W, ct) and inside(ry, H, ct):
+        ginp[n, c, index_in(ry, H, ct), index_in(rx, W, ct)] += g
+
+
+@njit(**_INLINE)
+def _bicubic_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
+    x0 = floor(px)
+    y0 = floor(py)
+    wx = cubic_weights(px - x0, ct)
+    wy = cubic_weights(py - y0, ct)
+    ix, mx = cubic_taps(x0, ginp.shape[3], padding, align_corners, ct)
+    iy, my = cubic_taps(y0, ginp.shape[2], padding, align_corners, ct)
+    for i in range(4):
+        for j in range(4):
+            if my[j] and mx[i]:
+                ginp[n, c, iy[j], ix[i]] += (g * wx[i]) * wy[j]
+
+
+@njit(**_INLINE)
+def _trilinear_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
+    D = ginp.shape[2]
+    H = ginp.shape[3]
+    W = ginp.shape[4]
+    px, _ = _pad_grad(px, W, padding, align_corners, ct, True)
+    py, _ = _pad_grad(py, H, padding, align_corners, ct, True)
+    pz, _ = _pad_grad(pz, D, padding, align_corners, ct, True)
+    if not (inside(px, W, ct) and inside(py, H, ct) and inside(pz, D, ct)):
+        return
+    x0, dx0, dx1 = _cell(px, ct)
+    y0, dy0, dy1 = _cell(py, ct)
+    z0, dz0, dz1 = _cell(pz, ct)
+    for cz in range(2):
+        z = z0 + cz
+        wz = dz1 if cz else dz0
+        for cy in range(2):
+            y = y0 + cy
+            wy = dy1 if cy else dy0
+            for cx in range(2):
+                x = x0 + cx
+                if _in(x, W) and _in(y, H) and _in(z, D):
+                    wx = dx1 if cx else dx0
+                    ginp[n, c, z, y, x] += ((wx * wy) * wz) * g
+
+
+@njit(**_INLINE)
+def _nearest_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
+    D = ginp.shape[2]
+    H = ginp.shape[3]
+    W = ginp.shape[4]
+    px, _ = _pad_grad(px, W, padding, align_corners, ct, True)
+    py, _ = _pad_grad(py, H, padding, align_corners, ct, True)
+    pz, _ = _pad_grad(pz, D, padding, align_corners, ct, True)
+    rx = rint(px)
+    ry = rint(py)
+    rz = rint(pz)
+    if inside(rx, W, ct) and inside(ry, H, ct) and inside(rz, D, ct):
+        ginp[n, c, index_in(rz, D, ct), index_in(ry, H, ct), index_in(rx, W, ct)] += g
+
+
+@njit(**_INLINE)
+def _tricubic_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
+    x0 = floor(px)
+    y0 = floor(py)
+    z0 = floor(pz)
+    wx = cubic_weights(px - x0, ct)
+    wy = cubic_weights(py - y0, ct)
+    wz = cubic_weights(pz - z0, ct)
+    ix, mx = cubic_taps(x0, ginp.shape[4], padding, align_corners, ct)
+    iy, my = cubic_taps(y0, ginp.shape[3], padding, align_corners, ct)
+    iz, mz = cubic_taps(z0, ginp.shape[2], padding, align_corners, ct)
+    for k in range(4):
+        for j in range(4):
+            for i in range(4):
+                if mz[k] and my[j] and mx[i]:
+                    ginp[n, c, iz[k], iy[j], ix[i]] += ((g * wx[i]) * wy[j]) * wz[k]
+
+
+POINT_GRAD = {
+    2: {
+        int(Mode.BILINEAR): (_bilinear_grad_2d, _bilinear_scatter_2d),
+        int(Mode.NEAREST): (_zero_grad_2d, _nearest_scatter_2d),
+        int(Mode.BICUBIC): (_bicubic_grad_2d, _bicubic_scatter_2d),
+    },
+    3: {
+        int(Mode.BILINEAR): (_trilinear_grad_3d, _trilinear_scatter_3d),
+        int(Mode.NEAREST): (_zero_grad_3d, _nearest_scatter_3d),
+        int(Mode.BICUBIC): (_tricubic_grad_3d, _tricubic_scatter_3d),
+    },
+}
+
+
+@njit(**_INLINE)
+def _scale(size, align_corners, ct):
+    """The un-normalization's derivative: ``(S - 1) / 2`` with ``align_corners``, else ``S / 2``."""
+    return ct(size - 1) / ct(2) if align_corners else ct(size) / ct(2)
+
+
+# --------------------------------------------------------------------------------------------
+# grid kernels
+
+
+def _grid_kernels_2d(grad_point, scatter_point, unnormalize):
     @njit(parallel=True, **_JIT)
-    def grad_grid_2d(gout, inp, grid, ggrid, padding, align_corners, ct):
-        n_batch, channels, height, width = inp.shape
+    def grad_grid_2d(gout, inp, grid, ggrid, padding, align_corners, fill, ct):
+        height, width = inp.shape[2], inp.shape[3]
         ho_n, wo_n = grid.shape[1], grid.shape[2]
-        total = n_batch * ho_n * wo_n
-        for job in prange(total):
+        sx = _scale(width, align_corners, ct)
+        sy = _scale(height, align_corners, ct)
+        for job in prange(grid.shape[0] * ho_n * wo_n):
             n = job // (ho_n * wo_n)
             rest = job - n * (ho_n * wo_n)
             ho = rest // wo_n
@@ -146,28 +463,13 @@ def _kernels_2d(mode: int):
             gy = grid[n, ho, wo, 1]
             ggrid[n, ho, wo, 0] = ct(0)
             ggrid[n, ho, wo, 1] = ct(0)
-            if not bilinear or not (isfinite(gx) and isfinite(gy)):
+            if not (isfinite(gx) and isfinite(gy)):
                 continue
-            px, mx = _source(gx, width, padding, align_corners, ct, False)
-            py, my = _source(gy, height, padding, align_corners, ct, False)
-            x0, e, w = _cell(px, ct)
-            y0, s, nn = _cell(py, ct)
-            x1 = x0 + 1
-            y1 = y0 + 1
-            acc_x = ct(0)
-            acc_y = ct(0)
-            for c in range(channels):
-                v_nw = inp[n, c, y0, x0] if _in(x0, width) and _in(y0, height) else ct(0)
-                v_ne = inp[n, c, y0, x1] if _in(x1, width) and _in(y0, height) else ct(0)
-                v_sw = inp[n, c, y1, x0] if _in(x0, width) and _in(y1, height) else ct(0)
-                v_se = inp[n, c, y1, x1] if _in(x1, width) and _in(y1, height) else ct(0)
-                inner_x = fma(v_se - v_sw, nn, (v_ne - v_nw) * s)
-                inner_y = fma(v_se - v_ne, w, (v_sw - v_nw) * e)
-                g = gout[n, c, ho, wo]
-                acc_x = fma(inner_x, g, acc_x)
-                acc_y = fma(inner_y, g, acc_y)
-            ggrid[n, ho, wo, 0] = acc_x * mx
-            ggrid[n, ho, wo, 1] = acc_y * my
+            px = unnormalize(gx, width, align_corners, ct)
+            py = unnormalize(gy, height, align_corners, ct)
+            dx, dy = grad_point(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct)
+            ggrid[n, ho, wo, 0] = dx * sx
+            ggrid[n, ho, wo, 1] = dy * sy
 
     @njit(parallel=True, **_JIT)
     def grad_input_2d(gout, inp, grid, ginp, padding, align_corners, ct):
@@ -180,43 +482,25 @@ def _kernels_2d(mode: int):
                 for wo in range(wo_n):
                     gx = grid[n, ho, wo, 0]
                     gy = grid[n, ho, wo, 1]
-                    if not (isfinite(gx) and isfinite(gy)):
-                        continue
-                    px, _ = _source(gx, width, padding, align_corners, ct, False)
-                    py, _ = _source(gy, height, padding, align_corners, ct, False)
-                    g = gout[n, c, ho, wo]
-                    if not bilinear:
-                        ix = np.int64(rint(px))
-                        iy = np.int64(rint(py))
-                        if _in(ix, width) and _in(iy, height):
-                            ginp[n, c, iy, ix] += g
-                        continue
-                    x0, e, w = _cell(px, ct)
-                    y0, s, nn = _cell(py, ct)
-                    x1 = x0 + 1
-                    y1 = y0 + 1
-                    if _in(x0, width) and _in(y0, height):
-                        ginp[n, c, y0, x0] += (s * e) * g
-                    if _in(x1, width) and _in(y0, height):
-                        ginp[n, c, y0, x1] += (s * w) * g
-                    if _in(x0, width) and _in(y1, height):
-                        ginp[n, c, y1, x0] += (nn * e) * g
-                    if _in(x1, width) and _in(y1, height):
-                        ginp[n, c, y1, x1] += (nn * w) * g
+                    if isfinite(gx) and isfinite(gy):
+                        px = unnormalize(gx, width, align_corners, ct)
+                        py = unnormalize(gy, height, align_corners, ct)
+                        g = gout[n, c, ho, wo]
+                        scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct)
 
     return grad_grid_2d, grad_input_2d
 
 
-def _kernels_3d(mode: int):
-    trilinear = mode == int(Mode.BILINEAR)
-
+def _grid_kernels_3d(grad_point, scatter_point, unnormalize):
     @njit(parallel=True, **_JIT)
-    def grad_grid_3d(gout, inp, grid, ggrid, padding, align_corners, ct):
-        n_batch, channels, depth, height, width = inp.shape
+    def grad_grid_3d(gout, inp, grid, ggrid, padding, align_corners, fill, ct):
+        depth, height, width = inp.shape[2], inp.shape[3], inp.shape[4]
         do_n, ho_n, wo_n = grid.shape[1], grid.shape[2], grid.shape[3]
+        sx = _scale(width, align_corners, ct)
+        sy = _scale(height, align_corners, ct)
+        sz = _scale(depth, align_corners, ct)
         plane = ho_n * wo_n
-        total = n_batch * do_n * plane
-        for job in prange(total):
+        for job in prange(grid.shape[0] * do_n * plane):
             n = job // (do_n * plane)
             rest = job - n * (do_n * plane)
             do = rest // plane
@@ -228,40 +512,17 @@ def _kernels_3d(mode: int):
             gz = grid[n, do, ho, wo, 2]
             for k in range(3):
                 ggrid[n, do, ho, wo, k] = ct(0)
-            if not trilinear or not (isfinite(gx) and isfinite(gy) and isfinite(gz)):
+            if not (isfinite(gx) and isfinite(gy) and isfinite(gz)):
                 continue
-            px, mx = _source(gx, width, padding, align_corners, ct, True)
-            py, my = _source(gy, height, padding, align_corners, ct, True)
-            pz, mz = _source(gz, depth, padding, align_corners, ct, True)
-            x0, dx0, dx1 = _cell(px, ct)
-            y0, dy0, dy1 = _cell(py, ct)
-            z0, dz0, dz1 = _cell(pz, ct)
-            gix = ct(0)
-            giy = ct(0)
-            giz = ct(0)
-            for c in range(channels):
-                g = gout[n, c, do, ho, wo]
-                for cz in range(2):
-                    z = z0 + cz
-                    wz = dz1 if cz else dz0
-                    sz = ct(1) if cz else ct(-1)
-                    for cy in range(2):
-                        y = y0 + cy
-                        wy = dy1 if cy else dy0
-                        sy = ct(1) if cy else ct(-1)
-                        for cx in range(2):
-                            x = x0 + cx
-                            if not (_in(x, width) and _in(y, height) and _in(z, depth)):
-                                continue
-                            wx = dx1 if cx else dx0
-                            sx = ct(1) if cx else ct(-1)
-                            v = inp[n, c, z, y, x]
-                            gix += sx * ((v * wy) * wz) * g
-                            giy += sy * ((v * wx) * wz) * g
-                            giz += sz * ((v * wx) * wy) * g
-            ggrid[n, do, ho, wo, 0] = mx * gix
-            ggrid[n, do, ho, wo, 1] = my * giy
-            ggrid[n, do, ho, wo, 2] = mz * giz
+            px = unnormalize(gx, width, align_corners, ct)
+            py = unnormalize(gy, height, align_corners, ct)
+            pz = unnormalize(gz, depth, align_corners, ct)
+            dx, dy, dz = grad_point(
+                gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct
+            )
+            ggrid[n, do, ho, wo, 0] = sx * dx
+            ggrid[n, do, ho, wo, 1] = sy * dy
+            ggrid[n, do, ho, wo, 2] = sz * dz
 
     @njit(parallel=True, **_JIT)
     def grad_input_3d(gout, inp, grid, ginp, padding, align_corners, ct):
@@ -276,41 +537,150 @@ def _kernels_3d(mode: int):
                         gx = grid[n, do, ho, wo, 0]
                         gy = grid[n, do, ho, wo, 1]
                         gz = grid[n, do, ho, wo, 2]
-                        if not (isfinite(gx) and isfinite(gy) and isfinite(gz)):
-                            continue
-                        px, _ = _source(gx, width, padding, align_corners, ct, True)
-                        py, _ = _source(gy, height, padding, align_corners, ct, True)
-                        pz, _ = _source(gz, depth, padding, align_corners, ct, True)
-                        g = gout[n, c, do, ho, wo]
-                        if not trilinear:
-                            ix = np.int64(rint(px))
-                            iy = np.int64(rint(py))
-                            iz = np.int64(rint(pz))
-                            if _in(ix, width) and _in(iy, height) and _in(iz, depth):
-                                ginp[n, c, iz, iy, ix] += g
-                            continue
-                        x0, dx0, dx1 = _cell(px, ct)
-                        y0, dy0, dy1 = _cell(py, ct)
-                        z0, dz0, dz1 = _cell(pz, ct)
-                        for cz in range(2):
-                            z = z0 + cz
-                            wz = dz1 if cz else dz0
-                            for cy in range(2):
-                                y = y0 + cy
-                                wy = dy1 if cy else dy0
-                                for cx in range(2):
-                                    x = x0 + cx
-                                    if _in(x, width) and _in(y, height) and _in(z, depth):
-                                        wx = dx1 if cx else dx0
-                                        ginp[n, c, z, y, x] += ((wx * wy) * wz) * g
+                        if isfinite(gx) and isfinite(gy) and isfinite(gz):
+                            px = unnormalize(gx, width, align_corners, ct)
+                            py = unnormalize(gy, height, align_corners, ct)
+                            pz = unnormalize(gz, depth, align_corners, ct)
+                            g = gout[n, c, do, ho, wo]
+                            scatter_point(ginp, n, c, px, py, pz, g, padding, align_corners, ct)
 
     return grad_grid_3d, grad_input_3d
 
 
+# --------------------------------------------------------------------------------------------
+# affine kernels: the source coordinates stepped from a pixel-space matrix as the forward pass
+# (gswarp.engine.cpu's affine kernels), nothing of grid size stored
+
+
+def _affine_kernels_2d(grad_point, scatter_point):
+    @njit(parallel=True, **_JIT)
+    def grad_matrix_2d(gout, inp, matrix, rows, padding, align_corners, fill, ct):
+        """``rows[n * H_out + ho]`` = (2, 3) float64: that output row's share of d L / d M."""
+        ho_n, wo_n = gout.shape[2], gout.shape[3]
+        for job in prange(gout.shape[0] * ho_n):
+            n = job // ho_n
+            ho = job - n * ho_n
+            m = matrix[n]
+            ox = m[0, 1] * ho + m[0, 2]
+            oy = m[1, 1] * ho + m[1, 2]
+            sum_x = 0.0
+            sum_y = 0.0
+            moment_x = 0.0
+            moment_y = 0.0
+            for wo in range(wo_n):
+                px = row_coordinate(m[0, 0], wo, ox, ct)
+                py = row_coordinate(m[1, 0], wo, oy, ct)
+                if not (isfinite(px) and isfinite(py)):
+                    continue
+                dx, dy = grad_point(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct)
+                sum_x += dx
+                sum_y += dy
+                moment_x += np.float64(dx) * wo
+                moment_y += np.float64(dy) * wo
+            rows[job, 0, 0] = moment_x
+            rows[job, 0, 1] = sum_x * ho
+            rows[job, 0, 2] = sum_x
+            rows[job, 1, 0] = moment_y
+            rows[job, 1, 1] = sum_y * ho
+            rows[job, 1, 2] = sum_y
+
+    @njit(parallel=True, **_JIT)
+    def grad_input_2d(gout, inp, matrix, ginp, padding, align_corners, ct):
+        n_batch, channels = inp.shape[0], inp.shape[1]
+        ho_n, wo_n = gout.shape[2], gout.shape[3]
+        for plane in prange(n_batch * channels):
+            n = plane // channels
+            c = plane - n * channels
+            m = matrix[n]
+            for ho in range(ho_n):
+                ox = m[0, 1] * ho + m[0, 2]
+                oy = m[1, 1] * ho + m[1, 2]
+                for wo in range(wo_n):
+                    px = row_coordinate(m[0, 0], wo, ox, ct)
+                    py = row_coordinate(m[1, 0], wo, oy, ct)
+                    if isfinite(px) and isfinite(py):
+                        g = gout[n, c, ho, wo]
+                        scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct)
+
+    return grad_matrix_2d, grad_input_2d
+
+
+def _affine_kernels_3d(grad_point, scatter_point):
+    @njit(parallel=True, **_JIT)
+    def grad_matrix_3d(gout, inp, matrix, rows, padding, align_corners, fill, ct):
+        """``rows[(n * D_out + do) * H_out + ho]`` = (3, 4) float64: that row's share of
+        d L / d M."""
+        do_n, ho_n, wo_n = gout.shape[2], gout.shape[3], gout.shape[4]
+        for job in prange(gout.shape[0] * do_n * ho_n):
+            n = job // (do_n * ho_n)
+            rest = job - n * (do_n * ho_n)
+            do = rest // ho_n
+            ho = rest - do * ho_n
+            m = matrix[n]
+            ox = m[0, 1] * ho + m[0, 2] * do + m[0, 3]
+            oy = m[1, 1] * ho + m[1, 2] * do + m[1, 3]
+            oz = m[2, 1] * ho + m[2, 2] * do + m[2, 3]
+            sums = np.zeros(3)
+            moments = np.zeros(3)
+            for wo in range(wo_n):
+                px = row_coordinate(m[0, 0], wo, ox, ct)
+                py = row_coordinate(m[1, 0], wo, oy, ct)
+                pz = row_coordinate(m[2, 0], wo, oz, ct)
+                if not (isfinite(px) and isfinite(py) and isfinite(pz)):
+                    continue
+                dx, dy, dz = grad_point(
+                    gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct
+                )
+                sums[0] += dx
+                sums[1] += dy
+                sums[2] += dz
+                moments[0] += np.float64(dx) * wo
+                moments[1] += np.float64(dy) * wo
+                moments[2] += np.float64(dz) * wo
+            for k in range(3):
+                rows[job, k, 0] = moments[k]
+                rows[job, k, 1] = sums[k] * ho
+                rows[job, k, 2] = sums[k] * do
+                rows[job, k, 3] = sums[k]
+
+    @njit(parallel=True, **_JIT)
+    def grad_input_3d(gout, inp, matrix, ginp, padding, align_corners, ct):
+        n_batch, channels = inp.shape[0], inp.shape[1]
+        do_n, ho_n, wo_n = gout.shape[2], gout.shape[3], gout.shape[4]
+        for plane in prange(n_batch * channels):
+            n = plane // channels
+            c = plane - n * channels
+            m = matrix[n]
+            for do in range(do_n):
+                for ho in range(ho_n):
+                    ox = m[0, 1] * ho + m[0, 2] * do + m[0, 3]
+                    oy = m[1, 1] * ho + m[1, 2] * do + m[1, 3]
+                    oz = m[2, 1] * ho + m[2, 2] * do + m[2, 3]
+                    for wo in range(wo_n):
+                        px = row_coordinate(m[0, 0], wo, ox, ct)
+                        py = row_coordinate(m[1, 0], wo, oy, ct)
+                        pz = row_coordinate(m[2, 0], wo, oz, ct)
+                        if isfinite(px) and isfinite(py) and isfinite(pz):
+                            g = gout[n, c, do, ho, wo]
+                            scatter_point(ginp, n, c, px, py, pz, g, padding, align_corners, ct)
+
+    return grad_matrix_3d, grad_input_3d
+
+
 @cache
-def backward_kernels(spatial: int, mode: int):
-    """(grad_grid kernel, grad_input kernel) for 2 or 3 spatial dimensions and ``mode``
-    (nearest or bilinear; bicubic is not built yet)."""
-    if mode == int(Mode.BICUBIC):
-        raise NotImplementedError("bicubic backward")
-    return _kernels_2d(mode) if spatial == 2 else _kernels_3d(mode)
+def backward_kernels(source: str, spatial: int, mode: int):
+    """(coordinate-gradient kernel, grad_input kernel) for ``source`` ('grid' or 'affine'), 2 or
+    3 spatial dimensions and ``mode``.
+
+    'grid' kernels: ``(gout, inp, grid, ggrid, padding, align_corners, fill, ct)`` and
+    ``(gout, inp, grid, ginp, padding, align_corners, ct)``. 'affine' kernels take the float64
+    pixel-space matrices (N, k, k + 1) in the grid's place, and the first writes per-row partial
+    sums ``rows`` (N * rows_per_item, k, k + 1) of the matrix gradient.
+    """
+    grad_point, scatter_point = POINT_GRAD[spatial][mode]
+    if source == "affine":
+        factory = _affine_kernels_2d if spatial == 2 else _affine_kernels_3d
+        return factory(grad_point, scatter_point)
+    _, unnormalize = point_functions("grid", spatial, mode)
+    factory = _grid_kernels_2d if spatial == 2 else _grid_kernels_3d
+    return factory(grad_point, scatter_point, unnormalize)
