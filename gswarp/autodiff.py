@@ -276,6 +276,7 @@ def _run(source, grad_output, input, coordinates, mode, padding, align, fill, ne
     pixel-space matrices): (grad_input or None, grad_grid / grad_matrix or None)."""
     from gswarp.engine.api import _fill_arrays
     from gswarp.engine.backward import backward_kernels
+    from gswarp.engine.cpu import launch
 
     ct = np.float32 if input.dtype == np.float32 else np.float64
     fill_c, _ = _fill_arrays(fill, input, ct)
@@ -285,19 +286,24 @@ def _run(source, grad_output, input, coordinates, mode, padding, align, fill, ne
     grad_input = grad_coordinates = None
     if "input" in needs:
         grad_input = np.zeros(input.shape, dtype=input.dtype)
-        input_kernel(grad_output, input, coordinates, grad_input, int(padding), align, ct)
+        launch(
+            input_kernel, grad_output, input, coordinates, grad_input, int(padding), align, ct,
+            writable=3,
+        )  # fmt: skip
     if "grid" in needs:
         if source == "grid":
             grad_coordinates = np.empty(coordinates.shape, dtype=coordinates.dtype)
-            coordinate_kernel(
-                grad_output, input, coordinates, grad_coordinates, int(padding), align, fill_c, ct
-            )
+            launch(
+                coordinate_kernel, grad_output, input, coordinates, grad_coordinates,
+                int(padding), align, fill_c, ct, writable=3,
+            )  # fmt: skip
         else:
             rows = int(np.prod(grad_output.shape[2:-1])) * len(input)
             partial = np.empty((rows, *coordinates.shape[1:]))
-            coordinate_kernel(
-                grad_output, input, coordinates, partial, int(padding), align, fill_c, ct
-            )
+            launch(
+                coordinate_kernel, grad_output, input, coordinates, partial, int(padding), align,
+                fill_c, ct, writable=3,
+            )  # fmt: skip
             grad_coordinates = partial.reshape(len(input), -1, *coordinates.shape[1:]).sum(1)
     return grad_input, grad_coordinates
 

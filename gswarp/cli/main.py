@@ -1,5 +1,5 @@
-"""The ``gswarp`` command group: ``apply``, ``validate``, ``explain``, ``export``, ``info``,
-``--version``.
+"""The ``gswarp`` command group: ``apply``, ``validate``, ``explain``, ``export``, ``register``,
+``info``, ``--version``.
 
 Each command's module is imported only when that command runs: ``gswarp --help`` and
 ``gswarp validate`` never import the engine, and nothing imports numba until a kernel runs.
@@ -32,6 +32,10 @@ _COMMANDS = {
         "gswarp.cli.export",
         "Write SPEC's map on INPUT's grid as an ITK transform (.tfm, .txt, .mat) or displacement "
         "field (.nii, .nii.gz), for SimpleITK and ANTs.",
+    ),
+    "register": (
+        "gswarp.cli.register",
+        "Align MOVING to FIXED and write a spec that puts MOVING on FIXED's grid.",
     ),
     "validate": (
         "gswarp.cli.validate",

@@ -35,12 +35,14 @@ from functools import cache
 
 import numpy as np
 from numba import njit, prange
+from numba.extending import register_jitable
 
 from gswarp.engine.pointwise import (
     BORDER,
     CUBIC_A,
     REFLECTION,
     clip,
+    cpu_inlined,
     cubic_taps,
     cubic_weights,
     floor,
@@ -175,11 +177,16 @@ def cubic_slopes(t, ct):
 # --------------------------------------------------------------------------------------------
 # one output point: d(sum_c grad_out_c * out_c) / d(pixel coordinate, before padding)
 #
+# The kernel factories capture these in closures; they are plain Python functions registered
+# with numba (``cpu_inlined``, ``register_jitable``), not dispatchers, because numba keys its
+# on-disk cache on a closure's contents and a captured dispatcher gives a new key in every
+# process (every run compiled again: measured, 347 cache files after a few runs).
+#
 # Common parameters: gout (N, C, *out) and inp (N, C, *in) arrays; n, (do,) ho, wo the output
 # point; px, py[, pz] its pixel coordinates in ct, finite; padding, align_corners; fill (C,) ct.
 
 
-@njit(**_INLINE)
+@cpu_inlined
 def _bilinear_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct):
     H = inp.shape[2]
     W = inp.shape[3]
@@ -207,7 +214,7 @@ def _bilinear_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill
     return acc_x * mx, acc_y * my
 
 
-@njit(**_INLINE)
+@register_jitable
 def _bicubic_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct):
     x0 = floor(px)
     y0 = floor(py)
@@ -230,12 +237,12 @@ def _bicubic_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill,
     return acc_x, acc_y
 
 
-@njit(**_INLINE)
+@cpu_inlined
 def _zero_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct):
     return ct(0), ct(0)
 
 
-@njit(**_INLINE)
+@cpu_inlined
 def _trilinear_grad_3d(gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct):
     D = inp.shape[2]
     H = inp.shape[3]
@@ -274,7 +281,7 @@ def _trilinear_grad_3d(gout, inp, n, do, ho, wo, px, py, pz, padding, align_corn
     return mx * gix, my * giy, mz * giz
 
 
-@njit(**_INLINE)
+@register_jitable
 def _tricubic_grad_3d(gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct):
     x0 = floor(px)
     y0 = floor(py)
@@ -305,7 +312,7 @@ def _tricubic_grad_3d(gout, inp, n, do, ho, wo, px, py, pz, padding, align_corne
     return acc_x, acc_y, acc_z
 
 
-@njit(**_INLINE)
+@cpu_inlined
 def _zero_grad_3d(gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct):
     return ct(0), ct(0), ct(0)
 
@@ -316,7 +323,7 @@ def _zero_grad_3d(gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, 
 # ginp (N, C, *in); px, py[, pz] finite pixel coordinates before padding; g the output's gradient
 
 
-@njit(**_INLINE)
+@cpu_inlined
 def _bilinear_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
     H = ginp.shape[2]
     W = ginp.shape[3]
@@ -338,7 +345,7 @@ def _bilinear_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
         ginp[n, c, y1, x1] += (nn * w) * g
 
 
-@njit(**_INLINE)
+@cpu_inlined
 def _nearest_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
     H = ginp.shape[2]
     W = ginp.shape[3]
@@ -350,7 +357,7 @@ def _nearest_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
         ginp[n, c, index_in(ry, H, ct), index_in(rx, W, ct)] += g
 
 
-@njit(**_INLINE)
+@register_jitable
 def _bicubic_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
     x0 = floor(px)
     y0 = floor(py)
@@ -364,7 +371,7 @@ def _bicubic_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
                 ginp[n, c, iy[j], ix[i]] += (g * wx[i]) * wy[j]
 
 
-@njit(**_INLINE)
+@cpu_inlined
 def _trilinear_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
     D = ginp.shape[2]
     H = ginp.shape[3]
@@ -390,7 +397,7 @@ def _trilinear_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct)
                     ginp[n, c, z, y, x] += ((wx * wy) * wz) * g
 
 
-@njit(**_INLINE)
+@cpu_inlined
 def _nearest_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
     D = ginp.shape[2]
     H = ginp.shape[3]
@@ -405,7 +412,7 @@ def _nearest_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
         ginp[n, c, index_in(rz, D, ct), index_in(ry, H, ct), index_in(rx, W, ct)] += g
 
 
-@njit(**_INLINE)
+@register_jitable
 def _tricubic_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
     x0 = floor(px)
     y0 = floor(py)
