@@ -96,7 +96,7 @@ def grid_sample_backward(
     mode : 'bilinear', 'nearest' or 'bicubic' (tricubic on volumes)
     padding_mode, align_corners, fill
         As for :func:`gswarp.grid_sample`.
-    needs : which gradients to compute: 'input', 'grid' or both.
+    needs : which gradients to compute: 'input', 'grid' or both (one may be a string).
 
     Returns
     -------
@@ -104,7 +104,7 @@ def grid_sample_backward(
         Arrays of ``input``'s and ``grid``'s shapes and dtype; None for one not in ``needs``.
         ``grad_grid`` of 'nearest' is zero, as torch's.
     """
-    parsed, padding, align = _options(mode, padding_mode, align_corners, needs, "grid")
+    parsed, padding, align, needs = _options(mode, padding_mode, align_corners, needs, "grid")
     grad_output, input, grid = (np.asarray(a) for a in (grad_output, input, grid))
     _check_input(grad_output, input)
     _check_like_input(grid, "grid", input)
@@ -185,7 +185,7 @@ def warp_affine_backward(
     """
     from gswarp.engine.api import _pixel_matrices
 
-    parsed, padding, align = _options(mode, padding_mode, align_corners, needs, "matrix")
+    parsed, padding, align, needs = _options(mode, padding_mode, align_corners, needs, "matrix")
     grad_output, input = np.asarray(grad_output), np.asarray(input)
     _check_input(grad_output, input)
     matrix = _pixel_matrices(matrix, input)
@@ -231,7 +231,7 @@ def affine_sample_backward(
     from gswarp.engine.api import _check_matrices
     from gswarp.transforms import theta_to_pixel_matrix
 
-    _options(mode, padding_mode, align_corners, needs, "theta")
+    needs = _options(mode, padding_mode, align_corners, needs, "theta")[3]
     input = np.asarray(input)
     theta = _check_matrices(theta, "theta", input)
     grad_output = np.asarray(grad_output)
@@ -261,14 +261,14 @@ def _theta_jacobian(k: int, spatial_in, spatial_out, align_corners: bool) -> np.
 
 
 def _options(mode, padding_mode, align_corners, needs, coordinate: str):
+    """(mode, padding, align_corners, needs as a tuple; one name may be given as a string)."""
     parsed = parse_mode(mode, "mode")
     padding = parse_padding(padding_mode, "padding_mode")
-    if isinstance(needs, str):
-        needs = (needs,)
+    needs = (needs,) if isinstance(needs, str) else tuple(needs)
     unknown = set(needs) - {"input", coordinate}
     if unknown:
         raise SpecError(f"needs: expected 'input' and/or {coordinate!r}, got {sorted(unknown)}")
-    return parsed, padding, bool(align_corners)
+    return parsed, padding, bool(align_corners), needs
 
 
 def _run(source, grad_output, input, coordinates, mode, padding, align, fill, needs):

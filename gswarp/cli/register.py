@@ -132,9 +132,11 @@ def register(
 
         gswarp apply SPEC MOVING -o aligned.png
     """
+    from gswarp.cli.options import announce_compiling
     from gswarp.io.atomic import atomic_output
     from gswarp.registration import files
 
+    announce_compiling(quiet)
     command = "gswarp register " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     spec_path = Path(output)
     if not overwrite and spec_path.exists():
@@ -143,6 +145,8 @@ def register(
     started = time.perf_counter()
     try:
         pair = _read_pair(Path(fixed), Path(moving), mask)
+        if transform_out:
+            files.check_transform_path(pair, Path(transform_out))
         result = _run(pair, model, metric, shrinks, iterations, init, bins, flow_spacing,
                       flow_smoothness, trace, quiet, started)  # fmt: skip
         name, sign = _SHOWN[metric]
@@ -193,13 +197,13 @@ def _run(pair, model, metric, shrinks, iterations, init, bins, spacing, smoothne
     from gswarp.registration.flow import register_flow
 
     name, sign = _SHOWN[metric]
-    levels = [0]
+    counts: dict[str, int] = {}
 
     def on_level(level, stage=""):
-        levels[0] += 1
+        counts[stage] = counts.get(stage, 0) + 1
         size = "x".join(str(n) for n in level.size[::-1])
         line = (
-            f"{stage}level {levels[0]} (1/{level.shrink}, {size}): "
+            f"{stage}level {counts[stage]} (1/{level.shrink}, {size}): "
             f"{name} {sign * level.cost:.6g} after {level.iterations} iterations "
             f"({level.evaluations} evaluations, {level.stopped}), "
             f"{time.perf_counter() - started:.2f} s"

@@ -113,7 +113,7 @@ def spec_text(
     lines = [
         f"# Written by: {command}",
         f"# {summary}",
-        f"# Apply it with: gswarp apply {_quoted(spec_path.name)} {_quoted(str(moving.path))} "
+        f"# Apply it with: gswarp apply {_quoted(str(spec_path))} {_quoted(str(moving.path))} "
         "-o OUT",
         "version: 1",
     ]
@@ -149,7 +149,8 @@ def spec_text(
             lines += ["  affine:", "    matrix:"]
             forward = stretch @ np.linalg.inv(sampling)
             lines += [f"      - {_row(row)}" for row in forward]
-    lines += ["sampling:", "  mode: bilinear", "output:", *output]
+    # point sampling, as the registration measured it (images default to antialiasing)
+    lines += ["sampling:", "  mode: bilinear", "  antialias: false", "output:", *output]
     return "\n".join(lines) + "\n"
 
 
@@ -222,17 +223,27 @@ def _write_world_field(result: Result, pair: Pair, path: Path, overwrite: bool) 
     write_displacement_field(path, displacement, fixed.to_physical, overwrite)
 
 
+def check_transform_path(pair: Pair, path: Path) -> None:
+    """Refuse a ``--transform-out`` that cannot be written, before any work."""
+    if not pair.world:
+        raise SpecError(
+            f"--transform-out {path}: ITK transforms are in world millimetres; register two "
+            "NIfTI volumes for one"
+        )
+    if not path.name.lower().endswith((".nii", ".nii.gz", ".tfm", ".txt", ".mat")):
+        raise SpecError(
+            f"--transform-out {path}: expected .tfm, .txt or .mat (an affine) or .nii/.nii.gz "
+            "(a displacement field)"
+        )
+
+
 def write_transform(result: Result, pair: Pair, path: Path, overwrite: bool) -> None:
     """``--transform-out``: the result for ITK/ANTs (fixed RAS point -> moving point): an affine
     (.tfm/.txt/.mat) or a displacement field on the fixed grid (.nii/.nii.gz)."""
     from gswarp.errors import InputError
     from gswarp.io.transform_export import write_itk_affine
 
-    if not pair.world:
-        raise SpecError(
-            f"--transform-out {path}: ITK transforms are in world millimetres; register two "
-            "NIfTI volumes for one"
-        )
+    check_transform_path(pair, path)
     if path.name.lower().endswith((".nii", ".nii.gz")):
         _write_world_field(result, pair, path, overwrite)
     elif result.flow is not None:
