@@ -7,11 +7,11 @@ result is the *pull* matrix ``T`` of fixed physical points to moving physical po
 what the sampler needs: the moving image on the fixed grid is
 ``warp_affine(moving, inv(moving.to_physical) @ T @ fixed.to_physical)``.
 
-Each pyramid level resamples both images with gswarp's own antialiased warp (a box-like average
-over each coarse voxel, :mod:`gswarp.engine.footprint`) and runs :func:`optimize.minimize` on
-the model's parameters; the gradient of the metric for the parameters comes from
-:func:`gswarp.autodiff.warp_affine_backward` (no grid is stored) and the chain rule through the
-two grids' matrices.
+Each pyramid level resamples both images with gswarp's own warps (halvings that average
+2x2(x2) blocks; other factors antialiased, :mod:`gswarp.engine.footprint`) and runs
+:func:`optimize.minimize` on the model's parameters; the gradient of the metric for the
+parameters comes from :func:`gswarp.autodiff.warp_affine_backward` (no grid is stored) and the
+chain rule through the two grids' matrices.
 """
 
 from __future__ import annotations
@@ -202,21 +202,28 @@ class _Objective:
         self.model, self.metric, self.center = model, metric, center
         self.fixed, self.moving, self.mask = fixed, moving, mask
         self.moving_batch = np.ascontiguousarray(moving.data[None, None])
+        self._last = None
         self.to_moving_voxels = np.linalg.inv(moving.to_physical)
         self.size = (1, 1, *fixed.data.shape)
 
-    def __call__(self, u: np.ndarray) -> tuple[float, np.ndarray]:
+    def __call__(self, u: np.ndarray, gradient: bool = True) -> tuple[float, np.ndarray | None]:
+        """The cost at ``u`` and, with ``gradient``, its gradient for ``u`` (the forward pass of
+        the last call is kept, so asking for the gradient right after the cost samples once)."""
         from gswarp.autodiff import warp_affine_backward
         from gswarp.engine.api import warp_affine
 
         k = self.model.spatial
         p = u / self.scales
-        pull = self.model.matrix(p, self.center)
-        sampling = (self.to_moving_voxels @ pull @ self.fixed.to_physical)[:k]
-        warped = warp_affine(self.moving_batch, sampling, self.size, fill=np.nan)[0, 0]
-        value, grad_warped, _ = cost(
-            self.metric, warped, self.fixed.data, self.mask, self.histogram
-        )
+        if self._last is None or not np.array_equal(self._last[0], u):
+            pull = self.model.matrix(p, self.center)
+            sampling = (self.to_moving_voxels @ pull @ self.fixed.to_physical)[:k]
+            warped = warp_affine(self.moving_batch, sampling, self.size, fill=np.nan)[0, 0]
+            fixed = self.fixed.data
+            value, grad_warped, _ = cost(self.metric, warped, fixed, self.mask, self.histogram)
+            self._last = (u.copy(), value, grad_warped, sampling)
+        _, value, grad_warped, sampling = self._last
+        if not gradient:
+            return value, None
         _, grad_sampling = warp_affine_backward(
             grad_warped[None, None], self.moving_batch, sampling, needs=("matrix",)
         )
@@ -300,27 +307,54 @@ def _centroid(image: Image, mask) -> np.ndarray:
 
 
 def _shrunk(image: Image, shrink: int, mask) -> tuple[Image, np.ndarray | None]:
-    """``image`` (and ``mask``) averaged onto a grid ``shrink`` times coarser over the same
-    extent (gswarp's antialiased resampling), with its voxel -> physical matrix."""
+    """``image`` (and ``mask``) on a grid ``shrink`` times coarser, with its voxel -> physical
+    matrix: for powers of two, halvings, each sampling the previous level with gswarp's
+    (tri)linear warp half-way between voxel centres, which averages each 2x2(x2) block exactly
+    (a box filter, and a fast one); other factors, gswarp's antialiased resampling over the
+    same extent."""
     data = image.data.astype(np.float32)
-    if shrink == 1:
-        return Image(data, image.to_physical), mask
-    from gswarp.engine.api import warp_affine
-    from gswarp.transforms import resize_matrix
-
-    k = image.spatial
-    size = tuple(max(1, round(n / shrink)) for n in data.shape)
-    matrix = resize_matrix(data.shape, size, False)
-    coarse = warp_affine(
-        data[None, None], matrix, (1, 1, *size), padding_mode="border", antialias=True
-    )
-    frame = np.vstack([matrix, np.eye(k + 1)[k:]])
+    weights = None if mask is None else mask.astype(np.float32)
+    to_physical = image.to_physical
+    if shrink & (shrink - 1) == 0:  # a power of two
+        while shrink > 1 and min(data.shape) >= 2:
+            data, frame = _halved(data)
+            weights = None if weights is None else _halved(weights)[0]
+            to_physical = to_physical @ frame
+            shrink //= 2
+    if shrink > 1:
+        data, frame = _resampled(data, shrink)
+        weights = None if weights is None else _resampled(weights, shrink)[0]
+        to_physical = to_physical @ frame
     shrunk_mask = None
-    if mask is not None:
-        weights = warp_affine(
-            mask.astype(np.float32)[None, None], matrix, (1, 1, *size), antialias=True
-        )[0, 0]
+    if weights is not None:
         shrunk_mask = weights > 0.5
         if not shrunk_mask.any():
             shrunk_mask = weights > 0
-    return Image(coarse[0, 0], image.to_physical @ frame), shrunk_mask
+    return Image(data, to_physical), shrunk_mask
+
+
+def _halved(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the 2x2(x2) block means of ``data``, coarse voxel -> fine voxel matrix)."""
+    from gswarp.engine.api import warp_affine
+
+    k = data.ndim
+    size = tuple(n // 2 for n in data.shape)
+    frame = np.eye(k + 1)
+    frame[:k, :k] *= 2
+    frame[:k, k] = 0.5
+    coarse = warp_affine(data[None, None], frame[:k], (1, 1, *size))
+    return coarse[0, 0], frame
+
+
+def _resampled(data: np.ndarray, shrink: int) -> tuple[np.ndarray, np.ndarray]:
+    """(``data`` averaged onto a grid ``shrink`` times coarser over the same extent by gswarp's
+    antialiased warp, coarse voxel -> fine voxel matrix)."""
+    from gswarp.engine.api import warp_affine
+    from gswarp.transforms import resize_matrix
+
+    k = data.ndim
+    size = tuple(max(1, round(n / shrink)) for n in data.shape)
+    matrix = resize_matrix(data.shape, size, False)
+    batch = data[None, None]
+    coarse = warp_affine(batch, matrix, (1, 1, *size), padding_mode="border", antialias=True)
+    return coarse[0, 0], np.vstack([matrix, np.eye(k + 1)[k:]])

@@ -105,7 +105,9 @@ def register_flow(
                 on_iteration({"level": index, "iteration": iteration, "cost": value, "step": step})
 
         u, value, trace = minimize(
-            lambda u, objective=objective, scale=scale: objective(u * scale, scale),
+            lambda u, gradient, objective=objective, scale=scale: objective(
+                u * scale, scale, gradient
+            ),
             lattice.ravel() / scale,
             iterations=iterations,
             on_iteration=report,
@@ -148,6 +150,7 @@ class _FlowObjective:
         self.linear = to_moving[:k, :k]  # physical displacement -> moving voxels
         self.moving_size = np.array(moving.data.shape[::-1], dtype=np.float64)  # (x, y[, z])
         self.lattice_shape = lattice_shape
+        self._last = None
         index = np.indices(fixed.data.shape, dtype=np.float64)[::-1]  # (x, y[, z]) planes
         self.base = np.einsum("ij,j...->i...", self.sampling[:, :k], index) + self.sampling[
             :, k
@@ -172,12 +175,23 @@ class _FlowObjective:
         )
         return value, (grid, grad_warped)
 
-    def __call__(self, flat: np.ndarray, scale: float) -> tuple[float, np.ndarray]:
+    def __call__(
+        self, flat: np.ndarray, scale: float, gradient: bool = True
+    ) -> tuple[float, np.ndarray | None]:
+        """The cost of the lattice ``flat`` and, with ``gradient``, its gradient for the lattice
+        in units of ``scale`` (the last call's forward pass is kept for that)."""
         from gswarp.autodiff import grid_sample_backward
 
         k = self.fixed.spatial
         lattice = flat.reshape(self.lattice_shape)
-        value, (grid, grad_warped) = self.metric_cost(lattice)
+        if self._last is None or not np.array_equal(self._last[0], flat):
+            value, state = self.metric_cost(lattice)
+            strain, grad_strain = self._strain(lattice)
+            self._last = (flat.copy(), value, state, strain, grad_strain)
+        _, value, (grid, grad_warped), strain, grad_strain = self._last
+        total = value + self.weight * strain
+        if not gradient:
+            return total, None
         _, grad_grid = grid_sample_backward(
             grad_warped[None, None], self.moving_batch, grid, needs=("grid",)
         )
@@ -185,8 +199,6 @@ class _FlowObjective:
         grad_pixels *= (2 / self.moving_size).reshape((k,) + (1,) * k)
         grad_dense = np.einsum("ji,j...->i...", self.linear, grad_pixels)
         grad_lattice = _upsample_transpose(grad_dense, lattice)
-        strain, grad_strain = self._strain(lattice)
-        total = value + self.weight * strain
         grad = grad_lattice + self.weight * grad_strain
         return total, grad.ravel() * scale
 

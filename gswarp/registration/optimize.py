@@ -4,6 +4,11 @@
 Parameters are in *voxel units* (:meth:`gswarp.registration.models.Model.scales`): a unit step
 moves the image by about one voxel of the current level, so one step limit and one tolerance
 fit every model.
+
+The function is called as ``function(x, gradient)``: the cost alone while the line search tries
+steps (``gradient=False``; the backward pass is most of an evaluation's time), the cost and
+its gradient at the point it accepts (the objectives keep their last forward pass, so that
+second call costs only the backward pass).
 """
 
 from __future__ import annotations
@@ -13,60 +18,72 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+Function = Callable[[np.ndarray, bool], tuple[float, np.ndarray | None]]
+
 
 @dataclass
 class Trace:
-    """What :func:`minimize` did: one (cost, step length) per accepted iteration."""
+    """What :func:`minimize` did: one (cost, step length) per accepted iteration, and how many
+    costs and gradients it evaluated."""
 
     costs: list[float] = field(default_factory=list)
     steps: list[float] = field(default_factory=list)
     evaluations: int = 0
+    gradients: int = 0
     stopped: str = ""
 
 
 def minimize(
-    function: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    function: Function,
     x: np.ndarray,
     iterations: int = 100,
     max_step: float = 2.0,
     min_step: float = 1e-3,
+    first_step: float = 1.0,
     memory: int = 8,
     on_iteration: Callable[[int, float, float], None] | None = None,
 ) -> tuple[np.ndarray, float, Trace]:
-    """Minimize ``function`` (returning the cost and its gradient) from ``x``.
+    """Minimize ``function`` from ``x``.
 
-    Each iteration takes the L-BFGS direction (steepest descent at first and after a reset),
-    shortened so that no parameter moves more than ``max_step``, then halves it until the cost
-    falls enough (Armijo). Stops after ``iterations``, when a step moves no parameter more than
-    ``min_step``, or when no step lowers the cost.
+    Each iteration takes the L-BFGS direction, shortened so that no parameter moves more than
+    ``max_step`` -- at first (and after a reset) steepest descent scaled so that the largest
+    parameter change is ``first_step`` units, as the gradient's own size says nothing about
+    the step (a correlation's gradient is tiny, a squared difference's huge) -- and shortens
+    it, by the minimum of the parabola through the cost at 0 and at the step, until the cost
+    falls enough (Armijo). Stops after ``iterations``, when two accepted steps in a row move no
+    parameter more than ``min_step`` (one may be a short first step of a steepest descent, on
+    a noisy cost such as MI's), or when no step lowers the cost.
 
     Returns
     -------
     (x, cost, trace)
     """
     trace = Trace()
-    cost, grad = function(x)
+    cost, grad = function(x, True)
     trace.evaluations += 1
+    trace.gradients += 1
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    small = 0  # consecutive steps under min_step
     for iteration in range(iterations):
         direction = _direction(grad, pairs)
-        slope = float(grad @ direction)
-        if slope >= 0:  # not a descent direction: forget the curvature pairs
+        if float(grad @ direction) >= 0:  # not a descent direction: forget the curvature
             pairs.clear()
             direction = -grad
-            slope = float(grad @ direction)
-        if slope == 0.0:
+        largest = float(np.abs(direction).max())
+        if largest == 0.0:
             trace.stopped = "zero gradient"
             break
-        largest = float(np.abs(direction).max())
-        if not pairs or largest > max_step:
-            direction = direction * (max_step / largest if pairs else min(1.0, max_step / largest))
-            slope = float(grad @ direction)
-        new = _line_search(function, x, cost, slope, direction, trace)
-        if new is None:
+        if not pairs:
+            direction = direction * (min(first_step, max_step) / largest)
+        elif largest > max_step:
+            direction = direction * (max_step / largest)
+        accepted = _line_search(function, x, cost, float(grad @ direction), direction, trace)
+        if accepted is None:
             trace.stopped = "no step lowers the cost"
             break
-        new_x, new_cost, new_grad = new
+        new_x, new_cost = accepted
+        new_grad = function(new_x, True)[1]
+        trace.gradients += 1
         s, y = new_x - x, new_grad - grad
         if float(s @ y) > 1e-12 * float(y @ y):
             pairs.append((s, y))
@@ -77,7 +94,8 @@ def minimize(
         trace.steps.append(moved)
         if on_iteration is not None:
             on_iteration(iteration, cost, moved)
-        if moved < min_step:
+        small = small + 1 if moved < min_step else 0
+        if small == 2:
             trace.stopped = "converged"
             break
     else:
@@ -102,13 +120,22 @@ def _direction(grad: np.ndarray, pairs: list) -> np.ndarray:
     return -q
 
 
-def _line_search(function, x, cost, slope, direction, trace, halvings: int = 12):
+def _line_search(function, x, cost, slope, direction, trace, tries: int = 12):
+    """(point, cost) of the first step ``t * direction`` (t = 1, then shortened) that lowers
+    the cost by at least ``1e-4 * t * slope``; None if none of ``tries`` does."""
     step = 1.0
-    for _ in range(halvings):
+    for _ in range(tries):
         candidate = x + step * direction
-        new_cost, new_grad = function(candidate)
+        new_cost = function(candidate, False)[0]
         trace.evaluations += 1
         if np.isfinite(new_cost) and new_cost <= cost + 1e-4 * step * slope:
-            return candidate, new_cost, new_grad
-        step *= 0.5
+            return candidate, new_cost
+        # the parabola through (0, cost) with slope ``slope`` and (step, new_cost), kept within
+        # [0.1, 0.5] of the step (a plain halving where the cost is not finite)
+        shorter = 0.5 * step
+        if np.isfinite(new_cost):
+            curvature = new_cost - cost - slope * step
+            if curvature > 0:
+                shorter = min(max(-slope * step * step / (2 * curvature), 0.1 * step), shorter)
+        step = shorter
     return None
