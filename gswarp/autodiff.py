@@ -62,6 +62,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from gswarp.engine.device import backend_for
 from gswarp.errors import DTypeError, ShapeError, SpecError
 from gswarp.options import parse_mode, parse_padding
 
@@ -105,7 +106,7 @@ def grid_sample_backward(
         ``grad_grid`` of 'nearest' is zero, as torch's.
     """
     parsed, padding, align, needs = _options(mode, padding_mode, align_corners, needs, "grid")
-    grad_output, input, grid = (np.asarray(a) for a in (grad_output, input, grid))
+    grad_output, input, grid = (_array(a) for a in (grad_output, input, grid))
     _check_input(grad_output, input)
     _check_like_input(grid, "grid", input)
     k = input.ndim - 2
@@ -248,6 +249,13 @@ def affine_sample_backward(
     return grad_input, grad_theta.reshape(theta.shape).astype(theta.dtype)
 
 
+def _array(value):
+    """A CuPy array as it is; anything else as a NumPy array."""
+    from gswarp.engine.device import is_device_array
+
+    return value if is_device_array(value) else np.asarray(value)
+
+
 def _theta_jacobian(k: int, spatial_in, spatial_out, align_corners: bool) -> np.ndarray:
     """d vec(M) / d vec(theta) of :func:`gswarp.transforms.theta_to_pixel_matrix` (an affine
     map, so its columns are the images of the unit matrices less the image of zero)."""
@@ -280,6 +288,10 @@ def _run(source, grad_output, input, coordinates, mode, padding, align, fill, ne
 
     ct = np.float32 if input.dtype == np.float32 else np.float64
     fill_c, _ = _fill_arrays(fill, input, ct)
+    if backend_for(input) == "cuda":
+        return _run_cuda(
+            source, grad_output, input, coordinates, mode, padding, align, fill_c, needs
+        )
     coordinate_kernel, input_kernel = backward_kernels(source, input.ndim - 2, int(mode))
     grad_output, input = np.ascontiguousarray(grad_output), np.ascontiguousarray(input)
     coordinates = np.ascontiguousarray(coordinates)
@@ -306,6 +318,32 @@ def _run(source, grad_output, input, coordinates, mode, padding, align, fill, ne
             )  # fmt: skip
             grad_coordinates = partial.reshape(len(input), -1, *coordinates.shape[1:]).sum(1)
     return grad_input, grad_coordinates
+
+
+def _run_cuda(source, grad_output, input, coordinates, mode, padding, align, fill, needs):
+    """:func:`_run` on the GPU: CuPy arrays in, CuPy arrays out (NumPy arrays inside
+    ``use_backend('cuda')``: copied over and back by numba)."""
+    from gswarp.engine.cuda import launch_backward
+    from gswarp.engine.device import module_of
+    from gswarp.errors import BackendError
+
+    if source != "grid":
+        raise BackendError(
+            "the affine backward passes run on the CPU only so far: use grid_sample_backward "
+            "with affine_grid's grid on the GPU"
+        )
+    xp = module_of(input)
+    ct = np.float32 if input.dtype == np.float32 else np.float64
+    grad_output, input, coordinates = (
+        xp.ascontiguousarray(a) for a in (grad_output, input, coordinates)
+    )
+    grad_input = xp.zeros(input.shape, dtype=input.dtype) if "input" in needs else None
+    grad_grid = xp.empty(coordinates.shape, dtype=coordinates.dtype) if "grid" in needs else None
+    fill = xp.asarray(fill) if xp is not np else fill
+    launch_backward(
+        mode, ct, grad_output, input, coordinates, grad_input, grad_grid, padding, align, fill
+    )
+    return grad_input, grad_grid
 
 
 def _check_input(grad_output: np.ndarray, input: np.ndarray) -> None:

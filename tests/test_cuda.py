@@ -244,6 +244,51 @@ def _cupy_or_skip():
     return cupy
 
 
+class TestCudaBackward:
+    """grid_sample's backward pass on the GPU (issue 17): the same point functions as the CPU's,
+    grad_input scattered with atomic adds (the order of its sums varies, as torch's CUDA
+    kernel's), grad_grid per point."""
+
+    @pytest.mark.parametrize(
+        ("spatial", "mode", "padding"), list(itertools.product((2, 3), MODES, PADDINGS))
+    )
+    def test_cuda_backward_matches_cpu(self, rng, spatial, mode, padding):
+        from gswarp.autodiff import grid_sample_backward
+
+        shape = (2, 2, 5, 6) if spatial == 2 else (1, 2, 4, 5, 3)
+        out = (3, 4) if spatial == 2 else (2, 2, 3)
+        x = image(rng, shape, np.float64)
+        grid = grid_for(rng, (shape[0], *out, spatial))
+        grad_out = rng.standard_normal((shape[0], shape[1], *out))
+        cpu = grid_sample_backward(grad_out, x, grid, mode, padding, fill=0.5)
+        gpu = on_cuda(grid_sample_backward, grad_out, x, grid, mode, padding, fill=0.5)
+        for got, expected in zip(gpu, cpu, strict=True):
+            scale = max(float(np.abs(expected).max()), 1.0)
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10 * scale)
+
+    def test_cuda_backward_float32_needs_and_nan(self, rng):
+        from gswarp.autodiff import grid_sample_backward
+
+        x = image(rng, (1, 3, 6, 7), np.float32)
+        grid = grid_for(rng, (1, 4, 5, 2)).astype(np.float32)
+        grid[0, 0, 0, 0] = np.nan
+        grad_out = rng.standard_normal((1, 3, 4, 5)).astype(np.float32)
+        cpu_input, _ = grid_sample_backward(grad_out, x, grid, needs=("input",))
+        gpu_input, gpu_grid = on_cuda(grid_sample_backward, grad_out, x, grid, needs="input")
+        assert gpu_grid is None and gpu_input.dtype == np.float32
+        np.testing.assert_allclose(gpu_input, cpu_input, rtol=0, atol=2e-5)
+        _, gpu_grid = on_cuda(grid_sample_backward, grad_out, x, grid, needs="grid")
+        assert not gpu_grid[0, 0, 0].any()
+
+    def test_cuda_affine_backward_says_cpu_only(self, rng):
+        from gswarp.autodiff import affine_sample_backward
+        from gswarp.errors import BackendError
+
+        x = image(rng, (1, 1, 4, 4), np.float64)
+        with pytest.raises(BackendError, match="affine backward passes run on the CPU only"):
+            on_cuda(affine_sample_backward, np.zeros((1, 1, 4, 4)), x, np.eye(2, 3)[None])
+
+
 class TestCudaCupyArrays:
     @pytest.mark.parametrize(
         ("mode", "dtype"), list(itertools.product(MODES, (np.float32, np.float64)))
@@ -255,6 +300,23 @@ class TestCudaCupyArrays:
         gpu = gswarp.grid_sample(cupy.asarray(x), cupy.asarray(grid), mode, "border", False)
         assert isinstance(gpu, cupy.ndarray)
         assert_close(gpu.get(), gswarp.grid_sample(x, grid, mode, "border", False), mode, dtype)
+
+    @pytest.mark.parametrize("mode", MODES)
+    def test_cuda_cupy_backward_matches_cpu(self, rng, mode):
+        from gswarp.autodiff import grid_sample_backward
+
+        cupy = _cupy_or_skip()
+        x = image(rng, (2, 3, 64, 48), np.float32)
+        grid = grid_for(rng, (2, 32, 40, 2)).astype(np.float32)
+        grad_out = rng.standard_normal((2, 3, 32, 40)).astype(np.float32)
+        cpu = grid_sample_backward(grad_out, x, grid, mode, "reflection")
+        gpu = grid_sample_backward(
+            *(cupy.asarray(a) for a in (grad_out, x, grid)), mode, "reflection"
+        )
+        for got, expected in zip(gpu, cpu, strict=True):
+            assert isinstance(got, cupy.ndarray)
+            scale = max(float(np.abs(expected).max()), 1.0)
+            np.testing.assert_allclose(got.get(), expected, rtol=0, atol=2e-5 * scale)
 
     @pytest.mark.parametrize("mode", MODES)
     def test_cuda_cupy_affine_sample_3d(self, rng, mode):

@@ -117,6 +117,16 @@ def main() -> int:
             types.int64,
         )
         failures += _compile(cuda, kernel, signature, cc, f"affine_grid {spatial}-D {compute}")
+    for spatial, mode, compute in itertools.product((2, 3), (0, 1, 2), ("float32", "float64")):
+        grad_grid, grad_input = kernels.backward_kernels(spatial, mode, compute)
+        nd = spatial + 2
+        head = [_array(compute, nd, "C"), _array(compute, nd, "C"), _array(compute, nd, "C")]
+        flags = [types.int64, types.boolean]
+        name = f"backward {spatial}-D mode {mode} {compute}"
+        signature = (*head, _array(compute, nd, "C"), *flags, _array(compute, 1, "C"), types.int64)
+        failures += _compile(cuda, grad_grid, signature, cc, f"{name} grid")
+        signature = (*head, _array(compute, nd, "C"), *flags, types.int64)
+        failures += _compile(cuda, grad_input, signature, cc, f"{name} input")
     print(f"{failures} failed")
     return 1 if failures else 0
 

@@ -41,11 +41,13 @@ development, delete ``gswarp/engine/__pycache__/*.nb*`` (``tools/clear_numba_cac
 from __future__ import annotations
 
 import threading
+import warnings
 from functools import cache
 
 import numba
 import numpy as np
 from numba import njit, prange, types
+from numba.core.errors import NumbaIRAssumptionWarning
 
 from gswarp.engine import notices
 from gswarp.engine.pointwise import (
@@ -462,7 +464,11 @@ def _compile_with_notice(kernel, signature: tuple) -> None:
         timer.daemon = True
         timer.start()
     try:
-        kernel.compile(signature)
+        with warnings.catch_warnings():
+            # numba's pedantic SSA check on IR-inlined helpers (harmless; the kernels' results
+            # are tested): not for users to read on their first run
+            warnings.simplefilter("ignore", NumbaIRAssumptionWarning)
+            kernel.compile(signature)
     finally:
         if timer is not None:
             timer.cancel()

@@ -31,7 +31,7 @@ from numba import cuda
 from numba.core import types
 from numba.core.extending import overload
 
-from gswarp.engine import footprint, pointwise
+from gswarp.engine import backward, footprint, pointwise
 from gswarp.engine.device import is_device_array
 from gswarp.engine.footprint import (
     FRAME_2D,
@@ -169,9 +169,22 @@ def _cuda_copies(functions) -> dict:
     return copies
 
 
-_CUDA_COPIES = _cuda_copies(_helpers_to_copy((pointwise, footprint)))
-for _copy in _CUDA_COPIES.values():
-    _device_form(_copy)
+def _atomic_form(function) -> None:
+    """The GPU form of backward's ``accumulate_2d``/``_3d``: an atomic add (threads of many
+    output points may scatter into the same input pixel, as torch's CUDA kernel does)."""
+    spatial = function.__code__.co_argcount - 4
+
+    @overload(function, target="cuda", strict=False)
+    def implementation(*args):
+        if spatial == 2:
+            return lambda a, n, c, y, x, v: cuda.atomic.add(a, (n, c, y, x), v)
+        return lambda a, n, c, z, y, x, v: cuda.atomic.add(a, (n, c, z, y, x), v)
+
+
+_ATOMIC = (backward.accumulate_2d, backward.accumulate_3d)
+_CUDA_COPIES = _cuda_copies(_helpers_to_copy((pointwise, footprint, backward)))
+for _original, _copy in _CUDA_COPIES.items():
+    (_atomic_form if _original in _ATOMIC else _device_form)(_copy)
 # the helpers this module's kernels call by name are the copies too
 globals().update(
     {
@@ -180,6 +193,11 @@ globals().update(
         if isinstance(value, FunctionType) and value in _CUDA_COPIES
     }
 )
+
+
+def _cuda_copy(function):
+    """The CUDA copy of one of the copied helpers (the function itself if it has none)."""
+    return _CUDA_COPIES.get(function, function)
 
 
 def _cuda_point_functions(source: str, spatial: int, mode: int):
@@ -828,3 +846,146 @@ def launch_affine_grid(theta, grid, align_corners, ct) -> None:
     blocks, threads = _launch_shape(total)
     args = (theta, grid, bool(align_corners), np.int64(total))
     _launch(kernel, blocks, threads, args, device)
+
+
+# --------------------------------------------------------------------------------------------
+# backward passes of grid_sample (gswarp.engine.backward's point functions): the grid gradient
+# per output point; the input gradient per (output point, channel), scattered by atomic adds,
+# so its sums' order (and their float rounding) varies from run to run, as torch's CUDA kernel
+
+
+def _backward_grid_2d(grad_point, scatter_point, unnormalize, ct):
+    scale = _cuda_copy(backward._scale)
+    isfinite = _cuda_copy(pointwise.isfinite)
+
+    def grad_grid_2d(gout, inp, grid, ggrid, padding, align_corners, fill, total):
+        H = inp.shape[2]
+        W = inp.shape[3]
+        sx = scale(W, align_corners, ct)
+        sy = scale(H, align_corners, ct)
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            n, ho, wo = split_index_2d(i, grid.shape[1], grid.shape[2])
+            gx = ct(grid[n, ho, wo, 0])
+            gy = ct(grid[n, ho, wo, 1])
+            dx = ct(0)
+            dy = ct(0)
+            if isfinite(gx) and isfinite(gy):
+                px = unnormalize(gx, W, align_corners, ct)
+                py = unnormalize(gy, H, align_corners, ct)
+                dx, dy = grad_point(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct)
+            ggrid[n, ho, wo, 0] = dx * sx
+            ggrid[n, ho, wo, 1] = dy * sy
+            i += step
+
+    def grad_input_2d(gout, inp, grid, ginp, padding, align_corners, total):
+        H = inp.shape[2]
+        W = inp.shape[3]
+        channels = inp.shape[1]
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            point = i // channels
+            c = i - point * channels
+            n, ho, wo = split_index_2d(point, grid.shape[1], grid.shape[2])
+            gx = ct(grid[n, ho, wo, 0])
+            gy = ct(grid[n, ho, wo, 1])
+            if isfinite(gx) and isfinite(gy):
+                px = unnormalize(gx, W, align_corners, ct)
+                py = unnormalize(gy, H, align_corners, ct)
+                g = ct(gout[n, c, ho, wo])
+                scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct)
+            i += step
+
+    return _jit(grad_grid_2d), _jit(grad_input_2d)
+
+
+def _backward_grid_3d(grad_point, scatter_point, unnormalize, ct):
+    scale = _cuda_copy(backward._scale)
+    isfinite = _cuda_copy(pointwise.isfinite)
+
+    def grad_grid_3d(gout, inp, grid, ggrid, padding, align_corners, fill, total):
+        D = inp.shape[2]
+        H = inp.shape[3]
+        W = inp.shape[4]
+        sx = scale(W, align_corners, ct)
+        sy = scale(H, align_corners, ct)
+        sz = scale(D, align_corners, ct)
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            n, do, ho, wo = split_index_3d(i, grid.shape[1], grid.shape[2], grid.shape[3])
+            gx = ct(grid[n, do, ho, wo, 0])
+            gy = ct(grid[n, do, ho, wo, 1])
+            gz = ct(grid[n, do, ho, wo, 2])
+            dx = ct(0)
+            dy = ct(0)
+            dz = ct(0)
+            if isfinite(gx) and isfinite(gy) and isfinite(gz):
+                px = unnormalize(gx, W, align_corners, ct)
+                py = unnormalize(gy, H, align_corners, ct)
+                pz = unnormalize(gz, D, align_corners, ct)
+                dx, dy, dz = grad_point(
+                    gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct
+                )
+            ggrid[n, do, ho, wo, 0] = sx * dx
+            ggrid[n, do, ho, wo, 1] = sy * dy
+            ggrid[n, do, ho, wo, 2] = sz * dz
+            i += step
+
+    def grad_input_3d(gout, inp, grid, ginp, padding, align_corners, total):
+        D = inp.shape[2]
+        H = inp.shape[3]
+        W = inp.shape[4]
+        channels = inp.shape[1]
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            point = i // channels
+            c = i - point * channels
+            n, do, ho, wo = split_index_3d(point, grid.shape[1], grid.shape[2], grid.shape[3])
+            gx = ct(grid[n, do, ho, wo, 0])
+            gy = ct(grid[n, do, ho, wo, 1])
+            gz = ct(grid[n, do, ho, wo, 2])
+            if isfinite(gx) and isfinite(gy) and isfinite(gz):
+                px = unnormalize(gx, W, align_corners, ct)
+                py = unnormalize(gy, H, align_corners, ct)
+                pz = unnormalize(gz, D, align_corners, ct)
+                g = ct(gout[n, c, do, ho, wo])
+                scatter_point(ginp, n, c, px, py, pz, g, padding, align_corners, ct)
+            i += step
+
+    return _jit(grad_grid_3d), _jit(grad_input_3d)
+
+
+@cache
+def backward_kernels(spatial: int, mode: int, compute: str):
+    """(grad_grid kernel, grad_input kernel) of ``grid_sample`` on the GPU for 2 or 3 spatial
+    dims, ``mode`` and compute dtype name. Signatures: ``(gout, inp, grid, ggrid, padding,
+    align_corners, fill, total)`` with ``total`` the output points, and ``(gout, inp, grid,
+    ginp, padding, align_corners, total)`` with ``total`` the output points times channels."""
+    grad_point, scatter_point = (_cuda_copy(f) for f in backward.POINT_GRAD[spatial][mode])
+    unnormalize = _cuda_copy(point_functions("grid", spatial, mode)[1])
+    ct = np.float32 if compute == "float32" else np.float64
+    factory = _backward_grid_2d if spatial == 2 else _backward_grid_3d
+    return factory(grad_point, scatter_point, unnormalize, ct)
+
+
+def launch_backward(mode, ct, gout, inp, grid, grad_input, grad_grid, padding, align, fill):
+    """Fill ``grad_input`` (zeros on entry) and ``grad_grid`` where not None, on the GPU."""
+    spatial = inp.ndim - 2
+    grad_grid_kernel, grad_input_kernel = backward_kernels(spatial, int(mode), np.dtype(ct).name)
+    device = is_device_array(inp)
+    if not device:
+        gout, inp, grid, fill = (_plain(a) for a in (gout, inp, grid, fill))
+    points = int(grid.shape[0]) * math.prod(int(s) for s in grid.shape[1:-1])
+    if grad_input is not None:
+        total = points * int(inp.shape[1])
+        blocks, threads = _launch_shape(total)
+        args = (gout, inp, grid, grad_input, int(padding), bool(align), np.int64(total))
+        _launch(grad_input_kernel, blocks, threads, args, device)
+    if grad_grid is not None:
+        blocks, threads = _launch_shape(points)
+        args = (gout, inp, grid, grad_grid, int(padding), bool(align), fill, np.int64(points))
+        _launch(grad_grid_kernel, blocks, threads, args, device)
