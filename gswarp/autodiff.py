@@ -9,6 +9,7 @@ forward                        backward
 ``affine_grid``                :func:`affine_grid_backward` -> grad_theta
 ``affine_sample`` (fused)      :func:`affine_sample_backward` -> (grad_input, grad_theta)
 ``warp_affine`` (pixel space)  :func:`warp_affine_backward` -> (grad_input, grad_matrix)
+``warp_flow`` (a flow field)   :func:`warp_flow_backward` -> (grad_input, grad_flow)
 =============================  ======================================================
 
 >>> import numpy as np
@@ -71,6 +72,7 @@ __all__ = [
     "affine_sample_backward",
     "grid_sample_backward",
     "warp_affine_backward",
+    "warp_flow_backward",
 ]
 
 
@@ -247,6 +249,106 @@ def affine_sample_backward(
     jacobian = _theta_jacobian(theta.shape[1], spatial_in, spatial_out, bool(align_corners))
     grad_theta = grad_matrix.reshape(len(theta), -1) @ jacobian
     return grad_input, grad_theta.reshape(theta.shape).astype(theta.dtype)
+
+
+def warp_flow_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    flow: np.ndarray,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool | None = False,
+    needs: Sequence[str] = ("input", "flow"),
+    *,
+    kind: str = "displacement",
+    fill: float | Sequence[float] = 0.0,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The gradients of ``warp_flow(input, flow, grad_output.shape, mode, padding_mode,
+    align_corners, kind=kind, fill=fill)`` for ``input`` and for the flow field.
+
+    A field coarser than the input (a lattice: ``warp_flow`` interpolates it bilinearly over the
+    input's extent, edges continued) gets the transpose of that interpolation -- the gradient
+    at the lattice's resolution, so a field can be optimized there. CPU only; this composes
+    :func:`grid_sample_backward` twice and stores the sampling coordinates (k values per output
+    point) and, for a lattice, the gradient at every output point before it is gathered.
+
+    Parameters
+    ----------
+    grad_output : ndarray, shape (N, C, *spatial_out)
+    input : ndarray, shape (N, C, H, W) or (N, C, D, H, W), float32 or float64
+    flow : ndarray, shape (H_f, W_f, 2) or (D_f, H_f, W_f, 3), input pixels (x, y[, z])
+    mode, padding_mode, align_corners, kind, fill
+        As for :func:`gswarp.warp_flow`.
+    needs : 'input', 'flow' or both.
+
+    Returns
+    -------
+    (grad_input, grad_flow)
+        ``grad_flow`` float64 of ``flow``'s shape (summed over the batch: one field warps every
+        item). None for one not in ``needs``.
+    """
+    from gswarp.engine.api import grid_sample
+    from gswarp.transforms import resize_matrix
+
+    _, _, align, needs = _options(mode, padding_mode, align_corners, needs, "flow")
+    if kind not in ("displacement", "coordinates"):
+        raise SpecError(f"kind: expected 'displacement' or 'coordinates', got {kind!r}")
+    grad_output, input = np.asarray(grad_output), np.asarray(input)
+    _check_input(grad_output, input)
+    k = input.ndim - 2
+    flow = np.asarray(flow, dtype=np.float64)
+    if flow.ndim != k + 1 or flow.shape[-1] != k:
+        expected = "(H_f, W_f, 2)" if k == 2 else "(D_f, H_f, W_f, 3)"
+        raise ShapeError(f"flow: expected {expected} for this input, got {flow.shape}")
+    input_spatial, output_spatial = input.shape[2:], grad_output.shape[2:]
+    field_spatial = flow.shape[:-1]
+    points = _pixel_points(output_spatial)  # (*out, k) output pixels (x, y[, z])
+    if output_spatial != input_spatial:  # the output grid stretched over the input's extent
+        stretch = resize_matrix(input_spatial, output_spatial, align)
+        points = points @ stretch[:, :k].T + stretch[:, k]
+    field_grid = None
+    field_image = np.ascontiguousarray(np.moveaxis(flow, -1, 0)[None])  # (1, k, *field)
+    values = flow
+    if field_spatial != input_spatial or output_spatial != input_spatial:
+        to_field = resize_matrix(field_spatial, input_spatial, align)
+        field_points = points @ to_field[:, :k].T + to_field[:, k]
+        field_grid = _normalized(field_points, field_spatial, align)[None]
+        values = np.moveaxis(
+            grid_sample(field_image, field_grid, "bilinear", "border", align)[0], 0, -1
+        )
+    source = values if kind == "coordinates" else points + values
+    grid = _normalized(source, input_spatial, align).astype(input.dtype)
+    grid = np.ascontiguousarray(np.broadcast_to(grid[None], (input.shape[0], *grid.shape)))
+    coordinate_needs = [("grid" if name == "flow" else name) for name in needs]
+    grad_input, grad_grid = grid_sample_backward(
+        grad_output, input, grid, mode, padding_mode, align, coordinate_needs, fill=fill
+    )
+    if grad_grid is None:
+        return grad_input, None
+    # d grid / d source pixel, per axis: 2 / (S - 1) with align_corners, 2 / S without
+    sizes = np.array(input_spatial[::-1], dtype=np.float64)
+    grad_source = grad_grid.astype(np.float64).sum(axis=0)
+    grad_source *= 2 / (np.maximum(sizes - 1, 1) if align else sizes)
+    if field_grid is None:
+        return grad_input, grad_source
+    grad_field, _ = grid_sample_backward(
+        np.ascontiguousarray(np.moveaxis(grad_source, -1, 0)[None]), field_image, field_grid,
+        "bilinear", "border", align, needs=("input",),
+    )  # fmt: skip
+    return grad_input, np.moveaxis(grad_field[0], 0, -1)
+
+
+def _pixel_points(spatial) -> np.ndarray:
+    """(*spatial, k) float64: the pixel coordinates (x, y[, z]) of every point of a grid."""
+    return np.moveaxis(np.indices(spatial, dtype=np.float64)[::-1], 0, -1)
+
+
+def _normalized(points: np.ndarray, spatial, align: bool) -> np.ndarray:
+    """Pixel coordinates (x, y[, z] last) -> grid_sample's normalized coordinates."""
+    sizes = np.array(spatial[::-1], dtype=np.float64)
+    if align:
+        return 2 * points / np.maximum(sizes - 1, 1) - 1
+    return (2 * points + 1) / sizes - 1
 
 
 def _array(value):

@@ -26,6 +26,7 @@ from gswarp.autodiff import (
     affine_sample_backward,
     grid_sample_backward,
     warp_affine_backward,
+    warp_flow_backward,
 )
 from gswarp.errors import DTypeError, ShapeError, SpecError
 
@@ -278,3 +279,50 @@ def test_affine_backward_bad_input():
         warp_affine_backward(grad_out.astype(np.float32), inp, np.eye(2, 3))
     with pytest.raises(ShapeError, match=r"grad_grid: expected shape \(1, 3, 3, 2\)"):
         affine_grid_backward(np.zeros((1, 3, 3, 3)), (1, 1, 3, 3))
+
+
+FLOW_CASES = [
+    # spatial, input size, field size, output size, kind
+    (2, (7, 8), (7, 8), (7, 8), "displacement"),
+    (2, (7, 8), (3, 4), (7, 8), "displacement"),  # a lattice: the transpose of its interpolation
+    (2, (7, 8), (4, 3), (5, 9), "coordinates"),  # and an output of another size
+    (3, (4, 5, 6), (4, 5, 6), (4, 5, 6), "displacement"),
+    (3, (4, 5, 6), (2, 3, 3), (4, 5, 6), "displacement"),
+]
+
+
+@pytest.mark.parametrize(("spatial", "size", "field", "out", "kind"), FLOW_CASES)
+@pytest.mark.parametrize("align", [False, True])
+def test_flow_gradient_is_the_derivative(spatial, size, field, out, kind, align):
+    """Central differences of sum(grad_output * warp_flow(input, flow)) for the flow (float64):
+    dense fields, coarse lattices, both kinds; and grad_input is warp_flow's adjoint."""
+    from gswarp.engine.tiles import warp_flow
+
+    rng = np.random.default_rng(len(size) + len(field) + int(align))
+    inp = rng.standard_normal((2, 2, *size))
+    extent = np.array(size[::-1], dtype=np.float64)
+    if kind == "coordinates":
+        flow = rng.uniform(0.3, 0.7, (*field, spatial)) * (extent - 1)
+    else:
+        flow = rng.uniform(-1.3, 1.3, (*field, spatial))
+    flow += rng.uniform(0.21, 0.29)  # away from whole pixels (the bilinear kinks)
+    grad_out = rng.standard_normal((2, 2, *out))
+    size_out = (2, 2, *out)
+    grad_input, grad_flow = warp_flow_backward(grad_out, inp, flow, align_corners=align, kind=kind)
+    assert grad_flow.shape == flow.shape
+
+    def loss(f):
+        return (grad_out * warp_flow(inp, f, size_out, align_corners=align, kind=kind)).sum()
+
+    np.testing.assert_allclose(grad_flow, _numeric_gradient(loss, flow), rtol=1e-5, atol=1e-7)
+    probe = rng.standard_normal(inp.shape)
+    forward = warp_flow(probe, flow, size_out, align_corners=align, kind=kind)
+    assert np.isclose((grad_input * probe).sum(), (grad_out * forward).sum(), rtol=1e-12)
+
+
+def test_flow_backward_bad_input():
+    inp = np.zeros((1, 1, 4, 4))
+    with pytest.raises(ShapeError, match=r"flow: expected \(H_f, W_f, 2\)"):
+        warp_flow_backward(np.zeros((1, 1, 4, 4)), inp, np.zeros((4, 4, 3)))
+    with pytest.raises(SpecError, match="kind: expected 'displacement' or 'coordinates'"):
+        warp_flow_backward(np.zeros((1, 1, 4, 4)), inp, np.zeros((4, 4, 2)), kind="absolute")
