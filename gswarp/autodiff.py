@@ -424,28 +424,33 @@ def _run(source, grad_output, input, coordinates, mode, padding, align, fill, ne
 
 def _run_cuda(source, grad_output, input, coordinates, mode, padding, align, fill, needs):
     """:func:`_run` on the GPU: CuPy arrays in, CuPy arrays out (NumPy arrays inside
-    ``use_backend('cuda')``: copied over and back by numba)."""
+    ``use_backend('cuda')``: copied over and back by numba); a matrix gradient comes back as a
+    NumPy array, as matrices live on the host."""
     from gswarp.engine.cuda import launch_backward
-    from gswarp.engine.device import module_of
-    from gswarp.errors import BackendError
+    from gswarp.engine.device import host, module_of
 
-    if source != "grid":
-        raise BackendError(
-            "the affine backward passes run on the CPU only so far: use grid_sample_backward "
-            "with affine_grid's grid on the GPU"
-        )
     xp = module_of(input)
     ct = np.float32 if input.dtype == np.float32 else np.float64
-    grad_output, input, coordinates = (
-        xp.ascontiguousarray(a) for a in (grad_output, input, coordinates)
-    )
-    grad_input = xp.zeros(input.shape, dtype=input.dtype) if "input" in needs else None
-    grad_grid = xp.empty(coordinates.shape, dtype=coordinates.dtype) if "grid" in needs else None
+    grad_output, input = (xp.ascontiguousarray(a) for a in (grad_output, input))
+    if source == "grid":
+        coordinates = xp.ascontiguousarray(coordinates)
     fill = xp.asarray(fill) if xp is not np else fill
+    grad_input = xp.zeros(input.shape, dtype=input.dtype) if "input" in needs else None
+    grad_coordinates = None
+    if "grid" in needs and source == "grid":
+        grad_coordinates = xp.empty(coordinates.shape, dtype=coordinates.dtype)
+    elif "grid" in needs:
+        rows = int(np.prod(grad_output.shape[2:-1])) * len(input)
+        grad_coordinates = xp.empty((rows, *coordinates.shape[1:]), dtype=np.float64)
+        coordinates = xp.asarray(coordinates)
     launch_backward(
-        mode, ct, grad_output, input, coordinates, grad_input, grad_grid, padding, align, fill
-    )
-    return grad_input, grad_grid
+        source, mode, ct, grad_output, input, coordinates, grad_input, grad_coordinates,
+        padding, align, fill,
+    )  # fmt: skip
+    if source == "affine" and grad_coordinates is not None:
+        partial = host(grad_coordinates)
+        grad_coordinates = partial.reshape(len(input), -1, *partial.shape[1:]).sum(1)
+    return grad_input, grad_coordinates
 
 
 def _check_input(grad_output: np.ndarray, input: np.ndarray) -> None:

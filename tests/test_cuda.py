@@ -280,13 +280,22 @@ class TestCudaBackward:
         _, gpu_grid = on_cuda(grid_sample_backward, grad_out, x, grid, needs="grid")
         assert not gpu_grid[0, 0, 0].any()
 
-    def test_cuda_affine_backward_says_cpu_only(self, rng):
+    @pytest.mark.parametrize(("spatial", "mode"), list(itertools.product((2, 3), MODES)))
+    def test_cuda_affine_backward_matches_cpu(self, rng, spatial, mode):
         from gswarp.autodiff import affine_sample_backward
-        from gswarp.errors import BackendError
 
-        x = image(rng, (1, 1, 4, 4), np.float64)
-        with pytest.raises(BackendError, match="affine backward passes run on the CPU only"):
-            on_cuda(affine_sample_backward, np.zeros((1, 1, 4, 4)), x, np.eye(2, 3)[None])
+        shape = (2, 2, 5, 6) if spatial == 2 else (1, 2, 4, 5, 3)
+        size = (shape[0], 2, 4, 3) if spatial == 2 else (1, 2, 3, 2, 4)
+        x = image(rng, shape, np.float64)
+        theta = np.eye(spatial, spatial + 1) * 0.9 + rng.uniform(
+            -0.2, 0.2, (shape[0], spatial, spatial + 1)
+        )
+        grad_out = rng.standard_normal(size)
+        cpu = affine_sample_backward(grad_out, x, theta, mode, "border")
+        gpu = on_cuda(affine_sample_backward, grad_out, x, theta, mode, "border")
+        for got, expected in zip(gpu, cpu, strict=True):
+            scale = max(float(np.abs(expected).max()), 1.0)
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10 * scale)
 
 
 class TestCudaCupyArrays:

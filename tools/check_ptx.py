@@ -117,16 +117,23 @@ def main() -> int:
             types.int64,
         )
         failures += _compile(cuda, kernel, signature, cc, f"affine_grid {spatial}-D {compute}")
-    for spatial, mode, compute in itertools.product((2, 3), (0, 1, 2), ("float32", "float64")):
-        grad_grid, grad_input = kernels.backward_kernels(spatial, mode, compute)
+    cases = itertools.product(("grid", "affine"), (2, 3), (0, 1, 2), ("float32", "float64"))
+    for source, spatial, mode, compute in cases:  # the backward passes
+        coordinates, inputs = kernels.backward_kernels(source, spatial, mode, compute)
         nd = spatial + 2
-        head = [_array(compute, nd, "C"), _array(compute, nd, "C"), _array(compute, nd, "C")]
+        head = [_array(compute, nd, "C"), _array(compute, nd, "C")]
+        if source == "grid":
+            head.append(_array(compute, nd, "C"))
+            written = _array(compute, nd, "C")
+        else:
+            head.append(_array(np.float64, 3, "C"))
+            written = _array(np.float64, 3, "C")
         flags = [types.int64, types.boolean]
-        name = f"backward {spatial}-D mode {mode} {compute}"
-        signature = (*head, _array(compute, nd, "C"), *flags, _array(compute, 1, "C"), types.int64)
-        failures += _compile(cuda, grad_grid, signature, cc, f"{name} grid")
+        name = f"backward {source} {spatial}-D mode {mode} {compute}"
+        signature = (*head, written, *flags, _array(compute, 1, "C"), types.int64)
+        failures += _compile(cuda, coordinates, signature, cc, f"{name} coordinates")
         signature = (*head, _array(compute, nd, "C"), *flags, types.int64)
-        failures += _compile(cuda, grad_input, signature, cc, f"{name} input")
+        failures += _compile(cuda, inputs, signature, cc, f"{name} input")
     print(f"{failures} failed")
     return 1 if failures else 0
 

@@ -959,33 +959,174 @@ def _backward_grid_3d(grad_point, scatter_point, unnormalize, ct):
     return _jit(grad_grid_3d), _jit(grad_input_3d)
 
 
+def _backward_affine_2d(grad_point, scatter_point, ct):
+    isfinite = _cuda_copy(pointwise.isfinite)
+
+    def grad_matrix_2d(gout, inp, matrix, rows, padding, align_corners, fill, total):
+        """Per output row (``total`` rows): its share of d L / d M, in float64, as the CPU."""
+        ho_n = gout.shape[2]
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            n = i // ho_n
+            ho = i - n * ho_n
+            ox = matrix[n, 0, 1] * ho + matrix[n, 0, 2]
+            oy = matrix[n, 1, 1] * ho + matrix[n, 1, 2]
+            sum_x = 0.0
+            sum_y = 0.0
+            moment_x = 0.0
+            moment_y = 0.0
+            for wo in range(gout.shape[3]):
+                column = np.float64(wo)
+                px = ct(fma(matrix[n, 0, 0], column, ox))
+                py = ct(fma(matrix[n, 1, 0], column, oy))
+                if isfinite(px) and isfinite(py):
+                    dx, dy = grad_point(
+                        gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct
+                    )
+                    sum_x += dx
+                    sum_y += dy
+                    moment_x += np.float64(dx) * column
+                    moment_y += np.float64(dy) * column
+            rows[i, 0, 0] = moment_x
+            rows[i, 0, 1] = sum_x * ho
+            rows[i, 0, 2] = sum_x
+            rows[i, 1, 0] = moment_y
+            rows[i, 1, 1] = sum_y * ho
+            rows[i, 1, 2] = sum_y
+            i += step
+
+    def grad_input_2d(gout, inp, matrix, ginp, padding, align_corners, total):
+        channels = inp.shape[1]
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            point = i // channels
+            c = i - point * channels
+            n, ho, wo = split_index_2d(point, gout.shape[2], gout.shape[3])
+            column = np.float64(wo)
+            px = ct(fma(matrix[n, 0, 0], column, matrix[n, 0, 1] * ho + matrix[n, 0, 2]))
+            py = ct(fma(matrix[n, 1, 0], column, matrix[n, 1, 1] * ho + matrix[n, 1, 2]))
+            if isfinite(px) and isfinite(py):
+                g = ct(gout[n, c, ho, wo])
+                scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct)
+            i += step
+
+    return _jit(grad_matrix_2d), _jit(grad_input_2d)
+
+
+def _backward_affine_3d(grad_point, scatter_point, ct):
+    isfinite = _cuda_copy(pointwise.isfinite)
+
+    def grad_matrix_3d(gout, inp, matrix, rows, padding, align_corners, fill, total):
+        do_n = gout.shape[2]
+        ho_n = gout.shape[3]
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            n = i // (do_n * ho_n)
+            rest = i - n * (do_n * ho_n)
+            do = rest // ho_n
+            ho = rest - do * ho_n
+            ox = matrix[n, 0, 1] * ho + matrix[n, 0, 2] * do + matrix[n, 0, 3]
+            oy = matrix[n, 1, 1] * ho + matrix[n, 1, 2] * do + matrix[n, 1, 3]
+            oz = matrix[n, 2, 1] * ho + matrix[n, 2, 2] * do + matrix[n, 2, 3]
+            sx = 0.0
+            sy = 0.0
+            sz = 0.0
+            mx = 0.0
+            my = 0.0
+            mz = 0.0
+            for wo in range(gout.shape[4]):
+                column = np.float64(wo)
+                px = ct(fma(matrix[n, 0, 0], column, ox))
+                py = ct(fma(matrix[n, 1, 0], column, oy))
+                pz = ct(fma(matrix[n, 2, 0], column, oz))
+                if isfinite(px) and isfinite(py) and isfinite(pz):
+                    dx, dy, dz = grad_point(
+                        gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct
+                    )
+                    sx += dx
+                    sy += dy
+                    sz += dz
+                    mx += np.float64(dx) * column
+                    my += np.float64(dy) * column
+                    mz += np.float64(dz) * column
+            rows[i, 0, 0] = mx
+            rows[i, 1, 0] = my
+            rows[i, 2, 0] = mz
+            rows[i, 0, 1] = sx * ho
+            rows[i, 1, 1] = sy * ho
+            rows[i, 2, 1] = sz * ho
+            rows[i, 0, 2] = sx * do
+            rows[i, 1, 2] = sy * do
+            rows[i, 2, 2] = sz * do
+            rows[i, 0, 3] = sx
+            rows[i, 1, 3] = sy
+            rows[i, 2, 3] = sz
+            i += step
+
+    def grad_input_3d(gout, inp, matrix, ginp, padding, align_corners, total):
+        channels = inp.shape[1]
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            point = i // channels
+            c = i - point * channels
+            n, do, ho, wo = split_index_3d(point, gout.shape[2], gout.shape[3], gout.shape[4])
+            column = np.float64(wo)
+            ox = matrix[n, 0, 1] * ho + matrix[n, 0, 2] * do + matrix[n, 0, 3]
+            oy = matrix[n, 1, 1] * ho + matrix[n, 1, 2] * do + matrix[n, 1, 3]
+            oz = matrix[n, 2, 1] * ho + matrix[n, 2, 2] * do + matrix[n, 2, 3]
+            px = ct(fma(matrix[n, 0, 0], column, ox))
+            py = ct(fma(matrix[n, 1, 0], column, oy))
+            pz = ct(fma(matrix[n, 2, 0], column, oz))
+            if isfinite(px) and isfinite(py) and isfinite(pz):
+                g = ct(gout[n, c, do, ho, wo])
+                scatter_point(ginp, n, c, px, py, pz, g, padding, align_corners, ct)
+            i += step
+
+    return _jit(grad_matrix_3d), _jit(grad_input_3d)
+
+
 @cache
-def backward_kernels(spatial: int, mode: int, compute: str):
-    """(grad_grid kernel, grad_input kernel) of ``grid_sample`` on the GPU for 2 or 3 spatial
-    dims, ``mode`` and compute dtype name. Signatures: ``(gout, inp, grid, ggrid, padding,
-    align_corners, fill, total)`` with ``total`` the output points, and ``(gout, inp, grid,
-    ginp, padding, align_corners, total)`` with ``total`` the output points times channels."""
+def backward_kernels(source: str, spatial: int, mode: int, compute: str):
+    """(coordinate-gradient kernel, grad_input kernel) on the GPU for ``source`` ('grid' or
+    'affine'), 2 or 3 spatial dims, ``mode`` and compute dtype name. Signatures: ``(gout, inp,
+    grid, ggrid, padding, align_corners, fill, total)`` with ``total`` the output points -- for
+    'affine' ``(gout, inp, matrix, rows, ..., total)`` with ``total`` the output rows, each
+    writing its float64 (k, k + 1) share of the matrix gradient -- and ``(gout, inp, grid or
+    matrix, ginp, padding, align_corners, total)`` with ``total`` the output points times the
+    channels."""
     grad_point, scatter_point = (_cuda_copy(f) for f in backward.POINT_GRAD[spatial][mode])
-    unnormalize = _cuda_copy(point_functions("grid", spatial, mode)[1])
     ct = np.float32 if compute == "float32" else np.float64
+    if source == "affine":
+        factory = _backward_affine_2d if spatial == 2 else _backward_affine_3d
+        return factory(grad_point, scatter_point, ct)
+    unnormalize = _cuda_copy(point_functions("grid", spatial, mode)[1])
     factory = _backward_grid_2d if spatial == 2 else _backward_grid_3d
     return factory(grad_point, scatter_point, unnormalize, ct)
 
 
-def launch_backward(mode, ct, gout, inp, grid, grad_input, grad_grid, padding, align, fill):
-    """Fill ``grad_input`` (zeros on entry) and ``grad_grid`` where not None, on the GPU."""
+def launch_backward(source, mode, ct, gout, inp, coordinates, grad_input, grad_coordinates,
+                    padding, align, fill) -> None:  # fmt: skip
+    """Fill ``grad_input`` (zeros on entry) and ``grad_coordinates`` (a grid's gradient, or the
+    (rows, k, k + 1) float64 per-row shares of a matrix's) where not None, on the GPU."""
     spatial = inp.ndim - 2
-    grad_grid_kernel, grad_input_kernel = backward_kernels(spatial, int(mode), np.dtype(ct).name)
+    coordinate_kernel, input_kernel = backward_kernels(
+        source, spatial, int(mode), np.dtype(ct).name
+    )
     device = is_device_array(inp)
     if not device:
-        gout, inp, grid, fill = (_plain(a) for a in (gout, inp, grid, fill))
-    points = int(grid.shape[0]) * math.prod(int(s) for s in grid.shape[1:-1])
+        gout, inp, coordinates, fill = (_plain(a) for a in (gout, inp, coordinates, fill))
+    points = int(gout.shape[0]) * math.prod(int(s) for s in gout.shape[2:])
     if grad_input is not None:
         total = points * int(inp.shape[1])
         blocks, threads = _launch_shape(total)
-        args = (gout, inp, grid, grad_input, int(padding), bool(align), np.int64(total))
-        _launch(grad_input_kernel, blocks, threads, args, device)
-    if grad_grid is not None:
-        blocks, threads = _launch_shape(points)
-        args = (gout, inp, grid, grad_grid, int(padding), bool(align), fill, np.int64(points))
-        _launch(grad_grid_kernel, blocks, threads, args, device)
+        args = (gout, inp, coordinates, grad_input, int(padding), bool(align), np.int64(total))
+        _launch(input_kernel, blocks, threads, args, device)
+    if grad_coordinates is not None:
+        total = points if source == "grid" else points // int(gout.shape[-1])
+        blocks, threads = _launch_shape(total)
+        args = (gout, inp, coordinates, grad_coordinates, int(padding), bool(align), fill)
+        _launch(coordinate_kernel, blocks, threads, (*args, np.int64(total)), device)
