@@ -161,8 +161,9 @@ def register(
         level_fixed, level_mask = _shrunk(fixed, shrink, mask)
         level_moving = _shrunk(Image(moving_data, moving.to_physical), shrink, None)[0]
         scales = parsed.scales(fixed.radius(), level_fixed.spacing)
-        objective = _Objective(parsed, metric, level_fixed, level_moving, level_mask, center)
-        objective.scales, objective.histogram = scales, histogram
+        objective = _Objective(
+            parsed, metric, level_fixed, level_moving, level_mask, center, scales, histogram
+        )
 
         def report(iteration, value, step, index=index):
             if on_iteration is not None:
@@ -195,12 +196,10 @@ def register(
 class _Objective:
     """The cost of scaled parameters ``u = p * scales`` on one level, and its gradient."""
 
-    scales: np.ndarray
-    histogram: Histogram | None = None
-
-    def __init__(self, model, metric, fixed, moving, mask, center):
+    def __init__(self, model, metric, fixed, moving, mask, center, scales, histogram):
         self.model, self.metric, self.center = model, metric, center
         self.fixed, self.moving, self.mask = fixed, moving, mask
+        self.scales, self.histogram = scales, histogram
         self.moving_batch = np.ascontiguousarray(moving.data[None, None])
         self._last = None
         self.to_moving_voxels = np.linalg.inv(moving.to_physical)

@@ -95,10 +95,9 @@ def register_flow(
         objective = _FlowObjective(
             metric, level_fixed, level_moving, level_mask, start.matrix, histogram, lattice.shape
         )
-        objective.node_distance = node_distance
         scale = level_fixed.spacing
         first, _ = objective.metric_cost(lattice)
-        objective.weight = smoothness * max(abs(first), 1e-12)
+        objective.regularize(node_distance, smoothness * max(abs(first), 1e-12))
 
         def report(iteration, value, step, index=index):
             if on_iteration is not None:
@@ -138,8 +137,14 @@ def _node_distance(fixed: Image, lattice: tuple[int, ...]) -> np.ndarray:
 
 
 class _FlowObjective:
+    """The flow model's cost on one level: the metric of the lattice's warp plus the weighted
+    strain (:meth:`regularize` sets the weight once the level's starting cost is known)."""
+
     node_distance: np.ndarray
     weight: float = 0.0
+
+    def regularize(self, node_distance: np.ndarray, weight: float) -> None:
+        self.node_distance, self.weight = node_distance, weight
 
     def __init__(self, metric, fixed, moving, mask, pull, histogram, lattice_shape):
         k = fixed.spatial
