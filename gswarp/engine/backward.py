@@ -191,6 +191,39 @@ def cubic_slopes(t, ct):
     )
 
 
+@cpu_inlined
+def _cubic_axis(p, size, padding, align_corners, ct):
+    """Along one axis, for pixel coordinate ``p`` (before padding): the four taps' weights,
+    their derivatives for ``p``, the padded tap indices and their in-bounds flags."""
+    p0 = floor(p)
+    taps, valid = cubic_taps(p0, size, padding, align_corners, ct)
+    return cubic_weights(p - p0, ct), cubic_slopes(p - p0, ct), taps, valid
+
+
+@cpu_inlined
+def matrix_point_2d(matrix, n, ho, wo, ct):
+    """Input pixel ``(x, y)`` of output pixel ``(wo, ho)`` under the pixel-space ``matrix[n]``,
+    as the forward affine kernels compute it: a float64 row origin, one fused multiply-add."""
+    column = np.float64(wo)
+    px = ct(fma(matrix[n, 0, 0], column, matrix[n, 0, 1] * ho + matrix[n, 0, 2]))
+    py = ct(fma(matrix[n, 1, 0], column, matrix[n, 1, 1] * ho + matrix[n, 1, 2]))
+    return px, py
+
+
+@cpu_inlined
+def matrix_point_3d(matrix, n, do, ho, wo, ct):
+    """Input voxel ``(x, y, z)`` of output voxel ``(wo, ho, do)`` (see
+    :func:`matrix_point_2d`)."""
+    column = np.float64(wo)
+    ox = matrix[n, 0, 1] * ho + matrix[n, 0, 2] * do + matrix[n, 0, 3]
+    oy = matrix[n, 1, 1] * ho + matrix[n, 1, 2] * do + matrix[n, 1, 3]
+    oz = matrix[n, 2, 1] * ho + matrix[n, 2, 2] * do + matrix[n, 2, 3]
+    px = ct(fma(matrix[n, 0, 0], column, ox))
+    py = ct(fma(matrix[n, 1, 0], column, oy))
+    pz = ct(fma(matrix[n, 2, 0], column, oz))
+    return px, py, pz
+
+
 # --------------------------------------------------------------------------------------------
 # one output point: d(sum_c grad_out_c * out_c) / d(pixel coordinate, before padding)
 #
@@ -233,14 +266,8 @@ def _bilinear_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill
 
 @register_jitable
 def _bicubic_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct):
-    x0 = floor(px)
-    y0 = floor(py)
-    wx = cubic_weights(px - x0, ct)
-    wy = cubic_weights(py - y0, ct)
-    dx = cubic_slopes(px - x0, ct)
-    dy = cubic_slopes(py - y0, ct)
-    ix, mx = cubic_taps(x0, inp.shape[3], padding, align_corners, ct)
-    iy, my = cubic_taps(y0, inp.shape[2], padding, align_corners, ct)
+    wx, dx, ix, mx = _cubic_axis(px, inp.shape[3], padding, align_corners, ct)
+    wy, dy, iy, my = _cubic_axis(py, inp.shape[2], padding, align_corners, ct)
     acc_x = ct(0)
     acc_y = ct(0)
     for c in range(inp.shape[1]):
@@ -300,18 +327,9 @@ def _trilinear_grad_3d(gout, inp, n, do, ho, wo, px, py, pz, padding, align_corn
 
 @register_jitable
 def _tricubic_grad_3d(gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct):
-    x0 = floor(px)
-    y0 = floor(py)
-    z0 = floor(pz)
-    wx = cubic_weights(px - x0, ct)
-    wy = cubic_weights(py - y0, ct)
-    wz = cubic_weights(pz - z0, ct)
-    dx = cubic_slopes(px - x0, ct)
-    dy = cubic_slopes(py - y0, ct)
-    dz = cubic_slopes(pz - z0, ct)
-    ix, mx = cubic_taps(x0, inp.shape[4], padding, align_corners, ct)
-    iy, my = cubic_taps(y0, inp.shape[3], padding, align_corners, ct)
-    iz, mz = cubic_taps(z0, inp.shape[2], padding, align_corners, ct)
+    wx, dx, ix, mx = _cubic_axis(px, inp.shape[4], padding, align_corners, ct)
+    wy, dy, iy, my = _cubic_axis(py, inp.shape[3], padding, align_corners, ct)
+    wz, dz, iz, mz = _cubic_axis(pz, inp.shape[2], padding, align_corners, ct)
     acc_x = ct(0)
     acc_y = ct(0)
     acc_z = ct(0)
@@ -376,12 +394,8 @@ def _nearest_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
 
 @register_jitable
 def _bicubic_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
-    x0 = floor(px)
-    y0 = floor(py)
-    wx = cubic_weights(px - x0, ct)
-    wy = cubic_weights(py - y0, ct)
-    ix, mx = cubic_taps(x0, ginp.shape[3], padding, align_corners, ct)
-    iy, my = cubic_taps(y0, ginp.shape[2], padding, align_corners, ct)
+    wx, _, ix, mx = _cubic_axis(px, ginp.shape[3], padding, align_corners, ct)
+    wy, _, iy, my = _cubic_axis(py, ginp.shape[2], padding, align_corners, ct)
     for i in range(4):
         for j in range(4):
             if my[j] and mx[i]:
@@ -431,15 +445,9 @@ def _nearest_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
 
 @register_jitable
 def _tricubic_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
-    x0 = floor(px)
-    y0 = floor(py)
-    z0 = floor(pz)
-    wx = cubic_weights(px - x0, ct)
-    wy = cubic_weights(py - y0, ct)
-    wz = cubic_weights(pz - z0, ct)
-    ix, mx = cubic_taps(x0, ginp.shape[4], padding, align_corners, ct)
-    iy, my = cubic_taps(y0, ginp.shape[3], padding, align_corners, ct)
-    iz, mz = cubic_taps(z0, ginp.shape[2], padding, align_corners, ct)
+    wx, _, ix, mx = _cubic_axis(px, ginp.shape[4], padding, align_corners, ct)
+    wy, _, iy, my = _cubic_axis(py, ginp.shape[3], padding, align_corners, ct)
+    wz, _, iz, mz = _cubic_axis(pz, ginp.shape[2], padding, align_corners, ct)
     for k in range(4):
         for j in range(4):
             for i in range(4):
@@ -615,13 +623,9 @@ def _affine_kernels_2d(grad_point, scatter_point):
         for plane in prange(n_batch * channels):
             n = plane // channels
             c = plane - n * channels
-            m = matrix[n]
             for ho in range(ho_n):
-                ox = m[0, 1] * ho + m[0, 2]
-                oy = m[1, 1] * ho + m[1, 2]
                 for wo in range(wo_n):
-                    px = row_coordinate(m[0, 0], wo, ox, ct)
-                    py = row_coordinate(m[1, 0], wo, oy, ct)
+                    px, py = matrix_point_2d(matrix, n, ho, wo, ct)
                     if isfinite(px) and isfinite(py):
                         g = gout[n, c, ho, wo]
                         scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct)
@@ -674,16 +678,10 @@ def _affine_kernels_3d(grad_point, scatter_point):
         for plane in prange(n_batch * channels):
             n = plane // channels
             c = plane - n * channels
-            m = matrix[n]
             for do in range(do_n):
                 for ho in range(ho_n):
-                    ox = m[0, 1] * ho + m[0, 2] * do + m[0, 3]
-                    oy = m[1, 1] * ho + m[1, 2] * do + m[1, 3]
-                    oz = m[2, 1] * ho + m[2, 2] * do + m[2, 3]
                     for wo in range(wo_n):
-                        px = row_coordinate(m[0, 0], wo, ox, ct)
-                        py = row_coordinate(m[1, 0], wo, oy, ct)
-                        pz = row_coordinate(m[2, 0], wo, oz, ct)
+                        px, py, pz = matrix_point_3d(matrix, n, do, ho, wo, ct)
                         if isfinite(px) and isfinite(py) and isfinite(pz):
                             g = gout[n, c, do, ho, wo]
                             scatter_point(ginp, n, c, px, py, pz, g, padding, align_corners, ct)

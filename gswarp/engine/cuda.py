@@ -961,6 +961,7 @@ def _backward_grid_3d(grad_point, scatter_point, unnormalize, ct):
 
 def _backward_affine_2d(grad_point, scatter_point, ct):
     isfinite = _cuda_copy(pointwise.isfinite)
+    matrix_point = _cuda_copy(backward.matrix_point_2d)
 
     def grad_matrix_2d(gout, inp, matrix, rows, padding, align_corners, fill, total):
         """Per output row (``total`` rows): its share of d L / d M, in float64, as the CPU."""
@@ -1004,9 +1005,7 @@ def _backward_affine_2d(grad_point, scatter_point, ct):
             point = i // channels
             c = i - point * channels
             n, ho, wo = split_index_2d(point, gout.shape[2], gout.shape[3])
-            column = np.float64(wo)
-            px = ct(fma(matrix[n, 0, 0], column, matrix[n, 0, 1] * ho + matrix[n, 0, 2]))
-            py = ct(fma(matrix[n, 1, 0], column, matrix[n, 1, 1] * ho + matrix[n, 1, 2]))
+            px, py = matrix_point(matrix, n, ho, wo, ct)
             if isfinite(px) and isfinite(py):
                 g = ct(gout[n, c, ho, wo])
                 scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct)
@@ -1017,6 +1016,7 @@ def _backward_affine_2d(grad_point, scatter_point, ct):
 
 def _backward_affine_3d(grad_point, scatter_point, ct):
     isfinite = _cuda_copy(pointwise.isfinite)
+    matrix_point = _cuda_copy(backward.matrix_point_3d)
 
     def grad_matrix_3d(gout, inp, matrix, rows, padding, align_corners, fill, total):
         do_n = gout.shape[2]
@@ -1074,13 +1074,7 @@ def _backward_affine_3d(grad_point, scatter_point, ct):
             point = i // channels
             c = i - point * channels
             n, do, ho, wo = split_index_3d(point, gout.shape[2], gout.shape[3], gout.shape[4])
-            column = np.float64(wo)
-            ox = matrix[n, 0, 1] * ho + matrix[n, 0, 2] * do + matrix[n, 0, 3]
-            oy = matrix[n, 1, 1] * ho + matrix[n, 1, 2] * do + matrix[n, 1, 3]
-            oz = matrix[n, 2, 1] * ho + matrix[n, 2, 2] * do + matrix[n, 2, 3]
-            px = ct(fma(matrix[n, 0, 0], column, ox))
-            py = ct(fma(matrix[n, 1, 0], column, oy))
-            pz = ct(fma(matrix[n, 2, 0], column, oz))
+            px, py, pz = matrix_point(matrix, n, do, ho, wo, ct)
             if isfinite(px) and isfinite(py) and isfinite(pz):
                 g = ct(gout[n, c, do, ho, wo])
                 scatter_point(ginp, n, c, px, py, pz, g, padding, align_corners, ct)
