@@ -366,6 +366,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
     assert out.read_text() == "keep"
 
 
+@pytest.mark.slow  # compiles the 3-D tricubic lattice kernels (float64) only for itself
 def test_flow_model_on_volumes_writes_an_itk_field_the_spec_applies(tmp_path):
     """--model flow on two NIfTI volumes: the whole map (affine and lattice) is written as an
     ITK displacement field on the fixed grid, the spec applies it in world space, and the
