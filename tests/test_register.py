@@ -396,3 +396,53 @@ def test_flow_model_on_volumes_writes_an_itk_field_the_spec_applies(tmp_path):
     assert _run("apply", spec, tmp_path / "m.nii", "-o", out).exit_code == 0
     got = np.swapaxes(np.asarray(nibabel.load(out).dataobj), 0, 2)
     np.testing.assert_allclose(got, expected, atol=1e-3 * float(np.abs(moving).max()))
+
+
+def test_images_of_different_sizes_apply_onto_the_fixed_grid(tmp_path):
+    """FIXED 256x256, MOVING 300x280: the spec's output is FIXED's size (gswarp apply stretches
+    an output of another size over the input's extent; the written matrix undoes that), and
+    equals the library's warp with the found matrix."""
+    camera = _camera()
+    centre = np.array([149.5, 139.5])
+    linear = rotation(np.deg2rad([5.0]))
+    to_camera = np.hstack([linear, (centre - linear @ centre + [100, 110])[:, None]])
+    moving = warp_affine(camera[None, None], to_camera, (1, 1, 280, 300))[0, 0]
+    _save_png(tmp_path / "m.png", np.clip(np.rint(moving), 0, 255))
+    _save_png(tmp_path / "f.png", camera[128:384, 128:384])
+    spec, log = tmp_path / "r.yaml", tmp_path / "r.jsonl"
+    result = _run("register", tmp_path / "f.png", tmp_path / "m.png", "-o", spec, "--log", log)
+    assert result.exit_code == 0, result.output
+    assert "size: [256, 256]" in spec.read_text()
+    truth = np.linalg.inv(np.vstack([to_camera, [0, 0, 1]]))
+    truth[:2, 2] += truth[:2, :2] @ [128, 128]  # fixed pixel -> camera pixel -> moving pixel
+    found = _result_matrix(log)
+    assert _pixel_error(found, truth, (256, 256)) <= 0.1
+    out = tmp_path / "a.png"
+    assert _run("apply", spec, tmp_path / "m.png", "-o", out).exit_code == 0
+    got = np.asarray(Image.open(out)).astype(np.float32)
+    pixels = np.asarray(Image.open(tmp_path / "m.png")).astype(np.float32)
+    expected = warp_affine(pixels[None, None], found[:2], (1, 1, 256, 256))[0, 0]
+    assert got.shape == (256, 256)
+    assert np.abs(got - np.clip(np.rint(expected), 0, 255)).max() <= 1
+
+
+def test_npy_volumes_register_in_voxels(tmp_path):
+    """Volumes without a header (.npy) register in voxel units; the spec (a 4x4 voxel matrix,
+    the fixed size) applies as the library warp does."""
+    pytest.importorskip("nibabel")
+    _, voxels, _, _, _ = _anatomical_pair(tmp_path)
+    shift = np.array([[1.0, 0, 0, 1.5], [0, 1, 0, -2.5], [0, 0, 1, 0.5]])  # moving -> fixed voxel
+    moving = warp_affine(voxels[None, None], shift, padding_mode="border")[0, 0]
+    np.save(tmp_path / "f.npy", voxels)
+    np.save(tmp_path / "m.npy", moving)
+    spec, log = tmp_path / "r.yaml", tmp_path / "r.jsonl"
+    arguments = ("--model", "translation", "--metric", "mse", "--log", log)
+    result = _run("register", tmp_path / "f.npy", tmp_path / "m.npy", "-o", spec, *arguments)
+    assert result.exit_code == 0, result.output
+    assert "space: world" not in spec.read_text()
+    found = _result_matrix(log)
+    np.testing.assert_allclose(found[:3, 3], -shift[:, 3], atol=0.05)
+    out = tmp_path / "a.npy"
+    assert _run("apply", spec, tmp_path / "m.npy", "-o", out).exit_code == 0
+    expected = warp_affine(moving[None, None], found[:3])[0, 0]
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-3 * float(np.abs(moving).max()))
