@@ -52,12 +52,26 @@ class Image:
         middle = (np.array(self.data.shape[::-1], dtype=np.float64) - 1) / 2
         return self.to_physical[:k, :k] @ middle + self.to_physical[:k, k]
 
+    def points(self) -> np.ndarray:
+        """(k, *shape) float64: the physical position (x, y[, z]) of every voxel."""
+        index = np.indices(self.data.shape, dtype=np.float64)[::-1]  # (x, y[, z]) planes
+        return transform_points(self.to_physical, index)
+
     def radius(self) -> float:
         """The root-mean-square distance of the grid's points from its centre (physical)."""
         k = self.spatial
         extents = np.array(self.data.shape[::-1], dtype=np.float64)
         axes = np.linalg.norm(self.to_physical[:k, :k], axis=0) * extents
         return float(np.sqrt(np.sum(axes**2) / 12))
+
+
+def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``matrix`` ((k, k+1), or (k+1, k+1) homogeneous) applied to points stacked along the
+    first axis, (k, *shape) -> (k, *shape)."""
+    k = points.shape[0]
+    moved = np.einsum("ij,j...->i...", matrix[:k, :k], points)
+    moved += matrix[:k, k].reshape((k,) + (1,) * k)
+    return moved
 
 
 @dataclass

@@ -197,13 +197,11 @@ def write_flow_field(result: Result, pair: Pair, spec_path: Path, overwrite: boo
         _write_world_field(result, pair, path, overwrite)
         return [path]
     from gswarp.io.atomic import atomic_output
+    from gswarp.registration.core import transform_points
     from gswarp.registration.flow import dense_pull
 
-    k = pair.fixed.image.spatial
     pulled = dense_pull(result, pair.fixed.image)  # (k, *shape) moving physical points
-    to_voxels = np.linalg.inv(pair.moving.image.to_physical)
-    voxels = np.einsum("ij,j...->i...", to_voxels[:k, :k], pulled)
-    voxels += to_voxels[:k, k].reshape((k,) + (1,) * k)
+    voxels = transform_points(np.linalg.inv(pair.moving.image.to_physical), pulled)
     with atomic_output(path, overwrite=overwrite) as stream:
         np.save(stream, np.ascontiguousarray(np.moveaxis(voxels, 0, -1), dtype=np.float32))
     return [path]
@@ -215,11 +213,8 @@ def _write_world_field(result: Result, pair: Pair, path: Path, overwrite: bool) 
     from gswarp.registration.flow import dense_pull
 
     fixed = pair.fixed.image
-    k = fixed.spatial
-    index = np.indices(fixed.data.shape, dtype=np.float64)[::-1]
-    points = np.einsum("ij,j...->i...", fixed.to_physical[:k, :k], index)
-    points += fixed.to_physical[:k, k].reshape((k,) + (1,) * k)
-    displacement = np.moveaxis(dense_pull(result, fixed) - points, 0, -1)
+    points = fixed.points()
+    displacement = np.moveaxis(dense_pull(result, fixed, points) - points, 0, -1)
     write_displacement_field(path, displacement, fixed.to_physical, overwrite)
 
 

@@ -29,6 +29,7 @@ from gswarp.registration.core import (
     Result,
     _shrunk,
     default_shrinks,
+    transform_points,
 )
 from gswarp.registration.metrics import Histogram, cost
 from gswarp.registration.optimize import minimize
@@ -157,9 +158,7 @@ class _FlowObjective:
         self.lattice_shape = lattice_shape
         self._last = None
         index = np.indices(fixed.data.shape, dtype=np.float64)[::-1]  # (x, y[, z]) planes
-        self.base = np.einsum("ij,j...->i...", self.sampling[:, :k], index) + self.sampling[
-            :, k
-        ].reshape((k,) + (1,) * k)
+        self.base = transform_points(self.sampling, index)
 
     def _grid(self, dense: np.ndarray) -> np.ndarray:
         """(1, *shape, k) float32 normalized moving coordinates of fixed voxels displaced by
@@ -225,15 +224,10 @@ class _FlowObjective:
         return value, grad
 
 
-def dense_pull(result: Result, fixed: Image) -> np.ndarray:
+def dense_pull(result: Result, fixed: Image, points: np.ndarray | None = None) -> np.ndarray:
     """(k, *fixed shape): the moving *physical* point each fixed voxel samples, ``T(X + D(X))``
-    (affine and flow together)."""
-    k = fixed.spatial
-    index = np.indices(fixed.data.shape, dtype=np.float64)[::-1]
-    to_physical = fixed.to_physical
-    points = np.einsum("ij,j...->i...", to_physical[:k, :k], index)
-    points += to_physical[:k, k].reshape((k,) + (1,) * k)
+    (affine and flow together); ``points``: ``fixed.points()`` if the caller has them."""
+    points = fixed.points() if points is None else points
     if result.flow is not None:
-        points += upsample(result.flow, fixed.data.shape)
-    pulled = np.einsum("ij,j...->i...", result.matrix[:k, :k], points)
-    return pulled + result.matrix[:k, k].reshape((k,) + (1,) * k)
+        points = points + upsample(result.flow, fixed.data.shape)
+    return transform_points(result.matrix, points)
