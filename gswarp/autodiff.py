@@ -189,7 +189,7 @@ def warp_affine_backward(
     from gswarp.engine.api import _pixel_matrices
 
     parsed, padding, align, needs = _options(mode, padding_mode, align_corners, needs, "matrix")
-    grad_output, input = np.asarray(grad_output), np.asarray(input)
+    grad_output, input = _array(grad_output), _array(input)
     _check_input(grad_output, input)
     matrix = _pixel_matrices(matrix, input)
     _check_grad_output(grad_output, (*input.shape[:2], *grad_output.shape[2:]))
@@ -235,9 +235,9 @@ def affine_sample_backward(
     from gswarp.transforms import theta_to_pixel_matrix
 
     needs = _options(mode, padding_mode, align_corners, needs, "theta")[3]
-    input = np.asarray(input)
+    input = _array(input)
     theta = _check_matrices(theta, "theta", input)
-    grad_output = np.asarray(grad_output)
+    grad_output = _array(grad_output)
     spatial_in, spatial_out = input.shape[2:], grad_output.shape[2:]
     matrix = theta_to_pixel_matrix(theta, spatial_in, spatial_out, bool(align_corners))
     needs = ["matrix" if name == "theta" else name for name in needs]

@@ -327,6 +327,22 @@ class TestCudaCupyArrays:
             scale = max(float(np.abs(expected).max()), 1.0)
             np.testing.assert_allclose(got.get(), expected, rtol=0, atol=2e-5 * scale)
 
+    def test_cuda_cupy_affine_backward_matches_cpu(self, rng):
+        from gswarp.autodiff import affine_sample_backward
+
+        cupy = _cupy_or_skip()
+        x = image(rng, (2, 3, 40, 48), np.float32)
+        theta = np.eye(2, 3) * 0.9 + rng.uniform(-0.2, 0.2, (2, 2, 3))
+        grad_out = rng.standard_normal((2, 3, 32, 36)).astype(np.float32)
+        cpu_input, cpu_theta = affine_sample_backward(grad_out, x, theta)
+        gpu_input, gpu_theta = affine_sample_backward(
+            cupy.asarray(grad_out), cupy.asarray(x), theta
+        )
+        assert isinstance(gpu_input, cupy.ndarray) and isinstance(gpu_theta, np.ndarray)
+        scale = max(float(np.abs(cpu_input).max()), 1.0)
+        np.testing.assert_allclose(gpu_input.get(), cpu_input, rtol=0, atol=2e-5 * scale)
+        np.testing.assert_allclose(gpu_theta, cpu_theta, rtol=1e-4)
+
     @pytest.mark.parametrize("mode", MODES)
     def test_cuda_cupy_affine_sample_3d(self, rng, mode):
         cupy = _cupy_or_skip()
