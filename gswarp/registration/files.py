@@ -12,6 +12,7 @@ scanner grid; otherwise in voxels (pixel centres at integers), with the fixed im
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,7 +114,8 @@ def spec_text(
     lines = [
         f"# Written by: {command}",
         f"# {summary}",
-        f"# Apply it with: gswarp apply {_quoted(str(spec_path))} {_quoted(str(moving.path))} "
+        f"# Apply it with: gswarp apply {shlex.quote(str(spec_path))} "
+        f"{shlex.quote(str(moving.path))} "
         "-o OUT",
         "version: 1",
     ]

@@ -74,7 +74,7 @@ def cost(
     f = np.ascontiguousarray(fixed, dtype=w.dtype).ravel()
     m = np.ones(1, np.bool_) if mask is None else np.ascontiguousarray(mask).ravel()
     grad = np.empty_like(w)
-    if metric == "mattes" or metric == "mi":
+    if metric == "mi":
         h = histogram
         columns = h.bins + 4  # 2 bins of margin each side for the B-spline's support
         joint = np.zeros((h.bins, columns))

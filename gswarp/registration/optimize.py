@@ -24,12 +24,11 @@ Function = Callable[[np.ndarray, bool], tuple[float, np.ndarray | None]]
 @dataclass
 class Trace:
     """What :func:`minimize` did: one (cost, step length) per accepted iteration, and how many
-    costs and gradients it evaluated."""
+    costs it evaluated."""
 
     costs: list[float] = field(default_factory=list)
     steps: list[float] = field(default_factory=list)
     evaluations: int = 0
-    gradients: int = 0
     stopped: str = ""
 
 
@@ -61,7 +60,6 @@ def minimize(
     trace = Trace()
     cost, grad = function(x, True)
     trace.evaluations += 1
-    trace.gradients += 1
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     small = 0  # consecutive steps under min_step
     for iteration in range(iterations):
@@ -83,7 +81,6 @@ def minimize(
             break
         new_x, new_cost = accepted
         new_grad = function(new_x, True)[1]
-        trace.gradients += 1
         s, y = new_x - x, new_grad - grad
         if float(s @ y) > 1e-12 * float(y @ y):
             pairs.append((s, y))
