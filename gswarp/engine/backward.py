@@ -53,6 +53,7 @@ from gswarp.engine.pointwise import (
     point_functions,
     reflect_scalar,
     reflect_vec,
+    reflection_bounds,
     rint,
     row_coordinate,
     trunc,
@@ -82,14 +83,10 @@ def _clip_grad(p, size, ct):
 @cpu_inlined
 def _reflect_sign_vec(p, size, align_corners, ct):
     """torch's vectorized reflection multiplier (+1 or -1) at pixel coordinate ``p``."""
-    if align_corners:
-        if size <= 1:
-            return ct(0)
-        low = ct(0)
-        twice_span = ct(size - 1) * ct(2)
-    else:
-        low = ct(-0.5)
-        twice_span = ct(size) * ct(2)
+    low, span = reflection_bounds(size, align_corners, ct)
+    if span == ct(0):
+        return ct(0)
+    twice_span = span * ct(2)
     a = abs(p - low)
     flips = trunc(a / twice_span)
     extra = fma(-flips, twice_span, a)
@@ -101,14 +98,9 @@ def _reflect_sign_vec(p, size, align_corners, ct):
 @cpu_inlined
 def _reflect_sign_scalar(p, size, align_corners, ct):
     """torch's scalar reflection multiplier (+1 or -1) at pixel coordinate ``p``."""
-    if align_corners:
-        if size <= 1:
-            return ct(0)
-        low = ct(0)
-        span = ct(size - 1)
-    else:
-        low = ct(-0.5)
-        span = ct(size)
+    low, span = reflection_bounds(size, align_corners, ct)
+    if span == ct(0):
+        return ct(0)
     sign = ct(-1) if p - low < ct(0) else ct(1)
     flips = floor(abs(p - low) / span)
     return sign if flips % ct(2) == ct(0) else -sign

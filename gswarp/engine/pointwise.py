@@ -240,17 +240,24 @@ def clip(p, size, ct):
     return min(ct(size - 1), max(p, ct(0)))
 
 
+@cpu_inlined
+def reflection_bounds(size, align_corners, ct):
+    """``(low, span)`` of torch's reflection: it mirrors about the pixel centres ``0`` and
+    ``S - 1`` with ``align_corners`` (span 0 on a unit axis, which reflects everything to 0),
+    about the outer edges ``-0.5`` and ``S - 0.5`` without. Shared by the forward reflection
+    and the backward pass's sign (:mod:`gswarp.engine.backward`)."""
+    if align_corners:
+        return ct(0), ct(max(size - 1, 0))
+    return ct(-0.5), ct(size)
+
+
 @register_jitable
 def reflect_vec(p, size, align_corners, ct):
     """Reflect ``p`` into the input, as torch's vectorized kernel does (``trunc``-based)."""
-    if align_corners:
-        if size <= 1:
-            return ct(0)
-        low = ct(0)
-        twice_span = ct(size - 1) * ct(2)
-    else:
-        low = ct(-0.5)
-        twice_span = ct(size) * ct(2)
+    low, span = reflection_bounds(size, align_corners, ct)
+    if span == ct(0):
+        return ct(0)
+    twice_span = span * ct(2)
     a = abs(p - low)
     flips = trunc(a / twice_span)
     extra = fma(-flips, twice_span, a)
@@ -260,14 +267,9 @@ def reflect_vec(p, size, align_corners, ct):
 @register_jitable
 def reflect_scalar(p, size, align_corners, ct):
     """Reflect ``p`` into the input, as torch's scalar kernel does (``fmod``-based)."""
-    if align_corners:
-        if size <= 1:
-            return ct(0)
-        low = ct(0)
-        span = ct(size - 1)
-    else:
-        low = ct(-0.5)
-        span = ct(size)
+    low, span = reflection_bounds(size, align_corners, ct)
+    if span == ct(0):
+        return ct(0)
     a = abs(p - low)
     extra = fmod(a, span)
     flips = floor(a / span)
