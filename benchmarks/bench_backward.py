@@ -2,8 +2,10 @@
 
     python benchmarks/bench_backward.py [--runs 5] [--threads 2]
 
-Cases (float32, bilinear, zeros padding, a random grid in [-1, 1]): 2-D 1x3x2048x2048 and 3-D
-1x1x128^3 (output the input's size). gswarp: ``grid_sample_backward`` for input and grid;
+Cases (float32, bilinear, zeros padding): 2-D 1x3x2048x2048 and 3-D 1x1x128^3 (output the
+input's size), each with two grids: ``random`` (uniform in [-1, 1]: every point reads and
+scatters somewhere else, the worst case for caches) and ``smooth`` (a 10 degree rotation and a
+0.9 scale from ``affine_grid``: what a spatial transformer or a registration step samples). gswarp: ``grid_sample_backward`` for input and grid;
 torch: ``grid_sample(...).backward(grad_output)`` with both tensors requiring grad (its
 forward is timed too: autograd needs it; its forward-only time is printed and subtracted for a
 second ratio). Runs interleaved; medians. Target (issue 17): gswarp <= 0.7x torch's backward.
@@ -18,7 +20,21 @@ import time
 import numpy as np
 
 
-def bench_case(name: str, shape: tuple[int, ...], rng, runs: int) -> str:
+def smooth_grid(shape: tuple[int, ...]) -> np.ndarray:
+    """A rotation by 10 degrees and a 0.9 scale about the centre, as ``affine_grid`` makes it:
+    the access pattern of a spatial transformer or a registration step."""
+    import gswarp
+
+    spatial = len(shape) - 2
+    angle = np.deg2rad(10.0)
+    theta = np.eye(spatial, spatial + 1) * 0.9
+    theta[:2, :2] = 0.9 * np.array(
+        [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+    )
+    return gswarp.affine_grid(theta[None].astype(np.float32), shape).astype(np.float32)
+
+
+def bench_case(name: str, shape: tuple[int, ...], rng, runs: int, grid_kind: str) -> str:
     """One table line: gswarp's backward against torch's forward + backward on ``shape``."""
     import torch
 
@@ -26,7 +42,10 @@ def bench_case(name: str, shape: tuple[int, ...], rng, runs: int) -> str:
 
     spatial = len(shape) - 2
     inp = rng.standard_normal(shape).astype(np.float32)
-    grid = rng.uniform(-1, 1, (shape[0], *shape[2:], spatial)).astype(np.float32)
+    if grid_kind == "random":
+        grid = rng.uniform(-1, 1, (shape[0], *shape[2:], spatial)).astype(np.float32)
+    else:
+        grid = smooth_grid(shape)
     grad_out = rng.standard_normal(shape).astype(np.float32)
     t_inp, t_grid, t_gout = (torch.from_numpy(a) for a in (inp, grid, grad_out))
 
@@ -78,7 +97,9 @@ def main() -> int:
         ("2-D 1x3x2048^2", (1, 3, 2048, 2048)),
         ("3-D 1x1x128^3", (1, 1, 128, 128, 128)),
     ):
-        print(bench_case(name, shape, rng, args.runs), flush=True)
+        for grid_kind in ("random", "smooth"):
+            line = bench_case(f"{name}, {grid_kind} grid", shape, rng, args.runs, grid_kind)
+            print(line, flush=True)
     return 0
 
 

@@ -149,6 +149,32 @@ def test_the_same_bytes_for_every_thread_count():
             assert got.tobytes() == first.tobytes()
 
 
+@pytest.mark.parametrize("spatial", [2, 3])
+def test_grad_input_is_the_same_bytes_for_every_scatter_layout(spatial, monkeypatch):
+    """The scatter's jobs own bands of input rows (slices), one channel or all of a batch
+    item's: points whose corners straddle two bands, reflections and clipped borders must add
+    the same terms in the same order whatever the bands and the channel grouping."""
+    import gswarp.autodiff as autodiff
+
+    rng = np.random.default_rng(17)
+    size = (7, 9, 11)[-spatial:]
+    inp = rng.standard_normal((2, 3, *size)).astype(np.float32)
+    grid = rng.uniform(-1.3, 1.3, (2, *(6,) * spatial, spatial)).astype(np.float32)
+    grad_out = rng.standard_normal((2, 3, *(6,) * spatial)).astype(np.float32)
+    matrix = np.tile(np.eye(spatial, spatial + 1) * 1.2 + 0.4, (2, 1, 1))
+    for mode, padding in itertools.product(("bilinear", "nearest", "bicubic"), PADDINGS):
+        results = []
+        for bands, local in itertools.product((1, 2, 3, 5, 13), (False, True)):
+            monkeypatch.setattr(autodiff, "_scatter_bands", lambda _groups, _extent, b=bands: b)
+            monkeypatch.setattr(autodiff, "_is_local", lambda *_args, v=local: v)
+            by_grid, _ = grid_sample_backward(grad_out, inp, grid, mode, padding, needs="input")
+            by_matrix, _ = warp_affine_backward(
+                grad_out, inp, matrix, mode, padding, needs="input"
+            )
+            results.append((by_grid.tobytes(), by_matrix.tobytes()))
+        assert all(r == results[0] for r in results[1:]), (mode, padding)
+
+
 def test_non_finite_grid_points_have_zero_gradients():
     """gswarp's rule (torch's CPU kernel crashes or scatters NaN here): a NaN or infinite point
     adds nothing to grad_input and gets a zero grad_grid."""
@@ -326,3 +352,28 @@ def test_flow_backward_bad_input():
         warp_flow_backward(np.zeros((1, 1, 4, 4)), inp, np.zeros((4, 4, 3)))
     with pytest.raises(SpecError, match="kind: expected 'displacement' or 'coordinates'"):
         warp_flow_backward(np.zeros((1, 1, 4, 4)), inp, np.zeros((4, 4, 2)), kind="absolute")
+
+
+def test_scatter_layout_follows_the_grids_locality():
+    """A smooth map takes all channels per job, a random grid one plane at a time; the bands
+    split the jobs evenly over the threads and never exceed the rows."""
+    from gswarp.autodiff import _is_local, _scatter_bands
+
+    rng = np.random.default_rng(3)
+    inp = np.zeros((1, 3, 256, 256), np.float32)
+    smooth = gswarp.affine_grid(np.array([[[0.9, -0.2, 0.1], [0.2, 0.9, 0.0]]]), inp.shape)
+    assert _is_local("grid", inp, smooth)
+    assert not _is_local("grid", inp, rng.uniform(-1, 1, (1, 256, 256, 2)))
+    assert _is_local("grid", inp, np.full((1, 4, 4, 2), np.nan))  # nothing to scatter
+    assert _is_local("affine", inp, np.array([[[1.1, 0.3, 2.0], [-0.3, 1.1, 5.0]]]))
+    assert not _is_local("affine", inp, np.array([[[40.0, 0.0, 0.0], [0.0, 1.0, 0.0]]]))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        threads = numba.get_num_threads()
+        for groups in (1, 2, 3, 7):
+            bands = _scatter_bands(groups, 1000)
+            assert (bands * groups) % threads == 0 and bands <= threads
+        assert _scatter_bands(1, 1) == 1
+    finally:
+        numba.set_num_threads(before)

@@ -19,11 +19,15 @@ weights (torch's own float32 order is not reproducible, reference §7), tricubic
 the same on three axes; nearest has a zero coordinate gradient. With zeros padding a corner or
 tap outside the input reads ``fill`` (0 unless the caller gave one), as in the forward pass.
 
-Order and threads: coordinate gradients are computed per output point (threads over points or
-rows, channels summed in order, rows summed in order afterwards); ``grad_input`` per (batch item,
-channel) plane, each plane's scatter by one thread in output-point order. So every result is the
-same bytes for every thread count, and the scatter needs no memory beyond ``grad_input`` itself;
-the price is that a single-channel input scatters on one thread.
+Order and threads: coordinate gradients are computed per output point (threads over output
+rows, channels summed in order, rows summed in order afterwards); ``grad_input`` by jobs that
+each own a band of rows (2-D) or slices (3-D) of one (batch item, channel) plane: a job zeroes
+its band, scans every output point in order and adds only the corners that fall in its band
+(:func:`accumulate_2d`). Each input pixel's sum is thus in output-point order whatever the
+number of bands, so every result is the same bytes for every thread count, and the scatter
+needs no memory beyond ``grad_input`` itself; the price is that each band's job recomputes the
+coordinates of every point (cheap next to the scattered adds: the caller picks the fewest bands
+that keep the threads evenly loaded, ``gswarp.autodiff._scatter_bands``).
 
 NaN or infinite coordinates: the point adds nothing to ``grad_input`` and has a zero coordinate
 gradient (its output is the constant ``fill``; torch's CPU kernel crashes or scatters NaN there).
@@ -142,16 +146,30 @@ def _in(i, size):
 
 
 @cpu_inlined
-def accumulate_2d(array, n, c, y, x, value):
-    """``array[n, c, y, x] += value``: a plain add on the CPU (each (n, c) plane has one
-    thread); an atomic add on the GPU (:mod:`gswarp.engine.cuda` registers that form)."""
-    array[n, c, y, x] += value
+def accumulate_2d(array, n, c, y, x, value, lo, hi):
+    """``array[n, c, y, x] += value`` where ``lo <= y < hi``: on the CPU a plain add, by the
+    one thread that owns the band of rows ``[lo, hi)`` of that (n, c) plane; on the GPU an atomic
+    add, bands ignored (:mod:`gswarp.engine.cuda` registers that form)."""
+    if hi - lo == array.shape[2]:  # the whole plane: a plain add
+        array[n, c, y, x] += value
+        return
+    # a band: a select, not a branch (a random grid's points fall in or out of a band at
+    # random, and a mispredicted branch per corner cost more than the add); the clamp keeps
+    # the unchanged store inside the band, off other threads' rows
+    row = min(max(y, lo), hi - 1)
+    kept = array[n, c, row, x]
+    array[n, c, row, x] = kept + value if lo <= y < hi else kept
 
 
 @cpu_inlined
-def accumulate_3d(array, n, c, z, y, x, value):
-    """``array[n, c, z, y, x] += value`` (see :func:`accumulate_2d`)."""
-    array[n, c, z, y, x] += value
+def accumulate_3d(array, n, c, z, y, x, value, lo, hi):
+    """``array[n, c, z, y, x] += value`` where ``lo <= z < hi`` (see :func:`accumulate_2d`)."""
+    if hi - lo == array.shape[2]:
+        array[n, c, z, y, x] += value
+        return
+    depth = min(max(z, lo), hi - 1)
+    kept = array[n, c, depth, y, x]
+    array[n, c, depth, y, x] = kept + value if lo <= z < hi else kept
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,6 +247,26 @@ def matrix_point_3d(matrix, n, do, ho, wo, ct):
 
 
 @cpu_inlined
+def _bilinear_channel_grad(gout, inp, n, c, ho, wo, v_nw, v_ne, v_sw, v_se, e, w, s, nn, acc):
+    """``acc`` (x, y) plus channel ``c``'s term of a bilinear point's coordinate gradient, from
+    its four corner values, in torch's vectorized kernel's fused multiply-adds."""
+    inner_x = fma(v_se - v_sw, nn, (v_ne - v_nw) * s)
+    inner_y = fma(v_se - v_ne, w, (v_sw - v_nw) * e)
+    g = gout[n, c, ho, wo]
+    return fma(inner_x, g, acc[0]), fma(inner_y, g, acc[1])
+
+
+@cpu_inlined
+def _bilinear_interior_channel(gout, inp, n, c, ho, wo, x0, y0, e, w, s, nn, acc):
+    """:func:`_bilinear_channel_grad` for a point whose four corners are inside: no masks."""
+    v_nw = inp[n, c, y0, x0]
+    v_ne = inp[n, c, y0, x0 + 1]
+    v_sw = inp[n, c, y0 + 1, x0]
+    v_se = inp[n, c, y0 + 1, x0 + 1]
+    return _bilinear_channel_grad(gout, inp, n, c, ho, wo, v_nw, v_ne, v_sw, v_se, e, w, s, nn, acc)
+
+
+@cpu_inlined
 def _bilinear_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct):
     H = inp.shape[2]
     W = inp.shape[3]
@@ -240,20 +278,27 @@ def _bilinear_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill
     y0, s, nn = _cell(py, ct)
     x1 = x0 + 1
     y1 = y0 + 1
-    acc_x = ct(0)
-    acc_y = ct(0)
+    acc = (ct(0), ct(0))
+    if x0 >= 0 and x1 < W and y0 >= 0 and y1 < H:
+        # all four corners inside (the common case): no masks; RGB unrolled, as the forward
+        if inp.shape[1] == 3:
+            acc = _bilinear_interior_channel(gout, inp, n, 0, ho, wo, x0, y0, e, w, s, nn, acc)
+            acc = _bilinear_interior_channel(gout, inp, n, 1, ho, wo, x0, y0, e, w, s, nn, acc)
+            acc = _bilinear_interior_channel(gout, inp, n, 2, ho, wo, x0, y0, e, w, s, nn, acc)
+        else:
+            for c in range(inp.shape[1]):
+                acc = _bilinear_interior_channel(gout, inp, n, c, ho, wo, x0, y0, e, w, s, nn, acc)
+        return acc[0] * mx, acc[1] * my
     for c in range(inp.shape[1]):
         f = fill[c]
         v_nw = inp[n, c, y0, x0] if _in(x0, W) and _in(y0, H) else f
         v_ne = inp[n, c, y0, x1] if _in(x1, W) and _in(y0, H) else f
         v_sw = inp[n, c, y1, x0] if _in(x0, W) and _in(y1, H) else f
         v_se = inp[n, c, y1, x1] if _in(x1, W) and _in(y1, H) else f
-        inner_x = fma(v_se - v_sw, nn, (v_ne - v_nw) * s)
-        inner_y = fma(v_se - v_ne, w, (v_sw - v_nw) * e)
-        g = gout[n, c, ho, wo]
-        acc_x = fma(inner_x, g, acc_x)
-        acc_y = fma(inner_y, g, acc_y)
-    return acc_x * mx, acc_y * my
+        acc = _bilinear_channel_grad(
+            gout, inp, n, c, ho, wo, v_nw, v_ne, v_sw, v_se, e, w, s, nn, acc
+        )
+    return acc[0] * mx, acc[1] * my
 
 
 @register_jitable
@@ -294,6 +339,24 @@ def _trilinear_grad_3d(gout, inp, n, do, ho, wo, px, py, pz, padding, align_corn
     gix = ct(0)
     giy = ct(0)
     giz = ct(0)
+    if x0 >= 0 and x0 + 1 < W and y0 >= 0 and y0 + 1 < H and z0 >= 0 and z0 + 1 < D:
+        # all eight corners inside (the common case): the same sums, no masks
+        for c in range(inp.shape[1]):
+            g = gout[n, c, do, ho, wo]
+            for cz in range(2):
+                wz = dz1 if cz else dz0
+                sz = ct(1) if cz else ct(-1)
+                for cy in range(2):
+                    wy = dy1 if cy else dy0
+                    sy = ct(1) if cy else ct(-1)
+                    for cx in range(2):
+                        wx = dx1 if cx else dx0
+                        sx = ct(1) if cx else ct(-1)
+                        v = inp[n, c, z0 + cz, y0 + cy, x0 + cx]
+                        gix += sx * ((v * wy) * wz) * g
+                        giy += sy * ((v * wx) * wz) * g
+                        giz += sz * ((v * wx) * wy) * g
+        return mx * gix, my * giy, mz * giz
     for c in range(inp.shape[1]):
         g = gout[n, c, do, ho, wo]
         f = fill[c]
@@ -351,7 +414,7 @@ def _zero_grad_3d(gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, 
 
 
 @cpu_inlined
-def _bilinear_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
+def _bilinear_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct, lo, hi):
     H = ginp.shape[2]
     W = ginp.shape[3]
     px, _ = _pad_grad(px, W, padding, align_corners, ct, False)
@@ -362,18 +425,26 @@ def _bilinear_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
     y0, s, nn = _cell(py, ct)
     x1 = x0 + 1
     y1 = y0 + 1
+    if y1 < lo or y0 >= hi:
+        return  # both rows in another job's band
+    if x0 >= 0 and x1 < W and y0 >= 0 and y1 < H:  # all four corners inside: no masks
+        accumulate_2d(ginp, n, c, y0, x0, (s * e) * g, lo, hi)
+        accumulate_2d(ginp, n, c, y0, x1, (s * w) * g, lo, hi)
+        accumulate_2d(ginp, n, c, y1, x0, (nn * e) * g, lo, hi)
+        accumulate_2d(ginp, n, c, y1, x1, (nn * w) * g, lo, hi)
+        return
     if _in(x0, W) and _in(y0, H):
-        accumulate_2d(ginp, n, c, y0, x0, (s * e) * g)
+        accumulate_2d(ginp, n, c, y0, x0, (s * e) * g, lo, hi)
     if _in(x1, W) and _in(y0, H):
-        accumulate_2d(ginp, n, c, y0, x1, (s * w) * g)
+        accumulate_2d(ginp, n, c, y0, x1, (s * w) * g, lo, hi)
     if _in(x0, W) and _in(y1, H):
-        accumulate_2d(ginp, n, c, y1, x0, (nn * e) * g)
+        accumulate_2d(ginp, n, c, y1, x0, (nn * e) * g, lo, hi)
     if _in(x1, W) and _in(y1, H):
-        accumulate_2d(ginp, n, c, y1, x1, (nn * w) * g)
+        accumulate_2d(ginp, n, c, y1, x1, (nn * w) * g, lo, hi)
 
 
 @cpu_inlined
-def _nearest_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
+def _nearest_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct, lo, hi):
     H = ginp.shape[2]
     W = ginp.shape[3]
     px, _ = _pad_grad(px, W, padding, align_corners, ct, False)
@@ -381,21 +452,21 @@ def _nearest_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
     rx = rint(px)
     ry = rint(py)
     if inside(rx, W, ct) and inside(ry, H, ct):
-        accumulate_2d(ginp, n, c, index_in(ry, H, ct), index_in(rx, W, ct), g)
+        accumulate_2d(ginp, n, c, index_in(ry, H, ct), index_in(rx, W, ct), g, lo, hi)
 
 
 @register_jitable
-def _bicubic_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct):
+def _bicubic_scatter_2d(ginp, n, c, px, py, g, padding, align_corners, ct, lo, hi):
     wx, _, ix, mx = _cubic_axis(px, ginp.shape[3], padding, align_corners, ct)
     wy, _, iy, my = _cubic_axis(py, ginp.shape[2], padding, align_corners, ct)
     for i in range(4):
         for j in range(4):
             if my[j] and mx[i]:
-                accumulate_2d(ginp, n, c, iy[j], ix[i], (g * wx[i]) * wy[j])
+                accumulate_2d(ginp, n, c, iy[j], ix[i], (g * wx[i]) * wy[j], lo, hi)
 
 
 @cpu_inlined
-def _trilinear_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
+def _trilinear_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi):
     D = ginp.shape[2]
     H = ginp.shape[3]
     W = ginp.shape[4]
@@ -407,6 +478,8 @@ def _trilinear_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct)
     x0, dx0, dx1 = _cell(px, ct)
     y0, dy0, dy1 = _cell(py, ct)
     z0, dz0, dz1 = _cell(pz, ct)
+    if z0 + 1 < lo or z0 >= hi:
+        return  # both slices in another job's band
     for cz in range(2):
         z = z0 + cz
         wz = dz1 if cz else dz0
@@ -417,11 +490,11 @@ def _trilinear_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct)
                 x = x0 + cx
                 if _in(x, W) and _in(y, H) and _in(z, D):
                     wx = dx1 if cx else dx0
-                    accumulate_3d(ginp, n, c, z, y, x, ((wx * wy) * wz) * g)
+                    accumulate_3d(ginp, n, c, z, y, x, ((wx * wy) * wz) * g, lo, hi)
 
 
 @cpu_inlined
-def _nearest_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
+def _nearest_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi):
     D = ginp.shape[2]
     H = ginp.shape[3]
     W = ginp.shape[4]
@@ -432,11 +505,13 @@ def _nearest_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
     ry = rint(py)
     rz = rint(pz)
     if inside(rx, W, ct) and inside(ry, H, ct) and inside(rz, D, ct):
-        accumulate_3d(ginp, n, c, index_in(rz, D, ct), index_in(ry, H, ct), index_in(rx, W, ct), g)
+        accumulate_3d(
+            ginp, n, c, index_in(rz, D, ct), index_in(ry, H, ct), index_in(rx, W, ct), g, lo, hi
+        )
 
 
 @register_jitable
-def _tricubic_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
+def _tricubic_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi):
     wx, _, ix, mx = _cubic_axis(px, ginp.shape[4], padding, align_corners, ct)
     wy, _, iy, my = _cubic_axis(py, ginp.shape[3], padding, align_corners, ct)
     wz, _, iz, mz = _cubic_axis(pz, ginp.shape[2], padding, align_corners, ct)
@@ -444,7 +519,9 @@ def _tricubic_scatter_3d(ginp, n, c, px, py, pz, g, padding, align_corners, ct):
         for j in range(4):
             for i in range(4):
                 if mz[k] and my[j] and mx[i]:
-                    accumulate_3d(ginp, n, c, iz[k], iy[j], ix[i], ((g * wx[i]) * wy[j]) * wz[k])
+                    accumulate_3d(
+                        ginp, n, c, iz[k], iy[j], ix[i], ((g * wx[i]) * wy[j]) * wz[k], lo, hi
+                    )
 
 
 POINT_GRAD = {
@@ -467,6 +544,30 @@ def _scale(size, align_corners, ct):
     return ct(size - int(align_corners)) / ct(2)
 
 
+@cpu_inlined
+def _scatter_jobs(n_batch, channels, extent, bands, channel_inner):
+    """``(jobs, groups, per_group)`` of a ``grad_input`` kernel: ``bands`` equal bands of the
+    input's rows (2-D) or slices (3-D), at most one per row, times the channel groups -- every
+    channel of a batch item together (``channel_inner``) or one channel each."""
+    bands = max(1, min(bands, extent))
+    per_group = 1 if channel_inner else channels
+    return bands * n_batch * per_group, n_batch * per_group, per_group
+
+
+@cpu_inlined
+def _scatter_job(job, groups, per_group, channels, extent, bands, channel_inner):
+    """``(lo, hi, n, c_first, c_stop)``: job ``band * groups + group`` owns the rows or slices
+    ``[lo, hi)`` of batch item ``n``'s channels ``c_first`` to ``c_stop - 1``. Band-major, so
+    the threads work on the same channels at once."""
+    bands = max(1, min(bands, extent))
+    band = job // groups
+    group = job - band * groups
+    n = group // per_group
+    c_first = 0 if channel_inner else group - n * per_group
+    c_stop = channels if channel_inner else c_first + 1
+    return band * extent // bands, (band + 1) * extent // bands, n, c_first, c_stop
+
+
 # --------------------------------------------------------------------------------------------
 # grid kernels
 
@@ -478,30 +579,34 @@ def _grid_kernels_2d(grad_point, scatter_point, unnormalize):
         ho_n, wo_n = grid.shape[1], grid.shape[2]
         sx = _scale(width, align_corners, ct)
         sy = _scale(height, align_corners, ct)
-        for job in prange(grid.shape[0] * ho_n * wo_n):
-            n = job // (ho_n * wo_n)
-            rest = job - n * (ho_n * wo_n)
-            ho = rest // wo_n
-            wo = rest - ho * wo_n
-            gx = grid[n, ho, wo, 0]
-            gy = grid[n, ho, wo, 1]
-            ggrid[n, ho, wo, 0] = ct(0)
-            ggrid[n, ho, wo, 1] = ct(0)
-            if not (isfinite(gx) and isfinite(gy)):
-                continue
-            px = unnormalize(gx, width, align_corners, ct)
-            py = unnormalize(gy, height, align_corners, ct)
-            dx, dy = grad_point(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct)
-            ggrid[n, ho, wo, 0] = dx * sx
-            ggrid[n, ho, wo, 1] = dy * sy
+        for job in prange(grid.shape[0] * ho_n):  # one output row per job
+            n = job // ho_n
+            ho = job - n * ho_n
+            for wo in range(wo_n):
+                gx = grid[n, ho, wo, 0]
+                gy = grid[n, ho, wo, 1]
+                dx = dy = ct(0)
+                if isfinite(gx) and isfinite(gy):
+                    px = unnormalize(gx, width, align_corners, ct)
+                    py = unnormalize(gy, height, align_corners, ct)
+                    dx, dy = grad_point(
+                        gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct
+                    )
+                ggrid[n, ho, wo, 0] = dx * sx
+                ggrid[n, ho, wo, 1] = dy * sy
 
     @njit(parallel=True, **_JIT)
-    def grad_input_2d(gout, inp, grid, ginp, padding, align_corners, ct):
+    def grad_input_2d(gout, inp, grid, ginp, padding, align_corners, bands, channel_inner, ct):
         n_batch, channels, height, width = inp.shape
         ho_n, wo_n = grid.shape[1], grid.shape[2]
-        for plane in prange(n_batch * channels):
-            n = plane // channels
-            c = plane - n * channels
+        jobs, groups, per_group = _scatter_jobs(
+            n_batch, channels, inp.shape[2], bands, channel_inner
+        )
+        for job in prange(jobs):
+            lo, hi, n, c_first, c_stop = _scatter_job(
+                job, groups, per_group, channels, inp.shape[2], bands, channel_inner
+            )
+            ginp[n, c_first:c_stop, lo:hi] = 0  # first touch by the band's owner
             for ho in range(ho_n):
                 for wo in range(wo_n):
                     gx = grid[n, ho, wo, 0]
@@ -509,8 +614,9 @@ def _grid_kernels_2d(grad_point, scatter_point, unnormalize):
                     if isfinite(gx) and isfinite(gy):
                         px = unnormalize(gx, width, align_corners, ct)
                         py = unnormalize(gy, height, align_corners, ct)
-                        g = gout[n, c, ho, wo]
-                        scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct)
+                        for c in range(c_first, c_stop):
+                            g = gout[n, c, ho, wo]
+                            scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct, lo, hi)
 
     return grad_grid_2d, grad_input_2d
 
@@ -523,38 +629,39 @@ def _grid_kernels_3d(grad_point, scatter_point, unnormalize):
         sx = _scale(width, align_corners, ct)
         sy = _scale(height, align_corners, ct)
         sz = _scale(depth, align_corners, ct)
-        plane = ho_n * wo_n
-        for job in prange(grid.shape[0] * do_n * plane):
-            n = job // (do_n * plane)
-            rest = job - n * (do_n * plane)
-            do = rest // plane
-            rest = rest - do * plane
-            ho = rest // wo_n
-            wo = rest - ho * wo_n
-            gx = grid[n, do, ho, wo, 0]
-            gy = grid[n, do, ho, wo, 1]
-            gz = grid[n, do, ho, wo, 2]
-            for k in range(3):
-                ggrid[n, do, ho, wo, k] = ct(0)
-            if not (isfinite(gx) and isfinite(gy) and isfinite(gz)):
-                continue
-            px = unnormalize(gx, width, align_corners, ct)
-            py = unnormalize(gy, height, align_corners, ct)
-            pz = unnormalize(gz, depth, align_corners, ct)
-            dx, dy, dz = grad_point(
-                gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct
-            )
-            ggrid[n, do, ho, wo, 0] = sx * dx
-            ggrid[n, do, ho, wo, 1] = sy * dy
-            ggrid[n, do, ho, wo, 2] = sz * dz
+        for job in prange(grid.shape[0] * do_n * ho_n):  # one output row per job
+            n = job // (do_n * ho_n)
+            rest = job - n * (do_n * ho_n)
+            do = rest // ho_n
+            ho = rest - do * ho_n
+            for wo in range(wo_n):
+                gx = grid[n, do, ho, wo, 0]
+                gy = grid[n, do, ho, wo, 1]
+                gz = grid[n, do, ho, wo, 2]
+                dx = dy = dz = ct(0)
+                if isfinite(gx) and isfinite(gy) and isfinite(gz):
+                    px = unnormalize(gx, width, align_corners, ct)
+                    py = unnormalize(gy, height, align_corners, ct)
+                    pz = unnormalize(gz, depth, align_corners, ct)
+                    dx, dy, dz = grad_point(
+                        gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct
+                    )
+                ggrid[n, do, ho, wo, 0] = sx * dx
+                ggrid[n, do, ho, wo, 1] = sy * dy
+                ggrid[n, do, ho, wo, 2] = sz * dz
 
     @njit(parallel=True, **_JIT)
-    def grad_input_3d(gout, inp, grid, ginp, padding, align_corners, ct):
+    def grad_input_3d(gout, inp, grid, ginp, padding, align_corners, bands, channel_inner, ct):
         n_batch, channels, depth, height, width = inp.shape
         do_n, ho_n, wo_n = grid.shape[1], grid.shape[2], grid.shape[3]
-        for plane in prange(n_batch * channels):
-            n = plane // channels
-            c = plane - n * channels
+        jobs, groups, per_group = _scatter_jobs(
+            n_batch, channels, inp.shape[2], bands, channel_inner
+        )
+        for job in prange(jobs):
+            lo, hi, n, c_first, c_stop = _scatter_job(
+                job, groups, per_group, channels, inp.shape[2], bands, channel_inner
+            )
+            ginp[n, c_first:c_stop, lo:hi] = 0  # first touch by the band's owner
             for do in range(do_n):
                 for ho in range(ho_n):
                     for wo in range(wo_n):
@@ -565,8 +672,28 @@ def _grid_kernels_3d(grad_point, scatter_point, unnormalize):
                             px = unnormalize(gx, width, align_corners, ct)
                             py = unnormalize(gy, height, align_corners, ct)
                             pz = unnormalize(gz, depth, align_corners, ct)
-                            g = gout[n, c, do, ho, wo]
-                            scatter_point(ginp, n, c, px, py, pz, g, padding, align_corners, ct)
+                            if c_stop - c_first == 1:  # one channel: no loop (measured 2x faster)
+                                g = gout[n, c_first, do, ho, wo]
+                                scatter_point(
+                                    ginp,
+                                    n,
+                                    c_first,
+                                    px,
+                                    py,
+                                    pz,
+                                    g,
+                                    padding,
+                                    align_corners,
+                                    ct,
+                                    lo,
+                                    hi,
+                                )
+                                continue
+                            for c in range(c_first, c_stop):
+                                g = gout[n, c, do, ho, wo]
+                                scatter_point(
+                                    ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi
+                                )
 
     return grad_grid_3d, grad_input_3d
 
@@ -609,18 +736,24 @@ def _affine_kernels_2d(grad_point, scatter_point):
             rows[job, 1, 2] = sum_y
 
     @njit(parallel=True, **_JIT)
-    def grad_input_2d(gout, inp, matrix, ginp, padding, align_corners, ct):
+    def grad_input_2d(gout, inp, matrix, ginp, padding, align_corners, bands, channel_inner, ct):
         n_batch, channels = inp.shape[0], inp.shape[1]
         ho_n, wo_n = gout.shape[2], gout.shape[3]
-        for plane in prange(n_batch * channels):
-            n = plane // channels
-            c = plane - n * channels
+        jobs, groups, per_group = _scatter_jobs(
+            n_batch, channels, inp.shape[2], bands, channel_inner
+        )
+        for job in prange(jobs):
+            lo, hi, n, c_first, c_stop = _scatter_job(
+                job, groups, per_group, channels, inp.shape[2], bands, channel_inner
+            )
+            ginp[n, c_first:c_stop, lo:hi] = 0  # first touch by the band's owner
             for ho in range(ho_n):
                 for wo in range(wo_n):
                     px, py = matrix_point_2d(matrix, n, ho, wo, ct)
                     if isfinite(px) and isfinite(py):
-                        g = gout[n, c, ho, wo]
-                        scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct)
+                        for c in range(c_first, c_stop):
+                            g = gout[n, c, ho, wo]
+                            scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct, lo, hi)
 
     return grad_matrix_2d, grad_input_2d
 
@@ -664,19 +797,44 @@ def _affine_kernels_3d(grad_point, scatter_point):
                 rows[job, k, 3] = sums[k]
 
     @njit(parallel=True, **_JIT)
-    def grad_input_3d(gout, inp, matrix, ginp, padding, align_corners, ct):
+    def grad_input_3d(gout, inp, matrix, ginp, padding, align_corners, bands, channel_inner, ct):
         n_batch, channels = inp.shape[0], inp.shape[1]
         do_n, ho_n, wo_n = gout.shape[2], gout.shape[3], gout.shape[4]
-        for plane in prange(n_batch * channels):
-            n = plane // channels
-            c = plane - n * channels
+        jobs, groups, per_group = _scatter_jobs(
+            n_batch, channels, inp.shape[2], bands, channel_inner
+        )
+        for job in prange(jobs):
+            lo, hi, n, c_first, c_stop = _scatter_job(
+                job, groups, per_group, channels, inp.shape[2], bands, channel_inner
+            )
+            ginp[n, c_first:c_stop, lo:hi] = 0  # first touch by the band's owner
             for do in range(do_n):
                 for ho in range(ho_n):
                     for wo in range(wo_n):
                         px, py, pz = matrix_point_3d(matrix, n, do, ho, wo, ct)
                         if isfinite(px) and isfinite(py) and isfinite(pz):
-                            g = gout[n, c, do, ho, wo]
-                            scatter_point(ginp, n, c, px, py, pz, g, padding, align_corners, ct)
+                            if c_stop - c_first == 1:  # one channel: no loop (measured 2x faster)
+                                g = gout[n, c_first, do, ho, wo]
+                                scatter_point(
+                                    ginp,
+                                    n,
+                                    c_first,
+                                    px,
+                                    py,
+                                    pz,
+                                    g,
+                                    padding,
+                                    align_corners,
+                                    ct,
+                                    lo,
+                                    hi,
+                                )
+                                continue
+                            for c in range(c_first, c_stop):
+                                g = gout[n, c, do, ho, wo]
+                                scatter_point(
+                                    ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi
+                                )
 
     return grad_matrix_3d, grad_input_3d
 

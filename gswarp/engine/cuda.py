@@ -172,13 +172,13 @@ def _cuda_copies(functions) -> dict:
 def _atomic_form(function) -> None:
     """The GPU form of backward's ``accumulate_2d``/``_3d``: an atomic add (threads of many
     output points may scatter into the same input pixel, as torch's CUDA kernel does)."""
-    spatial = function.__code__.co_argcount - 4
+    spatial = function.__code__.co_argcount - 6
 
     @overload(function, target="cuda", strict=False)
     def implementation(*args):
         if spatial == 2:
-            return lambda a, n, c, y, x, v: cuda.atomic.add(a, (n, c, y, x), v)
-        return lambda a, n, c, z, y, x, v: cuda.atomic.add(a, (n, c, z, y, x), v)
+            return lambda a, n, c, y, x, v, lo, hi: cuda.atomic.add(a, (n, c, y, x), v)
+        return lambda a, n, c, z, y, x, v, lo, hi: cuda.atomic.add(a, (n, c, z, y, x), v)
 
 
 _ATOMIC = (backward.accumulate_2d, backward.accumulate_3d)
@@ -895,7 +895,7 @@ def _backward_grid_2d(grad_point, scatter_point, unnormalize, ct):
                 px = unnormalize(gx, W, align_corners, ct)
                 py = unnormalize(gy, H, align_corners, ct)
                 g = ct(gout[n, c, ho, wo])
-                scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct)
+                scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct, 0, ginp.shape[2])
             i += step
 
     return _jit(grad_grid_2d), _jit(grad_input_2d)
@@ -953,7 +953,9 @@ def _backward_grid_3d(grad_point, scatter_point, unnormalize, ct):
                 py = unnormalize(gy, H, align_corners, ct)
                 pz = unnormalize(gz, D, align_corners, ct)
                 g = ct(gout[n, c, do, ho, wo])
-                scatter_point(ginp, n, c, px, py, pz, g, padding, align_corners, ct)
+                scatter_point(
+                    ginp, n, c, px, py, pz, g, padding, align_corners, ct, 0, ginp.shape[2]
+                )
             i += step
 
     return _jit(grad_grid_3d), _jit(grad_input_3d)
@@ -1008,7 +1010,7 @@ def _backward_affine_2d(grad_point, scatter_point, ct):
             px, py = matrix_point(matrix, n, ho, wo, ct)
             if isfinite(px) and isfinite(py):
                 g = ct(gout[n, c, ho, wo])
-                scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct)
+                scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct, 0, ginp.shape[2])
             i += step
 
     return _jit(grad_matrix_2d), _jit(grad_input_2d)
@@ -1077,7 +1079,9 @@ def _backward_affine_3d(grad_point, scatter_point, ct):
             px, py, pz = matrix_point(matrix, n, do, ho, wo, ct)
             if isfinite(px) and isfinite(py) and isfinite(pz):
                 g = ct(gout[n, c, do, ho, wo])
-                scatter_point(ginp, n, c, px, py, pz, g, padding, align_corners, ct)
+                scatter_point(
+                    ginp, n, c, px, py, pz, g, padding, align_corners, ct, 0, ginp.shape[2]
+                )
             i += step
 
     return _jit(grad_matrix_3d), _jit(grad_input_3d)
