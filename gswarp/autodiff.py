@@ -398,19 +398,21 @@ def _run(source, grad_output, input, coordinates, mode, padding, align, fill, ne
     grad_output, input = np.ascontiguousarray(grad_output), np.ascontiguousarray(input)
     coordinates = np.ascontiguousarray(coordinates)
     grad_input = grad_coordinates = None
+    local = _is_local(source, input, coordinates)
     if "input" in needs:
         grad_input = np.empty(input.shape, dtype=input.dtype)
-        bands, channel_inner = _scatter_layout(source, input, coordinates)
+        groups = input.shape[0] * (1 if local else input.shape[1])
+        bands = _scatter_bands(groups, input.shape[2])
         launch(
             input_kernel, grad_output, input, coordinates, grad_input, int(padding), align,
-            bands, channel_inner, ct, writable=3,
+            bands, local, ct, writable=3,
         )  # fmt: skip
     if "grid" in needs:
         if source == "grid":
             grad_coordinates = np.empty(coordinates.shape, dtype=coordinates.dtype)
             launch(
                 coordinate_kernel, grad_output, input, coordinates, grad_coordinates,
-                int(padding), align, fill_c, ct, writable=3,
+                int(padding), align, fill_c, local, ct, writable=3,
             )  # fmt: skip
         else:
             rows = int(np.prod(grad_output.shape[2:-1])) * len(input)
@@ -476,30 +478,24 @@ def _check_grad_output(grad_output: np.ndarray, expected: tuple) -> None:
         raise ShapeError(f"grad_output: expected shape {tuple(expected)}, got {grad_output.shape}")
 
 
-# The median step, in input pixels, between neighbouring output points below which the CPU
-# scatter reads each point once for all its channels (see _scatter_layout).
+# The median step, in input pixels, between neighbouring output points up to which the CPU
+# kernels take all of a point's channels at once (see _is_local).
 _LOCAL_STEP = 16.0
-
-
-def _scatter_layout(source: str, input: np.ndarray, coordinates: np.ndarray) -> tuple[int, bool]:
-    """``(bands, channel_inner)``: how the CPU kernels split the scatter into ``grad_input``.
-
-    Neither changes the bytes, only the speed: whatever the layout, each input pixel receives
-    its terms in output-point order. Where neighbouring output points read nearby input (a
-    smooth grid, an affine map: :func:`_is_local`), each job takes every channel of a batch
-    item, so a point's coordinates are computed once for all its channels (measured 1x3x2048^2
-    rotated, 2 threads: 60-64 against 118 ms one plane at a time); where they read all over
-    the input (a random grid), one plane at a time keeps the scattered adds within one plane's
-    cache footprint (218 against 428 ms). Bands: :func:`_scatter_bands`.
-    """
-    channel_inner = _is_local(source, input, coordinates)
-    groups = input.shape[0] * (1 if channel_inner else input.shape[1])
-    return _scatter_bands(groups, input.shape[2]), channel_inner
 
 
 def _is_local(source: str, input: np.ndarray, coordinates: np.ndarray) -> bool:
     """Whether neighbouring output points along a row read input pixels at most
-    ``_LOCAL_STEP`` apart (median of up to 32 rows of a grid; an affine matrix's column step)."""
+    ``_LOCAL_STEP`` apart (median of up to 32 rows of a grid; an affine matrix's column step).
+
+    It picks how the CPU kernels order their work, which changes the speed only, never the
+    bytes (each input pixel receives its terms in output-point order, each point's channels
+    are summed in channel order). Local (a smooth grid, an affine map): each job takes every
+    channel of a point, so the point's coordinates are computed once (measured 1x3x2048^2
+    rotated, 2 threads: scatter 60-64 against 118 ms one plane at a time). Not local (a random
+    grid): the scatter and the 2-D grid gradient take one channel plane at a time, which keeps
+    their scattered reads and adds within one plane's cache footprint (scatter 218 against 428
+    ms; grid gradient, scratch kernel, 92 against 178 ms).
+    """
     if source == "affine":
         return bool(np.abs(coordinates[..., 0]).max(initial=0.0) <= _LOCAL_STEP)
     spatial = input.ndim - 2

@@ -153,7 +153,8 @@ def test_the_same_bytes_for_every_thread_count():
 def test_grad_input_is_the_same_bytes_for_every_scatter_layout(spatial, monkeypatch):
     """The scatter's jobs own bands of input rows (slices), one channel or all of a batch
     item's: points whose corners straddle two bands, reflections and clipped borders must add
-    the same terms in the same order whatever the bands and the channel grouping."""
+    the same terms in the same order whatever the bands and the channel grouping; the 2-D grid
+    gradient, one pass per channel or all at once, must carry the same sums."""
     import gswarp.autodiff as autodiff
 
     rng = np.random.default_rng(17)
@@ -167,11 +168,9 @@ def test_grad_input_is_the_same_bytes_for_every_scatter_layout(spatial, monkeypa
         for bands, local in itertools.product((1, 2, 3, 5, 13), (False, True)):
             monkeypatch.setattr(autodiff, "_scatter_bands", lambda _groups, _extent, b=bands: b)
             monkeypatch.setattr(autodiff, "_is_local", lambda *_args, v=local: v)
-            by_grid, _ = grid_sample_backward(grad_out, inp, grid, mode, padding, needs="input")
-            by_matrix, _ = warp_affine_backward(
-                grad_out, inp, matrix, mode, padding, needs="input"
-            )
-            results.append((by_grid.tobytes(), by_matrix.tobytes()))
+            by_grid, grid_grad = grid_sample_backward(grad_out, inp, grid, mode, padding)
+            by_matrix, _ = warp_affine_backward(grad_out, inp, matrix, mode, padding, needs="input")
+            results.append((by_grid.tobytes(), grid_grad.tobytes(), by_matrix.tobytes()))
         assert all(r == results[0] for r in results[1:]), (mode, padding)
 
 

@@ -244,6 +244,12 @@ def matrix_point_3d(matrix, n, do, ho, wo, ct):
 #
 # Common parameters: gout (N, C, *out) and inp (N, C, *in) arrays; n, (do,) ho, wo the output
 # point; px, py[, pz] its pixel coordinates in ct, finite; padding, align_corners; fill (C,) ct.
+#
+# The 2-D functions sum channels ``c_first`` to ``c_stop - 1`` onto the sums ``acc_x, acc_y``
+# carried from the channels before (torch's order, so the bits do not depend on the split) and
+# return ``(acc_x, acc_y, mx, my)``: the gradient is ``(acc_x * mx, acc_y * my)`` once every
+# channel is in (mx, my padding's multipliers). A kernel can thus take the channels one plane at
+# a time (a random grid's reads then stay within one plane's cache footprint) or all at once.
 
 
 @cpu_inlined
@@ -267,29 +273,30 @@ def _bilinear_interior_channel(gout, inp, n, c, ho, wo, x0, y0, e, w, s, nn, acc
 
 
 @cpu_inlined
-def _bilinear_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct):
+def _bilinear_grad_2d(
+    gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct, c_first, c_stop, acc_x, acc_y
+):
     H = inp.shape[2]
     W = inp.shape[3]
     px, mx = _pad_grad(px, W, padding, align_corners, ct, False)
     py, my = _pad_grad(py, H, padding, align_corners, ct, False)
     if not (inside(px, W, ct) and inside(py, H, ct)):
-        return ct(0), ct(0)  # every corner reads the fill: a constant
+        return ct(0), ct(0), ct(0), ct(0)  # every corner reads the fill: a constant
     x0, e, w = _cell(px, ct)
     y0, s, nn = _cell(py, ct)
     x1 = x0 + 1
     y1 = y0 + 1
-    acc = (ct(0), ct(0))
+    acc = (acc_x, acc_y)
     if x0 >= 0 and x1 < W and y0 >= 0 and y1 < H:
         # all four corners inside (the common case): no masks; RGB unrolled, as the forward
-        if inp.shape[1] == 3:
-            acc = _bilinear_interior_channel(gout, inp, n, 0, ho, wo, x0, y0, e, w, s, nn, acc)
-            acc = _bilinear_interior_channel(gout, inp, n, 1, ho, wo, x0, y0, e, w, s, nn, acc)
-            acc = _bilinear_interior_channel(gout, inp, n, 2, ho, wo, x0, y0, e, w, s, nn, acc)
-        else:
-            for c in range(inp.shape[1]):
+        if c_stop - c_first == 3:
+            for c in (c_first, c_first + 1, c_first + 2):
                 acc = _bilinear_interior_channel(gout, inp, n, c, ho, wo, x0, y0, e, w, s, nn, acc)
-        return acc[0] * mx, acc[1] * my
-    for c in range(inp.shape[1]):
+        else:
+            for c in range(c_first, c_stop):
+                acc = _bilinear_interior_channel(gout, inp, n, c, ho, wo, x0, y0, e, w, s, nn, acc)
+        return acc[0], acc[1], mx, my
+    for c in range(c_first, c_stop):
         f = fill[c]
         v_nw = inp[n, c, y0, x0] if _in(x0, W) and _in(y0, H) else f
         v_ne = inp[n, c, y0, x1] if _in(x1, W) and _in(y0, H) else f
@@ -298,16 +305,16 @@ def _bilinear_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill
         acc = _bilinear_channel_grad(
             gout, inp, n, c, ho, wo, v_nw, v_ne, v_sw, v_se, e, w, s, nn, acc
         )
-    return acc[0] * mx, acc[1] * my
+    return acc[0], acc[1], mx, my
 
 
 @register_jitable
-def _bicubic_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct):
+def _bicubic_grad_2d(
+    gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct, c_first, c_stop, acc_x, acc_y
+):
     wx, dx, ix, mx = _cubic_axis(px, inp.shape[3], padding, align_corners, ct)
     wy, dy, iy, my = _cubic_axis(py, inp.shape[2], padding, align_corners, ct)
-    acc_x = ct(0)
-    acc_y = ct(0)
-    for c in range(inp.shape[1]):
+    for c in range(c_first, c_stop):
         g = gout[n, c, ho, wo]
         f = fill[c]
         for i in range(4):
@@ -315,12 +322,14 @@ def _bicubic_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill,
                 v = inp[n, c, iy[j], ix[i]] if (my[j] and mx[i]) else f
                 acc_x += ((v * dx[i]) * wy[j]) * g
                 acc_y += ((v * wx[i]) * dy[j]) * g
-    return acc_x, acc_y
+    return acc_x, acc_y, ct(1), ct(1)
 
 
 @cpu_inlined
-def _zero_grad_2d(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct):
-    return ct(0), ct(0)
+def _zero_grad_2d(
+    gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct, c_first, c_stop, acc_x, acc_y
+):
+    return ct(0), ct(0), ct(0), ct(0)
 
 
 @cpu_inlined
@@ -574,26 +583,39 @@ def _scatter_job(job, groups, per_group, channels, extent, bands, channel_inner)
 
 def _grid_kernels_2d(grad_point, scatter_point, unnormalize):
     @njit(parallel=True, **_JIT)
-    def grad_grid_2d(gout, inp, grid, ggrid, padding, align_corners, fill, ct):
-        height, width = inp.shape[2], inp.shape[3]
+    def grad_grid_2d(gout, inp, grid, ggrid, padding, align_corners, fill, channel_inner, ct):
+        """All channels per point (``channel_inner``), or one pass per channel that carries
+        each point's sums in ``ggrid`` (the same bits)."""
+        height, width, channels = inp.shape[2], inp.shape[3], inp.shape[1]
         ho_n, wo_n = grid.shape[1], grid.shape[2]
         sx = _scale(width, align_corners, ct)
         sy = _scale(height, align_corners, ct)
-        for job in prange(grid.shape[0] * ho_n):  # one output row per job
-            n = job // ho_n
-            ho = job - n * ho_n
-            for wo in range(wo_n):
-                gx = grid[n, ho, wo, 0]
-                gy = grid[n, ho, wo, 1]
-                dx = dy = ct(0)
-                if isfinite(gx) and isfinite(gy):
-                    px = unnormalize(gx, width, align_corners, ct)
-                    py = unnormalize(gy, height, align_corners, ct)
-                    dx, dy = grad_point(
-                        gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct
-                    )
-                ggrid[n, ho, wo, 0] = dx * sx
-                ggrid[n, ho, wo, 1] = dy * sy
+        passes = 1 if channel_inner or channels < 2 else channels
+        for step in range(passes):
+            c_first = step if passes > 1 else 0
+            c_stop = step + 1 if passes > 1 else channels
+            for job in prange(grid.shape[0] * ho_n):  # one output row per job
+                n = job // ho_n
+                ho = job - n * ho_n
+                for wo in range(wo_n):
+                    gx = grid[n, ho, wo, 0]
+                    gy = grid[n, ho, wo, 1]
+                    ax = ay = mx = my = ct(0)
+                    if isfinite(gx) and isfinite(gy):
+                        px = unnormalize(gx, width, align_corners, ct)
+                        py = unnormalize(gy, height, align_corners, ct)
+                        carried_x = ggrid[n, ho, wo, 0] if c_first else ct(0)
+                        carried_y = ggrid[n, ho, wo, 1] if c_first else ct(0)
+                        ax, ay, mx, my = grad_point(
+                            gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct,
+                            c_first, c_stop, carried_x, carried_y,
+                        )  # fmt: skip
+                    if c_stop == channels:
+                        ggrid[n, ho, wo, 0] = (ax * mx) * sx
+                        ggrid[n, ho, wo, 1] = (ay * my) * sy
+                    else:
+                        ggrid[n, ho, wo, 0] = ax
+                        ggrid[n, ho, wo, 1] = ay
 
     @njit(parallel=True, **_JIT)
     def grad_input_2d(gout, inp, grid, ginp, padding, align_corners, bands, channel_inner, ct):
@@ -623,7 +645,8 @@ def _grid_kernels_2d(grad_point, scatter_point, unnormalize):
 
 def _grid_kernels_3d(grad_point, scatter_point, unnormalize):
     @njit(parallel=True, **_JIT)
-    def grad_grid_3d(gout, inp, grid, ggrid, padding, align_corners, fill, ct):
+    def grad_grid_3d(gout, inp, grid, ggrid, padding, align_corners, fill, channel_inner, ct):
+        """All channels per point (``channel_inner`` is the 2-D kernel's choice, ignored)."""
         depth, height, width = inp.shape[2], inp.shape[3], inp.shape[4]
         do_n, ho_n, wo_n = grid.shape[1], grid.shape[2], grid.shape[3]
         sx = _scale(width, align_corners, ct)
@@ -723,7 +746,12 @@ def _affine_kernels_2d(grad_point, scatter_point):
                 py = row_coordinate(m[1, 0], wo, oy, ct)
                 if not (isfinite(px) and isfinite(py)):
                     continue
-                dx, dy = grad_point(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct)
+                ax, ay, mx, my = grad_point(
+                    gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct,
+                    0, inp.shape[1], ct(0), ct(0),
+                )  # fmt: skip
+                dx = ax * mx
+                dy = ay * my
                 sum_x += dx
                 sum_y += dy
                 moment_x += np.float64(dx) * wo

@@ -874,7 +874,12 @@ def _backward_grid_2d(grad_point, scatter_point, unnormalize, ct):
             if isfinite(gx) and isfinite(gy):
                 px = unnormalize(gx, W, align_corners, ct)
                 py = unnormalize(gy, H, align_corners, ct)
-                dx, dy = grad_point(gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct)
+                ax, ay, mx, my = grad_point(
+                    gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct,
+                    0, inp.shape[1], ct(0), ct(0),
+                )  # fmt: skip
+                dx = ax * mx
+                dy = ay * my
             ggrid[n, ho, wo, 0] = dx * sx
             ggrid[n, ho, wo, 1] = dy * sy
             i += step
@@ -984,9 +989,12 @@ def _backward_affine_2d(grad_point, scatter_point, ct):
                 px = ct(fma(matrix[n, 0, 0], column, ox))
                 py = ct(fma(matrix[n, 1, 0], column, oy))
                 if isfinite(px) and isfinite(py):
-                    dx, dy = grad_point(
-                        gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct
-                    )
+                    ax, ay, mx, my = grad_point(
+                        gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct,
+                        0, inp.shape[1], ct(0), ct(0),
+                    )  # fmt: skip
+                    dx = ax * mx
+                    dy = ay * my
                     sum_x += dx
                     sum_y += dy
                     moment_x += np.float64(dx) * column
