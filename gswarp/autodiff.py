@@ -63,7 +63,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gswarp.engine.device import backend_for
+from gswarp.engine.device import backend_for, module_of
 from gswarp.errors import DTypeError, ShapeError, SpecError
 from gswarp.options import parse_mode, parse_padding
 
@@ -268,9 +268,10 @@ def warp_flow_backward(
 
     A field coarser than the input (a lattice: ``warp_flow`` interpolates it bilinearly over the
     input's extent, edges continued) gets the transpose of that interpolation -- the gradient
-    at the lattice's resolution, so a field can be optimized there. CPU only; this composes
+    at the lattice's resolution, so a field can be optimized there. This composes
     :func:`grid_sample_backward` twice and stores the sampling coordinates (k values per output
-    point) and, for a lattice, the gradient at every output point before it is gathered.
+    point) and, for a lattice, the gradient at every output point before it is gathered. On the
+    GPU (CuPy arrays, or ``use_backend("cuda")``) every step runs there.
 
     Parameters
     ----------
@@ -293,32 +294,32 @@ def warp_flow_backward(
     _, _, align, needs = _options(mode, padding_mode, align_corners, needs, "flow")
     if kind not in ("displacement", "coordinates"):
         raise SpecError(f"kind: expected 'displacement' or 'coordinates', got {kind!r}")
-    grad_output, input = np.asarray(grad_output), np.asarray(input)
+    grad_output, input = _array(grad_output), _array(input)
+    xp = module_of(input)
+    grad_output = xp.asarray(grad_output)
     _check_input(grad_output, input)
     k = input.ndim - 2
-    flow = np.asarray(flow, dtype=np.float64)
+    flow = xp.asarray(flow, dtype=np.float64)
     if flow.ndim != k + 1 or flow.shape[-1] != k:
         expected = "(H_f, W_f, 2)" if k == 2 else "(D_f, H_f, W_f, 3)"
         raise ShapeError(f"flow: expected {expected} for this input, got {flow.shape}")
     input_spatial, output_spatial = input.shape[2:], grad_output.shape[2:]
     field_spatial = flow.shape[:-1]
-    points = _pixel_points(output_spatial)  # (*out, k) output pixels (x, y[, z])
+    points = _pixel_points(output_spatial, xp)  # (*out, k) output pixels (x, y[, z])
     if output_spatial != input_spatial:  # the output grid stretched over the input's extent
-        stretch = resize_matrix(input_spatial, output_spatial, align)
-        points = points @ stretch[:, :k].T + stretch[:, k]
+        points = _moved(points, resize_matrix(input_spatial, output_spatial, align), xp)
     field_grid = None
-    field_image = np.ascontiguousarray(np.moveaxis(flow, -1, 0)[None])  # (1, k, *field)
+    field_image = xp.ascontiguousarray(xp.moveaxis(flow, -1, 0)[None])  # (1, k, *field)
     values = flow
     if field_spatial != input_spatial or output_spatial != input_spatial:
-        to_field = resize_matrix(field_spatial, input_spatial, align)
-        field_points = points @ to_field[:, :k].T + to_field[:, k]
-        field_grid = _normalized(field_points, field_spatial, align)[None]
-        values = np.moveaxis(
+        field_points = _moved(points, resize_matrix(field_spatial, input_spatial, align), xp)
+        field_grid = _normalized(field_points, field_spatial, align, xp)[None]
+        values = xp.moveaxis(
             grid_sample(field_image, field_grid, "bilinear", "border", align)[0], 0, -1
         )
     source = values if kind == "coordinates" else points + values
-    grid = _normalized(source, input_spatial, align).astype(input.dtype)
-    grid = np.ascontiguousarray(np.broadcast_to(grid[None], (input.shape[0], *grid.shape)))
+    grid = _normalized(source, input_spatial, align, xp).astype(input.dtype)
+    grid = xp.ascontiguousarray(xp.broadcast_to(grid[None], (input.shape[0], *grid.shape)))
     coordinate_needs = [("grid" if name == "flow" else name) for name in needs]
     grad_input, grad_grid = grid_sample_backward(
         grad_output, input, grid, mode, padding_mode, align, coordinate_needs, fill=fill
@@ -328,27 +329,33 @@ def warp_flow_backward(
     # d grid / d source pixel, per axis: 2 / (S - 1) with align_corners, 2 / S without
     sizes = np.array(input_spatial[::-1], dtype=np.float64)
     grad_source = grad_grid.astype(np.float64).sum(axis=0)
-    grad_source *= 2 / (np.maximum(sizes - 1, 1) if align else sizes)
+    grad_source *= xp.asarray(2 / (np.maximum(sizes - 1, 1) if align else sizes))
     if field_grid is None:
         return grad_input, grad_source
     grad_field, _ = grid_sample_backward(
-        np.ascontiguousarray(np.moveaxis(grad_source, -1, 0)[None]), field_image, field_grid,
+        xp.ascontiguousarray(xp.moveaxis(grad_source, -1, 0)[None]), field_image, field_grid,
         "bilinear", "border", align, needs=("input",),
     )  # fmt: skip
-    return grad_input, np.moveaxis(grad_field[0], 0, -1)
+    return grad_input, xp.moveaxis(grad_field[0], 0, -1)
 
 
-def _pixel_points(spatial) -> np.ndarray:
+def _pixel_points(spatial, xp=np):
     """(*spatial, k) float64: the pixel coordinates (x, y[, z]) of every point of a grid."""
-    return np.moveaxis(np.indices(spatial, dtype=np.float64)[::-1], 0, -1)
+    return xp.moveaxis(xp.indices(spatial, dtype=np.float64)[::-1], 0, -1)
 
 
-def _normalized(points: np.ndarray, spatial, align: bool) -> np.ndarray:
+def _moved(points, matrix: np.ndarray, xp=np):
+    """``points`` (*, k) through a (k, k+1) NumPy ``matrix``, on ``points``' device."""
+    k = points.shape[-1]
+    return points @ xp.asarray(matrix[:, :k].T) + xp.asarray(matrix[:, k])
+
+
+def _normalized(points, spatial, align: bool, xp=np):
     """Pixel coordinates (x, y[, z] last) -> grid_sample's normalized coordinates."""
     sizes = np.array(spatial[::-1], dtype=np.float64)
     if align:
-        return 2 * points / np.maximum(sizes - 1, 1) - 1
-    return (2 * points + 1) / sizes - 1
+        return 2 * points / xp.asarray(np.maximum(sizes - 1, 1)) - 1
+    return (2 * points + 1) / xp.asarray(sizes) - 1
 
 
 def _array(value):

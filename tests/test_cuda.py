@@ -297,6 +297,28 @@ class TestCudaBackward:
             scale = max(float(np.abs(expected).max()), 1.0)
             np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10 * scale)
 
+    @pytest.mark.parametrize(
+        ("spatial", "field", "kind"),
+        list(itertools.product((2, 3), ("dense", "lattice"), ("displacement", "coordinates"))),
+    )
+    def test_cuda_flow_backward_matches_cpu(self, rng, spatial, field, kind):
+        """The flow's backward pass (two grid_sample_backwards and a lattice's transpose) runs
+        every step on the GPU."""
+        from gswarp.autodiff import warp_flow_backward
+
+        shape = (2, 2, 6, 7) if spatial == 2 else (1, 2, 4, 5, 6)
+        field_shape = shape[2:] if field == "dense" else (3,) * spatial
+        flow = rng.uniform(-1.5, 1.5, (*field_shape, spatial))
+        if kind == "coordinates":
+            flow += np.moveaxis(np.indices(field_shape)[::-1], 0, -1)
+        x = image(rng, shape, np.float64)
+        grad_out = rng.standard_normal(shape)
+        cpu = warp_flow_backward(grad_out, x, flow, "bilinear", "border", kind=kind)
+        gpu = on_cuda(warp_flow_backward, grad_out, x, flow, "bilinear", "border", kind=kind)
+        for got, expected in zip(gpu, cpu, strict=True):
+            scale = max(float(np.abs(expected).max()), 1.0)
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10 * scale)
+
 
 class TestCudaCupyArrays:
     @pytest.mark.parametrize(
@@ -326,6 +348,23 @@ class TestCudaCupyArrays:
             assert isinstance(got, cupy.ndarray)
             scale = max(float(np.abs(expected).max()), 1.0)
             np.testing.assert_allclose(got.get(), expected, rtol=0, atol=2e-5 * scale)
+
+    def test_cuda_cupy_flow_backward_matches_cpu(self, rng):
+        from gswarp.autodiff import warp_flow_backward
+
+        cupy = _cupy_or_skip()
+        x = image(rng, (1, 3, 40, 48), np.float32)
+        lattice = rng.uniform(-2, 2, (5, 6, 2))
+        grad_out = rng.standard_normal((1, 3, 32, 36)).astype(np.float32)
+        cpu_input, cpu_flow = warp_flow_backward(grad_out, x, lattice)
+        gpu_input, gpu_flow = warp_flow_backward(
+            cupy.asarray(grad_out), cupy.asarray(x), cupy.asarray(lattice)
+        )
+        assert isinstance(gpu_input, cupy.ndarray) and isinstance(gpu_flow, cupy.ndarray)
+        scale = max(float(np.abs(cpu_input).max()), 1.0)
+        np.testing.assert_allclose(gpu_input.get(), cpu_input, rtol=0, atol=2e-5 * scale)
+        scale = float(np.abs(cpu_flow).max())
+        np.testing.assert_allclose(gpu_flow.get(), cpu_flow, rtol=0, atol=1e-4 * scale)
 
     def test_cuda_cupy_affine_backward_matches_cpu(self, rng):
         from gswarp.autodiff import affine_sample_backward
