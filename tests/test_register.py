@@ -446,3 +446,24 @@ def test_npy_volumes_register_in_voxels(tmp_path):
     assert _run("apply", spec, tmp_path / "m.npy", "-o", out).exit_code == 0
     expected = warp_affine(moving[None, None], found[:3])[0, 0]
     np.testing.assert_allclose(np.load(out), expected, atol=1e-3 * float(np.abs(moving).max()))
+
+
+def test_polish_reaches_the_optimum_of_a_cost_with_small_jumps():
+    """The final gradient-only descent MI gets: a cost whose values jump by 1e-6 (as MI's do
+    when points cross the moving image's edge) but whose gradient is exact. L-BFGS's line
+    search may stop short; the regular-step descent ends within its minimum step."""
+    from gswarp.registration.optimize import Trace, minimize, polish
+
+    target = np.array([0.8, -0.35, 0.6])
+
+    def function(x, gradient=True):
+        cost = 0.5 * float((x - target) @ (x - target)) + 1e-6 * np.floor(x[0] * 1e4)
+        return cost, (x - target) if gradient else None
+
+    x, _, trace = minimize(function, np.zeros(3))
+    x, cost = polish(function, x, trace)
+    assert np.abs(x - target).max() <= 2e-4
+    assert trace.costs[-1] == cost and len(trace.steps) == len(trace.costs)
+    still = Trace()
+    at_minimum, _ = polish(function, target.copy(), still)
+    assert np.array_equal(at_minimum, target) and not still.steps  # zero gradient: no step

@@ -24,7 +24,7 @@ import numpy as np
 from gswarp.errors import SpecError
 from gswarp.registration.metrics import METRICS, Histogram, cost
 from gswarp.registration.models import Model
-from gswarp.registration.optimize import minimize
+from gswarp.registration.optimize import minimize, polish
 
 MIN_LEVEL_SIDE = 16  # a pyramid level keeps at least this many voxels along every axis
 
@@ -189,6 +189,11 @@ def register(
             iterations=iterations,
             on_iteration=report,
         )
+        if metric == "mi" and index == len(shrinks) - 1:
+            # MI's cost jumps a little as points cross MOVING's edge, which stalls the line
+            # search short of the optimum; gradient-only steps finish (measured on
+            # bench_register's anatomical pair: max error 0.0153 -> 0.0110 mm, +0.36 s)
+            u, value = polish(objective, u, trace, on_iteration=report)
         parameters = u / scales
         level = Level(
             shrink,

@@ -1,5 +1,6 @@
-"""A small dependency-free optimizer: limited-memory BFGS with a backtracking line search, for
-``gswarp register``'s handful of parameters (and its flow lattices' thousands).
+"""Small dependency-free optimizers: limited-memory BFGS with a backtracking line search, for
+``gswarp register``'s handful of parameters (and its flow lattices' thousands), and a
+gradient-only regular-step descent that finishes MI's optimization (:func:`polish`).
 
 Parameters are in *voxel units* (:meth:`gswarp.registration.models.Model.scales`): a unit step
 moves the image by about one voxel of the current level, so one step limit and one tolerance
@@ -136,3 +137,45 @@ def _line_search(function, x, cost, slope, direction, trace, tries: int = 12):
                 shorter = min(max(-slope * step * step / (2 * curvature), 0.1 * step), shorter)
         step = shorter
     return None
+
+
+def polish(
+    function: Function,
+    x: np.ndarray,
+    trace: Trace,
+    step: float = 0.05,
+    min_step: float = 1e-4,
+    iterations: int = 50,
+    on_iteration: Callable[[int, float, float], None] | None = None,
+) -> tuple[np.ndarray, float]:
+    """Regular-step gradient descent from ``x`` (ITK's RegularStepGradientDescent): steps of
+    length ``step`` (the largest parameter change, in voxel units) along the gradient, the
+    length halved whenever the gradient turns back, until it is under ``min_step``.
+
+    It reads gradients only, never compares costs, so a cost that jumps by tiny amounts --
+    Mattes MI as points cross the moving image's edge -- cannot stall it where it stalls the
+    line search of :func:`minimize` short of the optimum. Appends to ``trace``; the iteration
+    numbers given to ``on_iteration`` continue the trace's.
+
+    Returns
+    -------
+    (x, cost) at the last step.
+    """
+    cost, grad = function(x, True)
+    trace.evaluations += 1
+    first = len(trace.costs)
+    for iteration in range(iterations):
+        largest = float(np.abs(grad).max())
+        if largest == 0.0 or step < min_step:
+            break
+        x = x - (step / largest) * grad
+        new_cost, new_grad = function(x, True)
+        trace.evaluations += 1
+        trace.costs.append(new_cost)
+        trace.steps.append(step)
+        if on_iteration is not None:
+            on_iteration(first + iteration, new_cost, step)
+        if float(new_grad @ grad) < 0:
+            step *= 0.5
+        cost, grad = new_cost, new_grad
+    return x, cost
