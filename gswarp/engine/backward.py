@@ -696,20 +696,10 @@ def _grid_kernels_3d(grad_point, scatter_point, unnormalize):
                             py = unnormalize(gy, height, align_corners, ct)
                             pz = unnormalize(gz, depth, align_corners, ct)
                             if c_stop - c_first == 1:  # one channel: no loop (measured 2x faster)
-                                g = gout[n, c_first, do, ho, wo]
+                                c = c_first
+                                g = gout[n, c, do, ho, wo]
                                 scatter_point(
-                                    ginp,
-                                    n,
-                                    c_first,
-                                    px,
-                                    py,
-                                    pz,
-                                    g,
-                                    padding,
-                                    align_corners,
-                                    ct,
-                                    lo,
-                                    hi,
+                                    ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi
                                 )
                                 continue
                             for c in range(c_first, c_stop):
@@ -842,20 +832,10 @@ def _affine_kernels_3d(grad_point, scatter_point):
                         px, py, pz = matrix_point_3d(matrix, n, do, ho, wo, ct)
                         if isfinite(px) and isfinite(py) and isfinite(pz):
                             if c_stop - c_first == 1:  # one channel: no loop (measured 2x faster)
-                                g = gout[n, c_first, do, ho, wo]
+                                c = c_first
+                                g = gout[n, c, do, ho, wo]
                                 scatter_point(
-                                    ginp,
-                                    n,
-                                    c_first,
-                                    px,
-                                    py,
-                                    pz,
-                                    g,
-                                    padding,
-                                    align_corners,
-                                    ct,
-                                    lo,
-                                    hi,
+                                    ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi
                                 )
                                 continue
                             for c in range(c_first, c_stop):
