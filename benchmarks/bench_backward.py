@@ -5,10 +5,11 @@
 Cases (float32, bilinear, zeros padding): 2-D 1x3x2048x2048 and 3-D 1x1x128^3 (output the
 input's size), each with two grids: ``random`` (uniform in [-1, 1]: every point reads and
 scatters somewhere else, the worst case for caches) and ``smooth`` (a 10 degree rotation and a
-0.9 scale from ``affine_grid``: what a spatial transformer or a registration step samples). gswarp: ``grid_sample_backward`` for input and grid;
-torch: ``grid_sample(...).backward(grad_output)`` with both tensors requiring grad (its
-forward is timed too: autograd needs it; its forward-only time is printed and subtracted for a
-second ratio). Runs interleaved; medians. Target (issue 17): gswarp <= 0.7x torch's backward.
+0.9 scale from ``affine_grid``: what a spatial transformer or a registration step samples).
+gswarp: ``grid_sample_backward`` for input and grid; torch: ``grid_sample(...).backward(
+grad_output)`` with both tensors requiring grad (its forward is timed too: autograd needs it;
+its forward-only time is printed and subtracted for the second ratio, torch's backward alone).
+Runs interleaved; medians. Target (issue 17): gswarp <= 0.7x torch's backward.
 """
 
 from __future__ import annotations
