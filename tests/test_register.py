@@ -343,9 +343,9 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
     out = tmp_path / "r.yaml"
     cases = [
         ((photo, volume), "a 2-D image and"),
-        ((photo, photo, "--mask", empty), "the mask is empty"),
-        ((tiny, tiny, "--model", "affine"), "too small for the affine model"),
-        ((volume, nan), "has NaN or infinite values"),
+        ((photo, photo, "--mask", empty), f"--mask {empty}: every voxel is zero"),
+        ((tiny, tiny, "--model", "affine"), f"fixed image {tiny} is 4x4: too small"),
+        ((volume, nan), f"moving image {nan} has NaN or infinite values"),
         ((photo, photo, "--mask", wrong_mask), "is not the fixed image's 32x32"),
         ((photo, photo, "--transform-out", tmp_path / "x.tfm"), "register two NIfTI volumes"),
         ((photo, photo, "--shrink", "4,0"), "expected factors like 8,4,2,1"),

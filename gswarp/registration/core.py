@@ -35,6 +35,11 @@ class Image:
 
     data: np.ndarray
     to_physical: np.ndarray  # (k+1, k+1)
+    name: str = ""  # the file it came from, for messages
+
+    def label(self, role: str) -> str:
+        """How messages name it: 'moving image m.nii', or 'the moving image' without a file."""
+        return f"{role} image {self.name}" if self.name else f"the {role} image"
 
     @property
     def spatial(self) -> int:
@@ -257,28 +262,27 @@ class _Objective:
 def _check(fixed: Image, moving: Image, model: str, metric: str, mask, bins: int) -> Model:
     if fixed.spatial != moving.spatial or fixed.spatial not in (2, 3):
         raise SpecError(
-            f"the fixed image is {fixed.spatial}-D and the moving one {moving.spatial}-D: "
-            "register needs two 2-D images or two 3-D volumes"
+            f"{fixed.label('fixed')} is {fixed.spatial}-D and {moving.label('moving')} "
+            f"{moving.spatial}-D: register needs two 2-D images or two 3-D volumes"
         )
     if metric not in METRICS:
         raise SpecError(f"metric: expected one of {', '.join(METRICS)}, got {metric!r}")
     if bins < 4:
         raise SpecError(f"bins: expected at least 4, got {bins}")
     parsed = Model(model, fixed.spatial)
-    for name, image in (("fixed", fixed), ("moving", moving)):
+    for role, image in (("fixed", fixed), ("moving", moving)):
+        label = image.label(role)
         if not np.isfinite(image.data).all():
-            raise SpecError(
-                f"the {name} image has NaN or infinite values: register needs finite ones"
-            )
+            raise SpecError(f"{label} has NaN or infinite values: register needs finite ones")
         # each parameter needs points to pin it: at least 4 voxels along every axis for the
         # linear models, and some contrast
         if parsed.linear_count and min(image.data.shape) < 8:
             raise SpecError(
-                f"the {name} image is {'x'.join(map(str, image.data.shape[::-1]))}: too small "
+                f"{label} is {'x'.join(map(str, image.data.shape[::-1]))}: too small "
                 f"for the {model} model (at least 8 voxels along every axis)"
             )
         if float(image.data.max()) == float(image.data.min()):
-            raise SpecError(f"the {name} image is constant: there is nothing to align")
+            raise SpecError(f"{label} is constant: there is nothing to align")
     if mask is not None:
         if mask.shape != fixed.data.shape:
             raise SpecError(

@@ -67,14 +67,14 @@ def read_operand(path: Path) -> Operand:
             if slope is not None and np.isfinite(slope) and (slope, inter) != (1.0, 0.0):
                 data = data * slope + (inter or 0.0)
         if affine is not None:
-            return Operand(path, Image(data.astype(np.float32), affine), True)
-        return Operand(path, Image(data.astype(np.float32), np.eye(4)), False)
+            return Operand(path, Image(data.astype(np.float32), affine, str(path)), True)
+        return Operand(path, Image(data.astype(np.float32), np.eye(4), str(path)), False)
     from gswarp.io.images import read_image
 
     pixels = read_image(path).pixels.astype(np.float64)
     if pixels.ndim == 3:
         pixels = pixels[..., :3] @ _LUMINANCE if pixels.shape[2] >= 3 else pixels[..., 0]
-    return Operand(path, Image(pixels.astype(np.float32), np.eye(3)), False)
+    return Operand(path, Image(pixels.astype(np.float32), np.eye(3), str(path)), False)
 
 
 def read_mask(path: Path, fixed: Operand) -> np.ndarray:
@@ -85,13 +85,16 @@ def read_mask(path: Path, fixed: Operand) -> np.ndarray:
             f"--mask {path}: its grid {'x'.join(map(str, mask.shape[::-1]))} is not the fixed "
             f"image's {'x'.join(map(str, fixed.image.data.shape[::-1]))}"
         )
+    if not mask.any():
+        raise SpecError(f"--mask {path}: every voxel is zero, so it selects no fixed voxel")
     return mask
 
 
 def in_voxels(operand: Operand) -> Operand:
     """The operand placed in voxel space (its physical unit the voxel)."""
     k = operand.image.spatial
-    return Operand(operand.path, Image(operand.image.data, np.eye(k + 1)), False)
+    image = operand.image
+    return Operand(operand.path, Image(image.data, np.eye(k + 1), image.name), False)
 
 
 def spec_text(
