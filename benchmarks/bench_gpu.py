@@ -15,7 +15,9 @@ Cases (float32, CuPy arrays in and out; torch tensors on the same device):
   the last one, so what counts is the throughput rather than one call's latency;
 - the host time of one launch: a 1x1x8x8 ``grid_sample`` called 500 times back to back (wall
   clock, synchronized at the end), with gswarp's fast launch (``gswarp.engine.cuda_launch``) and
-  with numba's dispatcher, against torch.
+  with numba's dispatcher, against torch;
+- ``grid_sample_backward`` (issue 17) on the explicit-grid cases, bilinear, both gradients,
+  against torch's backward alone (``autograd.grad`` on a kept graph).
 
 Each timing is the median of ``--repeats`` runs, each synchronized (CUDA events), after a warm-up
 that compiles the kernels. Also prints the largest difference to torch's result. Targets
@@ -96,6 +98,40 @@ def _affine_row(cupy, F, gswarp, label, mode, x_cp, theta, x_t, theta_t, args) -
 
     name = f"affine {label} (ours fused; torch affine_grid + grid_sample)"
     return _row(cupy, name, mode, ours, theirs, args.repeats)
+
+
+def _backward_row(cupy, torch, F, label, x_cp, grid_cp, args) -> str:
+    """One table row (issue 17): grid_sample_backward (bilinear, zeros; grad_input by atomic
+    adds, grad_grid per point) against torch's backward alone -- ``autograd.grad`` on a graph
+    kept between calls, so its forward is not timed. The difference column is the largest
+    over both gradients, relative to each gradient's largest value (atomics sum in any order)."""
+    from gswarp.autodiff import grid_sample_backward
+
+    grad_out_cp = cupy.asarray(
+        np.random.default_rng(1).standard_normal(x_cp.shape[:2] + grid_cp.shape[1:-1]),
+        dtype=cupy.float32,
+    )
+    x_t = torch.as_tensor(x_cp).clone().requires_grad_(True)
+    grid_t = torch.as_tensor(grid_cp).clone().requires_grad_(True)
+    out_t = F.grid_sample(x_t, grid_t, "bilinear", "zeros", align_corners=False)
+    grad_out_t = torch.as_tensor(grad_out_cp)
+
+    def ours():
+        return grid_sample_backward(grad_out_cp, x_cp, grid_cp)
+
+    def theirs():
+        return torch.autograd.grad(out_t, (x_t, grid_t), grad_out_t, retain_graph=True)
+
+    ours_ms = _timer(cupy, ours, args.repeats)
+    theirs_ms = _timer(cupy, theirs, args.repeats)
+    diff = 0.0
+    for got, expected in zip(ours(), theirs(), strict=True):
+        expected = cupy.asarray(expected)
+        scale = max(float(cupy.abs(expected).max()), 1e-30)
+        diff = max(diff, float(cupy.abs(got - expected).max()) / scale)
+    name = f"grid_sample_backward {label} (input and grid; torch: backward alone)"
+    ratio = theirs_ms / ours_ms
+    return f"| {name} | bilinear | {ours_ms:.3f} | {theirs_ms:.3f} | {ratio:.2f} | {diff:.2e} rel |"
 
 
 def _antialias_row(cupy, F, gswarp, mode, x_cp, x_t, args) -> str:
@@ -205,6 +241,10 @@ def main() -> int:
         for mode in ("bilinear", "nearest"):
             rows.append(_grid_row(cupy, F, gswarp, label, mode, x_cp, grid_cp, x_t, grid_t, args))
             rows.append(_affine_row(cupy, F, gswarp, label, mode, x_cp, theta, x_t, theta_t, args))
+        try:
+            rows.append(_backward_row(cupy, torch, F, label, x_cp, grid_cp, args))
+        except Exception as error:  # the table's other rows still count
+            rows.append(f"| grid_sample_backward {label} | bilinear | failed: {error!r} | | | |")
     x_cp = cupy.asarray(rng.random((8, 3, 2048, 2048), dtype=np.float32))
     x_t = torch.as_tensor(x_cp, device=device)
     for mode in ("bilinear", "bicubic"):
