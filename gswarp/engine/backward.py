@@ -20,14 +20,18 @@ the same on three axes; nearest has a zero coordinate gradient. With zeros paddi
 tap outside the input reads ``fill`` (0 unless the caller gave one), as in the forward pass.
 
 Order and threads: coordinate gradients are computed per output point (threads over output
-rows, channels summed in order, rows summed in order afterwards); ``grad_input`` by jobs that
-each own a band of rows (2-D) or slices (3-D) of one (batch item, channel) plane: a job zeroes
-its band, scans every output point in order and adds only the corners that fall in its band
-(:func:`accumulate_2d`). Each input pixel's sum is thus in output-point order whatever the
-number of bands, so every result is the same bytes for every thread count, and the scatter
-needs no memory beyond ``grad_input`` itself; the price is that each band's job recomputes the
-coordinates of every point (cheap next to the scattered adds: the caller picks the fewest bands
-that keep the threads evenly loaded, ``gswarp.autodiff._scatter_bands``).
+rows, channels summed in order, rows summed in order afterwards; in 2-D, optionally one pass
+per channel plane that carries each point's sums in the output array); ``grad_input`` by jobs
+that each own a band of rows (2-D) or slices (3-D) of one (batch item, channel) plane, or of
+all of a batch item's channels: a job zeroes its band, scans every output point in order and
+adds only the corners that fall in its band (:func:`accumulate_2d`). Each input pixel's sum is
+thus in output-point order whatever the bands and the channel grouping, so every result is the
+same bytes for every thread count, and the scatter needs no memory beyond ``grad_input``
+itself; the price is that each band's job recomputes the coordinates of every point (cheap next
+to the scattered adds). The caller picks the layout (``channel_inner``: all channels of a point
+at once, for grids whose neighbouring points read nearby input; one plane at a time otherwise,
+keeping scattered reads and adds within one plane's cache footprint) and the fewest bands that
+keep the threads evenly loaded (``gswarp.autodiff._is_local``, ``_scatter_bands``).
 
 NaN or infinite coordinates: the point adds nothing to ``grad_input`` and has a zero coordinate
 gradient (its output is the constant ``fill``; torch's CPU kernel crashes or scatters NaN there).
