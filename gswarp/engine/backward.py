@@ -65,6 +65,8 @@ from gswarp.engine.pointwise import (
     rint,
     row_coordinate,
     trunc,
+    unnormalize_scalar,
+    unnormalize_vec,
 )
 from gswarp.options import Mode
 
@@ -214,18 +216,62 @@ def _cubic_axis(p, size, padding, align_corners, ct):
     return cubic_weights(p - p0, ct), cubic_slopes(p - p0, ct), taps, valid
 
 
+# --------------------------------------------------------------------------------------------
+# where an output point reads: ``(source, inp, n, [do,] ho, wo, align_corners, ct)`` ->
+# ``(px, py[, pz], finite)``, the input pixel coordinates and whether the source gave finite
+# values there (a grid's values, or the coordinates a matrix computes)
+
+
 @cpu_inlined
-def matrix_point_2d(matrix, n, ho, wo, ct):
+def grid_point_2d(grid, inp, n, ho, wo, align_corners, ct):
+    """A grid point's input pixel: torch's vectorized un-normalization of ``grid[n, ho, wo]``."""
+    gx = ct(grid[n, ho, wo, 0])
+    gy = ct(grid[n, ho, wo, 1])
+    px = unnormalize_vec(gx, inp.shape[3], align_corners, ct)
+    py = unnormalize_vec(gy, inp.shape[2], align_corners, ct)
+    return px, py, isfinite(gx) and isfinite(gy)
+
+
+@cpu_inlined
+def _grid_point_3d(grid, inp, n, do, ho, wo, align_corners, vectorized, ct):
+    gx = ct(grid[n, do, ho, wo, 0])
+    gy = ct(grid[n, do, ho, wo, 1])
+    gz = ct(grid[n, do, ho, wo, 2])
+    if vectorized:
+        px = unnormalize_vec(gx, inp.shape[4], align_corners, ct)
+        py = unnormalize_vec(gy, inp.shape[3], align_corners, ct)
+        pz = unnormalize_vec(gz, inp.shape[2], align_corners, ct)
+    else:
+        px = unnormalize_scalar(gx, inp.shape[4], align_corners, ct)
+        py = unnormalize_scalar(gy, inp.shape[3], align_corners, ct)
+        pz = unnormalize_scalar(gz, inp.shape[2], align_corners, ct)
+    return px, py, pz, isfinite(gx) and isfinite(gy) and isfinite(gz)
+
+
+@cpu_inlined
+def grid_point_3d(grid, inp, n, do, ho, wo, align_corners, ct):
+    """A grid point's input voxel: torch's scalar un-normalization (trilinear, nearest)."""
+    return _grid_point_3d(grid, inp, n, do, ho, wo, align_corners, False, ct)
+
+
+@cpu_inlined
+def grid_point_3d_vec(grid, inp, n, do, ho, wo, align_corners, ct):
+    """A grid point's input voxel: the vectorized un-normalization (gswarp's tricubic)."""
+    return _grid_point_3d(grid, inp, n, do, ho, wo, align_corners, True, ct)
+
+
+@cpu_inlined
+def matrix_point_2d(matrix, inp, n, ho, wo, align_corners, ct):
     """Input pixel ``(x, y)`` of output pixel ``(wo, ho)`` under the pixel-space ``matrix[n]``,
     as the forward affine kernels compute it: a float64 row origin, one fused multiply-add."""
     column = np.float64(wo)
     px = ct(fma(matrix[n, 0, 0], column, matrix[n, 0, 1] * ho + matrix[n, 0, 2]))
     py = ct(fma(matrix[n, 1, 0], column, matrix[n, 1, 1] * ho + matrix[n, 1, 2]))
-    return px, py
+    return px, py, isfinite(px) and isfinite(py)
 
 
 @cpu_inlined
-def matrix_point_3d(matrix, n, do, ho, wo, ct):
+def matrix_point_3d(matrix, inp, n, do, ho, wo, align_corners, ct):
     """Input voxel ``(x, y, z)`` of output voxel ``(wo, ho, do)`` (see
     :func:`matrix_point_2d`)."""
     column = np.float64(wo)
@@ -235,7 +281,18 @@ def matrix_point_3d(matrix, n, do, ho, wo, ct):
     px = ct(fma(matrix[n, 0, 0], column, ox))
     py = ct(fma(matrix[n, 1, 0], column, oy))
     pz = ct(fma(matrix[n, 2, 0], column, oz))
-    return px, py, pz
+    return px, py, pz, isfinite(px) and isfinite(py) and isfinite(pz)
+
+
+def source_point_function(source: str, spatial: int, mode: int):
+    """The point function of ``source`` ('grid' or 'affine') for ``spatial`` dims and ``mode``:
+    a grid's un-normalization is the forward pass's for that mode."""
+    if source == "affine":
+        return matrix_point_2d if spatial == 2 else matrix_point_3d
+    if spatial == 2:
+        return grid_point_2d
+    _, unnormalize = point_functions("grid", spatial, mode)
+    return grid_point_3d_vec if unnormalize is unnormalize_vec else grid_point_3d
 
 
 # --------------------------------------------------------------------------------------------
@@ -585,7 +642,7 @@ def _scatter_job(job, groups, per_group, channels, extent, bands, channel_inner)
 # grid kernels
 
 
-def _grid_kernels_2d(grad_point, scatter_point, unnormalize):
+def _grid_kernels_2d(grad_point, scatter_point, grid_point):
     @njit(parallel=True, **_JIT)
     def grad_grid_2d(gout, inp, grid, ggrid, padding, align_corners, fill, channel_inner, ct):
         """All channels per point (``channel_inner``), or one pass per channel that carries
@@ -602,12 +659,9 @@ def _grid_kernels_2d(grad_point, scatter_point, unnormalize):
                 n = job // ho_n
                 ho = job - n * ho_n
                 for wo in range(wo_n):
-                    gx = grid[n, ho, wo, 0]
-                    gy = grid[n, ho, wo, 1]
+                    px, py, finite = grid_point(grid, inp, n, ho, wo, align_corners, ct)
                     ax = ay = mx = my = ct(0)
-                    if isfinite(gx) and isfinite(gy):
-                        px = unnormalize(gx, width, align_corners, ct)
-                        py = unnormalize(gy, height, align_corners, ct)
+                    if finite:
                         carried_x = ggrid[n, ho, wo, 0] if c_first else ct(0)
                         carried_y = ggrid[n, ho, wo, 1] if c_first else ct(0)
                         ax, ay, mx, my = grad_point(
@@ -621,33 +675,10 @@ def _grid_kernels_2d(grad_point, scatter_point, unnormalize):
                         ggrid[n, ho, wo, 0] = ax
                         ggrid[n, ho, wo, 1] = ay
 
-    @njit(parallel=True, **_JIT)
-    def grad_input_2d(gout, inp, grid, ginp, padding, align_corners, bands, channel_inner, ct):
-        n_batch, channels, height, width = inp.shape
-        ho_n, wo_n = grid.shape[1], grid.shape[2]
-        jobs, groups, per_group = _scatter_jobs(
-            n_batch, channels, inp.shape[2], bands, channel_inner
-        )
-        for job in prange(jobs):
-            lo, hi, n, c_first, c_stop = _scatter_job(
-                job, groups, per_group, channels, inp.shape[2], bands, channel_inner
-            )
-            ginp[n, c_first:c_stop, lo:hi] = 0  # first touch by the band's owner
-            for ho in range(ho_n):
-                for wo in range(wo_n):
-                    gx = grid[n, ho, wo, 0]
-                    gy = grid[n, ho, wo, 1]
-                    if isfinite(gx) and isfinite(gy):
-                        px = unnormalize(gx, width, align_corners, ct)
-                        py = unnormalize(gy, height, align_corners, ct)
-                        for c in range(c_first, c_stop):
-                            g = gout[n, c, ho, wo]
-                            scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct, lo, hi)
-
-    return grad_grid_2d, grad_input_2d
+    return grad_grid_2d, _input_kernel_2d(scatter_point, grid_point)
 
 
-def _grid_kernels_3d(grad_point, scatter_point, unnormalize):
+def _grid_kernels_3d(grad_point, scatter_point, grid_point):
     @njit(parallel=True, **_JIT)
     def grad_grid_3d(gout, inp, grid, ggrid, padding, align_corners, fill, channel_inner, ct):
         """All channels per point (``channel_inner`` is the 2-D kernel's choice, ignored)."""
@@ -662,14 +693,9 @@ def _grid_kernels_3d(grad_point, scatter_point, unnormalize):
             do = rest // ho_n
             ho = rest - do * ho_n
             for wo in range(wo_n):
-                gx = grid[n, do, ho, wo, 0]
-                gy = grid[n, do, ho, wo, 1]
-                gz = grid[n, do, ho, wo, 2]
+                px, py, pz, finite = grid_point(grid, inp, n, do, ho, wo, align_corners, ct)
                 dx = dy = dz = ct(0)
-                if isfinite(gx) and isfinite(gy) and isfinite(gz):
-                    px = unnormalize(gx, width, align_corners, ct)
-                    py = unnormalize(gy, height, align_corners, ct)
-                    pz = unnormalize(gz, depth, align_corners, ct)
+                if finite:
                     dx, dy, dz = grad_point(
                         gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct
                     )
@@ -677,42 +703,7 @@ def _grid_kernels_3d(grad_point, scatter_point, unnormalize):
                 ggrid[n, do, ho, wo, 1] = sy * dy
                 ggrid[n, do, ho, wo, 2] = sz * dz
 
-    @njit(parallel=True, **_JIT)
-    def grad_input_3d(gout, inp, grid, ginp, padding, align_corners, bands, channel_inner, ct):
-        n_batch, channels, depth, height, width = inp.shape
-        do_n, ho_n, wo_n = grid.shape[1], grid.shape[2], grid.shape[3]
-        jobs, groups, per_group = _scatter_jobs(
-            n_batch, channels, inp.shape[2], bands, channel_inner
-        )
-        for job in prange(jobs):
-            lo, hi, n, c_first, c_stop = _scatter_job(
-                job, groups, per_group, channels, inp.shape[2], bands, channel_inner
-            )
-            ginp[n, c_first:c_stop, lo:hi] = 0  # first touch by the band's owner
-            for do in range(do_n):
-                for ho in range(ho_n):
-                    for wo in range(wo_n):
-                        gx = grid[n, do, ho, wo, 0]
-                        gy = grid[n, do, ho, wo, 1]
-                        gz = grid[n, do, ho, wo, 2]
-                        if isfinite(gx) and isfinite(gy) and isfinite(gz):
-                            px = unnormalize(gx, width, align_corners, ct)
-                            py = unnormalize(gy, height, align_corners, ct)
-                            pz = unnormalize(gz, depth, align_corners, ct)
-                            if c_stop - c_first == 1:  # one channel: no loop (measured 2x faster)
-                                c = c_first
-                                g = gout[n, c, do, ho, wo]
-                                scatter_point(
-                                    ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi
-                                )
-                                continue
-                            for c in range(c_first, c_stop):
-                                g = gout[n, c, do, ho, wo]
-                                scatter_point(
-                                    ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi
-                                )
-
-    return grad_grid_3d, grad_input_3d
+    return grad_grid_3d, _input_kernel_3d(scatter_point, grid_point)
 
 
 # --------------------------------------------------------------------------------------------
@@ -757,27 +748,7 @@ def _affine_kernels_2d(grad_point, scatter_point):
             rows[job, 1, 1] = sum_y * ho
             rows[job, 1, 2] = sum_y
 
-    @njit(parallel=True, **_JIT)
-    def grad_input_2d(gout, inp, matrix, ginp, padding, align_corners, bands, channel_inner, ct):
-        n_batch, channels = inp.shape[0], inp.shape[1]
-        ho_n, wo_n = gout.shape[2], gout.shape[3]
-        jobs, groups, per_group = _scatter_jobs(
-            n_batch, channels, inp.shape[2], bands, channel_inner
-        )
-        for job in prange(jobs):
-            lo, hi, n, c_first, c_stop = _scatter_job(
-                job, groups, per_group, channels, inp.shape[2], bands, channel_inner
-            )
-            ginp[n, c_first:c_stop, lo:hi] = 0  # first touch by the band's owner
-            for ho in range(ho_n):
-                for wo in range(wo_n):
-                    px, py = matrix_point_2d(matrix, n, ho, wo, ct)
-                    if isfinite(px) and isfinite(py):
-                        for c in range(c_first, c_stop):
-                            g = gout[n, c, ho, wo]
-                            scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct, lo, hi)
-
-    return grad_matrix_2d, grad_input_2d
+    return grad_matrix_2d, _input_kernel_2d(scatter_point, matrix_point_2d)
 
 
 def _affine_kernels_3d(grad_point, scatter_point):
@@ -818,8 +789,41 @@ def _affine_kernels_3d(grad_point, scatter_point):
                 rows[job, k, 2] = sums[k] * do
                 rows[job, k, 3] = sums[k]
 
+    return grad_matrix_3d, _input_kernel_3d(scatter_point, matrix_point_3d)
+
+
+# --------------------------------------------------------------------------------------------
+# grad_input kernels, one per dimensionality: each point's coordinates from ``source_point``
+# (a grid's or a matrix's, :func:`source_point_function`), scattered by band-owning jobs
+
+
+def _input_kernel_2d(scatter_point, source_point):
     @njit(parallel=True, **_JIT)
-    def grad_input_3d(gout, inp, matrix, ginp, padding, align_corners, bands, channel_inner, ct):
+    def grad_input_2d(gout, inp, source, ginp, padding, align_corners, bands, channel_inner, ct):
+        n_batch, channels = inp.shape[0], inp.shape[1]
+        ho_n, wo_n = gout.shape[2], gout.shape[3]
+        jobs, groups, per_group = _scatter_jobs(
+            n_batch, channels, inp.shape[2], bands, channel_inner
+        )
+        for job in prange(jobs):
+            lo, hi, n, c_first, c_stop = _scatter_job(
+                job, groups, per_group, channels, inp.shape[2], bands, channel_inner
+            )
+            ginp[n, c_first:c_stop, lo:hi] = 0  # first touch by the band's owner
+            for ho in range(ho_n):
+                for wo in range(wo_n):
+                    px, py, finite = source_point(source, inp, n, ho, wo, align_corners, ct)
+                    if finite:
+                        for c in range(c_first, c_stop):
+                            g = gout[n, c, ho, wo]
+                            scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct, lo, hi)
+
+    return grad_input_2d
+
+
+def _input_kernel_3d(scatter_point, source_point):
+    @njit(parallel=True, **_JIT)
+    def grad_input_3d(gout, inp, source, ginp, padding, align_corners, bands, channel_inner, ct):
         n_batch, channels = inp.shape[0], inp.shape[1]
         do_n, ho_n, wo_n = gout.shape[2], gout.shape[3], gout.shape[4]
         jobs, groups, per_group = _scatter_jobs(
@@ -833,22 +837,25 @@ def _affine_kernels_3d(grad_point, scatter_point):
             for do in range(do_n):
                 for ho in range(ho_n):
                     for wo in range(wo_n):
-                        px, py, pz = matrix_point_3d(matrix, n, do, ho, wo, ct)
-                        if isfinite(px) and isfinite(py) and isfinite(pz):
-                            if c_stop - c_first == 1:  # one channel: no loop (measured 2x faster)
-                                c = c_first
-                                g = gout[n, c, do, ho, wo]
-                                scatter_point(
-                                    ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi
-                                )
-                                continue
-                            for c in range(c_first, c_stop):
-                                g = gout[n, c, do, ho, wo]
-                                scatter_point(
-                                    ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi
-                                )
+                        px, py, pz, finite = source_point(
+                            source, inp, n, do, ho, wo, align_corners, ct
+                        )
+                        if not finite:
+                            continue
+                        if c_stop - c_first == 1:  # one channel: no loop (measured 2x faster)
+                            c = c_first
+                            g = gout[n, c, do, ho, wo]
+                            scatter_point(
+                                ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi
+                            )
+                            continue
+                        for c in range(c_first, c_stop):
+                            g = gout[n, c, do, ho, wo]
+                            scatter_point(
+                                ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi
+                            )
 
-    return grad_matrix_3d, grad_input_3d
+    return grad_input_3d
 
 
 @cache
@@ -856,15 +863,15 @@ def backward_kernels(source: str, spatial: int, mode: int):
     """(coordinate-gradient kernel, grad_input kernel) for ``source`` ('grid' or 'affine'), 2 or
     3 spatial dimensions and ``mode``.
 
-    'grid' kernels: ``(gout, inp, grid, ggrid, padding, align_corners, fill, ct)`` and
-    ``(gout, inp, grid, ginp, padding, align_corners, ct)``. 'affine' kernels take the float64
-    pixel-space matrices (N, k, k + 1) in the grid's place, and the first writes per-row partial
-    sums ``rows`` (N * rows_per_item, k, k + 1) of the matrix gradient.
+    'grid' kernels: ``(gout, inp, grid, ggrid, padding, align_corners, fill, channel_inner,
+    ct)`` and ``(gout, inp, grid, ginp, padding, align_corners, bands, channel_inner, ct)``.
+    'affine' kernels take the float64 pixel-space matrices (N, k, k + 1) in the grid's place;
+    the first, ``(gout, inp, matrix, rows, padding, align_corners, fill, ct)``, writes per-row
+    partial sums ``rows`` (N * rows_per_item, k, k + 1) of the matrix gradient.
     """
     grad_point, scatter_point = POINT_GRAD[spatial][mode]
     if source == "affine":
         factory = _affine_kernels_2d if spatial == 2 else _affine_kernels_3d
         return factory(grad_point, scatter_point)
-    _, unnormalize = point_functions("grid", spatial, mode)
     factory = _grid_kernels_2d if spatial == 2 else _grid_kernels_3d
-    return factory(grad_point, scatter_point, unnormalize)
+    return factory(grad_point, scatter_point, source_point_function("grid", spatial, mode))

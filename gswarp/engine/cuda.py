@@ -854,9 +854,8 @@ def launch_affine_grid(theta, grid, align_corners, ct) -> None:
 # so its sums' order (and their float rounding) varies from run to run, as torch's CUDA kernel
 
 
-def _backward_grid_2d(grad_point, scatter_point, unnormalize, ct):
+def _backward_grid_2d(grad_point, scatter_point, grid_point, ct):
     scale = _cuda_copy(backward._scale)
-    isfinite = _cuda_copy(pointwise.isfinite)
 
     def grad_grid_2d(gout, inp, grid, ggrid, padding, align_corners, fill, total):
         H = inp.shape[2]
@@ -867,13 +866,10 @@ def _backward_grid_2d(grad_point, scatter_point, unnormalize, ct):
         step = np.int64(cuda.gridsize(1))
         while i < total:
             n, ho, wo = split_index_2d(i, grid.shape[1], grid.shape[2])
-            gx = ct(grid[n, ho, wo, 0])
-            gy = ct(grid[n, ho, wo, 1])
+            px, py, finite = grid_point(grid, inp, n, ho, wo, align_corners, ct)
             dx = ct(0)
             dy = ct(0)
-            if isfinite(gx) and isfinite(gy):
-                px = unnormalize(gx, W, align_corners, ct)
-                py = unnormalize(gy, H, align_corners, ct)
+            if finite:
                 ax, ay, mx, my = grad_point(
                     gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct,
                     0, inp.shape[1], ct(0), ct(0),
@@ -884,31 +880,11 @@ def _backward_grid_2d(grad_point, scatter_point, unnormalize, ct):
             ggrid[n, ho, wo, 1] = dy * sy
             i += step
 
-    def grad_input_2d(gout, inp, grid, ginp, padding, align_corners, total):
-        H = inp.shape[2]
-        W = inp.shape[3]
-        channels = inp.shape[1]
-        i = np.int64(cuda.grid(1))
-        step = np.int64(cuda.gridsize(1))
-        while i < total:
-            point = i // channels
-            c = i - point * channels
-            n, ho, wo = split_index_2d(point, grid.shape[1], grid.shape[2])
-            gx = ct(grid[n, ho, wo, 0])
-            gy = ct(grid[n, ho, wo, 1])
-            if isfinite(gx) and isfinite(gy):
-                px = unnormalize(gx, W, align_corners, ct)
-                py = unnormalize(gy, H, align_corners, ct)
-                g = ct(gout[n, c, ho, wo])
-                scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct, 0, ginp.shape[2])
-            i += step
-
-    return _jit(grad_grid_2d), _jit(grad_input_2d)
+    return _jit(grad_grid_2d), _backward_input_2d(scatter_point, grid_point, ct)
 
 
-def _backward_grid_3d(grad_point, scatter_point, unnormalize, ct):
+def _backward_grid_3d(grad_point, scatter_point, grid_point, ct):
     scale = _cuda_copy(backward._scale)
-    isfinite = _cuda_copy(pointwise.isfinite)
 
     def grad_grid_3d(gout, inp, grid, ggrid, padding, align_corners, fill, total):
         D = inp.shape[2]
@@ -921,16 +897,11 @@ def _backward_grid_3d(grad_point, scatter_point, unnormalize, ct):
         step = np.int64(cuda.gridsize(1))
         while i < total:
             n, do, ho, wo = split_index_3d(i, grid.shape[1], grid.shape[2], grid.shape[3])
-            gx = ct(grid[n, do, ho, wo, 0])
-            gy = ct(grid[n, do, ho, wo, 1])
-            gz = ct(grid[n, do, ho, wo, 2])
+            px, py, pz, finite = grid_point(grid, inp, n, do, ho, wo, align_corners, ct)
             dx = ct(0)
             dy = ct(0)
             dz = ct(0)
-            if isfinite(gx) and isfinite(gy) and isfinite(gz):
-                px = unnormalize(gx, W, align_corners, ct)
-                py = unnormalize(gy, H, align_corners, ct)
-                pz = unnormalize(gz, D, align_corners, ct)
+            if finite:
                 dx, dy, dz = grad_point(
                     gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct
                 )
@@ -939,36 +910,11 @@ def _backward_grid_3d(grad_point, scatter_point, unnormalize, ct):
             ggrid[n, do, ho, wo, 2] = sz * dz
             i += step
 
-    def grad_input_3d(gout, inp, grid, ginp, padding, align_corners, total):
-        D = inp.shape[2]
-        H = inp.shape[3]
-        W = inp.shape[4]
-        channels = inp.shape[1]
-        i = np.int64(cuda.grid(1))
-        step = np.int64(cuda.gridsize(1))
-        while i < total:
-            point = i // channels
-            c = i - point * channels
-            n, do, ho, wo = split_index_3d(point, grid.shape[1], grid.shape[2], grid.shape[3])
-            gx = ct(grid[n, do, ho, wo, 0])
-            gy = ct(grid[n, do, ho, wo, 1])
-            gz = ct(grid[n, do, ho, wo, 2])
-            if isfinite(gx) and isfinite(gy) and isfinite(gz):
-                px = unnormalize(gx, W, align_corners, ct)
-                py = unnormalize(gy, H, align_corners, ct)
-                pz = unnormalize(gz, D, align_corners, ct)
-                g = ct(gout[n, c, do, ho, wo])
-                scatter_point(
-                    ginp, n, c, px, py, pz, g, padding, align_corners, ct, 0, ginp.shape[2]
-                )
-            i += step
-
-    return _jit(grad_grid_3d), _jit(grad_input_3d)
+    return _jit(grad_grid_3d), _backward_input_3d(scatter_point, grid_point, ct)
 
 
 def _backward_affine_2d(grad_point, scatter_point, ct):
     isfinite = _cuda_copy(pointwise.isfinite)
-    matrix_point = _cuda_copy(backward.matrix_point_2d)
 
     def grad_matrix_2d(gout, inp, matrix, rows, padding, align_corners, fill, total):
         """Per output row (``total`` rows): its share of d L / d M, in float64, as the CPU."""
@@ -1007,26 +953,12 @@ def _backward_affine_2d(grad_point, scatter_point, ct):
             rows[i, 1, 2] = sum_y
             i += step
 
-    def grad_input_2d(gout, inp, matrix, ginp, padding, align_corners, total):
-        channels = inp.shape[1]
-        i = np.int64(cuda.grid(1))
-        step = np.int64(cuda.gridsize(1))
-        while i < total:
-            point = i // channels
-            c = i - point * channels
-            n, ho, wo = split_index_2d(point, gout.shape[2], gout.shape[3])
-            px, py = matrix_point(matrix, n, ho, wo, ct)
-            if isfinite(px) and isfinite(py):
-                g = ct(gout[n, c, ho, wo])
-                scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct, 0, ginp.shape[2])
-            i += step
-
-    return _jit(grad_matrix_2d), _jit(grad_input_2d)
+    point = _cuda_copy(backward.matrix_point_2d)
+    return _jit(grad_matrix_2d), _backward_input_2d(scatter_point, point, ct)
 
 
 def _backward_affine_3d(grad_point, scatter_point, ct):
     isfinite = _cuda_copy(pointwise.isfinite)
-    matrix_point = _cuda_copy(backward.matrix_point_3d)
 
     def grad_matrix_3d(gout, inp, matrix, rows, padding, align_corners, fill, total):
         do_n = gout.shape[2]
@@ -1076,7 +1008,35 @@ def _backward_affine_3d(grad_point, scatter_point, ct):
             rows[i, 2, 3] = sz
             i += step
 
-    def grad_input_3d(gout, inp, matrix, ginp, padding, align_corners, total):
+    point = _cuda_copy(backward.matrix_point_3d)
+    return _jit(grad_matrix_3d), _backward_input_3d(scatter_point, point, ct)
+
+
+def _backward_input_2d(scatter_point, source_point, ct):
+    """The grad_input kernel, grid or matrix (``source_point``: backward's point functions):
+    one thread per (output point, channel), scattering by atomic adds."""
+
+    def grad_input_2d(gout, inp, source, ginp, padding, align_corners, total):
+        channels = inp.shape[1]
+        i = np.int64(cuda.grid(1))
+        step = np.int64(cuda.gridsize(1))
+        while i < total:
+            point = i // channels
+            c = i - point * channels
+            n, ho, wo = split_index_2d(point, gout.shape[2], gout.shape[3])
+            px, py, finite = source_point(source, inp, n, ho, wo, align_corners, ct)
+            if finite:
+                g = ct(gout[n, c, ho, wo])
+                scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct, 0, ginp.shape[2])
+            i += step
+
+    return _jit(grad_input_2d)
+
+
+def _backward_input_3d(scatter_point, source_point, ct):
+    """:func:`_backward_input_2d` for volumes."""
+
+    def grad_input_3d(gout, inp, source, ginp, padding, align_corners, total):
         channels = inp.shape[1]
         i = np.int64(cuda.grid(1))
         step = np.int64(cuda.gridsize(1))
@@ -1084,15 +1044,15 @@ def _backward_affine_3d(grad_point, scatter_point, ct):
             point = i // channels
             c = i - point * channels
             n, do, ho, wo = split_index_3d(point, gout.shape[2], gout.shape[3], gout.shape[4])
-            px, py, pz = matrix_point(matrix, n, do, ho, wo, ct)
-            if isfinite(px) and isfinite(py) and isfinite(pz):
+            px, py, pz, finite = source_point(source, inp, n, do, ho, wo, align_corners, ct)
+            if finite:
                 g = ct(gout[n, c, do, ho, wo])
                 scatter_point(
                     ginp, n, c, px, py, pz, g, padding, align_corners, ct, 0, ginp.shape[2]
                 )
             i += step
 
-    return _jit(grad_matrix_3d), _jit(grad_input_3d)
+    return _jit(grad_input_3d)
 
 
 @cache
@@ -1109,9 +1069,9 @@ def backward_kernels(source: str, spatial: int, mode: int, compute: str):
     if source == "affine":
         factory = _backward_affine_2d if spatial == 2 else _backward_affine_3d
         return factory(grad_point, scatter_point, ct)
-    unnormalize = _cuda_copy(point_functions("grid", spatial, mode)[1])
+    grid_point = _cuda_copy(backward.source_point_function("grid", spatial, mode))
     factory = _backward_grid_2d if spatial == 2 else _backward_grid_3d
-    return factory(grad_point, scatter_point, unnormalize, ct)
+    return factory(grad_point, scatter_point, grid_point, ct)
 
 
 def launch_backward(source, mode, ct, gout, inp, coordinates, grad_input, grad_coordinates,
