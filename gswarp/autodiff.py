@@ -140,7 +140,7 @@ def affine_grid_backward(
     from gswarp.engine.api import _check_size, affine_grid
 
     size = _check_size(size)
-    grad_grid = np.asarray(grad_grid)
+    grad_grid = _array(np.asarray(grad_grid))
     k = len(size) - 2
     expected = (size[0], *size[2:], k)
     if grad_grid.shape != expected:
@@ -359,10 +359,15 @@ def _normalized(points, spatial, align: bool, xp=np):
 
 
 def _array(value):
-    """A CuPy array as it is; anything else as a NumPy array."""
+    """A CuPy array as it is; anything else as a NumPy array in native byte order."""
     from gswarp.engine.device import is_device_array
 
-    return value if is_device_array(value) else np.asarray(value)
+    if is_device_array(value):
+        return value
+    value = np.asarray(value)
+    if not value.dtype.isnative:  # the kernels read native byte order only
+        value = value.astype(value.dtype.newbyteorder("="))
+    return value
 
 
 def _theta_jacobian(k: int, spatial_in, spatial_out, align_corners: bool) -> np.ndarray:

@@ -68,7 +68,7 @@ def _check_array(value: Any, argument: str) -> np.ndarray:
         raise DTypeError(
             f"{argument}: expected a numpy.ndarray or cupy.ndarray, got {type(value).__name__}"
         )
-    if not value.dtype.isnative:
+    if not value.dtype.isnative:  # the kernels read native byte order only
         value = value.astype(value.dtype.newbyteorder("="))
     return value
 
@@ -168,23 +168,42 @@ def _new_output(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return out
 
 
-def _check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, input: np.ndarray) -> np.ndarray:
+def _check_out(
+    out: Any, shape: tuple[int, ...], dtype: np.dtype, input: np.ndarray, *sources: Any
+) -> np.ndarray:
+    """The array the result goes into: ``out`` itself (any byte order, alignment and strides;
+    :func:`_kernel_arrays` stages what a kernel cannot write directly), or a fresh one.
+
+    Raises
+    ------
+    ShapeError, DTypeError, SpecError
+        ``out`` has another shape or dtype (byte order aside), lives on the other device, is
+        read-only, or shares memory with ``input`` or a source array (grid, coordinates, field):
+        a kernel would read values it has already overwritten.
+    """
     device = is_device_array(input)
     if out is None:
         return module_of(input).empty(shape, dtype=dtype) if device else _new_output(shape, dtype)
-    out = _check_array(out, "out")
+    if not (isinstance(out, np.ndarray) or is_device_array(out)):
+        raise DTypeError(f"out: expected a numpy.ndarray or cupy.ndarray, got {type(out).__name__}")
     if is_device_array(out) != device:
         where = "GPU (CuPy)" if device else "CPU (NumPy)"
         raise DTypeError(f"out: expected an array on the input's device, the {where}")
-    if out.shape != shape or out.dtype != dtype:
+    if out.shape != shape or out.dtype.newbyteorder("=") != dtype:
         raise ShapeError(
             f"out: expected shape {_shape_text(shape)} and dtype {dtype}, "
             f"got shape {_shape_text(out.shape)} and dtype {out.dtype}"
         )
     if not device and not out.flags.writeable:
         raise SpecError("out: expected a writeable array")
-    if module_of(input).may_share_memory(out, input):
-        raise SpecError("out: must not share memory with input")
+    xp = module_of(input)
+    for name, other in (("input", input), *(("the source", s) for s in sources)):
+        if (
+            other is not None
+            and is_device_array(other) == device
+            and xp.may_share_memory(out, other)
+        ):
+            raise SpecError(f"out: must not share memory with {name}")
     return out
 
 
@@ -200,18 +219,22 @@ def _same_device(value: Any, input: Any, argument: str) -> Any:
 
 def _kernel_arrays(input, out, mode, fill_n):
     """Arrays as the kernels take them: same bytes where possible (numba has no bool/float16).
-
-    Returns ``(input, output, fill_native, result)``: ``result`` is a float32 buffer that must be
-    copied into ``out`` afterwards, or None.
+    Returns ``(input, output, fill_native, result)``: ``result`` is a buffer that must be
+    copied into ``out`` afterwards, or None. A kernel writes native-order, aligned memory only:
+    an ``out`` of another byte order (a big-endian file's dtype) or a misaligned one is staged
+    in a fresh native array.
     """
+    result = None
+    if not is_device_array(out) and not (out.dtype.isnative and out.flags.aligned):
+        result = out = np.empty(out.shape, dtype=out.dtype.newbyteorder("="))
     if input.dtype == np.bool_:
-        return input.view(np.uint8), out.view(np.uint8), fill_n.view(np.uint8), None
+        return input.view(np.uint8), out.view(np.uint8), fill_n.view(np.uint8), result
     if input.dtype == np.float16:
         if mode == Mode.NEAREST:  # nearest copies values: move the float16 bits untouched
-            return input.view(np.uint16), out.view(np.uint16), fill_n.view(np.uint16), None
+            return input.view(np.uint16), out.view(np.uint16), fill_n.view(np.uint16), result
         result = module_of(input).empty(out.shape, dtype=np.float32)
         return input.astype(np.float32), result, fill_n, result
-    return input, out, fill_n, None
+    return input, out, fill_n, result
 
 
 def _kernel_inputs(input, source, out, mode, fill, ct):
@@ -431,7 +454,7 @@ def _sample_grid(
         )
     ct = _compute_type(input.dtype, "input")
     shape = (input.shape[0], input.shape[1], *grid.shape[1:-1])
-    out = _check_out(out, shape, input.dtype, input)
+    out = _check_out(out, shape, input.dtype, input, grid)
     if out.size == 0:
         return out
     if antialias is not None:  # (the coordinates with their neighbours, the kernel's arguments)
@@ -542,7 +565,7 @@ def _sample_field(
         and field.shape[:-1] == whole
     )
     ct = _compute_type(input.dtype, "input")
-    out = _check_out(out, size, input.dtype, input)
+    out = _check_out(out, size, input.dtype, input, field)
     if out.size == 0:
         return out
     separable = not direct and all(
@@ -566,6 +589,7 @@ def _sample_field(
 def _check_theta(theta: Any, spatial: int, argument: str = "theta") -> np.ndarray:
     theta = host(_check_array(theta, argument))  # small: matrix math runs on the CPU
     _check_float(theta, argument)
+    theta = np.ascontiguousarray(theta)  # NumPy's matmul rounds by layout: one layout, one result
     rows, cols = (2, 3) if spatial == 2 else (3, 4)
     if theta.ndim != 3 or theta.shape[1:] != (rows, cols):
         raise ShapeError(
@@ -815,7 +839,7 @@ def _sample_affine(
     if not isinstance(antialias, (bool, np.bool_)):
         raise SpecError(f"antialias: expected True or False, got {antialias!r}")
     ct = _compute_type(input.dtype, "input")
-    out = _check_out(out, size, input.dtype, input)
+    out = _check_out(out, size, input.dtype, input, matrix)
     if out.size == 0:
         return out
     whole = _whole(input.ndim - 2)

@@ -63,7 +63,8 @@ class VolumeMeta:
 
 @dataclass(frozen=True)
 class VolumeFile:
-    """Voxels ``(D, H, W[, C])`` and the metadata to write them back."""
+    """Voxels ``(D, H, W[, C])``, in native byte order whatever the file's, and the metadata to
+    write them back."""
 
     voxels: np.ndarray
     meta: VolumeMeta
@@ -115,6 +116,8 @@ def read_volume(path: Path) -> VolumeFile:
             raise
         raise InputError(f"{path}: cannot read: {error}") from None
     _check_shape(path, kind, voxels.shape)
+    if not voxels.dtype.isnative:  # a big-endian file: the same values in this machine's order
+        voxels = voxels.astype(voxels.dtype.newbyteorder("="))
     return VolumeFile(voxels, meta)
 
 
@@ -171,7 +174,8 @@ def probe_volume(path: Path) -> VolumeProbe:
         raise InputError(f"{path}: cannot read: {error}") from None
     _check_shape(path, kind, shape)
     size = tuple(int(n) for n in shape[:3])
-    return VolumeProbe(size, int(shape[3]) if len(shape) == 4 else 1, np.dtype(dtype), affine)
+    channels = int(shape[3]) if len(shape) == 4 else 1
+    return VolumeProbe(size, channels, np.dtype(dtype).newbyteorder("="), affine)
 
 
 def _read_nifti(path: Path) -> tuple[np.ndarray, VolumeMeta]:
