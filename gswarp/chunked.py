@@ -163,7 +163,12 @@ def plan_zarr(
         steps = zarrs.pyramid_steps(plan.output_size, scale, out_chunks[-k:], spec.output.levels)
     fill = tuple(float(v) * factor for v in sampling.fill)
     fingerprint = {
-        "input": {"shape": list(source.shape), "dtype": source.dtype.str, "level": level},
+        "input": {
+            "shape": list(source.shape),
+            "dtype": source.dtype.str,
+            "level": level,
+            **zarrs.input_identity(source),
+        },
         "output": {"shape": list(out_shape), "dtype": out_dtype.str, "chunks": list(out_chunks)},
         "chain": _chain_digest(chain),
         "sampling": [sampling.mode.label, sampling.padding.label, sampling.align_corners, fill],

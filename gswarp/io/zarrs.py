@@ -22,9 +22,11 @@ metadata with zarr and ome-zarr-py, never as hand-made JSON.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -414,7 +416,14 @@ def create_target(
         steps,
         tuple(zip(paths, shapes, strict=True)),
     )
-    if _exists(zarr, location):
+    check_not_an_input(location, source.url)
+    state = target_state(location)
+    if state == "other":
+        raise InputError(
+            f"{location}: exists and is not a gswarp output (it has no gswarp marker); gswarp "
+            "never writes into or removes it, with or without --overwrite: choose another -o"
+        )
+    if state == "gswarp":
         if resume:
             _check_fingerprint(zarr, location, fingerprint)
             return target, True
@@ -438,8 +447,9 @@ def create_target(
             attributes=marker,
         )
         return target, False
-    group = zarr.open_group(location, mode="w", zarr_format=source.zarr_format)
-    group.attrs.update(marker)
+    group = zarr.open_group(
+        location, mode="w", zarr_format=source.zarr_format, attributes=marker
+    )  # the marker in the group's first metadata: a gswarp output from its first byte
     for path, level_shape in target.levels:
         group.create_array(
             path,
@@ -452,22 +462,168 @@ def create_target(
     return target, False
 
 
-def _exists(zarr, location: str) -> bool:
+def local_path(location: str | Path) -> Path | None:
+    """The local path of a location (a path or a ``file://`` URL), resolved through symbolic
+    links; None for other URLs (object stores, ``memory://``)."""
+    text = str(location)
+    if text.lower().startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        text = unquote(urlparse(text).path)
+    elif _URL.match(text):
+        return None
+    return Path(os.path.realpath(text))
+
+
+def check_not_an_input(target: str, *sources: str) -> None:
+    """Refuse an output location that is one of the inputs, lies inside one, or holds one:
+    writing it would replace the input (the same path, through a symbolic link or a
+    ``file://`` URL alike).
+
+    Raises
+    ------
+    InputError
+    """
+    output = _comparable(target)
+    for source in sources:
+        source_key = _comparable(source)
+        if type(output) is not type(source_key):
+            continue  # a local path and a remote URL never overlap
+        if output == source_key:
+            relation = "is"
+        elif _inside(output, source_key) or _inside(source_key, output):
+            relation = "overlaps"
+        else:
+            continue
+        raise InputError(
+            f"{target}: {relation} the input {source}; an input is never replaced, even with "
+            "--overwrite: choose another -o"
+        )
+
+
+def _comparable(location: str) -> Path | str:
+    """A resolved local path, or a remote URL without its trailing slash."""
+    path = local_path(location)
+    return path if path is not None else str(location).rstrip("/")
+
+
+def _inside(inner: Path | str, outer: Path | str) -> bool:
+    if isinstance(inner, Path):
+        return outer in inner.parents
+    return inner.startswith(f"{outer}/")
+
+
+def target_state(location: str) -> str:
+    """What is at an output location: ``'absent'`` (nothing, or an empty folder), ``'gswarp'``
+    (a Zarr node carrying gswarp's marker: an output of an earlier run) or ``'other'``
+    (anything else: files, folders or a Zarr store gswarp did not write, never touched)."""
+    path = local_path(location)
+    if path is not None:
+        if not os.path.lexists(path):
+            return "absent"
+        if path.is_dir() and not any(path.iterdir()):
+            return "absent"
+        if not path.is_dir():
+            return "other"
+    zarr = zarr_modules()
     try:
-        zarr.open(location, mode="r")
-    except Exception:
+        node = zarr.open(str(location), mode="r")
+    except Exception:  # not a Zarr node (zarr raises several types for that)
+        return "other" if path is not None or not _store_is_empty(location) else "absent"
+    return "gswarp" if isinstance(dict(node.attrs).get(MARKER), dict) else "other"
+
+
+def _store_is_empty(location: str) -> bool:
+    """Whether a remote location holds no key at all (zarr's store listing)."""
+    from zarr.core.sync import sync
+    from zarr.storage._common import make_store_path
+
+    try:
+        store_path = sync(make_store_path(str(location), mode="r"))
+        return bool(sync(store_path.store.is_empty(store_path.path)))
+    except Exception:  # an unreachable store: say it is not empty, so nothing is replaced
         return False
-    return True
 
 
 def _check_fingerprint(zarr, location: str, fingerprint: dict) -> None:
-    recorded = dict(zarr.open(location, mode="r").attrs).get(MARKER)
-    if not isinstance(recorded, dict) or recorded.get("fingerprint") != fingerprint:
-        raise InputError(
-            f"{location}: exists and was not written by this spec on this input (its gswarp "
-            "fingerprint differs or is missing); --skip-existing never mixes two runs' chunks: "
-            "remove it or use --overwrite"
-        )
+    recorded = (dict(zarr.open(location, mode="r").attrs).get(MARKER) or {}).get("fingerprint")
+    if recorded == fingerprint:
+        return
+    if not isinstance(recorded, dict):
+        why = "it records no fingerprint"
+    elif recorded.get("input") != fingerprint.get("input"):
+        before = recorded.get("input") or {}
+        now = fingerprint["input"]
+        if before.get("location") != now.get("location"):
+            why = f"it was written from another input, {before.get('location', 'not recorded')}"
+        else:
+            why = "its input has changed since (its content digest differs)"
+    else:
+        differ = sorted(k for k in fingerprint if recorded.get(k) != fingerprint[k])
+        why = f"it was written with another {', '.join(differ)} (another spec or options)"
+    raise InputError(
+        f"{location}: exists and {why}; --skip-existing never mixes two runs' chunks: remove it "
+        "or use --overwrite"
+    )
+
+
+_SAMPLED_CHUNKS = 8
+_SAMPLED_BYTES = 1 << 16
+
+
+def input_identity(source: ZarrSource) -> dict[str, str]:
+    """What a resumed output checks its input against: the input's location and a digest of
+    its content that is cheap to compute.
+
+    The digest covers the array's metadata and, for local inputs, every stored file's name,
+    size and modification time (an edit or a replacement changes it, reading does not); for
+    remote stores, the stored bytes of up to 8 chunks spread over the array. A volume file
+    (``.nii``, ``.npy``, TIFF) gives its size, modification time and 64 KiB at 8 places.
+    """
+    digest = hashlib.sha256()
+    path = local_path(source.url)
+    if source.kind != "zarr":
+        _digest_file(digest, Path(source.url))
+    else:
+        zarr = zarr_modules()
+        array = zarr.open_array(source.url, path=source.path or None, mode="r")
+        digest.update(json.dumps(array.metadata.to_dict(), sort_keys=True, default=str).encode())
+        if path is not None:
+            _digest_tree(digest, path / source.path if source.path else path)
+        else:
+            _digest_chunks(digest, array)
+    location = str(path) if path is not None else source.url
+    return {"location": location, "array": source.path, "content": digest.hexdigest()}
+
+
+def _digest_file(digest, path: Path) -> None:
+    status = path.stat()
+    digest.update(f"{status.st_size} {status.st_mtime_ns}".encode())
+    with path.open("rb") as stream:
+        for index in range(_SAMPLED_CHUNKS):
+            stream.seek(status.st_size * index // _SAMPLED_CHUNKS)
+            digest.update(stream.read(_SAMPLED_BYTES))
+
+
+def _digest_tree(digest, folder: Path) -> None:
+    for root, folders, files in os.walk(folder):
+        folders.sort()
+        for name in sorted(files):
+            status = os.stat(os.path.join(root, name))
+            relative = os.path.relpath(os.path.join(root, name), folder)
+            digest.update(f"{relative} {status.st_size} {status.st_mtime_ns}\n".encode())
+
+
+def _digest_chunks(digest, array) -> None:
+    from zarr.core.sync import sync
+
+    grid = [max(1, -(-int(n) // int(c))) for n, c in zip(array.shape, array.chunks, strict=True)]
+    total = int(np.prod(grid))
+    for flat in sorted({total * i // _SAMPLED_CHUNKS for i in range(_SAMPLED_CHUNKS)}):
+        coords = np.unravel_index(min(flat, total - 1), grid)
+        key = array.metadata.encode_chunk_key(tuple(int(c) for c in coords))
+        stored = sync((array.store_path / key).get())
+        digest.update(key.encode() + b"=" + (b"" if stored is None else stored.to_bytes()))
 
 
 def is_complete(location: str) -> bool:
