@@ -25,17 +25,24 @@ later line for the same output replaces the earlier one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import yaml
 
 from gswarp.errors import InputError, SpecError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no POSIX record locks; lines are still appended whole
+    fcntl = None  # type: ignore[assignment]
 from gswarp.spec import ElasticSpec, FlowSpec, WarpSpec, parse_spec
 
 __all__ = ["DrawLog", "LogEntry", "file_digest", "read_log", "record"]
@@ -96,22 +103,127 @@ def record(
 
 
 class DrawLog:
-    """Writes :func:`record` lines to ``stream``, the log file at ``path``: paths relative to
-    the log's folder, the absolute ones beside them."""
+    """Writes :func:`record` lines to the log file at ``path``: paths relative to the log's
+    folder, the absolute ones beside them.
 
-    def __init__(self, stream: TextIO, path: Path) -> None:
-        self.stream = stream
+    Lines are appended whole: each is one ``write`` to a file opened with ``O_APPEND``, under
+    a lock (POSIX record locks, which NFS carries too), so runs that append to one log at once
+    interleave whole lines. A line that cannot be written whole (a full disk) is cut off again.
+    A run that starts a log (``append=False``) holds it alone while it empties it: another
+    run writing to it makes it an error, not a silent loss of that run's lines. Opening for
+    appending repairs an incomplete last line left by an interrupted writer (it is removed,
+    and ``repaired`` says how many bytes).
+
+    Raises
+    ------
+    InputError
+        The log cannot be opened, is being started by another run, or (``write``) a line
+        cannot be written.
+    """
+
+    _RUN_LOCK = (1, 0)  # (length, start): held for the run, shared by appending runs
+    _LINE_LOCK = (1, 1)  # held while one line is appended
+
+    def __init__(self, path: Path, append: bool) -> None:
+        self.path = Path(path)
         self.folder = Path(os.path.abspath(path)).parent
+        self.repaired = 0
+        self._lock = threading.Lock()
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        except OSError as error:
+            raise InputError(f"--log {path}: cannot write: {error.strerror}") from None
+        try:
+            self._open(append)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def _open(self, append: bool) -> None:
+        if fcntl is None:
+            if append:
+                self.repaired = self._repair_tail()
+            else:
+                os.ftruncate(self._fd, 0)
+            return
+        if append:
+            fcntl.lockf(self._fd, fcntl.LOCK_SH, *self._RUN_LOCK)
+            with self._line_lock():
+                self.repaired = self._repair_tail()
+            return
+        try:
+            fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, *self._RUN_LOCK)
+        except OSError:
+            raise InputError(
+                f"--log {self.path}: another gswarp run is writing this log; give each run "
+                "its own log (or append with --skip-existing)"
+            ) from None
+        with self._line_lock():
+            os.ftruncate(self._fd, 0)
+        fcntl.lockf(self._fd, fcntl.LOCK_SH, *self._RUN_LOCK)  # appending runs may join
+
+    @contextlib.contextmanager
+    def _line_lock(self) -> Iterator[None]:
+        with self._lock:
+            if fcntl is None:
+                yield
+                return
+            fcntl.lockf(self._fd, fcntl.LOCK_EX, *self._LINE_LOCK)
+            try:
+                yield
+            finally:
+                fcntl.lockf(self._fd, fcntl.LOCK_UN, *self._LINE_LOCK)
+
+    def _repair_tail(self) -> int:
+        """Cut an incomplete last line (no newline at its end); returns the bytes removed."""
+        size = os.fstat(self._fd).st_size
+        if size == 0 or os.pread(self._fd, 1, size - 1) == b"\n":
+            return 0
+        end = size
+        while end > 0:
+            start = max(0, end - (1 << 16))
+            block = os.pread(self._fd, end - start, start)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            end = start
+        else:
+            keep = 0
+        os.ftruncate(self._fd, keep)
+        return size - keep
 
     def write(self, entry: dict[str, Any]) -> None:
-        """Append one line and flush it (an interrupted run keeps the lines of its outputs)."""
+        """Append one line, whole, and flush it (an interrupted run keeps the lines of its
+        outputs)."""
         line = dict(entry)
         for key in ("input", "output"):
             absolute = entry[key]
             line[key] = Path(os.path.relpath(absolute, self.folder)).as_posix()
             line[f"{key}_absolute"] = absolute
-        self.stream.write(json.dumps(line, allow_nan=False) + "\n")
-        self.stream.flush()
+        data = (json.dumps(line, allow_nan=False) + "\n").encode("utf-8")
+        with self._line_lock():
+            size = os.fstat(self._fd).st_size
+            try:
+                written = 0
+                while written < len(data):
+                    written += os.write(self._fd, data[written:])
+            except OSError as error:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, size)  # no half line for the next reader
+                raise InputError(
+                    f"--log {self.path}: cannot append a line: {error.strerror} (the lines "
+                    "before it are whole)"
+                ) from None
+
+    def close(self) -> None:
+        os.close(self._fd)  # releases the locks
+
+    def __enter__(self) -> DrawLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,7 @@ class _Report:
                 self.written += 1
                 self._path(str(path))
                 if self.log is not None and entry is not None:
-                    self.log.write(entry)
+                    self._log(entry)
             self.skipped += len(result.skipped)
             if self.verbose:
                 self._describe(outcome.job, result)
@@ -186,6 +186,16 @@ class _Report:
             echo_error(outcome.error)
         if self.progress:
             self.progress.update(self.written, self.failed)
+
+    def _log(self, entry: dict) -> None:
+        """Append the output's line; a log that cannot be written is one error, and the run
+        goes on without it (its outputs are whole; the log holds the lines before)."""
+        try:
+            self.log.write(entry)
+        except GswarpError as error:
+            echo_error(str(error))
+            self.failed += 1
+            self.log = None
 
     def _describe(self, job: Job, result: JobResult) -> None:
         for path in result.skipped:
@@ -666,11 +676,17 @@ def _log_file(path: str | None, append: bool, dry_run: bool):
         yield None
         return
     try:
-        stream = open(path, "a" if append else "w", encoding="utf-8")  # noqa: SIM115
-    except OSError as error:
-        fail(f"--log {path}: cannot write: {error.strerror}")
-    with stream:
-        yield DrawLog(stream, Path(path))
+        log = DrawLog(Path(path), append)
+    except GswarpError as error:
+        fail(str(error))
+    if log.repaired:
+        click.echo(
+            f"gswarp: warning: --log {path}: removed an incomplete last line ({log.repaired} "
+            "bytes) that an interrupted run left",
+            err=True,
+        )
+    with log:
+        yield log
 
 
 def _replay_jobs(log: Path, output: str | None) -> tuple[list[Job], dict]:

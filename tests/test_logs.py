@@ -1,0 +1,258 @@
+"""Draw logs keep every line whole, whoever writes them and whatever happens on the way
+(issue 26, item 3), and describe what was warped.
+
+* Runs that append to one log at once interleave whole lines; a run that starts a log while
+  another writes it is refused with one line, never silently emptied under it.
+* A line that cannot be written whole (a full disk) is cut off again; an incomplete last line
+  left by an interrupted writer is removed, with a warning, before a resumed run appends.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from gswarp.cli.main import cli
+from gswarp.drawlog import DrawLog, read_log
+from gswarp.errors import InputError
+
+SPEC = """version: 1
+transform:
+  - affine: {rotate: {uniform: [-20, 20]}}
+"""
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def images(folder: Path, count: int, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        pixels = rng.integers(0, 255, (12, 14), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"i{index:02d}.png")
+    return folder
+
+
+def entry(index: int, padding: int = 0) -> dict:
+    """A log line of ``record``'s shape; ``padding`` makes it long (specs can be kilobytes)."""
+    return {
+        "input": f"/data/in{index}.png",
+        "output": f"/data/out{index}.png",
+        "name": f"out{index}.png",
+        "note": "x" * padding,
+    }
+
+
+def lines_of(path: Path) -> list[dict]:
+    text = path.read_text()
+    assert text == "" or text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from gswarp.drawlog import DrawLog
+    path, append, count = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3])
+    padding = int(sys.argv[4])
+    with DrawLog(Path(path), append) as log:
+        print("open", flush=True)
+        for index in range(count):
+            log.write({"input": "/a", "output": f"/b{index}", "name": "n", "note": "y" * padding})
+        time.sleep(float(sys.argv[5]))
+    """
+)
+
+
+def holder(path: Path, append: bool, count: int, padding: int, sleep: float):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            HOLDER,
+            str(path),
+            "1" if append else "0",
+            str(count),
+            str(padding),
+            str(sleep),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline().strip() == "open"
+    return process
+
+
+def test_two_processes_appending_at_once_keep_every_line_whole(tmp_path):
+    log_path = tmp_path / "draws.jsonl"
+    other = holder(log_path, True, 400, 20000, 0.0)  # 20 kB lines: several pipe buffers each
+    with DrawLog(log_path, append=True) as log:
+        for index in range(400):
+            log.write(entry(index, padding=20000))
+    assert other.wait(60) == 0
+    lines = lines_of(log_path)
+    assert len(lines) == 800
+    assert sum(line["note"].startswith("x") for line in lines) == 400
+
+
+def test_starting_a_log_that_another_run_writes_is_refused(tmp_path):
+    log_path = tmp_path / "draws.jsonl"
+    other = holder(log_path, False, 3, 0, 30.0)
+    try:
+        with pytest.raises(InputError, match="another gswarp run is writing this log"):
+            DrawLog(log_path, append=False)
+        source = images(tmp_path / "in", 2)
+        (tmp_path / "spec.yaml").write_text(SPEC)
+        result = run(
+            "apply",
+            tmp_path / "spec.yaml",
+            source,
+            "-o",
+            tmp_path / "out",
+            "--seed",
+            1,
+            "--log",
+            log_path,
+        )
+        assert result.exit_code == 2
+        assert "another gswarp run is writing this log" in result.stderr
+        assert len(lines_of(log_path)) == 3  # the other run's lines are all there
+    finally:
+        other.kill()
+        other.wait()
+
+
+@pytest.mark.parametrize("append", [False, True])
+def test_two_gswarp_runs_with_one_log(tmp_path, append):
+    """The reported case: two ``gswarp apply --log`` at once kept 30 of 60 lines and a broken
+    one. Each run either logs every output it wrote or is refused before writing any."""
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    log_path = tmp_path / "draws.jsonl"
+    extra = ["--skip-existing"] if append else []
+    processes = []
+    for name in ("a", "b"):
+        source = images(tmp_path / name, 30, seed=len(processes))
+        command = [
+            sys.executable,
+            "-m",
+            "gswarp",
+            "apply",
+            str(tmp_path / "spec.yaml"),
+            str(source),
+            "-o",
+            str(tmp_path / f"out_{name}"),
+            "--seed",
+            "3",
+            "--log",
+            str(log_path),
+            *extra,
+        ]
+        processes.append(
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
+    outcomes = [(p.wait(120), p.stdout.read(), p.stderr.read()) for p in processes]
+    lines = lines_of(log_path)
+    logged = {line["output_absolute"] for line in lines}
+    for code, stdout, stderr in outcomes:
+        if code == 0:
+            assert set(stdout.split()) <= logged
+        else:
+            assert code == 2 and "another gswarp run is writing this log" in stderr
+            assert stdout == ""
+    if append:
+        assert [code for code, _, _ in outcomes] == [0, 0]
+        assert len(lines) == 60
+    replay = run("apply", "--replay", log_path, "-o", tmp_path / "replayed")
+    assert replay.exit_code == 0, replay.stderr
+
+
+def test_a_line_that_cannot_be_written_whole_is_cut_off_again(tmp_path, monkeypatch):
+    import gswarp.drawlog as drawlog
+
+    log_path = tmp_path / "draws.jsonl"
+    real_write = drawlog.os.write
+    with DrawLog(log_path, append=False) as log:
+        log.write(entry(0))
+        calls = []
+
+        def full_disk(fd, data):
+            calls.append(len(data))
+            if len(calls) == 1:
+                return real_write(fd, data[: len(data) // 2])  # half of it, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(drawlog.os, "write", full_disk)
+        with pytest.raises(InputError, match="cannot append a line: No space left on device"):
+            log.write(entry(1, padding=100))
+    assert [line["name"] for line in lines_of(log_path)] == ["out0.png"]
+
+
+def test_a_resumed_run_repairs_a_truncated_last_line_and_still_replays(tmp_path):
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    source = images(tmp_path / "in", 4)
+    out, log_path = tmp_path / "out", tmp_path / "draws.jsonl"
+    first = run("apply", tmp_path / "spec.yaml", source, "-o", out, "--seed", 5, "--log", log_path)
+    assert first.exit_code == 0, first.stderr
+    text = log_path.read_text().splitlines(keepends=True)
+    (out / json.loads(text[3])["name"]).unlink()  # the output whose line is cut
+    cut = len(text[3]) // 2
+    log_path.write_text("".join(text[:3]) + text[3][:cut])  # a full disk cut the last line
+    resumed = run(
+        "apply",
+        tmp_path / "spec.yaml",
+        source,
+        "-o",
+        out,
+        "--seed",
+        5,
+        "--log",
+        log_path,
+        "--skip-existing",
+    )
+    assert resumed.exit_code == 0, resumed.stderr
+    assert f"removed an incomplete last line ({cut} bytes)" in resumed.stderr
+    assert len(lines_of(log_path)) == 4
+    replay = run("apply", "--replay", log_path, "-o", tmp_path / "replayed")
+    assert replay.exit_code == 0, replay.stderr
+    replayed = sorted((tmp_path / "replayed").iterdir())
+    assert [p.name for p in replayed] == [f"i{index:02d}.png" for index in range(4)]
+    for path in replayed:
+        assert path.read_bytes() == (out / path.name).read_bytes()
+
+
+def test_read_log_names_a_broken_line(tmp_path):
+    log_path = tmp_path / "draws.jsonl"
+    log_path.write_text('{"input": "a"')
+    with pytest.raises(Exception, match=r"draws.jsonl:1: not a JSON line"):
+        list(read_log(log_path))
+
+
+def test_a_log_that_cannot_be_written_is_one_line(tmp_path):
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    source = images(tmp_path / "in", 1)
+    result = run(
+        "apply",
+        tmp_path / "spec.yaml",
+        source,
+        "-o",
+        tmp_path / "out",
+        "--seed",
+        1,
+        "--log",
+        tmp_path / "missing" / "draws.jsonl",
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("gswarp: error: --log ")
+    assert len(result.stderr.splitlines()) == 1
