@@ -45,7 +45,7 @@ except ImportError:  # Windows: no POSIX record locks; lines are still appended 
     fcntl = None  # type: ignore[assignment]
 from gswarp.spec import ElasticSpec, FlowSpec, WarpSpec, parse_spec
 
-__all__ = ["DrawLog", "LogEntry", "file_digest", "read_log", "record"]
+__all__ = ["DrawLog", "LogEntry", "file_digest", "file_state", "read_log", "record"]
 
 _REQUIRED = ("input", "output", "name", "spec", "write")
 
@@ -68,9 +68,17 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_state(path: Path) -> tuple[int, ...]:
+    """What changes when a file is written or replaced: device, inode, size, modification and
+    status-change times (the latter no tool can set back)."""
+    status = os.stat(path)
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+
+
 def record(
     *,
     source: Path,
+    sha256: str,
     output: Path,
     name: Path,
     target: str | None,
@@ -83,10 +91,11 @@ def record(
     matrix: Any,
     write: dict[str, Any],
 ) -> dict[str, Any]:
-    """One log line (as a dict) for an output written with the concrete ``spec``."""
+    """One log line (as a dict) for an output written with the concrete ``spec`` from
+    ``source``, whose bytes as they were read hash to ``sha256``."""
     return {
         "input": os.path.abspath(source),
-        "sha256": file_digest(source),
+        "sha256": sha256,
         "output": os.path.abspath(output),
         "name": name.as_posix(),
         "target": target,
@@ -241,6 +250,11 @@ class LogEntry:
     looked: tuple[Path, ...] = ()
     """Where the input was looked for, in order (``source`` is the first that exists, else the
     first)."""
+    target: str | None = None
+    """The paired target's name (``--pair NAME=DIR``), None for the input's own output."""
+    unit: tuple = ()
+    """The lines written together -- an input and its paired targets, one draw -- share it:
+    ``(key, variant, seed)``; a line of an older log without a key is a unit of its own."""
 
 
 def read_log(path: Path) -> Iterator[LogEntry]:
@@ -284,6 +298,8 @@ def _entry(path: Path, number: int, text: str) -> LogEntry:
     inputs = _candidates(folder, data["input"], data.get("input_absolute"))
     source = next((p for p in inputs if p.exists()), inputs[0])
     outputs = _candidates(folder, data["output"], data.get("output_absolute"))
+    key = data.get("key")
+    unit = ("unit", key, data.get("variant"), data.get("seed")) if key else ("line", number)
     return LogEntry(
         number,
         source,
@@ -293,6 +309,8 @@ def _entry(path: Path, number: int, text: str) -> LogEntry:
         data["write"],
         data.get("sha256"),
         inputs,
+        data.get("target"),
+        unit,
     )
 
 

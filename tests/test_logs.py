@@ -256,3 +256,107 @@ def test_a_log_that_cannot_be_written_is_one_line(tmp_path):
     assert result.exit_code == 2
     assert result.stderr.startswith("gswarp: error: --log ")
     assert len(result.stderr.splitlines()) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# item 7: the log's hash describes the bytes that were warped
+
+
+def test_an_input_replaced_during_its_warp_is_not_logged_with_the_new_hash(tmp_path, monkeypatch):
+    import hashlib
+
+    import gswarp.cli.work as work
+
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    source = images(tmp_path / "in", 3)
+    victim = source / "i01.png"
+    original = victim.read_bytes()
+    real = work._warp_one
+
+    def replaced_meanwhile(spec, path, *args, **kwargs):
+        plan = real(spec, path, *args, **kwargs)
+        if path == victim:  # another program replaces the file after gswarp decoded it
+            other = tmp_path / "other.png"
+            Image.fromarray(np.zeros((12, 14), np.uint8)).save(other)
+            other.replace(victim)
+        return plan
+
+    monkeypatch.setattr(work, "_warp_one", replaced_meanwhile)
+    log_path = tmp_path / "draws.jsonl"
+    result = run(
+        "apply",
+        tmp_path / "spec.yaml",
+        source,
+        "-o",
+        tmp_path / "out",
+        "--seed",
+        2,
+        "--log",
+        log_path,
+    )
+    for line in lines_of(log_path):  # every logged hash is of the bytes that were warped
+        warped = (
+            original if line["name"] == "i01.png" else Path(line["input_absolute"]).read_bytes()
+        )
+        assert line["sha256"] == hashlib.sha256(warped).hexdigest()
+    assert result.exit_code == 1
+    assert f"{victim}: changed while it was read" in result.stderr
+    assert not (tmp_path / "out" / "i01.png").exists()
+    assert (tmp_path / "out" / "i00.png").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# item 8: replay keeps an input and its paired targets together
+
+
+@pytest.fixture
+def paired_run(tmp_path):
+    (tmp_path / "spec.yaml").write_text(SPEC + "targets:\n  masks: {mode: nearest}\n")
+    source = images(tmp_path / "images", 3)
+    masks = images(tmp_path / "masks", 3, seed=9)
+    log_path = tmp_path / "draws.jsonl"
+    result = run(
+        "apply",
+        tmp_path / "spec.yaml",
+        source,
+        "-o",
+        tmp_path / "out",
+        "--seed",
+        4,
+        "--pair",
+        f"masks={masks}",
+        "--log",
+        log_path,
+    )
+    assert result.exit_code == 0, result.stderr
+    return source, masks, log_path
+
+
+@pytest.mark.parametrize("changed", ["images", "masks"])
+def test_replay_writes_an_image_and_its_mask_together_or_neither(tmp_path, paired_run, changed):
+    source, masks, log_path = paired_run
+    folder = source if changed == "images" else masks
+    Image.fromarray(np.full((12, 14), 3, np.uint8)).save(folder / "i01.png")
+    again = tmp_path / "again"
+    result = run("apply", "--replay", log_path, "-o", again)
+    assert result.exit_code == 1
+    assert f"{folder / 'i01.png'}: changed since it was logged" in result.stderr
+    assert "1 failed, 4 written" in result.stderr
+    assert not (again / "i01.png").exists()
+    assert not (again / "masks" / "i01.png").exists()
+    for name in ("i00.png", "i02.png"):
+        assert (again / name).read_bytes() == (tmp_path / "out" / name).read_bytes()
+        assert (again / "masks" / name).read_bytes() == (
+            tmp_path / "out" / "masks" / name
+        ).read_bytes()
+
+
+def test_replay_of_a_unit_whose_mask_is_missing_writes_neither(tmp_path, paired_run):
+    _, masks, log_path = paired_run
+    (masks / "i02.png").unlink()
+    again = tmp_path / "again"
+    result = run("apply", "--replay", log_path, "-o", again)
+    assert result.exit_code == 1
+    assert "no such file" in result.stderr
+    assert not (again / "i02.png").exists()
+    assert (again / "i00.png").exists() and (again / "masks" / "i00.png").exists()

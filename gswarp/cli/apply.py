@@ -25,7 +25,7 @@ from pathlib import Path
 
 import click
 
-from gswarp.batch import Job, Outcome, expand_inputs, is_supported_name, run_jobs
+from gswarp.batch import Job, Outcome, Paired, expand_inputs, is_supported_name, run_jobs
 from gswarp.cli.ants import command_spec, split_arguments, transform_options
 from gswarp.cli.options import (
     EXIT_FILES_FAILED,
@@ -47,7 +47,7 @@ from gswarp.cli.work import (
     warp_job,
 )
 from gswarp.cores import available_cores
-from gswarp.drawlog import DrawLog, read_log
+from gswarp.drawlog import DrawLog, LogEntry, read_log
 from gswarp.engine.device import resolve_device
 from gswarp.errors import BackendError, GswarpError, SpecError
 from gswarp.io.images import (
@@ -690,24 +690,40 @@ def _log_file(path: str | None, append: bool, dry_run: bool):
 
 
 def _replay_jobs(log: Path, output: str | None) -> tuple[list[Job], dict]:
-    """Jobs for the lines of a draw log, and the entries by job key. A later line for the same
-    output replaces an earlier one (a resumed run appends the outputs it wrote again)."""
-    entries = {}
-    by_output: dict[Path, Job] = {}
+    """Jobs for the units of a draw log -- an input and its paired targets, as ``apply`` wrote
+    them together -- and each job's ``(entry, target)`` lines by job key. A later line for the
+    same output replaces an earlier one (a resumed run appends the outputs it wrote again)."""
+    by_output: dict[Path, tuple[LogEntry, Path, str | None]] = {}
     try:
         for entry in read_log(log):
-            key = f"{log}:{entry.line}"
             target = Path(output) / entry.name if output else entry.output
-            entries[key] = entry
             error = None
             if output and (entry.name.is_absolute() or ".." in entry.name.parts):
-                error = f"{key}: name {entry.name} is not a path inside -o; refusing to write it"
+                error = (
+                    f"{log}:{entry.line}: name {entry.name} is not a path inside -o; refusing "
+                    "to write it"
+                )
             elif not entry.source.exists():
                 looked = " or ".join(str(p) for p in entry.looked)
                 error = f"{looked}: no such file (line {entry.line} of {log})"
             resolved = Path(os.path.abspath(target))
             by_output.pop(resolved, None)  # keep the order of the lines that stay
-            by_output[resolved] = Job(entry.source, None if error else target, error, key)
+            by_output[resolved] = (entry, target, error)
     except GswarpError as error:
         fail(str(error))
-    return list(by_output.values()), entries
+    units: dict[object, list[tuple[LogEntry, Path, str | None]]] = {}
+    for line in by_output.values():
+        units.setdefault(line[0].unit, []).append(line)
+    jobs, entries = [], {}
+    for lines in units.values():
+        lines.sort(key=lambda line: line[0].target is not None)  # the input's line first
+        main, target, _ = lines[0]
+        key = f"{log}:{main.line}"
+        error = next((e for _, _, e in lines if e), None)
+        paired = tuple(
+            Paired(entry.target or str(entry.name), entry.source, path)
+            for entry, path, _ in lines[1:]
+        )
+        jobs.append(Job(main.source, None if error else target, error, key, paired=paired))
+        entries[key] = [(entry, path) for entry, path, _ in lines]
+    return jobs, entries

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from gswarp.augment import Draw, draw
 from gswarp.batch import Job
-from gswarp.drawlog import LogEntry, file_digest, record
+from gswarp.drawlog import LogEntry, file_digest, file_state, record
 from gswarp.errors import GswarpError
 from gswarp.io.images import Encoding, format_of, probe_image
 from gswarp.plan import Plan, resolve
@@ -159,7 +159,15 @@ def warp_job(spec: WarpSpec, options: WriteOptions, draws: DrawOptions):
                 continue
             if size is None and name is not None:
                 size = _size_of(job.source)
+            if draws.log:  # the log's hash must describe the bytes this warp decodes
+                state, digest = file_state(source), file_digest(source)
             plan = _warp_one(used, source, target, options, cancelled, size)
+            if draws.log and file_state(source) != state:
+                target.unlink(missing_ok=True)
+                raise GswarpError(
+                    f"{source}: changed while it was read; not written (its log line could "
+                    "not say which content was warped): run again"
+                )
             if name is None:
                 size = result.before = plan.input_size
                 result.after = plan.output_size
@@ -167,6 +175,7 @@ def warp_job(spec: WarpSpec, options: WriteOptions, draws: DrawOptions):
             if draws.log:
                 entry = record(
                     source=source,
+                    sha256=digest,
                     output=target,
                     name=_relative(target, draws.output_root),
                     target=name,
@@ -228,40 +237,63 @@ def dry_run_job(spec: WarpSpec, options: WriteOptions, draws: DrawOptions):
     return work
 
 
-def replay_job(entries: dict[str, LogEntry], options: WriteOptions, dry_run: bool = False):
-    """Write a logged output again: the entry's drawn spec, input and write settings (with
-    ``dry_run``, only check that it could be written)."""
+def replay_job(
+    entries: dict[str, list[tuple[LogEntry, Path]]], options: WriteOptions, dry_run: bool = False
+):
+    """Write a logged unit again -- an input's output and its paired targets' -- each from its
+    entry's drawn spec, input and write settings (with ``dry_run``, only check that it could be
+    written). A unit is all or nothing, as in :func:`warp_job`: when an input of it changed
+    since it was logged, or one output fails, none of the unit is written."""
 
     def work(job: Job, cancelled: threading.Event) -> JobResult:
         start = time.perf_counter()
-        entry = entries[job.key]
+        lines = entries[job.key]
         result = JobResult()
-        assert job.target is not None
-        if options.skip_existing and job.target.exists():
-            result.skipped.append(job.target)
-            return result
-        if dry_run:
-            if job.target.exists() and not options.overwrite:
-                raise GswarpError(f"{job.target}: already exists (use --overwrite to replace it)")
-            result.written.append((job.target, None))
-            return result
-        if entry.sha256 is not None and file_digest(job.source) != entry.sha256:
-            raise GswarpError(
-                f"{job.source}: changed since it was logged (its SHA-256 differs from line "
-                f"{entry.line}'s); not replayed"
-            )
-        write = entry.write
-        replayed = WriteOptions(
-            write.get("format"),  # a Pillow format name, as logged
-            options.overwrite,
-            Encoding(quality=write.get("quality"), compress_level=write.get("compress_level")),
-            device=options.device,
-            notify=options.notify,
-        )
-        plan = _warp_one(entry.spec, job.source, job.target, replayed, cancelled)
-        result.before, result.after = plan.input_size, plan.output_size
-        result.written.append((job.target, None))
+        try:
+            _replay_unit(lines, result, cancelled)
+        except BaseException:
+            for target, _ in result.written:
+                target.unlink(missing_ok=True)
+            raise
         result.seconds = time.perf_counter() - start
         return result
+
+    def _replay_unit(lines, result: JobResult, cancelled: threading.Event) -> None:
+        todo = []
+        for entry, target in lines:
+            if options.skip_existing and target.exists():
+                result.skipped.append(target)
+            elif dry_run:
+                if target.exists() and not options.overwrite:
+                    raise GswarpError(f"{target}: already exists (use --overwrite to replace it)")
+                result.written.append((target, None))
+            else:
+                todo.append((entry, target))
+        states = {}
+        for entry, _ in todo:  # every input of the unit checked before any output is written
+            states[entry.line] = file_state(entry.source)
+            if entry.sha256 is not None and file_digest(entry.source) != entry.sha256:
+                raise GswarpError(
+                    f"{entry.source}: changed since it was logged (its SHA-256 differs from line "
+                    f"{entry.line}'s); not replayed"
+                    + (" (nor the rest of its unit)" if len(lines) > 1 else "")
+                )
+        for entry, target in todo:
+            write = entry.write
+            replayed = WriteOptions(
+                write.get("format"),  # a Pillow format name, as logged
+                options.overwrite,
+                Encoding(quality=write.get("quality"), compress_level=write.get("compress_level")),
+                device=options.device,
+                notify=options.notify,
+            )
+            plan = _warp_one(entry.spec, entry.source, target, replayed, cancelled)
+            result.written.append((target, None))
+            if file_state(entry.source) != states[entry.line]:
+                raise GswarpError(
+                    f"{entry.source}: changed while it was replayed; not written: run again"
+                )
+            if entry.target is None:
+                result.before, result.after = plan.input_size, plan.output_size
 
     return work
