@@ -563,3 +563,41 @@ def test_itk_hdf5_composite_matches_simpleitk(tmp_path, moving, monkeypatch, wit
     inside = _inside_by_points(moving, composite)
     assert inside.mean() > 0.5
     assert np.abs(got - expected)[inside].max() / _data_range(moving) <= TOLERANCE
+
+
+def _itk_text(name: str, parameters: str, fixed: str = "0 0 0") -> str:
+    return (
+        "#Insight Transform File V1.0\n#Transform 0\n"
+        f"Transform: {name}\nParameters: {parameters}\nFixedParameters: {fixed}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (_itk_text("AffineTransform_double_3_3", "1 0 0 0 nan 0 0 0 1 5 0 0"), "not finite"),
+        (_itk_text("AffineTransform_double_3_3", "1 0 0 0 1 0 0 0 1 inf 0 0"), "not finite"),
+        (
+            _itk_text("AffineTransform_double_3_3", "1e308 0 0 0 1e308 0 0 0 1e308 5 0 0", "1 2 3"),
+            "not finite",
+        ),
+        (_itk_text("AffineTransform_double_3_3", "1 0 0 2 0 0 0 0 1 0 0 0"), "singular"),
+        (_itk_text("AffineTransform_double_3_3", "1 0 0 0 1e-14 0 0 0 1 0 0 0"), "singular"),
+        (
+            _itk_text("BSplineTransform_double_3_3", "1 0 0 0 1 0 0 0 1 5 0 0"),
+            "holds a BSplineTransform_double_3_3 with 12 parameters",
+        ),
+        (_itk_text("TranslationTransform_double_3_3", "nan 0 0"), "not finite"),
+    ],
+)
+def test_transform_files_that_are_not_what_they_say_are_refused(tmp_path, moving, text, words):
+    """Issue 26, item 9: NaN parameters gave an all-zero output, a B-spline file with 12
+    parameters was applied as an affine (SimpleITK refuses both), and 1e308 printed NumPy's
+    RuntimeWarnings; all exit 0."""
+    (tmp_path / "t.tfm").write_text(text)
+    result = _apply(tmp_path, "transform: {file: t.tfm}\n", moving, tmp_path / "out.nii")
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result.output)
+    assert words in line, line
+    assert "Warning" not in result.output
+    assert not (tmp_path / "out.nii").exists()

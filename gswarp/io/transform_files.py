@@ -173,25 +173,36 @@ def _itk_text_affine(path: Path) -> np.ndarray | None:
         fixed = np.array((fields.get("FixedParameters") or [""])[0].split(), dtype=np.float64)
     except ValueError:
         return None
-    return _itk_linear(name, parameters, fixed)
+    linear = _itk_linear(name, parameters, fixed)
+    if linear is None:  # never read another class's parameters as an affine's
+        raise InputError(
+            f"{path}: holds a {name} with {parameters.size} parameters, which gswarp does not "
+            "read as one (affine and translation transforms)"
+        )
+    return _checked(str(path), linear)
 
 
 def _itk_linear(name: str, parameters: np.ndarray, fixed: np.ndarray) -> np.ndarray | None:
     """The RAS matrix of an ITK affine or translation transform from its class name and
     parameters; None for other classes."""
     lps = np.eye(4)
+    if not np.all(np.isfinite(parameters)) or not np.all(np.isfinite(fixed)):
+        lps[:] = np.nan  # _checked refuses it by name
+        return lps
     if name.startswith(_ITK_AFFINE_CLASSES) and name.endswith("_3_3") and parameters.size == 12:
         linear = parameters[:9].reshape(3, 3)
         center = fixed if fixed.size == 3 else np.zeros(3)
         lps[:3, :3] = linear
-        lps[:3, 3] = parameters[9:] + center - linear @ center
+        with np.errstate(all="ignore"):  # huge values overflow: _checked refuses the result
+            lps[:3, 3] = parameters[9:] + center - linear @ center
     elif (
         name.startswith("TranslationTransform_") and name.endswith("_3_3") and parameters.size == 3
     ):
         lps[:3, 3] = parameters
     else:
         return None
-    return _LPS @ lps @ _LPS
+    with np.errstate(all="ignore"):  # huge values overflow: _checked refuses the result
+        return _LPS @ lps @ _LPS
 
 
 def is_composite(path: Path) -> bool:
@@ -390,6 +401,19 @@ def _checked(path: str, matrix: np.ndarray) -> np.ndarray:
         matrix = matrix[0]
     if matrix.shape != (4, 4):
         raise InputError(f"{path}: expected a 3-D affine transform, got a {matrix.shape} matrix")
-    if not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix[:3, :3])) < 1e-12:
-        raise InputError(f"{path}: its matrix is singular or not finite")
+    if not np.all(np.isfinite(matrix)):
+        raise InputError(f"{path}: its matrix is not finite (NaN, infinite or overflowing values)")
+    if not np.array_equal(matrix[3], [0.0, 0.0, 0.0, 1.0]):
+        raise InputError(f"{path}: its last row is {matrix[3].tolist()}, not [0, 0, 0, 1]")
+    with np.errstate(all="ignore"):
+        singular = np.linalg.svd(matrix[:3, :3], compute_uv=False)
+    usable = np.all(np.isfinite(singular)) and singular[-1] > 0 and singular[0] < 1e150
+    if not usable or singular[0] > _LARGEST_CONDITION * singular[-1]:
+        raise InputError(
+            f"{path}: its matrix is singular or nearly so (singular values "
+            f"{', '.join(f'{v:.3g}' for v in singular)}); it cannot map points"
+        )
     return matrix
+
+
+_LARGEST_CONDITION = 1e12  # largest / smallest singular value: past it, inverting loses all digits
