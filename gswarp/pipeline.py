@@ -16,7 +16,7 @@ from PIL import Image
 
 from gswarp.engine import warp_affine
 from gswarp.engine.device import cupy_module
-from gswarp.engine.tiles import sample_chain
+from gswarp.engine.tiles import FieldStep, sample_chain
 from gswarp.errors import InputError, SpecError
 from gswarp.io.images import (
     Encoding,
@@ -169,7 +169,7 @@ def warp_pixels(
             sampling.align_corners,
             fill=fill.tolist() if fill.size > 1 else float(fill[0]),
             out=destination,
-            antialias=sampling.antialias_for(k),
+            antialias=sampling.antialias_for(k, _through_field(plan)),
         )
         if device == "cuda":
             np.moveaxis(result, -1, 0)[None][...] = destination.get()
@@ -178,6 +178,11 @@ def warp_pixels(
             _report_clipping(result, source_dtype, target, name, notify)
         result = convert_values(result, target, "keep")
     return result if has_channels else result[..., 0]
+
+
+def _through_field(plan: Plan) -> bool:
+    """Whether the plan's map goes through a flow or elastic field."""
+    return plan.steps is not None and any(isinstance(s, FieldStep) for s in plan.steps)
 
 
 def _report_clipping(
@@ -252,9 +257,7 @@ def warp_file(
     image: ImageFile = read_image(source)
     _check_size(source, image.pixels.shape[:2], expect_size)
     plan = resolve(spec, image.pixels.shape[:2])
-    warped = warp_pixels(
-        image.pixels, plan, device, photo=True, name=str(source), notify=notify
-    )
+    warped = warp_pixels(image.pixels, plan, device, photo=True, name=str(source), notify=notify)
     encoding = encoding or Encoding()
     write_image(
         target,

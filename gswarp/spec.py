@@ -243,9 +243,18 @@ class SamplingSpec:
     fill: tuple[float, ...] = (0.0,)
     antialias: bool | None = None
 
-    def antialias_for(self, spatial: int) -> bool:
-        """Whether a warp of ``spatial`` (2 or 3) dimensions is antialiased."""
-        return spatial == 2 if self.antialias is None else self.antialias
+    def antialias_for(self, spatial: int, through_field: bool = False) -> bool:
+        """Whether a warp of ``spatial`` (2 or 3) dimensions is antialiased; ``through_field``:
+        its map goes through a flow or elastic field.
+
+        ``auto`` (None) is on for images mapped by matrices alone (a resize, a rotation) and
+        off for volumes (measurements) and for maps through a field: optical-flow and stereo
+        users compare a flow warp with ``grid_sample``'s result at every valid point, and a
+        field's footprints would follow its discontinuities and NaN holes.
+        """
+        if self.antialias is not None:
+            return self.antialias
+        return spatial == 2 and not through_field
 
     def normalized(self) -> dict[str, Any]:
         fill: Any = self.fill[0] if len(self.fill) == 1 else list(self.fill)

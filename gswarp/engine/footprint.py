@@ -287,8 +287,20 @@ def flow_point_3d(field, maps, absolute, x, y, z):
 @register_jitable
 def derivative(minus, centre, plus, has_minus, has_plus):
     """A coordinate's derivative along an output axis, as ``numpy.gradient``: central where both
-    neighbours exist, one-sided at an edge, 0 on an axis of one point."""
+    neighbours exist, one-sided at an edge, 0 on an axis of one point.
+
+    Fields are not smooth everywhere (a stereo disparity's object edges, NaN holes): a neighbour
+    that is not finite counts as absent, and where the two one-sided differences disagree by
+    more than one pixel plus half their sizes (a jump, not a smooth stretch) the smaller one is
+    taken, so that a footprint never spans a discontinuity. Smooth maps keep the central
+    difference, bit for bit."""
+    has_minus = has_minus and isfinite(minus)
+    has_plus = has_plus and isfinite(plus)
     if has_minus and has_plus:
+        back = centre - minus
+        ahead = plus - centre
+        if abs(ahead - back) > 1.0 + 0.5 * (abs(ahead) + abs(back)):
+            return back if abs(back) < abs(ahead) else ahead
         return 0.5 * (plus - minus)
     if has_plus:
         return plus - centre

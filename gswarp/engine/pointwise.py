@@ -1029,11 +1029,19 @@ def no_interior_3d(inp, n, px, py, pz, out, do, ho, wo, ct):
 @register_jitable
 def _field_axis(p, size):
     """Lower index, upper index and upper weight of position ``p`` on an axis, clamped to it
-    (branch-free: beyond the last point the weight is 1 on it, before the first 0 on it)."""
+    (branch-free: beyond the last point the weight is 1 on it, before the first 0 on it).
+
+    On a field point (weight 0 or 1) both indices name that point, so that a NaN neighbour with
+    weight 0 never makes a valid point NaN (``0 * nan`` is NaN); finite fields give the same
+    values as a two-point blend."""
     top = size - 1
     p = min(max(p, 0.0), float(top))
     low = max(min(int(p), top - 1), 0)
-    return low, min(low + 1, top), p - low
+    weight = p - low
+    high = min(low + 1, top)
+    high = low if weight == 0.0 else high
+    low = high if weight == 1.0 else low
+    return low, high, weight
 
 
 @register_jitable
