@@ -25,6 +25,7 @@ parallelism; kernel launches take turns (each already uses every numba thread).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -324,6 +325,7 @@ def run_jobs(
             executor.shutdown(wait=True, cancel_futures=True)
         else:
             executor.shutdown(wait=False)  # cancels the cluster's tasks not yet finished
+        _report_finished(pending, report)
         raise
     executor.shutdown(wait=True)
     if cluster is not None:
@@ -359,6 +361,21 @@ def _attempt(work: Callable, job: Job, cancelled: threading.Event) -> Outcome:
         return Outcome(job, None, work(job, cancelled))
     except (GswarpError, OSError, MemoryError) as error:
         return Outcome(job, _message(error, job))
+
+
+def _report_finished(pending: dict[Future, Job], report: Callable) -> None:
+    """After an interruption: report the jobs that finished their outputs meanwhile (the files
+    exist, so stdout and the count must name them); the others left nothing behind."""
+    for future in list(pending):
+        if not future.done() or future.cancelled():
+            continue
+        try:
+            result = future.result()
+        except BaseException:  # a task that did not finish left no output
+            continue
+        outcomes = result if isinstance(result, list) else [result]
+        with contextlib.suppress(BaseException):
+            report([o for o in outcomes if o.error is None])
 
 
 def _drain(pending: dict[Future, Job], on_outcome: Callable[[Outcome], None]) -> None:
