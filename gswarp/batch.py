@@ -63,6 +63,8 @@ class Job:
     key: str = ""
     variant: int = 0
     paired: tuple[Paired, ...] = ()
+    given: Job | None = None
+    """On a cluster worker: the job as the client planned it (paths as the user gave them)."""
 
     @property
     def targets(self) -> tuple[Path, ...]:
@@ -297,11 +299,15 @@ def run_jobs(
         per_task = CLUSTER_FILES_PER_TASK
 
         def submit(group: list[Job]) -> Future:
-            return executor.submit(run_remote, held, numba_threads, tuple(group))
+            # a worker resolves a relative path in its own working directory: send absolute
+            # ones (the report maps them back to the paths as the user gave them)
+            return executor.submit(
+                run_remote, held, numba_threads, tuple(_absolute(job) for job in group)
+            )
 
     def report(result) -> None:
         for outcome in result if isinstance(result, list) else [result]:
-            on_outcome(outcome)
+            on_outcome(outcome if cluster is None else _as_given(outcome))
 
     try:
         for job in jobs:
@@ -335,6 +341,36 @@ def run_jobs(
 
 
 CLUSTER_FILES_PER_TASK = 8  # files per cluster task: Dask's own cost per task is milliseconds
+
+
+def _absolute(job: Job) -> Job:
+    """The job with every path absolute (in this process's working directory)."""
+    absolute = Path(os.path.abspath(job.source))
+    return replace(
+        job,
+        source=absolute,
+        target=None if job.target is None else Path(os.path.abspath(job.target)),
+        paired=tuple(
+            replace(
+                p, source=Path(os.path.abspath(p.source)), target=Path(os.path.abspath(p.target))
+            )
+            for p in job.paired
+        ),
+        given=job,
+    )
+
+
+def _as_given(outcome: Outcome) -> Outcome:
+    """A cluster task's outcome with the job and the written paths as the user gave them."""
+    given = outcome.job.given
+    if given is None:
+        return outcome
+    names = {Path(os.path.abspath(t)): t for t in given.targets}
+    result = outcome.result
+    if result is not None and hasattr(result, "written"):
+        result.written = [(names.get(Path(p), p), entry) for p, entry in result.written]
+        result.skipped = [names.get(Path(p), p) for p in result.skipped]
+    return replace(outcome, job=given)
 
 
 def run_remote(work: Callable, threads: int | None, group: Sequence[Job]) -> list[Outcome]:

@@ -57,3 +57,83 @@ def test_folder_job_on_a_local_cluster_gives_the_same_bytes_and_draws(tmp_path):
         entries = [json.loads(line) for line in lines]
         logs[name] = {e["input"]: e["draws"] for e in entries}
     assert logs["threads"] == logs["cluster"]
+
+
+def _start(command: list[str], cwd: Path):
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", *command],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_relative_paths_on_a_remote_cluster_mean_the_clients(tmp_path, monkeypatch):
+    """Issue 26, item 6: with ``--cluster tcp://...`` and relative paths, the files went to the
+    worker's working directory, warped from the worker's own ``data/`` (other images), exit 0.
+    A scheduler and a worker on 127.0.0.1, the worker started in another folder that holds
+    decoy images of the same names."""
+    import time
+
+    from PIL import Image
+
+    client, elsewhere = tmp_path / "client", tmp_path / "elsewhere"
+    shutil.copytree(ROOT / "sample_images", client / "data")
+    shutil.copytree(ROOT / "sample_images", elsewhere / "data")
+    for decoy in (elsewhere / "data").glob("*.png"):
+        with Image.open(decoy) as image:
+            Image.new(image.mode, image.size).save(decoy)  # black: other pixels, same names
+    (client / "spec.yaml").write_text(RANDOM)
+    address_file = tmp_path / "scheduler.json"
+    scheduler = _start(
+        [
+            "distributed.cli.dask_scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(address_file),
+        ],
+        tmp_path,
+    )
+    worker = None
+    try:
+        for _ in range(300):
+            if address_file.exists() and address_file.read_text().strip():
+                break
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        worker = _start(
+            [
+                "distributed.cli.dask_worker",
+                address,
+                "--nthreads",
+                "1",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+            ],
+            elsewhere,
+        )
+        monkeypatch.chdir(client)
+        runner = CliRunner()
+        common = ["apply", "spec.yaml", "data", "--seed", "5"]
+        local = runner.invoke(cli, [*common, "-o", "local"])
+        assert local.exit_code == 0, local.output
+        remote = runner.invoke(cli, [*common, "-o", "out/x", "--cluster", address])
+        assert remote.exit_code == 0, remote.output
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(30)
+    written = sorted(remote.stdout.split())
+    assert written == sorted(str(Path("out/x") / p.name) for p in (client / "data").glob("*.png"))
+    assert not (elsewhere / "out").exists()
+    for path in written:
+        assert (client / path).read_bytes() == (client / "local" / Path(path).name).read_bytes()

@@ -559,9 +559,8 @@ def apply(
     if "-" not in inputs:  # listing folders is cheap, and lets the bar show a total
         jobs_iter = list(jobs_iter)
         total = len(jobs_iter)
-    draws = DrawOptions(
-        seed, destination.folder or (destination.file or Path(".")).parent, log_path is not None
-    )
+    root = destination.folder or (destination.file or Path(".")).parent
+    draws = DrawOptions(seed, Path(os.path.abspath(root)), log_path is not None)
     work = (dry_run_job if dry_run else warp_job)(spec, options, draws)
     with _log_file(log_path, append=skip_existing, dry_run=dry_run) as log:
         report = _Report(verbose, quiet, Progress(total) if show else None, null, log)

@@ -7,6 +7,7 @@ Each function returns a *work* callable ``work(job, cancelled) -> JobResult`` fo
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -194,8 +195,8 @@ def warp_job(spec: WarpSpec, options: WriteOptions, draws: DrawOptions):
 
 
 def _relative(path: Path, root: Path) -> Path:
-    try:
-        return path.relative_to(root)
+    try:  # both absolute: a cluster worker gets absolute paths, the root stays as given
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
     except ValueError:
         return Path(path.name)
 
