@@ -291,8 +291,8 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | N
     return Plan(size, output_size, None, None, None, spec, tuple(steps), frame)
 
 
-def _fsl_reference(spec: WarpSpec, step: TransformFile) -> Path:
-    """The reference image of an FSL matrix: the output grid's ``like`` NIfTI."""
+def _like_nifti(spec: WarpSpec) -> Path | None:
+    """The output grid's ``like`` NIfTI, if the spec names one."""
     like = spec.output.size
     if (
         isinstance(like, tuple)
@@ -300,6 +300,14 @@ def _fsl_reference(spec: WarpSpec, step: TransformFile) -> Path:
         and str(like[1]).lower().endswith((".nii", ".nii.gz"))
     ):
         return Path(like[1])
+    return None
+
+
+def _fsl_reference(spec: WarpSpec, step: TransformFile) -> Path:
+    """The reference image of an FSL matrix: the output grid's ``like`` NIfTI."""
+    like = _like_nifti(spec)
+    if like is not None:
+        return like
     raise InputError(
         f"{step.path}: an FSL FLIRT matrix is defined on the input and reference images' voxel "
         "grids: give the reference NIfTI as the output grid (output: {like: REF}, or -r REF)"
@@ -338,6 +346,7 @@ def _file_components(
         is_composite,
         is_displacement_field,
         load_affine,
+        load_afni,
         load_composite,
         load_displacement_field,
         load_fsl,
@@ -349,7 +358,14 @@ def _file_components(
             return load_composite(path, invert)
         if is_displacement_field(path):
             return (load_displacement_field(path, invert),)
-        if (transform.format or file_format(path)) != "fsl":
+        kind = transform.format or file_format(path)
+        if kind == "afni" and input_grid is not None:  # its meaning depends on obliquity
+            size, affine = input_grid
+            moving = (tuple(size), affine)
+            like = _like_nifti(spec)
+            reference = nifti_grid(like) if like is not None else moving
+            return (load_afni(path, reference, moving, invert),)
+        if kind != "fsl":
             return (load_affine(path, transform.format, invert),)
         reference = _fsl_reference(spec, transform)
         if input_grid is None:

@@ -601,3 +601,47 @@ def test_transform_files_that_are_not_what_they_say_are_refused(tmp_path, moving
     assert words in line, line
     assert "Warning" not in result.output
     assert not (tmp_path / "out.nii").exists()
+
+
+def _oblique_grid(angle: float) -> tuple[tuple[int, int, int], np.ndarray]:
+    """A (D, H, W) = (12, 14, 16) grid of 2 mm voxels tilted ``angle`` radians about x."""
+    c, s = np.cos(angle), np.sin(angle)
+    affine = np.eye(4)
+    affine[:3, :3] = np.array([[1, 0, 0], [0, c, -s], [0, s, c]]) @ np.diag([2.0, 2.0, 2.0])
+    affine[:3, 3] = (-15.0, -12.0, -10.0)
+    return (12, 14, 16), affine
+
+
+def test_oblique_afni_matrices_are_read_with_both_images_headers(tmp_path, monkeypatch):
+    """Issue 26, item 10: nitransforms' own affine-oblique.afni was read as if the images were
+    not oblique (translation (4, 2, -1) where nitransforms, given the images, says
+    (3.987, 4.725, 7.944)). AFNI matrices are between the images' cardinal grids."""
+    import nitransforms
+
+    from gswarp.io.transform_files import load_afni
+
+    shipped = Path(nitransforms.__file__).parent / "tests" / "data" / "affine-oblique.afni"
+    if not shipped.exists():
+        pytest.skip("nitransforms' test data are not installed")
+    path = tmp_path / "oblique.aff12.1D"  # AFNI's own suffix
+    path.write_bytes(shipped.read_bytes())
+    size, affine = _oblique_grid(0.09)
+    image = nibabel.Nifti1Image(np.zeros(size[::-1], np.float32), affine)
+    expected = nitransforms.linear.load(path, fmt="afni", reference=image, moving=image).matrix
+    read = load_afni(path, (size, affine), (size, affine))
+    np.testing.assert_allclose(read, expected, atol=1e-9)
+    plain = load_affine(path)
+    assert np.abs(read[:3, 3] - plain[:3, 3]).max() > 1.0  # the obliquity matters here
+    # the command line: a warp through the AFNI file equals one through nitransforms' matrix
+    rng = np.random.default_rng(3)
+    voxels = rng.random(size[::-1]).astype(np.float32)
+    nibabel.save(nibabel.Nifti1Image(voxels, affine), tmp_path / "oblique.nii")
+    nitransforms.linear.Affine(expected).to_filename(str(tmp_path / "same.tfm"), fmt="itk")
+    monkeypatch.chdir(tmp_path)
+    outputs = []
+    for name in (str(path), "same.tfm"):
+        target = tmp_path / f"out_{len(outputs)}.nii"
+        result = _apply(tmp_path, f"transform: {{file: {name}}}\n", "oblique.nii", target)
+        assert result.exit_code == 0, result.output
+        outputs.append(np.asanyarray(nibabel.load(target).dataobj))
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-4)
