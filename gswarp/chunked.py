@@ -132,6 +132,12 @@ def plan_zarr(
     plan = resolve(spec, source.spatial_shape, source.affine)
     sampling = spec.sampling
     chain = plan.steps if plan.steps is not None else (MatrixStep(plan.sampling_matrix),)
+    if any(isinstance(step, FieldStep) and step.beyond != "edge" for step in chain):
+        raise SpecError(
+            f"{source_location}: a displacement field whose grid does not cover the output "
+            "grid is applied by ITK's rule on the in-memory path only for now: write a NIfTI "
+            "output, or resample the field onto the output grid"
+        )
     if _fused_form(chain, k) is None:
         raise SpecError(
             f"{source_location}: a chunked warp takes at most one flow or elastic field "

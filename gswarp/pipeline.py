@@ -155,6 +155,8 @@ def warp_pixels(
     result = np.empty((*plan.output_size, channels), dtype=last.dtype)
     source = np.moveaxis(last, -1, 0)[None]  # (1, C, *spatial) views: no copies
     destination = np.moveaxis(result, -1, 0)[None]
+    stats: dict = {}
+    extra = {} if plan.steps is None else {"stats": stats}
     with _ENGINE_LOCK:
         if device == "cuda":
             xp = cupy_module()
@@ -170,9 +172,17 @@ def warp_pixels(
             fill=fill.tolist() if fill.size > 1 else float(fill[0]),
             out=destination,
             antialias=sampling.antialias_for(k, _through_field(plan)),
+            **extra,
         )
         if device == "cuda":
             np.moveaxis(result, -1, 0)[None][...] = destination.get()
+    if stats.get("outside") and notify is not None:
+        notify(
+            f"outside field {name}",
+            f"{name}: {stats['outside']} of {int(np.prod(plan.output_size))} output points lie "
+            "past the displacement field's grid: no displacement there (ITK's rule, as "
+            "sitk.Resample and antsApplyTransforms)",
+        )
     if result.dtype != target:
         if notify is not None:
             _report_clipping(result, source_dtype, target, name, notify)

@@ -403,33 +403,33 @@ def _resolve_world_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarr
             if not isinstance(component, DisplacementField):
                 world = component @ world
                 continue
-            if not steps:  # the points reaching it are the output grid under an affine map
-                _check_field_covers(component, world, output_size, where)
+            # ITK's rule past the field's grid (zero displacement there); where the points
+            # reaching it are the output grid under an affine map that stays inside its grid,
+            # the fused kernels' edge rule gives the same values
+            covered = not steps and _field_covers(component, world, output_size)
             if not np.array_equal(world, np.eye(4)):
                 steps.append(MatrixStep(world[:3].copy()))
-            steps.append(FieldStep(component.values, np.linalg.inv(component.affine)[:3].copy()))
+            steps.append(
+                FieldStep(
+                    component.values,
+                    np.linalg.inv(component.affine)[:3].copy(),
+                    beyond="edge" if covered else "identity",
+                )
+            )
             world = np.eye(4)
     steps.append(MatrixStep((np.linalg.inv(affine) @ world)[:3].copy()))
     return Plan(size, output_size, None, None, None, spec, tuple(steps), frame)
 
 
-def _check_field_covers(field, world: np.ndarray, output_size, where) -> None:
-    """A displacement field must cover the output points it moves (within half a voxel of its
-    outer voxel centres, where ITK's interpolator still reads it)."""
+def _field_covers(field, world: np.ndarray, output_size) -> bool:
+    """Whether every output point (under the affine map ``world``: output voxel -> RAS) reaches
+    the displacement field within half a voxel of its outer voxel centres, where ITK's
+    interpolator reads it (and continues its edge values, as gswarp's fused kernels do)."""
     to_field = np.linalg.inv(field.affine) @ world  # output voxel -> field voxel
     corners = np.array(list(itertools.product(*[(0, n - 1) for n in output_size[::-1]])))
     points = corners @ to_field[:3, :3].T + to_field[:3, 3]
     extent = np.array(field.values.shape[:3][::-1], dtype=np.float64)  # (X, Y, Z)
-    tolerance = 1e-6
-    if np.any(points < -0.5 - tolerance) or np.any(points > extent - 0.5 + tolerance):
-        low = np.round(points.min(axis=0), 2).tolist()
-        high = np.round(points.max(axis=0), 2).tolist()
-        raise InputError(
-            f"{where.key('file')}: the displacement field's grid does not cover the output "
-            f"grid (its corners fall at field voxels {low} .. {high}, the field has 0 .. "
-            f"{(extent - 1).tolist()}): resample onto the grid the registration used "
-            "(-r / output: like)"
-        )
+    return bool(np.all(points >= -0.5) and np.all(points < extent - 0.5))
 
 
 def _field_step(

@@ -10,6 +10,7 @@ border with zeros).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -349,29 +350,54 @@ def test_displacement_field_and_affine_match_simpleitk(tmp_path, moving, monkeyp
         assert error <= TOLERANCE, (arguments, error)
 
 
-def test_a_field_that_does_not_cover_the_output_is_refused(tmp_path, moving, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    _displacement_field(moving, tmp_path / "warp.nii.gz")
-    sitk.WriteTransform(_affine(np.eye(3), (30, 0, 0), (0, 0, 0)), "shift.tfm")
-    result = CliRunner().invoke(
-        cli,
-        [
-            "apply",
-            "-r",
-            "moving.nii",
-            "-t",
-            "shift.tfm",
-            "-t",
-            "warp.nii.gz",
-            "moving.nii",
-            "-o",
-            "o.nii",
-        ],
+def _partial_field(moving, path, shift_voxels=(0, 0, 0)):
+    """:func:`_displacement_field`'s field cut to the first half of the moving grid along x
+    (and moved by ``shift_voxels`` of its own voxels): a SimpleITK field on a half-resolution
+    grid that stops short of the output grid's edge."""
+    image = sitk.ReadImage(str(moving))
+    full = _displacement_field(moving, path)
+    field = sitk.ReadImage(str(path), sitk.sitkVectorFloat64)
+    half = field[: field.GetSize()[0] // 2, :, :]
+    origin = np.array(half.GetOrigin()) + np.array(half.GetDirection()).reshape(3, 3) @ (
+        np.array(shift_voxels) * np.array(half.GetSpacing())
     )
-    assert result.exit_code == 1  # this input failed (another input's grid might be covered)
-    line = _one_error_line(result.output)
-    assert "does not cover the output grid" in line
-    assert not (tmp_path / "o.nii").exists()
+    half.SetOrigin(tuple(origin))
+    sitk.WriteImage(half, str(path))
+    del full, image
+    return sitk.DisplacementFieldTransform(sitk.ReadImage(str(path), sitk.sitkVectorFloat64))
+
+
+@pytest.mark.parametrize("then_affine", [False, True])
+def test_a_field_that_stops_short_of_the_output_follows_itks_rule(
+    tmp_path, moving, monkeypatch, then_affine
+):
+    """Issue 26, item 12: such a field was refused (exit 1) where sitk.Resample and
+    antsApplyTransforms apply it: within half a voxel of the field's outer voxel centres its
+    edge values continue, further out the displacement is zero. One stderr line counts the
+    output points past the field."""
+    monkeypatch.chdir(tmp_path)
+    warp = _partial_field(moving, tmp_path / "warp.nii.gz", shift_voxels=(0.25, 0, 0))
+    arguments, transform = ["-t", "warp.nii.gz"], warp
+    if then_affine:  # an affine acts first on the output points, then the field
+        sitk.WriteTransform(_affine(np.eye(3) * 1.03, (2.5, -1, 0.5), (0, 0, 0)), "shift.tfm")
+        arguments = ["-t", "shift.tfm", "-t", "warp.nii.gz"]  # as antsApplyTransforms reads it
+        transform = sitk.CompositeTransform(3)
+        transform.AddTransform(warp)
+        transform.AddTransform(sitk.ReadTransform("shift.tfm"))  # the last added acts first
+    result = CliRunner().invoke(
+        cli, ["apply", "-r", "moving.nii", *arguments, "moving.nii", "-o", "o.nii"]
+    )
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if "past the displacement" in line]
+    assert len(warnings) == 1, result.output
+    shape = nibabel.load("moving.nii").shape
+    counted = int(re.search(r"(\d+) of \d+ output points", warnings[0]).group(1))
+    assert 0 < counted < np.prod(shape)
+    got = np.asanyarray(nibabel.load("o.nii").dataobj)
+    expected = _sitk_resample(moving, transform)
+    inside = _inside_by_points(moving, transform)
+    error = np.abs(got - expected)[inside].max() / _data_range(moving)
+    assert error <= TOLERANCE, error
 
 
 def test_minus_t_order_is_antsapplytransforms_order(tmp_path, moving, monkeypatch):

@@ -46,11 +46,18 @@ class FieldStep:
     ``to_field`` (k, k + 1) maps a point of the step's frame to the field's pixel coordinates;
     None means the field's grid *is* the frame's grid. ``absolute``: the field holds source
     coordinates instead of displacements.
+
+    ``beyond``: what a displacement field gives past its grid. ``'edge'`` (gswarp's flows):
+    its edge values continue. ``'identity'`` (ITK's ``DisplacementFieldTransform``, which
+    ``sitk.Resample`` and antsApplyTransforms apply): within half a pixel of its outer pixel
+    centres the edge values continue; further out the displacement is zero. Such a chain runs
+    tile by tile (the fused kernels know only ``'edge'``).
     """
 
     field: np.ndarray
     to_field: np.ndarray | None = None
     absolute: bool = False
+    beyond: str = "edge"
 
 
 Step = MatrixStep | FieldStep
@@ -61,9 +68,12 @@ def _apply_matrix(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ matrix[:, :k].T + matrix[:, k]
 
 
-def _field_at(step: FieldStep, points: np.ndarray, on_grid: slice | None) -> np.ndarray:
+def _field_at(
+    step: FieldStep, points: np.ndarray, on_grid: slice | None, stats: dict | None = None
+) -> np.ndarray:
     """The field's values at ``points`` (..., k); ``on_grid``: the points are the field's own
-    pixel centres for these leading-axis indices (read directly, no interpolation)."""
+    pixel centres for these leading-axis indices (read directly, no interpolation).
+    ``stats['outside']`` counts the points past a ``beyond='identity'`` field."""
     field = step.field
     if on_grid is not None:
         return field[on_grid]
@@ -73,7 +83,14 @@ def _field_at(step: FieldStep, points: np.ndarray, on_grid: slice | None) -> np.
     values = sample_pixels(
         channels_first, where.reshape(1, *where.shape), "bilinear", "border", True
     )
-    return np.moveaxis(values[0], 0, -1).reshape(*points.shape[:-1], k)
+    values = np.moveaxis(values[0], 0, -1).reshape(*points.shape[:-1], k)
+    if step.beyond == "identity":
+        extent = np.array(field.shape[:-1][::-1], dtype=np.float64)  # (x, y[, z]) sizes
+        outside = np.any((where < -0.5) | (where >= extent - 0.5), axis=-1)
+        values[outside] = 0.0
+        if stats is not None:
+            stats["outside"] = stats.get("outside", 0) + int(np.count_nonzero(outside))
+    return values
 
 
 def _base_points(spatial: Sequence[int], start: int, stop: int) -> np.ndarray:
@@ -85,7 +102,11 @@ def _base_points(spatial: Sequence[int], start: int, stop: int) -> np.ndarray:
 
 
 def chain_coordinates(
-    steps: Sequence[Step], spatial: Sequence[int], start: int, stop: int
+    steps: Sequence[Step],
+    spatial: Sequence[int],
+    start: int,
+    stop: int,
+    stats: dict | None = None,
 ) -> np.ndarray:
     """Input pixel coordinates of output rows (2-D) or slices (3-D) ``start:stop``.
 
@@ -93,11 +114,16 @@ def chain_coordinates(
     -------
     ndarray, shape (stop - start, *spatial[1:], k), float64.
     """
-    return apply_chain(steps, _base_points(spatial, start, stop), spatial, slice(start, stop))
+    points = _base_points(spatial, start, stop)
+    return apply_chain(steps, points, spatial, slice(start, stop), stats)
 
 
 def apply_chain(
-    steps: Sequence[Step], points: np.ndarray, spatial: Sequence[int], grid_index
+    steps: Sequence[Step],
+    points: np.ndarray,
+    spatial: Sequence[int],
+    grid_index,
+    stats: dict | None = None,
 ) -> np.ndarray:
     """``steps`` applied to output pixel coordinates ``points`` (..., k), float64.
 
@@ -112,7 +138,7 @@ def apply_chain(
             on_grid = False
             continue
         direct = on_grid and step.to_field is None and step.field.shape[:-1] == tuple(spatial)
-        values = _field_at(step, points, grid_index if direct else None)
+        values = _field_at(step, points, grid_index if direct else None, stats)
         points = values.astype(np.float64) if step.absolute else points + values
         on_grid = False
     return points
@@ -136,6 +162,8 @@ def _fused_form(steps: Sequence[Step], k: int):
     if not fields:
         return _compose([s.matrix for s in steps], k), None, None
     i = fields[0]
+    if steps[i].beyond != "edge":
+        return None  # the fused kernels continue a field's edge everywhere
     before = _compose([s.matrix for s in steps[:i]], k)
     after = _compose([s.matrix for s in steps[i + 1 :]], k)
     return before, steps[i], after
@@ -154,6 +182,7 @@ def sample_chain(
     tile_points: int = TILE_POINTS,
     fuse: bool = True,
     antialias: bool = False,
+    stats: dict | None = None,
 ) -> np.ndarray:
     """Sample ``input`` (N, C, *spatial) where ``steps`` send each output pixel, tile by tile.
 
@@ -177,6 +206,9 @@ def sample_chain(
         (:func:`gswarp.warp_affine`'s ``antialias``). A chain of matrices has one Jacobian; with
         fields, each point's comes from central differences of the chain's values at the
         neighbouring output pixels (fused, or one row/slice beyond each side of a tile).
+    stats : dict, optional
+        Receives ``'outside'``: the output points that fell past a ``beyond='identity'``
+        field (counted once each, antialiasing's extra rows aside).
 
     Returns
     -------
@@ -214,7 +246,11 @@ def sample_chain(
         stop = min(start + slabs, spatial[0])
         # antialiasing: one row (slice) beyond each side too, for the Jacobians' differences
         low, high = (max(start - 1, 0), min(stop + 1, spatial[0])) if antialias else (start, stop)
-        coords = chain_coordinates(steps, spatial, low, high)
+        if stats is not None and (low, high) != (start, stop):  # count each point once
+            chain_coordinates(steps, spatial, start, stop, stats)
+            coords = chain_coordinates(steps, spatial, low, high)
+        else:
+            coords = chain_coordinates(steps, spatial, low, high, stats)
         batch = np.broadcast_to(coords, (size[0], *coords.shape))
         window = out[:, :, start:stop]
         common = (mode, padding_mode, align_corners)
