@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -295,6 +296,7 @@ def run_jobs(
         executor = cluster.client.get_executor(pure=False)
         numba_threads = cluster.threads_per_task()
         [held] = cluster.client.scatter([work], broadcast=True, hash=False)  # sent once
+        run = uuid.uuid4().hex  # marks this run's outputs (a rescheduled task knows its own)
         limit = max(4 * cluster.worker_threads(), 8)
         per_task = CLUSTER_FILES_PER_TASK
 
@@ -302,7 +304,7 @@ def run_jobs(
             # a worker resolves a relative path in its own working directory: send absolute
             # ones (the report maps them back to the paths as the user gave them)
             return executor.submit(
-                run_remote, held, numba_threads, tuple(_absolute(job) for job in group)
+                run_remote, held, numba_threads, tuple(_absolute(job) for job in group), run
             )
 
     def report(result) -> None:
@@ -373,10 +375,24 @@ def _as_given(outcome: Outcome) -> Outcome:
     return replace(outcome, job=given)
 
 
-def run_remote(work: Callable, threads: int | None, group: Sequence[Job]) -> list[Outcome]:
+def run_remote(
+    work: Callable, threads: int | None, group: Sequence[Job], run: str | None = None
+) -> list[Outcome]:
     """A few jobs on a cluster worker (:func:`run_jobs` with a cluster): ``work(job,
     cancelled)`` for each, with the worker's share of the cores, failures turned into outcomes
-    as locally."""
+    as locally. ``run``: the run's token (:data:`gswarp.io.atomic.RUN`), with which a task
+    that Dask reschedules after its worker died replaces the outputs it already wrote instead
+    of failing on them."""
+    from gswarp.io.atomic import RUN
+
+    token = RUN.set(run)
+    try:
+        return _run_group(work, threads, group)
+    finally:
+        RUN.reset(token)
+
+
+def _run_group(work: Callable, threads: int | None, group: Sequence[Job]) -> list[Outcome]:
     from gswarp import allocator
     from gswarp.dask_run import worker_memory_limit
 

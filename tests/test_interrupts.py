@@ -40,3 +40,37 @@ def test_outputs_finished_before_an_interrupt_are_reported(tmp_path, monkeypatch
     assert sorted(result.stdout.split()) == on_disk
     assert f"interrupted: {len(on_disk)} written" in result.stderr
     assert not list(out.glob(".*.tmp"))
+
+
+def test_a_rescheduled_cluster_task_recognises_its_own_outputs(tmp_path):
+    """Issue 26, item 13: a worker killed during a ``local:2`` folder job made Dask run its task
+    again elsewhere, which failed on "already exists" for the files the dead worker had
+    written. A task's outputs carry the run's token; the same run replaces its own outputs
+    (the same bytes), another run never does."""
+    from gswarp.batch import expand_inputs, run_remote
+    from gswarp.cli.work import DrawOptions, WriteOptions, warp_job
+    from gswarp.io.images import Encoding
+    from gswarp.spec import parse_spec
+
+    rng = np.random.default_rng(1)
+    source = tmp_path / "in"
+    source.mkdir()
+    for index in range(3):
+        Image.fromarray(rng.integers(0, 255, (16, 18), dtype=np.uint8)).save(
+            source / f"i{index}.png"
+        )
+    out = tmp_path / "out"
+    jobs = tuple(expand_inputs([(str(source), False)], out))
+    work = warp_job(
+        parse_spec(SPEC),
+        WriteOptions(None, False, Encoding()),
+        DrawOptions(None, out),
+    )
+    first = run_remote(work, None, jobs[:2], "run-1")  # the worker dies after this ...
+    assert [o.error for o in first] == [None, None]
+    written = {p: p.read_bytes() for p in out.glob("*.png")}
+    again = run_remote(work, None, jobs, "run-1")  # ... and Dask runs the whole task again
+    assert [o.error for o in again] == [None, None, None]
+    assert all(path.read_bytes() == data for path, data in written.items())
+    other = run_remote(work, None, jobs[:1], "run-2")
+    assert "already exists" in other[0].error

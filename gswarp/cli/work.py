@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from gswarp.augment import Draw, draw
 from gswarp.batch import Job
 from gswarp.drawlog import LogEntry, file_digest, file_state, record
 from gswarp.errors import GswarpError
+from gswarp.io.atomic import written_by_this_run
 from gswarp.io.images import Encoding, format_of, probe_image
 from gswarp.plan import Plan, resolve
 from gswarp.spec import WarpSpec
@@ -162,7 +163,9 @@ def warp_job(spec: WarpSpec, options: WriteOptions, draws: DrawOptions):
                 size = _size_of(job.source)
             if draws.log:  # the log's hash must describe the bytes this warp decodes
                 state, digest = file_state(source), file_digest(source)
-            plan = _warp_one(used, source, target, options, cancelled, size)
+            ours = written_by_this_run(target)  # a rescheduled cluster task's own output
+            chosen = replace(options, overwrite=True) if ours else options
+            plan = _warp_one(used, source, target, chosen, cancelled, size)
             if draws.log and file_state(source) != state:
                 target.unlink(missing_ok=True)
                 raise GswarpError(

@@ -7,6 +7,7 @@ A reader never sees a partial output, an interrupted run leaves no file behind, 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import os
 import tempfile
@@ -17,7 +18,33 @@ from typing import BinaryIO
 
 from gswarp.errors import CancelledError, InputError
 
-__all__ = ["atomic_output"]
+__all__ = ["RUN", "atomic_output", "written_by_this_run"]
+
+RUN: contextvars.ContextVar[str | None] = contextvars.ContextVar("gswarp_run", default=None)
+"""The token of the run whose cluster task writes in this context (None elsewhere): each
+output it publishes carries it (the extended attribute ``user.gswarp.run``), so that a task
+Dask reschedules after its worker died recognises the outputs it had already written."""
+
+_RUN_ATTRIBUTE = "user.gswarp.run"
+
+
+def written_by_this_run(target: Path) -> bool:
+    """Whether ``target`` was published by this run (:data:`RUN`; False where the file system
+    keeps no extended attributes)."""
+    token = RUN.get()
+    if token is None:
+        return False
+    try:
+        return os.getxattr(target, _RUN_ATTRIBUTE) == token.encode()
+    except (OSError, AttributeError):  # absent, unsupported, or no xattrs on this platform
+        return False
+
+
+def _mark(temporary: str) -> None:
+    token = RUN.get()
+    if token is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            os.setxattr(temporary, _RUN_ATTRIBUTE, token.encode())
 
 
 def _current_umask() -> int:
@@ -56,6 +83,7 @@ def atomic_output(
         with os.fdopen(fd, "wb") as stream:
             yield stream
         os.chmod(temporary, _FILE_MODE)
+        _mark(temporary)
         if cancelled is not None and cancelled.is_set():
             raise CancelledError(f"{target}: interrupted before it was complete; not written")
         _publish(temporary, target, overwrite)
