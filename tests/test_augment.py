@@ -299,6 +299,7 @@ class TestDrawLog:
         (tmp_path / "x.png").write_bytes(b"stands in for an image")
         entry = record(
             source=tmp_path / "x.png",
+            sha256=file_digest(tmp_path / "x.png"),
             output=tmp_path / "out" / "x_002.png",
             name=tmp_path.joinpath("x_002.png").relative_to(tmp_path),
             target=None,
@@ -312,8 +313,8 @@ class TestDrawLog:
             write={"format": None, "quality": None, "compress_level": None},
         )
         log = tmp_path / "draws.jsonl"
-        with log.open("w") as stream:
-            DrawLog(stream, log).write(entry)
+        with DrawLog(log, append=False) as written:
+            written.write(entry)
         (read,) = list(read_log(log))
         assert read.source == tmp_path / "x.png" and read.output == tmp_path / "out/x_002.png"
         assert read.sha256 == file_digest(tmp_path / "x.png")
