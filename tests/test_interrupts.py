@@ -15,14 +15,18 @@ from gswarp.cli.main import cli
 SPEC = "version: 1\ntransform:\n  - affine: {rotate: 10}\n"
 
 
+def images(folder, count: int, seed: int):
+    """``count`` small random PNGs in ``folder`` (created)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    for index in range(count):
+        pixels = rng.integers(0, 255, (16, 18), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"i{index}.png")
+    return folder
+
+
 def test_outputs_finished_before_an_interrupt_are_reported(tmp_path, monkeypatch):
-    rng = np.random.default_rng(0)
-    source = tmp_path / "in"
-    source.mkdir()
-    for index in range(6):
-        Image.fromarray(rng.integers(0, 255, (16, 18), dtype=np.uint8)).save(
-            source / f"i{index}.png"
-        )
+    source = images(tmp_path / "in", 6, seed=0)
     (tmp_path / "spec.yaml").write_text(SPEC)
 
     def interrupted_once_all_finished(pending, on_outcome):
@@ -52,13 +56,7 @@ def test_a_rescheduled_cluster_task_recognises_its_own_outputs(tmp_path):
     from gswarp.io.images import Encoding
     from gswarp.spec import parse_spec
 
-    rng = np.random.default_rng(1)
-    source = tmp_path / "in"
-    source.mkdir()
-    for index in range(3):
-        Image.fromarray(rng.integers(0, 255, (16, 18), dtype=np.uint8)).save(
-            source / f"i{index}.png"
-        )
+    source = images(tmp_path / "in", 3, seed=1)
     out = tmp_path / "out"
     jobs = tuple(expand_inputs([(str(source), False)], out))
     work = warp_job(

@@ -35,6 +35,13 @@ def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
+def apply_logged(tmp_path: Path, source: Path, out: Path, seed: int, log: Path, *extra):
+    """``gswarp apply spec.yaml SOURCE -o OUT --seed SEED --log LOG`` in this process."""
+    return run(
+        "apply", tmp_path / "spec.yaml", source, "-o", out, "--seed", seed, "--log", log, *extra
+    )
+
+
 def images(folder: Path, count: int, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -115,17 +122,7 @@ def test_starting_a_log_that_another_run_writes_is_refused(tmp_path):
             DrawLog(log_path, append=False)
         source = images(tmp_path / "in", 2)
         (tmp_path / "spec.yaml").write_text(SPEC)
-        result = run(
-            "apply",
-            tmp_path / "spec.yaml",
-            source,
-            "-o",
-            tmp_path / "out",
-            "--seed",
-            1,
-            "--log",
-            log_path,
-        )
+        result = apply_logged(tmp_path, source, tmp_path / "out", 1, log_path)
         assert result.exit_code == 2
         assert "another gswarp run is writing this log" in result.stderr
         assert len(lines_of(log_path)) == 3  # the other run's lines are all there
@@ -209,18 +206,7 @@ def test_a_resumed_run_repairs_a_truncated_last_line_and_still_replays(tmp_path)
     (out / json.loads(text[3])["name"]).unlink()  # the output whose line is cut
     cut = len(text[3]) // 2
     log_path.write_text("".join(text[:3]) + text[3][:cut])  # a full disk cut the last line
-    resumed = run(
-        "apply",
-        tmp_path / "spec.yaml",
-        source,
-        "-o",
-        out,
-        "--seed",
-        5,
-        "--log",
-        log_path,
-        "--skip-existing",
-    )
+    resumed = apply_logged(tmp_path, source, out, 5, log_path, "--skip-existing")
     assert resumed.exit_code == 0, resumed.stderr
     assert f"removed an incomplete last line ({cut} bytes)" in resumed.stderr
     assert len(lines_of(log_path)) == 4
@@ -242,16 +228,8 @@ def test_read_log_names_a_broken_line(tmp_path):
 def test_a_log_that_cannot_be_written_is_one_line(tmp_path):
     (tmp_path / "spec.yaml").write_text(SPEC)
     source = images(tmp_path / "in", 1)
-    result = run(
-        "apply",
-        tmp_path / "spec.yaml",
-        source,
-        "-o",
-        tmp_path / "out",
-        "--seed",
-        1,
-        "--log",
-        tmp_path / "missing" / "draws.jsonl",
+    result = apply_logged(
+        tmp_path, source, tmp_path / "out", 1, tmp_path / "missing" / "draws.jsonl"
     )
     assert result.exit_code == 2
     assert result.stderr.startswith("gswarp: error: --log ")
@@ -283,17 +261,7 @@ def test_an_input_replaced_during_its_warp_is_not_logged_with_the_new_hash(tmp_p
 
     monkeypatch.setattr(work, "_warp_one", replaced_meanwhile)
     log_path = tmp_path / "draws.jsonl"
-    result = run(
-        "apply",
-        tmp_path / "spec.yaml",
-        source,
-        "-o",
-        tmp_path / "out",
-        "--seed",
-        2,
-        "--log",
-        log_path,
-    )
+    result = apply_logged(tmp_path, source, tmp_path / "out", 2, log_path)
     for line in lines_of(log_path):  # every logged hash is of the bytes that were warped
         warped = (
             original if line["name"] == "i01.png" else Path(line["input_absolute"]).read_bytes()
