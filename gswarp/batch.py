@@ -66,6 +66,8 @@ class Job:
     paired: tuple[Paired, ...] = ()
     given: Job | None = None
     """On a cluster worker: the job as the client planned it (paths as the user gave them)."""
+    seen: tuple | None = None
+    """On a cluster worker: (size, modification time) of each input as the client saw it."""
 
     @property
     def targets(self) -> tuple[Path, ...]:
@@ -359,7 +361,34 @@ def _absolute(job: Job) -> Job:
             for p in job.paired
         ),
         given=job,
+        seen=tuple(_file_state(path) for path in (job.source, *job.paired_sources)),
     )
+
+
+def _file_state(path: Path) -> tuple[int, int] | None:
+    """(size, modification time) of an input as this process sees it; None if it has none."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_size, status.st_mtime_ns)
+
+
+def _check_same_files(job: Job) -> str | None:
+    """On a cluster worker: an error when the job's inputs are not the files the client saw
+    (another machine's disk at the same path, or a missing shared file system)."""
+    if job.seen is None:
+        return None
+    for path, seen in zip((job.source, *job.paired_sources), job.seen, strict=True):
+        if seen is not None and _file_state(path) != seen:
+            import socket
+
+            return (
+                f"{path}: on worker {socket.gethostname()} this is not the client's file (missing, "
+                "or another size or time): the workers must see the client's files (a shared "
+                "file system)"
+            )
+    return None
 
 
 def _as_given(outcome: Outcome) -> Outcome:
@@ -403,7 +432,13 @@ def _run_group(work: Callable, threads: int | None, group: Sequence[Job]) -> lis
         import numba
 
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    return [_attempt(work, job, threading.Event()) for job in group]
+    outcomes = []
+    for job in group:
+        mismatch = _check_same_files(job)
+        outcomes.append(
+            Outcome(job, mismatch) if mismatch else _attempt(work, job, threading.Event())
+        )
+    return outcomes
 
 
 def _attempt(work: Callable, job: Job, cancelled: threading.Event) -> Outcome:

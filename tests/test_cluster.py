@@ -137,3 +137,18 @@ def test_relative_paths_on_a_remote_cluster_mean_the_clients(tmp_path, monkeypat
     assert not (elsewhere / "out").exists()
     for path in written:
         assert (client / path).read_bytes() == (client / "local" / Path(path).name).read_bytes()
+
+
+def test_a_worker_that_sees_other_files_refuses_them(tmp_path):
+    """A worker whose file system is not the client's (another disk at the same path) must not
+    warp what it finds there: each task carries the inputs' size and time as the client saw
+    them, and a worker that sees other ones fails those files with one line."""
+    from gswarp.batch import Job, _absolute, run_remote
+
+    source = tmp_path / "a.png"
+    source.write_bytes(b"the client's bytes")
+    sent = _absolute(Job(source, tmp_path / "out" / "a.png"))
+    source.write_bytes(b"what the worker's disk holds here")  # another file, same path
+    (outcome,) = run_remote(lambda job, cancelled: None, None, (sent,))
+    assert "is not the client's file" in outcome.error
+    assert outcome.error.startswith(str(source))
