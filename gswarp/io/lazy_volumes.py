@@ -17,7 +17,6 @@ path (:mod:`gswarp.io.volumes`), so ``space: world``, ``like:`` and ``spacing:``
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -100,9 +99,12 @@ class _RawVolume:
         return {**self.__dict__, "_descriptor": None}
 
     def __del__(self) -> None:
+        # plain try: at interpreter exit module globals (contextlib) may already be None
         if getattr(self, "_descriptor", None) is not None:
-            with contextlib.suppress(OSError):
+            try:  # noqa: SIM105
                 os.close(self._descriptor)
+            except OSError:
+                pass
 
 
 def _npy(path: str) -> _RawVolume:
