@@ -297,7 +297,9 @@ def run_jobs(
     else:
         executor = cluster.client.get_executor(pure=False)
         numba_threads = cluster.threads_per_task()
-        [held] = cluster.client.scatter([work], broadcast=True, hash=False)  # sent once
+        # ``work`` goes with each task (a spec and options: small). Scattered once instead, it
+        # was lost with the first worker that died ("lose scattered data, which can't be
+        # recovered") and every task still to run was cancelled: the run ended in a traceback
         run = uuid.uuid4().hex  # marks this run's outputs (a rescheduled task knows its own)
         limit = max(4 * cluster.worker_threads(), 8)
         per_task = CLUSTER_FILES_PER_TASK
@@ -306,7 +308,7 @@ def run_jobs(
             # a worker resolves a relative path in its own working directory: send absolute
             # ones (the report maps them back to the paths as the user gave them)
             return executor.submit(
-                run_remote, held, numba_threads, tuple(_absolute(job) for job in group), run
+                run_remote, work, numba_threads, tuple(_absolute(job) for job in group), run
             )
 
     def report(result) -> None:

@@ -152,3 +152,55 @@ def test_a_worker_that_sees_other_files_refuses_them(tmp_path):
     (outcome,) = run_remote(lambda job, cancelled: None, None, (sent,))
     assert "is not the client's file" in outcome.error
     assert outcome.error.startswith(str(source))
+
+
+class _DiesOnce:
+    """A folder job's work that kills its worker process right after writing the second
+    output of a task, the first time only (``marker`` records it): Dask then runs the whole
+    task again on a live worker."""
+
+    def __init__(self, work, marker: Path) -> None:
+        self.work, self.marker, self.count = work, marker, 0
+
+    def __call__(self, job, cancelled):
+        import os
+
+        result = self.work(job, cancelled)
+        self.count += 1
+        if self.count == 2 and not self.marker.exists():
+            self.marker.write_text("died")
+            os._exit(1)
+        return result
+
+
+def test_a_killed_worker_costs_its_task_not_the_run(tmp_path):
+    """Issue 26, item 13: a worker killed during a ``local:2`` folder job made the rescheduled
+    task fail on "already exists" (exit 1, "1 failed, 199 written") though every file was
+    right. The rescheduled task replaces what its run had written."""
+    from gswarp.batch import CLUSTER_FILES_PER_TASK, expand_inputs, run_jobs
+    from gswarp.cli.work import DrawOptions, WriteOptions, warp_job
+    from gswarp.dask_run import Scheduler
+    from gswarp.io.images import Encoding
+    from gswarp.spec import parse_spec
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for index in range(CLUSTER_FILES_PER_TASK):
+        shutil.copy(ROOT / "sample_images" / "text.png", images / f"t{index}.png")
+    out = tmp_path / "out"
+    work = warp_job(parse_spec(RANDOM), WriteOptions(None, False, Encoding()), DrawOptions(3, out))
+    outcomes = []
+    scheduler = Scheduler.connect("local:2")
+    try:
+        run_jobs(
+            expand_inputs([(str(images), False)], out),
+            _DiesOnce(work, tmp_path / "died"),
+            threads=1,
+            on_outcome=outcomes.append,
+            cluster=scheduler,
+        )
+    finally:
+        scheduler.close()
+    assert (tmp_path / "died").exists()  # a worker did die mid-task
+    assert [o.error for o in outcomes] == [None] * CLUSTER_FILES_PER_TASK
+    assert len(list(out.glob("*.png"))) == CLUSTER_FILES_PER_TASK
