@@ -72,11 +72,35 @@ def test_grid_sample_equals_torch_bit_for_bit(case):
         )
 
 
+def _torch_gemm_fuses() -> bool:
+    """Whether torch's ``affine_grid`` GEMM rounds with fused multiply-adds on this machine.
+
+    torch computes ``affine_grid`` as a batched GEMM through its BLAS, whose kernel depends on
+    the processor: measured on a Zen 5 it rounds each product (``(x t0 + y t1) + t2``, what
+    gswarp does); on an Intel Xeon with MKL's AVX-512 kernel it gives ``fma(y, t1, x t0) + t2``
+    (for 380 points; for 64 it still rounds each product). A probe tells which: a 20 x 19 grid,
+    where the two roundings differ at 56 points."""
+    rng = np.random.default_rng(5)
+    theta = rng.normal(scale=2.0, size=(1, 2, 3)).astype(np.float32)
+    size = (1, 1, 20, 19)
+    base = gswarp.affine_grid(np.eye(2, 3, dtype=np.float32)[None], size, False)
+    x, y = base[..., 0].astype(np.float64), base[..., 1].astype(np.float64)
+    t0, t1, t2 = (np.float64(v) for v in theta[0, 0])
+    product = (x * t0).astype(np.float32).astype(np.float64)
+    fused = ((y * t1 + product).astype(np.float32) + np.float32(t2)).astype(np.float32)
+    torch_x = oracles.torch_affine_grid(theta, size, False)[..., 0]
+    return bool(np.array_equal(torch_x, fused))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("align", [False, True])
 @pytest.mark.parametrize("spatial", [2, 3])
 def test_affine_grid_equals_torch_bit_for_bit(dtype, align, spatial):
+    """Bit for bit where torch's GEMM rounds each product (the golden fixtures pin those bits
+    on every machine); where its BLAS fuses the multiply-adds (:func:`_torch_gemm_fuses`),
+    within the rounding bound of a (k + 1)-term dot product."""
     torch_or_skip()
+    fuses = _torch_gemm_fuses()
     seed = seed_of(f"affine_grid/{dtype}/{align}/{spatial}")
     rng = np.random.default_rng(seed)
     for draw in range(8):
@@ -85,11 +109,15 @@ def test_affine_grid_equals_torch_bit_for_bit(dtype, align, spatial):
         theta = rng.normal(scale=2.0, size=(n, spatial, spatial + 1)).astype(dtype)
         got = gswarp.affine_grid(theta, size, align)
         assert got.dtype == np.dtype(dtype)
-        np.testing.assert_array_equal(
-            got,
-            oracles.torch_affine_grid(theta, size, align),
-            err_msg=f"seed {seed}, draw {draw}: size {size}",
-        )
+        expected = oracles.torch_affine_grid(theta, size, align)
+        where = f"seed {seed}, draw {draw}: size {size}"
+        if not fuses or np.array_equal(got, expected):
+            np.testing.assert_array_equal(got, expected, err_msg=where)
+            continue
+        # |base| <= 1: each coordinate's terms sum to at most sum |theta row|
+        bound = (spatial + 1) * np.finfo(dtype).eps * np.abs(theta).sum(axis=-1)  # (n, k)
+        shape = (n,) + (1,) * spatial + (spatial,)
+        assert np.all(np.abs(got - expected) <= bound.reshape(shape)), where
 
 
 def random_affine_case(rng: np.random.Generator, dtype: str, mode: str, spatial: int):

@@ -425,7 +425,8 @@ def test_resume_refuses_an_output_of_another_spec(tmp_path, rng):
         ],
     )
     assert result.exit_code == 1
-    assert "fingerprint" in result.output and "Traceback" not in result.output
+    assert "it was written with another chain" in result.output
+    assert "never mixes two runs' chunks" in result.output and "Traceback" not in result.output
 
 
 # --------------------------------------------------------------------------------------------
