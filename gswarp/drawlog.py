@@ -26,9 +26,11 @@ later line for the same output replaces the earlier one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -149,32 +151,40 @@ class DrawLog:
             raise
 
     def _open(self, append: bool) -> None:
-        if fcntl is None:
+        regular = self._regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
+        self._locking = regular and fcntl is not None
+        if self._locking:
+            try:
+                self._lock_run(append)
+            except OSError as error:
+                if error.errno in (errno.EACCES, errno.EAGAIN):
+                    raise InputError(
+                        f"--log {self.path}: another gswarp run is writing this log; give each "
+                        "run its own log (or append with --skip-existing)"
+                    ) from None
+                self._locking = False  # a file system without record locks: write unlocked
+        if not regular:  # a pipe or a terminal (--log /dev/stderr): lines, nothing to repair
+            return
+        with self._line_lock():
             if append:
                 self.repaired = self._repair_tail()
             else:
                 os.ftruncate(self._fd, 0)
-            return
+        if self._locking and not append:
+            fcntl.lockf(self._fd, fcntl.LOCK_SH, *self._RUN_LOCK)  # appending runs may join
+
+    def _lock_run(self, append: bool) -> None:
+        """Appending runs share the log; a run that starts it holds it alone while it empties
+        it (then shares it too): another run writing it is an error, not a silent loss."""
         if append:
             fcntl.lockf(self._fd, fcntl.LOCK_SH, *self._RUN_LOCK)
-            with self._line_lock():
-                self.repaired = self._repair_tail()
-            return
-        try:
+        else:
             fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, *self._RUN_LOCK)
-        except OSError:
-            raise InputError(
-                f"--log {self.path}: another gswarp run is writing this log; give each run "
-                "its own log (or append with --skip-existing)"
-            ) from None
-        with self._line_lock():
-            os.ftruncate(self._fd, 0)
-        fcntl.lockf(self._fd, fcntl.LOCK_SH, *self._RUN_LOCK)  # appending runs may join
 
     @contextlib.contextmanager
     def _line_lock(self) -> Iterator[None]:
         with self._lock:
-            if fcntl is None:
+            if not self._locking:
                 yield
                 return
             fcntl.lockf(self._fd, fcntl.LOCK_EX, *self._LINE_LOCK)
@@ -212,14 +222,15 @@ class DrawLog:
             line[f"{key}_absolute"] = absolute
         data = (json.dumps(line, allow_nan=False) + "\n").encode("utf-8")
         with self._line_lock():
-            size = os.fstat(self._fd).st_size
+            size = os.fstat(self._fd).st_size if self._regular else 0
             try:
                 written = 0
                 while written < len(data):
                     written += os.write(self._fd, data[written:])
             except OSError as error:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(self._fd, size)  # no half line for the next reader
+                if self._regular:
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(self._fd, size)  # no half line for the next reader
                 raise InputError(
                     f"--log {self.path}: cannot append a line: {error.strerror} (the lines "
                     "before it are whole)"
