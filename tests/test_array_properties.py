@@ -306,3 +306,16 @@ def test_chunked_warps_of_big_endian_sources(tmp_path, rng, kind):
         results.append(zarr.open_array(str(target), mode="r")[...])
     np.testing.assert_array_equal(*results)
     assert results[0].any()
+
+
+def test_a_16_bit_png_stored_big_endian_reads_as_native(tmp_path, rng):
+    """PNG stores 16-bit samples big-endian; the reader gives native uint16 values."""
+    from PIL import Image
+
+    from gswarp.io.images import read_image
+
+    values = rng.integers(0, 65535, (6, 7), dtype=np.uint16)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    pixels = read_image(tmp_path / "deep.png").pixels
+    assert pixels.dtype.isnative
+    np.testing.assert_array_equal(pixels, values)
