@@ -113,6 +113,44 @@ def resolve(spec: WarpSpec, input_size: tuple[int, ...], affine: np.ndarray | No
     >>> plan.sampling_matrix.tolist()
     [[1.0, 0.0, -5.0], [0.0, 1.0, 0.0]]
     """
+    try:
+        with np.errstate(all="ignore"):  # extreme numbers: checked below, not warned about
+            plan = _resolve(spec, input_size, affine)
+    except (OverflowError, ValueError, np.linalg.LinAlgError) as error:
+        if isinstance(error, GswarpError):  # SpecError and InputError are ValueErrors too
+            raise
+        raise SpecError(
+            f"{spec.source}: the transforms' numbers are too large or too small to map this "
+            f"input of size {size_text(tuple(input_size))} (they overflow)"
+        ) from None
+    _check_plan_numbers(plan)
+    return plan
+
+
+_MAX_OUTPUT_POINTS = 1 << 40  # beyond any memory: a size past it is a spec's numbers gone wrong
+
+
+def _check_plan_numbers(plan: Plan) -> None:
+    """A plan whose matrices are finite and whose output size is one memory could hold."""
+    source = plan.spec.source
+    for name in ("sampling_matrix", "forward", "theta"):
+        value = getattr(plan, name)
+        if value is not None and not np.all(np.isfinite(value)):
+            raise SpecError(
+                f"{source}: the transforms compose to a map with non-finite values (numbers "
+                "too large or too small for this input)"
+            )
+    points = math.prod(int(n) for n in plan.output_size)
+    if points > _MAX_OUTPUT_POINTS:
+        raise SpecError(
+            f"{source}: the output would be "
+            f"{'x'.join(f'{n:.3g}' if n > 1e9 else str(n) for n in plan.output_size[::-1])} "
+            "(over 2^40 points): "
+            "check output.size, output.spacing and the transforms' scale"
+        )
+
+
+def _resolve(spec: WarpSpec, input_size: tuple[int, ...], affine: np.ndarray | None) -> Plan:
     size = tuple(int(n) for n in input_size)
     k = len(size)
     align = spec.sampling.align_corners

@@ -483,7 +483,10 @@ def parse_spec(text: str, source: str = "<spec>", base: Path | None = None) -> W
     >>> spec.transforms[0].rotate, spec.sampling.mode.label
     (90.0, 'bilinear')
     """
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # it reads ahead: a NUL byte fails here already
+    except yaml.YAMLError as error:
+        raise SpecError(f"{source}: not valid YAML: {_first_line(error)}") from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
@@ -491,7 +494,7 @@ def parse_spec(text: str, source: str = "<spec>", base: Path | None = None) -> W
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         raise SpecError(f"{where}: not valid YAML: {error.problem or error.context}") from None
     except yaml.YAMLError as error:
-        raise SpecError(f"{source}: not valid YAML: {error}") from None
+        raise SpecError(f"{source}: not valid YAML: {_first_line(error)}") from None
     finally:
         loader.dispose()
     reader = _Reader(source, loader, base if base is not None else Path.cwd())
@@ -522,6 +525,11 @@ _TARGET_KEYS = ("mode", "padding", "fill")
 _FLOW_KEYS = ("path", "key", "kind", "units", "scale")
 _TARGET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _FLOW_SUFFIXES = (".npy", ".npz", ".nii", ".nii.gz", ".tif", ".tiff")
+
+
+def _first_line(error: BaseException) -> str:
+    """An exception's message, first line only (YAML's point at the text on later lines)."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
@@ -558,9 +566,22 @@ class _Reader:
         return SpecError(f"{self.source}:{line}:{column}: {path}: {message}")
 
     def scalar(self, node: yaml.Node) -> Any:
-        if isinstance(node, yaml.ScalarNode):
+        """A scalar node's value (YAML's safe constructors), or a collection node as it is.
+
+        Raises
+        ------
+        SpecError
+            An explicit tag whose constructor refuses the text (``!!int abc``, ``!!binary``
+            that is not base64, an unknown ``!tag``), at the node's line and column."""
+        if not isinstance(node, yaml.ScalarNode):
+            return node
+        try:
             return self.loader.construct_object(node)
-        return node
+        except (yaml.YAMLError, ValueError, TypeError, AttributeError, OverflowError) as error:
+            message = getattr(error, "problem", None) or _first_line(error)
+            raise self.error(
+                node, "(value)", f"YAML cannot read {node.value!r} as {node.tag}: {message}"
+            ) from None
 
     def mapping(
         self, node: yaml.Node, path: str, keys: tuple[str, ...]
@@ -576,6 +597,8 @@ class _Reader:
         items: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
             key = self.scalar(key_node)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                key = f"<{_described(key)}>"  # ``? [a]``: a collection as a key
             where = f"{path}.{key}" if path else str(key)
             if not isinstance(key, str) or key not in keys:
                 raise self.error(
@@ -1047,6 +1070,15 @@ class _Reader:
         return AffineTheta(tuple(tuple(float(v) for v in row) for row in m))
 
     def invertible(self, linear: np.ndarray, node: yaml.Node, path: str) -> None:
+        with np.errstate(all="ignore"):  # 1e308 entries overflow the determinant
+            singular = np.linalg.svd(linear, compute_uv=False)
+        if not np.all(np.isfinite(singular)) or singular[0] > 1e100:
+            raise self.error(
+                node,
+                path,
+                "expected an invertible matrix of moderate values, got "
+                f"entries up to {float(np.abs(linear).max()):.3g}",
+            )
         largest = max(1.0, float(np.abs(linear).max()))
         if abs(np.linalg.det(linear)) <= 1e-12 * largest ** len(linear):
             raise self.error(
