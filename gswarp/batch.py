@@ -266,9 +266,12 @@ def run_jobs(
     on_outcome: Callable[[Outcome], None],
     thread_setup: Callable[[], None] | None = None,
     cluster=None,
+    protect: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
 ) -> None:
     """Run ``work(job, cancelled)`` for every job on ``threads`` threads, calling ``on_outcome``
-    (in this thread) as each finishes.
+    (in this thread) as each finishes. ``protect()``: a context in which an interruption is
+    held back (the command line's :func:`gswarp.cli.signals.deferring`): a finished job is
+    taken from the pending ones and reported whole, or not at all.
 
     ``GswarpError``/``OSError`` from ``work`` become failed outcomes and the other jobs go on. A
     ``KeyboardInterrupt`` (in ``on_outcome`` or while waiting) sets ``cancelled``, lets the
@@ -324,13 +327,15 @@ def run_jobs(
             if len(batch) < per_task:
                 continue
             while len(pending) >= limit:
-                _drain(pending, report)
-            pending[submit(batch)] = batch[0]
+                _drain(pending, report, protect)
+            with protect():  # a submitted job is always in pending (reported if it finishes)
+                pending[submit(batch)] = batch[0]
             batch = []
         if batch:
-            pending[submit(batch)] = batch[0]
+            with protect():
+                pending[submit(batch)] = batch[0]
         while pending:
-            _drain(pending, report)
+            _drain(pending, report, protect)
     except BaseException:
         cancelled.set()
         if cluster is None:
@@ -467,12 +472,17 @@ def _report_finished(pending: dict[Future, Job], report: Callable) -> None:
             report([o for o in outcomes if o.error is None])
 
 
-def _drain(pending: dict[Future, Job], on_outcome: Callable[[Outcome], None]) -> None:
+def _drain(
+    pending: dict[Future, Job],
+    on_outcome: Callable[[Outcome], None],
+    protect: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+) -> None:
     """Report the jobs that finished, waiting at most 0.5 s so that Ctrl-C is seen promptly."""
     done, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
     for future in done:
-        del pending[future]
-        on_outcome(future.result())
+        with protect():
+            del pending[future]
+            on_outcome(future.result())
 
 
 def _message(error: BaseException, job: Job) -> str:

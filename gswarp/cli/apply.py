@@ -29,7 +29,6 @@ from gswarp.batch import Job, Outcome, Paired, expand_inputs, is_supported_name,
 from gswarp.cli.ants import command_spec, split_arguments, transform_options
 from gswarp.cli.options import (
     EXIT_FILES_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_USAGE,
     OnceWarnings,
     announce_compiling,
@@ -635,6 +634,8 @@ def _run(
     scheduler=None,
 ) -> None:
     """Run the jobs, report them, and exit non-zero when something failed."""
+    from gswarp.cli.signals import deferring
+
     try:
         run_jobs(
             jobs,
@@ -643,12 +644,17 @@ def _run(
             on_outcome=report,
             thread_setup=_thread_setup(threads),
             cluster=scheduler,
+            protect=deferring,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP (cli/signals.py)
+        from gswarp.cli.signals import exit_status, interruption
+
         if report.progress:
             report.progress.clear()
-        echo_error(f"interrupted: {report.written} written; unfinished outputs were removed")
-        sys.exit(EXIT_INTERRUPTED)
+        echo_error(
+            f"{interruption(interrupt)}: {report.written} written; unfinished outputs were removed"
+        )
+        sys.exit(exit_status(interrupt))
     if report.progress:
         report.progress.finish()
     if report.written == 0 and report.failed == 0 and report.skipped == 0:

@@ -141,7 +141,26 @@ class _HideScipyLinalgFromNumba(importlib.abc.MetaPathFinder):
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: SIGTERM and SIGHUP end a run as Ctrl-C does, and an
+    interruption outside a command's own handling (start-up, a cluster starting) is one line
+    and ``128 + N``, not a traceback or click's "Aborted!" with status 1."""
+    from gswarp.cli import signals
+
+    signals.install()
     if "scipy.linalg" not in sys.modules:
         sys.meta_path.insert(0, _HideScipyLinalgFromNumba())
-    cli()
+    try:
+        status = cli(standalone_mode=False)  # ctx.exit(N) comes back as N here
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.Abort as abort:  # click's form of a KeyboardInterrupt or EOF at a prompt
+        interrupt = abort.__cause__ or abort.__context__ or KeyboardInterrupt()
+        click.echo(f"gswarp: {signals.interruption(interrupt)}", err=True)
+        sys.exit(signals.exit_status(interrupt))
+    except KeyboardInterrupt as interrupt:
+        click.echo(f"gswarp: {signals.interruption(interrupt)}", err=True)
+        sys.exit(signals.exit_status(interrupt))
+    sys.exit(status if isinstance(status, int) else 0)

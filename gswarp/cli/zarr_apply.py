@@ -11,7 +11,6 @@ import click
 
 from gswarp.cli.options import (
     EXIT_FILES_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_USAGE,
     echo_error,
 )
@@ -96,12 +95,14 @@ def run_zarr_apply(spec, inputs: tuple[str, ...], output: str, options: ZarrOpti
                 written += 1
             else:
                 failed += 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP (cli/signals.py)
+        from gswarp.cli.signals import exit_status, interruption
+
         echo_error(
-            f"interrupted: {written} written; the output being written is incomplete (its "
-            "stored chunks are whole): run again with --skip-existing to resume it"
+            f"{interruption(interrupt)}: {written} written; the output being written is "
+            "incomplete (its stored chunks are whole): run again with --skip-existing to resume it"
         )
-        return EXIT_INTERRUPTED
+        return exit_status(interrupt)
     finally:
         scheduler.close()
     if failed:

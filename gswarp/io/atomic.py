@@ -10,6 +10,8 @@ import contextlib
 import contextvars
 import errno
 import os
+import re
+import socket
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ from typing import BinaryIO
 
 from gswarp.errors import CancelledError, InputError
 
-__all__ = ["RUN", "atomic_output", "written_by_this_run"]
+__all__ = ["RUN", "atomic_output", "clean_leftovers", "written_by_this_run"]
 
 RUN: contextvars.ContextVar[str | None] = contextvars.ContextVar("gswarp_run", default=None)
 """The token of the run whose cluster task writes in this context (None elsewhere): each
@@ -26,6 +28,50 @@ output it publishes carries it (the extended attribute ``user.gswarp.run``), so 
 Dask reschedules after its worker died recognises the outputs it had already written."""
 
 _RUN_ATTRIBUTE = "user.gswarp.run"
+
+
+_HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
+_OWNER = f"gswarp-{os.getpid()}@{_HOST}"  # in every temporary file's name: who may remove it
+_LEFTOVER = re.compile(r"^\..+\.gswarp-(\d+)@([A-Za-z0-9_.-]+)\.[A-Za-z0-9_]+\.tmp$")
+_CLEANED: set[str] = set()
+_CLEANED_LOCK = threading.Lock()
+
+
+def clean_leftovers(folder: Path) -> list[Path]:
+    """Remove the temporary files that a gswarp process on this machine left in ``folder``
+    when it was killed (SIGKILL, a power cut: no handler ran), once per folder and process.
+    Only files of gswarp's own naming whose process is gone are touched: a run that still
+    writes (on this host or another sharing the folder) keeps its files. Returns them."""
+    key = os.path.abspath(folder)
+    with _CLEANED_LOCK:
+        if key in _CLEANED:
+            return []
+        _CLEANED.add(key)
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = _LEFTOVER.match(name)
+        if match is None or match.group(2) != _HOST or _alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(folder, name))
+            removed.append(Path(folder) / name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def written_by_this_run(target: Path) -> bool:
@@ -74,8 +120,9 @@ def atomic_output(
         raise InputError(f"{target}: already exists (use --overwrite to replace it)")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(target.parent)
         fd, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+            dir=target.parent, prefix=f".{target.name}.{_OWNER}.", suffix=".tmp"
         )
     except OSError as error:
         raise InputError(f"{target}: cannot write: {error.strerror or error}") from None
