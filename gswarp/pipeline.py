@@ -303,8 +303,8 @@ def is_volume_path(path: Path) -> bool:
     try:
         with Image.open(path) as image:
             return getattr(image, "n_frames", 1) > 1
-    except (OSError, ValueError):
-        return False  # the image reader reports the problem
+    except (OSError, ValueError, TypeError, Image.DecompressionBombError):
+        return False  # the image reader reports the problem (Pillow: TypeError on a cut TIFF)
 
 
 def warp_volume_file(

@@ -30,7 +30,7 @@ import numpy as np
 
 from gswarp.elastic import default_grid, elastic_field
 from gswarp.engine.tiles import FieldStep, MatrixStep, Step
-from gswarp.errors import GswarpError, InputError, SpecError
+from gswarp.errors import GswarpError, InputError, SpecError, first_line
 from gswarp.io.fields import load_field
 from gswarp.io.volumes import nifti_grid
 from gswarp.spec import (
@@ -329,6 +329,20 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | N
     return Plan(size, output_size, None, None, None, spec, tuple(steps), frame)
 
 
+def _check_fsl_text(path: Path) -> None:
+    """An FSL FLIRT ``.mat`` is 4 rows of 4 numbers (the rest is checked with the grids)."""
+    try:
+        values = np.loadtxt(path, dtype=np.float64, ndmin=2)
+    except (OSError, ValueError) as error:
+        raise InputError(
+            f"{path}: not an FSL FLIRT matrix (4 rows of 4 numbers): {first_line(error)}"
+        ) from None
+    if values.shape != (4, 4):
+        raise InputError(
+            f"{path}: not an FSL FLIRT matrix: expected 4 rows of 4 numbers, got {values.shape}"
+        )
+
+
 def _like_nifti(spec: WarpSpec) -> Path | None:
     """The output grid's ``like`` NIfTI, if the spec names one."""
     like = spec.output.size
@@ -407,6 +421,7 @@ def _file_components(
             return (load_affine(path, transform.format, invert),)
         reference = _fsl_reference(spec, transform)
         if input_grid is None:
+            _check_fsl_text(path)  # a file that is no FLIRT matrix is a usage error, not per input
             return ()
         size, affine = input_grid
         return (load_fsl(path, nifti_grid(reference), (tuple(size), affine), invert),)

@@ -155,3 +155,67 @@ def test_validate_says_one_line_for_a_tagged_value(tmp_path):
     result = CliRunner().invoke(cli, ["validate", str(tmp_path / "s.yaml")])
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------------------------
+# bad files: one line naming the file, exit 1 for that input (2 for a bad option)
+
+
+def _apply(tmp_path: Path, *arguments: str):
+    (tmp_path / "r.yaml").write_text("version: 1\ntransform: {affine: {rotate: 5}}\n")
+    return CliRunner().invoke(cli, ["apply", str(tmp_path / "r.yaml"), *arguments])
+
+
+def _one_line(result, status: int, words: str) -> None:
+    assert result.exit_code == status, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("gswarp: error:")]
+    assert len(errors) == 1 and words in errors[0], result.stderr
+
+
+def test_a_truncated_tiff_stack(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((6, 7, 8), np.float32))
+    data = (tmp_path / "stack.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[: len(data) // 2])
+    result = _apply(tmp_path, str(tmp_path / "cut.tif"), "-o", str(tmp_path / "out"))
+    _one_line(result, 1, "cut.tif: cannot read")
+
+
+def test_a_decompression_bomb(tmp_path, monkeypatch):
+    from PIL import Image
+
+    Image.new("L", (300, 300)).save(tmp_path / "bomb.tif")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 300 x 300 is then a bomb (> 2 x 100)
+    result = _apply(tmp_path, str(tmp_path / "bomb.tif"), "-o", str(tmp_path / "out"))
+    _one_line(result, 1, "bomb.tif: cannot read: Image size (90000 pixels) exceeds limit")
+
+
+def test_an_empty_nii_gz(tmp_path):
+    import gzip
+
+    (tmp_path / "empty.nii.gz").write_bytes(gzip.compress(b""))
+    result = _apply(tmp_path, str(tmp_path / "empty.nii.gz"), "-o", str(tmp_path / "out"))
+    _one_line(result, 1, "empty.nii.gz: not a NIfTI file nibabel can read")
+
+
+def test_a_junk_fsl_matrix_is_a_usage_error(tmp_path):
+    nibabel = pytest.importorskip("nibabel")
+    pytest.importorskip("nitransforms", reason="the transforms extra is missing")
+    image = nibabel.Nifti1Image(np.zeros((6, 7, 8), np.float32), np.eye(4))
+    nibabel.save(image, tmp_path / "v.nii")
+    (tmp_path / "junk.mat").write_text("garbage here\n")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "apply",
+            "-r",
+            str(tmp_path / "v.nii"),
+            "-t",
+            str(tmp_path / "junk.mat"),
+            str(tmp_path / "v.nii"),
+            "-o",
+            str(tmp_path / "o.nii"),
+        ],
+    )
+    _one_line(result, 2, "junk.mat: not an FSL FLIRT matrix")

@@ -229,8 +229,8 @@ def read_image(source: Path | BinaryIO, name: str | None = None) -> ImageFile:
             pixels = np.asarray(image)
         except InputError:  # already one line naming the file (an InputError is an OSError)
             raise
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-            raise InputError(f"{name}: cannot read: {error}") from None
+        except (OSError, ValueError, SyntaxError, TypeError, Image.DecompressionBombError) as error:
+            raise InputError(f"{name}: cannot read: {error}") from None  # TypeError: a cut TIFF
     if pixels.dtype.byteorder not in ("=", "|"):
         pixels = pixels.astype(pixels.dtype.newbyteorder("="))
     return ImageFile(pixels, meta)

@@ -212,6 +212,7 @@ def _load_nifti(nibabel, path: Path, stream):
     except (
         nibabel.filebasedimages.ImageFileError,
         nibabel.spatialimages.HeaderDataError,
+        nibabel.wrapstruct.WrapStructError,  # a header of the wrong size (an empty .nii.gz)
         OSError,
         EOFError,
         *GZIP_ERRORS,
