@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable, Sequence
 
 from gswarp.errors import BackendError, InputError
@@ -83,37 +84,45 @@ class Scheduler:
         return cls(jobs, description=f"dask threaded scheduler, {jobs} threads")
 
     @classmethod
-    def connect(cls, cluster: str, jobs: int | None = None) -> Scheduler:
-        """A scheduler for a ``--cluster`` value.
+    def connect(cls, cluster: str, jobs: int | None = None, origin: str = "--cluster") -> Scheduler:
+        """A scheduler for a ``--cluster`` value (``origin``: where the value came from, for
+        messages: ``--cluster`` or ``DASK_SCHEDULER_ADDRESS``).
+
+        A ``LocalCluster`` listens on 127.0.0.1 only, its dashboard too.
 
         Raises
         ------
         InputError
-            A malformed value, or a scheduler that does not answer within a few seconds.
+            A malformed value, more local workers than cores, or a scheduler that does not
+            answer within a few seconds.
         """
         distributed = _distributed()
+        named = f"{origin} {cluster}" if origin.startswith("-") else f"{origin}={cluster}"
         if cluster == "local" or cluster.startswith("local:"):
-            workers = _local_workers(cluster)
+            workers = _local_workers(cluster, named)
             local = distributed.LocalCluster(
                 n_workers=workers,
                 threads_per_worker=2,
                 processes=True,
-                dashboard_address=":0",
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
             )
             client = distributed.Client(local)
             return cls(jobs, client, local, f"LocalCluster, {workers} worker processes")
-        if "://" not in cluster:
+        if not re.match(r"^(tcp|tls|ucx|ws|wss)://[^/:]+:\d+/?$", cluster):
             raise InputError(
-                f"--cluster {cluster}: expected local, local:N or a scheduler address such as "
-                "tcp://host:8786"
+                f"{named}: expected local, local:N or a scheduler address with its port, such "
+                "as tcp://host:8786"
             )
         try:
             client = distributed.Client(cluster, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as error:
             raise InputError(
-                f"--cluster {cluster}: no Dask scheduler answered within {CONNECT_TIMEOUT} "
+                f"{named}: no Dask scheduler answered within {CONNECT_TIMEOUT} "
                 f"({type(error).__name__})"
             ) from None
+        except (ValueError, TypeError) as error:  # distributed's words for addresses it refuses
+            raise InputError(f"{named}: not a usable scheduler address ({error})") from None
         return cls(jobs, client, None, f"Dask cluster at {cluster}")
 
     @property
@@ -197,12 +206,19 @@ class Scheduler:
             self.cluster.close()
 
 
-def _local_workers(cluster: str) -> int:
+def _local_workers(cluster: str, named: str = "") -> int:
     from gswarp.cores import available_cores
 
+    named = named or f"--cluster {cluster}"
+    cores = available_cores()
     if cluster == "local":
-        return max(1, available_cores() // 2)
+        return max(1, cores // 2)
     text = cluster.split(":", 1)[1]
     if not text.isdigit() or int(text) < 1:
-        raise InputError(f"--cluster {cluster}: expected local:N with N a positive number")
+        raise InputError(f"{named}: expected local:N with N a positive number")
+    if int(text) > cores:
+        raise InputError(
+            f"{named}: {text} worker processes on {cores} cores would only compete for them "
+            f"(each has 2 threads and its own memory); give local:N with N <= {cores}"
+        )
     return int(text)

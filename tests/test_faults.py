@@ -219,3 +219,54 @@ def test_a_junk_fsl_matrix_is_a_usage_error(tmp_path):
         ],
     )
     _one_line(result, 2, "junk.mat: not an FSL FLIRT matrix")
+
+
+# --------------------------------------------------------------------------------------------
+# cluster options: one line, exit 2, before anything starts
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("tcp://127.0.0.1", "a scheduler address with its port"),
+        ("inproc://x", "a scheduler address with its port"),
+        ("tls://127.0.0.1:1", "not a usable scheduler address"),
+        ("local:1000", "give local:N with N <="),
+        ("local:0", "expected local:N with N a positive number"),
+    ],
+)
+def test_bad_cluster_values_are_one_usage_line(tmp_path, value, words):
+    pytest.importorskip("distributed", reason="the zarr extra (dask.distributed) is missing")
+    from PIL import Image
+
+    Image.new("L", (8, 9)).save(tmp_path / "a.png")
+    result = _apply(
+        tmp_path, str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--cluster", value
+    )
+    _one_line(result, 2, f"--cluster {value}: ")
+    assert words in result.stderr
+
+
+def test_a_bad_dask_scheduler_address_is_named_as_such(tmp_path, monkeypatch):
+    pytest.importorskip("distributed", reason="the zarr extra (dask.distributed) is missing")
+    from PIL import Image
+
+    Image.new("L", (8, 9)).save(tmp_path / "a.png")
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://nowhere")
+    result = _apply(tmp_path, str(tmp_path / "a.png"), "-o", str(tmp_path / "o"))
+    _one_line(result, 2, "DASK_SCHEDULER_ADDRESS=tcp://nowhere: expected")
+
+
+def test_a_local_cluster_listens_on_the_loopback_only():
+    """Its dashboard listened on 0.0.0.0 while -v printed a 127.0.0.1 link."""
+    pytest.importorskip("distributed", reason="the zarr extra (dask.distributed) is missing")
+    from gswarp.dask_run import Scheduler
+
+    scheduler = Scheduler.connect("local:1")
+    try:
+        server = scheduler.cluster.scheduler.http_server
+        bound = {sock.getsockname()[0] for sock in server._sockets.values()}
+        assert bound == {"127.0.0.1"}
+        assert scheduler.cluster.scheduler.address.startswith("tcp://127.0.0.1:")
+    finally:
+        scheduler.close()

@@ -573,18 +573,19 @@ def apply(
 def _file_cluster(cluster: str | None, backend: str, verbose: int):
     """The Dask cluster that file jobs go to (--cluster, else DASK_SCHEDULER_ADDRESS), or
     None: threads in this process."""
+    origin = "--cluster"
     if cluster is None:
         if not os.environ.get("DASK_SCHEDULER_ADDRESS"):
             return None  # (dask's config file is read for Zarr runs only: importing dask costs)
         from gswarp.dask_run import cluster_from_environment
 
-        cluster = cluster_from_environment()
+        cluster, origin = cluster_from_environment(), "DASK_SCHEDULER_ADDRESS"
     if backend != "cpu":
         raise click.UsageError("--cluster runs on the workers' CPUs: --device cpu")
     from gswarp.dask_run import Scheduler
 
     try:
-        scheduler = Scheduler.connect(cluster)
+        scheduler = Scheduler.connect(cluster, origin=origin)
     except GswarpError as error:
         fail(str(error))
     if verbose:

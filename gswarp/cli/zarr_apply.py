@@ -78,9 +78,10 @@ def run_zarr_apply(spec, inputs: tuple[str, ...], output: str, options: ZarrOpti
     if is_folder and "://" not in str(output):
         Path(output).mkdir(parents=True, exist_ok=True)
     cluster = options.cluster or cluster_from_environment()
+    origin = "--cluster" if options.cluster else "DASK_SCHEDULER_ADDRESS"
     try:
         if cluster:
-            scheduler = Scheduler.connect(cluster, options.jobs)
+            scheduler = Scheduler.connect(cluster, options.jobs, origin)
         else:
             scheduler = Scheduler.threads(options.jobs)
     except GswarpError as error:
