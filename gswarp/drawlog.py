@@ -141,6 +141,7 @@ class DrawLog:
         self.repaired = 0
         self._lock = threading.Lock()
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # out/draws.jsonl before out/
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
         except OSError as error:
             raise InputError(f"--log {path}: cannot write: {error.strerror}") from None

@@ -537,6 +537,18 @@ def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _one_level_down(key: Any, keys: tuple[str, ...]) -> str:
+    """A hint for a key written one level too high (``rotate:`` beside ``affine:``)."""
+    for parent, children in (
+        ("affine", _AFFINE_KEYS),
+        ("sampling", _SAMPLING_KEYS),
+        ("output", _OUTPUT_KEYS),
+    ):
+        if parent in keys and key in children:
+            return f" ({key} belongs under {parent}:, one level down)"
+    return ""
+
+
 def _described(value: Any) -> str:
     if isinstance(value, yaml.MappingNode):
         return "a mapping"
@@ -604,7 +616,8 @@ class _Reader:
                 raise self.error(
                     key_node,
                     where,
-                    f"unknown key{_did_you_mean(key, keys)}; expected one of {', '.join(keys)}",
+                    f"unknown key{_did_you_mean(key, keys)}{_one_level_down(key, keys)}; "
+                    f"expected one of {', '.join(keys)}",
                 )
             if key in items:
                 raise self.error(key_node, where, "key given twice")

@@ -270,3 +270,24 @@ def test_a_local_cluster_listens_on_the_loopback_only():
         assert scheduler.cluster.scheduler.address.startswith("tcp://127.0.0.1:")
     finally:
         scheduler.close()
+
+
+# --------------------------------------------------------------------------------------------
+# messages that say what to do
+
+
+def test_a_key_one_level_too_high_says_where_it_belongs():
+    with pytest.raises(SpecError, match=r"rotate belongs under affine:, one level down"):
+        parse_spec("version: 1\ntransform:\n  - rotate: 5\n", "s.yaml")
+    with pytest.raises(SpecError, match=r"mode belongs under sampling:"):
+        parse_spec("version: 1\nmode: nearest\n", "s.yaml")
+
+
+@pytest.mark.parametrize("option", ["-r", "-n"])
+def test_a_single_option_given_twice_is_refused(tmp_path, option):
+    value = {"-r": str(tmp_path / "ref.nii"), "-n": "Linear"}[option]
+    result = CliRunner().invoke(
+        cli, ["apply", option, value, option, value, str(tmp_path / "v.nii"), "-o", "o.nii"]
+    )
+    assert result.exit_code == 2
+    assert "given 2 times" in result.stderr and "Traceback" not in result.output

@@ -228,12 +228,21 @@ def test_read_log_names_a_broken_line(tmp_path):
 def test_a_log_that_cannot_be_written_is_one_line(tmp_path):
     (tmp_path / "spec.yaml").write_text(SPEC)
     source = images(tmp_path / "in", 1)
-    result = apply_logged(
-        tmp_path, source, tmp_path / "out", 1, tmp_path / "missing" / "draws.jsonl"
-    )
+    (tmp_path / "a_file").write_text("not a folder")
+    result = apply_logged(tmp_path, source, tmp_path / "out", 1, tmp_path / "a_file" / "d.jsonl")
     assert result.exit_code == 2
     assert result.stderr.startswith("gswarp: error: --log ")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_log_in_the_folder_the_run_creates(tmp_path):
+    """``--log out/draws.jsonl`` failed when the run was about to create ``out/``."""
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    source = images(tmp_path / "in", 2)
+    log_path = tmp_path / "out" / "draws.jsonl"
+    result = apply_logged(tmp_path, source, tmp_path / "out", 1, log_path)
+    assert result.exit_code == 0, result.stderr
+    assert len(lines_of(log_path)) == 2
 
 
 # --------------------------------------------------------------------------------------------

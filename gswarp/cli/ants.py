@@ -88,6 +88,13 @@ def _flow(entry: dict) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
+def _once(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> str | None:
+    """A single-valued option given twice is an error, not its last value silently."""
+    if len(values) > 1:
+        raise click.BadParameter(f"given {len(values)} times ({', '.join(values)}); give it once")
+    return values[0] if values else None
+
+
 def transform_options(command: Callable) -> Callable:
     """``-t/--transform`` (repeatable), ``-r/--reference``, ``-n/--interpolation``."""
     decorators = [
@@ -106,12 +113,16 @@ def transform_options(command: Callable) -> Callable:
             "-r",
             "--reference",
             metavar="IMAGE",
+            multiple=True,
+            callback=_once,
             help="The output grid: a reference volume's (as output: {like: IMAGE}).",
         ),
         click.option(
             "-n",
             "--interpolation",
             metavar="NAME",
+            multiple=True,
+            callback=_once,
             help="antsApplyTransforms' names: Linear, NearestNeighbor, GenericLabel (= nearest), "
             "BSpline (= bicubic: Keys' cubic, not a B-spline); or gswarp's mode names.",
         ),
