@@ -291,3 +291,17 @@ def test_a_single_option_given_twice_is_refused(tmp_path, option):
     )
     assert result.exit_code == 2
     assert "given 2 times" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("mode", "dtype"), [("RGBA", np.uint8), ("I;16", np.uint16)])
+def test_a_mode_jpeg_cannot_hold_says_what_to_do(tmp_path, mode, dtype):
+    from PIL import Image
+
+    if mode == "RGBA":
+        Image.new("RGBA", (8, 9)).save(tmp_path / "a.png")
+    else:
+        Image.fromarray(np.zeros((9, 8), dtype)).save(tmp_path / "a.png")
+    result = _apply(
+        tmp_path, str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--format", "jpeg"
+    )
+    _one_line(result, 1, "write PNG or TIFF with --format png")

@@ -342,7 +342,27 @@ def _save(
     try:
         image.save(stream, format=format, **_save_options(meta, format, encoding))
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise InputError(f"{name}: cannot write {format}: {error}") from None
+        raise InputError(
+            f"{name}: cannot write {format}: {error}{_mode_hint(image, format)}"
+        ) from None
+
+
+_KEEPS = {  # what each format can hold, for the hint of a mode it refuses
+    "JPEG": "8-bit gray, RGB or CMYK without transparency",
+    "BMP": "8-bit gray, RGB or RGBA",
+    "WEBP": "8-bit RGB or RGBA",
+    "GIF": "8-bit palette or gray",
+}
+
+
+def _mode_hint(image: Image.Image, format: str) -> str:
+    """What to do when a format cannot hold the image's mode (RGBA or 16-bit into JPEG)."""
+    if format not in _KEEPS:
+        return ""
+    return (
+        f" ({format} holds {_KEEPS[format]}; this image is {image.mode}: write PNG or TIFF "
+        "with --format png, or convert it first)"
+    )
 
 
 def write_image(
