@@ -305,3 +305,20 @@ def test_a_mode_jpeg_cannot_hold_says_what_to_do(tmp_path, mode, dtype):
         tmp_path, str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--format", "jpeg"
     )
     _one_line(result, 1, "write PNG or TIFF with --format png")
+
+
+def test_gif_files_are_named_not_silently_skipped(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "gifs"
+    folder.mkdir()
+    Image.new("P", (8, 9)).save(folder / "a.gif")
+    result = _apply(tmp_path, str(folder), "-o", str(tmp_path / "out"))
+    _one_line(result, 2, "1 file(s) of other suffixes not read: a.gif")
+    Image.new("L", (8, 9)).save(folder / "b.png")
+    verbose = _apply(tmp_path, str(folder), "-o", str(tmp_path / "out"), "-v")
+    assert verbose.exit_code == 0
+    assert "gswarp: 1 file(s) of other suffixes not read: a.gif" in verbose.stderr
+    single = _apply(tmp_path, str(folder / "a.gif"), "-o", str(tmp_path / "x.gif"))
+    assert single.exit_code == 2 and ".gif is not a format gswarp writes" in single.stderr
+    assert not (tmp_path / "x.gif").exists()

@@ -94,9 +94,38 @@ def plan_destination(
     single = len(inputs) == 1 and inputs[0] != "-" and not Path(inputs[0]).is_dir()
     if single and is_supported_name(out.name) and not out.is_dir():
         return Destination(file=_output_file(out, format))
+    if single and out.suffix and not out.exists() and out.suffix.lower() in _IMAGE_LIKE:
+        raise click.UsageError(  # ``-o x.gif``: a file name, not a folder to create
+            f"-o {output}: {out.suffix} is not a format gswarp writes; use one of "
+            f"{', '.join(sorted(IMAGE_SUFFIXES))} (or --format), or a folder"
+        )
     if out.exists() and not out.is_dir():
         raise click.UsageError(f"-o {output}: exists and is not a folder")
     return Destination(folder=out)
+
+
+def _unsupported_text(inputs: tuple[str, ...]) -> str:
+    """'2 file(s) of other suffixes not read: a.gif, b.gif' for the input folders, or ''."""
+    names = []
+    for text in inputs:
+        folder = Path(text)
+        if text == "-" or not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if (
+                path.is_file()
+                and not path.name.startswith(".")
+                and not is_supported_name(path.name)
+            ):
+                names.append(str(path.relative_to(folder)))
+    if not names:
+        return ""
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return f"{len(names)} file(s) of other suffixes not read: {shown}"
+
+
+# image suffixes gswarp does not read or write: ``-o x.gif`` means a file, not a folder
+_IMAGE_LIKE = (".gif", ".ico", ".psd", ".heic", ".avif", ".jp2", ".pbm", ".pgm", ".ppm", ".tga")
 
 
 def _output_file(path: Path, format: str | None) -> Path:
@@ -661,9 +690,14 @@ def _run(
     if report.written == 0 and report.failed == 0 and report.skipped == 0:
         fail(
             f"no images found in {', '.join(inputs)} "
-            f"(suffixes {', '.join([*sorted(IMAGE_SUFFIXES), *VOLUME_SUFFIXES])})",
+            f"(suffixes {', '.join([*sorted(IMAGE_SUFFIXES), *VOLUME_SUFFIXES])})"
+            + (f"; {_unsupported_text(inputs)}" if _unsupported_text(inputs) else ""),
             EXIT_USAGE,
         )
+    if report.verbose and not dry_run:
+        unsupported = _unsupported_text(inputs)
+        if unsupported:
+            click.echo(f"gswarp: {unsupported}", err=True)
     if report.skipped and not report.quiet:
         click.echo(
             f"gswarp: {report.skipped} existing outputs skipped, {report.written} written",
