@@ -282,7 +282,7 @@ def run_jobs(
     A job's output is written atomically, so a cancelled or lost task leaves it whole or absent.
     """
     cancelled = threading.Event()
-    pending: dict[Future, Job] = {}
+    pending: dict[Future, tuple[Job, ...]] = {}  # each task's jobs
 
     def guarded(job: Job) -> Outcome:
         if cancelled.is_set():
@@ -327,15 +327,15 @@ def run_jobs(
             if len(batch) < per_task:
                 continue
             while len(pending) >= limit:
-                _drain(pending, report, protect)
+                _drain(pending, report, protect, cluster is not None)
             with protect():  # a submitted job is always in pending (reported if it finishes)
-                pending[submit(batch)] = batch[0]
+                pending[submit(batch)] = tuple(batch)
             batch = []
         if batch:
             with protect():
-                pending[submit(batch)] = batch[0]
+                pending[submit(batch)] = tuple(batch)
         while pending:
-            _drain(pending, report, protect)
+            _drain(pending, report, protect, cluster is not None)
     except BaseException:
         cancelled.set()
         if cluster is None:
@@ -457,7 +457,7 @@ def _attempt(work: Callable, job: Job, cancelled: threading.Event) -> Outcome:
         return Outcome(job, _message(error, job))
 
 
-def _report_finished(pending: dict[Future, Job], report: Callable) -> None:
+def _report_finished(pending: dict[Future, tuple[Job, ...]], report: Callable) -> None:
     """After an interruption: report the jobs that finished their outputs meanwhile (the files
     exist, so stdout and the count must name them); the others left nothing behind."""
     for future in list(pending):
@@ -473,16 +473,35 @@ def _report_finished(pending: dict[Future, Job], report: Callable) -> None:
 
 
 def _drain(
-    pending: dict[Future, Job],
+    pending: dict[Future, tuple[Job, ...]],
     on_outcome: Callable[[Outcome], None],
     protect: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    remote: bool = False,
 ) -> None:
-    """Report the jobs that finished, waiting at most 0.5 s so that Ctrl-C is seen promptly."""
+    """Report the jobs that finished, waiting at most 0.5 s so that Ctrl-C is seen promptly. A
+    cluster task that failed as a whole (its workers died: Dask's ``KilledWorker``; cancelled)
+    fails its jobs, each with one line; the other tasks go on."""
     done, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
     for future in done:
         with protect():
-            del pending[future]
-            on_outcome(future.result())
+            jobs = pending.pop(future)
+            try:
+                result = future.result()
+            except Exception as error:
+                if not remote:
+                    raise  # a defect in this process: a traceback, not a failed file
+                result = [Outcome(job, _lost(job, error)) for job in jobs]
+            on_outcome(result)
+
+
+def _lost(job: Job, error: BaseException) -> str:
+    from gswarp.errors import first_line
+
+    reason = first_line(error, 160) or type(error).__name__
+    return (
+        f"{job.source}: its cluster task was lost ({type(error).__name__}: {reason}); the "
+        "workers may have died or run out of memory: run again with --skip-existing"
+    )
 
 
 def _message(error: BaseException, job: Job) -> str:

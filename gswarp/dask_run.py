@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 
-from gswarp.errors import BackendError, InputError
+from gswarp.errors import BackendError, GswarpError, InputError, first_line
 
 __all__ = ["Scheduler", "cluster_from_environment"]
 
@@ -184,7 +184,16 @@ class Scheduler:
         futures = [self.client.submit(function, held, *args, pure=False) for args in arguments]
         try:
             for future in distributed.as_completed(futures):
-                result = future.result()
+                try:
+                    result = future.result()
+                except (GswarpError, OSError, ValueError, TypeError, KeyError):
+                    raise  # the task's own error: its caller reports it
+                except Exception as error:  # KilledWorker, a cancelled or lost task
+                    raise InputError(
+                        f"a task was lost on the cluster ({type(error).__name__}: "
+                        f"{first_line(error, 160)}); the workers may have died or run out of "
+                        "memory: run again with --skip-existing"
+                    ) from None
                 if done is not None:
                     done(result)
         except BaseException:

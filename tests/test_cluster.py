@@ -204,3 +204,44 @@ def test_a_killed_worker_costs_its_task_not_the_run(tmp_path):
     assert (tmp_path / "died").exists()  # a worker did die mid-task
     assert [o.error for o in outcomes] == [None] * CLUSTER_FILES_PER_TASK
     assert len(list(out.glob("*.png"))) == CLUSTER_FILES_PER_TASK
+
+
+class _AlwaysDies:
+    """A work that kills its worker every time: Dask gives the task up (KilledWorker)."""
+
+    def __call__(self, job, cancelled):
+        import os
+
+        os._exit(1)
+
+
+def test_a_task_whose_workers_keep_dying_fails_its_files_in_one_line_each(tmp_path):
+    """Issue 27: all workers killed ended in FutureCancelledError / KilledWorker tracebacks."""
+    import dask
+
+    from gswarp.batch import expand_inputs, run_jobs
+    from gswarp.dask_run import Scheduler
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for index in range(3):
+        shutil.copy(ROOT / "sample_images" / "text.png", images / f"t{index}.png")
+    outcomes = []
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        scheduler = Scheduler.connect("local:2")
+        try:
+            run_jobs(
+                expand_inputs([(str(images), False)], tmp_path / "out"),
+                _AlwaysDies(),
+                threads=1,
+                on_outcome=outcomes.append,
+                cluster=scheduler,
+            )
+        finally:
+            scheduler.close()
+    flat = [
+        o for outcome in outcomes for o in (outcome if isinstance(outcome, list) else [outcome])
+    ]
+    assert len(flat) == 3
+    assert all("its cluster task was lost (KilledWorker" in o.error for o in flat)
+    assert all("\n" not in o.error for o in flat)
