@@ -99,16 +99,20 @@ class Scheduler:
         distributed = _distributed()
         named = f"{origin} {cluster}" if origin.startswith("-") else f"{origin}={cluster}"
         if cluster == "local" or cluster.startswith("local:"):
-            workers = _local_workers(cluster, named)
+            count, _, memory = cluster.partition(",")
+            workers = _local_workers(count, named)
+            limit = _memory_limit(memory, named) if memory else "auto"
             local = distributed.LocalCluster(
                 n_workers=workers,
                 threads_per_worker=2,
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address="127.0.0.1:0",
+                memory_limit=limit,
             )
             client = distributed.Client(local)
-            return cls(jobs, client, local, f"LocalCluster, {workers} worker processes")
+            each = f", {memory} each" if memory else ""
+            return cls(jobs, client, local, f"LocalCluster, {workers} worker processes{each}")
         if not re.match(r"^(tcp|tls|ucx|ws|wss)://[^/:]+:\d+/?$", cluster):
             raise InputError(
                 f"{named}: expected local, local:N or a scheduler address with its port, such "
@@ -213,6 +217,22 @@ class Scheduler:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def _memory_limit(text: str, named: str) -> int:
+    """``4GiB``, ``1.5GB``, ``800MB``: a worker's memory limit in bytes (Dask's units)."""
+    from dask.utils import parse_bytes
+
+    try:
+        limit = int(parse_bytes(text))
+    except (ValueError, TypeError):
+        limit = 0
+    if limit < 1 << 26:
+        raise InputError(
+            f"{named}: expected local:N,MEMORY with MEMORY such as 4GiB or 800MB (at least "
+            f"64 MiB), got {text!r}"
+        )
+    return limit
 
 
 def _local_workers(cluster: str, named: str = "") -> int:

@@ -322,3 +322,43 @@ def test_gif_files_are_named_not_silently_skipped(tmp_path):
     single = _apply(tmp_path, str(folder / "a.gif"), "-o", str(tmp_path / "x.gif"))
     assert single.exit_code == 2 and ".gif is not a format gswarp writes" in single.stderr
     assert not (tmp_path / "x.gif").exists()
+
+
+def test_a_full_disk_names_the_output_not_the_input(tmp_path, monkeypatch):
+    """A NIfTI output that hit a full disk was reported under the input's name."""
+    import errno
+
+    nibabel = pytest.importorskip("nibabel")
+    import gswarp.io.volumes as volumes
+
+    nibabel.save(
+        nibabel.Nifti1Image(np.zeros((6, 7, 8), np.float32), np.eye(4)), tmp_path / "v.nii"
+    )
+    real = volumes._nifti_pieces
+
+    def full_disk(header, voxels):
+        pieces = real(header, voxels)
+        yield next(pieces)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(volumes, "_nifti_pieces", full_disk)
+    out = tmp_path / "out"
+    result = _apply(tmp_path, str(tmp_path / "v.nii"), "-o", str(out))
+    _one_line(result, 1, f"{out / 'v.nii'}: cannot write: No space left on device")
+    assert not list(out.glob(".*.tmp")) and not (out / "v.nii").exists()
+
+
+def test_a_local_cluster_takes_a_memory_bound_per_worker():
+    pytest.importorskip("distributed", reason="the zarr extra (dask.distributed) is missing")
+    from gswarp.dask_run import Scheduler
+    from gswarp.errors import InputError
+
+    scheduler = Scheduler.connect("local:1,300MiB")
+    try:
+        (worker,) = scheduler.client.scheduler_info()["workers"].values()
+        assert worker["memory_limit"] == 300 * 2**20
+        assert "300MiB each" in scheduler.description
+    finally:
+        scheduler.close()
+    with pytest.raises(InputError, match="expected local:N,MEMORY"):
+        Scheduler.connect("local:1,lots")

@@ -423,10 +423,10 @@ def _pair_option(ctx: click.Context, param: click.Parameter, values) -> tuple:
 )
 @click.option(
     "--cluster",
-    metavar="local[:N]|tcp://HOST:PORT",
+    metavar="local[:N[,MEM]]|tcp://HOST:PORT",
     help="Run Zarr chunks, or input files 8 per task, on a Dask LocalCluster of N worker "
-    "processes or on a running scheduler (default: DASK_SCHEDULER_ADDRESS if set, else threads "
-    "in this process).",
+    "processes (N at most the cores; MEM, e.g. 4GiB, bounds each worker's memory) or on a "
+    "running scheduler (default: DASK_SCHEDULER_ADDRESS if set, else threads in this process).",
 )
 @transform_options
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors on stderr.")

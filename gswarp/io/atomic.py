@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from gswarp.errors import CancelledError, InputError
+from gswarp.errors import CancelledError, GswarpError, InputError
 
 __all__ = ["RUN", "atomic_output", "clean_leftovers", "written_by_this_run"]
 
@@ -134,9 +134,12 @@ def atomic_output(
         if cancelled is not None and cancelled.is_set():
             raise CancelledError(f"{target}: interrupted before it was complete; not written")
         _publish(temporary, target, overwrite)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(error, OSError) and not isinstance(error, GswarpError):
+            # a full disk or a quota while writing: the output's name, not the input's
+            raise InputError(f"{target}: cannot write: {error.strerror or error}") from None
         raise
 
 
