@@ -41,3 +41,10 @@ def _no_compile_notices(monkeypatch):
     from gswarp.engine import notices
 
     monkeypatch.setattr(notices, "COMPILE_NOTICE_SECONDS", 1e9)
+
+
+def gswarp_command(*arguments) -> list[str]:
+    """A command line that runs this checkout's gswarp with this Python (as CI installs it)."""
+    import sys
+
+    return [sys.executable, "-m", "gswarp", *(str(a) for a in arguments)]

@@ -12,6 +12,7 @@ from PIL import Image
 
 from gswarp import batch
 from gswarp.cli.main import cli
+from tests.conftest import gswarp_command
 
 SPEC = "version: 1\ntransform:\n  - affine: {rotate: 10}\n"
 
@@ -86,25 +87,13 @@ def test_a_signal_ends_a_folder_run_cleanly(tmp_path, name, status):
     disk, and --skip-existing finishes the run."""
     import signal
     import subprocess
-    import sys
 
     source = images(tmp_path / "in", 300, seed=2)
     (tmp_path / "spec.yaml").write_text(
         "version: 1\ntransform:\n  - affine: {rotate: 10, scale: 3}\nsampling: {mode: bicubic}\n"
     )
     out = tmp_path / "out"
-    command = [
-        sys.executable,
-        "-m",
-        "gswarp",
-        "apply",
-        str(tmp_path / "spec.yaml"),
-        str(source),
-        "-o",
-        str(out),
-        "-j",
-        "2",
-    ]
+    command = gswarp_command("apply", tmp_path / "spec.yaml", source, "-o", out, "-j", "2")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = process.stdout.readline()  # the run is writing
     process.send_signal(getattr(signal, name))
@@ -158,58 +147,3 @@ def test_temporary_files_of_a_killed_run_are_cleaned_by_the_next(tmp_path):
     assert result.exit_code == 0, result.output
     assert not leftover.exists()
     assert running.exists() and elsewhere.exists() and all(p.exists() for p in users)
-
-
-def test_sigterm_during_a_zarr_run_leaves_a_resumable_output(tmp_path):
-    """A Zarr run ended by SIGTERM: 143, one line, whole chunks; --skip-existing completes it
-    to the bytes of an uninterrupted run."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    zarr = pytest.importorskip("zarr", reason="the zarr extra is not installed")
-    pytest.importorskip("dask", reason="the zarr extra is not installed")
-    volume = np.random.default_rng(0).random((96, 96, 96)).astype(np.float32)
-    source = zarr.create_array(
-        store=str(tmp_path / "in.zarr"), shape=volume.shape, chunks=(16, 16, 16), dtype="f4"
-    )
-    source[...] = volume
-    (tmp_path / "spec.yaml").write_text(
-        "version: 1\ntransform: {affine: {rotate: [10, 5, 3]}}\nsampling: {mode: bicubic}\n"
-        "output: {chunks: 16}\n"
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "gswarp",
-        "apply",
-        str(tmp_path / "spec.yaml"),
-        str(tmp_path / "in.zarr"),
-    ]
-    out = tmp_path / "out.zarr"
-    process = subprocess.Popen(
-        [*command, "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + 120
-    while not list(out.glob("c/*/*/*")) and process.poll() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
-    if process.returncode == 0:
-        pytest.skip("the run finished before the signal arrived")
-    assert process.returncode == 143, stderr
-    assert "terminated by SIGTERM" in stderr and "Traceback" not in stderr
-    resumed = subprocess.run(
-        [*command, "-o", str(out), "--skip-existing"], capture_output=True, text=True
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    reference = subprocess.run(
-        [*command, "-o", str(tmp_path / "ref.zarr")], capture_output=True, text=True
-    )
-    assert reference.returncode == 0, reference.stderr
-    np.testing.assert_array_equal(
-        zarr.open_array(str(out), mode="r")[...],
-        zarr.open_array(str(tmp_path / "ref.zarr"), mode="r")[...],
-    )

@@ -24,6 +24,7 @@ from PIL import Image
 from gswarp.cli.main import cli
 from gswarp.drawlog import DrawLog, read_log
 from gswarp.errors import InputError
+from tests.conftest import gswarp_command
 
 SPEC = """version: 1
 transform:
@@ -141,21 +142,18 @@ def test_two_gswarp_runs_with_one_log(tmp_path, append):
     processes = []
     for name in ("a", "b"):
         source = images(tmp_path / name, 30, seed=len(processes))
-        command = [
-            sys.executable,
-            "-m",
-            "gswarp",
+        command = gswarp_command(
             "apply",
-            str(tmp_path / "spec.yaml"),
-            str(source),
+            tmp_path / "spec.yaml",
+            source,
             "-o",
-            str(tmp_path / f"out_{name}"),
+            tmp_path / f"out_{name}",
             "--seed",
-            "3",
+            3,
             "--log",
-            str(log_path),
+            log_path,
             *extra,
-        ]
+        )
         processes.append(
             subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         )

@@ -615,9 +615,14 @@ def test_read_window_assembles_cached_chunks(tmp_path, rng):
 @pytest.mark.skipif(
     shutil.which("gswarp") is None, reason="gswarp is not installed (pip install .)"
 )
-def test_ctrl_c_exits_130_and_the_run_resumes(tmp_path, rng):
-    """A real SIGINT in the middle of a Zarr run: exit 130, one line, stored chunks whole;
-    --skip-existing then finishes it with the uninterrupted run's bytes."""
+@pytest.mark.parametrize(
+    ("name", "status", "words"),
+    [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated by SIGTERM")],
+)
+def test_ctrl_c_exits_130_and_the_run_resumes(tmp_path, rng, name, status, words):
+    """A real SIGINT (or SIGTERM, handled alike: issue 27) in the middle of a Zarr run: exit
+    128 + N, one line, stored chunks whole; --skip-existing then finishes it with the
+    uninterrupted run's bytes."""
     import signal
     import subprocess
 
@@ -638,12 +643,12 @@ def test_ctrl_c_exits_130_and_the_run_resumes(tmp_path, rng):
         if (target / "c").exists() and any((target / "c").rglob("*")):
             break  # chunks are being stored: the run is under way
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, name))
     _, stderr = proc.communicate(timeout=60)
     if proc.returncode == 0:
         pytest.skip("the run finished before the signal arrived")
-    assert proc.returncode == 130, stderr
-    assert "interrupted" in stderr and "--skip-existing" in stderr and "Traceback" not in stderr
+    assert proc.returncode == status, stderr
+    assert words in stderr and "--skip-existing" in stderr and "Traceback" not in stderr
     assert not zarrs.is_complete(str(target))
     result = CliRunner().invoke(
         cli, ["apply", spec_path, source, "-o", str(target), "--skip-existing"]
