@@ -361,13 +361,9 @@ def _normalized(points, spatial, align: bool, xp=np):
 def _array(value):
     """A CuPy array as it is; anything else as a NumPy array in native byte order."""
     from gswarp.engine.device import is_device_array
+    from gswarp.options import native_order
 
-    if is_device_array(value):
-        return value
-    value = np.asarray(value)
-    if not value.dtype.isnative:  # the kernels read native byte order only
-        value = value.astype(value.dtype.newbyteorder("="))
-    return value
+    return value if is_device_array(value) else native_order(np.asarray(value))
 
 
 def _theta_jacobian(k: int, spatial_in, spatial_out, align_corners: bool) -> np.ndarray:

@@ -10,7 +10,16 @@ import enum
 
 from gswarp.errors import SpecError
 
-__all__ = ["Mode", "Padding", "parse_mode", "parse_padding"]
+__all__ = ["Mode", "Padding", "native_order", "parse_mode", "parse_padding"]
+
+
+def native_order(array):
+    """``array`` itself when its dtype is in this machine's byte order, else the same values
+    in it (a big-endian file read on a little-endian machine): the kernels, and every reader's
+    caller, see native dtypes only."""
+    if array.dtype.isnative:
+        return array
+    return array.astype(array.dtype.newbyteorder("="))
 
 
 class Mode(enum.IntEnum):

@@ -35,7 +35,7 @@ import numpy as np
 
 from gswarp.engine.device import backend_for, host, is_device_array, module_of
 from gswarp.errors import DTypeError, ShapeError, SpecError
-from gswarp.options import Mode, parse_mode, parse_padding
+from gswarp.options import Mode, native_order, parse_mode, parse_padding
 from gswarp.transforms import theta_to_pixel_matrix
 
 __all__ = [
@@ -68,9 +68,7 @@ def _check_array(value: Any, argument: str) -> np.ndarray:
         raise DTypeError(
             f"{argument}: expected a numpy.ndarray or cupy.ndarray, got {type(value).__name__}"
         )
-    if not value.dtype.isnative:  # the kernels read native byte order only
-        value = value.astype(value.dtype.newbyteorder("="))
-    return value
+    return native_order(value)
 
 
 def _compute_type(dtype: np.dtype, argument: str) -> type:

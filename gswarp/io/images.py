@@ -24,6 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gswarp.errors import InputError
 from gswarp.io.atomic import atomic_output
+from gswarp.options import native_order
 
 __all__ = [
     "FORMAT_SUFFIXES",
@@ -231,9 +232,7 @@ def read_image(source: Path | BinaryIO, name: str | None = None) -> ImageFile:
             raise
         except (OSError, ValueError, SyntaxError, TypeError, Image.DecompressionBombError) as error:
             raise InputError(f"{name}: cannot read: {error}") from None  # TypeError: a cut TIFF
-    if pixels.dtype.byteorder not in ("=", "|"):
-        pixels = pixels.astype(pixels.dtype.newbyteorder("="))
-    return ImageFile(pixels, meta)
+    return ImageFile(native_order(pixels), meta)
 
 
 def _meta(source: Image.Image, image: Image.Image, mode: str) -> ImageMeta:

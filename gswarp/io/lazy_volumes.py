@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from gswarp.errors import InputError
+from gswarp.options import native_order
 
 __all__ = ["file_kind", "open_file_array", "open_file_source"]
 
@@ -93,7 +94,7 @@ class _RawVolume:
                 raise InputError(f"{self.file}: shorter than its header says (truncated?)")
             rows = np.frombuffer(data, self.dtype).reshape(y1 - y0, nx)
             window[z - z0] = rows[:, x0:x1]
-        return window if self.dtype.isnative else window.astype(self.dtype.newbyteorder("="))
+        return native_order(window)
 
     def __getstate__(self) -> dict:  # sent to workers without the open descriptor
         return {**self.__dict__, "_descriptor": None}

@@ -24,6 +24,7 @@ import numpy as np
 from gswarp.errors import BackendError, InputError
 from gswarp.io.atomic import atomic_output
 from gswarp.io.gzipped import DEFAULT_LEVEL, GZIP_ERRORS, open_gzip, write_gzip
+from gswarp.options import native_order
 
 __all__ = [
     "VOLUME_SUFFIXES",
@@ -116,9 +117,7 @@ def read_volume(path: Path) -> VolumeFile:
             raise
         raise InputError(f"{path}: cannot read: {error}") from None
     _check_shape(path, kind, voxels.shape)
-    if not voxels.dtype.isnative:  # a big-endian file: the same values in this machine's order
-        voxels = voxels.astype(voxels.dtype.newbyteorder("="))
-    return VolumeFile(voxels, meta)
+    return VolumeFile(native_order(voxels), meta)  # a big-endian file: the same values
 
 
 def _check_shape(path: Path, kind: str, shape: tuple[int, ...]) -> None:
