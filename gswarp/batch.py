@@ -497,9 +497,8 @@ def _drain(
 def _lost(job: Job, error: BaseException) -> str:
     from gswarp.errors import first_line
 
-    reason = first_line(error, 160) or type(error).__name__
     return (
-        f"{job.source}: its cluster task was lost ({type(error).__name__}: {reason}); the "
+        f"{job.source}: its cluster task was lost ({first_line(error, 160)}); the "
         "workers may have died or run out of memory: run again with --skip-existing"
     )
 

@@ -194,8 +194,8 @@ class Scheduler:
                     raise  # the task's own error: its caller reports it
                 except Exception as error:  # KilledWorker, a cancelled or lost task
                     raise InputError(
-                        f"a task was lost on the cluster ({type(error).__name__}: "
-                        f"{first_line(error, 160)}); the workers may have died or run out of "
+                        f"a task was lost on the cluster ({first_line(error, 160)}); the "
+                        "workers may have died or run out of "
                         "memory: run again with --skip-existing"
                     ) from None
                 if done is not None:

@@ -40,12 +40,12 @@ from typing import Any
 import yaml
 
 from gswarp.errors import InputError, SpecError
+from gswarp.spec import ElasticSpec, FlowSpec, WarpSpec, parse_spec
 
 try:
     import fcntl
 except ImportError:  # Windows: no POSIX record locks; lines are still appended whole
     fcntl = None  # type: ignore[assignment]
-from gswarp.spec import ElasticSpec, FlowSpec, WarpSpec, parse_spec
 
 __all__ = ["DrawLog", "LogEntry", "file_digest", "file_state", "read_log", "record"]
 

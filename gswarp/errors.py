@@ -47,8 +47,11 @@ class CancelledError(GswarpError):
     """The run was interrupted (Ctrl-C) before an output was complete; nothing was written."""
 
 
-def first_line(error: BaseException, limit: int = 200) -> str:
+def first_line(error: BaseException, limit: int = 200, *, named: bool = True) -> str:
     """``Type: first line of the message`` (at most ``limit`` characters of it), for one-line
-    errors that quote what a third-party library raised."""
+    errors that quote what a third-party library raised; ``named=False`` leaves the type out
+    (the type's name alone when there is no message)."""
     text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:limit]}" if text else type(error).__name__
+    if not text:
+        return type(error).__name__
+    return f"{type(error).__name__}: {text[0][:limit]}" if named else text[0][:limit]

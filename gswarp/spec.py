@@ -31,7 +31,7 @@ import numpy as np
 import yaml
 
 from gswarp.distributions import DISTRIBUTIONS, Choice, Distribution, Normal, Uniform
-from gswarp.errors import SpecError
+from gswarp.errors import SpecError, first_line
 from gswarp.options import Mode, Padding
 
 __all__ = [
@@ -486,7 +486,7 @@ def parse_spec(text: str, source: str = "<spec>", base: Path | None = None) -> W
     try:
         loader = yaml.SafeLoader(text)  # it reads ahead: a NUL byte fails here already
     except yaml.YAMLError as error:
-        raise SpecError(f"{source}: not valid YAML: {_first_line(error)}") from None
+        raise SpecError(f"{source}: not valid YAML: {first_line(error, named=False)}") from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
@@ -494,7 +494,7 @@ def parse_spec(text: str, source: str = "<spec>", base: Path | None = None) -> W
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         raise SpecError(f"{where}: not valid YAML: {error.problem or error.context}") from None
     except yaml.YAMLError as error:
-        raise SpecError(f"{source}: not valid YAML: {_first_line(error)}") from None
+        raise SpecError(f"{source}: not valid YAML: {first_line(error, named=False)}") from None
     finally:
         loader.dispose()
     reader = _Reader(source, loader, base if base is not None else Path.cwd())
@@ -525,11 +525,6 @@ _TARGET_KEYS = ("mode", "padding", "fill")
 _FLOW_KEYS = ("path", "key", "kind", "units", "scale")
 _TARGET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _FLOW_SUFFIXES = (".npy", ".npz", ".nii", ".nii.gz", ".tif", ".tiff")
-
-
-def _first_line(error: BaseException) -> str:
-    """An exception's message, first line only (YAML's point at the text on later lines)."""
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
@@ -590,7 +585,7 @@ class _Reader:
         try:
             return self.loader.construct_object(node)
         except (yaml.YAMLError, ValueError, TypeError, AttributeError, OverflowError) as error:
-            message = getattr(error, "problem", None) or _first_line(error)
+            message = getattr(error, "problem", None) or first_line(error, named=False)
             raise self.error(
                 node, "(value)", f"YAML cannot read {node.value!r} as {node.tag}: {message}"
             ) from None

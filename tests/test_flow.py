@@ -466,3 +466,19 @@ class TestAntialiasOfFlows:
             outputs[option] = np.asarray(Image.open(tmp_path / f"o{option}.png")).astype(float)
         middle = (slice(26, 38), slice(26, 38))  # reads the input's middle 48 x 48
         assert outputs["--antialias"][middle].std() < 0.5 * outputs["--no-antialias"][middle].std()
+
+
+def test_points_past_an_itk_field_are_counted_once_with_or_without_antialiasing(rng):
+    """``sample_chain(stats=...)`` counts the output points past a ``beyond='identity'`` field;
+    antialiasing reads a row beyond each tile, which must not be counted twice."""
+    image = rng.random((1, 1, 40, 30))
+    field = rng.random((20, 15, 2)) - 0.5  # covers the left half of the output only
+    step = FieldStep(field, np.array([[1.0, 0, 0], [0, 1.0, 0]]), beyond="identity")
+    counts = []
+    for antialias in (False, True):
+        stats: dict = {}
+        sample_chain(image, [step], image.shape, antialias=antialias, tile_points=90, stats=stats)
+        counts.append(stats["outside"])
+    # points with x >= 14.5 or y >= 19.5 lie past the field's grid
+    ys, xs = np.mgrid[0:40, 0:30]
+    assert counts == [int(np.count_nonzero((xs >= 14.5) | (ys >= 19.5)))] * 2

@@ -688,10 +688,11 @@ def _run(
     if report.progress:
         report.progress.finish()
     if report.written == 0 and report.failed == 0 and report.skipped == 0:
+        unsupported = _unsupported_text(inputs)
         fail(
             f"no images found in {', '.join(inputs)} "
             f"(suffixes {', '.join([*sorted(IMAGE_SUFFIXES), *VOLUME_SUFFIXES])})"
-            + (f"; {_unsupported_text(inputs)}" if _unsupported_text(inputs) else ""),
+            + (f"; {unsupported}" if unsupported else ""),
             EXIT_USAGE,
         )
     if report.verbose and not dry_run:

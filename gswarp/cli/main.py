@@ -156,11 +156,10 @@ def main() -> None:
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
-    except click.Abort as abort:  # click's form of a KeyboardInterrupt or EOF at a prompt
-        interrupt = abort.__cause__ or abort.__context__ or KeyboardInterrupt()
-        click.echo(f"gswarp: {signals.interruption(interrupt)}", err=True)
-        sys.exit(signals.exit_status(interrupt))
-    except KeyboardInterrupt as interrupt:
+    except (click.Abort, KeyboardInterrupt) as caught:  # Abort: click's form of an interrupt
+        interrupt = caught
+        if isinstance(caught, click.Abort):
+            interrupt = caught.__cause__ or caught.__context__ or KeyboardInterrupt()
         click.echo(f"gswarp: {signals.interruption(interrupt)}", err=True)
         sys.exit(signals.exit_status(interrupt))
     sys.exit(status if isinstance(status, int) else 0)

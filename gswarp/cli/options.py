@@ -19,8 +19,7 @@ from gswarp.options import Mode, Padding
 from gswarp.spec import WarpSpec, load_spec
 
 EXIT_FILES_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_USAGE = 2  # signals: 128 + N (gswarp.cli.signals.exit_status)
 
 
 def echo_error(message: str) -> None:

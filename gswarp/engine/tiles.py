@@ -246,11 +246,7 @@ def sample_chain(
         stop = min(start + slabs, spatial[0])
         # antialiasing: one row (slice) beyond each side too, for the Jacobians' differences
         low, high = (max(start - 1, 0), min(stop + 1, spatial[0])) if antialias else (start, stop)
-        if stats is not None and (low, high) != (start, stop):  # count each point once
-            chain_coordinates(steps, spatial, start, stop, stats)
-            coords = chain_coordinates(steps, spatial, low, high)
-        else:
-            coords = chain_coordinates(steps, spatial, low, high, stats)
+        coords = _tile_coordinates(steps, spatial, (low, start, stop, high), stats)
         batch = np.broadcast_to(coords, (size[0], *coords.shape))
         window = out[:, :, start:stop]
         common = (mode, padding_mode, align_corners)
@@ -259,6 +255,20 @@ def sample_chain(
         else:
             sample_pixels(input, batch, *common, fill=fill, out=window)
     return out
+
+
+def _tile_coordinates(steps, spatial, rows, stats):
+    """Chain coordinates of rows (slices) ``low:high``, in one call (the margins antialiasing
+    reads come with the tile, as without ``stats``); ``stats`` counts only the tile's own rows
+    ``start:stop``: the margins' points (a row or slice each side) are taken off again."""
+    low, start, stop, high = rows
+    coords = chain_coordinates(steps, spatial, low, high, stats)
+    if stats is not None and (low, high) != (start, stop):
+        margins: dict = {}
+        chain_coordinates(steps, spatial, low, start, margins)
+        chain_coordinates(steps, spatial, stop, high, margins)
+        stats["outside"] = stats.get("outside", 0) - margins.get("outside", 0)
+    return coords
 
 
 def warp_flow(

@@ -31,10 +31,15 @@ _RUN_ATTRIBUTE = "user.gswarp.run"
 
 
 _HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
-_OWNER = f"gswarp-{os.getpid()}@{_HOST}"  # in every temporary file's name: who may remove it
 _LEFTOVER = re.compile(r"^\..+\.gswarp-(\d+)@([A-Za-z0-9_.-]+)\.[A-Za-z0-9_]+\.tmp$")
 _CLEANED: set[str] = set()
 _CLEANED_LOCK = threading.Lock()
+
+
+def _owner() -> str:
+    """In every temporary file's name: who may remove it (read at each call: a forked child
+    writes under its own pid)."""
+    return f"gswarp-{os.getpid()}@{_HOST}"
 
 
 def clean_leftovers(folder: Path) -> list[Path]:
@@ -122,7 +127,7 @@ def atomic_output(
         target.parent.mkdir(parents=True, exist_ok=True)
         clean_leftovers(target.parent)
         fd, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.{_OWNER}.", suffix=".tmp"
+            dir=target.parent, prefix=f".{target.name}.{_owner()}.", suffix=".tmp"
         )
     except OSError as error:
         raise InputError(f"{target}: cannot write: {error.strerror or error}") from None

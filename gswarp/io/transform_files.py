@@ -209,24 +209,23 @@ def _itk_text_affine(path: Path) -> np.ndarray | None:
 
 def _itk_linear(name: str, parameters: np.ndarray, fixed: np.ndarray) -> np.ndarray | None:
     """The RAS matrix of an ITK affine or translation transform from its class name and
-    parameters; None for other classes."""
+    parameters; None for other classes. Non-finite or huge parameters give a non-finite matrix,
+    without NumPy's warnings: :func:`_checked` refuses it by name."""
     lps = np.eye(4)
-    if not np.all(np.isfinite(parameters)) or not np.all(np.isfinite(fixed)):
-        lps[:] = np.nan  # _checked refuses it by name
-        return lps
-    if name.startswith(_ITK_AFFINE_CLASSES) and name.endswith("_3_3") and parameters.size == 12:
-        linear = parameters[:9].reshape(3, 3)
-        center = fixed if fixed.size == 3 else np.zeros(3)
-        lps[:3, :3] = linear
-        with np.errstate(all="ignore"):  # huge values overflow: _checked refuses the result
+    with np.errstate(all="ignore"):
+        if name.startswith(_ITK_AFFINE_CLASSES) and name.endswith("_3_3") and parameters.size == 12:
+            linear = parameters[:9].reshape(3, 3)
+            center = fixed if fixed.size == 3 else np.zeros(3)
+            lps[:3, :3] = linear
             lps[:3, 3] = parameters[9:] + center - linear @ center
-    elif (
-        name.startswith("TranslationTransform_") and name.endswith("_3_3") and parameters.size == 3
-    ):
-        lps[:3, 3] = parameters
-    else:
-        return None
-    with np.errstate(all="ignore"):  # huge values overflow: _checked refuses the result
+        elif (
+            name.startswith("TranslationTransform_")
+            and name.endswith("_3_3")
+            and parameters.size == 3
+        ):
+            lps[:3, 3] = parameters
+        else:
+            return None
         return _LPS @ lps @ _LPS
 
 
