@@ -75,10 +75,15 @@ HOLDER = textwrap.dedent(
     from gswarp.drawlog import DrawLog
     path, append, count = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3])
     padding = int(sys.argv[4])
+    line = {"input": "/a", "output": "/b", "name": "n", "note": "y" * padding}
     with DrawLog(Path(path), append) as log:
+        # a run that starts a log has written its lines before the test goes on; an appending
+        # one appends while the test appends too
+        for _ in range(0 if append else count):
+            log.write(line)
         print("open", flush=True)
-        for index in range(count):
-            log.write({"input": "/a", "output": f"/b{index}", "name": "n", "note": "y" * padding})
+        for _ in range(count if append else 0):
+            log.write(line)
         time.sleep(float(sys.argv[5]))
     """
 )

@@ -99,11 +99,12 @@ class _RawVolume:
     def __getstate__(self) -> dict:  # sent to workers without the open descriptor
         return {**self.__dict__, "_descriptor": None}
 
-    def __del__(self) -> None:
-        # plain try: at interpreter exit module globals (contextlib) may already be None
+    def __del__(self, _close=os.close) -> None:
+        # os.close bound at definition: at interpreter exit the module's globals (os,
+        # contextlib) may already be None when this runs
         if getattr(self, "_descriptor", None) is not None:
             try:  # noqa: SIM105
-                os.close(self._descriptor)
+                _close(self._descriptor)
             except OSError:
                 pass
 
