@@ -26,6 +26,7 @@ from gswarp.io.images import (
     read_image,
     write_image,
 )
+from gswarp.io.remarks import reading
 from gswarp.io.volumes import VOLUME_SUFFIXES, read_volume, volume_format, write_volume
 from gswarp.plan import Plan, resolve, size_text
 from gswarp.spec import WarpSpec
@@ -301,7 +302,7 @@ def is_volume_path(path: Path) -> bool:
     if path.suffix.lower() not in (".tif", ".tiff"):
         return False
     try:
-        with Image.open(path) as image:
+        with reading(path), Image.open(path) as image:
             return getattr(image, "n_frames", 1) > 1
     except (OSError, ValueError, TypeError, Image.DecompressionBombError):
         return False  # the image reader reports the problem (Pillow: TypeError on a cut TIFF)

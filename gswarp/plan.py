@@ -292,6 +292,12 @@ def check_fields(spec: WarpSpec, spatial: int | None = None) -> None:
                 _file_components(transform, spec)
             except InputError as error:
                 raise SpecError(f"{_where(spec, index)}.file: {error}") from None
+    output = spec.output.size
+    if isinstance(output, tuple) and output[0] == "like":
+        try:
+            reference_grid(output[1])  # read once: a bad reference fails the run, not each input
+        except InputError as error:
+            raise SpecError(f"{spec.source}: output.like: {error}") from None
 
 
 def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | None) -> Plan:
@@ -330,7 +336,10 @@ def _resolve_chain(spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | N
 
 
 def _check_fsl_text(path: Path) -> None:
-    """An FSL FLIRT ``.mat`` is 4 rows of 4 numbers (the rest is checked with the grids)."""
+    """An FSL FLIRT ``.mat`` is 4 rows of 4 numbers, finite, invertible, last row 0 0 0 1
+    (its meaning is checked with the grids)."""
+    from gswarp.io.transform_files import checked_matrix
+
     try:
         values = np.loadtxt(path, dtype=np.float64, ndmin=2)
     except (OSError, ValueError) as error:
@@ -341,6 +350,7 @@ def _check_fsl_text(path: Path) -> None:
         raise InputError(
             f"{path}: not an FSL FLIRT matrix: expected 4 rows of 4 numbers, got {values.shape}"
         )
+    checked_matrix(str(path), values)
 
 
 def _like_nifti(spec: WarpSpec) -> Path | None:

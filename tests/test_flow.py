@@ -231,7 +231,7 @@ class TestFieldFiles:
 
     def test_not_an_array(self, tmp_path):
         (tmp_path / "f.npy").write_bytes(b"junk")
-        with pytest.raises(InputError, match=r"f\.npy: cannot read the flow field"):
+        with pytest.raises(InputError, match=r"f\.npy: not a \.npy file"):
             load_field(tmp_path / "f.npy", 2)
 
 

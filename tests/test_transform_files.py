@@ -196,7 +196,7 @@ def test_bad_transform_files(tmp_path, moving):
         nibabel.Nifti1Image(np.zeros((4, 4, 4, 1, 3), np.float32), np.eye(4)), tmp_path / "w.nii"
     )
     for name, words in (
-        ("garbage.tfm", "cannot read it as an ITK transform"),
+        ("garbage.tfm", "no 'Transform:' line"),
         ("flirt.mat", "FSL FLIRT matrix is defined on the input and reference images"),
         ("a.xyz", "not a transform file gswarp knows"),
         ("flat.tfm", "a 2-D transform (AffineTransform_double_2_2)"),

@@ -37,6 +37,7 @@ from gswarp.cli.options import (
     sampling_options,
 )
 from gswarp.cli.progress import Progress
+from gswarp.cli.remarks import show_library_warnings
 from gswarp.cli.work import (
     DrawOptions,
     JobResult,
@@ -76,7 +77,8 @@ def plan_destination(
     """Reconcile INPUTs, ``-o``, ``--format`` and ``--stdin-image`` (raises ``UsageError``).
 
     ``-o`` names a file when there is one input (a file, or the stdin image) and ``-o`` has an
-    image suffix and is not an existing folder; ``-o -`` (stdin image only) means stdout.
+    image suffix, is not an existing folder and does not end with ``/``; ``-o -`` (stdin image
+    only) means stdout.
     """
     if stdin_image:
         if inputs:
@@ -92,6 +94,7 @@ def plan_destination(
         raise click.UsageError("- (read paths from stdin) may be given once")
     out = Path(output)
     single = len(inputs) == 1 and inputs[0] != "-" and not Path(inputs[0]).is_dir()
+    single = single and not output.endswith(("/", os.sep))  # ``-o x.png/``: a folder
     if single and is_supported_name(out.name) and not out.is_dir():
         return Destination(file=_output_file(out, format))
     if single and out.suffix and not out.exists() and out.suffix.lower() in _IMAGE_LIKE:
@@ -497,6 +500,7 @@ def apply(
     )
     threads = jobs or available_cores()
     announce_compiling(quiet)
+    show_library_warnings(quiet)
     show = progress if progress is not None else (sys.stderr.isatty() and not quiet)
     if replay_path:
         if spec_path or inputs or pairs or stdin_image or log_path or variants or seed is not None:
@@ -752,6 +756,8 @@ def _replay_jobs(log: Path, output: str | None) -> tuple[list[Job], dict]:
             by_output[resolved] = (entry, target, error)
     except GswarpError as error:
         fail(str(error))
+    if not by_output:
+        fail(f"{log}: holds no output lines: nothing to replay (is it the --log of a run?)")
     units: dict[object, list[tuple[LogEntry, Path, str | None]]] = {}
     for line in by_output.values():
         units.setdefault(line[0].unit, []).append(line)

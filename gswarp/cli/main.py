@@ -145,8 +145,10 @@ def main() -> None:
     interruption outside a command's own handling (start-up, a cluster starting) is one line
     and ``128 + N``, not a traceback or click's "Aborted!" with status 1."""
     from gswarp.cli import signals
+    from gswarp.cli.remarks import show_library_warnings
 
     signals.install()
+    show_library_warnings()
     if "scipy.linalg" not in sys.modules:
         sys.meta_path.insert(0, _HideScipyLinalgFromNumba())
     try:

@@ -23,8 +23,10 @@ EXIT_USAGE = 2  # signals: 128 + N (gswarp.cli.signals.exit_status)
 
 
 def echo_error(message: str) -> None:
-    """One line on stderr, prefixed with the program name."""
-    click.echo(f"gswarp: error: {message}", err=True)
+    """One line on stderr, prefixed with the program name (a message of several lines, as a
+    third-party library may word one, is joined into one)."""
+    line = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    click.echo(f"gswarp: error: {line}", err=True)
 
 
 class OnceWarnings:

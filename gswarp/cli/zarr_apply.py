@@ -15,7 +15,7 @@ from gswarp.cli.options import (
     echo_error,
 )
 from gswarp.cli.progress import Progress
-from gswarp.errors import GswarpError
+from gswarp.errors import GswarpError, first_line
 from gswarp.io.zarrs import is_zarr_location, location_name
 
 
@@ -146,7 +146,7 @@ def _warp_one(spec, source: str, target: str, options: ZarrOptions, scheduler) -
         echo_error(str(error))
         return False
     except (OSError, ValueError, TypeError, KeyError) as error:  # stores, codecs, workers
-        echo_error(f"{source}: {type(error).__name__}: {error}")
+        echo_error(f"{source} -> {target}: a chunk failed: {first_line(error)}")
         return False
     click.echo(target)
     if options.verbose:

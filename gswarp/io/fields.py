@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gswarp.errors import InputError
+from gswarp.errors import InputError, first_line
+from gswarp.io.gzipped import GZIP_ERRORS
+from gswarp.io.remarks import reading
 
 __all__ = ["field_layout", "load_field"]
 
@@ -85,13 +87,18 @@ def _read_array(path: Path, key: str | None) -> np.ndarray:
         from gswarp.io.volumes import _tifffile
 
         try:
-            return _tifffile().imread(path)
+            with reading(path):
+                return _tifffile().imread(path)
         except (OSError, ValueError) as error:
             raise InputError(f"{path}: cannot read the flow field: {error}") from None
+    if name.endswith(".npy"):
+        from gswarp.io.volumes import load_npy
+
+        return load_npy(path)
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise InputError(f"{path}: cannot read the flow field: {error}") from None
+        raise InputError(f"{path}: cannot read the flow field: {first_line(error)}") from None
     if isinstance(loaded, np.ndarray):
         return loaded
     with loaded:
@@ -108,13 +115,13 @@ def _read_array(path: Path, key: str | None) -> np.ndarray:
 
 
 def _read_nifti_field(path: Path) -> np.ndarray:
-    from gswarp.io.volumes import _nibabel
+    from gswarp.io.volumes import _load_nifti, _nibabel
 
-    nibabel = _nibabel()
+    image = _load_nifti(_nibabel(), path, None)
     try:
-        data = np.asanyarray(nibabel.load(str(path)).dataobj, dtype=np.float64)
-    except (OSError, ValueError, nibabel.filebasedimages.ImageFileError) as error:
-        raise InputError(f"{path}: cannot read the flow field: {error}") from None
+        data = np.asanyarray(image.dataobj, dtype=np.float64)
+    except (OSError, ValueError, EOFError, *GZIP_ERRORS) as error:
+        raise InputError(f"{path}: cannot read the flow field: {first_line(error)}") from None
     if data.ndim == 5 and data.shape[3] == 1:
         data = data[:, :, :, 0, :]
     if data.ndim != 4:

@@ -24,6 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gswarp.errors import InputError
 from gswarp.io.atomic import atomic_output
+from gswarp.io.remarks import reading
 from gswarp.options import native_order
 
 __all__ = [
@@ -198,7 +199,7 @@ def _orientation(image: Image.Image) -> int:
 def probe_image(path: Path) -> ImageProbe:
     """Read only the header of ``path``: its geometry after the EXIF orientation is applied."""
     name = str(path)
-    with _open(path, name) as image:
+    with reading(name), _open(path, name) as image:
         mode = _target_mode(image, name)
         width, height = image.size
         if _orientation(image) in (5, 6, 7, 8):  # transposed: width and height swap
@@ -217,7 +218,7 @@ def read_image(source: Path | BinaryIO, name: str | None = None) -> ImageFile:
         its name.
     """
     name = name or str(source)
-    with _open(source, name) as opened:
+    with reading(name), _open(source, name) as opened:
         try:
             mode = _target_mode(opened, name)
             image = opened

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from gswarp.errors import InputError
+from gswarp.io.remarks import reading
 from gswarp.options import native_order
 
 __all__ = ["file_kind", "open_file_array", "open_file_source"]
@@ -71,6 +72,10 @@ class _RawVolume:
         self.shape = tuple(int(n) for n in shape)
         self.dtype = np.dtype(dtype)
         self._descriptor: int | None = None
+        needed = self.offset + int(np.prod(self.shape)) * self.dtype.itemsize
+        found = os.stat(file).st_size
+        if found < needed:  # said now, not by the window that reaches the end
+            raise InputError(f"{file}: {found} bytes, but its header says {needed} (cut short?)")
 
     def _fd(self) -> int:
         if self._descriptor is None:
@@ -177,11 +182,33 @@ def open_file_array(kind: str, path: str) -> Any:
 
         zarr = zarr_modules()
         try:
-            store = _tifffile().imread(path, aszarr=True, series=0, level=0)
+            with reading(path):
+                _check_tiff_extent(_tifffile(), path)
+                store = _tifffile().imread(path, aszarr=True, series=0, level=0)
             return zarr.open_array(store, mode="r")
         except (OSError, ValueError, KeyError, IndexError) as error:
             raise InputError(f"{path}: not a TIFF stack tifffile can read: {error}") from None
     raise ValueError(f"unknown volume file kind {kind!r}")
+
+
+def _check_tiff_extent(tifffile, path: str) -> None:
+    """Every page's data lies inside the file: a stack cut short is refused when it is opened,
+    not by the window that reaches its end after the other windows were written."""
+    size = os.stat(path).st_size
+    with tifffile.TiffFile(path) as tiff:
+        series = tiff.series[0]
+        ends = []
+        if series.dataoffset is not None:  # stored in one piece: the shape says how long
+            ends.append(("its data", series.dataoffset + series.nbytes))
+        for index, page in enumerate(tiff.pages):
+            pieces = zip(page.dataoffsets, page.databytecounts, strict=False)
+            ends.append((f"page {index}'s data", max((o + c for o, c in pieces), default=0)))
+        for what, end in ends:
+            if end > size:
+                raise InputError(
+                    f"{path}: {what} ends at byte {end}, past the end of the file ({size} "
+                    "bytes): cut short?"
+                )
 
 
 def open_file_source(location: str, level: int = 0):
@@ -212,8 +239,10 @@ def open_file_source(location: str, level: int = 0):
         )
     affine, units, scale, translation = None, (None, None, None), (1.0,) * 3, (0.0,) * 3
     if kind == "nifti":
+        from gswarp.io.volumes import world_affine
+
         image = _nifti(path)
-        affine = np.asarray(image.affine, dtype=np.float64)
+        affine = world_affine(location, image)
         unit = _NIFTI_UNITS.get(image.header.get_xyzt_units()[0])
         units = (unit, unit, unit)
         linear = affine[:3, :3]

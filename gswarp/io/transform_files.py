@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from gswarp.errors import BackendError, InputError, first_line
+from gswarp.io.gzipped import GZIP_ERRORS
 
 __all__ = [
     "DisplacementField",
@@ -159,7 +160,7 @@ def _read_linear(path: str, label: str, **options) -> np.ndarray:
             loaded = nitransforms.linear.load(path, **options)
     except Exception as error:  # nitransforms raises many kinds for a file it cannot parse
         raise InputError(f"{path}: cannot read it as {label} ({first_line(error)})") from None
-    return _checked(path, np.asarray(loaded.matrix, dtype=np.float64))
+    return checked_matrix(path, np.asarray(loaded.matrix, dtype=np.float64))
 
 
 _ITK_AFFINE_CLASSES = ("AffineTransform_", "MatrixOffsetTransformBase_")
@@ -174,43 +175,69 @@ def _itk_text_affine(path: Path) -> np.ndarray | None:
     (measured 5.9e-7 on a rotation with a centre 20 mm away); ITK writes them with 17 digits.
     An ITK transform maps a fixed LPS point ``p`` to ``M (p - c) + c + t`` (``Parameters``:
     ``M`` row by row, then ``t``; ``FixedParameters``: the centre ``c``)."""
+    text_name = path.name.lower().endswith((".tfm", ".txt"))
     try:
         text = path.read_text(encoding="ascii")
-    except (UnicodeDecodeError, OSError):
-        return None
+    except UnicodeDecodeError:
+        if text_name:
+            raise InputError(f"{path}: not an ITK text transform file (binary content)") from None
+        return None  # ITK's binary .mat: nitransforms reads it
     if not text.startswith("#Insight Transform File"):
+        if text_name:
+            raise InputError(
+                f"{path}: not an ITK text transform file "
+                + ("(it is empty)" if not text.strip() else "(no '#Insight Transform File' line)")
+            )
         return None
     fields: dict[str, list[str]] = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
         if key in ("Transform", "Parameters", "FixedParameters"):
             fields.setdefault(key, []).append(value.strip())
-    classes = fields.get("Transform", [])
-    if len(classes) != 1 or len(fields.get("Parameters", [])) != 1:
-        return None  # composite or empty: nitransforms decides
+    _check_itk_fields(path, fields)
+    classes = fields["Transform"]
+    if len(classes) != 1:
+        return None  # a composite: nitransforms decides
     name = classes[0]
     if name.endswith("_2_2"):
         raise InputError(
             f"{path}: a 2-D transform ({name}); transform files apply to 3-D volumes here"
         )
-    try:
-        parameters = np.array(fields["Parameters"][0].split(), dtype=np.float64)
-        fixed = np.array((fields.get("FixedParameters") or [""])[0].split(), dtype=np.float64)
-    except ValueError:
-        return None
+    parameters = np.array(fields["Parameters"][0].split(), dtype=np.float64)
+    fixed = np.array((fields.get("FixedParameters") or [""])[0].split(), dtype=np.float64)
     linear = _itk_linear(name, parameters, fixed)
     if linear is None:  # never read another class's parameters as an affine's
         raise InputError(
             f"{path}: holds a {name} with {parameters.size} parameters, which gswarp does not "
             "read as one (affine and translation transforms)"
         )
-    return _checked(str(path), linear)
+    return checked_matrix(str(path), linear)
+
+
+def _check_itk_fields(path: Path, fields: dict[str, list[str]]) -> None:
+    """Each transform of an ITK text file has its class and numeric parameters (a file cut
+    short, or edited by hand, is named here rather than deep in a parser)."""
+    classes = fields.get("Transform", [])
+    if not classes:
+        raise InputError(f"{path}: no 'Transform:' line (an ITK transform file cut short?)")
+    for key in ("Parameters", "FixedParameters"):
+        if key == "Parameters" and len(fields.get(key, [])) != len(classes):
+            raise InputError(
+                f"{path}: {len(classes)} transform(s) but {len(fields.get(key, []))} "
+                "'Parameters:' line(s) (an ITK transform file cut short?)"
+            )
+        for values in fields.get(key, []):
+            try:
+                np.array(values.split(), dtype=np.float64)
+            except ValueError:
+                shown = values if len(values) < 40 else values[:37] + "..."
+                raise InputError(f"{path}: its {key} are not numbers: {shown!r}") from None
 
 
 def _itk_linear(name: str, parameters: np.ndarray, fixed: np.ndarray) -> np.ndarray | None:
     """The RAS matrix of an ITK affine or translation transform from its class name and
     parameters; None for other classes. Non-finite or huge parameters give a non-finite matrix,
-    without NumPy's warnings: :func:`_checked` refuses it by name."""
+    without NumPy's warnings: :func:`checked_matrix` refuses it by name."""
     lps = np.eye(4)
     with np.errstate(all="ignore"):
         if name.startswith(_ITK_AFFINE_CLASSES) and name.endswith("_3_3") and parameters.size == 12:
@@ -294,7 +321,7 @@ def _component(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray):
         raise InputError(f"{path}: a 2-D transform ({name}); transform files apply to volumes")
     linear = _itk_linear(name, parameters, fixed)
     if linear is not None:
-        return _checked(path, linear)
+        return checked_matrix(path, linear)
     if name.startswith("DisplacementFieldTransform_") and fixed.size == 18:
         shape = tuple(int(np.rint(v)) for v in fixed[:3])  # (X, Y, Z)
         if parameters.size != 3 * int(np.prod(shape)):
@@ -354,15 +381,14 @@ def load_displacement_field(path: Path, invert: bool = False) -> DisplacementFie
 
 @functools.lru_cache(maxsize=8)
 def _load_field(path: str, mtime: int, size: int) -> DisplacementField:
-    from gswarp.io.volumes import _nibabel
+    from gswarp.io.volumes import _load_nifti, _nibabel, world_affine
 
-    nibabel = _nibabel()
+    image = _load_nifti(_nibabel(), Path(path), None)
     try:
-        image = nibabel.load(path)
         data = np.asanyarray(image.dataobj)
-    except Exception as error:  # nibabel raises several kinds for a file it cannot read
+    except (OSError, ValueError, EOFError, *GZIP_ERRORS) as error:
         raise InputError(
-            f"{path}: not a NIfTI displacement field nibabel can read ({error})"
+            f"{path}: cannot read the displacement field's values: {first_line(error)}"
         ) from None
     shape = data.shape
     if len(shape) == 5 and shape[3] == 1:
@@ -377,7 +403,7 @@ def _load_field(path: str, mtime: int, size: int) -> DisplacementField:
         raise InputError(f"{path}: the displacement field holds NaN or infinite values")
     values = np.ascontiguousarray(values.transpose(2, 1, 0, 3))  # (Z, Y, X, 3)
     values.setflags(write=False)
-    return DisplacementField(values, np.asarray(image.affine, dtype=np.float64))
+    return DisplacementField(values, world_affine(path, image))
 
 
 def load_affine(path: Path, format: str | None = None, invert: bool = False) -> np.ndarray:
@@ -414,8 +440,9 @@ def _load(path: str, mtime: int, size: int, kind: str) -> np.ndarray:
     return _read_linear(path, f"{label[kind]} transform", fmt=_NITRANSFORMS_FORMAT[kind])
 
 
-def _checked(path: str, matrix: np.ndarray) -> np.ndarray:
-    """``matrix`` as one finite, invertible 4x4."""
+def checked_matrix(path: str, matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` as one finite, invertible 4x4 whose last row is 0 0 0 1 (or an
+    :class:`InputError` naming ``path`` and what is wrong)."""
     if matrix.ndim == 3:  # a list of transforms (one per volume of a series)
         if matrix.shape[0] != 1:
             raise InputError(

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from gswarp.errors import BackendError, InputError
+from gswarp.errors import BackendError, InputError, first_line
 from gswarp.io.atomic import atomic_output
 from gswarp.io.gzipped import DEFAULT_LEVEL, GZIP_ERRORS, open_gzip, write_gzip
+from gswarp.io.remarks import reading
 from gswarp.options import native_order
 
 __all__ = [
@@ -105,12 +106,13 @@ def read_volume(path: Path) -> VolumeFile:
     kind = volume_format(path) or "tiff"
     try:
         if kind == "npy":
-            voxels = np.load(path, allow_pickle=False)
+            voxels = load_npy(path)
             meta = VolumeMeta("npy")
         elif kind == "nifti":
             voxels, meta = _read_nifti(path)
         else:
-            voxels = _tifffile().imread(path)
+            with reading(path):
+                voxels = _tifffile().imread(path)
             meta = VolumeMeta("tiff")
     except (OSError, ValueError, EOFError) as error:
         if isinstance(error, InputError):
@@ -118,6 +120,42 @@ def read_volume(path: Path) -> VolumeFile:
         raise InputError(f"{path}: cannot read: {error}") from None
     _check_shape(path, kind, voxels.shape)
     return VolumeFile(native_order(voxels), meta)  # a big-endian file: the same values
+
+
+def load_npy(path: Path, mmap_mode: str | None = None) -> np.ndarray:
+    """A ``.npy`` file's array (memory-mapped with ``mmap_mode``); never unpickles.
+
+    Raises
+    ------
+    InputError
+        Not a ``.npy`` file (no NumPy header), a file holding Python objects, or a file cut
+        short; the message names ``path``.
+    """
+    try:
+        with open(path, "rb") as stream:
+            magic = stream.read(6)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {first_line(error, named=False)}") from None
+    if magic != b"\x93NUMPY":
+        raise InputError(
+            f"{path}: not a .npy file ("
+            + ("it is empty)" if not magic else "it does not start with NumPy's header)")
+        )
+    try:
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise InputError(
+                f"{path}: holds Python objects (a pickled array); gswarp reads numeric arrays "
+                "only, and never unpickles a file (it could run code)"
+            ) from None
+        raise InputError(
+            f"{path}: cannot read (cut short?): {first_line(error, named=False)}"
+        ) from None
+    except (OSError, EOFError) as error:
+        raise InputError(
+            f"{path}: cannot read (cut short?): {first_line(error, named=False)}"
+        ) from None
 
 
 def _check_shape(path: Path, kind: str, shape: tuple[int, ...]) -> None:
@@ -154,7 +192,7 @@ def probe_volume(path: Path) -> VolumeProbe:
     affine = None
     try:
         if kind == "npy":
-            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            array = load_npy(path, mmap_mode="r")
             shape, dtype = array.shape, array.dtype
         elif kind == "nifti":
             image = _load_nifti(_nibabel(), path, None)  # the header only: voxels stay on disk
@@ -163,9 +201,9 @@ def probe_volume(path: Path) -> VolumeProbe:
                 shape = (*shape[:3], shape[4])
             shape = (shape[2], shape[1], shape[0], *shape[3:])  # (K, J, I[, C])
             dtype = image.header.get_data_dtype()
-            affine = np.asarray(image.affine, dtype=np.float64)
+            affine = world_affine(path, image)
         else:
-            with _tifffile().TiffFile(path) as tiff:
+            with reading(path), _tifffile().TiffFile(path) as tiff:
                 shape, dtype = tiff.series[0].shape, tiff.series[0].dtype
     except (OSError, ValueError, EOFError) as error:
         if isinstance(error, InputError):
@@ -194,20 +232,52 @@ def _read_nifti(path: Path) -> tuple[np.ndarray, VolumeMeta]:
     slope, inter = float(image.dataobj.slope), float(image.dataobj.inter)
     if (slope, inter) != (1.0, 0.0):  # nibabel moves the scaling to the proxy on load
         header.set_slope_inter(slope, inter)
-    return voxels, VolumeMeta("nifti", header, np.asarray(image.affine, dtype=np.float64))
+    return voxels, VolumeMeta("nifti", header, world_affine(path, image))
+
+
+def world_affine(path: Path, image) -> np.ndarray:
+    """``image``'s voxel (x, y, z) -> world affine (4x4, nibabel's choice: the sform when its
+    code is set, else the qform, else the voxel sizes), checked to be a map of space.
+
+    Raises
+    ------
+    InputError
+        The affine is not finite or its 3x3 part is singular (a zero column or row, a volume
+        flattened to a plane): the header gives no voxel -> world map to warp in or to write.
+    """
+    affine = np.asarray(image.affine, dtype=np.float64)
+    header = image.header
+    if int(header["sform_code"]) > 0:
+        which = f"sform (sform_code {int(header['sform_code'])})"
+    elif int(header["qform_code"]) > 0:
+        which = f"qform (qform_code {int(header['qform_code'])})"
+    else:
+        which = "voxel sizes (pixdim)"
+    fix = "fix its header (e.g. copy a valid qform to the sform) or save it again with its tool"
+    if not np.isfinite(affine).all():
+        raise InputError(f"{path}: its header's {which} has non-finite values: {fix}")
+    singular = np.linalg.svd(affine[:3, :3], compute_uv=False)
+    if not singular[0] > 0 or singular[-1] <= singular[0] * 1e-12:
+        raise InputError(
+            f"{path}: its header's {which} is singular (rows "
+            f"{np.array2string(affine[:3, :3], separator=', ').replace(chr(10), '')}), "
+            f"so voxels have no place in the world: {fix}"
+        )
+    return affine
 
 
 def _load_nifti(nibabel, path: Path, stream):
     """nibabel's image of ``path``, or of the decompressed ``stream`` of it."""
     try:
-        if stream is None:
-            return nibabel.load(str(path))
-        size = stream.read(4)  # sizeof_hdr, in either byte order: 348 NIfTI-1, 540 NIfTI-2
-        stream.seek(0)
-        version = 2 if 540 in (int.from_bytes(size, "little"), int.from_bytes(size, "big")) else 1
-        kind = nibabel.Nifti2Image if version == 2 else nibabel.Nifti1Image
-        holder = nibabel.FileHolder(filename=str(path), fileobj=stream)
-        return kind.from_file_map({"header": holder, "image": holder})
+        with reading(path):
+            if stream is None:
+                return nibabel.load(str(path))
+            size = stream.read(4)  # sizeof_hdr, either byte order: 348 NIfTI-1, 540 NIfTI-2
+            stream.seek(0)
+            two = 540 in (int.from_bytes(size, "little"), int.from_bytes(size, "big"))
+            kind = nibabel.Nifti2Image if two else nibabel.Nifti1Image
+            holder = nibabel.FileHolder(filename=str(path), fileobj=stream)
+            return kind.from_file_map({"header": holder, "image": holder})
     except (
         nibabel.filebasedimages.ImageFileError,
         nibabel.spatialimages.HeaderDataError,
@@ -300,10 +370,8 @@ def _nifti_pieces(header, voxels: np.ndarray) -> Iterator[bytes | memoryview]:
 
 def nifti_grid(path: Path) -> tuple[tuple[int, int, int], np.ndarray]:
     """A NIfTI file's grid: its spatial size (D, H, W) and voxel (x, y, z) -> world affine."""
-    nibabel = _nibabel()
-    try:
-        image = nibabel.load(str(path))
-    except (OSError, nibabel.filebasedimages.ImageFileError) as error:
-        raise InputError(f"{path}: not a NIfTI file nibabel can read: {error}") from None
+    image = _load_nifti(_nibabel(), Path(path), None)
+    if len(image.shape) < 3:
+        raise InputError(f"{path}: expected a 3-D NIfTI volume, got shape {image.shape}")
     i, j, k = (int(n) for n in image.shape[:3])
-    return (k, j, i), np.asarray(image.affine, dtype=np.float64)
+    return (k, j, i), world_affine(path, image)
