@@ -10,16 +10,23 @@ when ``--cluster`` is not given). Workers of a remote cluster must see the same 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+import signal
+from collections.abc import Callable, Iterator, Sequence
 
 from gswarp.errors import BackendError, GswarpError, InputError, first_line
 
 __all__ = ["Scheduler", "cluster_from_environment"]
 
 CONNECT_TIMEOUT = "5s"
+CLOSE_TIMEOUT = 10
+"""Seconds the client and a LocalCluster each get to close."""
+
+LOGGER = logging.getLogger("gswarp")
 
 
 def _dask():
@@ -102,17 +109,24 @@ class Scheduler:
             count, _, memory = cluster.partition(",")
             workers = _local_workers(count, named)
             limit = _memory_limit(memory, named) if memory else "auto"
-            local = distributed.LocalCluster(
-                n_workers=workers,
-                threads_per_worker=2,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address="127.0.0.1:0",
-                memory_limit=limit,
-            )
-            client = distributed.Client(local)
-            each = f", {memory} each" if memory else ""
-            return cls(jobs, client, local, f"LocalCluster, {workers} worker processes{each}")
+            local = client = None
+            try:
+                with _workers_spared_terminal_signals():
+                    local = distributed.LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=2,
+                        processes=True,
+                        host="127.0.0.1",
+                        dashboard_address="127.0.0.1:0",
+                        memory_limit=limit,
+                        silence_logs=logging.CRITICAL,  # their warnings, tracebacks of
+                    )  # cancelled tasks: gswarp reports failed tasks itself, one line each
+                    client = distributed.Client(local)
+                each = f", {memory} each" if memory else ""
+                return cls(jobs, client, local, f"LocalCluster, {workers} worker processes{each}")
+            except BaseException:  # Ctrl-C while it started (held until now): stop what began
+                cls(jobs, client, local).close()
+                raise
         if not re.match(r"^(tcp|tls|ucx|ws|wss)://[^/:]+:\d+/?$", cluster):
             raise InputError(
                 f"{named}: expected local, local:N or a scheduler address with its port, such "
@@ -213,10 +227,49 @@ class Scheduler:
             self.client.run(function)
 
     def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        """Close the client, then the LocalCluster, each within :data:`CLOSE_TIMEOUT` seconds.
+        What does not close in time or fails to (a worker stuck in a task, a scheduler gone)
+        is a warning on the ``gswarp`` logger, not an error: the run's outputs are complete
+        or absent either way (a run once ended in a TimeoutError traceback, status 1, after
+        writing everything)."""
+        for part, what in ((self.client, "client"), (self.cluster, "LocalCluster")):
+            if part is None:
+                continue
+            try:
+                part.close(timeout=CLOSE_TIMEOUT)
+            except Exception as error:  # any failure to close is only reported
+                LOGGER.warning(
+                    "the Dask %s did not close cleanly (%s); its processes end with this one",
+                    what,
+                    first_line(error),
+                )
+
+
+@contextlib.contextmanager
+def _workers_spared_terminal_signals() -> Iterator[None]:
+    """Start worker processes in this block with SIGINT and SIGHUP blocked: Ctrl-C in a
+    terminal signals the whole process group, and workers that took it died with tracebacks
+    (and were restarted by their nannies) while this process was stopping them in order. The
+    block holds a Ctrl-C of this thread back until it ends (the signal stays pending, then
+    arrives), so an interrupt while the cluster starts is not lost.
+
+    The mask is inherited by the threads distributed starts here (its event loop, which
+    spawns the workers and restarts them later) and kept across ``exec``; multiprocessing's
+    resource tracker, which unblocks SIGINT in the thread that first starts it, is started
+    before the mask is set.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no process groups to signal
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    held = {signal.SIGINT, signal.SIGHUP}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _memory_limit(text: str, named: str) -> int:

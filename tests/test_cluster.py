@@ -245,3 +245,77 @@ def test_a_task_whose_workers_keep_dying_fails_its_files_in_one_line_each(tmp_pa
     assert len(flat) == 3
     assert all("its cluster task was lost (KilledWorker" in o.error for o in flat)
     assert all("\n" not in o.error for o in flat)
+
+
+# --------------------------------------------------------------------------------------------
+# faults of a Zarr run on a LocalCluster (subprocesses: real worker processes and signals)
+
+
+def _zarr_run(tmp_path: Path, *cluster: str) -> list[str]:
+    import numpy as np
+
+    from tests.conftest import gswarp_command
+
+    np.save(tmp_path / "v.npy", np.random.default_rng(0).random((64, 64, 64), np.float32))
+    (tmp_path / "r.yaml").write_text("version: 1\ntransform: {affine: {rotate: [5, 0, 0]}}\n")
+    return gswarp_command(
+        "apply", tmp_path / "r.yaml", tmp_path / "v.npy", "-o", tmp_path / "o.zarr", *cluster
+    )
+
+
+def test_workers_that_run_out_of_memory_fail_the_input_in_one_line(tmp_path):
+    """``local:2,100MB``: each worker is over its limit once it has imported the kernels, and
+    Dask's nanny kills it. Was ``FutureCancelledError ... already forgotten`` after 29-52 s
+    (a 150 MB limit); now one line naming the input and what to do, exit 1, in seconds."""
+    import subprocess
+    import time
+
+    from gswarp.io.zarrs import is_complete
+
+    command = _zarr_run(tmp_path, "--cluster", "local:2,100MB")
+    started = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("gswarp: error:")]
+    assert len(errors) == 1, result.stderr
+    assert "v.npy -> " in errors[0] and "lost on the cluster" in errors[0], errors
+    assert "--skip-existing" in errors[0]
+    assert result.stderr.splitlines() == [errors[0], "gswarp: 1 failed, 0 written"]
+    assert took < 60, took
+    assert not is_complete(str(tmp_path / "o.zarr"))
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.2, 2.5])
+def test_ctrl_c_to_the_process_group_ends_a_cluster_run_in_one_line(tmp_path, delay):
+    """Ctrl-C in a terminal signals the whole process group: the worker processes took it too
+    and died with tracebacks (restarted by their nannies), or distributed's atexit failed with
+    ``AssertionError: Status.init`` when it came while the cluster started. Now the workers
+    start with SIGINT blocked, a Ctrl-C while the cluster starts is held until it has started,
+    and at any point the run ends in one line with status 130; --skip-existing finishes it."""
+    import os
+    import signal
+    import subprocess
+
+    from gswarp.io.zarrs import is_complete
+
+    command = _zarr_run(tmp_path, "--cluster", "local:2")
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        process.wait(delay)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGINT)  # the group: gswarp and its workers
+    stdout, stderr = process.communicate(timeout=120)
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    if process.returncode == 0:
+        pytest.skip(f"the run finished within {delay} s, before the signal")
+    assert process.returncode == 130, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gswarp: error: interrupted"), stderr
+    assert stdout == ""
+    resumed = subprocess.run([*command, "--skip-existing", "-q"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert is_complete(str(tmp_path / "o.zarr"))

@@ -362,3 +362,13 @@ def test_a_local_cluster_takes_a_memory_bound_per_worker():
         scheduler.close()
     with pytest.raises(InputError, match="expected local:N,MEMORY"):
         Scheduler.connect("local:1,lots")
+
+
+def test_an_output_ending_in_a_slash_is_a_folder(tmp_path):
+    """``-o small.png/`` for one input: the folder ``small.png`` (created), never a file."""
+    from PIL import Image
+
+    Image.new("L", (8, 6)).save(tmp_path / "a.png")
+    result = _apply(tmp_path, str(tmp_path / "a.png"), "-o", f"{tmp_path / 'small.png'}/")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "small.png").is_dir() and (tmp_path / "small.png" / "a.png").is_file()

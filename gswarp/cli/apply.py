@@ -615,15 +615,10 @@ def _file_cluster(cluster: str | None, backend: str, verbose: int):
         cluster, origin = cluster_from_environment(), "DASK_SCHEDULER_ADDRESS"
     if backend != "cpu":
         raise click.UsageError("--cluster runs on the workers' CPUs: --device cpu")
-    from gswarp.dask_run import Scheduler
+    from gswarp.cli.zarr_apply import announce_scheduler, connect_scheduler
 
-    try:
-        scheduler = Scheduler.connect(cluster, origin=origin)
-    except GswarpError as error:
-        fail(str(error))
+    scheduler = connect_scheduler(cluster, None, origin)
     if verbose:
-        from gswarp.cli.zarr_apply import announce_scheduler
-
         announce_scheduler(scheduler)
     return scheduler
 

@@ -10,7 +10,15 @@ import signal
 import threading
 from collections.abc import Iterator
 
-__all__ = ["Terminated", "deferring", "exit_status", "install", "interruption"]
+__all__ = [
+    "Terminated",
+    "check",
+    "deferring",
+    "exit_status",
+    "install",
+    "interruption",
+    "taken",
+]
 
 
 class Terminated(KeyboardInterrupt):
@@ -23,13 +31,31 @@ class Terminated(KeyboardInterrupt):
 
 _depth = 0  # deferring() blocks entered
 _held: int | None = None  # a signal that arrived inside one
+_raised: int | None = None  # a signal raised as an exception that no handler has taken yet
 
 
 def _raise_for(signum: int) -> None:
+    global _raised
+    _raised = signum
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     signal.signal(signum, signal.SIG_IGN)  # once: the cleanup it starts is not interrupted
     raise Terminated(signum)
+
+
+def taken() -> None:
+    """Say that the interrupt raised has been handled (its run reported and ending)."""
+    global _raised
+    _raised = None
+
+
+def check() -> None:
+    """Raise again an interrupt that was raised but never handled: Python swallows an
+    exception raised inside a garbage-collector callback or a ``__del__`` ("Exception
+    ignored in ..."), where a signal can land as anywhere else -- a Ctrl-C once vanished in
+    distributed's GC callback and the run went on to exit 0. Called at each finished output."""
+    if _raised is not None and _depth == 0:
+        _raise_for(_raised)
 
 
 def _handle(signum: int, frame) -> None:
@@ -54,6 +80,7 @@ def deferring() -> Iterator[None]:
         if _depth == 0 and _held is not None:
             signum, _held = _held, None
             _raise_for(signum)
+        check()
 
 
 def install() -> None:
@@ -68,7 +95,9 @@ def install() -> None:
 
 
 def exit_status(interrupt: BaseException) -> int:
-    """``128 + N`` for the signal that ended the run (SIGINT for a plain Ctrl-C)."""
+    """``128 + N`` for the signal that ended the run (SIGINT for a plain Ctrl-C); the
+    interrupt counts as handled from here (:func:`taken`)."""
+    taken()
     return 128 + int(getattr(interrupt, "signum", signal.SIGINT))
 
 

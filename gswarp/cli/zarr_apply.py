@@ -4,16 +4,13 @@ on the chosen scheduler (:mod:`gswarp.dask_run`)."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from gswarp.cli.options import (
-    EXIT_FILES_FAILED,
-    EXIT_USAGE,
-    echo_error,
-)
+from gswarp.cli.options import EXIT_FILES_FAILED, echo_error, fail
 from gswarp.cli.progress import Progress
 from gswarp.errors import GswarpError, first_line
 from gswarp.io.zarrs import is_zarr_location, location_name
@@ -79,14 +76,10 @@ def run_zarr_apply(spec, inputs: tuple[str, ...], output: str, options: ZarrOpti
         Path(output).mkdir(parents=True, exist_ok=True)
     cluster = options.cluster or cluster_from_environment()
     origin = "--cluster" if options.cluster else "DASK_SCHEDULER_ADDRESS"
-    try:
-        if cluster:
-            scheduler = Scheduler.connect(cluster, options.jobs, origin)
-        else:
-            scheduler = Scheduler.threads(options.jobs)
-    except GswarpError as error:
-        echo_error(str(error))
-        return EXIT_USAGE
+    if cluster:
+        scheduler = connect_scheduler(cluster, options.jobs, origin)
+    else:
+        scheduler = Scheduler.threads(options.jobs)
     if options.verbose:
         announce_scheduler(scheduler)
     failed = written = 0
@@ -139,11 +132,20 @@ def _warp_one(spec, source: str, target: str, options: ZarrOptions, scheduler) -
         bar = None
         if options.progress:
             bar = Progress(len(level0_regions(run)), unit="chunks", eta=True)
-        counts = run_zarr(run, scheduler, (lambda n: bar.update(bar.done + n, 0)) if bar else None)
+        from gswarp.cli.signals import check
+
+        def chunks_done(count: int) -> None:
+            check()  # an interrupt Python swallowed (in a GC callback) stops the run here
+            if bar:
+                bar.update(bar.done + count, 0)
+
+        counts = run_zarr(run, scheduler, chunks_done)
         if bar:
             bar.finish()
     except GswarpError as error:
-        echo_error(str(error))
+        text = str(error)
+        named = text.startswith((location_name(source), str(source), str(target)))
+        echo_error(text if named else f"{source} -> {target}: {text}")
         return False
     except (OSError, ValueError, TypeError, KeyError) as error:  # stores, codecs, workers
         echo_error(f"{source} -> {target}: a chunk failed: {first_line(error)}")
@@ -157,6 +159,22 @@ def _warp_one(spec, source: str, target: str, options: ZarrOptions, scheduler) -
             err=True,
         )
     return True
+
+
+def connect_scheduler(cluster: str, jobs: int | None, origin: str):
+    """``Scheduler.connect`` for the command line: a bad value is one line and exit 2; Ctrl-C
+    (or SIGTERM/SIGHUP) while the cluster starts stops what started, says so in one line and
+    exits 128 + N."""
+    from gswarp.cli.signals import exit_status, interruption
+    from gswarp.dask_run import Scheduler
+
+    try:
+        return Scheduler.connect(cluster, jobs, origin)
+    except GswarpError as error:
+        fail(str(error))
+    except KeyboardInterrupt as interrupt:
+        echo_error(f"{interruption(interrupt)} while the Dask cluster started: nothing written")
+        sys.exit(exit_status(interrupt))
 
 
 def announce_scheduler(scheduler) -> None:
