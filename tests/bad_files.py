@@ -60,28 +60,17 @@ class BadFile:
 # good files, the seeds of the damaged ones
 
 
+def _pillow(format: str) -> bytes:
+    """A 24 x 20 gray ramp in Pillow's ``format`` (PNG, JPEG, TIFF)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.arange(24 * 20, dtype=np.uint8).reshape(20, 24)).save(buffer, format)
+    return buffer.getvalue()
+
+
 def _png() -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.arange(24 * 20, dtype=np.uint8).reshape(20, 24)).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def _jpeg() -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.arange(24 * 20, dtype=np.uint8).reshape(20, 24)).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
-def _tiff_image() -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.arange(24 * 20, dtype=np.uint8).reshape(20, 24)).save(buffer, "TIFF")
-    return buffer.getvalue()
+    return _pillow("PNG")
 
 
 def _tiff_stack() -> bytes:
@@ -245,8 +234,8 @@ def _seeds() -> list[tuple[str, str, bytes]]:
     fsl = b"1 0 0 0\n0 1 0 0\n0 0 1 0\n0 0 0 1\n"
     return [
         (".png", "input", _png()),
-        (".jpg", "input", _jpeg()),
-        (".tif", "input", _tiff_image()),
+        (".jpg", "input", _pillow("JPEG")),
+        (".tif", "input", _pillow("TIFF")),
         (".tif", "input", _tiff_stack()),
         (".npy", "input", _npy(np.zeros((6, 7, 8), np.float32))),
         (".nii", "input", _nifti()),
