@@ -24,9 +24,11 @@ from gswarp.options import Mode, Padding
 
 if TYPE_CHECKING:
     from gswarp.engine import affine_grid, affine_sample, grid_sample, sample_pixels, warp_affine
+    from gswarp.engine.threads import set_num_threads
     from gswarp.engine.tiles import warp_flow
 
 _LAZY = {
+    "set_num_threads": "gswarp.engine.threads",
     "affine_grid": "gswarp.engine",
     "affine_sample": "gswarp.engine",
     "grid_sample": "gswarp.engine",
@@ -74,6 +76,7 @@ __all__ = [
     "affine_sample",
     "grid_sample",
     "sample_pixels",
+    "set_num_threads",
     "warp_affine",
     "warp_flow",
 ]

@@ -436,9 +436,9 @@ def _run_group(work: Callable, threads: int | None, group: Sequence[Job]) -> lis
     if limit is not False:
         allocator.keep_large_buffers_if_room(limit)
     if threads:
-        import numba
+        from gswarp.engine.threads import set_num_threads
 
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        set_num_threads(threads)
     outcomes = []
     for job in group:
         mismatch = _check_same_files(job)

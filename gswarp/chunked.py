@@ -469,9 +469,9 @@ def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) ->
     fill = list(job.fill) if len(job.fill) > 1 else job.fill[0]
     with _ENGINE_LOCK:
         if job.threads:
-            import numba
+            from gswarp.engine.threads import set_num_threads
 
-            numba.set_num_threads(min(job.threads, numba.config.NUMBA_NUM_THREADS))
+            set_num_threads(job.threads)
         result = warp_chain_window(
             window,
             low,

@@ -174,9 +174,9 @@ def _stdin_paths(null: bool) -> Iterator[str]:
 
 def _thread_setup(threads: int):
     def setup() -> None:
-        import numba
+        from gswarp.engine.threads import set_num_threads
 
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        set_num_threads(threads)
 
     return setup
 

@@ -246,6 +246,13 @@ def _kernel_inputs(input, source, out, mode, fill, ct):
     return k_input, source, k_out, fill_c, fill_n, result
 
 
+def _use_core() -> bool:
+    """Whether the compiled engine runs the kernels it has (``GSWARP_ENGINE=core``; issue 28)."""
+    from gswarp.engine import core
+
+    return core.selected()
+
+
 def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct, extra=()) -> None:
     k_input, source, k_out, fill_c, fill_n, result = _kernel_inputs(
         input, source, out, mode, fill, ct
@@ -259,6 +266,17 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
         launch_sampling(
             source_kind, mode, ct, k_input, source, k_out, padding, align_corners, fill, extra
         )
+        if result is not None:
+            out[...] = result
+        return
+    if source_kind in ("grid", "pixels") and input.ndim == 4 and _use_core():
+        from gswarp.engine import core
+
+        native = fill_n if fill_n.dtype == k_input.dtype else fill_c.astype(k_input.dtype)
+        core.grid_sample_2d(
+            k_input, source, k_out, mode, padding, align_corners, source_kind == "pixels",
+            fill_c, native, 0, _rows(out.shape),
+        )  # fmt: skip
         if result is not None:
             out[...] = result
         return

@@ -1,0 +1,94 @@
+"""The compiled CPU engine (``_gswarp_core``, C++ in ``src/``), beside the numba one while the
+port runs (issue 28; ``docs/engine.md``).
+
+The per-point math is ``src/gswarp_core/pointwise.hpp``: the numba engine's
+:mod:`gswarp.engine.pointwise`, function for function, in C++17 that also compiles as CUDA. The
+kernels here take the same arguments as the numba kernels of :mod:`gswarp.engine.cpu` (the
+callers in :mod:`gswarp.engine.api` prepare them the same way) and give the same bits
+(``tests/test_core.py`` compares the two). ``GSWARP_ENGINE=core`` sends the kernels the core
+has to it; every other kernel stays on numba until it is ported.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["available", "grid_sample_2d", "selected", "set_num_threads"]
+
+
+
+def _load():
+    """The extension: the installed one, or the file ``GSWARP_CORE_LIBRARY`` names (a debug
+    or sanitizer build, ``docs/engine.md``); None when neither is there."""
+    path = os.environ.get("GSWARP_CORE_LIBRARY")
+    if path:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("_gswarp_core", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    try:
+        import _gswarp_core
+    except ImportError:  # a source tree without its build: the numba engine runs everything
+        return None
+    return _gswarp_core
+
+
+_core = _load()
+if _core is not None:
+    from gswarp.engine.threads import default_threads
+
+    _core.set_num_threads(default_threads())
+
+
+def available() -> bool:
+    """Whether the compiled engine is installed (``pip install .`` builds it)."""
+    return _core is not None
+
+
+def selected() -> bool:
+    """Whether the kernels the core has run on it (``GSWARP_ENGINE=core``)."""
+    return _core is not None and os.environ.get("GSWARP_ENGINE", "numba") == "core"
+
+
+def set_num_threads(count: int) -> None:
+    """Threads of the compiled kernels' pool (the calling thread included)."""
+    _core.set_num_threads(int(count))
+
+
+def grid_sample_2d(
+    inp: np.ndarray,
+    grid: np.ndarray,
+    out: np.ndarray,
+    mode: int,
+    padding: int,
+    align_corners: bool,
+    pixels: bool,
+    fill_compute: np.ndarray,
+    fill_native: np.ndarray,
+    start: int,
+    stop: int,
+) -> None:
+    """Rows ``start:stop`` of the flattened (batch, row) output of 2-D ``grid_sample``.
+
+    ``inp`` (N, C, H, W) and ``out`` (N, C, Ho, Wo) of one dtype (int8..uint64, float32/64),
+    ``grid`` (N, Ho, Wo, 2) float32/64, normalized (``pixels`` False) or pixel coordinates;
+    ``fill_compute`` the per-channel fill in the compute dtype (float32 or float64, which it
+    names), ``fill_native`` in the input's dtype. Arrays native-order and aligned, any strides.
+    """
+    _core.grid_sample_2d(
+        inp,
+        grid,
+        out,
+        int(mode),
+        int(padding),
+        bool(align_corners),
+        bool(pixels),
+        fill_compute,
+        fill_native,
+        int(start),
+        int(stop),
+    )

@@ -1,0 +1,144 @@
+// grid_sample on the CPU: the explicit-grid kernels (a normalized grid as torch takes it, or a
+// grid of pixel coordinates), over the per-point math of pointwise.hpp.
+//
+// grid_sample_2d_rows<MODE> fills output rows [start, stop) of the flattened (batch, row)
+// index; the module spreads rows over the thread pool. A point whose coordinate is not finite
+// gets the fill value; nearest copies input values without converting them (its fill is in
+// the input's type). The arithmetic is the numba engine's (gswarp/engine/pointwise.py),
+// operation for operation.
+#pragma once
+
+#include "kernels.hpp"
+#include "pointwise.hpp"
+#include "views.hpp"
+
+namespace gswarp {
+inline namespace GSWARP_LEVEL {
+
+// One image of the input: its planes (channels) and the strides within them.
+template <typename In>
+struct Image2d {
+  const In* base;  // inp[n, 0, 0, 0]
+  index_t C, H, W, sc, sy, sx;
+  const In& at(index_t c, index_t y, index_t x) const { return base[c * sc + y * sy + x * sx]; }
+};
+
+// One output point's channels.
+template <typename In>
+struct Pixel {
+  In* base;  // out[n, 0, ho, wo]
+  index_t sc;
+  In& operator[](index_t c) const { return base[c * sc]; }
+};
+
+template <typename In, typename Ct>
+inline void bilinear_point(const Image2d<In>& im, Ct px, Ct py, const Pixel<In>& out,
+                           const Ct* fill) {
+  const index_t H = im.H, W = im.W;
+  if (!(inside(px, W) && inside(py, H))) {  // wholly outside: every corner reads the fill
+    px = Ct(-2);
+    py = Ct(-2);
+  }
+  const Bilinear<Ct> b(px, py);
+  const index_t x0 = b.ix0, y0 = b.iy0;
+  if (x0 >= 0 && x0 + 1 < W && y0 >= 0 && y0 + 1 < H) {  // the common case: no masks
+    const In* p = im.base + y0 * im.sy + x0 * im.sx;
+    for (index_t c = 0; c < im.C; ++c, p += im.sc) {
+      const Ct v = b.combine(Ct(p[0]), Ct(p[im.sx]), Ct(p[im.sy]), Ct(p[im.sy + im.sx]));
+      out[c] = Store<In, Ct>::convert(v);
+    }
+    return;
+  }
+  const bool mx0 = x0 >= 0 && x0 < W, mx1 = x0 + 1 >= 0 && x0 + 1 < W;
+  const bool my0 = y0 >= 0 && y0 < H, my1 = y0 + 1 >= 0 && y0 + 1 < H;
+  const index_t cx0 = py_min(py_max(x0, index_t(0)), W - 1);
+  const index_t cx1 = py_min(py_max(x0 + 1, index_t(0)), W - 1);
+  const index_t cy0 = py_min(py_max(y0, index_t(0)), H - 1);
+  const index_t cy1 = py_min(py_max(y0 + 1, index_t(0)), H - 1);
+  for (index_t c = 0; c < im.C; ++c) {
+    const Ct f = fill[c];
+    const Ct v_nw = (mx0 && my0) ? Ct(im.at(c, cy0, cx0)) : f;
+    const Ct v_ne = (mx1 && my0) ? Ct(im.at(c, cy0, cx1)) : f;
+    const Ct v_sw = (mx0 && my1) ? Ct(im.at(c, cy1, cx0)) : f;
+    const Ct v_se = (mx1 && my1) ? Ct(im.at(c, cy1, cx1)) : f;
+    out[c] = Store<In, Ct>::convert(b.combine(v_nw, v_ne, v_sw, v_se));
+  }
+}
+
+template <typename In, typename Ct>
+inline void nearest_point(const Image2d<In>& im, Ct px, Ct py, const Pixel<In>& out,
+                          const In* fill_native) {
+  const Ct rx = std::nearbyint(px), ry = std::nearbyint(py);
+  if (inside(rx, im.W) && inside(ry, im.H)) {
+    const In* p = im.base + index_in(ry, im.H) * im.sy + index_in(rx, im.W) * im.sx;
+    for (index_t c = 0; c < im.C; ++c) out[c] = p[c * im.sc];
+  } else {
+    for (index_t c = 0; c < im.C; ++c) out[c] = fill_native[c];
+  }
+}
+
+template <typename In, typename Ct>
+inline void bicubic_point(const Image2d<In>& im, Ct x, Ct y, const Pixel<In>& out, int padding,
+                          bool align_corners, const Ct* fill) {
+  const Ct x0 = std::floor(x), y0 = std::floor(y);
+  Ct wx[4], wy[4];
+  cubic_weights(x - x0, wx);
+  cubic_weights(y - y0, wy);
+  index_t ix[4], iy[4];
+  bool mx[4], my[4];
+  cubic_taps(x0, im.W, padding, align_corners, ix, mx);
+  cubic_taps(y0, im.H, padding, align_corners, iy, my);
+  for (index_t c = 0; c < im.C; ++c) {
+    const Ct f = fill[c];
+    Ct rows[4];
+    for (int j = 0; j < 4; ++j) {
+      Ct v[4];
+      for (int i = 0; i < 4; ++i) v[i] = (my[j] && mx[i]) ? Ct(im.at(c, iy[j], ix[i])) : f;
+      rows[j] = cubic_combine(wx, v);
+    }
+    out[c] = Store<In, Ct>::convert(cubic_combine_rows(wy, rows));
+  }
+}
+
+// Output rows [start, stop) of grid_sample 2-D in mode MODE: inp (N, C, H, W), grid
+// (N, Ho, Wo, 2), out (N, C, Ho, Wo). fill: per channel, in Ct; fill_native: in In.
+template <int MODE, typename In, typename G, typename Ct>
+void grid_sample_2d_rows(const View<const In, 4>& inp, const View<const G, 4>& grid,
+                         const View<In, 4>& out, const SampleOptions& o, const Ct* fill,
+                         const In* fill_native, index_t start, index_t stop) {
+  const index_t C = inp.shape[1], H = inp.shape[2], W = inp.shape[3];
+  const index_t Ho = out.shape[2], Wo = out.shape[3];
+  for (index_t job = start; job < stop; ++job) {
+    const index_t n = job / Ho, ho = job - n * Ho;
+    const Image2d<In> im{inp.data + n * inp.stride[0], C, H, W,
+                         inp.stride[1], inp.stride[2], inp.stride[3]};
+    const G* g = grid.data + n * grid.stride[0] + ho * grid.stride[1];
+    In* row = out.data + n * out.stride[0] + ho * out.stride[2];
+    for (index_t wo = 0; wo < Wo; ++wo, g += grid.stride[2]) {
+      const Pixel<In> px_out{row + wo * out.stride[3], out.stride[1]};
+      Ct px = Ct(g[0]), py = Ct(g[grid.stride[3]]);
+      if (!o.pixels) {
+        px = unnormalize_vec(px, W, o.align_corners);
+        py = unnormalize_vec(py, H, o.align_corners);
+      }
+      if (!(finite(px) && finite(py))) {
+        for (index_t c = 0; c < C; ++c)
+          px_out[c] = MODE == NEAREST ? fill_native[c] : Store<In, Ct>::convert(fill[c]);
+        continue;
+      }
+      if (MODE == BICUBIC) {
+        bicubic_point(im, px, py, px_out, o.padding, o.align_corners, fill);
+        continue;
+      }
+      px = pad_vec(px, W, o.padding, o.align_corners);
+      py = pad_vec(py, H, o.padding, o.align_corners);
+      if (MODE == NEAREST)
+        nearest_point(im, px, py, px_out, fill_native);
+      else
+        bilinear_point(im, px, py, px_out, fill);
+    }
+  }
+}
+
+}  // namespace GSWARP_LEVEL
+}  // namespace gswarp

@@ -1,0 +1,123 @@
+// _gswarp_core: the compiled CPU engine's Python bindings (nanobind).
+//
+// Python (gswarp.engine.core) checks every argument and hands over native-order, aligned
+// arrays; these entry points describe them to the kernels of the instruction-set level in
+// use (dispatch.hpp), release the GIL and spread the output rows over the thread pool.
+// Nothing here throws across the boundary except nanobind's argument errors and the
+// TypeError of a dtype no kernel takes (a bug in the caller).
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gswarp_core/dispatch.hpp"
+#include "gswarp_core/kernels.hpp"
+#include "gswarp_core/threads.hpp"
+
+namespace nb = nanobind;
+using gswarp::index_t;
+
+namespace {
+
+using ReadArray = nb::ndarray<nb::ro, nb::device::cpu>;
+using WriteArray = nb::ndarray<nb::device::cpu>;
+
+int kind_of(const nb::dlpack::dtype& t) {
+  using nb::dlpack::dtype_code;
+  if (t.lanes == 1) {
+    if (t.code == static_cast<std::uint8_t>(dtype_code::Float)) {
+      if (t.bits == 32) return gswarp::F32;
+      if (t.bits == 64) return gswarp::F64;
+    } else if (t.code == static_cast<std::uint8_t>(dtype_code::Int)) {
+      switch (t.bits) {
+        case 8: return gswarp::I8;
+        case 16: return gswarp::I16;
+        case 32: return gswarp::I32;
+        case 64: return gswarp::I64;
+      }
+    } else if (t.code == static_cast<std::uint8_t>(dtype_code::UInt)) {
+      switch (t.bits) {
+        case 8: return gswarp::U8;
+        case 16: return gswarp::U16;
+        case 32: return gswarp::U32;
+        case 64: return gswarp::U64;
+      }
+    }
+  }
+  throw nb::type_error("_gswarp_core: no kernel for this dtype");
+}
+
+template <typename Array>
+gswarp::ArrayArg describe(const Array& a) {
+  gswarp::ArrayArg arg{};
+  arg.data = const_cast<void*>(static_cast<const void*>(a.data()));
+  arg.kind = kind_of(a.dtype());
+  arg.ndim = static_cast<int>(a.ndim());
+  if (arg.ndim > 6) throw nb::value_error("_gswarp_core: at most 6 dimensions");
+  for (int i = 0; i < arg.ndim; ++i) {
+    arg.shape[i] = static_cast<index_t>(a.shape(i));
+    arg.stride[i] = static_cast<index_t>(a.stride(i));
+  }
+  return arg;
+}
+
+void require_float(const gswarp::ArrayArg& a, const char* name) {
+  if (a.kind != gswarp::F32 && a.kind != gswarp::F64)
+    throw nb::type_error((std::string("_gswarp_core: ") + name + " must be float32 or float64").c_str());
+}
+
+// grid_sample 2-D over output rows [start, stop): see grid_sample.hpp.
+void grid_sample_2d(ReadArray inp, ReadArray grid, WriteArray out, int mode, int padding,
+                    bool align_corners, bool pixels, ReadArray fill_compute,
+                    ReadArray fill_native, index_t start, index_t stop) {
+  gswarp::GridSample2d args{describe(inp),          describe(grid),        describe(out),
+                            describe(fill_compute), describe(fill_native),
+                            {mode, padding, align_corners, pixels}};
+  require_float(args.grid, "grid");
+  require_float(args.fill_compute, "fill_compute");
+  if (args.inp.kind != args.out.kind || args.inp.kind != args.fill_native.kind)
+    throw nb::type_error("_gswarp_core: inp, out and fill_native must share a dtype");
+  const gswarp::GridSample2dRows rows = gswarp::current_level()->grid_sample_2d;
+  nb::gil_scoped_release release;
+  gswarp::ThreadPool::instance().parallel_for(
+      start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
+}
+
+std::vector<std::string> supported_levels() {
+  std::vector<std::string> names;
+  for (const gswarp::Level& level : gswarp::levels())
+    if (level.supported()) names.emplace_back(level.name);
+  return names;
+}
+
+}  // namespace
+
+NB_MODULE(_gswarp_core, m) {
+  m.doc() = "gswarp's compiled CPU engine (see gswarp.engine.core and docs/engine.md)";
+  gswarp::choose_level();
+  m.def("grid_sample_2d", &grid_sample_2d, nb::arg("inp"), nb::arg("grid"), nb::arg("out"),
+        nb::arg("mode"), nb::arg("padding"), nb::arg("align_corners"), nb::arg("pixels"),
+        nb::arg("fill_compute"), nb::arg("fill_native"), nb::arg("start"), nb::arg("stop"));
+  m.def(
+      "set_num_threads", [](int n) { gswarp::ThreadPool::instance().set_threads(n); },
+      nb::arg("n"), "Threads of the CPU kernels' pool (the calling thread included).");
+  m.def(
+      "get_num_threads", []() { return gswarp::ThreadPool::instance().threads(); },
+      "Threads of the CPU kernels' pool.");
+  m.def("supported_levels", &supported_levels,
+        "The instruction-set levels of this build that this CPU runs, lowest first.");
+  m.def(
+      "get_level", []() { return std::string(gswarp::current_level()->name); },
+      "The instruction-set level the kernels run at.");
+  m.def(
+      "set_level",
+      [](const std::string& name) {
+        if (!gswarp::set_level(name)) throw nb::value_error("_gswarp_core: unknown level");
+      },
+      nb::arg("name"),
+      "Run the kernels at the widest supported level at or below `name` (tests compare them).");
+}

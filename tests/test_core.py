@@ -1,0 +1,210 @@
+"""The compiled engine (``_gswarp_core``) against the numba engine, bit for bit (issue 28).
+
+While the port runs, both engines live side by side: ``GSWARP_ENGINE=core`` sends the kernels
+the core has to it. Every case here runs the public function twice, once per engine, and
+compares the bytes: every input dtype, both grid dtypes, every mode x padding x
+align_corners, normalized and pixel grids, strided / negative / broadcast (zero-stride) inputs,
+grids with NaN, infinities and huge values, per-channel fills, and 1 to 3 threads. The numba
+engine is held to torch by the parity and golden tests, so equality here carries those over.
+"""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+
+import numpy as np
+import pytest
+
+from gswarp import grid_sample, sample_pixels
+from gswarp.engine import core
+
+pytestmark = pytest.mark.skipif(
+    not core.available(), reason="the compiled engine is not built (pip install .)"
+)
+
+INPUT_DTYPES = (
+    "uint8",
+    "int8",
+    "uint16",
+    "int16",
+    "uint32",
+    "int32",
+    "uint64",
+    "int64",
+    "float16",
+    "float32",
+    "float64",
+    "bool",
+)
+MODES = ("bilinear", "nearest", "bicubic")
+PADDINGS = ("zeros", "border", "reflection")
+
+
+def _both(monkeypatch, call):
+    """``call()`` on the numba engine, then on the core: the two results."""
+    monkeypatch.setenv("GSWARP_ENGINE", "numba")
+    expected = call()
+    monkeypatch.setenv("GSWARP_ENGINE", "core")
+    got = call()
+    return expected, got
+
+
+def _same_bits(expected: np.ndarray, got: np.ndarray) -> None:
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    a = np.ascontiguousarray(expected).reshape(-1).view(np.uint8)
+    b = np.ascontiguousarray(got).reshape(-1).view(np.uint8)
+    differ = np.flatnonzero(a != b)
+    assert differ.size == 0, f"{differ.size} of {a.size} bytes differ, first at {differ[:5]}"
+
+
+def _input(rng, dtype: str, shape) -> np.ndarray:
+    if dtype == "bool":
+        return rng.random(shape) < 0.5
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+    return (rng.standard_normal(shape) * 100).astype(dtype)
+
+
+def _grid(rng, shape, dtype, spread=1.3) -> np.ndarray:
+    grid = (rng.random(shape) * 2 - 1) * spread
+    flat = grid.reshape(-1)
+    specials = [np.nan, np.inf, -np.inf, 1e30, -1e30, 0.0, -0.0, 1.0, -1.0, 0.5]
+    picks = rng.choice(flat.size, size=min(len(specials) * 2, flat.size), replace=False)
+    for index, value in zip(picks, specials * 2, strict=False):
+        flat[index] = value
+    return grid.astype(dtype)
+
+
+FAST_DTYPES = ("uint8", "float32", "float64", "bool")  # the rest: -m slow (numba compiles each)
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [d if d in FAST_DTYPES else pytest.param(d, marks=pytest.mark.slow) for d in INPUT_DTYPES],
+)
+@pytest.mark.parametrize("grid_dtype", ["float32", "float64"])
+def test_every_dtype_mode_padding_and_alignment(monkeypatch, dtype, grid_dtype):
+    rng = np.random.default_rng(zlib.crc32(f"{dtype} {grid_dtype}".encode()))
+    image = _input(rng, dtype, (2, 3, 9, 11))
+    grid = _grid(rng, (2, 7, 13, 2), grid_dtype)
+    modes = ("nearest",) if dtype == "bool" else MODES
+    for mode, padding, align in itertools.product(modes, PADDINGS, (False, True)):
+        fill = [1, 0, 1] if dtype == "bool" else [3.0, -2.0, 7.0]
+        if np.dtype(dtype).kind == "u":
+            fill = [3, 0, 7]
+        expected, got = _both(
+            monkeypatch,
+            lambda: grid_sample(image, grid, mode, padding, align, fill=fill),  # noqa: B023
+        )
+        _same_bits(expected, got)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pixel_coordinates(monkeypatch, mode):
+    rng = np.random.default_rng(3)
+    image = _input(rng, "float32", (1, 2, 12, 10))
+    coords = _grid(rng, (1, 8, 9, 2), "float32", spread=1.0) * 14 + 4
+    for padding, align in itertools.product(PADDINGS, (False, True)):
+        expected, got = _both(
+            monkeypatch,
+            lambda: sample_pixels(image, coords, mode, padding, align),  # noqa: B023
+        )
+        _same_bits(expected, got)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_strided_negative_and_broadcast_inputs(monkeypatch, mode):
+    rng = np.random.default_rng(5)
+    base = _input(rng, "float32", (2, 13, 17, 3))
+    layouts = {
+        "hwc view": base.transpose(0, 3, 1, 2),
+        "negative": base.transpose(0, 3, 1, 2)[:, ::-1, ::-2, ::-1],
+        "broadcast": np.broadcast_to(base[:1].transpose(0, 3, 1, 2), (3, 3, 13, 17)),
+    }
+    for name, image in layouts.items():
+        grid = _grid(rng, (image.shape[0], 6, 8, 2), "float64")
+        grid_view = np.swapaxes(np.swapaxes(grid, 1, 2).copy(), 1, 2)  # a strided grid
+        expected, got = _both(monkeypatch, lambda: grid_sample(image, grid_view, mode))  # noqa: B023
+        _same_bits(expected, got)
+        assert got.flags.c_contiguous, name
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_results_do_not_depend_on_the_thread_count(monkeypatch, threads):
+    rng = np.random.default_rng(7)
+    image = _input(rng, "uint8", (3, 3, 40, 50))
+    grid = _grid(rng, (3, 31, 37, 2), "float32")
+    core.set_num_threads(threads)
+    try:
+        expected, got = _both(monkeypatch, lambda: grid_sample(image, grid, "bicubic", "border"))
+    finally:
+        core.set_num_threads(2)
+    _same_bits(expected, got)
+
+
+def test_an_out_array_of_another_layout(monkeypatch):
+    rng = np.random.default_rng(11)
+    image = _input(rng, "int16", (1, 2, 9, 9))
+    grid = _grid(rng, (1, 5, 6, 2), "float32")
+    outs = []
+    for engine in ("numba", "core"):
+        monkeypatch.setenv("GSWARP_ENGINE", engine)
+        out = np.zeros((1, 6, 5, 2), np.int16).transpose(0, 3, 2, 1)
+        grid_sample(image, grid, "bilinear", out=out)
+        outs.append(out)
+    _same_bits(*outs)
+
+
+def test_the_engine_is_selected_by_the_environment(monkeypatch):
+    monkeypatch.setenv("GSWARP_ENGINE", "core")
+    assert core.selected()
+    monkeypatch.setenv("GSWARP_ENGINE", "numba")
+    assert not core.selected()
+
+
+def test_every_instruction_set_level_gives_the_same_bits(monkeypatch):
+    """The kernels are compiled once per level (baseline, AVX2+FMA, AVX-512 on x86-64) and
+    dispatched at run time: each level this machine runs gives the baseline's bytes."""
+    import _gswarp_core
+
+    rng = np.random.default_rng(13)
+    image = _input(rng, "float32", (2, 3, 21, 19))
+    grid = _grid(rng, (2, 17, 23, 2), "float32")
+    levels = _gswarp_core.supported_levels()
+    chosen = _gswarp_core.get_level()
+    monkeypatch.setenv("GSWARP_ENGINE", "core")
+    results = {}
+    try:
+        for level in levels:
+            _gswarp_core.set_level(level)
+            assert _gswarp_core.get_level() == level
+            results[level] = [
+                grid_sample(image, grid, mode, padding)
+                for mode, padding in itertools.product(MODES, PADDINGS)
+            ]
+    finally:
+        _gswarp_core.set_level(chosen)
+    for level in levels[1:]:
+        for expected, got in zip(results["baseline"], results[level], strict=True):
+            _same_bits(expected, got)
+    with pytest.raises(ValueError, match="unknown level"):
+        _gswarp_core.set_level("x86-64-v9")
+
+
+def test_thread_settings_reach_the_core(monkeypatch):
+    import gswarp
+    from gswarp.engine.threads import default_threads
+
+    monkeypatch.setenv("GSWARP_NUM_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.setenv("GSWARP_NUM_THREADS", "zero")
+    assert default_threads() >= 1
+    gswarp.set_num_threads(1)
+    try:
+        import _gswarp_core
+
+        assert _gswarp_core.get_num_threads() == 1
+    finally:
+        gswarp.set_num_threads(default_threads())

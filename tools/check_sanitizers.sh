@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Build the compiled engine with AddressSanitizer + UBSan (Debug, warnings as errors) and run
+# the engine tests that reach every kernel against it (the installed build is not touched:
+# gswarp.engine.core loads the file GSWARP_CORE_LIBRARY names). Usage: tools/check_sanitizers.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build="${GSWARP_SANITIZE_BUILD:-build/sanitize}"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGSWARP_SANITIZE=ON -DGSWARP_WERROR=ON \
+    -DPython_EXECUTABLE="$(command -v python)" > /dev/null
+cmake --build "$build" > /dev/null
+library="$(ls "$build"/_gswarp_core*.so)"
+preload="$(c++ -print-file-name=libasan.so) $(c++ -print-file-name=libubsan.so)"
+# detect_leaks=0: CPython's own allocations at exit are not ours to report
+ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 LD_PRELOAD="$preload" \
+    GSWARP_CORE_LIBRARY="$library" \
+    python -m pytest -q -p no:xdist -p no:cacheprovider -o addopts="" tests/test_core.py
