@@ -167,30 +167,28 @@ def test_the_engine_is_selected_by_the_environment(monkeypatch):
 def test_every_instruction_set_level_gives_the_same_bits(monkeypatch):
     """The kernels are compiled once per level (baseline, AVX2+FMA, AVX-512 on x86-64) and
     dispatched at run time: each level this machine runs gives the baseline's bytes."""
-    import _gswarp_core
-
     rng = np.random.default_rng(13)
     image = _input(rng, "float32", (2, 3, 21, 19))
     grid = _grid(rng, (2, 17, 23, 2), "float32")
-    levels = _gswarp_core.supported_levels()
-    chosen = _gswarp_core.get_level()
+    levels = core.levels()
+    chosen = core.level()
     monkeypatch.setenv("GSWARP_ENGINE", "core")
     results = {}
     try:
         for level in levels:
-            _gswarp_core.set_level(level)
-            assert _gswarp_core.get_level() == level
+            core.set_level(level)
+            assert core.level() == level
             results[level] = [
                 grid_sample(image, grid, mode, padding)
                 for mode, padding in itertools.product(MODES, PADDINGS)
             ]
     finally:
-        _gswarp_core.set_level(chosen)
+        core.set_level(chosen)
     for level in levels[1:]:
         for expected, got in zip(results["baseline"], results[level], strict=True):
             _same_bits(expected, got)
     with pytest.raises(ValueError, match="unknown level"):
-        _gswarp_core.set_level("x86-64-v9")
+        core.set_level("x86-64-v9")
 
 
 def test_thread_settings_reach_the_core(monkeypatch):
@@ -203,8 +201,6 @@ def test_thread_settings_reach_the_core(monkeypatch):
     assert default_threads() >= 1
     gswarp.set_num_threads(1)
     try:
-        import _gswarp_core
-
-        assert _gswarp_core.get_num_threads() == 1
+        assert core.get_num_threads() == 1
     finally:
         gswarp.set_num_threads(default_threads())

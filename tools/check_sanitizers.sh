@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${GSWARP_SANITIZE_BUILD:-build/sanitize}"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGSWARP_SANITIZE=ON -DGSWARP_WERROR=ON \
+generator=(); command -v ninja > /dev/null && generator=(-G Ninja)
+cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug -DGSWARP_SANITIZE=ON -DGSWARP_WERROR=ON \
     -DPython_EXECUTABLE="$(command -v python)" > /dev/null
 cmake --build "$build" > /dev/null
 library="$(ls "$build"/_gswarp_core*.so)"

@@ -15,8 +15,16 @@ import os
 
 import numpy as np
 
-__all__ = ["available", "grid_sample_2d", "selected", "set_num_threads"]
-
+__all__ = [
+    "available",
+    "get_num_threads",
+    "grid_sample_2d",
+    "level",
+    "levels",
+    "selected",
+    "set_level",
+    "set_num_threads",
+]
 
 
 def _load():
@@ -57,6 +65,29 @@ def selected() -> bool:
 def set_num_threads(count: int) -> None:
     """Threads of the compiled kernels' pool (the calling thread included)."""
     _core.set_num_threads(int(count))
+
+
+def get_num_threads() -> int:
+    """Threads of the compiled kernels' pool."""
+    return int(_core.get_num_threads())
+
+
+def levels() -> list[str]:
+    """The instruction-set levels of this build that this CPU runs, lowest first
+    (``baseline``, ``x86-64-v3``, ``x86-64-v4`` on x86-64; ``docs/engine.md``)."""
+    return list(_core.supported_levels())
+
+
+def level() -> str:
+    """The instruction-set level the kernels run at (the widest, unless capped by
+    ``GSWARP_CPU_LEVEL`` or :func:`set_level`)."""
+    return str(_core.get_level())
+
+
+def set_level(name: str) -> None:
+    """Run the kernels at the widest supported level at or below ``name`` (every level gives
+    the same bits; the tests compare them). ValueError for a name no level has."""
+    _core.set_level(name)
 
 
 def grid_sample_2d(

@@ -20,7 +20,7 @@ struct Level {
 
 inline bool always() { return true; }
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if GSWARP_X86_LEVELS
 inline bool has_v3() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("x86-64-v3");
@@ -35,7 +35,7 @@ inline bool has_v4() {
 inline const std::vector<Level>& levels() {
   static const std::vector<Level> all = {
       {"baseline", &always, &baseline::grid_sample_2d},
-#if defined(__x86_64__) || defined(_M_X64)
+#if GSWARP_X86_LEVELS
       {"x86-64-v3", &has_v3, &x86_64_v3::grid_sample_2d},
       {"x86-64-v4", &has_v4, &x86_64_v4::grid_sample_2d},
 #endif

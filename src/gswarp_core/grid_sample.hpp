@@ -20,7 +20,9 @@ template <typename In>
 struct Image2d {
   const In* base;  // inp[n, 0, 0, 0]
   index_t C, H, W, sc, sy, sx;
-  const In& at(index_t c, index_t y, index_t x) const { return base[c * sc + y * sy + x * sx]; }
+  GSWARP_HD const In& at(index_t c, index_t y, index_t x) const {
+    return base[c * sc + y * sy + x * sx];
+  }
 };
 
 // One output point's channels.
@@ -28,11 +30,11 @@ template <typename In>
 struct Pixel {
   In* base;  // out[n, 0, ho, wo]
   index_t sc;
-  In& operator[](index_t c) const { return base[c * sc]; }
+  GSWARP_HD In& operator[](index_t c) const { return base[c * sc]; }
 };
 
 template <typename In, typename Ct>
-inline void bilinear_point(const Image2d<In>& im, Ct px, Ct py, const Pixel<In>& out,
+GSWARP_HD void bilinear_point(const Image2d<In>& im, Ct px, Ct py, const Pixel<In>& out,
                            const Ct* fill) {
   const index_t H = im.H, W = im.W;
   if (!(inside(px, W) && inside(py, H))) {  // wholly outside: every corner reads the fill
@@ -66,7 +68,7 @@ inline void bilinear_point(const Image2d<In>& im, Ct px, Ct py, const Pixel<In>&
 }
 
 template <typename In, typename Ct>
-inline void nearest_point(const Image2d<In>& im, Ct px, Ct py, const Pixel<In>& out,
+GSWARP_HD void nearest_point(const Image2d<In>& im, Ct px, Ct py, const Pixel<In>& out,
                           const In* fill_native) {
   const Ct rx = std::nearbyint(px), ry = std::nearbyint(py);
   if (inside(rx, im.W) && inside(ry, im.H)) {

@@ -48,7 +48,7 @@ using GridSample2dRows = void (*)(const GridSample2d&, index_t start, index_t st
   }
 
 GSWARP_DECLARE_LEVEL(baseline)
-#if defined(__x86_64__) || defined(_M_X64)
+#if GSWARP_X86_LEVELS  // set by CMake where it builds them (x86-64 with GCC or Clang)
 GSWARP_DECLARE_LEVEL(x86_64_v3)
 GSWARP_DECLARE_LEVEL(x86_64_v4)
 #endif
