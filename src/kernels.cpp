@@ -32,7 +32,7 @@ void with_float(int kind, F&& f) {
 
 }  // namespace
 
-void grid_sample_2d(const GridSample2d& a, index_t start, index_t stop) {
+void grid_sample_2d(const GridSample& a, index_t start, index_t stop) {
   with_type(a.inp.kind, [&](auto in_tag) {
     using In = decltype(in_tag);
     with_float(a.grid.kind, [&](auto grid_tag) {
@@ -53,6 +53,34 @@ void grid_sample_2d(const GridSample2d& a, index_t start, index_t stop) {
                                                 stop);
           default:
             return grid_sample_2d_rows<BILINEAR>(inp, grid, out, a.options, fill, native, start,
+                                                 stop);
+        }
+      });
+    });
+  });
+}
+
+void grid_sample_3d(const GridSample& a, index_t start, index_t stop) {
+  with_type(a.inp.kind, [&](auto in_tag) {
+    using In = decltype(in_tag);
+    with_float(a.grid.kind, [&](auto grid_tag) {
+      using G = decltype(grid_tag);
+      with_float(a.fill_compute.kind, [&](auto compute_tag) {
+        using Ct = decltype(compute_tag);
+        const View<const In, 5> inp(a.inp);
+        const View<const G, 5> grid(a.grid);
+        const View<In, 5> out(a.out);
+        const Ct* fill = static_cast<const Ct*>(a.fill_compute.data);
+        const In* native = static_cast<const In*>(a.fill_native.data);
+        switch (a.options.mode) {
+          case NEAREST:
+            return grid_sample_3d_rows<NEAREST>(inp, grid, out, a.options, fill, native, start,
+                                                stop);
+          case BICUBIC:
+            return grid_sample_3d_rows<BICUBIC>(inp, grid, out, a.options, fill, native, start,
+                                                stop);
+          default:
+            return grid_sample_3d_rows<BILINEAR>(inp, grid, out, a.options, fill, native, start,
                                                  stop);
         }
       });

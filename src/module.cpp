@@ -70,18 +70,24 @@ void require_float(const gswarp::ArrayArg& a, const char* name) {
     throw nb::type_error((std::string("_gswarp_core: ") + name + " must be float32 or float64").c_str());
 }
 
-// grid_sample 2-D over output rows [start, stop): see grid_sample.hpp.
-void grid_sample_2d(ReadArray inp, ReadArray grid, WriteArray out, int mode, int padding,
-                    bool align_corners, bool pixels, ReadArray fill_compute,
-                    ReadArray fill_native, index_t start, index_t stop) {
-  gswarp::GridSample2d args{describe(inp),          describe(grid),        describe(out),
+// grid_sample 2-D or 3-D (by inp's ndim: 4 or 5) over output rows [start, stop) of the
+// flattened (batch, [depth,] row) index: see grid_sample.hpp.
+void grid_sample(ReadArray inp, ReadArray grid, WriteArray out, int mode, int padding,
+                 bool align_corners, bool pixels, ReadArray fill_compute, ReadArray fill_native,
+                 index_t start, index_t stop) {
+  gswarp::GridSample args{describe(inp),          describe(grid),        describe(out),
                             describe(fill_compute), describe(fill_native),
                             {mode, padding, align_corners, pixels}};
   require_float(args.grid, "grid");
   require_float(args.fill_compute, "fill_compute");
   if (args.inp.kind != args.out.kind || args.inp.kind != args.fill_native.kind)
     throw nb::type_error("_gswarp_core: inp, out and fill_native must share a dtype");
-  const gswarp::GridSample2dRows rows = gswarp::current_level()->grid_sample_2d;
+  const int spatial = args.inp.ndim - 2;
+  if ((spatial != 2 && spatial != 3) || args.grid.ndim != spatial + 2 ||
+      args.out.ndim != spatial + 2)
+    throw nb::value_error("_gswarp_core: grid_sample takes 4-D or 5-D arrays");
+  const gswarp::Level* level = gswarp::current_level();
+  const gswarp::SampleRows rows = spatial == 2 ? level->grid_sample_2d : level->grid_sample_3d;
   nb::gil_scoped_release release;
   gswarp::ThreadPool::instance().parallel_for(
       start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
@@ -99,7 +105,7 @@ std::vector<std::string> supported_levels() {
 NB_MODULE(_gswarp_core, m) {
   m.doc() = "gswarp's compiled CPU engine (see gswarp.engine.core and docs/engine.md)";
   gswarp::choose_level();
-  m.def("grid_sample_2d", &grid_sample_2d, nb::arg("inp"), nb::arg("grid"), nb::arg("out"),
+  m.def("grid_sample", &grid_sample, nb::arg("inp"), nb::arg("grid"), nb::arg("out"),
         nb::arg("mode"), nb::arg("padding"), nb::arg("align_corners"), nb::arg("pixels"),
         nb::arg("fill_compute"), nb::arg("fill_native"), nb::arg("start"), nb::arg("stop"));
   m.def(

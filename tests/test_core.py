@@ -85,15 +85,21 @@ FAST_DTYPES = ("uint8", "float32", "float64", "bool")  # the rest: -m slow (numb
     [d if d in FAST_DTYPES else pytest.param(d, marks=pytest.mark.slow) for d in INPUT_DTYPES],
 )
 @pytest.mark.parametrize("grid_dtype", ["float32", "float64"])
-def test_every_dtype_mode_padding_and_alignment(monkeypatch, dtype, grid_dtype):
-    rng = np.random.default_rng(zlib.crc32(f"{dtype} {grid_dtype}".encode()))
-    image = _input(rng, dtype, (2, 3, 9, 11))
-    grid = _grid(rng, (2, 7, 13, 2), grid_dtype)
+@pytest.mark.parametrize("spatial", [2, 3])
+def test_every_dtype_mode_padding_and_alignment(monkeypatch, dtype, grid_dtype, spatial):
+    rng = np.random.default_rng(zlib.crc32(f"{dtype} {grid_dtype} {spatial}".encode()))
+    if spatial == 2:
+        image = _input(rng, dtype, (2, 3, 9, 11))
+        grid = _grid(rng, (2, 7, 13, 2), grid_dtype)
+    else:
+        image = _input(rng, dtype, (2, 2, 5, 6, 7))
+        grid = _grid(rng, (2, 4, 5, 6, 3), grid_dtype)
     modes = ("nearest",) if dtype == "bool" else MODES
     for mode, padding, align in itertools.product(modes, PADDINGS, (False, True)):
         fill = [1, 0, 1] if dtype == "bool" else [3.0, -2.0, 7.0]
         if np.dtype(dtype).kind == "u":
             fill = [3, 0, 7]
+        fill = fill[: image.shape[1]]
         expected, got = _both(
             monkeypatch,
             lambda: grid_sample(image, grid, mode, padding, align, fill=fill),  # noqa: B023
@@ -102,10 +108,15 @@ def test_every_dtype_mode_padding_and_alignment(monkeypatch, dtype, grid_dtype):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_pixel_coordinates(monkeypatch, mode):
+@pytest.mark.parametrize("spatial", [2, 3])
+def test_pixel_coordinates(monkeypatch, mode, spatial):
     rng = np.random.default_rng(3)
-    image = _input(rng, "float32", (1, 2, 12, 10))
-    coords = _grid(rng, (1, 8, 9, 2), "float32", spread=1.0) * 14 + 4
+    if spatial == 2:
+        image = _input(rng, "float32", (1, 2, 12, 10))
+        coords = _grid(rng, (1, 8, 9, 2), "float32", spread=1.0) * 14 + 4
+    else:
+        image = _input(rng, "float32", (1, 1, 6, 7, 8))
+        coords = _grid(rng, (1, 4, 5, 6, 3), "float32", spread=1.0) * 10 + 3
     for padding, align in itertools.product(PADDINGS, (False, True)):
         expected, got = _both(
             monkeypatch,
@@ -129,6 +140,16 @@ def test_strided_negative_and_broadcast_inputs(monkeypatch, mode):
         expected, got = _both(monkeypatch, lambda: grid_sample(image, grid_view, mode))  # noqa: B023
         _same_bits(expected, got)
         assert got.flags.c_contiguous, name
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_strided_volumes(monkeypatch, mode):
+    rng = np.random.default_rng(9)
+    base = _input(rng, "float32", (2, 7, 8, 9, 2))  # channels last, as a volume file holds them
+    for image in (base.transpose(0, 4, 1, 2, 3), base.transpose(0, 4, 1, 2, 3)[:, :, ::-1, :, ::2]):
+        grid = _grid(rng, (2, 3, 4, 5, 3), "float32")
+        expected, got = _both(monkeypatch, lambda: grid_sample(image, grid, mode, "reflection"))  # noqa: B023
+        _same_bits(expected, got)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
@@ -168,8 +189,10 @@ def test_every_instruction_set_level_gives_the_same_bits(monkeypatch):
     """The kernels are compiled once per level (baseline, AVX2+FMA, AVX-512 on x86-64) and
     dispatched at run time: each level this machine runs gives the baseline's bytes."""
     rng = np.random.default_rng(13)
-    image = _input(rng, "float32", (2, 3, 21, 19))
-    grid = _grid(rng, (2, 17, 23, 2), "float32")
+    cases = [
+        (_input(rng, "float32", (2, 3, 21, 19)), _grid(rng, (2, 17, 23, 2), "float32")),
+        (_input(rng, "float32", (1, 1, 9, 10, 11)), _grid(rng, (1, 6, 7, 8, 3), "float32")),
+    ]
     levels = core.levels()
     chosen = core.level()
     monkeypatch.setenv("GSWARP_ENGINE", "core")
@@ -180,6 +203,7 @@ def test_every_instruction_set_level_gives_the_same_bits(monkeypatch):
             assert core.level() == level
             results[level] = [
                 grid_sample(image, grid, mode, padding)
+                for image, grid in cases
                 for mode, padding in itertools.product(MODES, PADDINGS)
             ]
     finally:

@@ -18,7 +18,7 @@ import numpy as np
 __all__ = [
     "available",
     "get_num_threads",
-    "grid_sample_2d",
+    "grid_sample",
     "level",
     "levels",
     "selected",
@@ -90,7 +90,7 @@ def set_level(name: str) -> None:
     _core.set_level(name)
 
 
-def grid_sample_2d(
+def grid_sample(
     inp: np.ndarray,
     grid: np.ndarray,
     out: np.ndarray,
@@ -103,14 +103,15 @@ def grid_sample_2d(
     start: int,
     stop: int,
 ) -> None:
-    """Rows ``start:stop`` of the flattened (batch, row) output of 2-D ``grid_sample``.
+    """Rows ``start:stop`` of the flattened (batch, [depth,] row) output of ``grid_sample``.
 
     ``inp`` (N, C, H, W) and ``out`` (N, C, Ho, Wo) of one dtype (int8..uint64, float32/64),
-    ``grid`` (N, Ho, Wo, 2) float32/64, normalized (``pixels`` False) or pixel coordinates;
+    ``grid`` (N, Ho, Wo, 2) float32/64 -- or (N, C, D, H, W), (N, C, Do, Ho, Wo) and
+    (N, Do, Ho, Wo, 3) -- normalized (``pixels`` False) or pixel coordinates;
     ``fill_compute`` the per-channel fill in the compute dtype (float32 or float64, which it
     names), ``fill_native`` in the input's dtype. Arrays native-order and aligned, any strides.
     """
-    _core.grid_sample_2d(
+    _core.grid_sample(
         inp,
         grid,
         out,

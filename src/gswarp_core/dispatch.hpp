@@ -15,7 +15,8 @@ namespace gswarp {
 struct Level {
   const char* name;
   bool (*supported)();
-  GridSample2dRows grid_sample_2d;
+  SampleRows grid_sample_2d;
+  SampleRows grid_sample_3d;
 };
 
 inline bool always() { return true; }
@@ -34,10 +35,10 @@ inline bool has_v4() {
 // Every level this build has, lowest first.
 inline const std::vector<Level>& levels() {
   static const std::vector<Level> all = {
-      {"baseline", &always, &baseline::grid_sample_2d},
+      {"baseline", &always, &baseline::grid_sample_2d, &baseline::grid_sample_3d},
 #if GSWARP_X86_LEVELS
-      {"x86-64-v3", &has_v3, &x86_64_v3::grid_sample_2d},
-      {"x86-64-v4", &has_v4, &x86_64_v4::grid_sample_2d},
+      {"x86-64-v3", &has_v3, &x86_64_v3::grid_sample_2d, &x86_64_v3::grid_sample_3d},
+      {"x86-64-v4", &has_v4, &x86_64_v4::grid_sample_2d, &x86_64_v4::grid_sample_3d},
 #endif
   };
   return all;

@@ -142,5 +142,181 @@ void grid_sample_2d_rows(const View<const In, 4>& inp, const View<const G, 4>& g
   }
 }
 
+// ------------------------------------------------------------------------------------------
+// 3-D: torch's scalar kernel (unnormalize_scalar, pad_scalar) for nearest and trilinear;
+// gswarp's tricubic takes the 2-D bicubic formulas on three axes
+
+template <typename In>
+struct Image3d {
+  const In* base;  // inp[n, 0, 0, 0, 0]
+  index_t C, D, H, W, sc, sz, sy, sx;
+  GSWARP_HD const In& at(index_t c, index_t z, index_t y, index_t x) const {
+    return base[c * sc + z * sz + y * sy + x * sx];
+  }
+};
+
+template <typename In, typename Ct>
+GSWARP_HD void trilinear_point(const Image3d<In>& im, Ct px, Ct py, Ct pz, const Pixel<In>& out,
+                               const Ct* fill) {
+  const index_t D = im.D, H = im.H, W = im.W;
+  Ct x0 = std::floor(px), y0 = std::floor(py), z0 = std::floor(pz);
+  Ct dx0, dx1, dy0, dy1, dz0, dz1;
+  if (x0 >= Ct(0) && x0 < Ct(W - 1) && y0 >= Ct(0) && y0 < Ct(H - 1) && z0 >= Ct(0) &&
+      z0 < Ct(D - 1)) {  // all eight corners inside (tested in floating point first)
+    linear_weights(px, x0, dx0, dx1);
+    linear_weights(py, y0, dy0, dy1);
+    linear_weights(pz, z0, dz0, dz1);
+    const In* p = im.base + static_cast<index_t>(z0) * im.sz + static_cast<index_t>(y0) * im.sy +
+                  static_cast<index_t>(x0) * im.sx;
+    const index_t sx = im.sx, sy = im.sy, sz = im.sz;
+    for (index_t c = 0; c < im.C; ++c, p += im.sc) {
+      Ct v = Ct(0);
+      v += Ct(p[0]) * ((dx0 * dy0) * dz0);
+      v += Ct(p[sx]) * ((dx1 * dy0) * dz0);
+      v += Ct(p[sy]) * ((dx0 * dy1) * dz0);
+      v += Ct(p[sy + sx]) * ((dx1 * dy1) * dz0);
+      v += Ct(p[sz]) * ((dx0 * dy0) * dz1);
+      v += Ct(p[sz + sx]) * ((dx1 * dy0) * dz1);
+      v += Ct(p[sz + sy]) * ((dx0 * dy1) * dz1);
+      v += Ct(p[sz + sy + sx]) * ((dx1 * dy1) * dz1);
+      out[c] = Store<In, Ct>::convert(v);
+    }
+    return;
+  }
+  if (!(inside(px, W) && inside(py, H) && inside(pz, D))) {  // wholly outside: fill, weight 1
+    px = Ct(-2);
+    py = Ct(-2);
+    pz = Ct(-2);
+  }
+  x0 = std::floor(px);
+  y0 = std::floor(py);
+  z0 = std::floor(pz);
+  linear_weights(px, x0, dx0, dx1);
+  linear_weights(py, y0, dy0, dy1);
+  linear_weights(pz, z0, dz0, dz1);
+  const index_t ix0 = static_cast<index_t>(x0), iy0 = static_cast<index_t>(y0),
+                iz0 = static_cast<index_t>(z0);
+  const Ct w_tnw = (dx0 * dy0) * dz0, w_tne = (dx1 * dy0) * dz0;
+  const Ct w_tsw = (dx0 * dy1) * dz0, w_tse = (dx1 * dy1) * dz0;
+  const Ct w_bnw = (dx0 * dy0) * dz1, w_bne = (dx1 * dy0) * dz1;
+  const Ct w_bsw = (dx0 * dy1) * dz1, w_bse = (dx1 * dy1) * dz1;
+  const bool mx0 = ix0 >= 0 && ix0 < W, mx1 = ix0 + 1 >= 0 && ix0 + 1 < W;
+  const bool my0 = iy0 >= 0 && iy0 < H, my1 = iy0 + 1 >= 0 && iy0 + 1 < H;
+  const bool mz0 = iz0 >= 0 && iz0 < D, mz1 = iz0 + 1 >= 0 && iz0 + 1 < D;
+  const index_t cx0 = py_min(py_max(ix0, index_t(0)), W - 1);
+  const index_t cx1 = py_min(py_max(ix0 + 1, index_t(0)), W - 1);
+  const index_t cy0 = py_min(py_max(iy0, index_t(0)), H - 1);
+  const index_t cy1 = py_min(py_max(iy0 + 1, index_t(0)), H - 1);
+  const index_t cz0 = py_min(py_max(iz0, index_t(0)), D - 1);
+  const index_t cz1 = py_min(py_max(iz0 + 1, index_t(0)), D - 1);
+  for (index_t c = 0; c < im.C; ++c) {
+    const Ct f = fill[c];
+    Ct v = Ct(0);
+    v += ((mz0 && my0 && mx0) ? Ct(im.at(c, cz0, cy0, cx0)) : f) * w_tnw;
+    v += ((mz0 && my0 && mx1) ? Ct(im.at(c, cz0, cy0, cx1)) : f) * w_tne;
+    v += ((mz0 && my1 && mx0) ? Ct(im.at(c, cz0, cy1, cx0)) : f) * w_tsw;
+    v += ((mz0 && my1 && mx1) ? Ct(im.at(c, cz0, cy1, cx1)) : f) * w_tse;
+    v += ((mz1 && my0 && mx0) ? Ct(im.at(c, cz1, cy0, cx0)) : f) * w_bnw;
+    v += ((mz1 && my0 && mx1) ? Ct(im.at(c, cz1, cy0, cx1)) : f) * w_bne;
+    v += ((mz1 && my1 && mx0) ? Ct(im.at(c, cz1, cy1, cx0)) : f) * w_bsw;
+    v += ((mz1 && my1 && mx1) ? Ct(im.at(c, cz1, cy1, cx1)) : f) * w_bse;
+    out[c] = Store<In, Ct>::convert(v);
+  }
+}
+
+template <typename In, typename Ct>
+GSWARP_HD void nearest_point_3d(const Image3d<In>& im, Ct px, Ct py, Ct pz, const Pixel<In>& out,
+                                const In* fill_native) {
+  const Ct rx = std::nearbyint(px), ry = std::nearbyint(py), rz = std::nearbyint(pz);
+  if (inside(rx, im.W) && inside(ry, im.H) && inside(rz, im.D)) {
+    const In* p = im.base + index_in(rz, im.D) * im.sz + index_in(ry, im.H) * im.sy +
+                  index_in(rx, im.W) * im.sx;
+    for (index_t c = 0; c < im.C; ++c) out[c] = p[c * im.sc];
+  } else {
+    for (index_t c = 0; c < im.C; ++c) out[c] = fill_native[c];
+  }
+}
+
+template <typename In, typename Ct>
+inline void tricubic_point(const Image3d<In>& im, Ct x, Ct y, Ct z, const Pixel<In>& out,
+                           int padding, bool align_corners, const Ct* fill) {
+  const Ct x0 = std::floor(x), y0 = std::floor(y), z0 = std::floor(z);
+  Ct wx[4], wy[4], wz[4];
+  cubic_weights(x - x0, wx);
+  cubic_weights(y - y0, wy);
+  cubic_weights(z - z0, wz);
+  index_t ix[4], iy[4], iz[4];
+  bool mx[4], my[4], mz[4];
+  cubic_taps(x0, im.W, padding, align_corners, ix, mx);
+  cubic_taps(y0, im.H, padding, align_corners, iy, my);
+  cubic_taps(z0, im.D, padding, align_corners, iz, mz);
+  for (index_t c = 0; c < im.C; ++c) {
+    const Ct f = fill[c];
+    Ct planes[4];
+    for (int k = 0; k < 4; ++k) {
+      Ct rows[4];
+      for (int j = 0; j < 4; ++j) {
+        const bool myz = mz[k] && my[j];
+        Ct v[4];
+        for (int i = 0; i < 4; ++i)
+          v[i] = (myz && mx[i]) ? Ct(im.at(c, iz[k], iy[j], ix[i])) : f;
+        rows[j] = cubic_combine(wx, v);
+      }
+      planes[k] = cubic_combine_rows(wy, rows);
+    }
+    out[c] = Store<In, Ct>::convert(cubic_combine_rows(wz, planes));
+  }
+}
+
+// Output rows [start, stop) of grid_sample 3-D in mode MODE (rows: the flattened
+// (batch, depth, row) index): inp (N, C, D, H, W), grid (N, Do, Ho, Wo, 3), out
+// (N, C, Do, Ho, Wo).
+template <int MODE, typename In, typename G, typename Ct>
+void grid_sample_3d_rows(const View<const In, 5>& inp, const View<const G, 5>& grid,
+                         const View<In, 5>& out, const SampleOptions& o, const Ct* fill,
+                         const In* fill_native, index_t start, index_t stop) {
+  const index_t C = inp.shape[1], D = inp.shape[2], H = inp.shape[3], W = inp.shape[4];
+  const index_t Do = out.shape[2], Ho = out.shape[3], Wo = out.shape[4];
+  for (index_t job = start; job < stop; ++job) {
+    const index_t n = job / (Do * Ho), rest = job - n * (Do * Ho);
+    const index_t d = rest / Ho, ho = rest - d * Ho;
+    const Image3d<In> im{inp.data + n * inp.stride[0], C, D, H, W,
+                         inp.stride[1], inp.stride[2], inp.stride[3], inp.stride[4]};
+    const G* g = grid.data + n * grid.stride[0] + d * grid.stride[1] + ho * grid.stride[2];
+    In* row = out.data + n * out.stride[0] + d * out.stride[2] + ho * out.stride[3];
+    for (index_t wo = 0; wo < Wo; ++wo, g += grid.stride[3]) {
+      const Pixel<In> px_out{row + wo * out.stride[4], out.stride[1]};
+      Ct px = Ct(g[0]), py = Ct(g[grid.stride[4]]), pz = Ct(g[2 * grid.stride[4]]);
+      if (!o.pixels) {
+        if (MODE == BICUBIC) {
+          px = unnormalize_vec(px, W, o.align_corners);
+          py = unnormalize_vec(py, H, o.align_corners);
+          pz = unnormalize_vec(pz, D, o.align_corners);
+        } else {
+          px = unnormalize_scalar(px, W, o.align_corners);
+          py = unnormalize_scalar(py, H, o.align_corners);
+          pz = unnormalize_scalar(pz, D, o.align_corners);
+        }
+      }
+      if (!(finite(px) && finite(py) && finite(pz))) {
+        for (index_t c = 0; c < C; ++c)
+          px_out[c] = MODE == NEAREST ? fill_native[c] : Store<In, Ct>::convert(fill[c]);
+        continue;
+      }
+      if (MODE == BICUBIC) {
+        tricubic_point(im, px, py, pz, px_out, o.padding, o.align_corners, fill);
+        continue;
+      }
+      px = pad_scalar(px, W, o.padding, o.align_corners);
+      py = pad_scalar(py, H, o.padding, o.align_corners);
+      pz = pad_scalar(pz, D, o.padding, o.align_corners);
+      if (MODE == NEAREST)
+        nearest_point_3d(im, px, py, pz, px_out, fill_native);
+      else
+        trilinear_point(im, px, py, pz, px_out, fill);
+    }
+  }
+}
+
 }  // namespace GSWARP_LEVEL
 }  // namespace gswarp

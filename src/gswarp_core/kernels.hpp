@@ -32,19 +32,20 @@ struct SampleOptions {
   bool pixels;  // the grid holds pixel coordinates: no un-normalization
 };
 
-// grid_sample 2-D: inp (N, C, H, W), grid (N, Ho, Wo, 2), out (N, C, Ho, Wo) of inp's kind;
-// fill_compute (C,) in the compute type (F32 or F64: it names the compute type), fill_native
-// (C,) of inp's kind.
-struct GridSample2d {
+// grid_sample: inp (N, C, H, W), grid (N, Ho, Wo, 2), out (N, C, Ho, Wo) of inp's kind -- or
+// (N, C, D, H, W), (N, Do, Ho, Wo, 3), (N, C, Do, Ho, Wo) in 3-D; fill_compute (C,) in the
+// compute type (F32 or F64: it names the compute type), fill_native (C,) of inp's kind.
+struct GridSample {
   ArrayArg inp, grid, out, fill_compute, fill_native;
   SampleOptions options;
 };
 
-using GridSample2dRows = void (*)(const GridSample2d&, index_t start, index_t stop);
+using SampleRows = void (*)(const GridSample&, index_t start, index_t stop);
 
 #define GSWARP_DECLARE_LEVEL(level) \
   namespace level {                 \
-  void grid_sample_2d(const GridSample2d& args, index_t start, index_t stop); \
+  void grid_sample_2d(const GridSample& args, index_t start, index_t stop); \
+  void grid_sample_3d(const GridSample& args, index_t start, index_t stop); \
   }
 
 GSWARP_DECLARE_LEVEL(baseline)

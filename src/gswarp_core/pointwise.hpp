@@ -218,6 +218,14 @@ struct Bilinear {
   }
 };
 
+// Weights of the near (p0) and far (p0 + 1) neighbour of p, as torch's 3-D kernel computes
+// them: (p0 + 1) - p and p - p0.
+template <typename Ct>
+GSWARP_HD void linear_weights(Ct p, Ct p0, Ct& near, Ct& far) {
+  near = (p0 + Ct(1)) - p;
+  far = p - p0;
+}
+
 constexpr double CUBIC_A = -0.75;  // Keys' cubic convolution parameter, as in torch
 
 // Weight of a tap at distance u <= 1: ((a+2)u - (a+3))u^2 + 1.
