@@ -6,6 +6,9 @@ neighbour slows all of them alike; it prints each one's median over ``--repeat``
 round, for three rounds, and the ratios core/numba and core/torch of each round.
 
     python benchmarks/bench_core.py [--threads 2] [--repeat 7] [--size 1024]
+
+Cases: grid_sample 2-D (f32, u8) against torch; warp_affine 2-D (f32 NCHW, u8 HWC view) and
+3-D (a (size/4)^3 volume, 15 degrees about z) between the engines.
 """
 
 from __future__ import annotations
@@ -63,6 +66,50 @@ def main() -> None:
     for label, data, mode in cases:
         rounds = [_round(gswarp, torch, data, grid, mode, options.repeat) for _ in range(3)]
         print(f"{label}: " + " | ".join(_describe(r) for r in rounds))
+    rotation = _rotation(15.0, n)
+    for name, data in (("f32", image), ("u8 HWC", _hwc(image))):
+        for mode in ("bilinear", "nearest", "bicubic"):
+            call = lambda: gswarp.warp_affine(data, rotation, None, mode)  # noqa: B023, E731
+            rounds = [_engines(call, options.repeat) for _ in range(3)]
+            label = f"warp_affine 2-D 15 deg {mode} {name} {n}^2"
+            print(f"{label}: " + " | ".join(_describe(r) for r in rounds))
+    volume = rng.random((1, 1, n // 4, n // 4, n // 4), dtype=np.float32)
+    turn = _rotation_3d(15.0, n // 4)
+    for mode in ("bilinear", "nearest"):
+        call = lambda: gswarp.warp_affine(volume, turn, None, mode)  # noqa: B023, E731
+        rounds = [_engines(call, options.repeat) for _ in range(3)]
+        label = f"warp_affine 3-D 15 deg about z {mode} f32 {n // 4}^3"
+        print(f"{label}: " + " | ".join(_describe(r) for r in rounds))
+
+
+def _engines(call, repeat: int) -> dict:
+    """One round of ``call`` on numba, then on the core."""
+    row = {}
+    for engine in ("numba", "core"):
+        os.environ["GSWARP_ENGINE"] = engine
+        row[engine] = _median_ms(call, repeat)
+    return row
+
+
+def _hwc(image: np.ndarray) -> np.ndarray:
+    """A uint8 HWC image seen as NCHW (a view, as the command line warps images)."""
+    hwc = np.ascontiguousarray((image[0] * 255).astype(np.uint8).transpose(1, 2, 0))
+    return hwc.transpose(2, 0, 1)[None]
+
+
+def _rotation(degrees: float, n: int) -> np.ndarray:
+    """Pixel-space rotation about the centre of an n x n image (output -> input)."""
+    a = np.deg2rad(degrees)
+    c, s, m = np.cos(a), np.sin(a), (n - 1) / 2
+    return np.array([[c, -s, m - c * m + s * m], [s, c, m - s * m - c * m]])
+
+
+def _rotation_3d(degrees: float, n: int) -> np.ndarray:
+    """Pixel-space rotation about z through the centre of an n^3 volume."""
+    plane = _rotation(degrees, n)
+    matrix = np.zeros((3, 4))
+    matrix[:2, :2], matrix[:2, 3], matrix[2, 2] = plane[:, :2], plane[:, 2], 1.0
+    return matrix
 
 
 def _round(gswarp, torch, data, grid, mode, repeat: int) -> dict:

@@ -1,5 +1,9 @@
 // The kernels of one instruction-set level (CMake compiles this file once per level, with
-// -DGSWARP_LEVEL=<level> and that level's -march): dtype dispatch onto the templates.
+// -DGSWARP_LEVEL=<level> and that level's -march): dtype and mode dispatch onto the templates.
+#include <cstdint>
+#include <type_traits>
+
+#include "gswarp_core/affine_sample.hpp"
 #include "gswarp_core/grid_sample.hpp"
 #include "gswarp_core/kernels.hpp"
 
@@ -30,62 +34,74 @@ void with_float(int kind, F&& f) {
   return f(double{});
 }
 
+// Calls f(std::integral_constant<int, MODE>{}) for the runtime mode.
+template <typename F>
+void with_mode(int mode, F&& f) {
+  switch (mode) {
+    case NEAREST: return f(std::integral_constant<int, NEAREST>{});
+    case BICUBIC: return f(std::integral_constant<int, BICUBIC>{});
+    default: return f(std::integral_constant<int, BILINEAR>{});
+  }
+}
+
 }  // namespace
 
-void grid_sample_2d(const GridSample& a, index_t start, index_t stop) {
+template <int Spatial>
+void grid_sample(const GridSample& a, index_t start, index_t stop) {
   with_type(a.inp.kind, [&](auto in_tag) {
     using In = decltype(in_tag);
+    using Ct = Compute<In>;
     with_float(a.grid.kind, [&](auto grid_tag) {
       using G = decltype(grid_tag);
-      with_float(a.fill_compute.kind, [&](auto compute_tag) {
-        using Ct = decltype(compute_tag);
-        const View<const In, 4> inp(a.inp);
-        const View<const G, 4> grid(a.grid);
-        const View<In, 4> out(a.out);
-        const Ct* fill = static_cast<const Ct*>(a.fill_compute.data);
-        const In* native = static_cast<const In*>(a.fill_native.data);
-        switch (a.options.mode) {
-          case NEAREST:
-            return grid_sample_2d_rows<NEAREST>(inp, grid, out, a.options, fill, native, start,
-                                                stop);
-          case BICUBIC:
-            return grid_sample_2d_rows<BICUBIC>(inp, grid, out, a.options, fill, native, start,
-                                                stop);
-          default:
-            return grid_sample_2d_rows<BILINEAR>(inp, grid, out, a.options, fill, native, start,
-                                                 stop);
-        }
+      const View<const In, Spatial + 2> inp(a.inp);
+      const View<const G, Spatial + 2> grid(a.grid);
+      const View<In, Spatial + 2> out(a.out);
+      const Ct* fill = static_cast<const Ct*>(a.fill_compute.data);
+      const In* native = static_cast<const In*>(a.fill_native.data);
+      with_mode(a.options.mode, [&](auto mode_tag) {
+        constexpr int MODE = decltype(mode_tag)::value;
+        if constexpr (Spatial == 2)
+          grid_sample_2d_rows<MODE>(inp, grid, out, a.options, fill, native, start, stop);
+        else
+          grid_sample_3d_rows<MODE>(inp, grid, out, a.options, fill, native, start, stop);
       });
     });
   });
 }
 
-void grid_sample_3d(const GridSample& a, index_t start, index_t stop) {
+template <int Spatial>
+void affine_sample(const AffineSample& a, index_t start, index_t stop) {
   with_type(a.inp.kind, [&](auto in_tag) {
     using In = decltype(in_tag);
-    with_float(a.grid.kind, [&](auto grid_tag) {
-      using G = decltype(grid_tag);
-      with_float(a.fill_compute.kind, [&](auto compute_tag) {
-        using Ct = decltype(compute_tag);
-        const View<const In, 5> inp(a.inp);
-        const View<const G, 5> grid(a.grid);
-        const View<In, 5> out(a.out);
-        const Ct* fill = static_cast<const Ct*>(a.fill_compute.data);
-        const In* native = static_cast<const In*>(a.fill_native.data);
-        switch (a.options.mode) {
-          case NEAREST:
-            return grid_sample_3d_rows<NEAREST>(inp, grid, out, a.options, fill, native, start,
-                                                stop);
-          case BICUBIC:
-            return grid_sample_3d_rows<BICUBIC>(inp, grid, out, a.options, fill, native, start,
-                                                stop);
-          default:
-            return grid_sample_3d_rows<BILINEAR>(inp, grid, out, a.options, fill, native, start,
-                                                 stop);
-        }
-      });
+    using Ct = Compute<In>;
+    const View<const In, Spatial + 2> inp(a.inp);
+    const View<const double, 3> matrix(a.matrix);
+    const View<In, Spatial + 2> out(a.out);
+    const Ct* fill = static_cast<const Ct*>(a.fill_compute.data);
+    const In* native = static_cast<const In*>(a.fill_native.data);
+    with_mode(a.options.mode, [&](auto mode_tag) {
+      constexpr int MODE = decltype(mode_tag)::value;
+      if constexpr (Spatial == 2)
+        affine_sample_2d_rows<MODE>(inp, matrix, out, a.options, a.window, fill, native, start,
+                                    stop);
+      else
+        affine_sample_3d_rows<MODE>(inp, matrix, out, a.options, a.window, fill, native, start,
+                                    stop);
     });
   });
+}
+
+void grid_sample_2d(const GridSample& a, index_t start, index_t stop) {
+  grid_sample<2>(a, start, stop);
+}
+void grid_sample_3d(const GridSample& a, index_t start, index_t stop) {
+  grid_sample<3>(a, start, stop);
+}
+void affine_sample_2d(const AffineSample& a, index_t start, index_t stop) {
+  affine_sample<2>(a, start, stop);
+}
+void affine_sample_3d(const AffineSample& a, index_t start, index_t stop) {
+  affine_sample<3>(a, start, stop);
 }
 
 }  // namespace GSWARP_LEVEL

@@ -25,6 +25,7 @@ namespace {
 
 using ReadArray = nb::ndarray<nb::ro, nb::device::cpu>;
 using WriteArray = nb::ndarray<nb::device::cpu>;
+using Vector = nb::ndarray<nb::ro, nb::device::cpu, std::int64_t, nb::ndim<1>>;
 
 int kind_of(const nb::dlpack::dtype& t) {
   using nb::dlpack::dtype_code;
@@ -67,7 +68,19 @@ gswarp::ArrayArg describe(const Array& a) {
 
 void require_float(const gswarp::ArrayArg& a, const char* name) {
   if (a.kind != gswarp::F32 && a.kind != gswarp::F64)
-    throw nb::type_error((std::string("_gswarp_core: ") + name + " must be float32 or float64").c_str());
+    throw nb::type_error(
+        (std::string("_gswarp_core: ") + name + " must be float32 or float64").c_str());
+}
+
+// inp, out and fill_native share a dtype, and fill_compute is in that dtype's compute type.
+void require_kinds(const gswarp::ArrayArg& inp, const gswarp::ArrayArg& out,
+                   const gswarp::ArrayArg& fill_compute, const gswarp::ArrayArg& fill_native) {
+  if (inp.kind != out.kind || inp.kind != fill_native.kind)
+    throw nb::type_error("_gswarp_core: inp, out and fill_native must share a dtype");
+  const bool wide = inp.kind == gswarp::F64 || inp.kind == gswarp::I32 ||
+                    inp.kind == gswarp::U32 || inp.kind == gswarp::I64 || inp.kind == gswarp::U64;
+  if (fill_compute.kind != (wide ? gswarp::F64 : gswarp::F32))
+    throw nb::type_error("_gswarp_core: fill_compute is not in the input's compute type");
 }
 
 // grid_sample 2-D or 3-D (by inp's ndim: 4 or 5) over output rows [start, stop) of the
@@ -79,15 +92,39 @@ void grid_sample(ReadArray inp, ReadArray grid, WriteArray out, int mode, int pa
                             describe(fill_compute), describe(fill_native),
                             {mode, padding, align_corners, pixels}};
   require_float(args.grid, "grid");
-  require_float(args.fill_compute, "fill_compute");
-  if (args.inp.kind != args.out.kind || args.inp.kind != args.fill_native.kind)
-    throw nb::type_error("_gswarp_core: inp, out and fill_native must share a dtype");
+  require_kinds(args.inp, args.out, args.fill_compute, args.fill_native);
   const int spatial = args.inp.ndim - 2;
   if ((spatial != 2 && spatial != 3) || args.grid.ndim != spatial + 2 ||
       args.out.ndim != spatial + 2)
     throw nb::value_error("_gswarp_core: grid_sample takes 4-D or 5-D arrays");
   const gswarp::Level* level = gswarp::current_level();
   const gswarp::SampleRows rows = spatial == 2 ? level->grid_sample_2d : level->grid_sample_3d;
+  nb::gil_scoped_release release;
+  gswarp::ThreadPool::instance().parallel_for(
+      start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
+}
+
+// The fused affine sample 2-D or 3-D over output rows [start, stop): see affine_sample.hpp.
+// origin, shift: int64 (x, y[, z]) of the output part and input window (zeros: whole arrays).
+void affine_sample(ReadArray inp, ReadArray matrix, WriteArray out, int mode, int padding,
+                   bool align_corners, ReadArray fill_compute, ReadArray fill_native,
+                   index_t start, index_t stop, Vector origin, Vector shift) {
+  gswarp::AffineSample args{describe(inp),          describe(matrix),      describe(out),
+                            describe(fill_compute), describe(fill_native),
+                            {mode, padding, align_corners, false},
+                            {}};
+  const int spatial = args.inp.ndim - 2;
+  if ((spatial != 2 && spatial != 3) || args.out.ndim != spatial + 2 || args.matrix.ndim != 3 ||
+      args.matrix.kind != gswarp::F64 || origin.shape(0) != static_cast<size_t>(spatial) ||
+      shift.shape(0) != static_cast<size_t>(spatial))
+    throw nb::value_error("_gswarp_core: affine_sample takes 4-D or 5-D arrays and float64 matrices");
+  require_kinds(args.inp, args.out, args.fill_compute, args.fill_native);
+  for (int i = 0; i < spatial; ++i) {
+    args.window.origin[i] = origin(i);
+    args.window.shift[i] = shift(i);
+  }
+  const gswarp::Level* level = gswarp::current_level();
+  const gswarp::AffineRows rows = spatial == 2 ? level->affine_sample_2d : level->affine_sample_3d;
   nb::gil_scoped_release release;
   gswarp::ThreadPool::instance().parallel_for(
       start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
@@ -108,6 +145,10 @@ NB_MODULE(_gswarp_core, m) {
   m.def("grid_sample", &grid_sample, nb::arg("inp"), nb::arg("grid"), nb::arg("out"),
         nb::arg("mode"), nb::arg("padding"), nb::arg("align_corners"), nb::arg("pixels"),
         nb::arg("fill_compute"), nb::arg("fill_native"), nb::arg("start"), nb::arg("stop"));
+  m.def("affine_sample", &affine_sample, nb::arg("inp"), nb::arg("matrix"), nb::arg("out"),
+        nb::arg("mode"), nb::arg("padding"), nb::arg("align_corners"), nb::arg("fill_compute"),
+        nb::arg("fill_native"), nb::arg("start"), nb::arg("stop"), nb::arg("origin"),
+        nb::arg("shift"));
   m.def(
       "set_num_threads", [](int n) { gswarp::ThreadPool::instance().set_threads(n); },
       nb::arg("n"), "Threads of the CPU kernels' pool (the calling thread included).");

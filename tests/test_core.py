@@ -228,3 +228,73 @@ def test_thread_settings_reach_the_core(monkeypatch):
         assert core.get_num_threads() == 1
     finally:
         gswarp.set_num_threads(default_threads())
+
+
+# --------------------------------------------------------------------------------------------
+# the fused affine kernels (every affine warp of the command line)
+
+
+def _matrices(rng, spatial: int, count: int) -> np.ndarray:
+    """Pixel-space maps (output -> input): rotations with scale, shrinks, shifts that put most
+    of the output outside, a flip, a zero step and huge or non-finite entries."""
+    k = spatial
+    maps = []
+    for index in range(count):
+        linear = np.eye(k) + rng.normal(0, 0.4, (k, k))
+        if index % 4 == 1:
+            linear *= 3.0  # shrinking: fill runs and narrow interiors
+        if index % 4 == 2:
+            linear = -np.eye(k)[::-1]  # a flip and transposition
+        shift = rng.normal(0, 6, k)
+        maps.append(np.hstack([linear, shift[:, None]]))
+    special = np.hstack([np.zeros((k, k)), np.full((k, 1), 2.0)])  # every point the same
+    maps.append(special)
+    huge = maps[0].copy()
+    huge[0, 0] = 1e300
+    maps.append(huge)
+    broken = maps[0].copy()
+    broken[1, -1] = np.nan
+    maps.append(broken)
+    return np.stack(maps)
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [d if d in FAST_DTYPES else pytest.param(d, marks=pytest.mark.slow) for d in INPUT_DTYPES],
+)
+@pytest.mark.parametrize("spatial", [2, 3])
+def test_fused_affine_every_dtype_mode_and_padding(monkeypatch, dtype, spatial):
+    from gswarp import warp_affine
+
+    rng = np.random.default_rng(zlib.crc32(f"affine {dtype} {spatial}".encode()))
+    shape = (1, 2, 13, 11) if spatial == 2 else (1, 1, 7, 8, 9)
+    image = _input(rng, dtype, shape)
+    size = (1, shape[1], 12, 14) if spatial == 2 else (1, 1, 6, 7, 10)
+    modes = ("nearest",) if dtype == "bool" else MODES
+    for matrix in _matrices(rng, spatial, 8):
+        for mode, padding, align in itertools.product(modes, PADDINGS, (False, True)):
+            expected, got = _both(
+                monkeypatch,
+                lambda: warp_affine(image, matrix, size, mode, padding, align, fill=1),  # noqa: B023
+            )
+            _same_bits(expected, got)
+
+
+@pytest.mark.parametrize("spatial", [2, 3])
+def test_fused_affine_windows(monkeypatch, spatial):
+    """A part of the output from a window of the input (gswarp.engine.chunks): the kernels'
+    origin and shift."""
+    from gswarp.engine.chunks import warp_affine_chunked
+
+    rng = np.random.default_rng(17 + spatial)
+    shape = (1, 2, 30, 26) if spatial == 2 else (1, 1, 12, 14, 13)
+    image = _input(rng, "float32", shape)
+    size = (1, shape[1], 28, 25) if spatial == 2 else (1, 1, 11, 12, 14)
+    chunks = (9, 7) if spatial == 2 else (4, 5, 6)
+    for matrix in _matrices(rng, spatial, 4)[:4]:
+        for mode, padding in itertools.product(MODES, PADDINGS):
+            expected, got = _both(
+                monkeypatch,
+                lambda: warp_affine_chunked(image, matrix, size, chunks, mode, padding),  # noqa: B023
+            )
+            _same_bits(expected, got)

@@ -269,14 +269,20 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
         if result is not None:
             out[...] = result
         return
-    if source_kind in ("grid", "pixels") and _use_core():
+    if source_kind in ("grid", "pixels", "affine") and _use_core():
         from gswarp.engine import core
 
         native = fill_n if fill_n.dtype == k_input.dtype else fill_c.astype(k_input.dtype)
-        core.grid_sample(
-            k_input, source, k_out, mode, padding, align_corners, source_kind == "pixels",
-            fill_c, native, 0, _rows(out.shape),
-        )  # fmt: skip
+        if source_kind == "affine":
+            core.affine_sample(
+                k_input, source, k_out, mode, padding, align_corners, fill_c, native, 0,
+                _rows(out.shape), *extra,
+            )  # fmt: skip
+        else:
+            core.grid_sample(
+                k_input, source, k_out, mode, padding, align_corners, source_kind == "pixels",
+                fill_c, native, 0, _rows(out.shape),
+            )  # fmt: skip
         if result is not None:
             out[...] = result
         return

@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 __all__ = [
+    "affine_sample",
     "available",
     "get_num_threads",
     "grid_sample",
@@ -123,4 +124,39 @@ def grid_sample(
         fill_native,
         int(start),
         int(stop),
+    )
+
+
+def affine_sample(
+    inp: np.ndarray,
+    matrix: np.ndarray,
+    out: np.ndarray,
+    mode: int,
+    padding: int,
+    align_corners: bool,
+    fill_compute: np.ndarray,
+    fill_native: np.ndarray,
+    start: int,
+    stop: int,
+    origin: np.ndarray,
+    shift: np.ndarray,
+) -> None:
+    """Rows ``start:stop`` of the fused affine sample (``gswarp.engine.api.affine_sample``'s
+    kernel): ``matrix`` (N, 2, 3) / (N, 3, 4) float64 maps output pixel ``(x, y[, z], 1)`` to
+    input pixel coordinates; ``origin`` and ``shift`` (int64 ``(x, y[, z])``) place the output
+    part and the input window in the whole output and input (zeros: whole arrays). Other
+    arguments as :func:`grid_sample`."""
+    _core.affine_sample(
+        inp,
+        matrix,
+        out,
+        int(mode),
+        int(padding),
+        bool(align_corners),
+        fill_compute,
+        fill_native,
+        int(start),
+        int(stop),
+        np.ascontiguousarray(origin, dtype=np.int64),
+        np.ascontiguousarray(shift, dtype=np.int64),
     )

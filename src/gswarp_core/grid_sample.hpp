@@ -102,6 +102,28 @@ inline void bicubic_point(const Image2d<In>& im, Ct x, Ct y, const Pixel<In>& ou
   }
 }
 
+// One output point of mode MODE at pixel coordinates (px, py), before padding: the fill when a
+// coordinate is not finite, else the padded sample (numba: bilinear_2d, nearest_2d, bicubic_2d).
+template <int MODE, typename In, typename Ct>
+GSWARP_HD void sample_point_2d(const Image2d<In>& im, Ct px, Ct py, const Pixel<In>& out,
+                               const SampleOptions& o, const Ct* fill, const In* fill_native) {
+  if (!(finite(px) && finite(py))) {
+    for (index_t c = 0; c < im.C; ++c)
+      out[c] = MODE == NEAREST ? fill_native[c] : Store<In, Ct>::convert(fill[c]);
+    return;
+  }
+  if (MODE == BICUBIC) {
+    bicubic_point(im, px, py, out, o.padding, o.align_corners, fill);
+    return;
+  }
+  px = pad_vec(px, im.W, o.padding, o.align_corners);
+  py = pad_vec(py, im.H, o.padding, o.align_corners);
+  if (MODE == NEAREST)
+    nearest_point(im, px, py, out, fill_native);
+  else
+    bilinear_point(im, px, py, out, fill);
+}
+
 // Output rows [start, stop) of grid_sample 2-D in mode MODE: inp (N, C, H, W), grid
 // (N, Ho, Wo, 2), out (N, C, Ho, Wo). fill: per channel, in Ct; fill_native: in In.
 template <int MODE, typename In, typename G, typename Ct>
@@ -123,21 +145,7 @@ void grid_sample_2d_rows(const View<const In, 4>& inp, const View<const G, 4>& g
         px = unnormalize_vec(px, W, o.align_corners);
         py = unnormalize_vec(py, H, o.align_corners);
       }
-      if (!(finite(px) && finite(py))) {
-        for (index_t c = 0; c < C; ++c)
-          px_out[c] = MODE == NEAREST ? fill_native[c] : Store<In, Ct>::convert(fill[c]);
-        continue;
-      }
-      if (MODE == BICUBIC) {
-        bicubic_point(im, px, py, px_out, o.padding, o.align_corners, fill);
-        continue;
-      }
-      px = pad_vec(px, W, o.padding, o.align_corners);
-      py = pad_vec(py, H, o.padding, o.align_corners);
-      if (MODE == NEAREST)
-        nearest_point(im, px, py, px_out, fill_native);
-      else
-        bilinear_point(im, px, py, px_out, fill);
+      sample_point_2d<MODE>(im, px, py, px_out, o, fill, fill_native);
     }
   }
 }
@@ -169,18 +177,23 @@ GSWARP_HD void trilinear_point(const Image3d<In>& im, Ct px, Ct py, Ct pz, const
     const In* p = im.base + static_cast<index_t>(z0) * im.sz + static_cast<index_t>(y0) * im.sy +
                   static_cast<index_t>(x0) * im.sx;
     const index_t sx = im.sx, sy = im.sy, sz = im.sz;
-    for (index_t c = 0; c < im.C; ++c, p += im.sc) {
+    const auto corners = [&](const In* q) {
       Ct v = Ct(0);
-      v += Ct(p[0]) * ((dx0 * dy0) * dz0);
-      v += Ct(p[sx]) * ((dx1 * dy0) * dz0);
-      v += Ct(p[sy]) * ((dx0 * dy1) * dz0);
-      v += Ct(p[sy + sx]) * ((dx1 * dy1) * dz0);
-      v += Ct(p[sz]) * ((dx0 * dy0) * dz1);
-      v += Ct(p[sz + sx]) * ((dx1 * dy0) * dz1);
-      v += Ct(p[sz + sy]) * ((dx0 * dy1) * dz1);
-      v += Ct(p[sz + sy + sx]) * ((dx1 * dy1) * dz1);
-      out[c] = Store<In, Ct>::convert(v);
+      v += Ct(q[0]) * ((dx0 * dy0) * dz0);
+      v += Ct(q[sx]) * ((dx1 * dy0) * dz0);
+      v += Ct(q[sy]) * ((dx0 * dy1) * dz0);
+      v += Ct(q[sy + sx]) * ((dx1 * dy1) * dz0);
+      v += Ct(q[sz]) * ((dx0 * dy0) * dz1);
+      v += Ct(q[sz + sx]) * ((dx1 * dy0) * dz1);
+      v += Ct(q[sz + sy]) * ((dx0 * dy1) * dz1);
+      v += Ct(q[sz + sy + sx]) * ((dx1 * dy1) * dz1);
+      return Store<In, Ct>::convert(v);
+    };
+    if (im.C == 1) {  // one channel (most volumes): no channel loop around the loads
+      out[0] = corners(p);
+      return;
     }
+    for (index_t c = 0; c < im.C; ++c, p += im.sc) out[c] = corners(p);
     return;
   }
   if (!(inside(px, W) && inside(py, H) && inside(pz, D))) {  // wholly outside: fill, weight 1
@@ -268,6 +281,29 @@ inline void tricubic_point(const Image3d<In>& im, Ct x, Ct y, Ct z, const Pixel<
   }
 }
 
+// One output point of mode MODE at pixel coordinates (px, py, pz), before padding (numba:
+// trilinear_3d, nearest_3d, tricubic_3d).
+template <int MODE, typename In, typename Ct>
+GSWARP_HD void sample_point_3d(const Image3d<In>& im, Ct px, Ct py, Ct pz, const Pixel<In>& out,
+                               const SampleOptions& o, const Ct* fill, const In* fill_native) {
+  if (!(finite(px) && finite(py) && finite(pz))) {
+    for (index_t c = 0; c < im.C; ++c)
+      out[c] = MODE == NEAREST ? fill_native[c] : Store<In, Ct>::convert(fill[c]);
+    return;
+  }
+  if (MODE == BICUBIC) {
+    tricubic_point(im, px, py, pz, out, o.padding, o.align_corners, fill);
+    return;
+  }
+  px = pad_scalar(px, im.W, o.padding, o.align_corners);
+  py = pad_scalar(py, im.H, o.padding, o.align_corners);
+  pz = pad_scalar(pz, im.D, o.padding, o.align_corners);
+  if (MODE == NEAREST)
+    nearest_point_3d(im, px, py, pz, out, fill_native);
+  else
+    trilinear_point(im, px, py, pz, out, fill);
+}
+
 // Output rows [start, stop) of grid_sample 3-D in mode MODE (rows: the flattened
 // (batch, depth, row) index): inp (N, C, D, H, W), grid (N, Do, Ho, Wo, 3), out
 // (N, C, Do, Ho, Wo).
@@ -298,22 +334,7 @@ void grid_sample_3d_rows(const View<const In, 5>& inp, const View<const G, 5>& g
           pz = unnormalize_scalar(pz, D, o.align_corners);
         }
       }
-      if (!(finite(px) && finite(py) && finite(pz))) {
-        for (index_t c = 0; c < C; ++c)
-          px_out[c] = MODE == NEAREST ? fill_native[c] : Store<In, Ct>::convert(fill[c]);
-        continue;
-      }
-      if (MODE == BICUBIC) {
-        tricubic_point(im, px, py, pz, px_out, o.padding, o.align_corners, fill);
-        continue;
-      }
-      px = pad_scalar(px, W, o.padding, o.align_corners);
-      py = pad_scalar(py, H, o.padding, o.align_corners);
-      pz = pad_scalar(pz, D, o.padding, o.align_corners);
-      if (MODE == NEAREST)
-        nearest_point_3d(im, px, py, pz, px_out, fill_native);
-      else
-        trilinear_point(im, px, py, pz, px_out, fill);
+      sample_point_3d<MODE>(im, px, py, pz, px_out, o, fill, fill_native);
     }
   }
 }

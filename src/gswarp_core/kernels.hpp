@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "pointwise.hpp"
 
@@ -15,6 +16,14 @@ namespace gswarp {
 
 // dtype codes of ArrayArg::kind (the module maps NumPy/DLPack dtypes onto them)
 enum Kind : int { I8, U8, I16, U16, I32, U32, I64, U64, F32, F64 };
+
+// The compute type of an input type, as gswarp.engine.api chooses it: float for float32 and
+// the 8/16-bit integers, double for float64 and the 32/64-bit integers (the module checks the
+// fill it is given against it).
+template <typename In>
+using Compute = std::conditional_t<std::is_same_v<In, double> ||
+                                       (std::is_integral_v<In> && sizeof(In) >= 4),
+                                   double, float>;
 
 // An array as the module hands it over: native order, aligned, strides in elements.
 struct ArrayArg {
@@ -42,10 +51,29 @@ struct GridSample {
 
 using SampleRows = void (*)(const GridSample&, index_t start, index_t stop);
 
+// Where an output part and an input window sit in the whole output and input (windowed warps,
+// gswarp.engine.chunks); zeros for whole arrays.
+struct Window {
+  index_t origin[3];  // output (x, y[, z]) of out[..., 0, 0(, 0)]
+  index_t shift[3];   // input (x, y[, z]) of inp[..., 0, 0(, 0)]
+};
+
+// The fused affine sample: inp (N, C, H, W), matrix (N, 2, 3) float64 (output pixel (x, y, 1)
+// -> input pixel), out (N, C, Ho, Wo) -- or (N, C, D, H, W), (N, 3, 4), (N, C, Do, Ho, Wo).
+struct AffineSample {
+  ArrayArg inp, matrix, out, fill_compute, fill_native;
+  SampleOptions options;
+  Window window;
+};
+
+using AffineRows = void (*)(const AffineSample&, index_t start, index_t stop);
+
 #define GSWARP_DECLARE_LEVEL(level) \
   namespace level {                 \
   void grid_sample_2d(const GridSample& args, index_t start, index_t stop); \
   void grid_sample_3d(const GridSample& args, index_t start, index_t stop); \
+  void affine_sample_2d(const AffineSample& args, index_t start, index_t stop); \
+  void affine_sample_3d(const AffineSample& args, index_t start, index_t stop); \
   }
 
 GSWARP_DECLARE_LEVEL(baseline)

@@ -276,5 +276,112 @@ GSWARP_HD void cubic_taps(Ct p0, index_t size, int padding, bool align_corners, 
   }
 }
 
+// ------------------------------------------------------------------------------------------
+// fused affine rows: the input coordinate of output column c on a row is
+// Ct(fma(m0, c, origin)) in float64, and the columns whose coordinates lie in a band are found
+// exactly (numba: row_coordinate, band_columns, interior_columns, inside_columns)
+
+template <typename Ct>
+GSWARP_HD Ct row_coordinate(double m0, index_t column, double origin) {
+  return static_cast<Ct>(std::fma(m0, static_cast<double>(column), origin));
+}
+
+template <typename Ct>
+GSWARP_HD bool below(Ct p, double bound, bool inclusive) {
+  return inclusive ? p <= static_cast<Ct>(bound) : p < static_cast<Ct>(bound);
+}
+
+// Whether column 0's coordinate is below `bound`, and the first column where that answer
+// changes (`width` if it never does). The coordinate is monotonic in the column, so it changes
+// at most once; the float64 estimate of the crossing is checked exactly at its neighbours, and
+// bisection finds it when the estimate is off. Needs finite m0 and origin.
+template <typename Ct>
+GSWARP_HD bool switch_column(double m0, double origin, double bound, bool inclusive,
+                             index_t width, index_t& switch_at) {
+  const bool first = below(row_coordinate<Ct>(m0, 0, origin), bound, inclusive);
+  switch_at = width;
+  if (m0 == 0.0 || width <= 1) return first;
+  const double guess = (bound - origin) / m0;
+  if (std::isfinite(guess)) {
+    const index_t centre = static_cast<index_t>(
+        py_min(py_max(std::floor(guess) + 1.0, 1.0), static_cast<double>(width)));
+    const index_t candidates[3] = {centre, centre + 1, centre - 1};
+    for (index_t s : candidates) {
+      if (s < 1 || s > width) continue;
+      if (below(row_coordinate<Ct>(m0, s - 1, origin), bound, inclusive) != first) continue;
+      if (s == width) {
+        switch_at = s;
+        return first;
+      }
+      if (below(row_coordinate<Ct>(m0, s, origin), bound, inclusive) != first) {
+        switch_at = s;
+        return first;
+      }
+    }
+  }
+  index_t low = 0, high = width;  // the answer at low is first; the switch is in (low, high]
+  while (high - low > 1) {
+    const index_t middle = (low + high) / 2;
+    if (below(row_coordinate<Ct>(m0, middle, origin), bound, inclusive) == first)
+      low = middle;
+    else
+      high = middle;
+  }
+  switch_at = high;
+  return first;
+}
+
+// [lo, hi) narrowed to the columns whose coordinate lies between low and high (each bound
+// inclusive or not); an empty range when m0 or origin is not finite.
+template <typename Ct>
+GSWARP_HD void band_columns(double m0, double origin, double low, bool low_inclusive, double high,
+                            bool high_inclusive, index_t width, index_t& lo, index_t& hi) {
+  if (!(std::isfinite(m0) && std::isfinite(origin))) {
+    hi = lo;
+    return;
+  }
+  index_t s;
+  if (switch_column<Ct>(m0, origin, low, !low_inclusive, width, s))
+    lo = py_max(lo, s);  // columns [0, s) are below low: keep the rest
+  else
+    hi = py_min(hi, s);
+  if (switch_column<Ct>(m0, origin, high, high_inclusive, width, s))
+    hi = py_min(hi, s);  // columns [0, s) are within high
+  else
+    lo = py_max(lo, s);
+  hi = py_max(lo, hi);
+}
+
+// Whether the mode has an interior path and the padding leaves interior coordinates unchanged:
+// zeros and border always, reflection with align_corners; bicubic has none.
+GSWARP_HD bool has_interior(int mode, int padding, bool align_corners) {
+  if (mode == BICUBIC) return false;
+  return padding != REFLECTION || align_corners;
+}
+
+// Whether the points of a row wholly outside the input all get one value (the fill through
+// the general path): bilinear with zeros padding; a kernel computes the first and copies it.
+GSWARP_HD bool has_fill_runs(int mode, int padding) {
+  return mode == BILINEAR && padding == ZEROS;
+}
+
+// Columns whose coordinate on an axis of `size` starting at `offset` is interior:
+// 0 <= p - offset < size - 1 for (tri/bi)linear, <= size - 1 for nearest.
+template <typename Ct>
+GSWARP_HD void interior_columns(double m0, double origin, index_t size, int mode, index_t width,
+                                double offset, index_t& lo, index_t& hi) {
+  const double high = offset + static_cast<double>(size) - 1.0;
+  band_columns<Ct>(m0, origin, offset, true, high, mode == NEAREST, width, lo, hi);
+}
+
+// Columns whose coordinate is strictly between offset - 1 and offset + size (a linear sample
+// there reads at least one pixel).
+template <typename Ct>
+GSWARP_HD void inside_columns(double m0, double origin, index_t size, index_t width,
+                              double offset, index_t& lo, index_t& hi) {
+  band_columns<Ct>(m0, origin, offset - 1.0, false, offset + static_cast<double>(size), false,
+                   width, lo, hi);
+}
+
 }  // namespace GSWARP_LEVEL
 }  // namespace gswarp
