@@ -79,3 +79,9 @@ def parse_mode(value: object, argument: str = "mode") -> Mode:
 def parse_padding(value: object, argument: str = "padding_mode") -> Padding:
     """Return the :class:`Padding` named by ``value`` ('zeros', 'border', 'reflection')."""
     return _parse_choice(Padding, value, argument)  # type: ignore[return-value]
+
+
+SHRINK_TOLERANCE = 1e-9
+"""A map shrinks where its largest singular value exceeds ``1 + SHRINK_TOLERANCE``: rotations,
+whose singular values are 1 within rounding, and magnifications keep point sampling
+(:mod:`gswarp.engine.footprint`; here so that deciding it loads no kernel code)."""

@@ -1,10 +1,11 @@
 """The compiled engine (``_gswarp_core``) against the numba engine, bit for bit (issue 28).
 
-While the port runs, both engines live side by side: ``GSWARP_ENGINE=core`` sends the kernels
-the core has to it. Every case here runs the public function twice, once per engine, and
-compares the bytes: every input dtype, both grid dtypes, every mode x padding x
-align_corners, normalized and pixel grids, strided / negative / broadcast (zero-stride) inputs,
-grids with NaN, infinities and huge values, per-channel fills, and 1 to 3 threads. The numba
+While the port runs, both engines live side by side: the kernels the core has run on it by
+default, and ``GSWARP_ENGINE=numba`` sends them to numba. Every case here runs the public
+function twice, once per engine, and compares the bytes: every input dtype, both grid dtypes,
+every mode x padding x align_corners, normalized and pixel grids, strided / negative /
+broadcast (zero-stride) inputs, grids with NaN, infinities and huge values, per-channel fills,
+fused affine maps and windows, 1 to 3 threads, and every instruction-set level. The numba
 engine is held to torch by the parity and golden tests, so equality here carries those over.
 """
 
@@ -179,6 +180,8 @@ def test_an_out_array_of_another_layout(monkeypatch):
 
 
 def test_the_engine_is_selected_by_the_environment(monkeypatch):
+    monkeypatch.delenv("GSWARP_ENGINE", raising=False)
+    assert core.selected()  # the default, where the core is built
     monkeypatch.setenv("GSWARP_ENGINE", "core")
     assert core.selected()
     monkeypatch.setenv("GSWARP_ENGINE", "numba")

@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -140,17 +142,25 @@ def test_starting_a_log_that_another_run_writes_is_refused(tmp_path):
 @pytest.mark.parametrize("append", [False, True])
 def test_two_gswarp_runs_with_one_log(tmp_path, append):
     """The reported case: two ``gswarp apply --log`` at once kept 30 of 60 lines and a broken
-    one. Each run either logs every output it wrote or is refused before writing any."""
+    one. Each run either logs every output it wrote or is refused before writing any.
+
+    The runs overlap by construction: each reads its input paths from stdin and opens its log
+    before reading them; no run gets its paths before both have the log open (or the second
+    was refused). Two runs one after the other are no case -- a run that starts a log empties
+    it -- and with the compiled engine a 30-image run had ended before the second one started."""
+    if not Path("/proc/locks").exists():
+        pytest.skip("needs /proc/locks (Linux) to see both runs hold the log")
     (tmp_path / "spec.yaml").write_text(SPEC)
     log_path = tmp_path / "draws.jsonl"
     extra = ["--skip-existing"] if append else []
-    processes = []
+    processes, paths = [], []
     for name in ("a", "b"):
         source = images(tmp_path / name, 30, seed=len(processes))
+        paths.append("".join(f"{p}\n" for p in sorted(source.glob("*.png"))))
         command = gswarp_command(
             "apply",
             tmp_path / "spec.yaml",
-            source,
+            "-",
             "-o",
             tmp_path / f"out_{name}",
             "--seed",
@@ -160,8 +170,19 @@ def test_two_gswarp_runs_with_one_log(tmp_path, append):
             *extra,
         )
         processes.append(
-            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         )
+        _wait_for_the_log(log_path, processes[-1])
+    for process, text in zip(processes, paths, strict=True):
+        with contextlib.suppress(BrokenPipeError):  # a refused run may have exited already
+            process.stdin.write(text)
+            process.stdin.close()
     outcomes = [(p.wait(120), p.stdout.read(), p.stderr.read()) for p in processes]
     lines = lines_of(log_path)
     logged = {line["output_absolute"] for line in lines}
@@ -176,6 +197,22 @@ def test_two_gswarp_runs_with_one_log(tmp_path, append):
         assert len(lines) == 60
     replay = run("apply", "--replay", log_path, "-o", tmp_path / "replayed")
     assert replay.exit_code == 0, replay.stderr
+
+
+def _wait_for_the_log(log_path: Path, process: subprocess.Popen) -> None:
+    """Until ``process`` holds a lock on the log (seen in /proc/locks), or has exited."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if log_path.exists():
+            inode = f":{log_path.stat().st_ino} "
+            holders = {
+                line.split()[4]
+                for line in Path("/proc/locks").read_text().splitlines()
+                if inode in line and "->" not in line
+            }
+            if str(process.pid) in holders:
+                return
+        time.sleep(0.02)
 
 
 def test_a_line_that_cannot_be_written_whole_is_cut_off_again(tmp_path, monkeypatch):

@@ -247,7 +247,8 @@ def _kernel_inputs(input, source, out, mode, fill, ct):
 
 
 def _use_core() -> bool:
-    """Whether the compiled engine runs the kernels it has (``GSWARP_ENGINE=core``; issue 28)."""
+    """Whether the compiled engine runs the kernels it has (default when it is installed;
+    ``GSWARP_ENGINE=numba`` runs them on numba: issue 28)."""
     from gswarp.engine import core
 
     return core.selected()
@@ -834,7 +835,7 @@ def _may_shrink(matrix: np.ndarray) -> bool:
     """Whether any of the (N, k, k + 1) matrices may shrink: a NumPy look at the singular values,
     looser than the frames' own test, so that rotations and magnifications never load (or
     compile) the antialiasing code."""
-    from gswarp.engine.footprint import SHRINK_TOLERANCE
+    from gswarp.options import SHRINK_TOLERANCE
 
     k = matrix.shape[1]
     linear = matrix[:, :, :k]

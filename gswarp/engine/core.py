@@ -5,8 +5,9 @@ The per-point math is ``src/gswarp_core/pointwise.hpp``: the numba engine's
 :mod:`gswarp.engine.pointwise`, function for function, in C++17 that also compiles as CUDA. The
 kernels here take the same arguments as the numba kernels of :mod:`gswarp.engine.cpu` (the
 callers in :mod:`gswarp.engine.api` prepare them the same way) and give the same bits
-(``tests/test_core.py`` compares the two). ``GSWARP_ENGINE=core`` sends the kernels the core
-has to it; every other kernel stays on numba until it is ported.
+(``tests/test_core.py`` compares the two). The kernels the core has run on it by default;
+``GSWARP_ENGINE=numba`` sends them to numba instead. Every other kernel stays on numba until it
+is ported.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ def available() -> bool:
 
 
 def selected() -> bool:
-    """Whether the kernels the core has run on it (``GSWARP_ENGINE=core``)."""
-    return _core is not None and os.environ.get("GSWARP_ENGINE", "numba") == "core"
+    """Whether the kernels the core has run on it: when it is installed, unless
+    ``GSWARP_ENGINE=numba`` asks for the numba engine (the oracle while the port runs)."""
+    return _core is not None and os.environ.get("GSWARP_ENGINE", "core") != "numba"
 
 
 def set_num_threads(count: int) -> None:

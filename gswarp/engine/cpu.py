@@ -49,7 +49,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.core.errors import NumbaIRAssumptionWarning
 
-from gswarp.engine import notices
+from gswarp.engine import notices, threads
 from gswarp.engine.pointwise import (
     INTERIOR_2D,
     INTERIOR_3D,
@@ -76,6 +76,8 @@ from gswarp.engine.pointwise import (
 )
 
 __all__ = ["affine_grid_2d", "affine_grid_3d", "sampling_kernel"]
+
+threads.apply_to_numba()  # a --jobs / set_num_threads count given before numba was loaded
 
 
 @njit(cache=True, nogil=True)

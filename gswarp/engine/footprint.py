@@ -72,6 +72,7 @@ from gswarp.engine.pointwise import (
     isfinite,
     to_output,
 )
+from gswarp.options import SHRINK_TOLERANCE
 
 __all__ = [
     "FRAME_2D",
@@ -120,10 +121,6 @@ def filter_weight(t, support):
     outer = outer if a < 2.0 else 0.0  # both pieces, then selects: no branch, vectorizable
     return inner if a < 1.0 else outer
 
-
-SHRINK_TOLERANCE = 1e-9
-"""A map shrinks where its largest singular value exceeds ``1 + SHRINK_TOLERANCE``: rotations,
-whose singular values are 1 within rounding, and magnifications keep point sampling."""
 
 _JACOBI_SWEEPS = 16
 
