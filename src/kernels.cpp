@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "gswarp_core/affine_grid.hpp"
 #include "gswarp_core/affine_sample.hpp"
 #include "gswarp_core/grid_sample.hpp"
 #include "gswarp_core/kernels.hpp"
@@ -102,6 +103,17 @@ void affine_sample_2d(const AffineSample& a, index_t start, index_t stop) {
 }
 void affine_sample_3d(const AffineSample& a, index_t start, index_t stop) {
   affine_sample<3>(a, start, stop);
+}
+
+void affine_grid(const AffineGrid& a, index_t start, index_t stop) {
+  with_float(a.grid.kind, [&](auto tag) {
+    using Ct = decltype(tag);
+    const View<const Ct, 3> theta(a.theta);
+    if (a.grid.ndim == 4)
+      affine_grid_2d_rows(theta, View<Ct, 4>(a.grid), a.align_corners, start, stop);
+    else
+      affine_grid_3d_rows(theta, View<Ct, 5>(a.grid), a.align_corners, start, stop);
+  });
 }
 
 }  // namespace GSWARP_LEVEL

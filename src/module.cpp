@@ -130,6 +130,23 @@ void affine_sample(ReadArray inp, ReadArray matrix, WriteArray out, int mode, in
       start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
 }
 
+// torch's affine_grid over rows [start, stop) of the flattened (batch, [depth,] row) index:
+// theta (N, k, k + 1) and grid (N, [D,] H, W, k) of one float dtype (affine_grid.hpp).
+void affine_grid(ReadArray theta, WriteArray grid, bool align_corners, index_t start,
+                 index_t stop) {
+  gswarp::AffineGrid args{describe(theta), describe(grid), align_corners};
+  const int spatial = args.grid.ndim - 2;
+  require_float(args.grid, "grid");
+  if ((spatial != 2 && spatial != 3) || args.theta.ndim != 3 || args.theta.kind != args.grid.kind ||
+      args.theta.shape[1] != spatial || args.theta.shape[2] != spatial + 1 ||
+      args.grid.shape[args.grid.ndim - 1] != spatial)
+    throw nb::value_error("_gswarp_core: affine_grid takes theta (N, k, k + 1), grid (N, ..., k)");
+  const gswarp::GridRows rows = gswarp::current_level()->affine_grid;
+  nb::gil_scoped_release release;
+  gswarp::ThreadPool::instance().parallel_for(
+      start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
+}
+
 std::vector<std::string> supported_levels() {
   std::vector<std::string> names;
   for (const gswarp::Level& level : gswarp::levels())
@@ -149,6 +166,8 @@ NB_MODULE(_gswarp_core, m) {
         nb::arg("mode"), nb::arg("padding"), nb::arg("align_corners"), nb::arg("fill_compute"),
         nb::arg("fill_native"), nb::arg("start"), nb::arg("stop"), nb::arg("origin"),
         nb::arg("shift"));
+  m.def("affine_grid", &affine_grid, nb::arg("theta"), nb::arg("grid"), nb::arg("align_corners"),
+        nb::arg("start"), nb::arg("stop"));
   m.def(
       "set_num_threads", [](int n) { gswarp::ThreadPool::instance().set_threads(n); },
       nb::arg("n"), "Threads of the CPU kernels' pool (the calling thread included).");

@@ -301,3 +301,22 @@ def test_fused_affine_windows(monkeypatch, spatial):
                 lambda: warp_affine_chunked(image, matrix, size, chunks, mode, padding),  # noqa: B023
             )
             _same_bits(expected, got)
+
+
+@pytest.mark.parametrize("spatial", [2, 3])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_affine_grid(monkeypatch, spatial, dtype):
+    """torch's affine_grid: the base coordinates (linspace in two halves) and the GEMM's
+    rounding, odd and even sizes, unit axes, both alignments."""
+    from gswarp import affine_grid
+
+    rng = np.random.default_rng(zlib.crc32(f"grid {spatial} {dtype}".encode()))
+    theta = rng.normal(0, 1, (3, spatial, spatial + 1)).astype(dtype)
+    sizes = (
+        [(3, 1, 7, 9), (3, 2, 1, 8), (3, 1, 6, 1)]
+        if spatial == 2
+        else [(3, 1, 5, 6, 7), (3, 1, 1, 4, 5), (3, 1, 4, 1, 1)]
+    )
+    for size, align in itertools.product(sizes, (False, True)):
+        expected, got = _both(monkeypatch, lambda: affine_grid(theta, size, align))  # noqa: B023
+        _same_bits(expected, got)

@@ -683,6 +683,11 @@ def affine_grid(
         )
         return grid.astype(theta.dtype, copy=False)
     grid = np.empty(shape, dtype=ct)
+    if _use_core():
+        from gswarp.engine import core
+
+        core.affine_grid(np.ascontiguousarray(theta, dtype=ct), grid, align_corners)
+        return grid.astype(theta.dtype, copy=False)
     from gswarp.engine import cpu
 
     kernel = cpu.affine_grid_2d if spatial == 2 else cpu.affine_grid_3d

@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 __all__ = [
+    "affine_grid",
     "affine_sample",
     "available",
     "get_num_threads",
@@ -162,3 +163,10 @@ def affine_sample(
         np.ascontiguousarray(origin, dtype=np.int64),
         np.ascontiguousarray(shift, dtype=np.int64),
     )
+
+
+def affine_grid(theta: np.ndarray, grid: np.ndarray, align_corners: bool) -> None:
+    """Fill ``grid`` (N, H, W, 2) / (N, D, H, W, 3) with torch's ``affine_grid(theta)``
+    (``theta`` (N, k, k + 1), both of one float dtype, the compute type)."""
+    rows = grid.shape[0] * int(np.prod(grid.shape[1:-2]))
+    _core.affine_grid(theta, grid, bool(align_corners), 0, rows)

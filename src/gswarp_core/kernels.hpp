@@ -68,12 +68,21 @@ struct AffineSample {
 
 using AffineRows = void (*)(const AffineSample&, index_t start, index_t stop);
 
+// torch's affine_grid: theta (N, k, k + 1) and grid (N, [D,] H, W, k), both F32 or both F64.
+struct AffineGrid {
+  ArrayArg theta, grid;
+  bool align_corners;
+};
+
+using GridRows = void (*)(const AffineGrid&, index_t start, index_t stop);
+
 #define GSWARP_DECLARE_LEVEL(level) \
   namespace level {                 \
   void grid_sample_2d(const GridSample& args, index_t start, index_t stop); \
   void grid_sample_3d(const GridSample& args, index_t start, index_t stop); \
   void affine_sample_2d(const AffineSample& args, index_t start, index_t stop); \
   void affine_sample_3d(const AffineSample& args, index_t start, index_t stop); \
+  void affine_grid(const AffineGrid& args, index_t start, index_t stop); \
   }
 
 GSWARP_DECLARE_LEVEL(baseline)

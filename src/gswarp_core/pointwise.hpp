@@ -277,6 +277,33 @@ GSWARP_HD void cubic_taps(Ct p0, index_t size, int padding, bool align_corners, 
 }
 
 // ------------------------------------------------------------------------------------------
+// affine_grid: torch's base coordinates and its GEMM's rounding
+
+// Normalized coordinate of output index i on an axis of `size`: linspace(-1, 1, size) in two
+// halves, each with one fused rounding, scaled by (size - 1) / size without align_corners; a
+// unit axis sits at 0.
+template <typename Ct>
+GSWARP_HD Ct base_coord(index_t i, index_t size, bool align_corners) {
+  if (size <= 1) return Ct(0);
+  const Ct step = Ct(2) / Ct(size - 1);
+  const Ct r = i < size / 2 ? fma_(Ct(i), step, Ct(-1)) : fma_(-Ct(size - 1 - i), step, Ct(1));
+  if (align_corners) return r;
+  return (r * Ct(size - 1)) / Ct(size);
+}
+
+// t0 x + t1 y + t2 rounded as torch's affine_grid (a K=3 GEMM) rounds it.
+template <typename Ct>
+GSWARP_HD Ct affine_coord_2d(Ct x, Ct y, Ct t0, Ct t1, Ct t2) {
+  return (x * t0 + y * t1) + t2;
+}
+
+// t0 x + t1 y + t2 z + t3 rounded as torch's affine_grid (a K=4 GEMM) rounds it.
+template <typename Ct>
+GSWARP_HD Ct affine_coord_3d(Ct x, Ct y, Ct z, Ct t0, Ct t1, Ct t2, Ct t3) {
+  return ((x * t0 + y * t1) + z * t2) + t3;
+}
+
+// ------------------------------------------------------------------------------------------
 // fused affine rows: the input coordinate of output column c on a row is
 // Ct(fma(m0, c, origin)) in float64, and the columns whose coordinates lie in a band are found
 // exactly (numba: row_coordinate, band_columns, interior_columns, inside_columns)
