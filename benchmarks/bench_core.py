@@ -8,7 +8,8 @@ round, for three rounds, and the ratios core/numba and core/torch of each round.
     python benchmarks/bench_core.py [--threads 2] [--repeat 7] [--size 1024]
 
 Cases: grid_sample 2-D (f32, u8) against torch; warp_affine 2-D (f32 NCHW, u8 HWC view) and
-3-D (a (size/4)^3 volume, 15 degrees about z) between the engines.
+3-D (a (size/4)^3 volume, 15 degrees about z) and sample_field 2-D (a coarse field, a field on
+the output's grid, a coarse field after a rotation) between the engines.
 """
 
 from __future__ import annotations
@@ -80,6 +81,27 @@ def main() -> None:
         rounds = [_engines(call, options.repeat) for _ in range(3)]
         label = f"warp_affine 3-D 15 deg about z {mode} f32 {n // 4}^3"
         print(f"{label}: " + " | ".join(_describe(r) for r in rounds))
+
+    from gswarp.engine.api import sample_field
+
+    coarse = rng.normal(0, 3, (n // 16, n // 16, 2))
+    to_field = np.array([[1 / 16, 0, 0], [0, 1 / 16, 0]])  # separable: an elastic field's grid
+    fine = rng.normal(0, 3, (n, n, 2))
+    for label, field, maps in (
+        ("coarse field (separable)", coarse, {"to_field": to_field}),
+        ("field on the output grid (direct)", fine, {}),
+        (
+            "coarse field after a rotation (general)",
+            coarse,
+            {"before": rotation, "to_field": to_field},
+        ),
+    ):
+        call = lambda: sample_field(image, field, image.shape, "bilinear", **maps)  # noqa: B023, E731
+        rounds = [_engines(call, options.repeat) for _ in range(3)]
+        print(
+            f"sample_field 2-D bilinear f32 {n}^2, {label}: "
+            + " | ".join(_describe(r) for r in rounds)
+        )
 
 
 def _engines(call, repeat: int) -> dict:

@@ -147,6 +147,38 @@ void affine_grid(ReadArray theta, WriteArray grid, bool align_corners, index_t s
       start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
 }
 
+// One flow field between matrices over output rows [start, stop) (flow_sample.hpp).
+void flow_sample(ReadArray inp, ReadArray field, ReadArray maps, WriteArray out, int mode,
+                 int padding, bool align_corners, ReadArray fill_compute, ReadArray fill_native,
+                 index_t start, index_t stop, bool absolute, bool direct, bool separable,
+                 Vector origin, Vector shift) {
+  gswarp::FlowSample args{describe(inp),          describe(field),       describe(maps),
+                          describe(out),          describe(fill_compute), describe(fill_native),
+                          {mode, padding, align_corners, false},
+                          absolute, direct, separable, {}};
+  const int spatial = args.inp.ndim - 2;
+  const bool contiguous_field = args.field.ndim == spatial + 1 &&
+                                args.field.stride[spatial] == 1 &&
+                                args.field.stride[spatial - 1] == spatial;
+  if ((spatial != 2 && spatial != 3) || args.out.ndim != spatial + 2 ||
+      args.field.kind != gswarp::F64 || !contiguous_field ||
+      args.field.shape[spatial] != spatial || args.maps.kind != gswarp::F64 ||
+      args.maps.ndim != 3 || args.maps.shape[0] != 3 || args.maps.shape[1] != spatial ||
+      args.maps.shape[2] != spatial + 1 || args.maps.stride[2] != 1 ||
+      args.maps.stride[1] != spatial + 1 || origin.shape(0) != static_cast<size_t>(spatial) ||
+      shift.shape(0) != static_cast<size_t>(spatial))
+    throw nb::value_error("_gswarp_core: flow_sample takes a C-contiguous float64 field and maps");
+  require_kinds(args.inp, args.out, args.fill_compute, args.fill_native);
+  for (int i = 0; i < spatial; ++i) {
+    args.window.origin[i] = origin(i);
+    args.window.shift[i] = shift(i);
+  }
+  const gswarp::FlowRows rows = gswarp::current_level()->flow_sample;
+  nb::gil_scoped_release release;
+  gswarp::ThreadPool::instance().parallel_for(
+      start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
+}
+
 std::vector<std::string> supported_levels() {
   std::vector<std::string> names;
   for (const gswarp::Level& level : gswarp::levels())
@@ -168,6 +200,11 @@ NB_MODULE(_gswarp_core, m) {
         nb::arg("shift"));
   m.def("affine_grid", &affine_grid, nb::arg("theta"), nb::arg("grid"), nb::arg("align_corners"),
         nb::arg("start"), nb::arg("stop"));
+  m.def("flow_sample", &flow_sample, nb::arg("inp"), nb::arg("field"), nb::arg("maps"),
+        nb::arg("out"), nb::arg("mode"), nb::arg("padding"), nb::arg("align_corners"),
+        nb::arg("fill_compute"), nb::arg("fill_native"), nb::arg("start"), nb::arg("stop"),
+        nb::arg("absolute"), nb::arg("direct"), nb::arg("separable"), nb::arg("origin"),
+        nb::arg("shift"));
   m.def(
       "set_num_threads", [](int n) { gswarp::ThreadPool::instance().set_threads(n); },
       nb::arg("n"), "Threads of the CPU kernels' pool (the calling thread included).");

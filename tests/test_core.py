@@ -320,3 +320,70 @@ def test_affine_grid(monkeypatch, spatial, dtype):
     for size, align in itertools.product(sizes, (False, True)):
         expected, got = _both(monkeypatch, lambda: affine_grid(theta, size, align))  # noqa: B023
         _same_bits(expected, got)
+
+
+# --------------------------------------------------------------------------------------------
+# flow fields between matrices (flows, elastic fields, registration tools' fields)
+
+
+def _flow_cases(rng, spatial: int, whole):
+    """(field, before, to_field, after) for the kernel's three paths: direct (identities and the
+    output's grid), separable (diagonal maps), and general (rotations), with a NaN field
+    point and a coarser field."""
+    k = spatial
+    eye = np.eye(k, k + 1)
+    fine = rng.normal(0, 2, (*whole, k))
+    coarse = rng.normal(0, 2, (*(max(2, n // 3) for n in whole), k))
+    coarse.reshape(-1)[5] = np.nan
+    diagonal = np.hstack([np.diag(rng.uniform(0.3, 1.5, k)), rng.normal(0, 2, (k, 1))])
+    rotation = np.hstack([np.eye(k) + rng.normal(0, 0.3, (k, k)), rng.normal(0, 2, (k, 1))])
+    return [
+        (fine, None, None, None),
+        (coarse, diagonal, diagonal, rotation),
+        (coarse, rotation, diagonal, None),
+        (fine, eye, rotation, rotation),
+    ]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32", "float64"])
+@pytest.mark.parametrize("spatial", [2, 3])
+def test_flow_fields_every_path_mode_and_padding(monkeypatch, dtype, spatial):
+    from gswarp.engine.api import sample_field
+
+    rng = np.random.default_rng(zlib.crc32(f"flow {dtype} {spatial}".encode()))
+    shape = (2, 2, 12, 13) if spatial == 2 else (1, 1, 6, 7, 8)
+    image = _input(rng, dtype, shape)
+    size = shape if spatial == 2 else (1, 1, 5, 6, 9)
+    for field, before, to_field, after in _flow_cases(rng, spatial, size[2:]):
+        for mode, padding, absolute in itertools.product(MODES, PADDINGS, (False, True)):
+
+            def call():
+                return sample_field(
+                    image, field, size, mode, padding, before=before,  # noqa: B023
+                    to_field=to_field, after=after, absolute=absolute, fill=2,  # noqa: B023
+                )  # fmt: skip
+
+            expected, got = _both(monkeypatch, call)
+            _same_bits(expected, got)
+
+
+@pytest.mark.parametrize("spatial", [2, 3])
+def test_flow_windows(monkeypatch, spatial):
+    """A chain with a field, computed chunk by chunk from input windows (origin and shift)."""
+    from gswarp.engine.chunks import warp_chain_chunked
+    from gswarp.engine.tiles import FieldStep, MatrixStep
+
+    rng = np.random.default_rng(23 + spatial)
+    shape = (1, 1, 20, 22) if spatial == 2 else (1, 1, 9, 10, 11)
+    image = _input(rng, "float32", shape)
+    k = spatial
+    field = rng.normal(0, 1.5, (*shape[2:], k))
+    shift = np.hstack([np.eye(k), np.full((k, 1), 0.7)])
+    chunks = (7, 6) if spatial == 2 else (4, 3, 5)
+    for steps in ([FieldStep(field)], [MatrixStep(shift), FieldStep(field)]):
+        for mode in MODES:
+            expected, got = _both(
+                monkeypatch,
+                lambda: warp_chain_chunked(image, steps, shape, chunks, mode),  # noqa: B023
+            )
+            _same_bits(expected, got)

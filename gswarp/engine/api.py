@@ -270,11 +270,16 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
         if result is not None:
             out[...] = result
         return
-    if source_kind in ("grid", "pixels", "affine") and _use_core():
+    if _use_core():
         from gswarp.engine import core
 
         native = fill_n if fill_n.dtype == k_input.dtype else fill_c.astype(k_input.dtype)
-        if source_kind == "affine":
+        if source_kind == "flow":
+            core.flow_sample(
+                k_input, source, k_out, mode, padding, align_corners, fill_c, native, 0,
+                _rows(out.shape), *extra,
+            )  # fmt: skip
+        elif source_kind == "affine":
             core.affine_sample(
                 k_input, source, k_out, mode, padding, align_corners, fill_c, native, 0,
                 _rows(out.shape), *extra,

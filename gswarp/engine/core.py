@@ -20,6 +20,7 @@ __all__ = [
     "affine_grid",
     "affine_sample",
     "available",
+    "flow_sample",
     "get_num_threads",
     "grid_sample",
     "level",
@@ -170,3 +171,46 @@ def affine_grid(theta: np.ndarray, grid: np.ndarray, align_corners: bool) -> Non
     (``theta`` (N, k, k + 1), both of one float dtype, the compute type)."""
     rows = grid.shape[0] * int(np.prod(grid.shape[1:-2]))
     _core.affine_grid(theta, grid, bool(align_corners), 0, rows)
+
+
+def flow_sample(
+    inp: np.ndarray,
+    field: np.ndarray,
+    out: np.ndarray,
+    mode: int,
+    padding: int,
+    align_corners: bool,
+    fill_compute: np.ndarray,
+    fill_native: np.ndarray,
+    start: int,
+    stop: int,
+    maps: np.ndarray,
+    absolute: bool,
+    direct: bool,
+    separable: bool,
+    origin: np.ndarray,
+    shift: np.ndarray,
+) -> None:
+    """Rows ``start:stop`` of one flow field between matrices (``sample_field``'s kernel):
+    ``field`` (H_f, W_f, 2) / (D_f, H_f, W_f, 3) float64, ``maps`` (3, k, k + 1) float64 (A:
+    output -> frame, B: frame -> field, C: frame -> input), ``absolute`` fields hold
+    coordinates, ``direct``: read the field at each output pixel, ``separable``: A and B are
+    diagonal; ``origin``/``shift`` place a window. Other arguments as :func:`grid_sample`."""
+    _core.flow_sample(
+        inp,
+        np.ascontiguousarray(field, dtype=np.float64),
+        np.ascontiguousarray(maps, dtype=np.float64),
+        out,
+        int(mode),
+        int(padding),
+        bool(align_corners),
+        fill_compute,
+        fill_native,
+        int(start),
+        int(stop),
+        bool(absolute),
+        bool(direct),
+        bool(separable),
+        np.ascontiguousarray(origin, dtype=np.int64),
+        np.ascontiguousarray(shift, dtype=np.int64),
+    )

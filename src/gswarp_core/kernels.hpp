@@ -76,6 +76,18 @@ struct AffineGrid {
 
 using GridRows = void (*)(const AffineGrid&, index_t start, index_t stop);
 
+// One flow field between matrices (flow_sample.hpp): inp and out as the affine sample's, field
+// (H_f, W_f, 2) / (D_f, H_f, W_f, 3) float64 C-contiguous, maps (3, k, k + 1) float64
+// C-contiguous (A: output -> frame, B: frame -> field, C: frame -> input).
+struct FlowSample {
+  ArrayArg inp, field, maps, out, fill_compute, fill_native;
+  SampleOptions options;
+  bool absolute, direct, separable;
+  Window window;
+};
+
+using FlowRows = void (*)(const FlowSample&, index_t start, index_t stop);
+
 #define GSWARP_DECLARE_LEVEL(level) \
   namespace level {                 \
   void grid_sample_2d(const GridSample& args, index_t start, index_t stop); \
@@ -83,6 +95,7 @@ using GridRows = void (*)(const AffineGrid&, index_t start, index_t stop);
   void affine_sample_2d(const AffineSample& args, index_t start, index_t stop); \
   void affine_sample_3d(const AffineSample& args, index_t start, index_t stop); \
   void affine_grid(const AffineGrid& args, index_t start, index_t stop); \
+  void flow_sample(const FlowSample& args, index_t start, index_t stop); \
   }
 
 GSWARP_DECLARE_LEVEL(baseline)

@@ -1,0 +1,249 @@
+// The flow kernels: the whole chain of one flow field between matrices, per output point, with
+// no coordinate buffer: output pixel p -> frame q = A p -> field value f at B q (bilinear or
+// trilinear on a float64 field, edge values continued outside) -> input pixel C (q + f), or
+// C f for absolute coordinates. `maps` is (3, k, k + 1): A, B, C.
+//
+// `direct`: A and B are identities and the field has the output's grid, so it is read at each
+// pixel without interpolation. `separable`: A and B are diagonal, so a field position's x
+// depends on the output column only and y (z) on the row (slice): the field is interpolated
+// along y (z) once per row into a row buffer and along x from per-column tables. The
+// arithmetic is the numba engine's (gswarp/engine/pointwise.py: _field_axis, field_at_2d/3d,
+// flow_lookup, flow_finish, field_columns, field_row); windows as in the affine kernels.
+#pragma once
+
+#include <vector>
+
+#include "grid_sample.hpp"
+#include "kernels.hpp"
+#include "pointwise.hpp"
+#include "views.hpp"
+
+namespace gswarp {
+inline namespace GSWARP_LEVEL {
+
+// Lower index, upper index and upper weight of position p on a field axis of `size`, clamped
+// to it. On a field point (weight 0 or 1) both indices name that point, so a NaN neighbour with
+// weight 0 never makes a valid point NaN.
+GSWARP_HD void field_axis(double p, index_t size, index_t& low, index_t& high, double& weight) {
+  const index_t top = size - 1;
+  p = py_min(py_max(p, 0.0), static_cast<double>(top));
+  low = py_max(py_min(static_cast<index_t>(p), top - 1), index_t(0));
+  weight = p - static_cast<double>(low);
+  high = py_min(low + 1, top);
+  if (weight == 0.0) high = low;
+  if (weight == 1.0) low = high;
+}
+
+// A float64 field (H, W, 2) or (D, H, W, 3), C-contiguous.
+struct Field {
+  const double* data;
+  index_t D, H, W;  // D = 1 in 2-D
+  GSWARP_HD const double* at(index_t z, index_t y, index_t x, index_t components) const {
+    return data + ((z * H + y) * W + x) * components;
+  }
+};
+
+GSWARP_HD void field_at_2d(const Field& f, double fx, double fy, double& u, double& v) {
+  if (!(std::isfinite(fx) && std::isfinite(fy))) {
+    u = v = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  index_t x0, x1, y0, y1;
+  double wx, wy;
+  field_axis(fx, f.W, x0, x1, wx);
+  field_axis(fy, f.H, y0, y1, wy);
+  const double a = (1.0 - wx) * (1.0 - wy), b = wx * (1.0 - wy), c = (1.0 - wx) * wy,
+               d = wx * wy;
+  const double *p00 = f.at(0, y0, x0, 2), *p01 = f.at(0, y0, x1, 2), *p10 = f.at(0, y1, x0, 2),
+               *p11 = f.at(0, y1, x1, 2);
+  u = a * p00[0] + b * p01[0] + c * p10[0] + d * p11[0];
+  v = a * p00[1] + b * p01[1] + c * p10[1] + d * p11[1];
+}
+
+GSWARP_HD void field_at_3d(const Field& f, double fx, double fy, double fz, double& u,
+                           double& v, double& w) {
+  if (!(std::isfinite(fx) && std::isfinite(fy) && std::isfinite(fz))) {
+    u = v = w = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  index_t x0, x1, y0, y1, z0, z1;
+  double wx, wy, wz;
+  field_axis(fx, f.W, x0, x1, wx);
+  field_axis(fy, f.H, y0, y1, wy);
+  field_axis(fz, f.D, z0, z1, wz);
+  u = v = w = 0.0;
+  for (int corner = 0; corner < 8; ++corner) {
+    const index_t zi = (corner & 4) ? z1 : z0, yi = (corner & 2) ? y1 : y0,
+                  xi = (corner & 1) ? x1 : x0;
+    double weight = ((corner & 4) ? wz : 1.0 - wz) * ((corner & 2) ? wy : 1.0 - wy);
+    weight *= (corner & 1) ? wx : 1.0 - wx;
+    const double* p = f.at(zi, yi, xi, 3);
+    u += weight * p[0];
+    v += weight * p[1];
+    w += weight * p[2];
+  }
+}
+
+// maps (3, k, k + 1), C-contiguous: m(i, r, c).
+struct Maps {
+  const double* data;
+  index_t k;
+  GSWARP_HD double operator()(index_t i, index_t r, index_t c) const {
+    return data[(i * k + r) * (k + 1) + c];
+  }
+};
+
+// Per output column first .. first + width - 1: the field's x-axis indices and weight, and the
+// frame coordinate qx, for diagonal A and B (their last column: offsets).
+struct Columns {
+  std::vector<index_t> low, high;
+  std::vector<double> weight, frame;
+  Columns(const Maps& m, index_t width, index_t field_width, index_t first)
+      : low(width), high(width), weight(width), frame(width) {
+    const index_t last = m.k;
+    for (index_t wo = 0; wo < width; ++wo) {
+      const double qx = m(0, 0, 0) * static_cast<double>(wo + first) + m(0, 0, last);
+      field_axis(m(1, 0, 0) * qx + m(1, 0, last), field_width, low[wo], high[wo], weight[wo]);
+      frame[wo] = qx;
+    }
+  }
+};
+
+template <int MODE, typename In, typename Ct>
+void flow_sample_2d_rows(const View<const In, 4>& inp, const Field& field, const Maps& m,
+                         const View<In, 4>& out, const SampleOptions& o, bool absolute,
+                         bool direct, bool separable, const Window& win, const Ct* fill,
+                         const In* fill_native, index_t start, index_t stop) {
+  const index_t C = inp.shape[1], H = inp.shape[2], W = inp.shape[3];
+  const index_t Ho = out.shape[2], Wo = out.shape[3];
+  const index_t c0 = win.origin[0], r0 = win.origin[1];
+  const Ct x0 = Ct(static_cast<double>(win.shift[0])), y0 = Ct(static_cast<double>(win.shift[1]));
+  const Columns columns(m, separable ? Wo : 0, field.W, c0);
+  std::vector<double> row(separable ? field.W * 2 : 0);
+  for (index_t job = start; job < stop; ++job) {
+    const index_t n = job / Ho, ho = job - n * Ho;
+    const Image2d<In> im{inp.data + n * inp.stride[0], C, H, W,
+                         inp.stride[1], inp.stride[2], inp.stride[3]};
+    In* base = out.data + n * out.stride[0] + ho * out.stride[2];
+    const double y = static_cast<double>(ho + r0);
+    double qy = m(0, 1, 1) * y + m(0, 1, 2);  // used when separable
+    if (separable) {
+      index_t a, b;
+      double wy;
+      field_axis(m(1, 1, 1) * qy + m(1, 1, 2), field.H, a, b, wy);
+      for (index_t i = 0; i < field.W; ++i)
+        for (index_t c = 0; c < 2; ++c)
+          row[i * 2 + c] = (1.0 - wy) * field.at(0, a, i, 2)[c] + wy * field.at(0, b, i, 2)[c];
+    }
+    for (index_t wo = 0; wo < Wo; ++wo) {
+      const double x = static_cast<double>(wo + c0);
+      double qx, u, v;
+      if (separable) {
+        qx = columns.frame[wo];
+        const index_t i = columns.low[wo], j = columns.high[wo];
+        const double wx = columns.weight[wo];
+        u = (1.0 - wx) * row[i * 2] + wx * row[j * 2];
+        v = (1.0 - wx) * row[i * 2 + 1] + wx * row[j * 2 + 1];
+      } else if (direct) {
+        qx = x;
+        qy = y;
+        const double* f = field.at(0, ho + r0, wo + c0, 2);
+        u = f[0];
+        v = f[1];
+      } else {
+        qx = m(0, 0, 0) * x + m(0, 0, 1) * y + m(0, 0, 2);
+        qy = m(0, 1, 0) * x + m(0, 1, 1) * y + m(0, 1, 2);
+        const double fx = m(1, 0, 0) * qx + m(1, 0, 1) * qy + m(1, 0, 2);
+        const double fy = m(1, 1, 0) * qx + m(1, 1, 1) * qy + m(1, 1, 2);
+        field_at_2d(field, fx, fy, u, v);
+      }
+      if (!absolute) {
+        u += qx;
+        v += qy;
+      }
+      const double px = m(2, 0, 0) * u + m(2, 0, 1) * v + m(2, 0, 2);
+      const double py = m(2, 1, 0) * u + m(2, 1, 1) * v + m(2, 1, 2);
+      const Pixel<In> at{base + wo * out.stride[3], out.stride[1]};
+      sample_point_2d<MODE>(im, Ct(px) - x0, Ct(py) - y0, at, o, fill, fill_native);
+    }
+  }
+}
+
+template <int MODE, typename In, typename Ct>
+void flow_sample_3d_rows(const View<const In, 5>& inp, const Field& field, const Maps& m,
+                         const View<In, 5>& out, const SampleOptions& o, bool absolute,
+                         bool direct, bool separable, const Window& win, const Ct* fill,
+                         const In* fill_native, index_t start, index_t stop) {
+  const index_t C = inp.shape[1], D = inp.shape[2], H = inp.shape[3], W = inp.shape[4];
+  const index_t Do = out.shape[2], Ho = out.shape[3], Wo = out.shape[4];
+  const index_t c0 = win.origin[0], r0 = win.origin[1], s0 = win.origin[2];
+  const Ct x0 = Ct(static_cast<double>(win.shift[0])), y0 = Ct(static_cast<double>(win.shift[1])),
+           z0 = Ct(static_cast<double>(win.shift[2]));
+  const Columns columns(m, separable ? Wo : 0, field.W, c0);
+  std::vector<double> row(separable ? field.W * 3 : 0);
+  for (index_t job = start; job < stop; ++job) {
+    const index_t n = job / (Do * Ho), rest = job - n * (Do * Ho);
+    const index_t d = rest / Ho, ho = rest - d * Ho;
+    const Image3d<In> im{inp.data + n * inp.stride[0], C, D, H, W,
+                         inp.stride[1], inp.stride[2], inp.stride[3], inp.stride[4]};
+    In* base = out.data + n * out.stride[0] + d * out.stride[2] + ho * out.stride[3];
+    const double z = static_cast<double>(d + s0), y = static_cast<double>(ho + r0);
+    double qy = m(0, 1, 1) * y + m(0, 1, 3);  // used when separable
+    double qz = m(0, 2, 2) * z + m(0, 2, 3);
+    if (separable) {
+      index_t ya, yb, za, zb;
+      double wy, wz;
+      field_axis(m(1, 1, 1) * qy + m(1, 1, 3), field.H, ya, yb, wy);
+      field_axis(m(1, 2, 2) * qz + m(1, 2, 3), field.D, za, zb, wz);
+      for (index_t i = 0; i < field.W; ++i)
+        for (index_t c = 0; c < 3; ++c) {
+          const double near =
+              (1.0 - wy) * field.at(za, ya, i, 3)[c] + wy * field.at(za, yb, i, 3)[c];
+          const double far =
+              (1.0 - wy) * field.at(zb, ya, i, 3)[c] + wy * field.at(zb, yb, i, 3)[c];
+          row[i * 3 + c] = (1.0 - wz) * near + wz * far;
+        }
+    }
+    for (index_t wo = 0; wo < Wo; ++wo) {
+      const double x = static_cast<double>(wo + c0);
+      double qx, u, v, w;
+      if (separable) {
+        qx = columns.frame[wo];
+        const index_t i = columns.low[wo], j = columns.high[wo];
+        const double wx = columns.weight[wo];
+        u = (1.0 - wx) * row[i * 3] + wx * row[j * 3];
+        v = (1.0 - wx) * row[i * 3 + 1] + wx * row[j * 3 + 1];
+        w = (1.0 - wx) * row[i * 3 + 2] + wx * row[j * 3 + 2];
+      } else if (direct) {
+        qx = x;
+        qy = y;
+        qz = z;
+        const double* f = field.at(d + s0, ho + r0, wo + c0, 3);
+        u = f[0];
+        v = f[1];
+        w = f[2];
+      } else {
+        qx = m(0, 0, 0) * x + m(0, 0, 1) * y + m(0, 0, 2) * z + m(0, 0, 3);
+        qy = m(0, 1, 0) * x + m(0, 1, 1) * y + m(0, 1, 2) * z + m(0, 1, 3);
+        qz = m(0, 2, 0) * x + m(0, 2, 1) * y + m(0, 2, 2) * z + m(0, 2, 3);
+        const double fx = m(1, 0, 0) * qx + m(1, 0, 1) * qy + m(1, 0, 2) * qz + m(1, 0, 3);
+        const double fy = m(1, 1, 0) * qx + m(1, 1, 1) * qy + m(1, 1, 2) * qz + m(1, 1, 3);
+        const double fz = m(1, 2, 0) * qx + m(1, 2, 1) * qy + m(1, 2, 2) * qz + m(1, 2, 3);
+        field_at_3d(field, fx, fy, fz, u, v, w);
+      }
+      if (!absolute) {
+        u += qx;
+        v += qy;
+        w += qz;
+      }
+      const double px = m(2, 0, 0) * u + m(2, 0, 1) * v + m(2, 0, 2) * w + m(2, 0, 3);
+      const double py = m(2, 1, 0) * u + m(2, 1, 1) * v + m(2, 1, 2) * w + m(2, 1, 3);
+      const double pz = m(2, 2, 0) * u + m(2, 2, 1) * v + m(2, 2, 2) * w + m(2, 2, 3);
+      const Pixel<In> at{base + wo * out.stride[4], out.stride[1]};
+      sample_point_3d<MODE>(im, Ct(px) - x0, Ct(py) - y0, Ct(pz) - z0, at, o, fill, fill_native);
+    }
+  }
+}
+
+}  // namespace GSWARP_LEVEL
+}  // namespace gswarp
