@@ -84,6 +84,28 @@ GSWARP_HD void copy_point(const Pixel<In>& to, const Pixel<In>& from, index_t ch
   for (index_t c = 0; c < channels; ++c) to[c] = from[c];
 }
 
+// The columns of a row outside its interior span [lo, hi) (those before it, then those after
+// it), each sampled by `sample(column)` through the general path -- except that once one
+// column wholly outside [a, b) (it reads only the fill) is computed, the others outside copy
+// it: the same bits, computed once.
+template <typename In, typename At, typename Sample>
+void edge_columns(index_t c0, index_t c1, index_t lo, index_t hi, index_t a, index_t b,
+                  index_t channels, const At& at, const Sample& sample) {
+  index_t first = -1;
+  for (int part = 0; part < 2; ++part) {
+    const index_t from = part == 0 ? c0 : hi, to = part == 0 ? lo : c1;
+    for (index_t column = from; column < to; ++column) {
+      const bool outside = column < a || column >= b;
+      if (outside && first >= 0) {
+        copy_point<In>(at(column), at(first), channels);
+        continue;
+      }
+      sample(column);
+      if (outside) first = column;
+    }
+  }
+}
+
 // Output rows [start, stop) of the fused affine sample 2-D: matrix (N, 2, 3) float64.
 template <int MODE, typename In, typename Ct>
 void affine_sample_2d_rows(const View<const In, 4>& inp, const View<const double, 3>& matrix,
@@ -127,21 +149,11 @@ void affine_sample_2d_rows(const View<const In, 4>& inp, const View<const double
       inside_columns<Ct>(sx, ox, W, c1, fx, a, b);
       inside_columns<Ct>(sy, oy, H, c1, fy, a, b);
     }
-    index_t first = -1;  // the first wholly-outside column computed; the others copy it
-    for (int part = 0; part < 2; ++part) {
-      const index_t from = part == 0 ? c0 : hi, to = part == 0 ? lo : c1;
-      for (index_t wa = from; wa < to; ++wa) {
-        const bool outside = wa < a || wa >= b;
-        if (outside && first >= 0) {
-          copy_point(at(wa), at(first), C);
-          continue;
-        }
-        const Ct px = row_coordinate<Ct>(sx, wa, ox) - x0;
-        const Ct py = row_coordinate<Ct>(sy, wa, oy) - y0;
-        sample_point_2d<MODE>(im, px, py, at(wa), o, fill, fill_native);
-        if (outside) first = wa;
-      }
-    }
+    edge_columns<In>(c0, c1, lo, hi, a, b, C, at, [&](index_t wa) {
+      const Ct px = row_coordinate<Ct>(sx, wa, ox) - x0;
+      const Ct py = row_coordinate<Ct>(sy, wa, oy) - y0;
+      sample_point_2d<MODE>(im, px, py, at(wa), o, fill, fill_native);
+    });
   }
 }
 
@@ -199,22 +211,12 @@ void affine_sample_3d_rows(const View<const In, 5>& inp, const View<const double
       inside_columns<Ct>(sy, oy, H, c1, fy, a, b);
       inside_columns<Ct>(sz, oz, D, c1, fz, a, b);
     }
-    index_t first = -1;
-    for (int part = 0; part < 2; ++part) {
-      const index_t from = part == 0 ? c0 : hi, to = part == 0 ? lo : c1;
-      for (index_t wa = from; wa < to; ++wa) {
-        const bool outside = wa < a || wa >= b;
-        if (outside && first >= 0) {
-          copy_point(at(wa), at(first), C);
-          continue;
-        }
-        const Ct px = row_coordinate<Ct>(sx, wa, ox) - x0;
-        const Ct py = row_coordinate<Ct>(sy, wa, oy) - y0;
-        const Ct pz = row_coordinate<Ct>(sz, wa, oz) - z0;
-        sample_point_3d<MODE>(im, px, py, pz, at(wa), o, fill, fill_native);
-        if (outside) first = wa;
-      }
-    }
+    edge_columns<In>(c0, c1, lo, hi, a, b, C, at, [&](index_t wa) {
+      const Ct px = row_coordinate<Ct>(sx, wa, ox) - x0;
+      const Ct py = row_coordinate<Ct>(sy, wa, oy) - y0;
+      const Ct pz = row_coordinate<Ct>(sz, wa, oz) - z0;
+      sample_point_3d<MODE>(im, px, py, pz, at(wa), o, fill, fill_native);
+    });
   }
 }
 

@@ -33,6 +33,18 @@ struct Pixel {
   GSWARP_HD In& operator[](index_t c) const { return base[c * sc]; }
 };
 
+// The two neighbours i0 and i0 + 1 of a linear sample on an axis of `size`: whether each is
+// inside, and each clamped into the axis (so it can be read whatever its flag).
+struct EdgePair {
+  bool in0, in1;
+  index_t i0, i1;
+  GSWARP_HD EdgePair(index_t first, index_t size)
+      : in0(first >= 0 && first < size),
+        in1(first + 1 >= 0 && first + 1 < size),
+        i0(py_min(py_max(first, index_t(0)), size - 1)),
+        i1(py_min(py_max(first + 1, index_t(0)), size - 1)) {}
+};
+
 template <typename In, typename Ct>
 GSWARP_HD void bilinear_point(const Image2d<In>& im, Ct px, Ct py, const Pixel<In>& out,
                            const Ct* fill) {
@@ -51,18 +63,13 @@ GSWARP_HD void bilinear_point(const Image2d<In>& im, Ct px, Ct py, const Pixel<I
     }
     return;
   }
-  const bool mx0 = x0 >= 0 && x0 < W, mx1 = x0 + 1 >= 0 && x0 + 1 < W;
-  const bool my0 = y0 >= 0 && y0 < H, my1 = y0 + 1 >= 0 && y0 + 1 < H;
-  const index_t cx0 = py_min(py_max(x0, index_t(0)), W - 1);
-  const index_t cx1 = py_min(py_max(x0 + 1, index_t(0)), W - 1);
-  const index_t cy0 = py_min(py_max(y0, index_t(0)), H - 1);
-  const index_t cy1 = py_min(py_max(y0 + 1, index_t(0)), H - 1);
+  const EdgePair x(x0, W), y(y0, H);
   for (index_t c = 0; c < im.C; ++c) {
     const Ct f = fill[c];
-    const Ct v_nw = (mx0 && my0) ? Ct(im.at(c, cy0, cx0)) : f;
-    const Ct v_ne = (mx1 && my0) ? Ct(im.at(c, cy0, cx1)) : f;
-    const Ct v_sw = (mx0 && my1) ? Ct(im.at(c, cy1, cx0)) : f;
-    const Ct v_se = (mx1 && my1) ? Ct(im.at(c, cy1, cx1)) : f;
+    const Ct v_nw = (x.in0 && y.in0) ? Ct(im.at(c, y.i0, x.i0)) : f;
+    const Ct v_ne = (x.in1 && y.in0) ? Ct(im.at(c, y.i0, x.i1)) : f;
+    const Ct v_sw = (x.in0 && y.in1) ? Ct(im.at(c, y.i1, x.i0)) : f;
+    const Ct v_se = (x.in1 && y.in1) ? Ct(im.at(c, y.i1, x.i1)) : f;
     out[c] = Store<In, Ct>::convert(b.combine(v_nw, v_ne, v_sw, v_se));
   }
 }
@@ -102,14 +109,21 @@ inline void bicubic_point(const Image2d<In>& im, Ct x, Ct y, const Pixel<In>& ou
   }
 }
 
+// A point whose coordinate is not finite: the fill (nearest: the input-typed fill, copied).
+template <int MODE, typename In, typename Ct>
+GSWARP_HD void fill_point(const Pixel<In>& out, index_t channels, const Ct* fill,
+                          const In* fill_native) {
+  for (index_t c = 0; c < channels; ++c)
+    out[c] = MODE == NEAREST ? fill_native[c] : Store<In, Ct>::convert(fill[c]);
+}
+
 // One output point of mode MODE at pixel coordinates (px, py), before padding: the fill when a
 // coordinate is not finite, else the padded sample (numba: bilinear_2d, nearest_2d, bicubic_2d).
 template <int MODE, typename In, typename Ct>
 GSWARP_HD void sample_point_2d(const Image2d<In>& im, Ct px, Ct py, const Pixel<In>& out,
                                const SampleOptions& o, const Ct* fill, const In* fill_native) {
   if (!(finite(px) && finite(py))) {
-    for (index_t c = 0; c < im.C; ++c)
-      out[c] = MODE == NEAREST ? fill_native[c] : Store<In, Ct>::convert(fill[c]);
+    fill_point<MODE>(out, im.C, fill, fill_native);
     return;
   }
   if (MODE == BICUBIC) {
@@ -213,26 +227,18 @@ GSWARP_HD void trilinear_point(const Image3d<In>& im, Ct px, Ct py, Ct pz, const
   const Ct w_tsw = (dx0 * dy1) * dz0, w_tse = (dx1 * dy1) * dz0;
   const Ct w_bnw = (dx0 * dy0) * dz1, w_bne = (dx1 * dy0) * dz1;
   const Ct w_bsw = (dx0 * dy1) * dz1, w_bse = (dx1 * dy1) * dz1;
-  const bool mx0 = ix0 >= 0 && ix0 < W, mx1 = ix0 + 1 >= 0 && ix0 + 1 < W;
-  const bool my0 = iy0 >= 0 && iy0 < H, my1 = iy0 + 1 >= 0 && iy0 + 1 < H;
-  const bool mz0 = iz0 >= 0 && iz0 < D, mz1 = iz0 + 1 >= 0 && iz0 + 1 < D;
-  const index_t cx0 = py_min(py_max(ix0, index_t(0)), W - 1);
-  const index_t cx1 = py_min(py_max(ix0 + 1, index_t(0)), W - 1);
-  const index_t cy0 = py_min(py_max(iy0, index_t(0)), H - 1);
-  const index_t cy1 = py_min(py_max(iy0 + 1, index_t(0)), H - 1);
-  const index_t cz0 = py_min(py_max(iz0, index_t(0)), D - 1);
-  const index_t cz1 = py_min(py_max(iz0 + 1, index_t(0)), D - 1);
+  const EdgePair x(ix0, W), y(iy0, H), z(iz0, D);
   for (index_t c = 0; c < im.C; ++c) {
     const Ct f = fill[c];
     Ct v = Ct(0);
-    v += ((mz0 && my0 && mx0) ? Ct(im.at(c, cz0, cy0, cx0)) : f) * w_tnw;
-    v += ((mz0 && my0 && mx1) ? Ct(im.at(c, cz0, cy0, cx1)) : f) * w_tne;
-    v += ((mz0 && my1 && mx0) ? Ct(im.at(c, cz0, cy1, cx0)) : f) * w_tsw;
-    v += ((mz0 && my1 && mx1) ? Ct(im.at(c, cz0, cy1, cx1)) : f) * w_tse;
-    v += ((mz1 && my0 && mx0) ? Ct(im.at(c, cz1, cy0, cx0)) : f) * w_bnw;
-    v += ((mz1 && my0 && mx1) ? Ct(im.at(c, cz1, cy0, cx1)) : f) * w_bne;
-    v += ((mz1 && my1 && mx0) ? Ct(im.at(c, cz1, cy1, cx0)) : f) * w_bsw;
-    v += ((mz1 && my1 && mx1) ? Ct(im.at(c, cz1, cy1, cx1)) : f) * w_bse;
+    v += ((z.in0 && y.in0 && x.in0) ? Ct(im.at(c, z.i0, y.i0, x.i0)) : f) * w_tnw;
+    v += ((z.in0 && y.in0 && x.in1) ? Ct(im.at(c, z.i0, y.i0, x.i1)) : f) * w_tne;
+    v += ((z.in0 && y.in1 && x.in0) ? Ct(im.at(c, z.i0, y.i1, x.i0)) : f) * w_tsw;
+    v += ((z.in0 && y.in1 && x.in1) ? Ct(im.at(c, z.i0, y.i1, x.i1)) : f) * w_tse;
+    v += ((z.in1 && y.in0 && x.in0) ? Ct(im.at(c, z.i1, y.i0, x.i0)) : f) * w_bnw;
+    v += ((z.in1 && y.in0 && x.in1) ? Ct(im.at(c, z.i1, y.i0, x.i1)) : f) * w_bne;
+    v += ((z.in1 && y.in1 && x.in0) ? Ct(im.at(c, z.i1, y.i1, x.i0)) : f) * w_bsw;
+    v += ((z.in1 && y.in1 && x.in1) ? Ct(im.at(c, z.i1, y.i1, x.i1)) : f) * w_bse;
     out[c] = Store<In, Ct>::convert(v);
   }
 }
@@ -287,8 +293,7 @@ template <int MODE, typename In, typename Ct>
 GSWARP_HD void sample_point_3d(const Image3d<In>& im, Ct px, Ct py, Ct pz, const Pixel<In>& out,
                                const SampleOptions& o, const Ct* fill, const In* fill_native) {
   if (!(finite(px) && finite(py) && finite(pz))) {
-    for (index_t c = 0; c < im.C; ++c)
-      out[c] = MODE == NEAREST ? fill_native[c] : Store<In, Ct>::convert(fill[c]);
+    fill_point<MODE>(out, im.C, fill, fill_native);
     return;
   }
   if (MODE == BICUBIC) {
