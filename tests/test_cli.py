@@ -28,7 +28,13 @@ def test_version():
 def test_info_lists_the_backend():
     result = CliRunner().invoke(cli, ["info"])
     assert result.exit_code == 0, result.output
-    assert "cpu backend: numba" in result.output
+    from gswarp.engine import core
+
+    line = "numba only"
+    if core.available():
+        line = "compiled engine in use, " if core.selected() else "compiled engine built, not"
+    assert f"cpu backend: {line}" in result.output
+    assert "numba engine: " in result.output
     assert f"gswarp {gswarp.__version__}" in result.output
 
 

@@ -83,7 +83,7 @@ def info() -> None:
     import numpy as np
 
     import gswarp
-    from gswarp.engine import cpu
+    from gswarp.engine import core, cpu
     from gswarp.engine.device import cuda_status
 
     lines = [
@@ -91,14 +91,28 @@ def info() -> None:
         f"python {platform.python_version()} ({platform.machine()})",
         f"numpy {np.__version__}",
         f"numba {numba.__version__}",
-        f"cpu backend: numba, {numba.get_num_threads()} threads "
-        f"(NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'unset')})",
+        f"cpu backend: {_core_status(core)}",
+        f"numba engine: {numba.get_num_threads()} threads "
+        f"(NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'unset')}), for "
+        + ("the kernels not ported yet" if core.selected() else "every kernel"),
         f"kernel cache: {os.environ.get('NUMBA_CACHE_DIR') or os.path.dirname(cpu.__file__)}",
         f"cuda backend: {cuda_status()[1]}",
         f"zarr volumes: {_zarr_status()}",
         f"chunk scheduler: {_scheduler_status()}",
     ]
     click.echo("\n".join(lines))
+
+
+def _core_status(core) -> str:
+    """The compiled engine's line: in use (level, threads), turned off, or not built."""
+    if not core.available():
+        return "numba only (the compiled engine is not built: pip install .)"
+    use = "in use" if core.selected() else "built, not in use (GSWARP_ENGINE=numba)"
+    return (
+        f"compiled engine {use}, {core.level()} (of {', '.join(core.levels())}), "
+        f"{core.get_num_threads()} threads (GSWARP_NUM_THREADS="
+        f"{os.environ.get('GSWARP_NUM_THREADS', 'unset')})"
+    )
 
 
 def _zarr_status() -> str:
