@@ -16,6 +16,7 @@
 
 #include "gswarp_core/dispatch.hpp"
 #include "gswarp_core/kernels.hpp"
+#include "gswarp_core/metrics.hpp"
 #include "gswarp_core/threads.hpp"
 
 namespace nb = nanobind;
@@ -179,6 +180,95 @@ void flow_sample(ReadArray inp, ReadArray field, ReadArray maps, WriteArray out,
       start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
 }
 
+// ---- the registration metrics (metrics.hpp): sequential, float32 or float64 images
+
+using Flat = nb::ndarray<nb::ro, nb::device::cpu, nb::ndim<1>, nb::c_contig>;
+using FlatOut = nb::ndarray<nb::device::cpu, nb::ndim<1>, nb::c_contig>;
+
+// Calls f(MetricInput<T>) for the images' dtype (w and f of one float dtype, m bool bytes).
+template <typename F>
+void with_metric_input(const Flat& w, const Flat& f, const Flat& m, bool masked, F&& body) {
+  const int kind = kind_of(w.dtype());
+  if (kind_of(f.dtype()) != kind || (kind != gswarp::F32 && kind != gswarp::F64) ||
+      f.shape(0) != w.shape(0) || (masked && m.shape(0) != w.shape(0)) || m.itemsize() != 1)
+    throw nb::type_error("_gswarp_core: metrics take float32/float64 images and a bool mask");
+  const auto* mask = static_cast<const std::uint8_t*>(m.data());
+  const index_t size = static_cast<index_t>(w.shape(0));
+  if (kind == gswarp::F32)
+    body(gswarp::MetricInput<float>{static_cast<const float*>(w.data()),
+                                    static_cast<const float*>(f.data()), mask, masked, size});
+  else
+    body(gswarp::MetricInput<double>{static_cast<const double*>(w.data()),
+                                     static_cast<const double*>(f.data()), mask, masked, size});
+}
+
+template <typename T>
+T* gradient_of(const FlatOut& grad, const gswarp::MetricInput<T>& in) {
+  if (grad.dtype() != nb::dtype<T>() || static_cast<index_t>(grad.shape(0)) != in.size)
+    throw nb::type_error("_gswarp_core: the gradient must match the warped image");
+  return static_cast<T*>(grad.data());
+}
+
+nb::tuple metric_sums(Flat w, Flat f, Flat m, bool masked) {
+  double sums[7];
+  with_metric_input(w, f, m, masked, [&](const auto& in) {
+    nb::gil_scoped_release release;
+    gswarp::metric_sums(in, sums);
+  });
+  return nb::make_tuple(sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6]);
+}
+
+void mse_grad(Flat w, Flat f, Flat m, bool masked, double factor, FlatOut grad) {
+  with_metric_input(w, f, m, masked, [&](const auto& in) {
+    auto* g = gradient_of(grad, in);
+    nb::gil_scoped_release release;
+    gswarp::mse_grad(in, factor, g);
+  });
+}
+
+void ncc_grad(Flat w, Flat f, Flat m, bool masked, double mean_w, double mean_f,
+              double minus_inverse_root, double ncc_over_saa, FlatOut grad) {
+  with_metric_input(w, f, m, masked, [&](const auto& in) {
+    auto* g = gradient_of(grad, in);
+    nb::gil_scoped_release release;
+    gswarp::ncc_grad(in, mean_w, mean_f, minus_inverse_root, ncc_over_saa, g);
+  });
+}
+
+using Table = nb::ndarray<nb::device::cpu, double, nb::ndim<2>, nb::c_contig>;
+using ReadTable = nb::ndarray<nb::ro, nb::device::cpu, double, nb::ndim<2>, nb::c_contig>;
+
+gswarp::Bins bins_of(index_t rows, index_t columns, double f_low, double f_width, double m_low,
+                     double m_width) {
+  if (columns != rows + 4) throw nb::value_error("_gswarp_core: the joint table is (bins, bins + 4)");
+  return gswarp::Bins{rows, f_low, f_width, m_low, m_width};
+}
+
+index_t mattes_joint(Flat w, Flat f, Flat m, bool masked, double f_low, double f_width,
+                     double m_low, double m_width, Table joint) {
+  const gswarp::Bins b = bins_of(static_cast<index_t>(joint.shape(0)),
+                                 static_cast<index_t>(joint.shape(1)), f_low, f_width, m_low,
+                                 m_width);
+  index_t count = 0;
+  with_metric_input(w, f, m, masked, [&](const auto& in) {
+    nb::gil_scoped_release release;
+    count = gswarp::mattes_joint(in, b, joint.data());
+  });
+  return count;
+}
+
+void mattes_grad(Flat w, Flat f, Flat m, bool masked, double f_low, double f_width, double m_low,
+                 double m_width, ReadTable log_ratio, double scale, FlatOut grad) {
+  const gswarp::Bins b = bins_of(static_cast<index_t>(log_ratio.shape(0)),
+                                 static_cast<index_t>(log_ratio.shape(1)), f_low, f_width, m_low,
+                                 m_width);
+  with_metric_input(w, f, m, masked, [&](const auto& in) {
+    auto* g = gradient_of(grad, in);
+    nb::gil_scoped_release release;
+    gswarp::mattes_grad(in, b, log_ratio.data(), scale, g);
+  });
+}
+
 std::vector<std::string> supported_levels() {
   std::vector<std::string> names;
   for (const gswarp::Level& level : gswarp::levels())
@@ -205,6 +295,11 @@ NB_MODULE(_gswarp_core, m) {
         nb::arg("fill_compute"), nb::arg("fill_native"), nb::arg("start"), nb::arg("stop"),
         nb::arg("absolute"), nb::arg("direct"), nb::arg("separable"), nb::arg("origin"),
         nb::arg("shift"));
+  m.def("metric_sums", &metric_sums);
+  m.def("mse_grad", &mse_grad);
+  m.def("ncc_grad", &ncc_grad);
+  m.def("mattes_joint", &mattes_joint);
+  m.def("mattes_grad", &mattes_grad);
   m.def(
       "set_num_threads", [](int n) { gswarp::ThreadPool::instance().set_threads(n); },
       nb::arg("n"), "Threads of the CPU kernels' pool (the calling thread included).");

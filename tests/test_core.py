@@ -387,3 +387,31 @@ def test_flow_windows(monkeypatch, spatial):
                 lambda: warp_chain_chunked(image, steps, shape, chunks, mode),  # noqa: B023
             )
             _same_bits(expected, got)
+
+
+# --------------------------------------------------------------------------------------------
+# the registration metrics' loops
+
+
+@pytest.mark.parametrize("metric", ["mse", "ncc", "mi"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_registration_metrics(monkeypatch, metric, dtype, masked):
+    """Cost, gradient and count of every metric: NaN (undefined) warped points, a mask,
+    values past the histogram's range (clipped), float32 and float64 images."""
+    from gswarp.registration.metrics import Histogram, cost
+
+    rng = np.random.default_rng(zlib.crc32(f"{metric} {dtype} {masked}".encode()))
+    fixed = rng.random((23, 29)).astype(dtype)
+    warped = (fixed * 0.8 + rng.normal(0, 0.1, fixed.shape)).astype(dtype)
+    warped.reshape(-1)[::17] = np.nan
+    warped.reshape(-1)[5::41] = 3.0  # beyond the moving range the histogram was set for
+    mask = rng.random(fixed.shape) < 0.8 if masked else None
+    histogram = Histogram.of(fixed, np.nan_to_num(warped, nan=0.0).clip(0, 1), 24)
+    results = []
+    for engine in ("numba", "core"):
+        monkeypatch.setenv("GSWARP_ENGINE", engine)
+        results.append(cost(metric, warped, fixed, mask, histogram))
+    (c1, g1, n1), (c2, g2, n2) = results
+    assert n1 == n2 and np.float64(c1).tobytes() == np.float64(c2).tobytes()
+    _same_bits(g1, g2)

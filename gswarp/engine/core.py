@@ -25,6 +25,7 @@ __all__ = [
     "grid_sample",
     "level",
     "levels",
+    "metric_loops",
     "selected",
     "set_level",
     "set_num_threads",
@@ -214,3 +215,44 @@ def flow_sample(
         np.ascontiguousarray(origin, dtype=np.int64),
         np.ascontiguousarray(shift, dtype=np.int64),
     )
+
+
+class _MetricLoops:
+    """The registration metrics' loops (``src/gswarp_core/metrics.hpp``), with the signatures
+    of :mod:`gswarp.registration.metrics_numba`: sequential float64 sums, in order."""
+
+    @staticmethod
+    def sums(w, f, m, masked):
+        return _core.metric_sums(w, f, _mask(m), bool(masked))
+
+    @staticmethod
+    def mse_grad(w, f, m, masked, factor, grad):
+        _core.mse_grad(w, f, _mask(m), bool(masked), float(factor), grad)
+
+    @staticmethod
+    def ncc_grad(w, f, m, masked, mean_w, mean_f, minus_inverse_root, ncc_over_saa, grad):
+        _core.ncc_grad(
+            w, f, _mask(m), bool(masked), float(mean_w), float(mean_f),
+            float(minus_inverse_root), float(ncc_over_saa), grad,
+        )  # fmt: skip
+
+    @staticmethod
+    def mattes_joint(w, f, m, masked, f_low, f_width, m_low, m_width, joint):
+        bins = (float(f_low), float(f_width), float(m_low), float(m_width))
+        return int(_core.mattes_joint(w, f, _mask(m), bool(masked), *bins, joint))
+
+    @staticmethod
+    def mattes_grad(w, f, m, masked, f_low, f_width, m_low, m_width, log_ratio, scale, grad):
+        _core.mattes_grad(
+            w, f, _mask(m), bool(masked), float(f_low), float(f_width), float(m_low),
+            float(m_width), np.ascontiguousarray(log_ratio, dtype=np.float64), float(scale), grad,
+        )  # fmt: skip
+
+
+def _mask(m: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(m, dtype=np.bool_).view(np.uint8)
+
+
+def metric_loops() -> _MetricLoops:
+    """The compiled registration-metric loops (see :class:`_MetricLoops`)."""
+    return _MetricLoops()
