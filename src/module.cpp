@@ -27,6 +27,8 @@ namespace {
 using ReadArray = nb::ndarray<nb::ro, nb::device::cpu>;
 using WriteArray = nb::ndarray<nb::device::cpu>;
 using Vector = nb::ndarray<nb::ro, nb::device::cpu, std::int64_t, nb::ndim<1>>;
+// the kernels index these as C-ordered float64 (flow_sample.hpp's Field and Maps)
+using Float64Array = nb::ndarray<nb::ro, nb::device::cpu, double, nb::c_contig>;
 
 int kind_of(const nb::dlpack::dtype& t) {
   using nb::dlpack::dtype_code;
@@ -84,6 +86,27 @@ void require_kinds(const gswarp::ArrayArg& inp, const gswarp::ArrayArg& out,
     throw nb::type_error("_gswarp_core: fill_compute is not in the input's compute type");
 }
 
+// rows(args, a, b) over output rows [start, stop), spread over the pool, without the GIL.
+template <typename Args, typename Rows>
+void run_rows(const Args& args, Rows rows, index_t start, index_t stop) {
+  nb::gil_scoped_release release;
+  gswarp::ThreadPool::instance().parallel_for(
+      start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
+}
+
+// The window (origin, shift: int64 (x, y[, z])) of a kernel with `spatial` dimensions.
+gswarp::Window window_of(const Vector& origin, const Vector& shift, int spatial) {
+  if (origin.shape(0) != static_cast<size_t>(spatial) ||
+      shift.shape(0) != static_cast<size_t>(spatial))
+    throw nb::value_error("_gswarp_core: origin and shift need one value per spatial axis");
+  gswarp::Window window{};
+  for (int i = 0; i < spatial; ++i) {
+    window.origin[i] = origin(i);
+    window.shift[i] = shift(i);
+  }
+  return window;
+}
+
 // grid_sample 2-D or 3-D (by inp's ndim: 4 or 5) over output rows [start, stop) of the
 // flattened (batch, [depth,] row) index: see grid_sample.hpp.
 void grid_sample(ReadArray inp, ReadArray grid, WriteArray out, int mode, int padding,
@@ -99,10 +122,7 @@ void grid_sample(ReadArray inp, ReadArray grid, WriteArray out, int mode, int pa
       args.out.ndim != spatial + 2)
     throw nb::value_error("_gswarp_core: grid_sample takes 4-D or 5-D arrays");
   const gswarp::Level* level = gswarp::current_level();
-  const gswarp::SampleRows rows = spatial == 2 ? level->grid_sample_2d : level->grid_sample_3d;
-  nb::gil_scoped_release release;
-  gswarp::ThreadPool::instance().parallel_for(
-      start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
+  run_rows(args, spatial == 2 ? level->grid_sample_2d : level->grid_sample_3d, start, stop);
 }
 
 // The fused affine sample 2-D or 3-D over output rows [start, stop): see affine_sample.hpp.
@@ -116,19 +136,12 @@ void affine_sample(ReadArray inp, ReadArray matrix, WriteArray out, int mode, in
                             {}};
   const int spatial = args.inp.ndim - 2;
   if ((spatial != 2 && spatial != 3) || args.out.ndim != spatial + 2 || args.matrix.ndim != 3 ||
-      args.matrix.kind != gswarp::F64 || origin.shape(0) != static_cast<size_t>(spatial) ||
-      shift.shape(0) != static_cast<size_t>(spatial))
+      args.matrix.kind != gswarp::F64)
     throw nb::value_error("_gswarp_core: affine_sample takes 4-D or 5-D arrays and float64 matrices");
   require_kinds(args.inp, args.out, args.fill_compute, args.fill_native);
-  for (int i = 0; i < spatial; ++i) {
-    args.window.origin[i] = origin(i);
-    args.window.shift[i] = shift(i);
-  }
+  args.window = window_of(origin, shift, spatial);
   const gswarp::Level* level = gswarp::current_level();
-  const gswarp::AffineRows rows = spatial == 2 ? level->affine_sample_2d : level->affine_sample_3d;
-  nb::gil_scoped_release release;
-  gswarp::ThreadPool::instance().parallel_for(
-      start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
+  run_rows(args, spatial == 2 ? level->affine_sample_2d : level->affine_sample_3d, start, stop);
 }
 
 // torch's affine_grid over rows [start, stop) of the flattened (batch, [depth,] row) index:
@@ -142,14 +155,11 @@ void affine_grid(ReadArray theta, WriteArray grid, bool align_corners, index_t s
       args.theta.shape[1] != spatial || args.theta.shape[2] != spatial + 1 ||
       args.grid.shape[args.grid.ndim - 1] != spatial)
     throw nb::value_error("_gswarp_core: affine_grid takes theta (N, k, k + 1), grid (N, ..., k)");
-  const gswarp::GridRows rows = gswarp::current_level()->affine_grid;
-  nb::gil_scoped_release release;
-  gswarp::ThreadPool::instance().parallel_for(
-      start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
+  run_rows(args, gswarp::current_level()->affine_grid, start, stop);
 }
 
 // One flow field between matrices over output rows [start, stop) (flow_sample.hpp).
-void flow_sample(ReadArray inp, ReadArray field, ReadArray maps, WriteArray out, int mode,
+void flow_sample(ReadArray inp, Float64Array field, Float64Array maps, WriteArray out, int mode,
                  int padding, bool align_corners, ReadArray fill_compute, ReadArray fill_native,
                  index_t start, index_t stop, bool absolute, bool direct, bool separable,
                  Vector origin, Vector shift) {
@@ -158,26 +168,14 @@ void flow_sample(ReadArray inp, ReadArray field, ReadArray maps, WriteArray out,
                           {mode, padding, align_corners, false},
                           absolute, direct, separable, {}};
   const int spatial = args.inp.ndim - 2;
-  const bool contiguous_field = args.field.ndim == spatial + 1 &&
-                                args.field.stride[spatial] == 1 &&
-                                args.field.stride[spatial - 1] == spatial;
   if ((spatial != 2 && spatial != 3) || args.out.ndim != spatial + 2 ||
-      args.field.kind != gswarp::F64 || !contiguous_field ||
-      args.field.shape[spatial] != spatial || args.maps.kind != gswarp::F64 ||
+      args.field.ndim != spatial + 1 || args.field.shape[spatial] != spatial ||
       args.maps.ndim != 3 || args.maps.shape[0] != 3 || args.maps.shape[1] != spatial ||
-      args.maps.shape[2] != spatial + 1 || args.maps.stride[2] != 1 ||
-      args.maps.stride[1] != spatial + 1 || origin.shape(0) != static_cast<size_t>(spatial) ||
-      shift.shape(0) != static_cast<size_t>(spatial))
-    throw nb::value_error("_gswarp_core: flow_sample takes a C-contiguous float64 field and maps");
+      args.maps.shape[2] != spatial + 1)
+    throw nb::value_error("_gswarp_core: flow_sample takes a field (..., k) and maps (3, k, k + 1)");
   require_kinds(args.inp, args.out, args.fill_compute, args.fill_native);
-  for (int i = 0; i < spatial; ++i) {
-    args.window.origin[i] = origin(i);
-    args.window.shift[i] = shift(i);
-  }
-  const gswarp::FlowRows rows = gswarp::current_level()->flow_sample;
-  nb::gil_scoped_release release;
-  gswarp::ThreadPool::instance().parallel_for(
-      start, stop, [&](index_t a, index_t b) { rows(args, a, b); });
+  args.window = window_of(origin, shift, spatial);
+  run_rows(args, gswarp::current_level()->flow_sample, start, stop);
 }
 
 // ---- the registration metrics (metrics.hpp): sequential, float32 or float64 images

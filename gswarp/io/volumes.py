@@ -143,16 +143,12 @@ def load_npy(path: Path, mmap_mode: str | None = None) -> np.ndarray:
         )
     try:
         return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
-    except ValueError as error:
-        if "allow_pickle" in str(error):
+    except (ValueError, OSError, EOFError) as error:
+        if isinstance(error, ValueError) and "allow_pickle" in str(error):
             raise InputError(
                 f"{path}: holds Python objects (a pickled array); gswarp reads numeric arrays "
                 "only, and never unpickles a file (it could run code)"
             ) from None
-        raise InputError(
-            f"{path}: cannot read (cut short?): {first_line(error, named=False)}"
-        ) from None
-    except (OSError, EOFError) as error:
         raise InputError(
             f"{path}: cannot read (cut short?): {first_line(error, named=False)}"
         ) from None

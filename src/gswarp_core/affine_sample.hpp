@@ -22,20 +22,11 @@ namespace gswarp {
 inline namespace GSWARP_LEVEL {
 
 template <typename In, typename Ct>
-GSWARP_HD void bilinear_interior(const Image2d<In>& im, Ct px, Ct py, const Pixel<In>& out) {
-  const Bilinear<Ct> b(px, py);
-  const In* p = im.base + b.iy0 * im.sy + b.ix0 * im.sx;
-  for (index_t c = 0; c < im.C; ++c, p += im.sc) {
-    const Ct v = b.combine(Ct(p[0]), Ct(p[im.sx]), Ct(p[im.sy]), Ct(p[im.sy + im.sx]));
-    out[c] = Store<In, Ct>::convert(v);
-  }
-}
-
-template <typename In, typename Ct>
 GSWARP_HD void nearest_interior(const Image2d<In>& im, Ct px, Ct py, const Pixel<In>& out) {
-  const In* p = im.base + static_cast<index_t>(std::nearbyint(py)) * im.sy +
-                static_cast<index_t>(std::nearbyint(px)) * im.sx;
-  for (index_t c = 0; c < im.C; ++c) out[c] = p[c * im.sc];
+  copy_channels(im,
+                im.base + static_cast<index_t>(std::nearbyint(py)) * im.sy +
+                    static_cast<index_t>(std::nearbyint(px)) * im.sx,
+                out);
 }
 
 template <typename In, typename Ct>
@@ -142,7 +133,7 @@ void affine_sample_2d_rows(const View<const In, 4>& inp, const View<const double
       if (MODE == NEAREST)
         nearest_interior(im, px, py, at(wa));
       else
-        bilinear_interior(im, px, py, at(wa));
+        bilinear_inside(im, Bilinear<Ct>(px, py), at(wa));
     }
     index_t a = c0, b = c1;  // columns outside [a, b) read only the fill
     if (runs && std::isfinite(sx) && std::isfinite(sy) && std::isfinite(ox) && std::isfinite(oy)) {

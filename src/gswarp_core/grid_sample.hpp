@@ -45,6 +45,24 @@ struct EdgePair {
         i1(py_min(py_max(first + 1, index_t(0)), size - 1)) {}
 };
 
+// Every channel of a bilinear sample whose four corners are all inside: no masks (the
+// general path's arithmetic; the affine kernels' interior span calls it directly).
+template <typename In, typename Ct>
+GSWARP_HD void bilinear_inside(const Image2d<In>& im, const Bilinear<Ct>& b,
+                               const Pixel<In>& out) {
+  const In* p = im.base + b.iy0 * im.sy + b.ix0 * im.sx;
+  for (index_t c = 0; c < im.C; ++c, p += im.sc) {
+    const Ct v = b.combine(Ct(p[0]), Ct(p[im.sx]), Ct(p[im.sy]), Ct(p[im.sy + im.sx]));
+    out[c] = Store<In, Ct>::convert(v);
+  }
+}
+
+// Every channel of input pixel `p` (the first channel's element) copied unconverted.
+template <typename In>
+GSWARP_HD void copy_channels(const Image2d<In>& im, const In* p, const Pixel<In>& out) {
+  for (index_t c = 0; c < im.C; ++c) out[c] = p[c * im.sc];
+}
+
 template <typename In, typename Ct>
 GSWARP_HD void bilinear_point(const Image2d<In>& im, Ct px, Ct py, const Pixel<In>& out,
                            const Ct* fill) {
@@ -56,11 +74,7 @@ GSWARP_HD void bilinear_point(const Image2d<In>& im, Ct px, Ct py, const Pixel<I
   const Bilinear<Ct> b(px, py);
   const index_t x0 = b.ix0, y0 = b.iy0;
   if (x0 >= 0 && x0 + 1 < W && y0 >= 0 && y0 + 1 < H) {  // the common case: no masks
-    const In* p = im.base + y0 * im.sy + x0 * im.sx;
-    for (index_t c = 0; c < im.C; ++c, p += im.sc) {
-      const Ct v = b.combine(Ct(p[0]), Ct(p[im.sx]), Ct(p[im.sy]), Ct(p[im.sy + im.sx]));
-      out[c] = Store<In, Ct>::convert(v);
-    }
+    bilinear_inside(im, b, out);
     return;
   }
   const EdgePair x(x0, W), y(y0, H);
@@ -79,8 +93,7 @@ GSWARP_HD void nearest_point(const Image2d<In>& im, Ct px, Ct py, const Pixel<In
                           const In* fill_native) {
   const Ct rx = std::nearbyint(px), ry = std::nearbyint(py);
   if (inside(rx, im.W) && inside(ry, im.H)) {
-    const In* p = im.base + index_in(ry, im.H) * im.sy + index_in(rx, im.W) * im.sx;
-    for (index_t c = 0; c < im.C; ++c) out[c] = p[c * im.sc];
+    copy_channels(im, im.base + index_in(ry, im.H) * im.sy + index_in(rx, im.W) * im.sx, out);
   } else {
     for (index_t c = 0; c < im.C; ++c) out[c] = fill_native[c];
   }
