@@ -392,9 +392,8 @@ def _options(mode, padding_mode, align_corners, needs, coordinate: str):
 def _run(source, grad_output, input, coordinates, mode, padding, align, fill, needs):
     """Run the backward kernels of ``source`` ('grid': a normalized grid; 'affine': float64
     pixel-space matrices): (grad_input or None, grad_grid / grad_matrix or None)."""
+    from gswarp.engine import core
     from gswarp.engine.api import _fill_arrays
-    from gswarp.engine.backward import backward_kernels
-    from gswarp.engine.cpu import launch
 
     ct = np.float32 if input.dtype == np.float32 else np.float64
     fill_c, _ = _fill_arrays(fill, input, ct)
@@ -402,15 +401,22 @@ def _run(source, grad_output, input, coordinates, mode, padding, align, fill, ne
         return _run_cuda(
             source, grad_output, input, coordinates, mode, padding, align, fill_c, needs
         )
-    coordinate_kernel, input_kernel = backward_kernels(source, input.ndim - 2, int(mode))
     grad_output, input = np.ascontiguousarray(grad_output), np.ascontiguousarray(input)
     coordinates = np.ascontiguousarray(coordinates)
+    if core.selected():
+        return _run_core(
+            source, grad_output, input, coordinates, mode, padding, align, fill_c, needs
+        )
+    from gswarp.engine.backward import backward_kernels
+    from gswarp.engine.cpu import launch
+
+    coordinate_kernel, input_kernel = backward_kernels(source, input.ndim - 2, int(mode))
     grad_input = grad_coordinates = None
     local = _is_local(source, input, coordinates)
     if "input" in needs:
         grad_input = np.empty(input.shape, dtype=input.dtype)
         groups = input.shape[0] * (1 if local else input.shape[1])
-        bands = _scatter_bands(groups, input.shape[2])
+        bands = _scatter_bands(groups, input.shape[2], _numba_threads())
         launch(
             input_kernel, grad_output, input, coordinates, grad_input, int(padding), align,
             bands, local, ct, writable=3,
@@ -430,6 +436,39 @@ def _run(source, grad_output, input, coordinates, mode, padding, align, fill, ne
                 fill_c, ct, writable=3,
             )  # fmt: skip
             grad_coordinates = partial.reshape(len(input), -1, *coordinates.shape[1:]).sum(1)
+    return grad_input, grad_coordinates
+
+
+def _run_core(source, grad_output, input, coordinates, mode, padding, align, fill, needs):
+    """:func:`_run` on the compiled core (``src/gswarp_core/backward.hpp``): contiguous NumPy
+    arrays in, the same bytes as the numba kernels out."""
+    from gswarp.engine import core
+
+    affine = source == "affine"
+    local = _is_local(source, input, coordinates)
+    grad_input = grad_coordinates = None
+    if "input" in needs:
+        grad_input = np.empty(input.shape, dtype=input.dtype)
+        groups = input.shape[0] * (1 if local else input.shape[1])
+        bands = _scatter_bands(groups, input.shape[2], core.get_num_threads())
+        core.backward_input(
+            grad_output, input, coordinates, grad_input, mode, padding, align, fill, affine,
+            bands, local,
+        )  # fmt: skip
+    if "grid" in needs:
+        if affine:
+            rows = int(np.prod(grad_output.shape[2:-1])) * len(input)
+            partial = np.empty((rows, *coordinates.shape[1:]))
+            core.backward_coordinates(
+                grad_output, input, coordinates, partial, mode, padding, align, fill, True, local
+            )
+            grad_coordinates = partial.reshape(len(input), -1, *coordinates.shape[1:]).sum(1)
+        else:
+            grad_coordinates = np.empty(coordinates.shape, dtype=coordinates.dtype)
+            core.backward_coordinates(
+                grad_output, input, coordinates, grad_coordinates, mode, padding, align, fill,
+                False, local,
+            )  # fmt: skip
     return grad_input, grad_coordinates
 
 
@@ -515,21 +554,24 @@ def _is_local(source: str, input: np.ndarray, coordinates: np.ndarray) -> bool:
     return steps.size == 0 or float(np.median(steps)) <= _LOCAL_STEP
 
 
-def _scatter_bands(groups: int, extent: int) -> int:
+def _numba_threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
+
+
+def _scatter_bands(groups: int, extent: int, threads: int) -> int:
     """Bands of rows (2-D) or slices (3-D) of ``extent`` per channel group (the kernels' jobs
     without bands) for the CPU scatter into ``grad_input``.
 
     Each band is owned by one job, which scans every output point in order and adds only into
     its band: the sum at each input pixel is in output-point order whatever the number of
     bands, so the bytes do not depend on it (nor on the thread count). The fewest bands that
-    make the job count a multiple of numba's threads: a 3-channel image on 2 threads, one plane
-    at a time, scans each plane twice (half the rows each) rather than leaving one thread two
-    planes (measured on 1x3x2048^2, 2 threads: 210-239 against 262-278 ms); with groups that
-    divide evenly, 1 band each was as fast or faster.
+    make the job count a multiple of the kernel's ``threads``: a 3-channel image on 2 threads,
+    one plane at a time, scans each plane twice (half the rows each) rather than leaving one
+    thread two planes (measured with numba's kernels on 1x3x2048^2, 2 threads: 210-239
+    against 262-278 ms); with groups that divide evenly, 1 band each was as fast or faster.
     """
     import math
 
-    import numba
-
-    threads = numba.get_num_threads()
     return max(1, min(threads // math.gcd(threads, groups), extent))

@@ -10,6 +10,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -178,6 +179,72 @@ void flow_sample(ReadArray inp, Float64Array field, Float64Array maps, WriteArra
   run_rows(args, gswarp::current_level()->flow_sample, start, stop);
 }
 
+// ---- the backward passes (backward.hpp): gout, inp, fill and a grid or its gradient of one
+// float dtype; matrices and their per-row sums float64
+
+gswarp::Backward backward_args(ReadArray gout, ReadArray inp, ReadArray source,
+                               const WriteArray& target, int mode, int padding,
+                               bool align_corners, ReadArray fill, bool affine,
+                               bool channel_inner, index_t bands) {
+  gswarp::Backward args{describe(gout), describe(inp),  describe(source), describe(target),
+                        describe(fill), {mode, padding, align_corners, false},
+                        affine,         channel_inner, bands};
+  require_float(args.inp, "inp");
+  const int spatial = args.inp.ndim - 2;
+  const int kind = args.inp.kind;
+  if ((spatial != 2 && spatial != 3) || args.gout.ndim != args.inp.ndim ||
+      args.gout.kind != kind || args.fill.kind != kind || args.fill.ndim != 1 ||
+      args.fill.shape[0] < args.inp.shape[1] || args.gout.shape[0] != args.inp.shape[0] ||
+      args.gout.shape[1] != args.inp.shape[1] || args.source.shape[0] != args.inp.shape[0])
+    throw nb::value_error("_gswarp_core: backward takes gout and inp (N, C, ...) of one dtype");
+  if (affine) {
+    if (args.source.kind != gswarp::F64 || args.source.ndim != 3 ||
+        args.source.shape[1] != spatial || args.source.shape[2] != spatial + 1)
+      throw nb::value_error("_gswarp_core: backward takes float64 matrices (N, k, k + 1)");
+  } else {
+    bool same = args.source.kind == kind && args.source.ndim == spatial + 2 &&
+                args.source.shape[spatial + 1] == spatial;
+    for (int i = 1; same && i <= spatial; ++i) same = args.source.shape[i] == args.gout.shape[i + 1];
+    if (!same) throw nb::value_error("_gswarp_core: backward takes a grid (N, *out, k) of inp's dtype");
+  }
+  return args;
+}
+
+// The coordinate gradient over output rows [0, N * prod(out[:-1])): the grid's gradient
+// (target shaped like the grid) or per-row float64 sums of the matrix's (rows, k, k + 1).
+void backward_coordinates(ReadArray gout, ReadArray inp, ReadArray source, WriteArray target,
+                          int mode, int padding, bool align_corners, ReadArray fill, bool affine,
+                          bool channel_inner) {
+  const gswarp::Backward args = backward_args(gout, inp, source, target, mode, padding,
+                                              align_corners, fill, affine, channel_inner, 1);
+  const int spatial = args.inp.ndim - 2;
+  index_t rows = args.gout.shape[0];
+  for (int i = 2; i < spatial + 1; ++i) rows *= args.gout.shape[i];
+  const bool ok = affine ? (args.target.kind == gswarp::F64 && args.target.ndim == 3 &&
+                            args.target.shape[0] == rows && args.target.shape[1] == spatial &&
+                            args.target.shape[2] == spatial + 1)
+                         : (args.target.kind == args.source.kind &&
+                            args.target.ndim == args.source.ndim &&
+                            std::equal(args.target.shape, args.target.shape + args.target.ndim,
+                                       args.source.shape));
+  if (!ok) throw nb::value_error("_gswarp_core: the coordinate gradient has the wrong shape");
+  run_rows(args, gswarp::current_level()->backward_coordinates, 0, rows);
+}
+
+// grad_input (target, inp's shape and dtype), zeroed and filled by band-owning jobs.
+void backward_input(ReadArray gout, ReadArray inp, ReadArray source, WriteArray target, int mode,
+                    int padding, bool align_corners, ReadArray fill, bool affine, index_t bands,
+                    bool channel_inner) {
+  const gswarp::Backward args = backward_args(gout, inp, source, target, mode, padding,
+                                              align_corners, fill, affine, channel_inner, bands);
+  if (args.target.kind != args.inp.kind || args.target.ndim != args.inp.ndim ||
+      !std::equal(args.inp.shape, args.inp.shape + args.inp.ndim, args.target.shape))
+    throw nb::value_error("_gswarp_core: grad_input must have the input's shape and dtype");
+  const gswarp::ScatterJobs jobs(args.inp.shape[0], args.inp.shape[1], args.inp.shape[2], bands,
+                                 channel_inner);
+  run_rows(args, gswarp::current_level()->backward_input, 0, jobs.count());
+}
+
 // ---- the registration metrics (metrics.hpp): sequential, float32 or float64 images
 
 using Flat = nb::ndarray<nb::ro, nb::device::cpu, nb::ndim<1>, nb::c_contig>;
@@ -293,6 +360,12 @@ NB_MODULE(_gswarp_core, m) {
         nb::arg("fill_compute"), nb::arg("fill_native"), nb::arg("start"), nb::arg("stop"),
         nb::arg("absolute"), nb::arg("direct"), nb::arg("separable"), nb::arg("origin"),
         nb::arg("shift"));
+  m.def("backward_coordinates", &backward_coordinates, nb::arg("gout"), nb::arg("inp"),
+        nb::arg("source"), nb::arg("target"), nb::arg("mode"), nb::arg("padding"),
+        nb::arg("align_corners"), nb::arg("fill"), nb::arg("affine"), nb::arg("channel_inner"));
+  m.def("backward_input", &backward_input, nb::arg("gout"), nb::arg("inp"), nb::arg("source"),
+        nb::arg("target"), nb::arg("mode"), nb::arg("padding"), nb::arg("align_corners"),
+        nb::arg("fill"), nb::arg("affine"), nb::arg("bands"), nb::arg("channel_inner"));
   m.def("metric_sums", &metric_sums);
   m.def("mse_grad", &mse_grad);
   m.def("ncc_grad", &ncc_grad);

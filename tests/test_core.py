@@ -11,6 +11,7 @@ engine is held to torch by the parity and golden tests, so equality here carries
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import zlib
@@ -453,3 +454,80 @@ def test_runs_on_ported_kernels_never_import_numba(tmp_path):
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().splitlines()[-1] == "False", result.stdout
+
+
+def _smooth_grid(rng, shape, dtype) -> np.ndarray:
+    """A rotated identity grid with a little noise (neighbouring points read nearby pixels:
+    the backward kernels' channel-inner layout), with the special values of :func:`_grid`."""
+    k = shape[-1]
+    axes = [np.linspace(-1.2, 1.2, n) for n in shape[1:-1]][::-1]
+    points = np.stack(np.meshgrid(*axes, indexing="xy" if k == 2 else "ij"), axis=-1)
+    if k == 3:
+        points = np.stack(np.meshgrid(*axes[::-1], indexing="ij")[::-1], axis=-1)
+    rotation = np.linalg.qr(rng.normal(size=(k, k)))[0] * 0.9
+    grid = points @ rotation.T + rng.normal(0, 0.01, points.shape)
+    grid = np.broadcast_to(grid, shape).copy()
+    special = _grid(rng, shape, "float64")
+    mask = ~np.isfinite(special) | (np.abs(special) > 2)
+    grid[mask] = special[mask]
+    return grid.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("spatial", [2, 3])
+@pytest.mark.parametrize("smooth", [False, True])
+def test_backward_every_mode_padding_and_alignment(monkeypatch, dtype, spatial, smooth):
+    """grid_sample's gradients for the input and the grid: random grids (one channel plane at
+    a time) and smooth ones (every channel of a point at once), per-channel fills."""
+    from gswarp.autodiff import grid_sample_backward
+
+    rng = np.random.default_rng(zlib.crc32(f"backward {dtype} {spatial} {smooth}".encode()))
+    shape = (2, 3, 9, 11) if spatial == 2 else (2, 2, 6, 7, 5)
+    image = _input(rng, dtype, shape)
+    out = (7, 8) if spatial == 2 else (4, 5, 6)
+    make = _smooth_grid if smooth else _grid
+    grid = make(rng, (2, *out, spatial), dtype)
+    grad_out = _input(rng, dtype, (*shape[:2], *out))
+    fill = [0.5, -2.0, 3.0][: shape[1]]
+    for options in itertools.product(MODES, PADDINGS, (False, True)):
+        call = functools.partial(grid_sample_backward, grad_out, image, grid, *options, fill=fill)
+        for e, g in zip(*_both(monkeypatch, call), strict=True):
+            _same_bits(e, g)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("spatial", [2, 3])
+def test_backward_of_affine_matrices(monkeypatch, dtype, spatial):
+    """warp_affine's gradients for the input and the pixel-space matrix."""
+    from gswarp.autodiff import warp_affine_backward
+
+    rng = np.random.default_rng(zlib.crc32(f"affine backward {dtype} {spatial}".encode()))
+    shape = (1, 3, 13, 11) if spatial == 2 else (1, 2, 7, 8, 9)
+    image = _input(rng, dtype, shape)
+    out = (12, 14) if spatial == 2 else (6, 7, 10)
+    grad_out = _input(rng, dtype, (*shape[:2], *out))
+    for matrix in _matrices(rng, spatial, 5):
+        for options in itertools.product(MODES, PADDINGS, (False, True)):
+            call = functools.partial(warp_affine_backward, grad_out, image, matrix, *options)
+            for e, g in zip(*_both(monkeypatch, functools.partial(call, fill=1.5)), strict=True):
+                _same_bits(e, g)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_backward_does_not_depend_on_the_thread_count(monkeypatch, threads):
+    """The scatter's bands follow the thread count; the bytes must not."""
+    from gswarp.autodiff import grid_sample_backward
+
+    rng = np.random.default_rng(11)
+    image = _input(rng, "float32", (2, 3, 20, 17))
+    grid = _grid(rng, (2, 15, 16, 2), "float32")
+    grad_out = _input(rng, "float32", (2, 3, 15, 16))
+    core.set_num_threads(threads)
+    try:
+        expected, got = _both(
+            monkeypatch, lambda: grid_sample_backward(grad_out, image, grid, "bilinear", "border")
+        )
+    finally:
+        core.set_num_threads(2)
+    for e, g in zip(expected, got, strict=True):
+        _same_bits(e, g)

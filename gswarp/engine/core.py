@@ -20,6 +20,8 @@ __all__ = [
     "affine_grid",
     "affine_sample",
     "available",
+    "backward_coordinates",
+    "backward_input",
     "flow_sample",
     "get_num_threads",
     "grid_sample",
@@ -215,6 +217,55 @@ def flow_sample(
         np.ascontiguousarray(origin, dtype=np.int64),
         np.ascontiguousarray(shift, dtype=np.int64),
     )
+
+
+def backward_coordinates(
+    grad_output: np.ndarray,
+    inp: np.ndarray,
+    source: np.ndarray,
+    target: np.ndarray,
+    mode: int,
+    padding: int,
+    align_corners: bool,
+    fill: np.ndarray,
+    affine: bool,
+    channel_inner: bool,
+) -> None:
+    """The coordinate gradient of a backward pass (``src/gswarp_core/backward.hpp``):
+    ``grad_output`` (N, C, *out) and ``inp`` (N, C, *in) of one float dtype, ``fill`` (C,) of
+    it. ``source`` a normalized grid (N, *out, k) of that dtype, ``target`` its gradient of the
+    same shape; or (``affine``) float64 pixel-space matrices (N, k, k + 1) and ``target``
+    float64 (N * prod(out[:-1]), k, k + 1), each output row's share of the matrix gradient.
+    ``channel_inner``: a 2-D grid's gradient takes all of a point's channels at once, else one
+    channel plane at a time (the same bits)."""
+    _core.backward_coordinates(
+        grad_output, inp, source, target, int(mode), int(padding), bool(align_corners), fill,
+        bool(affine), bool(channel_inner),
+    )  # fmt: skip
+
+
+def backward_input(
+    grad_output: np.ndarray,
+    inp: np.ndarray,
+    source: np.ndarray,
+    target: np.ndarray,
+    mode: int,
+    padding: int,
+    align_corners: bool,
+    fill: np.ndarray,
+    affine: bool,
+    bands: int,
+    channel_inner: bool,
+) -> None:
+    """``grad_input`` of a backward pass into ``target`` (``inp``'s shape and dtype): jobs that
+    each own ``bands`` bands of rows (2-D) or slices (3-D) of one batch item's channels (all of
+    them with ``channel_inner``, else one each) zero their band and add every output point's
+    terms in order, so the bytes do not depend on the bands or threads. Other arguments as
+    :func:`backward_coordinates`."""
+    _core.backward_input(
+        grad_output, inp, source, target, int(mode), int(padding), bool(align_corners), fill,
+        bool(affine), int(bands), bool(channel_inner),
+    )  # fmt: skip
 
 
 class _MetricLoops:

@@ -7,6 +7,7 @@
 // set changes how fast, never what.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
@@ -88,6 +89,46 @@ struct FlowSample {
 
 using FlowRows = void (*)(const FlowSample&, index_t start, index_t stop);
 
+// The backward passes (backward.hpp): gout (N, C, *out) and inp (N, C, *in) of one float dtype
+// T; source a normalized grid (N, *out, k) of T, or (affine) float64 pixel-space matrices
+// (N, k, k + 1); fill (C,) of T. target: the grid's gradient (N, *out, k) of T, or (affine)
+// per-output-row float64 partial sums of the matrix's (rows, k, k + 1) -- for the coordinate
+// pass; grad_input (N, C, *in) of T for the input pass, whose rows are ScatterJobs' jobs.
+struct Backward {
+  ArrayArg gout, inp, source, target, fill;
+  SampleOptions options;
+  bool affine, channel_inner;
+  index_t bands;
+};
+
+using BackwardRows = void (*)(const Backward&, index_t start, index_t stop);
+
+// The jobs of a grad_input kernel: `bands` equal bands of the input's rows (2-D) or slices
+// (3-D), at most one per row, times the channel groups -- every channel of a batch item
+// together (channel_inner) or one channel each. Job band * groups + group, band-major (the
+// threads work on the same channels at once).
+struct ScatterJobs {
+  index_t bands, groups, per_group, channels, extent;
+  bool channel_inner;
+  ScatterJobs(index_t n_batch, index_t channels_, index_t extent_, index_t bands_, bool inner)
+      : bands(std::max<index_t>(1, std::min(bands_, extent_))),
+        groups(n_batch * (inner ? 1 : channels_)),
+        per_group(inner ? 1 : channels_),
+        channels(channels_),
+        extent(extent_),
+        channel_inner(inner) {}
+  index_t count() const { return bands * groups; }
+  // (n, c0, c1, lo, hi) of job `job`
+  void job(index_t job, index_t& n, index_t& c0, index_t& c1, index_t& lo, index_t& hi) const {
+    const index_t band = job / groups, group = job - band * groups;
+    n = group / per_group;
+    c0 = channel_inner ? 0 : group - n * per_group;
+    c1 = channel_inner ? channels : c0 + 1;
+    lo = band * extent / bands;
+    hi = (band + 1) * extent / bands;
+  }
+};
+
 #define GSWARP_DECLARE_LEVEL(level) \
   namespace level {                 \
   void grid_sample_2d(const GridSample& args, index_t start, index_t stop); \
@@ -96,6 +137,8 @@ using FlowRows = void (*)(const FlowSample&, index_t start, index_t stop);
   void affine_sample_3d(const AffineSample& args, index_t start, index_t stop); \
   void affine_grid(const AffineGrid& args, index_t start, index_t stop); \
   void flow_sample(const FlowSample& args, index_t start, index_t stop); \
+  void backward_coordinates(const Backward& args, index_t start, index_t stop); \
+  void backward_input(const Backward& args, index_t start, index_t stop); \
   }
 
 GSWARP_DECLARE_LEVEL(baseline)
