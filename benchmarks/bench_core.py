@@ -9,7 +9,8 @@ round, for three rounds, and the ratios core/numba and core/torch of each round.
 
 Cases: grid_sample 2-D (f32, u8) against torch; warp_affine 2-D (f32 NCHW, u8 HWC view) and
 3-D (a (size/4)^3 volume, 15 degrees about z) and sample_field 2-D (a coarse field, a field on
-the output's grid, a coarse field after a rotation) between the engines.
+the output's grid, a coarse field after a rotation) between the engines; antialiased shrinks
+(affine 2-D and 3-D, per-point coordinates, a flow chain) between the engines.
 """
 
 from __future__ import annotations
@@ -102,6 +103,43 @@ def main() -> None:
             f"sample_field 2-D bilinear f32 {n}^2, {label}: "
             + " | ".join(_describe(r) for r in rounds)
         )
+    _antialias_cases(gswarp, image, rng, n, options.repeat)
+
+
+def _antialias_cases(gswarp, image, rng, n: int, repeat: int) -> None:
+    """Antialiased sampling: an affine shrink by 4 with a 10 degree turn (2-D u8 HWC, 3-D
+    f32), per-point coordinates of the same map (2-D), and a shrinking flow chain (2-D)."""
+    from gswarp.engine.api import sample_field
+
+    shrink = np.array([[4.0, 0.0, 0.0], [0.0, 4.0, 0.0]]) @ np.vstack(
+        [_rotation(10.0, n // 4), [0, 0, 1]]
+    )
+    hwc = _hwc(image)
+    small = (1, 3, n // 4, n // 4)
+    axes = np.meshgrid(np.arange(n // 4.0), np.arange(n // 4.0), indexing="xy")
+    pixels = np.stack(axes, -1) @ shrink[:, :2].T + shrink[:, 2]
+    coarse = rng.normal(0, 3, (n // 16, n // 16, 2))
+    cases = [
+        ("warp_affine 2-D shrink 4x, 10 deg, bilinear u8 HWC",
+         lambda: gswarp.warp_affine(hwc, shrink, small, antialias=True)),
+        ("warp_affine 2-D shrink 4x, 10 deg, bicubic f32",
+         lambda: gswarp.warp_affine(image, shrink, small, "bicubic", antialias=True)),
+        ("sample_pixels 2-D shrink 4x, 10 deg, bilinear f32",
+         lambda: gswarp.sample_pixels(image, pixels[None], antialias=True)),
+        ("sample_field 2-D coarse field, shrink 4x after it, bilinear f32",
+         lambda: sample_field(image, coarse, small, after=shrink, antialias=True,
+                              to_field=np.array([[1 / 16, 0, 0], [0, 1 / 16, 0]]))),
+    ]  # fmt: skip
+    volume = rng.random((1, 1, n // 4, n // 4, n // 4), dtype=np.float32)
+    turn = _rotation_3d(10.0, n // 8) @ np.diag([2.0, 2.0, 2.0, 1.0])
+    cases.append(
+        (f"warp_affine 3-D shrink 2x, 10 deg, trilinear f32 {n // 4}^3 -> {n // 8}^3",
+         lambda: gswarp.warp_affine(volume, turn[:3], (1, 1, n // 8, n // 8, n // 8),
+                                    antialias=True))
+    )  # fmt: skip
+    for label, call in cases:
+        rounds = [_engines(call, repeat) for _ in range(3)]
+        print(f"{label} {n}^2: " + " | ".join(_describe(r) for r in rounds))
 
 
 def _engines(call, repeat: int) -> dict:

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "gswarp_core/antialias.hpp"
 #include "gswarp_core/dispatch.hpp"
 #include "gswarp_core/kernels.hpp"
 #include "gswarp_core/metrics.hpp"
@@ -245,6 +246,87 @@ void backward_input(ReadArray gout, ReadArray inp, ReadArray source, WriteArray 
   run_rows(args, gswarp::current_level()->backward_input, 0, jobs.count());
 }
 
+// ---- antialiased sampling (antialias.hpp)
+
+// Rows [start, stop) of an antialiased sample: kind 0 affine (source: float64 matrices; frames
+// (N, 9 | 19) float64, shrinks (N,) uint8), 1 pixels (source: float64 coordinates, `top` the
+// output's first row / slice in them), 2 flow (source: a float64 field; maps (3, k, k + 1)).
+void antialias(ReadArray inp, ReadArray source, WriteArray out, int mode, int padding,
+               bool align_corners, ReadArray fill_compute, ReadArray fill_native, index_t start,
+               index_t stop, int kind, ReadArray frames, ReadArray shrinks, ReadArray maps,
+               index_t top, double support, double cap, bool absolute, bool separable) {
+  gswarp::Antialias args{describe(inp),          describe(source),      describe(out),
+                         describe(fill_compute), describe(fill_native), describe(frames),
+                         describe(shrinks),      describe(maps),
+                         {mode, padding, align_corners, false},
+                         kind,                   top,                   support,
+                         cap,                    absolute,              separable};
+  const int spatial = args.inp.ndim - 2;
+  const index_t batch = args.inp.shape[0];
+  if ((spatial != 2 && spatial != 3) || args.out.ndim != spatial + 2 ||
+      args.out.shape[0] != batch || args.out.shape[1] != args.inp.shape[1] ||
+      args.source.kind != gswarp::F64 || kind < 0 || kind > 2 || !(support > 0.0))
+    throw nb::value_error("_gswarp_core: antialias takes 4-D or 5-D arrays, float64 sources");
+  require_kinds(args.inp, args.out, args.fill_compute, args.fill_native);
+  const index_t frame = spatial == 2 ? 9 : 19;
+  bool ok = true;
+  if (kind == gswarp::AA_AFFINE) {
+    ok = args.source.ndim == 3 && args.source.shape[0] == batch &&
+         args.source.shape[1] == spatial && args.source.shape[2] == spatial + 1 &&
+         args.frames.kind == gswarp::F64 && args.frames.ndim == 2 &&
+         args.frames.shape[0] == batch && args.frames.shape[1] == frame &&
+         args.frames.stride[1] == 1 && args.frames.stride[0] == frame &&
+         args.shrinks.ndim == 1 && args.shrinks.shape[0] == batch &&
+         args.shrinks.kind == gswarp::U8 && args.shrinks.stride[0] == 1;
+  } else if (kind == gswarp::AA_PIXELS) {
+    ok = args.source.ndim == spatial + 2 && args.source.shape[0] == batch &&
+         args.source.shape[spatial + 1] == spatial && top >= 0 &&
+         top + args.out.shape[2] <= args.source.shape[1];
+    for (int i = 2; ok && i <= spatial; ++i)  // the axes after the first: the output's
+      ok = args.source.shape[i] == args.out.shape[i + 1];
+  } else {
+    index_t expected = 1;
+    for (int i = 0; i < args.source.ndim; ++i) {
+      ok = ok && args.source.stride[args.source.ndim - 1 - i] == expected;
+      expected *= args.source.shape[args.source.ndim - 1 - i];
+    }
+    ok = ok && args.source.ndim == spatial + 1 && args.source.shape[spatial] == spatial &&
+         args.maps.kind == gswarp::F64 && args.maps.ndim == 3 && args.maps.shape[0] == 3 &&
+         args.maps.shape[1] == spatial && args.maps.shape[2] == spatial + 1 &&
+         args.maps.stride[2] == 1 && args.maps.stride[1] == spatial + 1 &&
+         args.maps.stride[0] == spatial * (spatial + 1);
+  }
+  if (!ok) throw nb::value_error("_gswarp_core: antialias: a source of the wrong shape");
+  run_rows(args, gswarp::current_level()->antialias, start, stop);
+}
+
+using Jacobians = nb::ndarray<nb::ro, nb::device::cpu, double, nb::ndim<3>, nb::c_contig>;
+using Frames = nb::ndarray<nb::device::cpu, double, nb::ndim<2>, nb::c_contig>;
+using Flags = nb::ndarray<nb::device::cpu, std::uint8_t, nb::ndim<1>, nb::c_contig>;
+
+// Frames (M, 9 | 19) and shrink flags (M,) of Jacobians (M, k, k) (antialias.hpp).
+void antialias_frames(Jacobians jacobians, double support, double cap, Frames frames,
+                      Flags shrinks) {
+  const index_t count = static_cast<index_t>(jacobians.shape(0));
+  const index_t k = static_cast<index_t>(jacobians.shape(1));
+  if ((k != 2 && k != 3) || static_cast<index_t>(jacobians.shape(2)) != k ||
+      static_cast<index_t>(frames.shape(0)) != count ||
+      static_cast<index_t>(frames.shape(1)) != (k == 2 ? 9 : 19) ||
+      static_cast<index_t>(shrinks.shape(0)) != count)
+    throw nb::value_error("_gswarp_core: antialias_frames takes (M, k, k), (M, 9 | 19), (M,)");
+  const double* j = jacobians.data();
+  double* fr = frames.data();
+  std::uint8_t* flags = shrinks.data();
+  nb::gil_scoped_release release;
+  for (index_t i = 0; i < count; ++i) {
+    if (k == 2)
+      flags[i] = gswarp::frame_2d(j[4 * i], j[4 * i + 1], j[4 * i + 2], j[4 * i + 3], support,
+                                  cap, fr + 9 * i);
+    else
+      flags[i] = gswarp::frame_3d(j + 9 * i, support, cap, fr + 19 * i);
+  }
+}
+
 // ---- the registration metrics (metrics.hpp): sequential, float32 or float64 images
 
 using Flat = nb::ndarray<nb::ro, nb::device::cpu, nb::ndim<1>, nb::c_contig>;
@@ -366,6 +448,15 @@ NB_MODULE(_gswarp_core, m) {
   m.def("backward_input", &backward_input, nb::arg("gout"), nb::arg("inp"), nb::arg("source"),
         nb::arg("target"), nb::arg("mode"), nb::arg("padding"), nb::arg("align_corners"),
         nb::arg("fill"), nb::arg("affine"), nb::arg("bands"), nb::arg("channel_inner"));
+  m.def("antialias", &antialias, nb::arg("inp"), nb::arg("source"), nb::arg("out"),
+        nb::arg("mode"), nb::arg("padding"), nb::arg("align_corners"), nb::arg("fill_compute"),
+        nb::arg("fill_native"), nb::arg("start"), nb::arg("stop"), nb::arg("kind"),
+        nb::arg("frames"), nb::arg("shrinks"), nb::arg("maps"), nb::arg("top"),
+        nb::arg("support"), nb::arg("cap"), nb::arg("absolute"), nb::arg("separable"));
+  m.def("antialias_frames", &antialias_frames, nb::arg("jacobians"), nb::arg("support"),
+        nb::arg("cap"), nb::arg("frames"), nb::arg("shrinks"));
+  m.attr("WIDEN") = gswarp::WIDEN;
+  m.attr("SHRINK_TOLERANCE") = gswarp::SHRINK_TOLERANCE;
   m.def("metric_sums", &metric_sums);
   m.def("mse_grad", &mse_grad);
   m.def("ncc_grad", &ncc_grad);

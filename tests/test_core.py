@@ -531,3 +531,121 @@ def test_backward_does_not_depend_on_the_thread_count(monkeypatch, threads):
         core.set_num_threads(2)
     for e, g in zip(expected, got, strict=True):
         _same_bits(e, g)
+
+
+AA_MODES = ("bilinear", "bicubic")  # nearest never averages (labels)
+
+
+def _shrinking_matrices(rng, spatial: int) -> list:
+    """Pixel-space maps that shrink (a footprint of several pixels): a scaled rotation, an
+    anisotropic shear, a shrink along one axis only, a map that does not shrink (point-sampled
+    by the caller) and one with a huge entry."""
+    k = spatial
+    rotation = np.linalg.qr(rng.normal(size=(k, k)))[0]
+    maps = [
+        np.hstack([2.7 * rotation, rng.normal(0, 3, (k, 1))]),
+        np.hstack([np.diag(rng.uniform(1.2, 4.0, k)) + np.triu(rng.normal(0, 1, (k, k)), 1),
+                   rng.normal(0, 2, (k, 1))]),
+        np.hstack([np.diag([3.5] + [1.0] * (k - 1)), np.zeros((k, 1))]),
+        np.hstack([0.8 * rotation, np.full((k, 1), 1.5)]),
+    ]  # fmt: skip
+    huge = maps[0].copy()
+    huge[0, -1] = 1e12
+    maps.append(huge)
+    return maps
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32", "float64"])
+@pytest.mark.parametrize("spatial", [2, 3])
+def test_antialiased_affine(monkeypatch, dtype, spatial):
+    """warp_affine(antialias=True): frames per batch item, coverage against the fill at the
+    edges (zeros), border and reflection taps; a batch whose items shrink or not."""
+    from gswarp import warp_affine
+
+    rng = np.random.default_rng(zlib.crc32(f"aa affine {dtype} {spatial}".encode()))
+    shape = (2, 2, 31, 27) if spatial == 2 else (2, 1, 17, 15, 19)
+    image = _input(rng, dtype, shape)
+    size = (2, shape[1], 11, 13) if spatial == 2 else (2, 1, 6, 7, 5)
+    maps = _shrinking_matrices(rng, spatial)
+    for first, second in zip(maps, maps[1:] + maps[:1], strict=True):
+        matrix = np.stack([first, second])
+        for options in itertools.product(AA_MODES, PADDINGS, (False, True)):
+            call = functools.partial(warp_affine, image, matrix, size, *options, antialias=True)
+            _same_bits(*_both(monkeypatch, functools.partial(call, fill=[3, 250][: shape[1]])))
+
+
+def _shrinking_coordinates(rng, spatial: int, out, scale: float) -> np.ndarray:
+    """(1, *out, k) float64 pixel coordinates: a scaled rotation with a smooth wobble, a NaN
+    point, a jump (a discontinuous field) and a point far outside."""
+    k = spatial
+    axes = np.meshgrid(*[np.arange(n, dtype=np.float64) for n in out], indexing="ij")
+    points = np.stack(axes[::-1], axis=-1)  # (x, y[, z]) last
+    rotation = np.linalg.qr(rng.normal(size=(k, k)))[0] * scale
+    coords = points @ rotation.T + 0.4 * np.sin(points[..., :1] / 3.0) + 5.0
+    flat = coords.reshape(-1, k)
+    flat[3] = np.nan
+    flat[len(flat) // 2 :: 7] += 9.0
+    flat[-2] = 1e9
+    return coords[None]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+@pytest.mark.parametrize("spatial", [2, 3])
+def test_antialiased_pixel_coordinates(monkeypatch, dtype, spatial):
+    """sample_pixels(antialias=True): per-point Jacobians by differences (NaN neighbours,
+    jumps, edges), points that shrink or not (scales 2.6 and 0.7), and a window whose
+    coordinates carry a row / slice beyond each side (sample_pixels_window's top)."""
+    from gswarp import sample_pixels
+    from gswarp.engine.api import sample_pixels_window
+
+    rng = np.random.default_rng(zlib.crc32(f"aa pixels {dtype} {spatial}".encode()))
+    shape = (1, 3, 30, 26) if spatial == 2 else (1, 1, 14, 15, 16)
+    image = _input(rng, dtype, shape)
+    out = (9, 11) if spatial == 2 else (5, 6, 4)
+    for scale in (2.6, 0.7):
+        coords = _shrinking_coordinates(rng, spatial, out, scale)
+        for options in itertools.product(AA_MODES, PADDINGS, (False, True)):
+            call = functools.partial(sample_pixels, image, coords, *options, antialias=True)
+            _same_bits(*_both(monkeypatch, functools.partial(call, fill=7)))
+            window = functools.partial(sample_pixels_window, image, coords, 1, *options, 7, None)
+            _same_bits(*_both(monkeypatch, window))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+@pytest.mark.parametrize("spatial", [2, 3])
+def test_antialiased_flow_fields(monkeypatch, dtype, spatial):
+    """sample_field(antialias=True): the general and the separable chain (2-D), displacements
+    and coordinates, a coarse field with a NaN point, a chain that shrinks."""
+    from gswarp.engine.api import sample_field
+
+    rng = np.random.default_rng(zlib.crc32(f"aa flow {dtype} {spatial}".encode()))
+    shape = (1, 2, 33, 29) if spatial == 2 else (1, 1, 16, 14, 18)
+    image = _input(rng, dtype, shape)
+    size = (1, shape[1], 12, 10) if spatial == 2 else (1, 1, 6, 5, 7)
+    k = spatial
+    shrink = np.hstack([np.diag(rng.uniform(2.0, 3.0, k)), np.ones((k, 1))])
+    rotation = np.hstack([np.linalg.qr(rng.normal(size=(k, k)))[0] * 2.5, np.full((k, 1), 4.0)])
+    coarse = rng.normal(0, 1.5, (*(4,) * k, k))
+    coarse.reshape(-1)[5] = np.nan
+    cases = [
+        (coarse, shrink, np.hstack([np.diag([0.3] * k), np.zeros((k, 1))]), None),  # separable
+        (coarse, rotation, None, None),
+        (rng.normal(0, 1, (*size[2:], k)), None, None, shrink),
+    ]
+    for field, before, to_field, after in cases:
+        for mode, padding, absolute in itertools.product(AA_MODES, PADDINGS, (False, True)):
+            call = functools.partial(
+                sample_field, image, field, size, mode, padding, before=before,
+                to_field=to_field, after=after, absolute=absolute, fill=2, antialias=True,
+            )  # fmt: skip
+            _same_bits(*_both(monkeypatch, call))
+
+
+def test_antialias_constants_match_the_python_side():
+    """The core's filter constants are gswarp's (a change on one side alone would make the
+    engines differ)."""
+    from gswarp.engine import footprint
+    from gswarp.options import SHRINK_TOLERANCE
+
+    assert core._core.WIDEN == footprint.WIDEN
+    assert core._core.SHRINK_TOLERANCE == SHRINK_TOLERANCE

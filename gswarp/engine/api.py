@@ -316,13 +316,23 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
 def _run_antialias(source_kind, input, source, out, mode, padding, align, fill, ct, rest) -> None:
     """Antialiased sampling (:mod:`gswarp.engine.footprint`); ``rest``: the source's own
     arguments (:func:`gswarp.engine.cpu_antialias.antialias_kernel`)."""
-    k_input, source, k_out, fill_c, _, result = _kernel_inputs(input, source, out, mode, fill, ct)
+    k_input, source, k_out, fill_c, fill_n, result = _kernel_inputs(
+        input, source, out, mode, fill, ct
+    )
     if backend_for(input) == "cuda":
         from gswarp.engine.cuda import launch_antialias
 
         launch_antialias(
             source_kind, mode, ct, k_input, source, k_out, padding, align, fill_c, rest
         )
+    elif _use_core():
+        from gswarp.engine import core
+
+        native = fill_n if fill_n.dtype == k_input.dtype else fill_c.astype(k_input.dtype)
+        core.antialias(
+            source_kind, k_input, source, k_out, mode, padding, align, fill_c, native, 0,
+            _rows(out.shape), rest,
+        )  # fmt: skip
     else:
         from gswarp.engine.cpu import launch
         from gswarp.engine.cpu_antialias import antialias_kernel

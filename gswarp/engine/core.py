@@ -19,6 +19,8 @@ import numpy as np
 __all__ = [
     "affine_grid",
     "affine_sample",
+    "antialias",
+    "antialias_frames",
     "available",
     "backward_coordinates",
     "backward_input",
@@ -217,6 +219,67 @@ def flow_sample(
         np.ascontiguousarray(origin, dtype=np.int64),
         np.ascontiguousarray(shift, dtype=np.int64),
     )
+
+
+_ANTIALIAS_KINDS = {"affine": 0, "pixels": 1, "flow": 2}
+_NOTHING = np.zeros(1)
+
+
+def antialias(
+    source_kind: str,
+    inp: np.ndarray,
+    source: np.ndarray,
+    out: np.ndarray,
+    mode: int,
+    padding: int,
+    align_corners: bool,
+    fill_compute: np.ndarray,
+    fill_native: np.ndarray,
+    start: int,
+    stop: int,
+    rest: tuple,
+) -> None:
+    """Rows ``start:stop`` of an antialiased sample (``src/gswarp_core/antialias.hpp``).
+
+    ``source_kind`` 'affine': ``source`` float64 matrices (N, k, k + 1), ``rest`` ``(frames,
+    shrinks)`` per batch item (:func:`antialias_frames`; items that do not shrink are left for
+    the caller to point-sample); 'pixels': float64 coordinates (N, *spatial_c, k), ``rest``
+    ``(top, support, cap)``; 'flow': a float64 field, ``rest`` ``(maps, absolute, separable,
+    support, cap)``. Other arguments as :func:`grid_sample`; ``mode`` point-samples the points
+    whose map does not shrink.
+    """
+    frames = shrinks = maps = _NOTHING
+    top, support, cap, absolute, separable = 0, 1.0, 1.0, False, False
+    if source_kind == "affine":
+        frames, shrinks = rest
+        frames = np.ascontiguousarray(frames, dtype=np.float64)
+        shrinks = np.ascontiguousarray(shrinks, dtype=np.bool_).view(np.uint8)
+    elif source_kind == "pixels":
+        top, support, cap = rest
+    else:
+        maps, absolute, separable, support, cap = rest
+        maps = np.ascontiguousarray(maps, dtype=np.float64)
+        source = np.ascontiguousarray(source, dtype=np.float64)
+    _core.antialias(
+        inp, source, out, int(mode), int(padding), bool(align_corners), fill_compute,
+        fill_native, int(start), int(stop), _ANTIALIAS_KINDS[source_kind], frames, shrinks,
+        maps, int(top), float(support), float(cap), bool(absolute), bool(separable),
+    )  # fmt: skip
+
+
+def antialias_frames(
+    jacobians: np.ndarray, support: float, cap: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(frames (M, 9 | 19) float64, shrinks (M,) bool) of Jacobians (M, k, k) float64: see
+    :func:`gswarp.engine.antialias.footprint_frames`."""
+    k = jacobians.shape[-1]
+    frames = np.zeros((jacobians.shape[0], 9 if k == 2 else 19))
+    shrinks = np.zeros(jacobians.shape[0], dtype=np.uint8)
+    _core.antialias_frames(
+        np.ascontiguousarray(jacobians, dtype=np.float64), float(support), float(cap), frames,
+        shrinks,
+    )  # fmt: skip
+    return frames, shrinks.view(np.bool_)
 
 
 def backward_coordinates(

@@ -23,6 +23,7 @@ struct Level {
   FlowRows flow_sample;
   BackwardRows backward_coordinates;
   BackwardRows backward_input;
+  AntialiasRows antialias;
 };
 
 inline bool always() { return true; }
@@ -44,16 +45,16 @@ inline const std::vector<Level>& levels() {
       {"baseline", &always, &baseline::grid_sample_2d, &baseline::grid_sample_3d,
        &baseline::affine_sample_2d, &baseline::affine_sample_3d, &baseline::affine_grid,
        &baseline::flow_sample, &baseline::backward_coordinates,
-       &baseline::backward_input},
+       &baseline::backward_input, &baseline::antialias},
 #if GSWARP_X86_LEVELS
       {"x86-64-v3", &has_v3, &x86_64_v3::grid_sample_2d, &x86_64_v3::grid_sample_3d,
        &x86_64_v3::affine_sample_2d, &x86_64_v3::affine_sample_3d, &x86_64_v3::affine_grid,
        &x86_64_v3::flow_sample, &x86_64_v3::backward_coordinates,
-       &x86_64_v3::backward_input},
+       &x86_64_v3::backward_input, &baseline::antialias},
       {"x86-64-v4", &has_v4, &x86_64_v4::grid_sample_2d, &x86_64_v4::grid_sample_3d,
        &x86_64_v4::affine_sample_2d, &x86_64_v4::affine_sample_3d, &x86_64_v4::affine_grid,
        &x86_64_v4::flow_sample, &x86_64_v4::backward_coordinates,
-       &x86_64_v4::backward_input},
+       &x86_64_v4::backward_input, &baseline::antialias},
 #endif
   };
   return all;

@@ -129,6 +129,24 @@ struct ScatterJobs {
   }
 };
 
+// Antialiased sampling (antialias.hpp): inp, out (N, C, *) of one dtype; fill_compute and
+// fill_native as GridSample's. source: 'affine' float64 matrices (N, k, k + 1) with frames
+// (N, 9 | 19) float64 and shrinks (N,) uint8 per batch item; 'pixels' float64 coordinates
+// (N, *spatial_c, k) whose first output row / slice is at `top`; 'flow' a float64 field as
+// FlowSample's with maps (3, k, k + 1).
+enum AntialiasSource : int { AA_AFFINE = 0, AA_PIXELS = 1, AA_FLOW = 2 };
+
+struct Antialias {
+  ArrayArg inp, source, out, fill_compute, fill_native, frames, shrinks, maps;
+  SampleOptions options;
+  int kind;
+  index_t top;
+  double support, cap;
+  bool absolute, separable;
+};
+
+using AntialiasRows = void (*)(const Antialias&, index_t start, index_t stop);
+
 #define GSWARP_DECLARE_LEVEL(level) \
   namespace level {                 \
   void grid_sample_2d(const GridSample& args, index_t start, index_t stop); \
@@ -142,6 +160,9 @@ struct ScatterJobs {
   }
 
 GSWARP_DECLARE_LEVEL(baseline)
+namespace baseline {  // antialiased sampling: the baseline level's on every CPU (CMakeLists.txt)
+void antialias(const Antialias& args, index_t start, index_t stop);
+}
 #if GSWARP_X86_LEVELS  // set by CMake where it builds them (x86-64 with GCC or Clang)
 GSWARP_DECLARE_LEVEL(x86_64_v3)
 GSWARP_DECLARE_LEVEL(x86_64_v4)
