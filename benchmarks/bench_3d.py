@@ -79,10 +79,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--side", type=int, default=256)
     options = parser.parse_args()
-    import numba
     import SimpleITK as sitk  # noqa: N813 - its usual name
 
-    numba.set_num_threads(options.threads)
+    import gswarp as _gswarp_threads
+
+    _gswarp_threads.set_num_threads(options.threads)
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(options.threads)
     side = options.side
     volume = np.random.default_rng(2).random((side, side, side), dtype=np.float32)

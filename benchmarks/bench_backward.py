@@ -9,14 +9,12 @@ scatters somewhere else, the worst case for caches) and ``smooth`` (a 10 degree 
 gswarp: ``grid_sample_backward`` for input and grid; torch: ``grid_sample(...).backward(
 grad_output)`` with both tensors requiring grad (its forward is timed too: autograd needs it;
 its forward-only time is printed and subtracted for the second ratio, torch's backward alone).
-gswarp runs on the compiled core and, for comparison (issue 28), on the numba engine.
 Runs interleaved; medians. Target (issue 17): gswarp <= 0.7x torch's backward.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
@@ -53,11 +51,6 @@ def bench_case(name: str, shape: tuple[int, ...], rng, runs: int, grid_kind: str
     t_inp, t_grid, t_gout = (torch.from_numpy(a) for a in (inp, grid, grad_out))
 
     def ours():
-        os.environ["GSWARP_ENGINE"] = "core"
-        return grid_sample_backward(grad_out, inp, grid)
-
-    def ours_numba():
-        os.environ["GSWARP_ENGINE"] = "numba"
         return grid_sample_backward(grad_out, inp, grid)
 
     def theirs():
@@ -71,22 +64,20 @@ def bench_case(name: str, shape: tuple[int, ...], rng, runs: int, grid_kind: str
             return torch.nn.functional.grid_sample(t_inp, t_grid, align_corners=False)
 
     ours()
-    ours_numba()
     theirs()
-    times: dict = {ours: [], ours_numba: [], theirs: [], forward_only: []}
+    times: dict = {ours: [], theirs: [], forward_only: []}
     for _ in range(runs):
         for function, record in times.items():
             start = time.perf_counter()
             function()
             record.append(time.perf_counter() - start)
-    o, nb, t, f = (statistics.median(times[k]) for k in (ours, ours_numba, theirs, forward_only))
+    o, t, f = (statistics.median(times[k]) for k in (ours, theirs, forward_only))
     error = max(
         float(np.abs(a - b.numpy()).max() / np.abs(b.numpy()).max())
         for a, b in zip(ours(), theirs(), strict=True)
     )
     return (
-        f"{name}: gswarp backward {o * 1e3:.1f} ms (numba engine {nb * 1e3:.1f} ms: core "
-        f"{o / nb:.2f}x); torch forward+backward {t * 1e3:.1f} ms "
+        f"{name}: gswarp backward {o * 1e3:.1f} ms; torch forward+backward {t * 1e3:.1f} ms "
         f"(forward alone {f * 1e3:.1f} ms): {o / t:.2f}x, {o / (t - f):.2f}x of its backward "
         f"(target <= 0.7); max relative difference {error:.1e}"
     )

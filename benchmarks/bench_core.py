@@ -1,22 +1,21 @@
-"""The compiled core's kernels against the numba engine's and torch's, in one process.
+"""The compiled core's kernels, timed in one process, against torch where it has the kernel.
 
-Each case times gswarp on the numba engine, on the compiled core (``GSWARP_ENGINE``), and torch
-where installed, interleaved (numba, core, torch, numba, core, torch, ...) so that a noisy
-neighbour slows all of them alike; it prints each one's median over ``--repeat`` calls per
-round, for three rounds, and the ratios core/numba and core/torch of each round.
+Until issue 28 removed the numba CPU engine, each case also ran on numba (``GSWARP_ENGINE``),
+interleaved; those core/numba ratios are in ``benchmarks/RESULTS.md``. Now each case prints the
+core's median over ``--repeat`` calls per round, for three rounds, and core/torch where torch
+runs the same call (interleaved: core, torch, core, torch, ...).
 
     python benchmarks/bench_core.py [--threads 2] [--repeat 7] [--size 1024]
 
 Cases: grid_sample 2-D (f32, u8) against torch; warp_affine 2-D (f32 NCHW, u8 HWC view) and
-3-D (a (size/4)^3 volume, 15 degrees about z) and sample_field 2-D (a coarse field, a field on
-the output's grid, a coarse field after a rotation) between the engines; antialiased shrinks
-(affine 2-D and 3-D, per-point coordinates, a flow chain) between the engines.
+3-D (a (size/4)^3 volume, 15 degrees about z); sample_field 2-D (a coarse field, a field on the
+output's grid, a coarse field after a rotation); antialiased shrinks (affine 2-D and 3-D,
+per-point coordinates, a flow chain).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
@@ -143,12 +142,9 @@ def _antialias_cases(gswarp, image, rng, n: int, repeat: int) -> None:
 
 
 def _engines(call, repeat: int) -> dict:
-    """One round of ``call`` on numba, then on the core."""
-    row = {}
-    for engine in ("numba", "core"):
-        os.environ["GSWARP_ENGINE"] = engine
-        row[engine] = _median_ms(call, repeat)
-    return row
+    """One round of ``call`` on the core (the numba engine it was compared with is gone:
+    its figures are in RESULTS.md)."""
+    return {"core": _median_ms(call, repeat)}
 
 
 def _hwc(image: np.ndarray) -> np.ndarray:
@@ -173,11 +169,8 @@ def _rotation_3d(degrees: float, n: int) -> np.ndarray:
 
 
 def _round(gswarp, torch, data, grid, mode, repeat: int) -> dict:
-    """One round: numba, core, then torch (float32 only), each a median of ``repeat``."""
-    row = {}
-    for engine in ("numba", "core"):
-        os.environ["GSWARP_ENGINE"] = engine
-        row[engine] = _median_ms(lambda: gswarp.grid_sample(data, grid, mode), repeat)
+    """One round: the core, then torch (float32 only), each a median of ``repeat``."""
+    row = {"core": _median_ms(lambda: gswarp.grid_sample(data, grid, mode), repeat)}
     if torch is not None and data.dtype == np.float32:
         t_in, t_grid = torch.from_numpy(data), torch.from_numpy(grid)
         sample = torch.nn.functional.grid_sample
@@ -188,8 +181,7 @@ def _round(gswarp, torch, data, grid, mode, repeat: int) -> dict:
 
 
 def _describe(r: dict) -> str:
-    ratio = r["core"] / r["numba"]
-    text = f"numba {r['numba']:.1f} core {r['core']:.1f} ms, core/numba {ratio:.2f}"
+    text = f"core {r['core']:.1f} ms"
     if "torch" in r:
         text += f", core/torch {r['core'] / r['torch']:.2f}"
     return text

@@ -204,11 +204,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    import numba
+    import gswarp as _gswarp_threads
 
-    numba.set_num_threads(args.threads)
+    _gswarp_threads.set_num_threads(args.threads)
     print(
-        f"gswarp {gswarp.__version__}, numba {numba.__version__}, numpy {np.__version__}, "
+        f"gswarp {gswarp.__version__}, numpy {np.__version__}, "
         f"{args.threads} threads, median of {args.repeat}"
     )
     for name in ("torch", "cv2", "SimpleITK"):

@@ -42,9 +42,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    import numba
+    import gswarp as _gswarp_threads
 
-    numba.set_num_threads(args.threads)
+    _gswarp_threads.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     size = args.size
     image = rng.random((1, 3, size, size)).astype(np.float32)

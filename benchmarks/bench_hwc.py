@@ -58,9 +58,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     options = parser.parse_args()
     import cv2
-    import numba
 
-    numba.set_num_threads(options.threads)
+    import gswarp as _gswarp_threads
+
+    _gswarp_threads.set_num_threads(options.threads)
     cv2.setNumThreads(options.threads)
     rng = np.random.default_rng(0)
     for dtype, target in ((np.uint8, 1.0), (np.float32, 0.7)):

@@ -28,7 +28,7 @@ SimpleITK's image gradient filter (its metrics' gradients from a Gaussian-smooth
 images), ``--no-sitk-gradient-filter`` without it (gswarp differentiates its interpolation).
 
 Timing: the registration call only (arrays in memory, no file I/O), medians of ``--runs``
-interleaved runs after one warm-up run each (numba's kernels loaded). Target (issue 17): equal
+interleaved runs after one warm-up run each. Target (issue 17): equal
 or better final error at <= 0.5x SimpleITK's time.
 """
 
@@ -202,10 +202,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     SITK_GRADIENT_FILTER[0] = not args.no_sitk_gradient_filter
-    import numba
     import SimpleITK as sitk  # noqa: N813
 
-    numba.set_num_threads(args.threads)
+    import gswarp as _gswarp_threads
+
+    _gswarp_threads.set_num_threads(args.threads)
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(args.threads)
     print(
         f"threads {args.threads}; SimpleITK {sitk.Version.VersionString()}; runs {args.runs}; "

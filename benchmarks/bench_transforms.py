@@ -82,16 +82,16 @@ def make_inputs(work: Path, n: int):
 
 
 def in_process(volume: Path, affine_path: Path, field_path: Path, runs: int, threads: int):
-    import numba
     import SimpleITK as sitk  # noqa: N813
 
+    import gswarp as _gswarp_threads
     from gswarp.cli.ants import spec_text
     from gswarp.io.volumes import read_volume
     from gswarp.pipeline import warp_pixels
     from gswarp.plan import resolve
     from gswarp.spec import parse_spec
 
-    numba.set_num_threads(threads)
+    _gswarp_threads.set_num_threads(threads)
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
     spec = parse_spec(spec_text([str(field_path), str(affine_path)], str(volume), "Linear"))
     read = read_volume(volume)

@@ -113,9 +113,9 @@ def main() -> int:
         inner = (slice(n // 4, 3 * n // 4),) * 3
         difference = float(np.abs(ours[inner] - theirs[inner]).max())
         peaks = {}
-        import numba
+        import gswarp as _gswarp_threads
 
-        numba.set_num_threads(args.threads)
+        _gswarp_threads.set_num_threads(args.threads)
         from gswarp.pipeline import warp_volume_file
         from gswarp.spec import load_spec
 

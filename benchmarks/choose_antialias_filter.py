@@ -1,6 +1,9 @@
 """How the antialiasing filter was chosen: candidate filters on zone plates, against ImageMagick.
 
-    python benchmarks/choose_antialias_filter.py
+    pip install numba && python benchmarks/choose_antialias_filter.py
+
+(numba is not a gswarp dependency since issue 28; this design study keeps its candidates in
+numba, as they were when the filter was chosen.)
 
 A 1024² zone plate (``tests/oracles.zone_plate``) turned 10° and shrunk by 0.5, 0.25 and 0.125,
 filtered by each candidate written here in plain numba (a brute-force sum over the footprint's

@@ -1,16 +1,14 @@
 """Where a one-image ``gswarp apply`` spends its start-up: the same steps as the command, timed
-in one fresh process (warm kernel cache; run from the repository root).
+in one fresh process (run from the repository root).
 
     python benchmarks/startup_breakdown.py
 
-The command line hides ``scipy.linalg`` from numba's BLAS probe; so does this script. The
-interpreter's own start-up (``python -c pass``) comes on top.
+The interpreter's own start-up (``python -c pass``) comes on top.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
 import time
 from pathlib import Path
 
@@ -27,17 +25,14 @@ def main() -> None:
         steps.append((name, now - last))
         last = now
 
-    main_module = importlib.import_module("gswarp.cli.main")
-    sys.meta_path.insert(0, main_module._HideScipyLinalgFromNumba())
+    importlib.import_module("gswarp.cli.main")
     importlib.import_module("numpy")
     lap("numpy, click, gswarp.cli.main")
     for name in ("gswarp.cli.apply", "gswarp.spec", "gswarp.pipeline", "gswarp.plan"):
         importlib.import_module(name)
     lap("gswarp's CLI, spec, plan, pipeline (Pillow)")
-    importlib.import_module("numba")
-    lap("import numba")
-    importlib.import_module("gswarp.engine.cpu")
-    lap("gswarp.engine.cpu (kernel factories)")
+    importlib.import_module("gswarp.engine.core")
+    lap("gswarp.engine.core (the compiled engine)")
     from gswarp.io.images import read_image, write_image
     from gswarp.pipeline import warp_pixels
     from gswarp.plan import resolve
@@ -48,7 +43,7 @@ def main() -> None:
     plan = resolve(spec, image.pixels.shape[:2])
     lap("spec, PNG read, plan")
     warped = warp_pixels(image.pixels, plan)
-    lap("first warp: numba initialisation + cached kernel load")
+    lap("first warp")
     warped = warp_pixels(image.pixels, plan)
     lap("second warp: the kernel alone")
     write_image(Path("/tmp/gswarp_startup_breakdown.png"), warped, image.meta, overwrite=True)

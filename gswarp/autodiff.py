@@ -392,7 +392,6 @@ def _options(mode, padding_mode, align_corners, needs, coordinate: str):
 def _run(source, grad_output, input, coordinates, mode, padding, align, fill, needs):
     """Run the backward kernels of ``source`` ('grid': a normalized grid; 'affine': float64
     pixel-space matrices): (grad_input or None, grad_grid / grad_matrix or None)."""
-    from gswarp.engine import core
     from gswarp.engine.api import _fill_arrays
 
     ct = np.float32 if input.dtype == np.float32 else np.float64
@@ -403,45 +402,12 @@ def _run(source, grad_output, input, coordinates, mode, padding, align, fill, ne
         )
     grad_output, input = np.ascontiguousarray(grad_output), np.ascontiguousarray(input)
     coordinates = np.ascontiguousarray(coordinates)
-    if core.selected():
-        return _run_core(
-            source, grad_output, input, coordinates, mode, padding, align, fill_c, needs
-        )
-    from gswarp.engine.backward import backward_kernels
-    from gswarp.engine.cpu import launch
-
-    coordinate_kernel, input_kernel = backward_kernels(source, input.ndim - 2, int(mode))
-    grad_input = grad_coordinates = None
-    local = _is_local(source, input, coordinates)
-    if "input" in needs:
-        grad_input = np.empty(input.shape, dtype=input.dtype)
-        groups = input.shape[0] * (1 if local else input.shape[1])
-        bands = _scatter_bands(groups, input.shape[2], _numba_threads())
-        launch(
-            input_kernel, grad_output, input, coordinates, grad_input, int(padding), align,
-            bands, local, ct, writable=3,
-        )  # fmt: skip
-    if "grid" in needs:
-        if source == "grid":
-            grad_coordinates = np.empty(coordinates.shape, dtype=coordinates.dtype)
-            launch(
-                coordinate_kernel, grad_output, input, coordinates, grad_coordinates,
-                int(padding), align, fill_c, local, ct, writable=3,
-            )  # fmt: skip
-        else:
-            rows = int(np.prod(grad_output.shape[2:-1])) * len(input)
-            partial = np.empty((rows, *coordinates.shape[1:]))
-            launch(
-                coordinate_kernel, grad_output, input, coordinates, partial, int(padding), align,
-                fill_c, ct, writable=3,
-            )  # fmt: skip
-            grad_coordinates = partial.reshape(len(input), -1, *coordinates.shape[1:]).sum(1)
-    return grad_input, grad_coordinates
+    return _run_core(source, grad_output, input, coordinates, mode, padding, align, fill_c, needs)
 
 
 def _run_core(source, grad_output, input, coordinates, mode, padding, align, fill, needs):
     """:func:`_run` on the compiled core (``src/gswarp_core/backward.hpp``): contiguous NumPy
-    arrays in, the same bytes as the numba kernels out."""
+    arrays in."""
     from gswarp.engine import core
 
     affine = source == "affine"
@@ -554,12 +520,6 @@ def _is_local(source: str, input: np.ndarray, coordinates: np.ndarray) -> bool:
     return steps.size == 0 or float(np.median(steps)) <= _LOCAL_STEP
 
 
-def _numba_threads() -> int:
-    import numba
-
-    return numba.get_num_threads()
-
-
 def _scatter_bands(groups: int, extent: int, threads: int) -> int:
     """Bands of rows (2-D) or slices (3-D) of ``extent`` per channel group (the kernels' jobs
     without bands) for the CPU scatter into ``grad_input``.
@@ -569,7 +529,7 @@ def _scatter_bands(groups: int, extent: int, threads: int) -> int:
     bands, so the bytes do not depend on it (nor on the thread count). The fewest bands that
     make the job count a multiple of the kernel's ``threads``: a 3-channel image on 2 threads,
     one plane at a time, scans each plane twice (half the rows each) rather than leaving one
-    thread two planes (measured with numba's kernels on 1x3x2048^2, 2 threads: 210-239
+    thread two planes (measured with the numba kernels of the time on 1x3x2048^2, 2 threads: 210-239
     against 262-278 ms); with groups that divide evenly, 1 band each was as fast or faster.
     """
     import math

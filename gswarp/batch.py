@@ -20,7 +20,7 @@ Two inputs that map to one output, an output that is its own input, and missing 
 errors of those files only.
 
 Pillow's decoders and encoders and gswarp's kernels release the GIL, so threads give real
-parallelism; kernel launches take turns (each already uses every numba thread).
+parallelism; kernel launches take turns (each already uses every kernel thread).
 """
 
 from __future__ import annotations
@@ -299,7 +299,7 @@ def run_jobs(
             return executor.submit(guarded, group[0])
     else:
         executor = cluster.client.get_executor(pure=False)
-        numba_threads = cluster.threads_per_task()
+        kernel_threads = cluster.threads_per_task()
         # ``work`` goes with each task (a spec and options: small). Scattered once instead, it
         # was lost with the first worker that died ("lose scattered data, which can't be
         # recovered") and every task still to run was cancelled: the run ended in a traceback
@@ -311,7 +311,7 @@ def run_jobs(
             # a worker resolves a relative path in its own working directory: send absolute
             # ones (the report maps them back to the paths as the user gave them)
             return executor.submit(
-                run_remote, work, numba_threads, tuple(_absolute(job) for job in group), run
+                run_remote, work, kernel_threads, tuple(_absolute(job) for job in group), run
             )
 
     def report(result) -> None:

@@ -58,7 +58,7 @@ class ChunkJob:
     work_dtype: str  # dtype the kernels run in (the input's, or a wider one for conversions)
     factor: float  # value factor of a dtype conversion (1: none)
     resume: bool
-    threads: int | None  # numba threads per task (None: leave as is)
+    threads: int | None  # kernel threads per task (None: leave as is)
     token: str = ""  # this run's name for its decoded input chunks (see _ChunkCache)
     source_kind: str = "zarr"  # or a volume file read in pieces (gswarp.io.lazy_volumes)
 

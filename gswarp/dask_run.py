@@ -155,7 +155,7 @@ class Scheduler:
         return max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
 
     def threads_per_task(self) -> int | None:
-        """numba threads for each task of a LocalCluster (the cores shared by its worker
+        """Kernel threads for each task of a LocalCluster (the cores shared by its worker
         processes); None for a remote cluster (its workers' own settings)."""
         if self.cluster is None:
             return None

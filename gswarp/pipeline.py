@@ -42,8 +42,8 @@ __all__ = [
 ]
 
 _ENGINE_LOCK = threading.Lock()
-"""Kernels already use every numba thread; one at a time is as fast, and safe with any threading
-layer (numba's ``workqueue`` layer forbids concurrent launches)."""
+"""Kernels already use every kernel thread (the compiled engine's pool runs one launch at a
+time); one at a time is as fast, and the GPU path's numba launches need it too."""
 
 
 Notify = Callable[[str, str], None]

@@ -33,16 +33,6 @@ def torch_or_skip():
     return pytest.importorskip("torch", reason="torch is not installed: live parity tests skipped")
 
 
-@pytest.fixture(autouse=True)
-def _no_compile_notices(monkeypatch):
-    """A kernel compiled for the first time during a test (a cold cache in CI) must not add the
-    command line's 'compiling...' line to the stderr a test compares; the notice has its own test
-    (tests/test_engine.py), which sets the delay back to 0."""
-    from gswarp.engine import notices
-
-    monkeypatch.setattr(notices, "COMPILE_NOTICE_SECONDS", 1e9)
-
-
 def gswarp_command(*arguments) -> list[str]:
     """A command line that runs this checkout's gswarp with this Python (as CI installs it)."""
     import sys

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import subprocess
 import sys
-import time
 import tracemalloc
 from typing import ClassVar
 
@@ -15,7 +12,7 @@ import numpy as np
 import pytest
 
 import gswarp
-from gswarp.engine.cpu import sampling_kernel
+from gswarp.engine import core
 
 MODES = ("bilinear", "nearest", "bicubic")
 PADDINGS = ("zeros", "border", "reflection")
@@ -471,12 +468,13 @@ class TestTiling:
         x = random_image(rng, (2, 3, 9, 8), "float32")
         grid = rng.uniform(-1.2, 1.2, size=(2, 7, 6, 2)).astype(np.float32)
         whole = gswarp.grid_sample(x, grid, mode)
-        kernel = sampling_kernel("grid", 2, gswarp.Mode[mode.upper()])
         fill = np.zeros(3, np.float32)
         tiled = np.full_like(whole, np.nan)
         bounds = [0, 1, 5, 6, 13, 14]  # uneven tiles, crossing the batch boundary at row 7
         for start, stop in itertools.pairwise(bounds):
-            kernel(x, grid, tiled, 0, False, fill, np.float32, start, stop)
+            core.grid_sample(
+                x, grid, tiled, gswarp.Mode[mode.upper()], 0, False, False, fill, fill, start, stop
+            )
         np.testing.assert_array_equal(tiled, whole)
 
 
@@ -484,7 +482,7 @@ def test_results_do_not_depend_on_the_thread_count():
     """README: "Results never depend on the thread count" -- 1 thread against 4 (forced, whatever
     the machine's cores), every source kind and mode, 2-D and 3-D, on outputs with many rows."""
     script = """
-import numba, numpy as np, gswarp
+import numpy as np, gswarp
 rng = np.random.default_rng(9)
 x2 = rng.random((2, 3, 37, 41)).astype(np.float32)
 x3 = rng.random((1, 2, 9, 11, 13))
@@ -500,78 +498,15 @@ def run():
         out.append(gswarp.affine_sample(x2, theta2, (2, 3, 33, 35), mode))
         out.append(gswarp.affine_sample(x3, theta3, (1, 2, 8, 10, 12), mode))
     return out
-numba.set_num_threads(1)
+gswarp.set_num_threads(1)
 one = run()
-numba.set_num_threads(4)
+gswarp.set_num_threads(4)
 four = run()
 assert all(a.tobytes() == b.tobytes() for a, b in zip(one, four, strict=True))
 print(len(one))
 """
-    env = {**os.environ, "NUMBA_NUM_THREADS": "4"}
     proc = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "12"
-
-
-def test_pure_python_fallback_matches_the_compiled_kernels(tmp_path):
-    """NUMBA_DISABLE_JIT=1 runs the same pointwise code as plain Python (the debugging path)."""
-    script = """
-import json, sys
-import numpy as np
-import gswarp
-rng = np.random.default_rng(5)
-x = rng.random((1, 2, 4, 5)).astype(np.float32)
-grid = rng.uniform(-1.3, 1.3, size=(1, 2, 3, 2)).astype(np.float32)
-x3 = rng.random((1, 1, 3, 4, 3))
-grid3 = rng.uniform(-1.3, 1.3, size=(1, 2, 2, 2, 3))
-out = {}
-for mode in ("bilinear", "nearest", "bicubic"):
-    for pad in ("zeros", "border", "reflection"):
-        out[f"2d-{mode}-{pad}"] = gswarp.grid_sample(x, grid, mode, pad).tolist()
-        out[f"3d-{mode}-{pad}"] = gswarp.grid_sample(x3, grid3, mode, pad, True).tolist()
-json.dump(out, sys.stdout)
-"""
-    results = []
-    for disable in ("0", "1"):
-        env = {**os.environ, "NUMBA_DISABLE_JIT": disable}
-        proc = subprocess.run(
-            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
-        )
-        results.append(json.loads(proc.stdout))
-    assert results[0] == results[1]
-
-
-def test_a_slow_first_compile_is_announced_once(monkeypatch, capsys):
-    """The engine calls notices.compile_notice when a compilation passes the delay; the command
-    line turns that into one stderr line per run, and says nothing with -q."""
-    import numba
-
-    from gswarp.cli.options import announce_compiling
-    from gswarp.engine import notices
-    from gswarp.engine.cpu import launch
-
-    @numba.njit
-    def copy_first(source, out):
-        out[0] = source[0]
-
-    heard = []
-    monkeypatch.setattr(notices, "COMPILE_NOTICE_SECONDS", 0.0)
-    monkeypatch.setattr(notices, "compile_notice", heard.append)
-    out = np.zeros(1)
-    launch(copy_first, np.ones(1), out, writable=1)
-    assert out[0] == 1.0
-    deadline = time.monotonic() + 5
-    while not heard and time.monotonic() < deadline:  # the timer thread may lag the compile
-        time.sleep(0.01)
-    assert heard == ["copy_first"]
-    announce_compiling(quiet=False)
-    notices.compile_notice("a")
-    notices.compile_notice("b")
-    assert capsys.readouterr().err == (
-        "gswarp: compiling the warp kernels for this kind of input (once per installation; "
-        "later runs load them from the cache)...\n"
-    )
-    announce_compiling(quiet=True)
-    assert notices.compile_notice is None

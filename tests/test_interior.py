@@ -13,42 +13,59 @@ exactly, columns that never change, huge and tiny steps, non-finite entries).
 from __future__ import annotations
 
 import itertools
+import math
 import zlib
+from fractions import Fraction
 
 import numpy as np
 import pytest
-from numba import njit
 
 import gswarp
-from gswarp.engine.pointwise import row_coordinate
 from tests import oracles
 
 
-@njit(cache=True)
+def _fma(a: float, b: float, c: float) -> float:
+    """``a * b + c`` rounded once (the kernels' ``fma``): exactly, through fractions (Python
+    3.13's ``math.fma`` where there is one)."""
+    if hasattr(math, "fma"):
+        return math.fma(a, b, c)
+    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
+        return a * b + c  # infinities and NaN: no rounding to get wrong
+    return float(Fraction(a) * Fraction(b) + Fraction(c))
+
+
+_FMA = np.frompyfunc(_fma, 3, 1)
+
+
+def _row_coordinate(m0: float, columns: np.ndarray, origin: float, ct) -> np.ndarray:
+    """The input coordinates of output columns ``columns`` on one row, as the affine kernels
+    compute them: ``ct(fma(m0, column, origin))``, the origin in float64."""
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN and infinite matrices are cases
+        return _FMA(m0, columns.astype(np.float64), origin).astype(np.float64).astype(ct)
+
+
 def _row_coordinates_2d(matrix, height, width, ct):
     """The pixel coordinates the affine kernel computes: (N, H, W, 2) in ``ct``."""
     coords = np.empty((matrix.shape[0], height, width, 2), dtype=ct)
+    columns = np.arange(width)
     for n in range(matrix.shape[0]):
         for ho in range(height):
-            ox = matrix[n, 0, 1] * ho + matrix[n, 0, 2]
-            oy = matrix[n, 1, 1] * ho + matrix[n, 1, 2]
-            for wo in range(width):
-                coords[n, ho, wo, 0] = row_coordinate(matrix[n, 0, 0], wo, ox, ct)
-                coords[n, ho, wo, 1] = row_coordinate(matrix[n, 1, 0], wo, oy, ct)
+            for k in range(2):
+                origin = matrix[n, k, 1] * ho + matrix[n, k, 2]
+                coords[n, ho, :, k] = _row_coordinate(matrix[n, k, 0], columns, origin, ct)
     return coords
 
 
-@njit(cache=True)
 def _row_coordinates_3d(matrix, depth, height, width, ct):
     """The pixel coordinates the 3-D affine kernel computes: (N, D, H, W, 3) in ``ct``."""
     coords = np.empty((matrix.shape[0], depth, height, width, 3), dtype=ct)
+    columns = np.arange(width)
     for n in range(matrix.shape[0]):
         for do in range(depth):
             for ho in range(height):
                 for k in range(3):
                     origin = matrix[n, k, 1] * ho + matrix[n, k, 2] * do + matrix[n, k, 3]
-                    for wo in range(width):
-                        coords[n, do, ho, wo, k] = row_coordinate(matrix[n, k, 0], wo, origin, ct)
+                    coords[n, do, ho, :, k] = _row_coordinate(matrix[n, k, 0], columns, origin, ct)
     return coords
 
 

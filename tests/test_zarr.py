@@ -809,7 +809,7 @@ print(peak[0] // 2**20)
 def test_a_nifti_larger_than_the_memory_it_uses_is_read_lazily(tmp_path):
     """A 1 GiB NIfTI (a sparse file: header, then zeros but for one slab) warped into Zarr with
     a resident memory well under its size (sampled from /proc during the run, after a small
-    warp has compiled the kernels: a cold numba cache's compile alone peaks near 600 MiB)."""
+    warp has loaded the libraries)."""
     import subprocess
     import sys
 

@@ -9,7 +9,7 @@ files are left).
 
 Random specs are drawn per output from (``--seed``, the input's path relative to its input root,
 the variant index): see :mod:`gswarp.augment`. ``--jobs`` threads share one process (the codecs
-and kernels release the GIL; kernel launches take turns, each on ``--jobs`` numba threads), so
+and kernels release the GIL; kernel launches take turns, each on ``--jobs`` kernel threads), so
 threads never exceed ``--jobs``.
 """
 
@@ -31,7 +31,6 @@ from gswarp.cli.options import (
     EXIT_FILES_FAILED,
     EXIT_USAGE,
     OnceWarnings,
-    announce_compiling,
     echo_error,
     fail,
     sampling_options,
@@ -499,7 +498,6 @@ def apply(
         OnceWarnings(quiet),
     )
     threads = jobs or available_cores()
-    announce_compiling(quiet)
     show_library_warnings(quiet)
     show = progress if progress is not None else (sys.stderr.isatty() and not quiet)
     if replay_path:

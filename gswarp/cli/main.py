@@ -2,7 +2,7 @@
 ``info``, ``--version``.
 
 Each command's module is imported only when that command runs: ``gswarp --help`` and
-``gswarp validate`` never import the engine, and nothing imports numba until a kernel runs.
+``gswarp validate`` never import the engine; numba is imported only by a GPU run (numba-cuda).
 """
 
 from __future__ import annotations
@@ -79,23 +79,17 @@ def cli() -> None:
 @cli.command()
 def info() -> None:
     """Print the versions, backends and thread settings gswarp will use."""
-    import numba
     import numpy as np
 
     import gswarp
-    from gswarp.engine import core, cpu
+    from gswarp.engine import core
     from gswarp.engine.device import cuda_status
 
     lines = [
         f"gswarp {gswarp.__version__}",
         f"python {platform.python_version()} ({platform.machine()})",
         f"numpy {np.__version__}",
-        f"numba {numba.__version__}",
         f"cpu backend: {_core_status(core)}",
-        f"numba engine: {numba.get_num_threads()} threads "
-        f"(NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'unset')}), for "
-        + ("the kernels not ported yet" if core.selected() else "every kernel"),
-        f"kernel cache: {os.environ.get('NUMBA_CACHE_DIR') or os.path.dirname(cpu.__file__)}",
         f"cuda backend: {cuda_status()[1]}",
         f"zarr volumes: {_zarr_status()}",
         f"chunk scheduler: {_scheduler_status()}",
@@ -104,12 +98,11 @@ def info() -> None:
 
 
 def _core_status(core) -> str:
-    """The compiled engine's line: in use (level, threads), turned off, or not built."""
+    """The compiled engine's line: its level and threads, or why it does not load."""
     if not core.available():
-        return "numba only (the compiled engine is not built: pip install .)"
-    use = "in use" if core.selected() else "built, not in use (GSWARP_ENGINE=numba)"
+        return f"not usable ({core._core.reason}): reinstall with pip install ."
     return (
-        f"compiled engine {use}, {core.level()} (of {', '.join(core.levels())}), "
+        f"compiled engine, {core.level()} (of {', '.join(core.levels())}), "
         f"{core.get_num_threads()} threads (GSWARP_NUM_THREADS="
         f"{os.environ.get('GSWARP_NUM_THREADS', 'unset')})"
     )
@@ -141,9 +134,10 @@ def _scheduler_status() -> str:
 class _HideScipyLinalgFromNumba(importlib.abc.MetaPathFinder):
     """Refuses ``scipy.linalg`` while numba's array-math module is being imported, and only
     then. That module imports ``scipy.linalg`` just to learn whether BLAS is there for
-    ``np.dot`` and friends, which gswarp's kernels never use: 0.2 s of every command's start-up
-    measured here (a one-image ``gswarp apply``: 1.07 s -> 0.85 s, medians of 5). Installed by
-    the command line only; ``scipy.linalg`` imports normally at any other time."""
+    ``np.dot`` and friends, which gswarp's kernels never use: 0.2 s of the start-up of a command
+    that loads numba (today a GPU run, numba-cuda; measured when the CPU kernels were numba's: a
+    one-image ``gswarp apply`` 1.07 s -> 0.85 s, medians of 5). Installed by the command line
+    only; ``scipy.linalg`` imports normally at any other time."""
 
     def find_spec(self, name, path=None, target=None):
         if name != "scipy.linalg" and not name.startswith("scipy.linalg."):

@@ -47,28 +47,6 @@ class OnceWarnings:
             click.echo(f"gswarp: warning: {message}", err=True)
 
 
-def announce_compiling(quiet: bool) -> None:
-    """Say once, on stderr, when a kernel compiles for the first time (seconds, once per
-    installation: later runs load it from the cache); nothing with ``quiet``."""
-    from gswarp.engine import notices
-
-    if quiet:
-        notices.compile_notice = None
-        return
-    told = threading.Event()
-
-    def notice(kernel: str) -> None:
-        if not told.is_set():
-            told.set()
-            click.echo(
-                "gswarp: compiling the warp kernels for this kind of input (once per "
-                "installation; later runs load them from the cache)...",
-                err=True,
-            )
-
-    notices.compile_notice = notice
-
-
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     echo_error(message)
     sys.exit(code)

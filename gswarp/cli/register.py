@@ -132,11 +132,9 @@ def register(
 
         gswarp apply SPEC MOVING -o aligned.png
     """
-    from gswarp.cli.options import announce_compiling
     from gswarp.io.atomic import atomic_output
     from gswarp.registration import files
 
-    announce_compiling(quiet)
     command = "gswarp register " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     spec_path = Path(output)
     if not overwrite and spec_path.exists():

@@ -2,9 +2,8 @@
 :mod:`gswarp.engine.footprint` for the filter and the frame layout).
 
 The frames are computed by the same scalar functions the kernels call for per-point footprints
-(``frame_2d`` / ``frame_3d``: ``src/gswarp_core/antialias.hpp`` on the compiled core,
-:mod:`gswarp.engine.footprint` on numba), so an affine map and a flow that happens to be affine
-get the same filter.
+(``frame_2d`` / ``frame_3d`` of ``src/gswarp_core/antialias.hpp``), so an affine map and a flow
+that happens to be affine get the same filter.
 
 Coordinates follow the engine's convention: pixel centres at integers, vectors ordered
 ``(x, y[, z])``; a Jacobian ``J[..., a, b]`` is d input coordinate ``a`` / d output coordinate
@@ -13,37 +12,9 @@ Coordinates follow the engine's convention: pixel centres at integers, vectors o
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 
-FRAME_2D = 9  # gswarp.engine.footprint's frame sizes
-FRAME_3D = 19
-
 __all__ = ["footprint_frames"]
-
-
-@cache
-def _numba_frames() -> dict:
-    """The numba engine's frame loops (the oracle while the port runs; ``GSWARP_ENGINE=numba``):
-    imported on first use, so a run on the compiled core never loads numba."""
-    from numba import njit
-
-    from gswarp.engine.footprint import frame_2d, frame_3d
-
-    @njit(cache=True, nogil=True)
-    def frames_2d(jacobians, support, cap, frames, shrinks):
-        for i in range(jacobians.shape[0]):
-            j = jacobians[i]
-            shrinks[i] = frame_2d(j[0, 0], j[0, 1], j[1, 0], j[1, 1], support, cap, frames[i])
-
-    @njit(cache=True, nogil=True)
-    def frames_3d(jacobians, support, cap, frames, shrinks):
-        work = np.empty(18)
-        for i in range(jacobians.shape[0]):
-            shrinks[i] = frame_3d(jacobians[i].ravel(), support, cap, frames[i], work)
-
-    return {2: frames_2d, 3: frames_3d}
 
 
 def footprint_frames(
@@ -75,11 +46,5 @@ def footprint_frames(
     flat = np.ascontiguousarray(jacobians.reshape(-1, k, k))
     from gswarp.engine import core
 
-    if core.selected():
-        frames, shrinks = core.antialias_frames(flat, support, cap)
-    else:
-        frames = np.zeros((flat.shape[0], FRAME_2D if k == 2 else FRAME_3D))
-        shrinks = np.zeros(flat.shape[0], dtype=np.bool_)
-        kernels = _numba_frames()
-        kernels[k](flat, support, cap, frames, shrinks)
+    frames, shrinks = core.antialias_frames(flat, support, cap)
     return frames.reshape(*leading, -1), shrinks.reshape(leading)

@@ -216,7 +216,8 @@ def _same_device(value: Any, input: Any, argument: str) -> Any:
 
 
 def _kernel_arrays(input, out, mode, fill_n):
-    """Arrays as the kernels take them: same bytes where possible (numba has no bool/float16).
+    """Arrays as the kernels take them: same bytes where possible (no kernel takes bool or
+    float16).
     Returns ``(input, output, fill_native, result)``: ``result`` is a buffer that must be
     copied into ``out`` afterwards, or None. A kernel writes native-order, aligned memory only:
     an ``out`` of another byte order (a big-endian file's dtype) or a misaligned one is staged
@@ -246,14 +247,6 @@ def _kernel_inputs(input, source, out, mode, fill, ct):
     return k_input, source, k_out, fill_c, fill_n, result
 
 
-def _use_core() -> bool:
-    """Whether the compiled engine runs the kernels it has (default when it is installed;
-    ``GSWARP_ENGINE=numba`` runs them on numba: issue 28)."""
-    from gswarp.engine import core
-
-    return core.selected()
-
-
 def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct, extra=()) -> None:
     k_input, source, k_out, fill_c, fill_n, result = _kernel_inputs(
         input, source, out, mode, fill, ct
@@ -270,47 +263,31 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
         if result is not None:
             out[...] = result
         return
-    if _use_core():
-        from gswarp.engine import core
+    from gswarp.engine import core
 
-        native = fill_n if fill_n.dtype == k_input.dtype else fill_c.astype(k_input.dtype)
-        if source_kind == "flow":
-            core.flow_sample(
-                k_input, source, k_out, mode, padding, align_corners, fill_c, native, 0,
-                _rows(out.shape), *extra,
-            )  # fmt: skip
-        elif source_kind == "affine":
-            core.affine_sample(
-                k_input, source, k_out, mode, padding, align_corners, fill_c, native, 0,
-                _rows(out.shape), *extra,
-            )  # fmt: skip
-        else:
-            core.grid_sample(
-                k_input, source, k_out, mode, padding, align_corners, source_kind == "pixels",
-                fill_c, native, 0, _rows(out.shape),
-            )  # fmt: skip
-        if result is not None:
-            out[...] = result
-        return
-    from gswarp.engine.cpu import launch, sampling_kernel
-
-    windowed = source_kind in ("affine", "flow") and any(np.any(part) for part in extra[-2:])
-    kernel = sampling_kernel(source_kind, input.ndim - 2, int(mode), windowed)
-    launch(
-        kernel,
-        k_input,
-        source,
-        k_out,
-        int(padding),
-        align_corners,
-        fill_n if mode == Mode.NEAREST else fill_c,
-        ct,
-        0,
-        _rows(out.shape),
-        *extra,
-    )
+    native = _native_fill(fill_n, fill_c, k_input)
+    if source_kind == "flow":
+        core.flow_sample(
+            k_input, source, k_out, mode, padding, align_corners, fill_c, native, 0,
+            _rows(out.shape), *extra,
+        )  # fmt: skip
+    elif source_kind == "affine":
+        core.affine_sample(
+            k_input, source, k_out, mode, padding, align_corners, fill_c, native, 0,
+            _rows(out.shape), *extra,
+        )  # fmt: skip
+    else:
+        core.grid_sample(
+            k_input, source, k_out, mode, padding, align_corners, source_kind == "pixels",
+            fill_c, native, 0, _rows(out.shape),
+        )  # fmt: skip
     if result is not None:  # float16: computed in float32, rounded to nearest even by NumPy
         out[...] = result
+
+
+def _native_fill(fill_n: np.ndarray, fill_c: np.ndarray, k_input: np.ndarray) -> np.ndarray:
+    """The fill in the kernel input's dtype (a bool or float16 input's reinterpreted one)."""
+    return fill_n if fill_n.dtype == k_input.dtype else fill_c.astype(k_input.dtype)
 
 
 def _run_antialias(source_kind, input, source, out, mode, padding, align, fill, ct, rest) -> None:
@@ -325,21 +302,13 @@ def _run_antialias(source_kind, input, source, out, mode, padding, align, fill, 
         launch_antialias(
             source_kind, mode, ct, k_input, source, k_out, padding, align, fill_c, rest
         )
-    elif _use_core():
+    else:
         from gswarp.engine import core
 
-        native = fill_n if fill_n.dtype == k_input.dtype else fill_c.astype(k_input.dtype)
         core.antialias(
-            source_kind, k_input, source, k_out, mode, padding, align, fill_c, native, 0,
-            _rows(out.shape), rest,
+            source_kind, k_input, source, k_out, mode, padding, align, fill_c,
+            _native_fill(fill_n, fill_c, k_input), 0, _rows(out.shape), rest,
         )  # fmt: skip
-    else:
-        from gswarp.engine.cpu import launch
-        from gswarp.engine.cpu_antialias import antialias_kernel
-
-        kernel = antialias_kernel(source_kind, input.ndim - 2, int(mode))
-        args = (k_input, source, k_out, int(padding), align, fill_c, ct, 0, _rows(out.shape))
-        launch(kernel, *args, *rest)
     if result is not None:
         out[...] = result
 
@@ -698,18 +667,9 @@ def affine_grid(
         )
         return grid.astype(theta.dtype, copy=False)
     grid = np.empty(shape, dtype=ct)
-    if _use_core():
-        from gswarp.engine import core
+    from gswarp.engine import core
 
-        core.affine_grid(np.ascontiguousarray(theta, dtype=ct), grid, align_corners)
-        return grid.astype(theta.dtype, copy=False)
-    from gswarp.engine import cpu
-
-    kernel = cpu.affine_grid_2d if spatial == 2 else cpu.affine_grid_3d
-    rows = grid.shape[0] * (grid.shape[1] if spatial == 2 else grid.shape[1] * grid.shape[2])
-    cpu.launch(
-        kernel, np.ascontiguousarray(theta, dtype=ct), grid, align_corners, ct, 0, rows, writable=1
-    )
+    core.affine_grid(np.ascontiguousarray(theta, dtype=ct), grid, align_corners)
     return grid.astype(theta.dtype, copy=False)
 
 

@@ -1,6 +1,8 @@
-"""Backward passes of gswarp's sampling on the CPU (issue 17): the gradients for the input, for
-the grid, and for an affine warp's matrix, with torch's semantics
-(``../shared/reference/grid_sample_semantics.md`` §3, §7).
+"""Per-point functions of gswarp's backward passes (issue 17), in numba for the CUDA kernels of
+:mod:`gswarp.engine.cuda`: the gradients for the input, for the grid, and for an affine warp's
+matrix, with torch's semantics (``../shared/reference/grid_sample_semantics.md`` §3, §7). The
+CPU runs the same math compiled (``src/gswarp_core/backward.hpp``, issue 28); this module goes
+when the GPU moves onto the C++ core (issue 31).
 
 Per output point the coordinate is turned into input pixels as in the forward pass -- a grid
 value un-normalized, or an affine matrix stepped along the output row -- and the derivative of
@@ -39,10 +41,7 @@ gradient (its output is the constant ``fill``; torch's CPU kernel crashes or sca
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
-from numba import njit, prange
 from numba.extending import register_jitable
 
 from gswarp.engine.pointwise import (
@@ -63,15 +62,11 @@ from gswarp.engine.pointwise import (
     reflect_vec,
     reflection_bounds,
     rint,
-    row_coordinate,
     trunc,
     unnormalize_scalar,
     unnormalize_vec,
 )
 from gswarp.options import Mode
-
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
-
 
 # --------------------------------------------------------------------------------------------
 # padding's gradient multipliers
@@ -636,242 +631,3 @@ def _scatter_job(job, groups, per_group, channels, extent, bands, channel_inner)
     c_first = 0 if channel_inner else group - n * per_group
     c_stop = channels if channel_inner else c_first + 1
     return band * extent // bands, (band + 1) * extent // bands, n, c_first, c_stop
-
-
-# --------------------------------------------------------------------------------------------
-# grid kernels
-
-
-def _grid_kernels_2d(grad_point, scatter_point, grid_point):
-    @njit(parallel=True, **_JIT)
-    def grad_grid_2d(gout, inp, grid, ggrid, padding, align_corners, fill, channel_inner, ct):
-        """All channels per point (``channel_inner``), or one pass per channel that carries
-        each point's sums in ``ggrid`` (the same bits)."""
-        height, width, channels = inp.shape[2], inp.shape[3], inp.shape[1]
-        ho_n, wo_n = grid.shape[1], grid.shape[2]
-        sx = _scale(width, align_corners, ct)
-        sy = _scale(height, align_corners, ct)
-        passes = 1 if channel_inner or channels < 2 else channels
-        for step in range(passes):
-            c_first = step if passes > 1 else 0
-            c_stop = step + 1 if passes > 1 else channels
-            for job in prange(grid.shape[0] * ho_n):  # one output row per job
-                n = job // ho_n
-                ho = job - n * ho_n
-                for wo in range(wo_n):
-                    px, py, finite = grid_point(grid, inp, n, ho, wo, align_corners, ct)
-                    ax = ay = mx = my = ct(0)
-                    if finite:
-                        carried_x = ggrid[n, ho, wo, 0] if c_first else ct(0)
-                        carried_y = ggrid[n, ho, wo, 1] if c_first else ct(0)
-                        ax, ay, mx, my = grad_point(
-                            gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct,
-                            c_first, c_stop, carried_x, carried_y,
-                        )  # fmt: skip
-                    if c_stop == channels:
-                        ggrid[n, ho, wo, 0] = (ax * mx) * sx
-                        ggrid[n, ho, wo, 1] = (ay * my) * sy
-                    else:
-                        ggrid[n, ho, wo, 0] = ax
-                        ggrid[n, ho, wo, 1] = ay
-
-    return grad_grid_2d, _input_kernel_2d(scatter_point, grid_point)
-
-
-def _grid_kernels_3d(grad_point, scatter_point, grid_point):
-    @njit(parallel=True, **_JIT)
-    def grad_grid_3d(gout, inp, grid, ggrid, padding, align_corners, fill, channel_inner, ct):
-        """All channels per point (``channel_inner`` is the 2-D kernel's choice, ignored)."""
-        depth, height, width = inp.shape[2], inp.shape[3], inp.shape[4]
-        do_n, ho_n, wo_n = grid.shape[1], grid.shape[2], grid.shape[3]
-        sx = _scale(width, align_corners, ct)
-        sy = _scale(height, align_corners, ct)
-        sz = _scale(depth, align_corners, ct)
-        for job in prange(grid.shape[0] * do_n * ho_n):  # one output row per job
-            n = job // (do_n * ho_n)
-            rest = job - n * (do_n * ho_n)
-            do = rest // ho_n
-            ho = rest - do * ho_n
-            for wo in range(wo_n):
-                px, py, pz, finite = grid_point(grid, inp, n, do, ho, wo, align_corners, ct)
-                dx = dy = dz = ct(0)
-                if finite:
-                    dx, dy, dz = grad_point(
-                        gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct
-                    )
-                ggrid[n, do, ho, wo, 0] = sx * dx
-                ggrid[n, do, ho, wo, 1] = sy * dy
-                ggrid[n, do, ho, wo, 2] = sz * dz
-
-    return grad_grid_3d, _input_kernel_3d(scatter_point, grid_point)
-
-
-# --------------------------------------------------------------------------------------------
-# affine kernels: the source coordinates stepped from a pixel-space matrix as the forward pass
-# (gswarp.engine.cpu's affine kernels), nothing of grid size stored
-
-
-def _affine_kernels_2d(grad_point, scatter_point):
-    @njit(parallel=True, **_JIT)
-    def grad_matrix_2d(gout, inp, matrix, rows, padding, align_corners, fill, ct):
-        """``rows[n * H_out + ho]`` = (2, 3) float64: that output row's share of d L / d M."""
-        ho_n, wo_n = gout.shape[2], gout.shape[3]
-        for job in prange(gout.shape[0] * ho_n):
-            n = job // ho_n
-            ho = job - n * ho_n
-            m = matrix[n]
-            ox = m[0, 1] * ho + m[0, 2]
-            oy = m[1, 1] * ho + m[1, 2]
-            sum_x = 0.0
-            sum_y = 0.0
-            moment_x = 0.0
-            moment_y = 0.0
-            for wo in range(wo_n):
-                px = row_coordinate(m[0, 0], wo, ox, ct)
-                py = row_coordinate(m[1, 0], wo, oy, ct)
-                if not (isfinite(px) and isfinite(py)):
-                    continue
-                ax, ay, mx, my = grad_point(
-                    gout, inp, n, ho, wo, px, py, padding, align_corners, fill, ct,
-                    0, inp.shape[1], ct(0), ct(0),
-                )  # fmt: skip
-                dx = ax * mx
-                dy = ay * my
-                sum_x += dx
-                sum_y += dy
-                moment_x += np.float64(dx) * wo
-                moment_y += np.float64(dy) * wo
-            rows[job, 0, 0] = moment_x
-            rows[job, 0, 1] = sum_x * ho
-            rows[job, 0, 2] = sum_x
-            rows[job, 1, 0] = moment_y
-            rows[job, 1, 1] = sum_y * ho
-            rows[job, 1, 2] = sum_y
-
-    return grad_matrix_2d, _input_kernel_2d(scatter_point, matrix_point_2d)
-
-
-def _affine_kernels_3d(grad_point, scatter_point):
-    @njit(parallel=True, **_JIT)
-    def grad_matrix_3d(gout, inp, matrix, rows, padding, align_corners, fill, ct):
-        """``rows[(n * D_out + do) * H_out + ho]`` = (3, 4) float64: that row's share of
-        d L / d M."""
-        do_n, ho_n, wo_n = gout.shape[2], gout.shape[3], gout.shape[4]
-        for job in prange(gout.shape[0] * do_n * ho_n):
-            n = job // (do_n * ho_n)
-            rest = job - n * (do_n * ho_n)
-            do = rest // ho_n
-            ho = rest - do * ho_n
-            m = matrix[n]
-            ox = m[0, 1] * ho + m[0, 2] * do + m[0, 3]
-            oy = m[1, 1] * ho + m[1, 2] * do + m[1, 3]
-            oz = m[2, 1] * ho + m[2, 2] * do + m[2, 3]
-            sums = np.zeros(3)
-            moments = np.zeros(3)
-            for wo in range(wo_n):
-                px = row_coordinate(m[0, 0], wo, ox, ct)
-                py = row_coordinate(m[1, 0], wo, oy, ct)
-                pz = row_coordinate(m[2, 0], wo, oz, ct)
-                if not (isfinite(px) and isfinite(py) and isfinite(pz)):
-                    continue
-                dx, dy, dz = grad_point(
-                    gout, inp, n, do, ho, wo, px, py, pz, padding, align_corners, fill, ct
-                )
-                sums[0] += dx
-                sums[1] += dy
-                sums[2] += dz
-                moments[0] += np.float64(dx) * wo
-                moments[1] += np.float64(dy) * wo
-                moments[2] += np.float64(dz) * wo
-            for k in range(3):
-                rows[job, k, 0] = moments[k]
-                rows[job, k, 1] = sums[k] * ho
-                rows[job, k, 2] = sums[k] * do
-                rows[job, k, 3] = sums[k]
-
-    return grad_matrix_3d, _input_kernel_3d(scatter_point, matrix_point_3d)
-
-
-# --------------------------------------------------------------------------------------------
-# grad_input kernels, one per dimensionality: each point's coordinates from ``source_point``
-# (a grid's or a matrix's, :func:`source_point_function`), scattered by band-owning jobs
-
-
-def _input_kernel_2d(scatter_point, source_point):
-    @njit(parallel=True, **_JIT)
-    def grad_input_2d(gout, inp, source, ginp, padding, align_corners, bands, channel_inner, ct):
-        n_batch, channels = inp.shape[0], inp.shape[1]
-        ho_n, wo_n = gout.shape[2], gout.shape[3]
-        jobs, groups, per_group = _scatter_jobs(
-            n_batch, channels, inp.shape[2], bands, channel_inner
-        )
-        for job in prange(jobs):
-            lo, hi, n, c_first, c_stop = _scatter_job(
-                job, groups, per_group, channels, inp.shape[2], bands, channel_inner
-            )
-            ginp[n, c_first:c_stop, lo:hi] = 0  # first touch by the band's owner
-            for ho in range(ho_n):
-                for wo in range(wo_n):
-                    px, py, finite = source_point(source, inp, n, ho, wo, align_corners, ct)
-                    if finite:
-                        for c in range(c_first, c_stop):
-                            g = gout[n, c, ho, wo]
-                            scatter_point(ginp, n, c, px, py, g, padding, align_corners, ct, lo, hi)
-
-    return grad_input_2d
-
-
-def _input_kernel_3d(scatter_point, source_point):
-    @njit(parallel=True, **_JIT)
-    def grad_input_3d(gout, inp, source, ginp, padding, align_corners, bands, channel_inner, ct):
-        n_batch, channels = inp.shape[0], inp.shape[1]
-        do_n, ho_n, wo_n = gout.shape[2], gout.shape[3], gout.shape[4]
-        jobs, groups, per_group = _scatter_jobs(
-            n_batch, channels, inp.shape[2], bands, channel_inner
-        )
-        for job in prange(jobs):
-            lo, hi, n, c_first, c_stop = _scatter_job(
-                job, groups, per_group, channels, inp.shape[2], bands, channel_inner
-            )
-            ginp[n, c_first:c_stop, lo:hi] = 0  # first touch by the band's owner
-            for do in range(do_n):
-                for ho in range(ho_n):
-                    for wo in range(wo_n):
-                        px, py, pz, finite = source_point(
-                            source, inp, n, do, ho, wo, align_corners, ct
-                        )
-                        if not finite:
-                            continue
-                        if c_stop - c_first == 1:  # one channel: no loop (measured 2x faster)
-                            c = c_first
-                            g = gout[n, c, do, ho, wo]
-                            scatter_point(
-                                ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi
-                            )
-                            continue
-                        for c in range(c_first, c_stop):
-                            g = gout[n, c, do, ho, wo]
-                            scatter_point(
-                                ginp, n, c, px, py, pz, g, padding, align_corners, ct, lo, hi
-                            )
-
-    return grad_input_3d
-
-
-@cache
-def backward_kernels(source: str, spatial: int, mode: int):
-    """(coordinate-gradient kernel, grad_input kernel) for ``source`` ('grid' or 'affine'), 2 or
-    3 spatial dimensions and ``mode``.
-
-    'grid' kernels: ``(gout, inp, grid, ggrid, padding, align_corners, fill, channel_inner,
-    ct)`` and ``(gout, inp, grid, ginp, padding, align_corners, bands, channel_inner, ct)``.
-    'affine' kernels take the float64 pixel-space matrices (N, k, k + 1) in the grid's place;
-    the first, ``(gout, inp, matrix, rows, padding, align_corners, fill, ct)``, writes per-row
-    partial sums ``rows`` (N * rows_per_item, k, k + 1) of the matrix gradient.
-    """
-    grad_point, scatter_point = POINT_GRAD[spatial][mode]
-    if source == "affine":
-        factory = _affine_kernels_2d if spatial == 2 else _affine_kernels_3d
-        return factory(grad_point, scatter_point)
-    factory = _grid_kernels_2d if spatial == 2 else _grid_kernels_3d
-    return factory(grad_point, scatter_point, source_point_function("grid", spatial, mode))

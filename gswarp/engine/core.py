@@ -1,13 +1,12 @@
-"""The compiled CPU engine (``_gswarp_core``, C++ in ``src/``), beside the numba one while the
-port runs (issue 28; ``docs/engine.md``).
+"""The compiled CPU engine (``_gswarp_core``, C++ in ``src/``; ``docs/engine.md``).
 
-The per-point math is ``src/gswarp_core/pointwise.hpp``: the numba engine's
-:mod:`gswarp.engine.pointwise`, function for function, in C++17 that also compiles as CUDA. The
-kernels here take the same arguments as the numba kernels of :mod:`gswarp.engine.cpu` (the
-callers in :mod:`gswarp.engine.api` prepare them the same way) and give the same bits
-(``tests/test_core.py`` compares the two). The kernels the core has run on it by default;
-``GSWARP_ENGINE=numba`` sends them to numba instead. Every other kernel stays on numba until it
-is ported.
+Every CPU kernel is here: the per-point math of ``src/gswarp_core/pointwise.hpp`` (C++17 that
+also compiles as CUDA), the sampling kernels (explicit grid, pixel coordinates, fused affine,
+flow chains, windows), antialiased footprints, the backward passes, ``affine_grid`` and the
+registration metrics' loops. The callers in :mod:`gswarp.engine.api` and
+:mod:`gswarp.autodiff` check and prepare the arguments; these wrappers hand them over.
+``tests/test_core.py`` holds the results to the bytes of the numba engine this replaced
+(issue 28).
 """
 
 from __future__ import annotations
@@ -30,46 +29,56 @@ __all__ = [
     "level",
     "levels",
     "metric_loops",
-    "selected",
     "set_level",
     "set_num_threads",
 ]
 
 
+class _Missing:
+    """Stands for an extension that is not there: any use says so in one line."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __getattr__(self, name: str):
+        from gswarp.errors import BackendError
+
+        raise BackendError(
+            f"gswarp's compiled engine (_gswarp_core) is not usable: {self.reason}; "
+            "reinstall with: pip install ."
+        )
+
+
 def _load():
     """The extension: the installed one, or the file ``GSWARP_CORE_LIBRARY`` names (a debug
-    or sanitizer build, ``docs/engine.md``); None when neither is there."""
+    or sanitizer build, ``docs/engine.md``); a :class:`_Missing` when neither loads."""
     path = os.environ.get("GSWARP_CORE_LIBRARY")
     if path:
         import importlib.util
 
         spec = importlib.util.spec_from_file_location("_gswarp_core", path)
+        if spec is None or spec.loader is None:
+            return _Missing(f"GSWARP_CORE_LIBRARY={path} is not a loadable module")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
     try:
         import _gswarp_core
-    except ImportError:  # a source tree without its build: the numba engine runs everything
-        return None
+    except ImportError as error:  # a source tree without its build, or a broken install
+        return _Missing(str(error))
     return _gswarp_core
 
 
 _core = _load()
-if _core is not None:
+if not isinstance(_core, _Missing):
     from gswarp.engine.threads import default_threads
 
     _core.set_num_threads(default_threads())
 
 
 def available() -> bool:
-    """Whether the compiled engine is installed (``pip install .`` builds it)."""
-    return _core is not None
-
-
-def selected() -> bool:
-    """Whether the kernels the core has run on it: when it is installed, unless
-    ``GSWARP_ENGINE=numba`` asks for the numba engine (the oracle while the port runs)."""
-    return _core is not None and os.environ.get("GSWARP_ENGINE", "core") != "numba"
+    """Whether the compiled engine is installed and loads (``pip install .`` builds it)."""
+    return not isinstance(_core, _Missing)
 
 
 def set_num_threads(count: int) -> None:
@@ -332,8 +341,8 @@ def backward_input(
 
 
 class _MetricLoops:
-    """The registration metrics' loops (``src/gswarp_core/metrics.hpp``), with the signatures
-    of :mod:`gswarp.registration.metrics_numba`: sequential float64 sums, in order."""
+    """The registration metrics' loops (``src/gswarp_core/metrics.hpp``): sequential float64
+    sums, in order."""
 
     @staticmethod
     def sums(w, f, m, masked):

@@ -115,15 +115,10 @@ def cost(
 
 
 def _loops():
-    """The metric loops: the compiled engine's (the same bytes), or numba's with
-    ``GSWARP_ENGINE=numba`` (:mod:`gswarp.registration.metrics_numba`)."""
+    """The metric loops, compiled (``src/gswarp_core/metrics.hpp``)."""
     from gswarp.engine import core
 
-    if core.selected():
-        return core.metric_loops()
-    from gswarp.registration import metrics_numba
-
-    return metrics_numba
+    return core.metric_loops()
 
 
 def _check_overlap(count: int) -> None:
