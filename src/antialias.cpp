@@ -16,13 +16,15 @@ void antialias_rows(const Antialias& a, index_t start, index_t stop) {
   const In* native = static_cast<const In*>(a.fill_native.data);
   const SampleOptions& o = a.options;
   if (a.kind == AA_AFFINE) {
-    const View<const double, 3> matrix(a.source);
-    const double* frames = static_cast<const double*>(a.frames.data);
-    const auto* shrinks = static_cast<const std::uint8_t*>(a.shrinks.data);
-    if constexpr (Spatial == 2)
-      affine_antialias_2d_rows(inp, matrix, out, o, fill, frames, shrinks, start, stop);
-    else
-      affine_antialias_3d_rows(inp, matrix, out, o, fill, frames, shrinks, start, stop);
+    if constexpr (MODE == BILINEAR) {  // one instantiation: the frames carry the filter
+      const View<const double, 3> matrix(a.source);
+      const double* frames = static_cast<const double*>(a.frames.data);
+      const auto* shrinks = static_cast<const std::uint8_t*>(a.shrinks.data);
+      if constexpr (Spatial == 2)
+        affine_antialias_2d_rows(inp, matrix, out, o, fill, frames, shrinks, start, stop);
+      else
+        affine_antialias_3d_rows(inp, matrix, out, o, fill, frames, shrinks, start, stop);
+    }
   } else if (a.kind == AA_PIXELS) {
     const View<const double, Spatial + 2> coords(a.source);
     if constexpr (Spatial == 2)
@@ -45,16 +47,29 @@ void antialias_rows(const Antialias& a, index_t start, index_t stop) {
   }
 }
 
+// Nearest never averages (labels): the point-sampled fallback of the pixels and flow sources
+// is bilinear or bicubic, and the affine source has none (the caller point-samples the items
+// that do not shrink), so it is instantiated once.
 void antialias(const Antialias& a, index_t start, index_t stop) {
   with_type(a.inp.kind, [&](auto in_tag) {
     using In = decltype(in_tag);
-    with_mode(a.options.mode, [&](auto mode_tag) {
-      constexpr int MODE = decltype(mode_tag)::value;
-      if (a.inp.ndim == 4)
-        antialias_rows<2, MODE, In>(a, start, stop);
+    const bool plane = a.inp.ndim == 4;
+    if (a.kind == AA_AFFINE) {
+      if (plane)
+        antialias_rows<2, BILINEAR, In>(a, start, stop);
       else
-        antialias_rows<3, MODE, In>(a, start, stop);
-    });
+        antialias_rows<3, BILINEAR, In>(a, start, stop);
+    } else if (a.options.mode == BICUBIC) {
+      if (plane)
+        antialias_rows<2, BICUBIC, In>(a, start, stop);
+      else
+        antialias_rows<3, BICUBIC, In>(a, start, stop);
+    } else {
+      if (plane)
+        antialias_rows<2, BILINEAR, In>(a, start, stop);
+      else
+        antialias_rows<3, BILINEAR, In>(a, start, stop);
+    }
   });
 }
 

@@ -15,7 +15,7 @@ namespace GSWARP_LEVEL {
 
 template <int Spatial>
 void grid_sample(const GridSample& a, index_t start, index_t stop) {
-  with_type(a.inp.kind, [&](auto in_tag) {
+  with_level_type(a.inp.kind, [&](auto in_tag) {
     using In = decltype(in_tag);
     using Ct = Compute<In>;
     with_float(a.grid.kind, [&](auto grid_tag) {
@@ -38,7 +38,7 @@ void grid_sample(const GridSample& a, index_t start, index_t stop) {
 
 template <int Spatial>
 void affine_sample(const AffineSample& a, index_t start, index_t stop) {
-  with_type(a.inp.kind, [&](auto in_tag) {
+  with_level_type(a.inp.kind, [&](auto in_tag) {
     using In = decltype(in_tag);
     using Ct = Compute<In>;
     const View<const In, Spatial + 2> inp(a.inp);
@@ -58,16 +58,21 @@ void affine_sample(const AffineSample& a, index_t start, index_t stop) {
   });
 }
 
+// A dtype without kernels at this level runs the baseline's (has_level_kernels).
 void grid_sample_2d(const GridSample& a, index_t start, index_t stop) {
+  if (!has_level_kernels(a.inp.kind)) return baseline::grid_sample_2d(a, start, stop);
   grid_sample<2>(a, start, stop);
 }
 void grid_sample_3d(const GridSample& a, index_t start, index_t stop) {
+  if (!has_level_kernels(a.inp.kind)) return baseline::grid_sample_3d(a, start, stop);
   grid_sample<3>(a, start, stop);
 }
 void affine_sample_2d(const AffineSample& a, index_t start, index_t stop) {
+  if (!has_level_kernels(a.inp.kind)) return baseline::affine_sample_2d(a, start, stop);
   affine_sample<2>(a, start, stop);
 }
 void affine_sample_3d(const AffineSample& a, index_t start, index_t stop) {
+  if (!has_level_kernels(a.inp.kind)) return baseline::affine_sample_3d(a, start, stop);
   affine_sample<3>(a, start, stop);
 }
 
@@ -83,7 +88,8 @@ void affine_grid(const AffineGrid& a, index_t start, index_t stop) {
 }
 
 void flow_sample(const FlowSample& a, index_t start, index_t stop) {
-  with_type(a.inp.kind, [&](auto in_tag) {
+  if (!has_level_kernels(a.inp.kind)) return baseline::flow_sample(a, start, stop);
+  with_level_type(a.inp.kind, [&](auto in_tag) {
     using In = decltype(in_tag);
     using Ct = Compute<In>;
     const int k = a.inp.ndim - 2;

@@ -28,6 +28,36 @@ void with_type(int kind, F&& f) {
   }
 }
 
+// Whether dtype `kind` has its own kernels at this level. The baseline level has every dtype;
+// the wider levels (x86-64-v3, -v4) the common image and volume dtypes -- uint8, int16,
+// uint16, float32, float64 -- and run the baseline's kernels for the others (the same bits,
+// slower): each dtype is one more copy of every kernel to compile, and the build of all ten
+// at three levels made `pip install .` exceed its 90 s here (docs/engine.md).
+inline bool has_level_kernels(int kind) {
+#if GSWARP_BASELINE_LEVEL
+  (void)kind;
+  return true;
+#else
+  return kind == U8 || kind == I16 || kind == U16 || kind == F32 || kind == F64;
+#endif
+}
+
+// with_type over the dtypes that have kernels at this level (has_level_kernels).
+template <typename F>
+void with_level_type(int kind, F&& f) {
+#if GSWARP_BASELINE_LEVEL
+  with_type(kind, f);
+#else
+  switch (kind) {
+    case U8: return f(std::uint8_t{});
+    case I16: return f(std::int16_t{});
+    case U16: return f(std::uint16_t{});
+    case F32: return f(float{});
+    case F64: return f(double{});
+  }
+#endif
+}
+
 template <typename F>
 void with_float(int kind, F&& f) {
   if (kind == F32) return f(float{});
