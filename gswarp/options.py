@@ -85,3 +85,9 @@ SHRINK_TOLERANCE = 1e-9
 """A map shrinks where its largest singular value exceeds ``1 + SHRINK_TOLERANCE``: rotations,
 whose singular values are 1 within rounding, and magnifications keep point sampling
 (:mod:`gswarp.engine.footprint`; here so that deciding it loads no kernel code)."""
+
+ANTIALIAS_WIDEN = 0.25
+"""A footprint stretched by ``S > 1`` gets a filter stretched by ``S + WIDEN (S - 1)``: the kernel
+at exactly the footprint's size leaves too much aliasing (measured, ``benchmarks/RESULTS.md``);
+the widening vanishes as ``S`` goes to 1, so the filter tends to the interpolation. The compiled
+engine's ``WIDEN`` (``src/gswarp_core/antialias.hpp``) must equal it (``tests/test_core.py``)."""

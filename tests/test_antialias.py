@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 
 import gswarp
-from gswarp.engine.footprint import WIDEN
 from gswarp.engine.tiles import FieldStep, MatrixStep, sample_chain
+from gswarp.options import ANTIALIAS_WIDEN as WIDEN
 from tests.oracles import (
     LAYOUTS,
     about_centres,

@@ -1,8 +1,8 @@
 """Antialiased sampling: each output point averages the input over its footprint.
 
-Written once, as scalar functions that numba compiles into the CPU kernels
-(:mod:`gswarp.engine.cpu_antialias`) and the CUDA kernels (:mod:`gswarp.engine.cuda`), like
-:mod:`gswarp.engine.pointwise`.
+Scalar functions that numba-cuda compiles into the CUDA kernels (:mod:`gswarp.engine.cuda`),
+like :mod:`gswarp.engine.pointwise`; the CPU runs the same math in C++
+(``src/gswarp_core/antialias.hpp``, issue 28). The notes below describe the filter both follow.
 
 The filter
 ----------
@@ -72,7 +72,7 @@ from gswarp.engine.pointwise import (
     isfinite,
     to_output,
 )
-from gswarp.options import SHRINK_TOLERANCE
+from gswarp.options import ANTIALIAS_WIDEN, SHRINK_TOLERANCE
 
 __all__ = [
     "FRAME_2D",
@@ -96,10 +96,7 @@ __all__ = [
     "tap_index",
 ]
 
-WIDEN = 0.25
-"""A footprint stretched by ``S > 1`` gets a filter stretched by ``S + WIDEN (S - 1)``: the kernel
-at exactly the footprint's size leaves too much aliasing (measured, ``benchmarks/RESULTS.md``);
-the widening vanishes as ``S`` goes to 1, so the filter tends to the interpolation."""
+WIDEN = ANTIALIAS_WIDEN  # gswarp.options.ANTIALIAS_WIDEN
 
 _A = -0.75  # Keys' cubic convolution, as gswarp's (and torch's) bicubic
 FRAME_2D = 9
