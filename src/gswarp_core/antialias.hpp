@@ -401,9 +401,17 @@ inline double tap_row(const TapRow<In>& t, double cx, double e0, double m0, doub
     if (support == 1.0) {  // the tent, apart: a loop of a few operations per tap
       for (index_t i = 0; i < count; ++i)
         wbuf[i] = py_max(1.0 - std::fabs(m0 * (d0 + static_cast<double>(i)) + e0), 0.0);
-    } else {
-      for (index_t i = 0; i < count; ++i)
-        wbuf[i] = filter_weight(m0 * (d0 + static_cast<double>(i)) + e0, support);
+    } else {  // Keys' cubic: only the piece each tap needs (scalar code: no selects)
+      const double A = CUBIC_A;
+      for (index_t i = 0; i < count; ++i) {
+        const double a = std::fabs(m0 * (d0 + static_cast<double>(i)) + e0);
+        double w = 0.0;
+        if (a < 1.0)
+          w = (((A + 2.0) * a - (A + 3.0)) * a) * a + 1.0;
+        else if (a < 2.0)
+          w = ((A * a - 5.0 * A) * a + 8.0 * A) * a - 4.0 * A;
+        wbuf[i] = w;
+      }
     }
     double weights = 0.0;
     if (x0 >= 0 && x0 + count <= t.width) {
