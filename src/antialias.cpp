@@ -1,5 +1,5 @@
-// Antialiased sampling of one instruction-set level (compiled once per level, as kernels.cpp):
-// dtype, dimensionality, source and mode dispatch onto antialias.hpp's templates.
+// Antialiased sampling (compiled once, at the baseline level: CMakeLists.txt): dtype,
+// dimensionality, source and mode dispatch onto antialias.hpp's templates.
 #include "gswarp_core/antialias.hpp"
 #include "gswarp_core/kernels.hpp"
 #include "gswarp_core/type_switch.hpp"

@@ -1,4 +1,4 @@
-// The backward passes of one instruction-set level (compiled once per level, as kernels.cpp):
+// The backward passes of one instruction-set level (compiled once per level, as sample_*.cpp):
 // dtype, dimensionality, source and mode dispatch onto backward.hpp's templates.
 #include "gswarp_core/backward.hpp"
 #include "gswarp_core/kernels.hpp"

@@ -1,17 +1,19 @@
 """Compile every gswarp CUDA kernel to PTX with NVVM, without a GPU.
 
     pip install 'numba-cuda[cu13]'     # NVVM and libdevice: ~200 MB of NVIDIA wheels
-    python tools/check_ptx.py [--cc 9.0]
+    python tools/check_ptx.py [--cc 9.0] [--part K/N]
 
 numba's CUDA simulator runs the kernels as Python, so it cannot see what numba-cuda refuses to
 compile (NumPy ufuncs on scalars, IR inlining): this does. Prints one line per kernel and
 specialization and exits 1 if any fails; 77 only when NVVM itself cannot be loaded (the test
-extra installs it, so the test runs in CI).
+extra installs it, so the test runs in CI). ``--part K/N`` compiles every N-th kernel from the
+K-th (the tests run the parts in parallel).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import os
 import sys
@@ -77,7 +79,10 @@ def _antialias_signature(source: str, spatial: int, compute: str) -> tuple:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cc", default="9.0", help="compute capability (default 9.0, H100)")
-    cc = tuple(int(n) for n in parser.parse_args().cc.split("."))
+    parser.add_argument("--part", default="0/1", help="K/N: every N-th kernel from the K-th")
+    options = parser.parse_args()
+    cc = tuple(int(n) for n in options.cc.split("."))
+    part, parts = (int(n) for n in options.part.split("/"))
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         print("NUMBA_ENABLE_CUDASIM=1: the simulator cannot compile PTX")
         return SKIP
@@ -87,39 +92,54 @@ def main() -> int:
         return SKIP
     import numba.cuda.dispatcher as dispatcher
     from numba import cuda
-    from numba.core import types
 
     dispatcher.get_current_device = lambda: _Device(cc)  # no driver needed to compile
+    jobs = _jobs()
+    failures = 0
+    for name, kernel, signature in jobs[part::parts]:
+        failures += _compile(cuda, kernel(), signature, cc, name)
+    print(f"{failures} failed")
+    return 1 if failures else 0
+
+
+def _jobs() -> list:
+    """Every kernel and specialization: (name, a function returning the kernel, signature)."""
+    from numba.core import types
+
     from gswarp.engine import cuda as kernels
 
-    failures = 0
+    jobs = []
     cases = itertools.product(
         ("grid", "pixels", "affine", "flow"), (2, 3), (0, 1, 2), ("float32", "float64")
     )
     for source, spatial, mode, compute in cases:
-        kernel = kernels.sampling_kernel(source, spatial, mode, compute)
-        signature = _sampling_signature(source, spatial, mode, compute)
-        failures += _compile(
-            cuda, kernel, signature, cc, f"{source} {spatial}-D mode {mode} {compute}"
-        )
+        jobs.append((
+            f"{source} {spatial}-D mode {mode} {compute}",
+            functools.partial(kernels.sampling_kernel, source, spatial, mode, compute),
+            _sampling_signature(source, spatial, mode, compute),
+        ))  # fmt: skip
     cases = itertools.product(("affine", "pixels", "flow"), (2, 3), (0, 2), ("float32", "float64"))
     for source, spatial, mode, compute in cases:  # antialiasing: bilinear and bicubic
-        kernel = kernels.antialias_kernel(source, spatial, mode, compute)
-        signature = _antialias_signature(source, spatial, compute)
-        name = f"antialias {source} {spatial}-D mode {mode} {compute}"
-        failures += _compile(cuda, kernel, signature, cc, name)
+        jobs.append((
+            f"antialias {source} {spatial}-D mode {mode} {compute}",
+            functools.partial(kernels.antialias_kernel, source, spatial, mode, compute),
+            _antialias_signature(source, spatial, compute),
+        ))  # fmt: skip
     for spatial, compute in itertools.product((2, 3), ("float32", "float64")):
-        kernel = kernels.affine_grid_kernel(spatial, compute)
         signature = (
             _array(compute, 3, "C"),
             _array(compute, spatial + 2, "C"),
             types.boolean,
             types.int64,
         )
-        failures += _compile(cuda, kernel, signature, cc, f"affine_grid {spatial}-D {compute}")
+        jobs.append((
+            f"affine_grid {spatial}-D {compute}",
+            functools.partial(kernels.affine_grid_kernel, spatial, compute),
+            signature,
+        ))  # fmt: skip
     cases = itertools.product(("grid", "affine"), (2, 3), (0, 1, 2), ("float32", "float64"))
     for source, spatial, mode, compute in cases:  # the backward passes
-        coordinates, inputs = kernels.backward_kernels(source, spatial, mode, compute)
+        pair = functools.partial(kernels.backward_kernels, source, spatial, mode, compute)
         nd = spatial + 2
         head = [_array(compute, nd, "C"), _array(compute, nd, "C")]
         if source == "grid":
@@ -131,11 +151,10 @@ def main() -> int:
         flags = [types.int64, types.boolean]
         name = f"backward {source} {spatial}-D mode {mode} {compute}"
         signature = (*head, written, *flags, _array(compute, 1, "C"), types.int64)
-        failures += _compile(cuda, coordinates, signature, cc, f"{name} coordinates")
+        jobs.append((f"{name} coordinates", lambda pair=pair: pair()[0], signature))
         signature = (*head, _array(compute, nd, "C"), *flags, types.int64)
-        failures += _compile(cuda, inputs, signature, cc, f"{name} input")
-    print(f"{failures} failed")
-    return 1 if failures else 0
+        jobs.append((f"{name} input", lambda pair=pair: pair()[1], signature))
+    return jobs
 
 
 def _nvvm_missing() -> str | None:

@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${GSWARP_SANITIZE_BUILD:-build/sanitize}"
 generator=(); command -v ninja > /dev/null && generator=(-G Ninja)
+# the baseline level only: every level compiles the same sources (docs/engine.md)
 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug -DGSWARP_SANITIZE=ON -DGSWARP_WERROR=ON \
+    -DGSWARP_BASELINE_ONLY=ON \
     -DPython_EXECUTABLE="$(command -v python)" > /dev/null
 cmake --build "$build" > /dev/null
 library="$(ls "$build"/_gswarp_core*.so)"

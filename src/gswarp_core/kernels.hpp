@@ -1,8 +1,8 @@
 // The CPU kernels' entry points, type-erased, one set per instruction-set level.
 //
-// src/kernels.cpp is compiled once per level (CMake: baseline, x86-64-v3 = AVX2+FMA,
-// x86-64-v4 = AVX-512 on x86-64; one level elsewhere) into namespace gswarp::<level>; the
-// module picks a level at run time (dispatch.hpp). Every level computes the same bits: the
+// src/sample_*.cpp and src/backward.cpp are compiled once per level (CMake: baseline,
+// x86-64-v3 = AVX2+FMA, x86-64-v4 = AVX-512 on x86-64; one level elsewhere) into namespace
+// gswarp::<level>; the module picks a level at run time (dispatch.hpp). Every level computes the same bits: the
 // sources call fma() explicitly and are built with -ffp-contract=off, so a wider instruction
 // set changes how fast, never what.
 #pragma once

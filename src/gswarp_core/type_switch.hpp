@@ -1,5 +1,5 @@
 // Runtime codes to compile-time types and modes: the dispatch of every kernel file
-// (src/kernels.cpp, src/backward.cpp) onto its templates.
+// (src/sample_*.cpp, src/backward.cpp, src/antialias.cpp) onto its templates.
 #pragma once
 
 #include <cstdint>
