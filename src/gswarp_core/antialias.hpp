@@ -584,6 +584,44 @@ inline bool filtered_3d(const Image3d<In>& im, const double* centre, const doubl
   return true;
 }
 
+// One output row of per-point footprints: each point's coordinates at column wo of row r (and
+// slice s in 3-D) of the coordinate grid g, its Jacobian by differences, then the footprint if
+// its map shrinks, else the mode's point sample at those coordinates.
+template <int MODE, typename In, typename Ct>
+inline void footprint_row_2d(const Image2d<In>& im, const CoordGrid& g, index_t r, In* row,
+                             index_t Wo, const index_t* out_stride, const SampleOptions& o,
+                             const Ct* fill, const In* fill_native, double support, double cap,
+                             FootprintScratch& scratch) {
+  for (index_t wo = 0; wo < Wo; ++wo) {
+    const double centre[2] = {g.at(0, r, wo, 0), g.at(0, r, wo, 1)};
+    double jac[4];
+    grid_jacobian<2>(g, 0, r, wo, centre, jac);
+    const Pixel<In> at{row + wo * out_stride[3], out_stride[1]};
+    if (filtered_2d(im, centre[0], centre[1], jac, support, cap, at, o.padding, o.align_corners,
+                    fill, scratch))
+      continue;
+    sample_point_2d<MODE>(im, Ct(centre[0]), Ct(centre[1]), at, o, fill, fill_native);
+  }
+}
+
+template <int MODE, typename In, typename Ct>
+inline void footprint_row_3d(const Image3d<In>& im, const CoordGrid& g, index_t s, index_t r,
+                             In* row, index_t Wo, const index_t* out_stride,
+                             const SampleOptions& o, const Ct* fill, const In* fill_native,
+                             double support, double cap, FootprintScratch& scratch) {
+  for (index_t wo = 0; wo < Wo; ++wo) {
+    const double centre[3] = {g.at(s, r, wo, 0), g.at(s, r, wo, 1), g.at(s, r, wo, 2)};
+    double jac[9];
+    grid_jacobian<3>(g, s, r, wo, centre, jac);
+    const Pixel<In> at{row + wo * out_stride[4], out_stride[1]};
+    if (filtered_3d(im, centre, jac, support, cap, at, o.padding, o.align_corners, fill,
+                    scratch))
+      continue;
+    sample_point_3d<MODE>(im, Ct(centre[0]), Ct(centre[1]), Ct(centre[2]), at, o, fill,
+                          fill_native);
+  }
+}
+
 // ------------------------------------------------------------------------------------------
 // kernels: output rows [start, stop) of the flattened (batch, [depth,] row) index
 
@@ -663,16 +701,8 @@ void pixels_antialias_2d_rows(const View<const In, 4>& inp, const View<const dou
     const CoordGrid g{coords.data + n * coords.stride[0], 1, coords.shape[1], coords.shape[2],
                       0, coords.stride[1], coords.stride[2], coords.stride[3]};
     In* row = out.data + n * out.stride[0] + ho * out.stride[2];
-    for (index_t wo = 0; wo < Wo; ++wo) {
-      const double centre[2] = {g.at(0, r, wo, 0), g.at(0, r, wo, 1)};
-      double jac[4];
-      grid_jacobian<2>(g, 0, r, wo, centre, jac);
-      const Pixel<In> at{row + wo * out.stride[3], out.stride[1]};
-      if (filtered_2d(im, centre[0], centre[1], jac, support, cap, at, o.padding,
-                      o.align_corners, fill, scratch))
-        continue;
-      sample_point_2d<MODE>(im, Ct(centre[0]), Ct(centre[1]), at, o, fill, fill_native);
-    }
+    footprint_row_2d<MODE>(im, g, r, row, Wo, out.stride, o, fill, fill_native, support, cap,
+                           scratch);
   }
 }
 
@@ -693,17 +723,8 @@ void pixels_antialias_3d_rows(const View<const In, 5>& inp, const View<const dou
                       coords.shape[3], coords.stride[1], coords.stride[2], coords.stride[3],
                       coords.stride[4]};
     In* row = out.data + n * out.stride[0] + d * out.stride[2] + ho * out.stride[3];
-    for (index_t wo = 0; wo < Wo; ++wo) {
-      const double centre[3] = {g.at(s, ho, wo, 0), g.at(s, ho, wo, 1), g.at(s, ho, wo, 2)};
-      double jac[9];
-      grid_jacobian<3>(g, s, ho, wo, centre, jac);
-      const Pixel<In> at{row + wo * out.stride[4], out.stride[1]};
-      if (filtered_3d(im, centre, jac, support, cap, at, o.padding, o.align_corners, fill,
-                      scratch))
-        continue;
-      sample_point_3d<MODE>(im, Ct(centre[0]), Ct(centre[1]), Ct(centre[2]), at, o, fill,
-                            fill_native);
-    }
+    footprint_row_3d<MODE>(im, g, s, ho, row, Wo, out.stride, o, fill, fill_native, support,
+                           cap, scratch);
   }
 }
 
@@ -750,12 +771,7 @@ inline void flow_row_2d(const Field& field, const Maps& m, bool absolute, double
     return;
   }
   const double qy = m(0, 1, 1) * y + m(0, 1, 2);
-  index_t a, b;
-  double wy;
-  field_axis(m(1, 1, 1) * qy + m(1, 1, 2), field.H, a, b, wy);
-  for (index_t i = 0; i < field.W; ++i)
-    for (index_t c = 0; c < 2; ++c)
-      line[i * 2 + c] = (1.0 - wy) * field.at(0, a, i, 2)[c] + wy * field.at(0, b, i, 2)[c];
+  field_row_2d(field, m, qy, line.data());
   for (index_t wo = 0; wo < Wo; ++wo) {
     const index_t i = columns.low[wo], j = columns.high[wo];
     const double wx = columns.weight[wo];
@@ -797,16 +813,8 @@ void flow_antialias_2d_rows(const View<const In, 4>& inp, const Field& field, co
     const Image2d<In> im{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
                          inp.stride[1], inp.stride[2], inp.stride[3]};
     In* row = out.data + n * out.stride[0] + ho * out.stride[2];
-    for (index_t wo = 0; wo < Wo; ++wo) {
-      const double centre[2] = {g.at(0, r, wo, 0), g.at(0, r, wo, 1)};
-      double jac[4];
-      grid_jacobian<2>(g, 0, r, wo, centre, jac);
-      const Pixel<In> at{row + wo * out.stride[3], out.stride[1]};
-      if (filtered_2d(im, centre[0], centre[1], jac, support, cap, at, o.padding,
-                      o.align_corners, fill, scratch))
-        continue;
-      sample_point_2d<MODE>(im, Ct(centre[0]), Ct(centre[1]), at, o, fill, fill_native);
-    }
+    footprint_row_2d<MODE>(im, g, r, row, Wo, out.stride, o, fill, fill_native, support, cap,
+                           scratch);
   }
 }
 
@@ -847,18 +855,8 @@ void flow_antialias_3d_rows(const View<const In, 5>& inp, const Field& field, co
                          inp.shape[4], inp.stride[1], inp.stride[2], inp.stride[3],
                          inp.stride[4]};
     In* row = out.data + n * out.stride[0] + d * out.stride[2] + ho * out.stride[3];
-    for (index_t wo = 0; wo < Wo; ++wo) {
-      const double centre[3] = {g.at(d - s0, ho - r0, wo, 0), g.at(d - s0, ho - r0, wo, 1),
-                                g.at(d - s0, ho - r0, wo, 2)};
-      double jac[9];
-      grid_jacobian<3>(g, d - s0, ho - r0, wo, centre, jac);
-      const Pixel<In> at{row + wo * out.stride[4], out.stride[1]};
-      if (filtered_3d(im, centre, jac, support, cap, at, o.padding, o.align_corners, fill,
-                      scratch))
-        continue;
-      sample_point_3d<MODE>(im, Ct(centre[0]), Ct(centre[1]), Ct(centre[2]), at, o, fill,
-                            fill_native);
-    }
+    footprint_row_3d<MODE>(im, g, d - s0, ho - r0, row, Wo, out.stride, o, fill, fill_native,
+                           support, cap, scratch);
   }
 }
 

@@ -109,6 +109,17 @@ struct Columns {
   }
 };
 
+// The 2-D field (H, W, 2) interpolated along y at frame row qy into row (W, 2): the separable
+// path's row buffer (numba: field_row_2d).
+inline void field_row_2d(const Field& field, const Maps& m, double qy, double* row) {
+  index_t a, b;
+  double wy;
+  field_axis(m(1, 1, 1) * qy + m(1, 1, 2), field.H, a, b, wy);
+  for (index_t i = 0; i < field.W; ++i)
+    for (index_t c = 0; c < 2; ++c)
+      row[i * 2 + c] = (1.0 - wy) * field.at(0, a, i, 2)[c] + wy * field.at(0, b, i, 2)[c];
+}
+
 template <int MODE, typename In, typename Ct>
 void flow_sample_2d_rows(const View<const In, 4>& inp, const Field& field, const Maps& m,
                          const View<In, 4>& out, const SampleOptions& o, bool absolute,
@@ -127,14 +138,7 @@ void flow_sample_2d_rows(const View<const In, 4>& inp, const Field& field, const
     In* base = out.data + n * out.stride[0] + ho * out.stride[2];
     const double y = static_cast<double>(ho + r0);
     double qy = m(0, 1, 1) * y + m(0, 1, 2);  // used when separable
-    if (separable) {
-      index_t a, b;
-      double wy;
-      field_axis(m(1, 1, 1) * qy + m(1, 1, 2), field.H, a, b, wy);
-      for (index_t i = 0; i < field.W; ++i)
-        for (index_t c = 0; c < 2; ++c)
-          row[i * 2 + c] = (1.0 - wy) * field.at(0, a, i, 2)[c] + wy * field.at(0, b, i, 2)[c];
-    }
+    if (separable) field_row_2d(field, m, qy, row.data());
     for (index_t wo = 0; wo < Wo; ++wo) {
       const double x = static_cast<double>(wo + c0);
       double qx, u, v;
