@@ -722,3 +722,30 @@ def test_antialias_constants_match_the_python_side():
 
     assert core._core.WIDEN == ANTIALIAS_WIDEN
     assert core._core.SHRINK_TOLERANCE == SHRINK_TOLERANCE
+
+
+def test_a_missing_compiled_engine_is_one_line_per_file(tmp_path):
+    """A broken install (here GSWARP_CORE_LIBRARY naming no file): each file fails in one line
+    that says to reinstall, no traceback, exit 1; ``gswarp info`` says why."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    environment = {**os.environ, "GSWARP_CORE_LIBRARY": str(tmp_path / "missing.so")}
+    images = [str(root / "sample_images" / name) for name in ("text.png", "gradient.png")]
+    command = [sys.executable, "-m", "gswarp", "apply", str(root / "configs" / "rotate.yaml")]
+    result = subprocess.run(
+        [*command, *images, "-o", str(tmp_path / "out") + "/"],
+        capture_output=True, text=True, env=environment,
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 3 and "Traceback" not in result.stderr, result.stderr
+    assert all("compiled engine (_gswarp_core) is not usable" in line for line in lines[:2])
+    assert "reinstall with: pip install ." in lines[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    info = subprocess.run(
+        [sys.executable, "-m", "gswarp", "info"], capture_output=True, text=True, env=environment
+    )
+    assert info.returncode == 0 and "cpu backend: not usable (" in info.stdout

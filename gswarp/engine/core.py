@@ -59,8 +59,11 @@ def _load():
         spec = importlib.util.spec_from_file_location("_gswarp_core", path)
         if spec is None or spec.loader is None:
             return _Missing(f"GSWARP_CORE_LIBRARY={path} is not a loadable module")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        try:
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        except (ImportError, OSError) as error:  # not there, or not a module for this Python
+            return _Missing(f"GSWARP_CORE_LIBRARY={path}: {error}")
         return module
     try:
         import _gswarp_core

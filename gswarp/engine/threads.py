@@ -23,7 +23,9 @@ def default_threads() -> int:
 
 
 def set_num_threads(count: int) -> None:
-    """Threads of each kernel launch from now on (at least 1)."""
+    """Threads of each kernel launch from now on (at least 1). Without a usable compiled engine
+    there is nothing to set: its first kernel call says why, in one line."""
     from gswarp.engine import core
 
-    core.set_num_threads(max(1, int(count)))
+    if core.available():
+        core.set_num_threads(max(1, int(count)))
