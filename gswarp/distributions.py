@@ -10,7 +10,6 @@ between values, so a file's draws do not depend on the order the files are proce
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,8 @@ DISTRIBUTIONS = ("uniform", "normal", "choice")
 
 def _words(text: str) -> list[int]:
     """Four 32-bit words of the SHA-256 of ``text`` (stable across runs and machines)."""
+    import hashlib  # here: 3-4 ms of every command's start-up, for random specs only
+
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
 

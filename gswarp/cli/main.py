@@ -8,7 +8,6 @@ Each command's module is imported only when that command runs: ``gswarp --help``
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import os
 import platform
 import sys
@@ -131,7 +130,7 @@ def _scheduler_status() -> str:
     return "dask threaded scheduler in the process (--jobs threads); --cluster for others"
 
 
-class _HideScipyLinalgFromNumba(importlib.abc.MetaPathFinder):
+class _HideScipyLinalgFromNumba:  # a meta path finder by its find_spec (importlib.abc: ~9 ms)
     """Refuses ``scipy.linalg`` while numba's array-math module is being imported, and only
     then. That module imports ``scipy.linalg`` just to learn whether BLAS is there for
     ``np.dot`` and friends, which gswarp's kernels never use: 0.2 s of the start-up of a command
