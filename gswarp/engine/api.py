@@ -291,8 +291,9 @@ def _native_fill(fill_n: np.ndarray, fill_c: np.ndarray, k_input: np.ndarray) ->
 
 
 def _run_antialias(source_kind, input, source, out, mode, padding, align, fill, ct, rest) -> None:
-    """Antialiased sampling (:mod:`gswarp.engine.footprint`); ``rest``: the source's own
-    arguments (:func:`gswarp.engine.cpu_antialias.antialias_kernel`)."""
+    """Antialiased sampling (``src/gswarp_core/antialias.hpp``; the filter:
+    :mod:`gswarp.engine.footprint`); ``rest``: the source's own arguments
+    (:func:`gswarp.engine.core.antialias`)."""
     k_input, source, k_out, fill_c, fill_n, result = _kernel_inputs(
         input, source, out, mode, fill, ct
     )

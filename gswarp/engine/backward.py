@@ -73,8 +73,8 @@ from gswarp.options import Mode
 #
 # The helpers are inlined at numba's IR level (``cpu_inlined``): as calls (``register_jitable``)
 # the 2-D kernels ran 1.8x slower (measured: grid gradient 414 against 230 ms, 1x3x2048^2).
-# Inlining these branchy helpers trips numba's pedantic SSA check (NumbaIRAssumptionWarning),
-# which :func:`gswarp.engine.cpu.launch` silences while it compiles.
+# (measured when the CPU kernels were numba's). Inlining these branchy helpers trips numba's
+# pedantic SSA check (NumbaIRAssumptionWarning).
 
 
 @cpu_inlined

@@ -769,7 +769,7 @@ def antialias_kernel(source: str, spatial: int, mode: int, compute: str):
     name.
 
     Signature ``(inp, source_array, out, padding, align_corners, fill, *rest, total)``, ``rest``
-    as in :func:`gswarp.engine.cpu_antialias.antialias_kernel`. Each thread takes its point's
+    as in :func:`gswarp.engine.core.antialias`. Each thread takes its point's
     neighbours itself (from the coordinate array, or by running the flow chain four or six more
     times) where the CPU's tasks share them along rows.
     """

@@ -1,11 +1,12 @@
 """Per-point sampling math, written once for every backend.
 
 Every function here is plain scalar Python decorated with :func:`numba.extending.register_jitable`:
-it runs as ordinary Python (``NUMBA_DISABLE_JIT=1``, debugging), and it is compiled into whichever
-numba kernel calls it -- the parallel CPU kernels in :mod:`gswarp.engine.cpu` today, CUDA kernels
-later. The functions take the compute dtype as an argument ``ct`` (``numpy.float32`` or
-``numpy.float64``) and write every constant as ``ct(...)``: a bare Python literal would promote
-float32 arithmetic to float64 and break torch's float32 rounding.
+it runs as ordinary Python (``NUMBA_DISABLE_JIT=1``, debugging, and numba's CUDA simulator),
+and numba-cuda compiles it into the CUDA kernels of :mod:`gswarp.engine.cuda`. The CPU runs the
+same math in C++ (``src/gswarp_core/pointwise.hpp``, issue 28); this module goes when the GPU
+moves onto those headers (issue 31). The functions take the compute dtype as an argument ``ct``
+(``numpy.float32`` or ``numpy.float64``) and write every constant as ``ct(...)``: a bare Python
+literal would promote float32 arithmetic to float64 and break torch's float32 rounding.
 
 Conventions
 -----------
