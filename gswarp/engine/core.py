@@ -74,7 +74,7 @@ def _load():
 
 _core = _load()
 if not isinstance(_core, _Missing):
-    from gswarp.engine.threads import default_threads
+    from gswarp.cores import default_threads
 
     _core.set_num_threads(default_threads())
 

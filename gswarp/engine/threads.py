@@ -7,19 +7,9 @@ it. Results never depend on it: each output row is computed by one thread, whole
 
 from __future__ import annotations
 
-import os
+from gswarp.cores import default_threads
 
 __all__ = ["default_threads", "set_num_threads"]
-
-
-def default_threads() -> int:
-    """``GSWARP_NUM_THREADS`` when it holds a positive number, else the available cores."""
-    from gswarp.cores import available_cores
-
-    text = os.environ.get("GSWARP_NUM_THREADS", "")
-    if text.strip().isdigit() and int(text) > 0:
-        return int(text)
-    return available_cores()
 
 
 def set_num_threads(count: int) -> None:
