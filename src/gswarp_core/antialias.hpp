@@ -637,8 +637,7 @@ void affine_antialias_2d_rows(const View<const In, 4>& inp, const View<const dou
   for (index_t job = start; job < stop; ++job) {
     const index_t n = job / Ho, ho = job - n * Ho;
     if (!shrinks[n]) continue;
-    const Image2d<In> im{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
-                         inp.stride[1], inp.stride[2], inp.stride[3]};
+    const Image2d<In> im = image_2d(inp, n);
     const double* m = matrix.data + n * matrix.stride[0];
     const index_t r = matrix.stride[1], c = matrix.stride[2];
     const double h = static_cast<double>(ho);
@@ -665,9 +664,7 @@ void affine_antialias_3d_rows(const View<const In, 5>& inp, const View<const dou
     const index_t n = job / (Do * Ho), rest = job - n * (Do * Ho);
     const index_t d = rest / Ho, ho = rest - d * Ho;
     if (!shrinks[n]) continue;
-    const Image3d<In> im{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
-                         inp.shape[4], inp.stride[1], inp.stride[2], inp.stride[3],
-                         inp.stride[4]};
+    const Image3d<In> im = image_3d(inp, n);
     const double* m = matrix.data + n * matrix.stride[0];
     const index_t r = matrix.stride[1], c = matrix.stride[2];
     const double h = static_cast<double>(ho), z = static_cast<double>(d);
@@ -696,8 +693,7 @@ void pixels_antialias_2d_rows(const View<const In, 4>& inp, const View<const dou
   FootprintScratch scratch(inp.shape[1]);
   for (index_t job = start; job < stop; ++job) {
     const index_t n = job / Ho, ho = job - n * Ho, r = ho + top;
-    const Image2d<In> im{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
-                         inp.stride[1], inp.stride[2], inp.stride[3]};
+    const Image2d<In> im = image_2d(inp, n);
     const CoordGrid g{coords.data + n * coords.stride[0], 1, coords.shape[1], coords.shape[2],
                       0, coords.stride[1], coords.stride[2], coords.stride[3]};
     In* row = out.data + n * out.stride[0] + ho * out.stride[2];
@@ -716,9 +712,7 @@ void pixels_antialias_3d_rows(const View<const In, 5>& inp, const View<const dou
   for (index_t job = start; job < stop; ++job) {
     const index_t n = job / (Do * Ho), rest = job - n * (Do * Ho);
     const index_t d = rest / Ho, ho = rest - d * Ho, s = d + top;
-    const Image3d<In> im{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
-                         inp.shape[4], inp.stride[1], inp.stride[2], inp.stride[3],
-                         inp.stride[4]};
+    const Image3d<In> im = image_3d(inp, n);
     const CoordGrid g{coords.data + n * coords.stride[0], coords.shape[1], coords.shape[2],
                       coords.shape[3], coords.stride[1], coords.stride[2], coords.stride[3],
                       coords.stride[4]};
@@ -810,8 +804,7 @@ void flow_antialias_2d_rows(const View<const In, 4>& inp, const Field& field, co
     const index_t first = ho > 0 ? 0 : 1, count = (ho + 1 < Ho ? 3 : 2) - first;
     const CoordGrid g{rows.data() + first * Wo * 2, 1, count, Wo, 0, Wo * 2, 2, 1};
     const index_t r = ho > 0 ? 1 : 0;
-    const Image2d<In> im{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
-                         inp.stride[1], inp.stride[2], inp.stride[3]};
+    const Image2d<In> im = image_2d(inp, n);
     In* row = out.data + n * out.stride[0] + ho * out.stride[2];
     footprint_row_2d<MODE>(im, g, r, row, Wo, out.stride, o, fill, fill_native, support, cap,
                            scratch);
@@ -851,9 +844,7 @@ void flow_antialias_3d_rows(const View<const In, 5>& inp, const Field& field, co
                       dst[wo * 3 + 2]);
         }
       }
-    const Image3d<In> im{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
-                         inp.shape[4], inp.stride[1], inp.stride[2], inp.stride[3],
-                         inp.stride[4]};
+    const Image3d<In> im = image_3d(inp, n);
     In* row = out.data + n * out.stride[0] + d * out.stride[2] + ho * out.stride[3];
     footprint_row_3d<MODE>(im, g, d - s0, ho - r0, row, Wo, out.stride, o, fill, fill_native,
                            support, cap, scratch);

@@ -502,18 +502,6 @@ GSWARP_HD T unnormalize_scale(index_t size, bool align_corners) {
   return T(size - (align_corners ? 1 : 0)) / T(2);
 }
 
-template <typename T>
-Image2d<T> image_2d(const View<const T, 4>& inp, index_t n) {
-  return Image2d<T>{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
-                    inp.stride[1],          inp.stride[2], inp.stride[3]};
-}
-
-template <typename T>
-Image3d<T> image_3d(const View<const T, 5>& inp, index_t n) {
-  return Image3d<T>{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
-                    inp.shape[4], inp.stride[1], inp.stride[2], inp.stride[3], inp.stride[4]};
-}
-
 // A 2-D grid (N, Ho, Wo, 2) seen as a 3-D one with Do = 1.
 template <typename T>
 View<const T, 5> grid_as_5d(const ArrayArg& a) {

@@ -190,6 +190,19 @@ struct Image3d {
   }
 };
 
+// Batch item n of an input view as an image (its channels and strides).
+template <typename T>
+Image2d<T> image_2d(const View<const T, 4>& inp, index_t n) {
+  return Image2d<T>{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
+                    inp.stride[1],          inp.stride[2], inp.stride[3]};
+}
+
+template <typename T>
+Image3d<T> image_3d(const View<const T, 5>& inp, index_t n) {
+  return Image3d<T>{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
+                    inp.shape[4], inp.stride[1], inp.stride[2], inp.stride[3], inp.stride[4]};
+}
+
 template <typename In, typename Ct>
 GSWARP_HD void trilinear_point(const Image3d<In>& im, Ct px, Ct py, Ct pz, const Pixel<In>& out,
                                const Ct* fill) {
