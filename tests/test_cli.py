@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from PIL import Image
 
 import gswarp
 from gswarp.cli.main import cli
+from tests.manifest import MANIFEST, digest_tree, run_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,19 +82,22 @@ def readme_shell_commands() -> list[str]:
 )
 @pytest.mark.parametrize("command", readme_shell_commands())
 def test_readme_shell_commands_run(command, tmp_path):
-    """Each README command, from a folder holding the bundled samples and configs."""
-    for name in ("sample_images", "sample_masks", "sample_volumes", "configs"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    (tmp_path / "out").mkdir()
-    proc = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", command],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """Each README command, from a folder holding the bundled samples and configs; what it
+    wrote is byte for byte what the manifest recorded (``tests/manifest.py``: a change that
+    should change no output, such as moving modules, must leave these digests alone)."""
+    proc = run_script(command, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
+    recorded = json.loads(MANIFEST.read_text()).get(command)
+    assert recorded is not None, "a new README script: record it with python -m tests.manifest"
+    written = digest_tree(tmp_path / "out", tmp_path)
+    changed = sorted(
+        name for name in recorded.keys() | written.keys() if recorded.get(name) != written.get(name)
+    )
+    assert not changed, (
+        f"outputs differ from tests/data/apply_manifest.json: {changed[:8]} "
+        "(re-record with python -m tests.manifest only when the change is meant)"
+    )
 
 
 def test_readme_quick_start_writes_every_sample(tmp_path):
