@@ -93,9 +93,7 @@ def main() -> None:
         matrix = sampling_matrix(affine_3d(center=centre, **parameters))
         for mode in ("bilinear", "nearest"):
             for number in range(options.runs):
-                ours, peer, agreement = run_case(
-                    sitk, volume, image, matrix, mode, options.repeat
-                )
+                ours, peer, agreement = run_case(sitk, volume, image, matrix, mode, options.repeat)
                 print(
                     f"{name:32} {mode:8} run {number + 1}: gswarp {1000 * ours:6.1f} ms, "
                     f"SimpleITK {1000 * peer:6.1f} ms, ratio {ours / peer:.2f} "

@@ -5,15 +5,15 @@ Both draw a new random field per call and warp the image with it (bilinear, HWC 
 - albumentations: ``ElasticTransform(alpha, sigma, noise_distribution="uniform", p=1)`` (uniform
   noise at full resolution, Gaussian blur, ``cv2.remap``);
 - gswarp: the spec ``elastic: {alpha, sigma, grid}`` drawn for a new seed each call, resolved
-  (the field built on its lattice) and warped (:func:`gswarp.pipeline.warp_pixels`, the fused
+  (the field built on its lattice) and warped (:func:`gswarp.run.warp.warp_pixels`, the fused
   flow kernel), point-sampled (``sampling: {antialias: false}``) as albumentations samples;
 - gswarp antialiased: the same spec with the default ``antialias: auto`` (on for images): where
   the field shrinks the image locally, each output pixel averages its footprint (reported, no
   target: albumentations does not antialias).
 
-The two fields have the same per-pixel statistics (see :mod:`gswarp.elastic`); the script prints
-their measured displacement standard deviations too. albumentations is not a gswarp dependency;
-install it for the benchmark only, e.g. in a throw-away environment::
+The two fields have the same per-pixel statistics (see :mod:`gswarp.spec.elastic`); the script
+prints their measured displacement standard deviations too. albumentations is not a gswarp
+dependency; install it for the benchmark only, e.g. in a throw-away environment::
 
     python -m venv --system-site-packages /tmp/albu && /tmp/albu/bin/pip install albumentations
     /tmp/albu/bin/python benchmarks/bench_elastic.py
@@ -29,10 +29,10 @@ import time
 
 import numpy as np
 
-from gswarp.augment import draw
-from gswarp.pipeline import warp_pixels
 from gswarp.plan import resolve
+from gswarp.run.warp import warp_pixels
 from gswarp.spec import parse_spec
+from gswarp.spec.augment import draw
 
 
 def _median_ms(function, repeats: int) -> float:

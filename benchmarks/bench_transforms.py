@@ -8,7 +8,7 @@ A float32 SIZE^3 volume (1 mm voxels, a smooth pattern), an ITK affine ``.mat`` 
 displacement field at half the resolution (a smooth ~3 mm deformation), trilinear, onto the
 volume's own grid (the reference):
 
-1. In one process, the same threads: ``gswarp.pipeline.warp_volume_file``-equivalent library
+1. In one process, the same threads: ``gswarp.run.warp.warp_volume_file``-equivalent library
    call (``resolve`` + ``warp_pixels`` on the volume in memory) against ``sitk.Resample`` with
    the same composite transform (``sitk.ProcessObject.SetGlobalDefaultNumberOfThreads``).
    Target: gswarp <= 0.5x SimpleITK's time. Reading the files is outside the timing for both;
@@ -87,8 +87,8 @@ def in_process(volume: Path, affine_path: Path, field_path: Path, runs: int, thr
     import gswarp as _gswarp_threads
     from gswarp.cli.ants import spec_text
     from gswarp.io.volumes import read_volume
-    from gswarp.pipeline import warp_pixels
     from gswarp.plan import resolve
+    from gswarp.run.warp import warp_pixels
     from gswarp.spec import parse_spec
 
     _gswarp_threads.set_num_threads(threads)

@@ -10,7 +10,7 @@ SimpleITK script that reads the file, resamples it with the same rotation about 
 .nii, issue 4; <= 0.9 for .nii.gz, issue 13). gzip level 6 on both sides: gswarp's default
 ``--compress-level``, and ITK's NIfTI writer's only level (gzopen's default; it ignores
 SimpleITK's ``compressionLevel``: the files are byte-identical at 1, 6 and 9). Peak memory:
-tracemalloc's peak of ``gswarp.pipeline.warp_volume_file`` in one process over the volume's size
+tracemalloc's peak of ``gswarp.run.warp.warp_volume_file`` in one process over the volume's size
 (target <= 2.3; the input is memory-mapped by nibabel for .nii, so its pages are not counted; a
 .nii.gz run is shown too, where they are).
 """
@@ -116,7 +116,7 @@ def main() -> int:
         import gswarp as _gswarp_threads
 
         _gswarp_threads.set_num_threads(args.threads)
-        from gswarp.pipeline import warp_volume_file
+        from gswarp.run.warp import warp_volume_file
         from gswarp.spec import load_spec
 
         parsed = load_spec(spec)

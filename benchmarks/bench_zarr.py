@@ -112,7 +112,7 @@ def sampling_matrix(n: int) -> np.ndarray:
 
 
 def run_gswarp(source: str, target: str, scheduler) -> float:
-    from gswarp.chunked import plan_zarr, run_zarr
+    from gswarp.run.zarr_job import plan_zarr, run_zarr
     from gswarp.spec import parse_spec
 
     start = time.perf_counter()
@@ -152,7 +152,7 @@ def cluster_benchmarks(
 ) -> list[str]:
     import distributed
 
-    from gswarp.dask_run import Scheduler
+    from gswarp.run.cluster import Scheduler
 
     source = make_volume(work / f"volume{n}.zarr", n)
     matrix = sampling_matrix(n)
@@ -215,8 +215,8 @@ def memory_benchmark(work: Path, n: int, runs: int) -> list[str]:
     import zarr
     from zarr.codecs import ZstdCodec
 
-    from gswarp.chunked import warp_zarr
     from gswarp.engine import warp_affine
+    from gswarp.run.zarr_job import warp_zarr
     from gswarp.spec import parse_spec
 
     source = make_volume(work / f"volume{n}.zarr", n)

@@ -28,14 +28,14 @@ def main() -> None:
     importlib.import_module("gswarp.cli.main")
     importlib.import_module("numpy")
     lap("numpy, click, gswarp.cli.main")
-    for name in ("gswarp.cli.apply", "gswarp.spec", "gswarp.pipeline", "gswarp.plan"):
+    for name in ("gswarp.cli.apply", "gswarp.spec", "gswarp.run.warp", "gswarp.plan"):
         importlib.import_module(name)
     lap("gswarp's CLI, spec, plan, pipeline (Pillow)")
     importlib.import_module("gswarp.engine.core")
     lap("gswarp.engine.core (the compiled engine)")
     from gswarp.io.images import read_image, write_image
-    from gswarp.pipeline import warp_pixels
     from gswarp.plan import resolve
+    from gswarp.run.warp import warp_pixels
     from gswarp.spec import load_spec
 
     spec = load_spec(ROOT / "configs" / "rotate.yaml")

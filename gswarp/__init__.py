@@ -20,7 +20,7 @@ from gswarp.errors import (
     ShapeError,
     SpecError,
 )
-from gswarp.options import Mode, Padding
+from gswarp.sampling import Mode, Padding
 
 if TYPE_CHECKING:
     from gswarp.engine import affine_grid, affine_sample, grid_sample, sample_pixels, warp_affine

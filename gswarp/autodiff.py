@@ -65,7 +65,7 @@ import numpy as np
 
 from gswarp.engine.device import backend_for, module_of
 from gswarp.errors import DTypeError, ShapeError, SpecError
-from gswarp.options import parse_mode, parse_padding
+from gswarp.sampling import parse_mode, parse_padding
 
 __all__ = [
     "affine_grid_backward",
@@ -361,7 +361,7 @@ def _normalized(points, spatial, align: bool, xp=np):
 def _array(value):
     """A CuPy array as it is; anything else as a NumPy array in native byte order."""
     from gswarp.engine.device import is_device_array
-    from gswarp.options import native_order
+    from gswarp.sampling import native_order
 
     return value if is_device_array(value) else native_order(np.asarray(value))
 

@@ -1,4 +1,4 @@
-"""gswarp.allocator: glibc's thresholds for chunk tasks, and a Dask worker's share of memory."""
+"""gswarp.run.allocator: glibc's thresholds for chunk tasks, and a Dask worker's share of memory."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from gswarp import allocator
+from gswarp.run import allocator
 
 MIB = 2**20
 
@@ -79,7 +79,7 @@ _FAULTS = textwrap.dedent(
         np._core.multiarray._set_madvise_hugepage(False)
     except AttributeError:
         np.core.multiarray._set_madvise_hugepage(False)
-    from gswarp import allocator
+    from gswarp.run import allocator
     if sys.argv[1] == "keep":
         allocator.keep_large_buffers()
     np.ones(2**20, np.float32)  # warm up
@@ -127,7 +127,7 @@ def test_worker_share_of_memory(monkeypatch, limit, kept, budget):
     pytest.importorskip("distributed")
     import distributed
 
-    from gswarp import chunked
+    from gswarp.run import zarr_job as chunked
 
     thresholds = []
     monkeypatch.setattr(distributed, "get_worker", lambda: _FakeWorker(limit))
@@ -145,7 +145,7 @@ def test_worker_share_of_memory(monkeypatch, limit, kept, budget):
 
 def test_outside_a_worker_nothing_changes(monkeypatch):
     pytest.importorskip("distributed")
-    from gswarp import chunked
+    from gswarp.run import zarr_job as chunked
 
     kept = []
     monkeypatch.setattr(allocator, "keep_large_buffers", kept.append)

@@ -24,7 +24,7 @@ import pytest
 
 import gswarp
 from gswarp.engine.tiles import FieldStep, MatrixStep, sample_chain
-from gswarp.options import ANTIALIAS_WIDEN as WIDEN
+from gswarp.sampling import ANTIALIAS_WIDEN as WIDEN
 from tests.oracles import (
     LAYOUTS,
     about_centres,
@@ -534,8 +534,8 @@ class TestPhotographs:
 class TestSpecDefault:
     @pytest.mark.parametrize(("spatial", "filtered"), [((40, 44), True), ((12, 14, 16), False)])
     def test_auto_filters_images_and_point_samples_volumes(self, rng, spatial, filtered):
-        from gswarp.pipeline import warp_pixels
         from gswarp.plan import resolve
+        from gswarp.run.warp import warp_pixels
         from gswarp.spec import parse_spec
 
         pixels = rng.random(spatial)

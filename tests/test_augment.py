@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import yaml
 
-from gswarp.augment import draw
-from gswarp.drawlog import DrawLog, file_digest, read_log, record
-from gswarp.elastic import elastic_field, gaussian_kernel, lattice_shape
 from gswarp.engine.tiles import sample_chain
 from gswarp.errors import SpecError
-from gswarp.pipeline import warp_pixels
 from gswarp.plan import resolve
+from gswarp.run.drawlog import DrawLog, file_digest, read_log, record
+from gswarp.run.warp import warp_pixels
 from gswarp.spec import ElasticSpec, Sometimes, parse_spec
+from gswarp.spec.augment import draw
+from gswarp.spec.elastic import elastic_field, gaussian_kernel, lattice_shape
 
 RANDOM = """version: 1
 transform:

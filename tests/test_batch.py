@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gswarp.batch import Job, expand_inputs, run_jobs, walk_images
 from gswarp.errors import InputError
+from gswarp.run.files import Job, expand_inputs, run_jobs, walk_images
 
 
 @pytest.fixture

@@ -525,7 +525,7 @@ class TestValidateAndExplain:
     def test_explain_takes_every_volume_apply_takes(self, spec_file, tmp_path, suffix, channels):
         """explain reads the header apply reads (no voxels), and resolves the same plan."""
         from gswarp.io.volumes import read_volume
-        from gswarp.pipeline import is_volume_path
+        from gswarp.run.warp import is_volume_path
 
         shape = (4, 5, 6, channels) if channels > 1 else (4, 5, 6)  # (D, H, W[, C])
         volume = np.zeros(shape, np.int16)

@@ -143,7 +143,7 @@ def test_a_worker_that_sees_other_files_refuses_them(tmp_path):
     """A worker whose file system is not the client's (another disk at the same path) must not
     warp what it finds there: each task carries the inputs' size and time as the client saw
     them, and a worker that sees other ones fails those files with one line."""
-    from gswarp.batch import Job, _absolute, run_remote
+    from gswarp.run.files import Job, _absolute, run_remote
 
     source = tmp_path / "a.png"
     source.write_bytes(b"the client's bytes")
@@ -177,10 +177,10 @@ def test_a_killed_worker_costs_its_task_not_the_run(tmp_path):
     """Issue 26, item 13: a worker killed during a ``local:2`` folder job made the rescheduled
     task fail on "already exists" (exit 1, "1 failed, 199 written") though every file was
     right. The rescheduled task replaces what its run had written."""
-    from gswarp.batch import CLUSTER_FILES_PER_TASK, expand_inputs, run_jobs
-    from gswarp.cli.work import DrawOptions, WriteOptions, warp_job
-    from gswarp.dask_run import Scheduler
     from gswarp.io.images import Encoding
+    from gswarp.run.cluster import Scheduler
+    from gswarp.run.files import CLUSTER_FILES_PER_TASK, expand_inputs, run_jobs
+    from gswarp.run.jobs import DrawOptions, WriteOptions, warp_job
     from gswarp.spec import parse_spec
 
     images = tmp_path / "images"
@@ -219,8 +219,8 @@ def test_a_task_whose_workers_keep_dying_fails_its_files_in_one_line_each(tmp_pa
     """Issue 27: all workers killed ended in FutureCancelledError / KilledWorker tracebacks."""
     import dask
 
-    from gswarp.batch import expand_inputs, run_jobs
-    from gswarp.dask_run import Scheduler
+    from gswarp.run.cluster import Scheduler
+    from gswarp.run.files import expand_inputs, run_jobs
 
     images = tmp_path / "images"
     images.mkdir()

@@ -718,7 +718,7 @@ def test_antialiased_flow_fields(monkeypatch, dtype, spatial):
 def test_antialias_constants_match_the_python_side():
     """The core's filter constants are gswarp's (a change on one side alone would make the
     engines differ)."""
-    from gswarp.options import ANTIALIAS_WIDEN, SHRINK_TOLERANCE
+    from gswarp.sampling import ANTIALIAS_WIDEN, SHRINK_TOLERANCE
 
     assert core._core.WIDEN == ANTIALIAS_WIDEN
     assert core._core.SHRINK_TOLERANCE == SHRINK_TOLERANCE

@@ -148,8 +148,8 @@ class TestCudaKernelsMatchCpu:
     def test_cuda_elastic_warp_matches_cpu(self):
         pytest.importorskip("yaml", reason="PyYAML is not installed")
         pytest.importorskip("PIL", reason="Pillow is not installed")
-        from gswarp.pipeline import warp_pixels
         from gswarp.plan import resolve
+        from gswarp.run.warp import warp_pixels
         from gswarp.spec import parse_spec
 
         spec = parse_spec(
@@ -526,8 +526,8 @@ class TestCudaCommandLine:
         _cupy_or_skip()
         pytest.importorskip("yaml", reason="PyYAML is not installed")
         pytest.importorskip("PIL", reason="Pillow is not installed")
-        from gswarp.pipeline import warp_pixels
         from gswarp.plan import resolve
+        from gswarp.run.warp import warp_pixels
         from gswarp.spec import parse_spec
 
         spec = parse_spec(

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gswarp.augment import draw
 from gswarp.cli.main import cli
 from gswarp.errors import GswarpError, SpecError
 from gswarp.plan import resolve
 from gswarp.spec import parse_spec
+from gswarp.spec.augment import draw
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 TOKENS = (
@@ -260,7 +260,7 @@ def test_a_bad_dask_scheduler_address_is_named_as_such(tmp_path, monkeypatch):
 def test_a_local_cluster_listens_on_the_loopback_only():
     """Its dashboard listened on 0.0.0.0 while -v printed a 127.0.0.1 link."""
     pytest.importorskip("distributed", reason="the zarr extra (dask.distributed) is missing")
-    from gswarp.dask_run import Scheduler
+    from gswarp.run.cluster import Scheduler
 
     scheduler = Scheduler.connect("local:1")
     try:
@@ -350,8 +350,8 @@ def test_a_full_disk_names_the_output_not_the_input(tmp_path, monkeypatch):
 
 def test_a_local_cluster_takes_a_memory_bound_per_worker():
     pytest.importorskip("distributed", reason="the zarr extra (dask.distributed) is missing")
-    from gswarp.dask_run import Scheduler
     from gswarp.errors import InputError
+    from gswarp.run.cluster import Scheduler
 
     scheduler = Scheduler.connect("local:1,300MiB")
     try:

@@ -14,8 +14,8 @@ from gswarp.cli.main import cli
 from gswarp.engine.tiles import FieldStep, MatrixStep, chain_coordinates, sample_chain
 from gswarp.errors import InputError, SpecError
 from gswarp.io.fields import load_field
-from gswarp.pipeline import warp_pixels
 from gswarp.plan import resolve
+from gswarp.run.warp import warp_pixels
 from gswarp.spec import FlowSpec, load_spec, parse_spec
 
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from gswarp import batch
 from gswarp.cli.main import cli
+from gswarp.run import files as batch
 from tests.conftest import gswarp_command
 
 SPEC = "version: 1\ntransform:\n  - affine: {rotate: 10}\n"
@@ -53,9 +53,9 @@ def test_a_rescheduled_cluster_task_recognises_its_own_outputs(tmp_path):
     again elsewhere, which failed on "already exists" for the files the dead worker had
     written. A task's outputs carry the run's token; the same run replaces its own outputs
     (the same bytes), another run never does."""
-    from gswarp.batch import expand_inputs, run_remote
-    from gswarp.cli.work import DrawOptions, WriteOptions, warp_job
     from gswarp.io.images import Encoding
+    from gswarp.run.files import expand_inputs, run_remote
+    from gswarp.run.jobs import DrawOptions, WriteOptions, warp_job
     from gswarp.spec import parse_spec
 
     source = images(tmp_path / "in", 3, seed=1)

@@ -24,8 +24,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from gswarp.cli.main import cli
-from gswarp.drawlog import DrawLog, read_log
 from gswarp.errors import InputError
+from gswarp.run.drawlog import DrawLog, read_log
 from tests.conftest import gswarp_command
 
 SPEC = """version: 1
@@ -74,7 +74,7 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from gswarp.drawlog import DrawLog
+    from gswarp.run.drawlog import DrawLog
     path, append, count = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3])
     padding = int(sys.argv[4])
     line = {"input": "/a", "output": "/b", "name": "n", "note": "y" * padding}
@@ -216,7 +216,7 @@ def _wait_for_the_log(log_path: Path, process: subprocess.Popen) -> None:
 
 
 def test_a_line_that_cannot_be_written_whole_is_cut_off_again(tmp_path, monkeypatch):
-    import gswarp.drawlog as drawlog
+    import gswarp.run.drawlog as drawlog
 
     log_path = tmp_path / "draws.jsonl"
     real_write = drawlog.os.write
@@ -292,7 +292,7 @@ def test_a_log_in_the_folder_the_run_creates(tmp_path):
 def test_an_input_replaced_during_its_warp_is_not_logged_with_the_new_hash(tmp_path, monkeypatch):
     import hashlib
 
-    import gswarp.cli.work as work
+    import gswarp.run.jobs as work
 
     (tmp_path / "spec.yaml").write_text(SPEC)
     source = images(tmp_path / "in", 3)

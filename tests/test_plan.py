@@ -7,8 +7,8 @@ import pytest
 
 import gswarp
 from gswarp.errors import SpecError
-from gswarp.pipeline import convert_values, warp_pixels
 from gswarp.plan import resolve
+from gswarp.run.warp import convert_values, warp_pixels
 from gswarp.spec import parse_spec
 from gswarp.transforms import affine_2d, sampling_matrix
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gswarp.errors import SpecError
-from gswarp.options import Mode, Padding
+from gswarp.sampling import Mode, Padding
 from gswarp.spec import (
     AffineMatrix,
     AffineParams,

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from gswarp.cli.main import cli
 from gswarp.errors import BackendError, InputError, SpecError
 from gswarp.io.volumes import read_volume, write_volume
-from gswarp.pipeline import warp_pixels, warp_volume_file
 from gswarp.plan import resolve
+from gswarp.run.warp import warp_pixels, warp_volume_file
 from gswarp.spec import parse_spec
 
 nibabel = pytest.importorskip("nibabel", reason="nibabel is not installed (pip install '.[nifti]')")

@@ -1,4 +1,5 @@
-"""Zarr arrays and OME-Zarr images warped chunk by chunk on Dask (gswarp.chunked, gswarp apply).
+"""Zarr arrays and OME-Zarr images warped chunk by chunk on Dask (``gswarp.run.zarr_job``,
+``gswarp apply``).
 
 The oracle is gswarp's own in-memory path (``warp_pixels``, what ``gswarp apply`` does for
 ``.npy`` and NIfTI volumes), which the engine tests pin to torch: a chunked warp must equal it
@@ -24,12 +25,12 @@ import zarr
 from ome_zarr.format import FormatV04, FormatV05
 from ome_zarr.writer import write_multiscales_metadata
 
-from gswarp.chunked import plan_zarr, run_zarr, warp_zarr
 from gswarp.cli.main import cli
-from gswarp.dask_run import Scheduler
 from gswarp.io import zarrs
-from gswarp.pipeline import warp_pixels
 from gswarp.plan import resolve
+from gswarp.run.cluster import Scheduler
+from gswarp.run.warp import warp_pixels
+from gswarp.run.zarr_job import plan_zarr, run_zarr, warp_zarr
 from gswarp.spec import parse_spec
 
 ROTATION = "transform: {affine: {rotate: [10, 5, -7], scale: 1.1, translate: [1.5, -2, 0.5]}}"
@@ -556,7 +557,7 @@ def test_info_names_the_zarr_extra_and_the_scheduler(monkeypatch):
 
 
 def test_flow_and_elastic_specs_on_zarr(tmp_path, rng):
-    from gswarp.augment import draw
+    from gswarp.spec.augment import draw
 
     array = volume(rng, (14, 16, 18), np.float32)
     source = plain(tmp_path / "in.zarr", array, (6, 6, 6))
@@ -593,7 +594,7 @@ def test_random_spec_draws_once_per_input_name(tmp_path, rng):
 
 
 def test_read_window_assembles_cached_chunks(tmp_path, rng):
-    from gswarp.chunked import read_window
+    from gswarp.run.zarr_job import read_window
 
     array = volume(rng, (2, 11, 13, 17), np.uint16)
     stored = zarr.open_array(plain(tmp_path / "w.zarr", array, (1, 3, 4, 5)), mode="r")
@@ -783,7 +784,7 @@ def test_volume_files_that_cannot_be_read_in_pieces(tmp_path, rng):
 _BIG_NIFTI = """
 import os, sys, threading, time
 import numpy as np
-from gswarp.chunked import warp_zarr
+from gswarp.run.zarr_job import warp_zarr
 from gswarp.spec import parse_spec
 spec = parse_spec("version: 1\\ntransform: {affine: {rotate: [3, 0, 0]}}")
 warp_zarr(spec, sys.argv[3], sys.argv[4], jobs=2)  # compiles the kernels (a cold cache's peak)

@@ -8,7 +8,7 @@ stderr; all others written), 2 bad spec, bad option or no inputs, 130 interrupte
 files are left).
 
 Random specs are drawn per output from (``--seed``, the input's path relative to its input root,
-the variant index): see :mod:`gswarp.augment`. ``--jobs`` threads share one process (the codecs
+the variant index): see :mod:`gswarp.spec.augment`. ``--jobs`` threads share one process (the codecs
 and kernels release the GIL; kernel launches take turns, each on ``--jobs`` kernel threads), so
 threads never exceed ``--jobs``.
 """
@@ -24,7 +24,6 @@ from pathlib import Path
 
 import click
 
-from gswarp.batch import Job, Outcome, Paired, expand_inputs, is_supported_name, run_jobs
 from gswarp.cli.ants import command_spec, split_arguments, transform_options
 from gswarp.cli.options import (
     EXIT_FILES_FAILED,
@@ -36,16 +35,7 @@ from gswarp.cli.options import (
 )
 from gswarp.cli.progress import Progress
 from gswarp.cli.remarks import show_library_warnings
-from gswarp.cli.work import (
-    DrawOptions,
-    JobResult,
-    WriteOptions,
-    dry_run_job,
-    replay_job,
-    warp_job,
-)
 from gswarp.cores import available_cores
-from gswarp.drawlog import DrawLog, LogEntry, read_log
 from gswarp.engine.device import resolve_device
 from gswarp.errors import BackendError, GswarpError, SpecError
 from gswarp.io.images import (
@@ -57,6 +47,16 @@ from gswarp.io.images import (
 )
 from gswarp.io.volumes import VOLUME_SUFFIXES, volume_format
 from gswarp.plan import check_fields, resolve, size_text
+from gswarp.run.drawlog import DrawLog, LogEntry, read_log
+from gswarp.run.files import Job, Outcome, Paired, expand_inputs, is_supported_name, run_jobs
+from gswarp.run.jobs import (
+    DrawOptions,
+    JobResult,
+    WriteOptions,
+    dry_run_job,
+    replay_job,
+    warp_job,
+)
 from gswarp.spec import WarpSpec
 
 
@@ -255,9 +255,9 @@ def _stream_image(
 ) -> int:
     """``--stdin-image``: one image's bytes from stdin to ``-o`` (a file, or stdout); a random
     spec is drawn with the key ``-``."""
-    from gswarp.augment import draw
     from gswarp.io.images import encode_image, read_image, write_image
-    from gswarp.pipeline import warp_pixels
+    from gswarp.run.warp import warp_pixels
+    from gswarp.spec.augment import draw
 
     try:
         if spec.is_random:
@@ -609,7 +609,7 @@ def _file_cluster(cluster: str | None, backend: str, verbose: int):
     if cluster is None:
         if not os.environ.get("DASK_SCHEDULER_ADDRESS"):
             return None  # (dask's config file is read for Zarr runs only: importing dask costs)
-        from gswarp.dask_run import cluster_from_environment
+        from gswarp.run.cluster import cluster_from_environment
 
         cluster, origin = cluster_from_environment(), "DASK_SCHEDULER_ADDRESS"
     if backend != "cpu":

@@ -9,13 +9,13 @@ from pathlib import Path
 import click
 import numpy as np
 
-from gswarp.augment import draw
 from gswarp.cli.ants import command_spec, spec_text, split_arguments, transform_options
 from gswarp.cli.options import EXIT_FILES_FAILED, fail, sampling_options
 from gswarp.engine.tiles import FieldStep, MatrixStep
 from gswarp.errors import GswarpError
 from gswarp.io.images import probe_image
 from gswarp.plan import Plan, resolve
+from gswarp.spec.augment import draw
 
 
 def _rows(matrix: np.ndarray) -> list[str]:
@@ -125,7 +125,7 @@ def _probe(path: Path, level: int = 0) -> tuple[tuple[int, ...], int, str, str, 
     (a Zarr store's metadata)."""
     from gswarp.io.volumes import probe_volume
     from gswarp.io.zarrs import is_zarr_location, open_source
-    from gswarp.pipeline import is_volume_path
+    from gswarp.run.warp import is_volume_path
 
     if is_zarr_location(path):
         source = open_source(str(path), level)

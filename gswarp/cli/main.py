@@ -122,7 +122,7 @@ def _zarr_status() -> str:
 def _scheduler_status() -> str:
     """Where Zarr chunks run without --cluster: a cluster set in dask's configuration, or
     threads in the process."""
-    from gswarp.dask_run import cluster_from_environment
+    from gswarp.run.cluster import cluster_from_environment
 
     address = cluster_from_environment()
     if address:

@@ -1,6 +1,6 @@
 """Options and helpers shared by the commands: sampling overrides, spec loading, messages.
 
-Choices come from the library's own vocabulary (:mod:`gswarp.options`), so the CLI and the spec
+Choices come from the library's own vocabulary (:mod:`gswarp.sampling`), so the CLI and the spec
 accept the same words.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from gswarp.errors import SpecError
-from gswarp.options import Mode, Padding
+from gswarp.sampling import Mode, Padding
 from gswarp.spec import WarpSpec, load_spec
 
 EXIT_FILES_FAILED = 1

@@ -1,6 +1,6 @@
 """``gswarp apply`` on Zarr arrays and OME-Zarr images: each input is warped chunk by chunk on
-Dask (:mod:`gswarp.chunked`), one input after another; the tasks of one input run in parallel
-on the chosen scheduler (:mod:`gswarp.dask_run`)."""
+Dask (:mod:`gswarp.run.zarr_job`), one input after another; the tasks of one input run in parallel
+on the chosen scheduler (:mod:`gswarp.run.cluster`)."""
 
 from __future__ import annotations
 
@@ -66,8 +66,8 @@ def zarr_targets(inputs: tuple[str, ...], output: str) -> list[tuple[str, str]]:
 
 def run_zarr_apply(spec, inputs: tuple[str, ...], output: str, options: ZarrOptions) -> int:
     """Warp every Zarr input; returns the exit status (0, 1 when some failed, 130 on Ctrl-C)."""
-    from gswarp import allocator
-    from gswarp.dask_run import Scheduler, cluster_from_environment
+    from gswarp.run import allocator
+    from gswarp.run.cluster import Scheduler, cluster_from_environment
 
     allocator.keep_large_buffers()  # this process is the command's: chunk tasks run in it
     pairs = zarr_targets(inputs, output)
@@ -107,9 +107,9 @@ def run_zarr_apply(spec, inputs: tuple[str, ...], output: str, options: ZarrOpti
 
 
 def _warp_one(spec, source: str, target: str, options: ZarrOptions, scheduler) -> bool:
-    from gswarp.augment import draw
-    from gswarp.chunked import level0_regions, plan_zarr, run_zarr
     from gswarp.io.zarrs import is_complete
+    from gswarp.run.zarr_job import level0_regions, plan_zarr, run_zarr
+    from gswarp.spec.augment import draw
 
     try:
         drawn = spec
@@ -166,7 +166,7 @@ def connect_scheduler(cluster: str, jobs: int | None, origin: str):
     (or SIGTERM/SIGHUP) while the cluster starts stops what started, says so in one line and
     exits 128 + N."""
     from gswarp.cli.signals import exit_status, interruption
-    from gswarp.dask_run import Scheduler
+    from gswarp.run.cluster import Scheduler
 
     try:
         return Scheduler.connect(cluster, jobs, origin)

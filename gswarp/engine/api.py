@@ -35,7 +35,7 @@ import numpy as np
 
 from gswarp.engine.device import backend_for, host, is_device_array, module_of
 from gswarp.errors import DTypeError, ShapeError, SpecError
-from gswarp.options import Mode, native_order, parse_mode, parse_padding
+from gswarp.sampling import Mode, native_order, parse_mode, parse_padding
 from gswarp.transforms import theta_to_pixel_matrix
 
 __all__ = [
@@ -816,7 +816,7 @@ def _may_shrink(matrix: np.ndarray) -> bool:
     """Whether any of the (N, k, k + 1) matrices may shrink: a NumPy look at the singular values,
     looser than the frames' own test, so that rotations and magnifications never load (or
     compile) the antialiasing code."""
-    from gswarp.options import SHRINK_TOLERANCE
+    from gswarp.sampling import SHRINK_TOLERANCE
 
     k = matrix.shape[1]
     linear = matrix[:, :, :k]

@@ -66,7 +66,7 @@ from gswarp.engine.pointwise import (
     unnormalize_scalar,
     unnormalize_vec,
 )
-from gswarp.options import Mode
+from gswarp.sampling import Mode
 
 # --------------------------------------------------------------------------------------------
 # padding's gradient multipliers

@@ -41,7 +41,7 @@ from gswarp.engine.api import (
 )
 from gswarp.engine.tiles import Step, _fused_form, apply_chain
 from gswarp.errors import ShapeError, SpecError
-from gswarp.options import Mode, Padding, parse_mode, parse_padding
+from gswarp.sampling import Mode, Padding, parse_mode, parse_padding
 
 __all__ = [
     "chain_window",

@@ -72,7 +72,7 @@ from gswarp.engine.pointwise import (
     isfinite,
     to_output,
 )
-from gswarp.options import ANTIALIAS_WIDEN, SHRINK_TOLERANCE
+from gswarp.sampling import ANTIALIAS_WIDEN, SHRINK_TOLERANCE
 
 __all__ = [
     "FRAME_2D",
@@ -96,7 +96,7 @@ __all__ = [
     "tap_index",
 ]
 
-WIDEN = ANTIALIAS_WIDEN  # gswarp.options.ANTIALIAS_WIDEN
+WIDEN = ANTIALIAS_WIDEN  # gswarp.sampling.ANTIALIAS_WIDEN
 
 _A = -0.75  # Keys' cubic convolution, as gswarp's (and torch's) bicubic
 FRAME_2D = 9

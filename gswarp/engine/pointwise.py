@@ -66,7 +66,7 @@ __all__ = [
     "trilinear_3d",
 ]
 
-# Kernel codes; they equal gswarp.options.Mode / Padding (torch's enum order).
+# Kernel codes; they equal gswarp.sampling.Mode / Padding (torch's enum order).
 BILINEAR, NEAREST, BICUBIC = 0, 1, 2
 ZEROS, BORDER, REFLECTION = 0, 1, 2
 

@@ -25,7 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from gswarp.errors import InputError
 from gswarp.io.atomic import atomic_output
 from gswarp.io.remarks import reading
-from gswarp.options import native_order
+from gswarp.sampling import native_order
 
 __all__ = [
     "FORMAT_SUFFIXES",

@@ -1,4 +1,4 @@
-"""Volume files read in pieces, for chunked warps into Zarr (:mod:`gswarp.chunked`).
+"""Volume files read in pieces, for chunked warps into Zarr (:mod:`gswarp.run.zarr_job`).
 
 A volume bigger than memory can still be warped when its file can be read piece by piece:
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from gswarp.errors import InputError
 from gswarp.io.remarks import reading
-from gswarp.options import native_order
+from gswarp.sampling import native_order
 
 __all__ = ["file_kind", "open_file_array", "open_file_source"]
 

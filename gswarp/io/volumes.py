@@ -25,7 +25,7 @@ from gswarp.errors import BackendError, InputError, first_line
 from gswarp.io.atomic import atomic_output
 from gswarp.io.gzipped import DEFAULT_LEVEL, GZIP_ERRORS, open_gzip, write_gzip
 from gswarp.io.remarks import reading
-from gswarp.options import native_order
+from gswarp.sampling import native_order
 
 __all__ = [
     "VOLUME_SUFFIXES",

@@ -49,7 +49,7 @@ class Pair:
 
 def read_operand(path: Path) -> Operand:
     """Read an image or volume file as a single-channel float :class:`Image`."""
-    from gswarp.pipeline import is_volume_path
+    from gswarp.run.warp import is_volume_path
 
     path = Path(path)
     if is_volume_path(path):

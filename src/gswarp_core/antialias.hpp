@@ -30,7 +30,7 @@ namespace gswarp {
 inline namespace GSWARP_LEVEL {
 
 constexpr double WIDEN = 0.25;             // gswarp.engine.footprint.WIDEN
-constexpr double SHRINK_TOLERANCE = 1e-9;  // gswarp.options.SHRINK_TOLERANCE
+constexpr double SHRINK_TOLERANCE = 1e-9;  // gswarp.sampling.SHRINK_TOLERANCE
 constexpr int FRAME_2D = 9;
 constexpr int FRAME_3D = 19;
 constexpr double FOOTPRINT_SLACK = 1e-9;  // pixels: an overhang this small counts as inside

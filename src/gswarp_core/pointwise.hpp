@@ -50,7 +50,7 @@
 namespace gswarp {
 inline namespace GSWARP_LEVEL {
 
-// Kernel codes; equal to gswarp.options.Mode / Padding (torch's enum order).
+// Kernel codes; equal to gswarp.sampling.Mode / Padding (torch's enum order).
 enum Mode : int { BILINEAR = 0, NEAREST = 1, BICUBIC = 2 };
 enum Padding : int { ZEROS = 0, BORDER = 1, REFLECTION = 2 };
 

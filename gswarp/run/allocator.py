@@ -14,7 +14,7 @@ Dask workers with 4 GiB limits 88 and 99 ms against 52 and 55 ms.
 largest adaptive mmap threshold on 64-bit), so the buffers are reused from the heap. The price
 is resident memory: freed blocks stay with the process, and the heap fragments around
 long-lived blocks (the decoded-chunk cache). On 512 MiB Dask workers that took both workers
-past Dask's 80 % pause line and the run never ended, so :func:`gswarp.chunked._prepare_worker`
+past Dask's 80 % pause line and the run never ended, so :func:`gswarp.run.zarr_job._prepare_worker`
 tunes only workers with room. :func:`restore` puts the process's own settings back and hands
 the free memory back at the end of a run. All three do nothing where the C library is not
 glibc.

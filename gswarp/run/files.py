@@ -277,7 +277,7 @@ def run_jobs(
     ``KeyboardInterrupt`` (in ``on_outcome`` or while waiting) sets ``cancelled``, lets the
     running jobs discard their temporary files, and is re-raised.
 
-    ``cluster``: a :class:`gswarp.dask_run.Scheduler` with a Dask client; each job is then one
+    ``cluster``: a :class:`gswarp.run.cluster.Scheduler` with a Dask client; each job is then one
     task on its workers (``work`` must pickle; ``threads`` jobs are kept in flight per worker).
     A job's output is written atomically, so a cancelled or lost task leaves it whole or absent.
     """
@@ -346,7 +346,7 @@ def run_jobs(
         raise
     executor.shutdown(wait=True)
     if cluster is not None:
-        from gswarp import allocator
+        from gswarp.run import allocator
 
         cluster.everywhere(allocator.restore)  # the workers' allocator as it was (run_remote)
 
@@ -429,8 +429,8 @@ def run_remote(
 
 
 def _run_group(work: Callable, threads: int | None, group: Sequence[Job]) -> list[Outcome]:
-    from gswarp import allocator
-    from gswarp.dask_run import worker_memory_limit
+    from gswarp.run import allocator
+    from gswarp.run.cluster import worker_memory_limit
 
     limit = worker_memory_limit()  # Dask's nanny set a 64 KiB trim threshold (see allocator)
     if limit is not False:

@@ -2,7 +2,7 @@
 build the draw-log lines; or check it (``--dry-run``); or replay a logged output.
 
 Each function returns a *work* callable ``work(job, cancelled) -> JobResult`` for
-:func:`gswarp.batch.run_jobs`.
+:func:`gswarp.run.files.run_jobs`.
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gswarp.augment import Draw, draw
-from gswarp.batch import Job
-from gswarp.drawlog import LogEntry, file_digest, file_state, record
 from gswarp.errors import GswarpError
 from gswarp.io.atomic import written_by_this_run
 from gswarp.io.images import Encoding, format_of, probe_image
 from gswarp.plan import Plan, resolve
+from gswarp.run.drawlog import LogEntry, file_digest, file_state, record
+from gswarp.run.files import Job
 from gswarp.spec import WarpSpec
+from gswarp.spec.augment import Draw, draw
 
 if TYPE_CHECKING:
-    from gswarp.pipeline import Notify
+    from gswarp.run.warp import Notify
 
 __all__ = ["DrawOptions", "JobResult", "WriteOptions", "dry_run_job", "replay_job", "warp_job"]
 
@@ -76,7 +76,7 @@ def _warp_one(
     cancelled: threading.Event,
     expect_size: tuple[int, ...] | None = None,
 ) -> Plan:
-    from gswarp.pipeline import is_volume_path, warp_file, warp_volume_file
+    from gswarp.run.warp import is_volume_path, warp_file, warp_volume_file
 
     if is_volume_path(source):
         return warp_volume_file(
@@ -123,7 +123,7 @@ def _outputs(job: Job, drawn: Draw) -> list[tuple[str | None, Path, Path, WarpSp
 def _size_of(path: Path) -> tuple[int, ...]:
     """Spatial size of an input without warping it (for a skipped image with paired targets)."""
     from gswarp.io.volumes import read_volume
-    from gswarp.pipeline import is_volume_path
+    from gswarp.run.warp import is_volume_path
 
     if is_volume_path(path):
         return read_volume(path).voxels.shape[:3]
@@ -207,7 +207,7 @@ def _relative(path: Path, root: Path) -> Path:
 def dry_run_job(spec: WarpSpec, options: WriteOptions, draws: DrawOptions):
     """Check what ``warp_job`` would do (draw, read headers, resolve) without writing."""
     from gswarp.io.volumes import read_volume
-    from gswarp.pipeline import is_volume_path
+    from gswarp.run.warp import is_volume_path
 
     def work(job: Job, cancelled: threading.Event) -> JobResult:
         result = JobResult()

@@ -2,10 +2,10 @@
 
 A random spec holds distributions (``rotate: {uniform: [-15, 15]}``), transforms applied with a
 probability (``p: 0.5``) and unseeded elastic transforms. :func:`draw` replaces each with a value
-from its own stream (:func:`gswarp.distributions.stream`), keyed by the run's seed, the file's key
-(its path relative to its input root), the variant index and the value's place in the spec. The
-draw of a file is thus the same whatever else is in the run, in whatever order, on any number
-of threads.
+from its own stream (:func:`gswarp.spec.distributions.stream`), keyed by the run's seed, the
+file's key (its path relative to its input root), the variant index and the value's place in
+the spec. The draw of a file is thus the same whatever else is in the run, in whatever order,
+on any number of threads.
 
 The drawn spec is an ordinary spec: its :meth:`~gswarp.spec.WarpSpec.normalized` form, written
 as YAML and parsed again, is the same spec (that is what ``--log`` records and ``--replay``
@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from gswarp.distributions import Choice, Normal, Uniform, stream
 from gswarp.errors import SpecError
 from gswarp.spec import (
     AffineParams,
@@ -28,6 +27,7 @@ from gswarp.spec import (
     WarpSpec,
     _kind_of,
 )
+from gswarp.spec.distributions import Choice, Normal, Uniform, stream
 
 __all__ = ["Draw", "draw"]
 

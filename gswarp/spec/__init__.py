@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from gswarp.distributions import DISTRIBUTIONS, Choice, Distribution, Normal, Uniform
 from gswarp.errors import SpecError, first_line
-from gswarp.options import Mode, Padding
+from gswarp.sampling import Mode, Padding
+from gswarp.spec.distributions import DISTRIBUTIONS, Choice, Distribution, Normal, Uniform
 
 __all__ = [
     "DTYPES",
@@ -66,8 +66,8 @@ class AffineParams:
     ``rotate``: degrees, counter-clockwise as seen on screen; on a volume one number turns about
     z (each slice as an image), and ``[rx, ry, rz]`` turn about x, then y, then z, each
     counter-clockwise as seen looking along the axis (for z: into the stack, as on screen).
-    Any number may be a :mod:`~gswarp.distributions` value until the spec is drawn
-    (:func:`gswarp.augment.draw`).
+    Any number may be a :mod:`~gswarp.spec.distributions` value until the spec is drawn
+    (:func:`gswarp.spec.augment.draw`).
     ``scale``: a number (every axis) or one per axis; ``shear`` (x, y) degrees (images only);
     all about ``center`` ("image": the centre ``((W - 1) / 2, (H - 1) / 2[, (D - 1) / 2])``,
     "origin": pixel 0, or a position in pixels); then ``translate`` in pixels (x right, y down,
@@ -156,7 +156,7 @@ class FlowSpec:
 
 @dataclass(frozen=True)
 class ElasticSpec:
-    """A random smooth displacement field (:mod:`gswarp.elastic`), 2-D or 3-D.
+    """A random smooth displacement field (:mod:`gswarp.spec.elastic`), 2-D or 3-D.
 
     ``alpha``: strength (pixels), ``sigma``: smoothness (the Gaussian's standard deviation, in
     pixels), as albumentations' ``ElasticTransform`` with uniform noise; ``grid``: the spacing
@@ -278,7 +278,7 @@ class OutputSpec:
     ``dtype``: "same" or a name in :data:`DTYPES`; ``values``: "scale" (integer ranges map onto
     each other, integers <-> floats in [0, 1]), "keep" (values are rounded and clipped only) or
     "auto": scale for 8/16-bit image files (photos), keep for everything else (volumes, arrays,
-    float images: measurements); see :func:`gswarp.pipeline.values_rule`.
+    float images: measurements); see :func:`gswarp.run.warp.values_rule`.
     """
 
     size: str | tuple[str, Any] = "same"
@@ -351,7 +351,7 @@ class WarpSpec:
     """A validated warp spec. ``transforms`` act in order on the input (first listed first).
 
     A *random* spec (:attr:`is_random`: distributions, ``p``, unseeded elastic transforms) is a
-    template: :func:`gswarp.augment.draw` turns it into a concrete spec per file.
+    template: :func:`gswarp.spec.augment.draw` turns it into a concrete spec per file.
     """
 
     transforms: tuple[Transform | Sometimes, ...]
@@ -504,7 +504,9 @@ def parse_spec(text: str, source: str = "<spec>", base: Path | None = None) -> W
             "transform, sampling, output, got an empty document"
         )
     spec = reader.spec(root)
-    from gswarp.dimensions import check_dimensions  # it reads WarpSpec: imported here, not above
+    from gswarp.spec.dimensions import (
+        check_dimensions,  # it reads WarpSpec: imported here, not above
+    )
 
     check_dimensions(spec)  # a spec whose keys fit neither images nor volumes fits no input
     return spec

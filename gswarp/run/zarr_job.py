@@ -28,12 +28,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from gswarp import allocator
 from gswarp.engine.chunks import chain_window, warp_chain_window
 from gswarp.engine.tiles import FieldStep, MatrixStep, _fused_form
 from gswarp.errors import SpecError
 from gswarp.io import zarrs
 from gswarp.plan import Plan, resolve
+from gswarp.run import allocator
 
 __all__ = ["ChunkJob", "ZarrRun", "plan_zarr", "read_window", "run_zarr", "warp_zarr"]
 
@@ -242,9 +242,9 @@ def _chain_digest(steps) -> list:
 
 
 def _conversion(source: np.dtype, target: np.dtype, values: str) -> tuple[np.dtype, float]:
-    """(work dtype, value factor) of an output dtype change, as :func:`gswarp.pipeline.warp_pixels`
+    """(work dtype, value factor) of an output dtype change, as :func:`gswarp.run.warp.warp_pixels`
     does for volumes (``values: auto`` keeps the numbers of volumes)."""
-    from gswarp.pipeline import _value_factor, _work_dtype, values_rule
+    from gswarp.run.warp import _value_factor, _work_dtype, values_rule
 
     if source == target:
         return source, 1.0
@@ -408,9 +408,9 @@ def _prepare_worker() -> None:
     """On a Dask worker: keep the decoded-chunk cache to 15 % of the worker's memory limit (a
     512 MiB worker: 77 MiB), so that the worker stays below the 80 % at which Dask pauses it;
     and where the limit leaves room, let glibc reuse the chunk tasks' large buffers
-    (:func:`gswarp.allocator.keep_large_buffers_if_room`; Dask's nanny sets a 64 KiB trim
+    (:func:`gswarp.run.allocator.keep_large_buffers_if_room`; Dask's nanny sets a 64 KiB trim
     threshold), with the cache smaller by the allocator's slack."""
-    from gswarp.dask_run import worker_memory_limit
+    from gswarp.run.cluster import worker_memory_limit
 
     limit = worker_memory_limit()
     if limit is False:
@@ -486,7 +486,7 @@ def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) ->
         )
     target = np.dtype(job.dtype)
     if result.dtype != target:
-        from gswarp.pipeline import convert_values
+        from gswarp.run.warp import convert_values
 
         result = convert_values(result, target, "keep")
     out_box = tuple(slice(a, b) for a, b in zip(start[n_lead:], stop[n_lead:], strict=True))
@@ -543,7 +543,7 @@ def reduce_region(level: PyramidLevel, start, stop) -> str:
 
 
 def run_zarr(run: ZarrRun, scheduler, on_done: Callable[[int], None] | None = None) -> dict:
-    """Run every task of ``run`` on ``scheduler`` (see :func:`gswarp.dask_run.Scheduler`), then
+    """Run every task of ``run`` on ``scheduler`` (see :func:`gswarp.run.cluster.Scheduler`), then
     the pyramid and the metadata. ``on_done(n)``: a task finished n level-0 chunks. Returns
     counts: ``{'written': n, 'kept': m}``."""
     counts = {"written": 0, "kept": 0}
@@ -582,7 +582,7 @@ def run_zarr(run: ZarrRun, scheduler, on_done: Callable[[int], None] | None = No
 def warp_zarr(spec, source_location: str, target_location: str, **options) -> dict:
     """Warp a Zarr array or OME-Zarr image into a new one, chunk by chunk, on dask's threaded
     scheduler in this process (see :func:`plan_zarr` for the options; ``jobs``: threads)."""
-    from gswarp.dask_run import Scheduler
+    from gswarp.run.cluster import Scheduler
 
     jobs = options.pop("jobs", None)
     run = plan_zarr(spec, source_location, target_location, **options)

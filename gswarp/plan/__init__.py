@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-from gswarp.elastic import default_grid, elastic_field
 from gswarp.engine.tiles import FieldStep, MatrixStep, Step
 from gswarp.errors import GswarpError, InputError, SpecError, first_line
 from gswarp.io.fields import load_field
@@ -44,6 +43,7 @@ from gswarp.spec import (
     TransformFile,
     WarpSpec,
 )
+from gswarp.spec.elastic import default_grid, elastic_field
 from gswarp.transforms import (
     affine_2d,
     affine_3d,
@@ -157,7 +157,7 @@ def _resolve(spec: WarpSpec, input_size: tuple[int, ...], affine: np.ndarray | N
     if spec.is_random:
         raise SpecError(
             f"{spec.source}: the spec has random values; draw it first "
-            "(gswarp.augment.draw, or gswarp apply --seed)"
+            "(gswarp.spec.augment.draw, or gswarp apply --seed)"
         )
     _check_geometry(spec, k, affine)
     if any(isinstance(t, FlowSpec | ElasticSpec) for t in spec.transforms):
@@ -528,7 +528,7 @@ def _field_step(
 
 
 def _elastic_step(elastic: ElasticSpec, size: tuple[int, ...]) -> FieldStep:
-    """The elastic field on its lattice over the input frame (:mod:`gswarp.elastic`)."""
+    """The elastic field on its lattice over the input frame (:mod:`gswarp.spec.elastic`)."""
     grid = elastic.grid or default_grid(float(elastic.sigma))
     field, to_field = elastic_field(
         size, float(elastic.alpha), float(elastic.sigma), grid, int(elastic.seed)
