@@ -8,10 +8,12 @@ Matrices act on column vectors ``(x, y[, z], 1)``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = [
+    "DisplacementField",
     "affine_2d",
     "affine_3d",
     "compose",
@@ -20,6 +22,22 @@ __all__ = [
     "sampling_matrix",
     "theta_to_pixel_matrix",
 ]
+
+
+@dataclass(frozen=True)
+class DisplacementField:
+    """A displacement field in gswarp's layout.
+
+    Attributes
+    ----------
+    values : ndarray, shape (Z, Y, X, 3), float64
+        Displacements in RAS millimetres, components (x, y, z), at the field's voxels.
+    affine : ndarray (4, 4)
+        The field's voxel ``(x, y, z)`` -> RAS world matrix.
+    """
+
+    values: np.ndarray
+    affine: np.ndarray
 
 
 def theta_to_pixel_matrix(

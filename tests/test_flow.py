@@ -15,6 +15,7 @@ from gswarp.engine.tiles import FieldStep, MatrixStep, chain_coordinates, sample
 from gswarp.errors import InputError, SpecError
 from gswarp.io.fields import load_field
 from gswarp.plan import resolve
+from gswarp.run.sources import FILES
 from gswarp.run.warp import warp_pixels
 from gswarp.spec import FlowSpec, load_spec, parse_spec
 
@@ -282,7 +283,7 @@ class TestFlowSpecs:
             "s.yaml",
             tmp_path,
         )
-        out = warp_pixels(image, resolve(spec, (24, 32)))
+        out = warp_pixels(image, resolve(spec, (24, 32), sources=FILES))
         # the last transform acts last on the image: its inverse comes first on output points
         p = base_grid(24, 32) - [5, -1]
         at = gswarp.sample_pixels(
@@ -300,7 +301,7 @@ class TestFlowSpecs:
             tmp_path,
         )
         with pytest.raises(SpecError, match="expand needs affine transforms only"):
-            resolve(spec, (4, 4))
+            resolve(spec, (4, 4), sources=FILES)
 
 
 class TestApplyWithFlows:

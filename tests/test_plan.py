@@ -8,6 +8,7 @@ import pytest
 import gswarp
 from gswarp.errors import SpecError
 from gswarp.plan import resolve
+from gswarp.run.sources import FILES
 from gswarp.run.warp import convert_values, warp_pixels
 from gswarp.spec import parse_spec
 from gswarp.transforms import affine_2d, sampling_matrix
@@ -22,7 +23,7 @@ def spec(transform: str = "[]", **sections: str):
 def warp(image: np.ndarray, transform: str = "[]", k: int = 2, **sections: str) -> np.ndarray:
     """Warp an (H, W[, C]) image, or with k=3 a (D, H, W[, C]) volume."""
     parsed = spec(transform, **sections)
-    return warp_pixels(image, resolve(parsed, image.shape[:k]))
+    return warp_pixels(image, resolve(parsed, image.shape[:k], sources=FILES))
 
 
 MODES = ("nearest", "bilinear", "bicubic")
@@ -314,3 +315,36 @@ class TestVolumes:
             warp3(cube, "{affine: {shear: 5}}")
         with pytest.raises(SpecError, match="matrix: a volume needs a 3x4 or 4x4 matrix, got 2x3"):
             warp3(cube, "{affine: {matrix: [[1, 0, 0], [0, 1, 0]]}}")
+
+
+class TestSources:
+    """The plan opens no file: a spec's files come from the caller's sources."""
+
+    SPEC = "version: 1\ntransform: [{flow: {path: f.npy}}, {affine: {translate: [1, 0]}}]\n"
+
+    def test_a_flow_from_memory_equals_the_same_flow_read_from_its_file(self, tmp_path, rng):
+        field = rng.normal(0, 2, (12, 16, 2))
+        np.save(tmp_path / "f.npy", field)
+        parsed = parse_spec(self.SPEC, "s.yaml", tmp_path)
+        read = []
+
+        class InMemory:  # a chunk planner's or a test's sources: no disk
+            def flow_field(self, path, spatial, key):
+                read.append(path)
+                return field
+
+        (tmp_path / "f.npy").unlink()  # gone: only the in-memory copy is left
+        image = rng.random((12, 16))
+        from_memory = warp_pixels(image, resolve(parsed, (12, 16), sources=InMemory()))
+        assert read == [tmp_path / "f.npy"]
+        np.save(tmp_path / "f.npy", field)
+        from_file = warp_pixels(image, resolve(parsed, (12, 16), sources=FILES))
+        assert from_memory.tobytes() == from_file.tobytes()
+
+    def test_without_sources_a_spec_naming_a_file_is_one_error(self, tmp_path):
+        np.save(tmp_path / "f.npy", np.zeros((4, 4, 2)))
+        parsed = parse_spec(self.SPEC, "s.yaml", tmp_path)
+        with pytest.raises(
+            SpecError, match=r"transform\[0\]\.flow: .*f\.npy: the plan reads no file"
+        ):
+            resolve(parsed, (4, 4))

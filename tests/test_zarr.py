@@ -29,6 +29,7 @@ from gswarp.cli.main import cli
 from gswarp.io import zarrs
 from gswarp.plan import resolve
 from gswarp.run.cluster import Scheduler
+from gswarp.run.sources import FILES
 from gswarp.run.warp import warp_pixels
 from gswarp.run.zarr_job import plan_zarr, run_zarr, warp_zarr
 from gswarp.spec import parse_spec
@@ -106,7 +107,7 @@ def in_memory(spec, array, affine=None, channels_first=False):
     """gswarp's in-memory warp of ``array`` ([C,] D, H, W) as ``gswarp apply`` does for .npy."""
     pixels = np.moveaxis(array, 0, -1) if channels_first else array
     spatial = pixels.shape[:3] if channels_first else pixels.shape
-    result = warp_pixels(pixels, resolve(spec, spatial, affine))
+    result = warp_pixels(pixels, resolve(spec, spatial, affine, FILES))
     return np.moveaxis(result, -1, 0) if channels_first else result
 
 

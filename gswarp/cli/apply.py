@@ -38,17 +38,18 @@ from gswarp.cli.remarks import show_library_warnings
 from gswarp.cores import available_cores
 from gswarp.engine.device import resolve_device
 from gswarp.errors import BackendError, GswarpError, SpecError
-from gswarp.io.images import (
+from gswarp.io.formats import (
     FORMAT_SUFFIXES,
     IMAGE_SUFFIXES,
-    Encoding,
-    format_named,
-    format_of,
+    VOLUME_SUFFIXES,
+    image_format,
+    is_supported_name,
+    volume_format,
 )
-from gswarp.io.volumes import VOLUME_SUFFIXES, volume_format
+from gswarp.io.images import Encoding, format_named
 from gswarp.plan import check_fields, resolve, size_text
 from gswarp.run.drawlog import DrawLog, LogEntry, read_log
-from gswarp.run.files import Job, Outcome, Paired, expand_inputs, is_supported_name, run_jobs
+from gswarp.run.files import Job, Outcome, Paired, expand_inputs, run_jobs
 from gswarp.run.jobs import (
     DrawOptions,
     JobResult,
@@ -57,6 +58,7 @@ from gswarp.run.jobs import (
     replay_job,
     warp_job,
 )
+from gswarp.run.sources import FILES
 from gswarp.spec import WarpSpec
 
 
@@ -132,14 +134,14 @@ _IMAGE_LIKE = (".gif", ".ico", ".psd", ".heic", ".avif", ".jp2", ".pbm", ".pgm",
 def _output_file(path: Path, format: str | None) -> Path:
     if volume_format(path) is not None:
         return path
-    if format_of(path) is None:
+    if image_format(path) is None:
         if format is None:
             raise click.UsageError(
                 f"-o {path}: unknown image suffix; use one of "
                 f"{', '.join(sorted(IMAGE_SUFFIXES))} or --format"
             )
         return path
-    if format and format_of(path) != format_named(format):
+    if format and image_format(path) != format_named(format):
         raise click.UsageError(f"-o {path} and --format {format} disagree; give one of them")
     return path
 
@@ -263,7 +265,7 @@ def _stream_image(
         if spec.is_random:
             spec = draw(spec, seed or 0, "-").spec
         image = read_image(sys.stdin.buffer, name="<stdin>")
-        plan = resolve(spec, image.pixels.shape[:2])
+        plan = resolve(spec, image.pixels.shape[:2], sources=FILES)
         warped = warp_pixels(
             image.pixels, plan, options.device, photo=True, name="<stdin>", notify=options.notify
         )
@@ -532,7 +534,7 @@ def apply(
         antialias=antialias,
     )
     try:
-        check_fields(spec)
+        check_fields(spec, FILES)
         spec.check_pair_names([name for name, _ in pairs])
     except (SpecError, BackendError) as error:  # BackendError: a transform file's extra
         fail(str(error))
@@ -632,7 +634,7 @@ def _check_zarr_run(
     inputs, pairs, log_path, variants, stdin_image, dry_run, backend, from_files=False
 ) -> None:
     """What a Zarr run does not take (usage errors)."""
-    from gswarp.io.zarrs import is_zarr_location
+    from gswarp.io.formats import is_zarr_location
 
     if not from_files and not all(i != "-" and is_zarr_location(i) for i in inputs):
         raise click.UsageError(

@@ -15,6 +15,7 @@ from gswarp.engine.tiles import FieldStep, MatrixStep
 from gswarp.errors import GswarpError
 from gswarp.io.images import probe_image
 from gswarp.plan import Plan, resolve
+from gswarp.run.sources import FILES
 from gswarp.spec.augment import draw
 
 
@@ -123,8 +124,9 @@ def _json(image: str, plan: Plan, channels: int, dtype: str, drawn: dict | None)
 def _probe(path: Path, level: int = 0) -> tuple[tuple[int, ...], int, str, str, np.ndarray | None]:
     """(spatial size, channels, dtype, kind, world affine or None) from the input's header
     (a Zarr store's metadata)."""
+    from gswarp.io.formats import is_zarr_location
+    from gswarp.io.sources import open_source
     from gswarp.io.volumes import probe_volume
-    from gswarp.io.zarrs import is_zarr_location, open_source
     from gswarp.run.warp import is_volume_path
 
     if is_zarr_location(path):
@@ -226,7 +228,7 @@ def explain(
                 click.echo(f"  {where} = {value:.6g}")
     try:
         size, channels, dtype, kind, affine = _probe(Path(image), level)
-        plan = resolve(spec, size, affine)
+        plan = resolve(spec, size, affine, FILES)
     except GswarpError as error:  # unreadable input, a bad flow field, a spec that cannot fit
         fail(str(error), EXIT_FILES_FAILED)
     if as_json:

@@ -66,13 +66,14 @@ def _export(spec, image: Path, target: Path, overwrite: bool) -> None:
     from gswarp.io.transform_export import write_displacement_field, write_itk_affine
     from gswarp.io.volumes import probe_volume
     from gswarp.plan import resolve
+    from gswarp.run.sources import FILES
 
     probe = probe_volume(image)
     if probe.affine is None or len(probe.size) != 3:
         raise InputError(
             f"{image}: export needs a NIfTI volume (its header places the grids in the world)"
         )
-    plan = resolve(spec, probe.size, probe.affine)
+    plan = resolve(spec, probe.size, probe.affine, FILES)
     affine = probe.affine
     output_grid = affine @ np.vstack([plan.frame, [0.0, 0.0, 0.0, 1.0]])  # output voxel -> RAS
     if target.name.lower().endswith(_AFFINE_SUFFIXES):

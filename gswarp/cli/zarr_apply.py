@@ -13,7 +13,8 @@ import click
 from gswarp.cli.options import EXIT_FILES_FAILED, echo_error, fail
 from gswarp.cli.progress import Progress
 from gswarp.errors import GswarpError, first_line
-from gswarp.io.zarrs import is_zarr_location, location_name
+from gswarp.io.formats import is_zarr_location
+from gswarp.io.zarrs import location_name
 
 
 @dataclass(frozen=True)

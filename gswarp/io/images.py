@@ -24,6 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gswarp.errors import InputError
 from gswarp.io.atomic import atomic_output
+from gswarp.io.formats import FORMAT_SUFFIXES, IMAGE_SUFFIXES, image_format
 from gswarp.io.remarks import reading
 from gswarp.sampling import native_order
 
@@ -35,33 +36,11 @@ __all__ = [
     "ImageMeta",
     "ImageProbe",
     "format_named",
-    "format_of",
     "probe_image",
     "read_image",
     "write_image",
 ]
 
-IMAGE_SUFFIXES = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".bmp": "BMP",
-    ".webp": "WEBP",
-}
-"""File suffixes gswarp reads and writes as images, and their Pillow format names."""
-
-FORMAT_SUFFIXES = {
-    "png": ".png",
-    "jpeg": ".jpg",
-    "jpg": ".jpg",
-    "tiff": ".tif",
-    "tif": ".tif",
-    "bmp": ".bmp",
-    "webp": ".webp",
-}
-"""``--format`` names and the suffix each gives an output."""
 
 _ORIENTATION = 0x0112
 _MODE_LAYOUT = {  # Pillow mode (after our conversions) -> (channels, dtype)
@@ -132,11 +111,6 @@ class ImageProbe:
     dtype: np.dtype
     mode: str
     format: str | None
-
-
-def format_of(path: Path) -> str | None:
-    """Pillow's format name for ``path``'s suffix, or None if it is not an image suffix."""
-    return IMAGE_SUFFIXES.get(Path(path).suffix.lower())
 
 
 def format_named(name: str) -> str:
@@ -380,7 +354,7 @@ def write_image(
     ``format`` is a Pillow format name; by default the one of ``target``'s suffix.
     """
     target = Path(target)
-    format = format or format_of(target)
+    format = format or image_format(target)
     if format is None:
         raise InputError(
             f"{target}: unknown image suffix; expected one of {', '.join(sorted(IMAGE_SUFFIXES))}"

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from gswarp.errors import InputError
+from gswarp.io.formats import lazy_volume_kind
 from gswarp.io.remarks import reading
 from gswarp.sampling import native_order
 
@@ -36,20 +37,14 @@ _NIFTI_UNITS = {"mm": "millimeter", "micron": "micrometer", "meter": "meter"}
 def file_kind(location: str | Path) -> str | None:
     """'nifti', 'npy' or 'tiff' for a volume file's name; None for anything else. A ``.nii.gz``
     is an :class:`InputError` (no random access)."""
-    name = Path(str(location)).name.lower()
-    if name.endswith(".nii.gz"):
+    kind = lazy_volume_kind(location)
+    if kind == "nifti.gz":
         raise InputError(
             f"{location}: a gzip-compressed NIfTI cannot be read in pieces (every window would "
             "decompress the file from its start): gunzip it to .nii, or write a NIfTI output "
             "(the in-memory path)"
         )
-    if name.endswith(".nii"):
-        return "nifti"
-    if name.endswith(".npy"):
-        return "npy"
-    if name.endswith((".tif", ".tiff")):
-        return "tiff"
-    return None
+    return kind
 
 
 class _RawVolume:

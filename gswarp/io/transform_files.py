@@ -23,26 +23,24 @@ from __future__ import annotations
 
 import functools
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from gswarp.errors import BackendError, InputError, first_line
+from gswarp.io.formats import is_composite_transform, is_nifti, transform_format
 from gswarp.io.gzipped import GZIP_ERRORS
+from gswarp.transforms import DisplacementField
 
 __all__ = [
     "DisplacementField",
     "file_format",
-    "is_composite",
-    "is_displacement_field",
     "load_affine",
     "load_composite",
     "load_displacement_field",
     "load_fsl",
 ]
 
-_BY_SUFFIX = {".tfm": "itk", ".txt": "itk", ".lta": "lta", ".x5": "x5", ".1d": "afni"}
 _NITRANSFORMS_FORMAT = {"itk": "itk", "afni": "afni", "lta": "fs", "x5": "X5", "fsl": "fsl"}
 
 
@@ -67,19 +65,18 @@ def file_format(path: Path) -> str:
     InputError
         A name no format uses, or a displacement field / composite file (not read yet).
     """
-    name = path.name.lower()
-    if is_displacement_field(path) or is_composite(path):
+    if is_nifti(path) or is_composite_transform(path):
         return "itk"
-    if name.endswith(".mat"):
+    kind = transform_format(path)
+    if kind == "mat":
         head = path.read_bytes()[:256]
         try:
             text = head.decode("ascii")
         except UnicodeDecodeError:
             return "itk"
         return "itk" if not text.strip() or "\0" in text else "fsl"
-    for suffix, kind in _BY_SUFFIX.items():
-        if name.endswith(suffix):
-            return kind
+    if kind is not None:
+        return kind
     raise InputError(
         f"{path}: not a transform file gswarp knows by its name (.tfm, .txt, .mat, "
         ".aff12.1D, .lta, .x5); give its format: file: {path: ..., format: itk}"
@@ -256,12 +253,6 @@ def _itk_linear(name: str, parameters: np.ndarray, fixed: np.ndarray) -> np.ndar
         return _LPS @ lps @ _LPS
 
 
-def is_composite(path: Path) -> bool:
-    """Whether ``path`` names an ITK HDF5 transform file (``.h5``: a composite, as
-    ``antsRegistration --write-composite-transform 1`` and ``sitk.WriteTransform`` write)."""
-    return Path(path).name.lower().endswith((".h5", ".hdf5"))
-
-
 def load_composite(path: Path, invert: bool = False) -> tuple:
     """An ITK HDF5 transform file's transforms, each as :func:`load_affine`'s RAS matrix or a
     :class:`DisplacementField`, in the order they act on an output point (ITK applies a
@@ -337,27 +328,6 @@ def _component(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray):
         f"{path}: holds a {name}, which gswarp does not read (affine, translation and "
         "displacement field transforms)"
     )
-
-
-def is_displacement_field(path: Path) -> bool:
-    """Whether ``path`` names a displacement field (a NIfTI image)."""
-    return Path(path).name.lower().endswith((".nii", ".nii.gz"))
-
-
-@dataclass(frozen=True)
-class DisplacementField:
-    """A displacement field in gswarp's layout.
-
-    Attributes
-    ----------
-    values : ndarray, shape (Z, Y, X, 3), float64
-        Displacements in RAS millimetres, components (x, y, z), at the field's voxels.
-    affine : ndarray (4, 4)
-        The field's voxel ``(x, y, z)`` -> RAS world matrix.
-    """
-
-    values: np.ndarray
-    affine: np.ndarray
 
 
 def load_displacement_field(path: Path, invert: bool = False) -> DisplacementField:

@@ -23,6 +23,7 @@ import numpy as np
 
 from gswarp.errors import BackendError, InputError, first_line
 from gswarp.io.atomic import atomic_output
+from gswarp.io.formats import VOLUME_SUFFIXES, volume_format
 from gswarp.io.gzipped import DEFAULT_LEVEL, GZIP_ERRORS, open_gzip, write_gzip
 from gswarp.io.remarks import reading
 from gswarp.sampling import native_order
@@ -37,19 +38,6 @@ __all__ = [
     "volume_format",
     "write_volume",
 ]
-
-VOLUME_SUFFIXES = (".npy", ".nii", ".nii.gz")
-"""Names ending so are volumes; ``.tif``/``.tiff`` files with several pages are volumes too."""
-
-
-def volume_format(path: Path) -> str | None:
-    """'npy', 'nifti', or None for ``path``'s name (TIFF stacks are told by their page count)."""
-    name = Path(path).name.lower()
-    if name.endswith(".npy"):
-        return "npy"
-    if name.endswith((".nii", ".nii.gz")):
-        return "nifti"
-    return None
 
 
 @dataclass(frozen=True)

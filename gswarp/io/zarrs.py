@@ -27,7 +27,6 @@ import itertools
 import json
 import logging
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from gswarp.errors import BackendError, InputError, ShapeError, first_line
+from gswarp.io.formats import is_url, is_zarr_location
 
 __all__ = [
     "ZarrSource",
@@ -46,7 +46,6 @@ __all__ = [
     "open_source",
 ]
 
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 MARKER = "gswarp"  # the attribute that holds a run's fingerprint and whether it completed
 
 
@@ -61,18 +60,6 @@ def zarr_modules():
             "pip install 'gswarp[zarr]'"
         ) from None
     return zarr
-
-
-def is_zarr_location(text: str | Path) -> bool:
-    """True for a URL (``scheme://...``) and for a local path that ends in ``.zarr`` or is a
-    folder holding Zarr metadata (``zarr.json``, ``.zarray``, ``.zgroup``)."""
-    text = str(text)
-    if _URL.match(text):
-        return True
-    path = Path(text)
-    if path.name.lower().endswith(".zarr"):
-        return True
-    return path.is_dir() and any((path / n).exists() for n in ("zarr.json", ".zarray", ".zgroup"))
 
 
 def location_name(text: str) -> str:
@@ -130,8 +117,8 @@ class ZarrSource:
 
 
 def open_source(location: str, level: int = 0) -> ZarrSource:
-    """Open the Zarr array or OME-Zarr image at ``location`` (read-only), or a volume file that
-    can be read in pieces (:mod:`gswarp.io.lazy_volumes`).
+    """Open the Zarr array or OME-Zarr image at ``location`` (read-only); a volume file read in
+    pieces too: :func:`gswarp.io.sources.open_source`.
 
     Raises
     ------
@@ -141,11 +128,6 @@ def open_source(location: str, level: int = 0) -> ZarrSource:
         The zarr extra is missing.
     """
     zarr = zarr_modules()
-    if not is_zarr_location(location):
-        from gswarp.io.lazy_volumes import file_kind, open_file_source
-
-        if file_kind(location) is not None:
-            return open_file_source(location, level)
     try:
         node = zarr.open(location, mode="r")
     except Exception as error:  # zarr raises several kinds for "nothing here"
@@ -470,7 +452,7 @@ def local_path(location: str | Path) -> Path | None:
         from urllib.parse import unquote, urlparse
 
         text = unquote(urlparse(text).path)
-    elif _URL.match(text):
+    elif is_url(text):
         return None
     return Path(os.path.realpath(text))
 

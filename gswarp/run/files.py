@@ -35,8 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gswarp.errors import GswarpError
-from gswarp.io.images import FORMAT_SUFFIXES, IMAGE_SUFFIXES
-from gswarp.io.volumes import VOLUME_SUFFIXES, volume_format
+from gswarp.io.formats import FORMAT_SUFFIXES, is_supported_name, volume_format
 
 __all__ = ["Job", "Outcome", "Paired", "expand_inputs", "run_jobs", "variant_name"]
 
@@ -87,12 +86,6 @@ class Outcome:
     job: Job
     error: str | None
     result: object = None
-
-
-def is_supported_name(name: str) -> bool:
-    """True for the image and volume file names gswarp reads (by suffix; ``.nii.gz`` too)."""
-    lowered = name.lower()
-    return Path(lowered).suffix in IMAGE_SUFFIXES or lowered.endswith(VOLUME_SUFFIXES)
 
 
 def walk_images(folder: Path, exclude: Path | None = None) -> Iterator[Path]:

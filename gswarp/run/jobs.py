@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from gswarp.errors import GswarpError
 from gswarp.io.atomic import written_by_this_run
-from gswarp.io.images import Encoding, format_of, probe_image
+from gswarp.io.formats import image_format
+from gswarp.io.images import Encoding, probe_image
 from gswarp.plan import Plan, resolve
 from gswarp.run.drawlog import LogEntry, file_digest, file_state, record
 from gswarp.run.files import Job
+from gswarp.run.sources import FILES
 from gswarp.spec import WarpSpec
 from gswarp.spec.augment import Draw, draw
 
@@ -221,12 +223,12 @@ def dry_run_job(spec: WarpSpec, options: WriteOptions, draws: DrawOptions):
                 raise GswarpError(f"{target}: already exists (use --overwrite to replace it)")
             if is_volume_path(source):
                 volume = read_volume(source)
-                plan = resolve(used, volume.voxels.shape[:3], volume.meta.affine)
+                plan = resolve(used, volume.voxels.shape[:3], volume.meta.affine, FILES)
             else:
                 probe = probe_image(source)
-                if name is None and options.format is None and format_of(target) is None:
+                if name is None and options.format is None and image_format(target) is None:
                     raise GswarpError(f"{target}: unknown image suffix; use --format")
-                plan = resolve(used, (probe.height, probe.width))
+                plan = resolve(used, (probe.height, probe.width), sources=FILES)
             if name is None:
                 size = result.before = plan.input_size
                 result.after = plan.output_size

@@ -18,17 +18,18 @@ from gswarp.engine import warp_affine
 from gswarp.engine.device import cupy_module
 from gswarp.engine.tiles import FieldStep, sample_chain
 from gswarp.errors import InputError, SpecError
+from gswarp.io.formats import VOLUME_SUFFIXES, image_format, volume_format
 from gswarp.io.images import (
     Encoding,
     ImageFile,
-    format_of,
     ignored_settings,
     read_image,
     write_image,
 )
 from gswarp.io.remarks import reading
-from gswarp.io.volumes import VOLUME_SUFFIXES, read_volume, volume_format, write_volume
+from gswarp.io.volumes import read_volume, write_volume
 from gswarp.plan import Plan, resolve, size_text
+from gswarp.run.sources import FILES
 from gswarp.spec import WarpSpec
 
 __all__ = [
@@ -267,7 +268,7 @@ def warp_file(
     """
     image: ImageFile = read_image(source)
     _check_size(source, image.pixels.shape[:2], expect_size)
-    plan = resolve(spec, image.pixels.shape[:2])
+    plan = resolve(spec, image.pixels.shape[:2], sources=FILES)
     warped = warp_pixels(image.pixels, plan, device, photo=True, name=str(source), notify=notify)
     encoding = encoding or Encoding()
     write_image(
@@ -279,7 +280,7 @@ def warp_file(
         cancelled=cancelled,
         encoding=encoding,
     )
-    written_format = format or format_of(target)
+    written_format = format or image_format(target)
     if written_format is not None:
         _notify_ignored(notify, target, encoding, written_format)
     return plan
@@ -333,7 +334,7 @@ def warp_volume_file(
     """
     volume = read_volume(source)
     _check_size(source, volume.voxels.shape[:3], expect_size)
-    plan = resolve(spec, volume.voxels.shape[:3], volume.meta.affine)
+    plan = resolve(spec, volume.voxels.shape[:3], volume.meta.affine, FILES)
     voxels, meta = _unscaled_for_new_dtype(volume.voxels, volume.meta, spec)
     if voxels is not volume.voxels:  # real values already: convert them as they are
         plan = replace(plan, spec=replace(spec, output=replace(spec.output, values="keep")))

@@ -32,8 +32,10 @@ from gswarp.engine.chunks import chain_window, warp_chain_window
 from gswarp.engine.tiles import FieldStep, MatrixStep, _fused_form
 from gswarp.errors import SpecError
 from gswarp.io import zarrs
+from gswarp.io.sources import open_source
 from gswarp.plan import Plan, resolve
 from gswarp.run import allocator
+from gswarp.run.sources import FILES
 
 __all__ = ["ChunkJob", "ZarrRun", "plan_zarr", "read_window", "run_zarr", "warp_zarr"]
 
@@ -123,13 +125,13 @@ def plan_zarr(
         The spec asks for something chunked warps do not do yet (antialiasing, a chain of
         several flow fields).
     InputError, ShapeError, BackendError
-        As :func:`gswarp.io.zarrs.open_source` and :func:`gswarp.io.zarrs.create_target`.
+        As :func:`gswarp.io.sources.open_source` and :func:`gswarp.io.zarrs.create_target`.
     """
-    source = zarrs.open_source(source_location, level)
+    source = open_source(source_location, level)
     if source.kind != "zarr" and str(target_location).rstrip("/").lower().endswith(".ome.zarr"):
         source = replace(source, ome=True)  # a volume file into an OME-Zarr image
     k = source.spatial
-    plan = resolve(spec, source.spatial_shape, source.affine)
+    plan = resolve(spec, source.spatial_shape, source.affine, FILES)
     sampling = spec.sampling
     chain = plan.steps if plan.steps is not None else (MatrixStep(plan.sampling_matrix),)
     if any(isinstance(step, FieldStep) and step.beyond != "edge" for step in chain):

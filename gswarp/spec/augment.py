@@ -18,7 +18,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from gswarp.errors import SpecError
-from gswarp.spec import (
+from gswarp.spec.distributions import Choice, Normal, Uniform, stream
+from gswarp.spec.model import (
     AffineParams,
     ElasticSpec,
     FlowSpec,
@@ -27,7 +28,6 @@ from gswarp.spec import (
     WarpSpec,
     _kind_of,
 )
-from gswarp.spec.distributions import Choice, Normal, Uniform, stream
 
 __all__ = ["Draw", "draw"]
 

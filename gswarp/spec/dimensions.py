@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gswarp.errors import SpecError
-from gswarp.spec import (
+from gswarp.spec.model import (
     AffineMatrix,
     AffineParams,
     AffineTheta,
