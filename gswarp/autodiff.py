@@ -137,9 +137,9 @@ def affine_grid_backward(
     -------
     ndarray, shape (N, 2, 3) or (N, 3, 4), ``grad_grid``'s dtype (summed in float64).
     """
-    from gswarp.engine.api import _check_size, affine_grid
+    from gswarp.engine.api import affine_grid, check_size
 
-    size = _check_size(size)
+    size = check_size(size)
     grad_grid = _array(np.asarray(grad_grid))
     k = len(size) - 2
     expected = (size[0], *size[2:], k)
@@ -186,12 +186,12 @@ def warp_affine_backward(
         (summed per output row in float64, then over the rows in order). None for one not in
         ``needs``.
     """
-    from gswarp.engine.api import _pixel_matrices
+    from gswarp.engine.api import pixel_matrices
 
     parsed, padding, align, needs = _options(mode, padding_mode, align_corners, needs, "matrix")
     grad_output, input = _array(grad_output), _array(input)
     _check_input(grad_output, input)
-    matrix = _pixel_matrices(matrix, input)
+    matrix = pixel_matrices(matrix, input)
     _check_grad_output(grad_output, (*input.shape[:2], *grad_output.shape[2:]))
     needs = ["grid" if name == "matrix" else name for name in needs]
     return _run("affine", grad_output, input, matrix, parsed, padding, align, fill, needs)
@@ -231,12 +231,12 @@ def affine_sample_backward(
     (grad_input, grad_theta)
         ``grad_theta`` of ``theta``'s shape and dtype; None for one not in ``needs``.
     """
-    from gswarp.engine.api import _check_matrices
+    from gswarp.engine.api import check_matrices
     from gswarp.transforms import theta_to_pixel_matrix
 
     needs = _options(mode, padding_mode, align_corners, needs, "theta")[3]
     input = _array(input)
-    theta = _check_matrices(theta, "theta", input)
+    theta = check_matrices(theta, "theta", input)
     grad_output = _array(grad_output)
     spatial_in, spatial_out = input.shape[2:], grad_output.shape[2:]
     matrix = theta_to_pixel_matrix(theta, spatial_in, spatial_out, bool(align_corners))
@@ -392,10 +392,10 @@ def _options(mode, padding_mode, align_corners, needs, coordinate: str):
 def _run(source, grad_output, input, coordinates, mode, padding, align, fill, needs):
     """Run the backward kernels of ``source`` ('grid': a normalized grid; 'affine': float64
     pixel-space matrices): (grad_input or None, grad_grid / grad_matrix or None)."""
-    from gswarp.engine.api import _fill_arrays
+    from gswarp.engine.api import fill_arrays
 
     ct = np.float32 if input.dtype == np.float32 else np.float64
-    fill_c, _ = _fill_arrays(fill, input, ct)
+    fill_c, _ = fill_arrays(fill, input, ct)
     if backend_for(input) == "cuda":
         return _run_cuda(
             source, grad_output, input, coordinates, mode, padding, align, fill_c, needs

@@ -54,7 +54,8 @@ _FLOAT64_COMPUTE = {np.dtype(t) for t in (np.float64, np.int32, np.uint32, np.in
 
 
 # --------------------------------------------------------------------------------------------
-# argument checking
+# argument checking (check_size, check_matrices, pixel_matrices, fill_arrays: shared with
+# gswarp.autodiff and the chunked kernels, not part of gswarp's public API)
 
 
 def _shape_text(shape: Sequence[int]) -> str:
@@ -118,7 +119,7 @@ def _check_align(align_corners: Any) -> bool:
     return bool(align_corners)
 
 
-def _fill_arrays(fill: Any, input: np.ndarray, ct: type) -> tuple[np.ndarray, np.ndarray]:
+def fill_arrays(fill: Any, input: np.ndarray, ct: type) -> tuple[np.ndarray, np.ndarray]:
     """The fill value per channel, once in the compute dtype and once in the input's dtype."""
     channels = input.shape[1]
     try:
@@ -240,7 +241,7 @@ def _kernel_inputs(input, source, out, mode, fill, ct):
     """What every sampling run hands its kernel: ``(input, source, output, fill_c, fill_n,
     result)`` -- :func:`_kernel_arrays`' arrays, the source (grid, matrices, field) with float16
     read as float32, and the fill in the compute and in the input dtype."""
-    fill_c, fill_n = _fill_arrays(fill, input, ct)
+    fill_c, fill_n = fill_arrays(fill, input, ct)
     k_input, k_out, fill_n, result = _kernel_arrays(input, out, mode, fill_n)
     if source.dtype == np.float16:
         source = source.astype(np.float32)
@@ -608,7 +609,7 @@ def _check_theta(theta: Any, spatial: int, argument: str = "theta") -> np.ndarra
     return theta
 
 
-def _check_size(size: Any, argument: str = "size") -> tuple[int, ...]:
+def check_size(size: Any, argument: str = "size") -> tuple[int, ...]:
     try:
         parsed = tuple(int(s) for s in size)
     except (TypeError, ValueError):
@@ -649,7 +650,7 @@ def affine_grid(
     array([[-0.5,  0. ],
            [ 0.5,  0. ]])
     """
-    size = _check_size(size)
+    size = check_size(size)
     spatial = len(size) - 2
     theta_in = theta
     theta = _check_theta(theta, spatial)
@@ -725,7 +726,7 @@ def affine_sample(
     """
     input = _check_input(input)
     size = _check_output_size(size, input)
-    theta = _check_matrices(theta, "theta", input)
+    theta = check_matrices(theta, "theta", input)
     align = _check_align(align_corners)
     matrix = theta_to_pixel_matrix(theta, input.shape[2:], size[2:], align)
     return _sample_affine(input, matrix, size, mode, padding_mode, align, fill, out, antialias)
@@ -774,12 +775,12 @@ def warp_affine(
     """
     input = _check_input(input)
     size = _check_output_size(size, input)
-    matrix = _pixel_matrices(matrix, input)
+    matrix = pixel_matrices(matrix, input)
     align = _check_align(align_corners)
     return _sample_affine(input, matrix, size, mode, padding_mode, align, fill, out, antialias)
 
 
-def _pixel_matrices(matrix: Any, input: np.ndarray) -> np.ndarray:
+def pixel_matrices(matrix: Any, input: np.ndarray) -> np.ndarray:
     """:func:`warp_affine`'s ``matrix`` checked: one (k, k + 1) matrix or one per batch item,
     integers welcome; returned as contiguous float64 (N, k, k + 1)."""
     matrix = host(_check_array(matrix, "matrix"))
@@ -787,12 +788,12 @@ def _pixel_matrices(matrix: Any, input: np.ndarray) -> np.ndarray:
         matrix = matrix.astype(np.float64)
     if matrix.ndim == 2:
         matrix = np.broadcast_to(matrix, (input.shape[0], *matrix.shape))
-    matrix = _check_matrices(matrix, "matrix", input)
+    matrix = check_matrices(matrix, "matrix", input)
     return np.ascontiguousarray(matrix, dtype=np.float64)
 
 
 def _check_output_size(size: Any, input: np.ndarray) -> tuple[int, ...]:
-    size = input.shape if size is None else _check_size(size)
+    size = input.shape if size is None else check_size(size)
     if len(size) != input.ndim or size[0] != input.shape[0] or size[1] != input.shape[1]:
         raise ShapeError(
             f"size: expected {input.ndim} sizes starting with N = {input.shape[0]} and "
@@ -801,7 +802,7 @@ def _check_output_size(size: Any, input: np.ndarray) -> tuple[int, ...]:
     return tuple(size)
 
 
-def _check_matrices(matrices: Any, argument: str, input: np.ndarray) -> np.ndarray:
+def check_matrices(matrices: Any, argument: str, input: np.ndarray) -> np.ndarray:
     spatial = input.ndim - 2
     matrices = _check_theta(matrices, spatial, argument)
     if matrices.shape[0] != input.shape[0]:

@@ -35,11 +35,11 @@ from gswarp.engine.api import (
     _check_align,
     _check_input,
     _check_output_size,
-    _pixel_matrices,
     _sample_affine,
     _sample_field,
+    pixel_matrices,
 )
-from gswarp.engine.tiles import Step, _fused_form, apply_chain
+from gswarp.engine.tiles import Step, apply_chain, fused_form
 from gswarp.errors import ShapeError, SpecError
 from gswarp.sampling import Mode, Padding, parse_mode, parse_padding
 
@@ -177,7 +177,7 @@ def warp_affine_window(
     """
     window = _check_input(window, "window")
     size = _check_output_size(size, window)
-    matrix = _pixel_matrices(matrix, window)
+    matrix = pixel_matrices(matrix, window)
     origin, shift = _placement(origin, shift, window.ndim - 2)
     return _sample_affine(
         window,
@@ -217,7 +217,7 @@ def warp_affine_chunked(
     input = _check_input(input)
     size = _check_output_size(size, input)
     k = input.ndim - 2
-    matrix = _pixel_matrices(matrix, input)
+    matrix = pixel_matrices(matrix, input)
     out = np.empty(size, dtype=input.dtype)
     spatial = size[2:]
     chunks = tuple(int(c) for c in chunks)
@@ -249,7 +249,7 @@ def warp_affine_chunked(
 
 def _fused_chain(steps: Sequence[Step], k: int):
     """(before, field step, after) of a chain with at most one field (else an error)."""
-    fused = _fused_form(steps, k)
+    fused = fused_form(steps, k)
     if fused is None:
         raise SpecError(
             "a chunked warp takes at most one flow field between its matrices (a chain of "

@@ -93,7 +93,7 @@ def _field_at(
     return values
 
 
-def _base_points(spatial: Sequence[int], start: int, stop: int) -> np.ndarray:
+def base_points(spatial: Sequence[int], start: int, stop: int) -> np.ndarray:
     """Pixel coordinates (x, y[, z]) of output rows/slices ``start:stop`` of the first axis."""
     axes = [np.arange(start, stop, dtype=np.float64)]
     axes += [np.arange(n, dtype=np.float64) for n in spatial[1:]]
@@ -114,7 +114,7 @@ def chain_coordinates(
     -------
     ndarray, shape (stop - start, *spatial[1:], k), float64.
     """
-    points = _base_points(spatial, start, stop)
+    points = base_points(spatial, start, stop)
     return apply_chain(steps, points, spatial, slice(start, stop), stats)
 
 
@@ -154,7 +154,7 @@ def _compose(matrices: Sequence[np.ndarray], k: int) -> np.ndarray:
     return result[:k]
 
 
-def _fused_form(steps: Sequence[Step], k: int):
+def fused_form(steps: Sequence[Step], k: int):
     """(before, field step, after) when the chain holds at most one field, else None."""
     fields = [i for i, step in enumerate(steps) if isinstance(step, FieldStep)]
     if len(fields) > 1:
@@ -216,7 +216,7 @@ def sample_chain(
     """
     size = tuple(int(n) for n in size)
     k = len(size) - 2
-    fused = _fused_form(steps, k) if fuse else None
+    fused = fused_form(steps, k) if fuse else None
     if fused is not None:
         before, field, after = fused
         common = (mode, padding_mode, align_corners)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from gswarp.engine.chunks import chain_window, warp_chain_window
-from gswarp.engine.tiles import FieldStep, MatrixStep, _fused_form
+from gswarp.engine.tiles import FieldStep, MatrixStep, fused_form
 from gswarp.errors import SpecError
 from gswarp.io import zarrs
 from gswarp.io.sources import open_source
@@ -140,7 +140,7 @@ def plan_zarr(
             "grid is applied by ITK's rule on the in-memory path only for now: write a NIfTI "
             "output, or resample the field onto the output grid"
         )
-    if _fused_form(chain, k) is None:
+    if fused_form(chain, k) is None:
         raise SpecError(
             f"{source_location}: a chunked warp takes at most one flow or elastic field "
             "between its matrices; compose the fields into one first"
