@@ -554,19 +554,10 @@ def _sample_field(
     padding = parse_padding(padding_mode, "padding_mode")
     align_corners = _check_align(align_corners)
     k = input.ndim - 2
-    field = np.ascontiguousarray(host(field), dtype=np.float64)
-    if field.ndim != k + 1 or field.shape[-1] != k:
-        expected = "(H_f, W_f, 2)" if k == 2 else "(D_f, H_f, W_f, 3)"
-        raise ShapeError(f"field: expected shape {expected}, got {_shape_text(field.shape)}")
+    field = _check_field(field, k)
     size = _check_output_size(size, input)
     identity = np.eye(k, k + 1)
-    maps = [
-        identity if m is None else np.asarray(m, dtype=np.float64)
-        for m in (before, to_field, after)
-    ]
-    for name, matrix in zip(("before", "to_field", "after"), maps, strict=True):
-        if matrix.shape != (k, k + 1):
-            raise ShapeError(f"{name}: expected a ({k}, {k + 1}) matrix, got {matrix.shape}")
+    maps = _field_maps(before, to_field, after, k)
     whole = tuple(size[2:]) if whole is None else tuple(whole)
     direct = (
         np.array_equal(maps[0], identity)
@@ -593,6 +584,28 @@ def _sample_field(
         return out
     _run("flow", input, field, out, mode, padding, align_corners, fill, ct, extra)
     return out
+
+
+def _check_field(field: Any, k: int) -> np.ndarray:
+    """A flow field as float64 ``(H_f, W_f, 2)`` / ``(D_f, H_f, W_f, 3)`` on the host."""
+    field = np.ascontiguousarray(host(field), dtype=np.float64)
+    if field.ndim != k + 1 or field.shape[-1] != k:
+        expected = "(H_f, W_f, 2)" if k == 2 else "(D_f, H_f, W_f, 3)"
+        raise ShapeError(f"field: expected shape {expected}, got {_shape_text(field.shape)}")
+    return field
+
+
+def _field_maps(before, to_field, after, k: int) -> list[np.ndarray]:
+    """The three ``(k, k + 1)`` matrices around a field (None: the identity), checked."""
+    identity = np.eye(k, k + 1)
+    maps = [
+        identity if m is None else np.asarray(m, dtype=np.float64)
+        for m in (before, to_field, after)
+    ]
+    for name, matrix in zip(("before", "to_field", "after"), maps, strict=True):
+        if matrix.shape != (k, k + 1):
+            raise ShapeError(f"{name}: expected a ({k}, {k + 1}) matrix, got {matrix.shape}")
+    return maps
 
 
 def _check_theta(theta: Any, spatial: int, argument: str = "theta") -> np.ndarray:

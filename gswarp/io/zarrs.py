@@ -398,22 +398,8 @@ def create_target(
         steps,
         tuple(zip(paths, shapes, strict=True)),
     )
-    check_not_an_input(location, source.url)
-    state = target_state(location)
-    if state == "other":
-        raise InputError(
-            f"{location}: exists and is not a gswarp output (it has no gswarp marker); gswarp "
-            "never writes into or removes it, with or without --overwrite: choose another -o"
-        )
-    if state == "gswarp":
-        if resume:
-            _check_fingerprint(zarr, location, fingerprint)
-            return target, True
-        if not overwrite:
-            raise InputError(
-                f"{location}: exists (--overwrite replaces it; --skip-existing resumes an "
-                "interrupted run)"
-            )
+    if _reopened(zarr, location, source, fingerprint, resume, overwrite):
+        return target, True
     compressors = _compressors(compression, compress_level, source.zarr_format)
     marker = {MARKER: {"complete": False, "fingerprint": fingerprint}}
     if not source.ome:
@@ -442,6 +428,28 @@ def create_target(
             fill_value=0,
         )
     return target, False
+
+
+def _reopened(zarr, location: str, source, fingerprint: dict, resume: bool, overwrite: bool):
+    """Whether an existing output is reopened (``resume`` and the same fingerprint); raises
+    where the location may not be written (an input, not gswarp's, no ``overwrite``)."""
+    check_not_an_input(location, source.url)
+    state = target_state(location)
+    if state == "other":
+        raise InputError(
+            f"{location}: exists and is not a gswarp output (it has no gswarp marker); gswarp "
+            "never writes into or removes it, with or without --overwrite: choose another -o"
+        )
+    if state == "gswarp":
+        if resume:
+            _check_fingerprint(zarr, location, fingerprint)
+            return True
+        if not overwrite:
+            raise InputError(
+                f"{location}: exists (--overwrite replaces it; --skip-existing resumes an "
+                "interrupted run)"
+            )
+    return False
 
 
 def local_path(location: str | Path) -> Path | None:

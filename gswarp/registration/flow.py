@@ -96,23 +96,11 @@ def register_flow(
         objective = _FlowObjective(
             metric, level_fixed, level_moving, level_mask, start.matrix, histogram, lattice.shape
         )
-        scale = level_fixed.spacing
         first, _ = objective.metric_cost(lattice)
         objective.regularize(node_distance, smoothness * max(abs(first), 1e-12))
-
-        def report(iteration, value, step, index=index):
-            if on_iteration is not None:
-                on_iteration({"level": index, "iteration": iteration, "cost": value, "step": step})
-
-        u, value, trace = minimize(
-            lambda u, gradient, objective=objective, scale=scale: objective(
-                u * scale, scale, gradient
-            ),
-            lattice.ravel() / scale,
-            iterations=iterations,
-            on_iteration=report,
+        lattice, value, trace = _minimize_level(
+            objective, lattice, level_fixed.spacing, iterations, index, on_iteration
         )
-        lattice = u.reshape(lattice.shape) * scale
         level = Level(
             shrink,
             level_fixed.data.shape,
@@ -127,6 +115,25 @@ def register_flow(
     result.flow = lattice
     result.cost = result.levels[-1].cost
     return result
+
+
+def _minimize_level(
+    objective, lattice: np.ndarray, scale, iterations: int, index: int, on_iteration
+):
+    """One pyramid level's optimization of the lattice (in units of the level's spacing
+    ``scale``, so that one step size fits every axis); returns (lattice, cost, trace)."""
+
+    def report(iteration, value, step):
+        if on_iteration is not None:
+            on_iteration({"level": index, "iteration": iteration, "cost": value, "step": step})
+
+    u, value, trace = minimize(
+        lambda u, gradient: objective(u * scale, scale, gradient),
+        lattice.ravel() / scale,
+        iterations=iterations,
+        on_iteration=report,
+    )
+    return u.reshape(lattice.shape) * scale, value, trace
 
 
 def _node_distance(fixed: Image, lattice: tuple[int, ...]) -> np.ndarray:

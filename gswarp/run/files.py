@@ -283,29 +283,7 @@ def run_jobs(
         return _attempt(work, job, cancelled)
 
     batch: list[Job] = []
-    if cluster is None:
-        executor = ThreadPoolExecutor(max_workers=threads, initializer=thread_setup)
-        limit = max(2 * threads, 4)  # bounded look-ahead: a stdin list is consumed as it comes
-        per_task = 1
-
-        def submit(group: list[Job]) -> Future:
-            return executor.submit(guarded, group[0])
-    else:
-        executor = cluster.client.get_executor(pure=False)
-        kernel_threads = cluster.threads_per_task()
-        # ``work`` goes with each task (a spec and options: small). Scattered once instead, it
-        # was lost with the first worker that died ("lose scattered data, which can't be
-        # recovered") and every task still to run was cancelled: the run ended in a traceback
-        run = uuid.uuid4().hex  # marks this run's outputs (a rescheduled task knows its own)
-        limit = max(4 * cluster.worker_threads(), 8)
-        per_task = CLUSTER_FILES_PER_TASK
-
-        def submit(group: list[Job]) -> Future:
-            # a worker resolves a relative path in its own working directory: send absolute
-            # ones (the report maps them back to the paths as the user gave them)
-            return executor.submit(
-                run_remote, work, kernel_threads, tuple(_absolute(job) for job in group), run
-            )
+    executor, submit, limit, per_task = _executor(cluster, threads, thread_setup, guarded, work)
 
     def report(result) -> None:
         for outcome in result if isinstance(result, list) else [result]:
@@ -345,6 +323,35 @@ def run_jobs(
 
 
 CLUSTER_FILES_PER_TASK = 8  # files per cluster task: Dask's own cost per task is milliseconds
+
+
+def _executor(cluster, threads: int, thread_setup, guarded, work):
+    """(executor, submit(jobs) -> Future, jobs in flight at most, jobs per task): a pool of
+    ``threads`` threads running ``guarded`` on one job, or the cluster's executor running
+    :func:`run_remote` on ``CLUSTER_FILES_PER_TASK`` jobs."""
+    if cluster is None:
+        executor = ThreadPoolExecutor(max_workers=threads, initializer=thread_setup)
+        limit = max(2 * threads, 4)  # bounded look-ahead: a stdin list is consumed as it comes
+
+        def submit(group: list[Job]) -> Future:
+            return executor.submit(guarded, group[0])
+
+        return executor, submit, limit, 1
+    executor = cluster.client.get_executor(pure=False)
+    kernel_threads = cluster.threads_per_task()
+    # ``work`` goes with each task (a spec and options: small). Scattered once instead, it
+    # was lost with the first worker that died ("lose scattered data, which can't be
+    # recovered") and every task still to run was cancelled: the run ended in a traceback
+    run = uuid.uuid4().hex  # marks this run's outputs (a rescheduled task knows its own)
+
+    def submit_remote(group: list[Job]) -> Future:
+        # a worker resolves a relative path in its own working directory: send absolute
+        # ones (the report maps them back to the paths as the user gave them)
+        return executor.submit(
+            run_remote, work, kernel_threads, tuple(_absolute(job) for job in group), run
+        )
+
+    return executor, submit_remote, max(4 * cluster.worker_threads(), 8), CLUSTER_FILES_PER_TASK
 
 
 def _absolute(job: Job) -> Job:

@@ -143,10 +143,7 @@ def warp_pixels(
     fill = np.asarray(fill_values, dtype=np.float64)
     source_dtype = last.dtype
     if target != last.dtype:
-        rule = values_rule(output.values, last.dtype, photo)
-        work = _work_dtype(last.dtype, target)
-        factor = _value_factor(last.dtype, target, rule)
-        last = last.astype(work) * work.type(factor) if factor != 1 else last.astype(work)
+        last, factor = _to_work_values(last, target, values_rule(output.values, last.dtype, photo))
         fill = fill * factor
         if factor != 1 and notify is not None:
             notify(
@@ -155,6 +152,36 @@ def warp_pixels(
                 "(output.values: scale maps full ranges; 'values: keep' keeps the numbers)",
             )
     result = np.empty((*plan.output_size, channels), dtype=last.dtype)
+    stats = _run_engine(last, result, plan, fill, device)
+    if stats.get("outside") and notify is not None:
+        notify(
+            f"outside field {name}",
+            f"{name}: {stats['outside']} of {int(np.prod(plan.output_size))} output points lie "
+            "past the displacement field's grid: no displacement there (ITK's rule, as "
+            "sitk.Resample and antsApplyTransforms)",
+        )
+    if result.dtype != target:
+        if notify is not None:
+            _report_clipping(result, source_dtype, target, name, notify)
+        result = convert_values(result, target, "keep")
+    return result if has_channels else result[..., 0]
+
+
+def _to_work_values(last: np.ndarray, target: np.dtype, rule: str) -> tuple[np.ndarray, float]:
+    """``last`` in the dtype the warp computes in for output dtype ``target``, multiplied by
+    the conversion's factor (``rule``: :func:`values_rule`'s), and the factor."""
+    work = _work_dtype(last.dtype, target)
+    factor = _value_factor(last.dtype, target, rule)
+    return (last.astype(work) * work.type(factor) if factor != 1 else last.astype(work)), factor
+
+
+def _run_engine(last: np.ndarray, result: np.ndarray, plan: Plan, fill, device: str) -> dict:
+    """Warp ``last`` (spatial..., C) into ``result`` (output spatial..., C) by the plan's
+    matrix or chain, on the CPU or the GPU; returns the chain's statistics (points past a
+    displacement field's grid)."""
+    k = len(plan.input_size)
+    sampling = plan.spec.sampling
+    channels = last.shape[-1]
     source = np.moveaxis(last, -1, 0)[None]  # (1, C, *spatial) views: no copies
     destination = np.moveaxis(result, -1, 0)[None]
     stats: dict = {}
@@ -178,18 +205,7 @@ def warp_pixels(
         )
         if device == "cuda":
             np.moveaxis(result, -1, 0)[None][...] = destination.get()
-    if stats.get("outside") and notify is not None:
-        notify(
-            f"outside field {name}",
-            f"{name}: {stats['outside']} of {int(np.prod(plan.output_size))} output points lie "
-            "past the displacement field's grid: no displacement there (ITK's rule, as "
-            "sitk.Resample and antsApplyTransforms)",
-        )
-    if result.dtype != target:
-        if notify is not None:
-            _report_clipping(result, source_dtype, target, name, notify)
-        result = convert_values(result, target, "keep")
-    return result if has_channels else result[..., 0]
+    return stats
 
 
 def _through_field(plan: Plan) -> bool:

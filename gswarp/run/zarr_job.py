@@ -134,41 +134,15 @@ def plan_zarr(
     plan = resolve(spec, source.spatial_shape, source.affine, FILES)
     sampling = spec.sampling
     chain = plan.steps if plan.steps is not None else (MatrixStep(plan.sampling_matrix),)
-    if any(isinstance(step, FieldStep) and step.beyond != "edge" for step in chain):
-        raise SpecError(
-            f"{source_location}: a displacement field whose grid does not cover the output "
-            "grid is applied by ITK's rule on the in-memory path only for now: write a NIfTI "
-            "output, or resample the field onto the output grid"
-        )
-    if fused_form(chain, k) is None:
-        raise SpecError(
-            f"{source_location}: a chunked warp takes at most one flow or elastic field "
-            "between its matrices; compose the fields into one first"
-        )
-    if sampling.antialias:  # auto (None) means off here: Zarr data are measurements
-        raise SpecError(
-            f"{source_location}: antialiasing of chunked Zarr warps is not supported yet "
-            "(sampling.antialias: false, or --no-antialias)"
-        )
+    _check_chunkable(source_location, chain, k, sampling.antialias)
     out_dtype = source.dtype if spec.output.dtype == "same" else np.dtype(spec.output.dtype)
     work_dtype, factor = _conversion(source.dtype, out_dtype, spec.output.values)
     lead_shape = source.shape[: len(source.leading)]
     out_shape = (*lead_shape, *plan.output_size)
     requested = chunks if chunks is not None else spec.output.chunks
     out_chunks = output_chunks(source, requested, plan.output_size)
-    frame = np.vstack([plan.frame, [0.0] * k + [1.0]])
-    base = source.affine if source.kind == "nifti" else None  # NIfTI: any orientation
-    if base is None:
-        base = zarrs.grid_affine(source.scale, source.translation)
-    grid = base @ frame
-    if source.ome:  # the output's OME-Zarr geometry (a plain array has none)
-        scale, translation = zarrs.scale_translation(grid, target_location)
-    else:
-        scale, translation = source.scale, source.translation
-    method = "nearest" if source.label or sampling.mode.label == "nearest" else "mean"
-    steps = []
-    if source.ome:
-        steps = zarrs.pyramid_steps(plan.output_size, scale, out_chunks[-k:], spec.output.levels)
+    scale, translation = _output_geometry(source, plan.frame, target_location)
+    steps, method = _pyramid(source, spec, plan.output_size, scale, out_chunks[-k:])
     fill = tuple(float(v) * factor for v in sampling.fill)
     fingerprint = {
         "input": {
@@ -178,9 +152,7 @@ def plan_zarr(
             **zarrs.input_identity(source),
         },
         "output": {"shape": list(out_shape), "dtype": out_dtype.str, "chunks": list(out_chunks)},
-        "chain": _chain_digest(chain),
-        "sampling": [sampling.mode.label, sampling.padding.label, sampling.align_corners, fill],
-        "values": [work_dtype.str, factor],
+        **_sampling_fingerprint(chain, sampling, fill, work_dtype, factor),
         "pyramid_steps": [list(step) for step in steps],
         "pyramid": method,
     }
@@ -197,7 +169,17 @@ def plan_zarr(
         resume=resume,
         overwrite=overwrite,
     )
-    job = ChunkJob(
+    values = (out_dtype, work_dtype, factor)
+    job = _chunk_job(source, target, chain, plan.output_size, sampling, fill, values)
+    job = replace(job, resume=resumed, threads=threads)
+    return ZarrRun(source, target, plan, job, scale, translation, method, resumed)
+
+
+def _chunk_job(source, target, chain, out_spatial, sampling, fill, values) -> ChunkJob:
+    """The task every chunk runs: where to read and write, the chain, the sampling and the
+    value conversion (``values``: output dtype, work dtype, factor); a fresh run's."""
+    out_dtype, work_dtype, factor = values
+    return ChunkJob(
         source_url=source.url,
         source_path=source.path,
         target_url=target.url,
@@ -205,7 +187,7 @@ def plan_zarr(
         source_axes=source.axes,
         source_spatial=source.spatial_shape,
         chain=tuple(chain),
-        out_spatial=tuple(plan.output_size),
+        out_spatial=tuple(out_spatial),
         mode=sampling.mode.label,
         padding=sampling.padding.label,
         align_corners=bool(sampling.align_corners),
@@ -213,12 +195,64 @@ def plan_zarr(
         dtype=out_dtype.str,
         work_dtype=work_dtype.str,
         factor=factor,
-        resume=resumed,
-        threads=threads,
+        resume=False,
+        threads=None,
         token=uuid.uuid4().hex,
         source_kind=source.kind,
     )
-    return ZarrRun(source, target, plan, job, scale, translation, method, resumed)
+
+
+def _pyramid(source, spec, out_spatial, scale, spatial_chunks) -> tuple[list, str]:
+    """An OME-Zarr output's pyramid: the steps between levels (none for a plain array) and
+    how a level is reduced ('nearest' for labels and nearest sampling, else 'mean')."""
+    method = "nearest" if source.label or spec.sampling.mode.label == "nearest" else "mean"
+    if not source.ome:
+        return [], method
+    return zarrs.pyramid_steps(out_spatial, scale, spatial_chunks, spec.output.levels), method
+
+
+def _check_chunkable(location: str, chain, k: int, antialias) -> None:
+    """Refuse what chunked warps do not do yet: ITK's field rule past a field's grid, more
+    than one field in the chain, antialiasing."""
+    if any(isinstance(step, FieldStep) and step.beyond != "edge" for step in chain):
+        raise SpecError(
+            f"{location}: a displacement field whose grid does not cover the output "
+            "grid is applied by ITK's rule on the in-memory path only for now: write a NIfTI "
+            "output, or resample the field onto the output grid"
+        )
+    if fused_form(chain, k) is None:
+        raise SpecError(
+            f"{location}: a chunked warp takes at most one flow or elastic field "
+            "between its matrices; compose the fields into one first"
+        )
+    if antialias:  # auto (None) means off here: Zarr data are measurements
+        raise SpecError(
+            f"{location}: antialiasing of chunked Zarr warps is not supported yet "
+            "(sampling.antialias: false, or --no-antialias)"
+        )
+
+
+def _output_geometry(source, frame: np.ndarray, target_location: str):
+    """(scale, translation) of the output's OME-Zarr geometry: the source's grid (a NIfTI's
+    affine in any orientation) through the plan's output ``frame``; a plain array's own."""
+    k = source.spatial
+    base = source.affine if source.kind == "nifti" else None
+    if base is None:
+        base = zarrs.grid_affine(source.scale, source.translation)
+    grid = base @ np.vstack([frame, [0.0] * k + [1.0]])
+    if source.ome:
+        return zarrs.scale_translation(grid, target_location)
+    return source.scale, source.translation
+
+
+def _sampling_fingerprint(chain, sampling, fill, work_dtype, factor) -> dict:
+    """What a resumed run's sampling must equal: the chain's digest, mode, padding, corners,
+    fill, and the value conversion."""
+    return {
+        "chain": _chain_digest(chain),
+        "sampling": [sampling.mode.label, sampling.padding.label, sampling.align_corners, fill],
+        "values": [work_dtype.str, factor],
+    }
 
 
 def _chain_digest(steps) -> list:
@@ -439,7 +473,6 @@ def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) ->
     n_lead = len(job.source_axes) - len(job.source_spatial)
     if job.resume and _stored(out, start, stop):
         return "kept"
-    k = len(job.source_spatial)
     origin = tuple(start[n_lead:])[::-1]  # (x, y[, z])
     low, high = chain_window(
         job.chain,
@@ -451,18 +484,7 @@ def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) ->
         job.padding,
         job.align_corners,
     )
-    source = _array(job.source_url, job.source_path, "r", job.token, job.source_kind)
-    lead_index = []
-    for i, axis in enumerate(job.source_axes[:n_lead]):
-        lead_index.append(slice(0, source.shape[i]) if axis == "c" else int(start[i]))
-    box = tuple(slice(a, b) for a, b in zip(low[::-1], high[::-1], strict=True))
-    window = read_window(source, job.token, (*lead_index, *box))
-    window = window.reshape(1, -1, *window.shape[-k:])  # (1, C, *spatial)
-    work = np.dtype(job.work_dtype)
-    if window.dtype != work:
-        window = window.astype(work)
-        if job.factor != 1:
-            window *= work.type(job.factor)
+    window = _input_window(job, start, low, high)
     size = (
         1,
         window.shape[1],
@@ -491,6 +513,34 @@ def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) ->
         from gswarp.run.warp import convert_values
 
         result = convert_values(result, target, "keep")
+    _store_region(out, job, result, start, stop)
+    return "written"
+
+
+def _input_window(job: ChunkJob, start, low, high) -> np.ndarray:
+    """The input window ``low:high`` (x, y[, z]) that output region ``start`` reads, as
+    ``(1, C, *spatial)`` in the work dtype, multiplied by the conversion's factor."""
+    n_lead = len(job.source_axes) - len(job.source_spatial)
+    k = len(job.source_spatial)
+    source = _array(job.source_url, job.source_path, "r", job.token, job.source_kind)
+    lead_index = []
+    for i, axis in enumerate(job.source_axes[:n_lead]):
+        lead_index.append(slice(0, source.shape[i]) if axis == "c" else int(start[i]))
+    box = tuple(slice(a, b) for a, b in zip(low[::-1], high[::-1], strict=True))
+    window = read_window(source, job.token, (*lead_index, *box))
+    window = window.reshape(1, -1, *window.shape[-k:])  # (1, C, *spatial)
+    work = np.dtype(job.work_dtype)
+    if window.dtype != work:
+        window = window.astype(work)
+        if job.factor != 1:
+            window *= work.type(job.factor)
+    return window
+
+
+def _store_region(out, job: ChunkJob, result: np.ndarray, start, stop) -> None:
+    """Write a warped region ``(1, C, *spatial)`` into the output at ``start:stop``, its
+    leading axes (channels whole, time and others at their index) as the input's."""
+    n_lead = len(job.source_axes) - len(job.source_spatial)
     out_box = tuple(slice(a, b) for a, b in zip(start[n_lead:], stop[n_lead:], strict=True))
     out_lead = []
     shape_lead = []
@@ -501,7 +551,6 @@ def warp_region(job: ChunkJob, start: tuple[int, ...], stop: tuple[int, ...]) ->
         else:
             out_lead.append(int(start[i]))
     out[(*out_lead, *out_box)] = result.reshape(*shape_lead, *result.shape[2:])
-    return "written"
 
 
 def _stored(array, start, stop) -> bool:
