@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import click
 
@@ -47,17 +48,11 @@ from gswarp.io.formats import (
     volume_format,
 )
 from gswarp.io.images import Encoding, format_named
-from gswarp.plan import check_fields, resolve, size_text
-from gswarp.run.drawlog import DrawLog, LogEntry, read_log
-from gswarp.run.files import Job, Outcome, Paired, expand_inputs, run_jobs
-from gswarp.run.jobs import (
-    DrawOptions,
-    JobResult,
-    WriteOptions,
-    dry_run_job,
-    replay_job,
-    warp_job,
-)
+from gswarp.plan import check_fields, size_text
+from gswarp.run.drawlog import DrawLog
+from gswarp.run.files import Job, Outcome, expand_inputs
+from gswarp.run.folder import file_work, replay_jobs, run_file_jobs
+from gswarp.run.jobs import JobResult, WriteOptions, replay_job
 from gswarp.run.sources import FILES
 from gswarp.spec import WarpSpec
 
@@ -172,43 +167,25 @@ def _stdin_paths(null: bool) -> Iterator[str]:
         yield os.fsdecode(pending)
 
 
-def _thread_setup(threads: int):
-    def setup() -> None:
-        from gswarp.engine.threads import set_num_threads
-
-        set_num_threads(threads)
-
-    return setup
-
-
 class _Report:
-    """Prints outcomes: paths on stdout, errors and -v lines on stderr, the progress bar, and
-    the draw log's lines."""
+    """Prints outcomes: paths on stdout, errors and -v lines on stderr, the progress bar."""
 
     def __init__(
-        self,
-        verbose: int,
-        quiet: bool,
-        progress: Progress | None,
-        null: bool = False,
-        log=None,
+        self, verbose: int, quiet: bool, progress: Progress | None, null: bool = False
     ) -> None:
         self.verbose, self.quiet, self.progress = verbose, quiet, progress
         self.written = self.failed = self.skipped = 0
         self.stdout_open = True
         self.end = "\0" if null else "\n"
-        self.log = log
 
     def __call__(self, outcome: Outcome) -> None:
         if self.progress:
             self.progress.clear()
         if outcome.error is None:
             result: JobResult = outcome.result  # type: ignore[assignment]
-            for path, entry in result.written:
+            for path, _ in result.written:
                 self.written += 1
                 self._path(str(path))
-                if self.log is not None and entry is not None:
-                    self._log(entry)
             self.skipped += len(result.skipped)
             if self.verbose:
                 self._describe(outcome.job, result)
@@ -217,16 +194,6 @@ class _Report:
             echo_error(outcome.error)
         if self.progress:
             self.progress.update(self.written, self.failed)
-
-    def _log(self, entry: dict) -> None:
-        """Append the output's line; a log that cannot be written is one error, and the run
-        goes on without it (its outputs are whole; the log holds the lines before)."""
-        try:
-            self.log.write(entry)
-        except GswarpError as error:
-            echo_error(str(error))
-            self.failed += 1
-            self.log = None
 
     def _describe(self, job: Job, result: JobResult) -> None:
         for path in result.skipped:
@@ -255,41 +222,27 @@ class _Report:
 def _stream_image(
     spec: WarpSpec, destination: Destination, options: WriteOptions, seed: int | None
 ) -> int:
-    """``--stdin-image``: one image's bytes from stdin to ``-o`` (a file, or stdout); a random
-    spec is drawn with the key ``-``."""
-    from gswarp.io.images import encode_image, read_image, write_image
-    from gswarp.run.warp import warp_pixels
-    from gswarp.spec.augment import draw
+    """``--stdin-image``: one image's bytes from stdin to ``-o`` (a file, or stdout)."""
+    from gswarp.run.warp import warp_image_stream
 
+    target = sys.stdout.buffer if destination.stdout else destination.file
     try:
-        if spec.is_random:
-            spec = draw(spec, seed or 0, "-").spec
-        image = read_image(sys.stdin.buffer, name="<stdin>")
-        plan = resolve(spec, image.pixels.shape[:2], sources=FILES)
-        warped = warp_pixels(
-            image.pixels, plan, options.device, photo=True, name="<stdin>", notify=options.notify
-        )
-        if destination.stdout:
-            pillow_format = options.format or image.meta.format
-            if pillow_format is None:
-                raise GswarpError("<stdin>: cannot tell the output format; give --format")
-            data = encode_image(warped, image.meta, pillow_format, "<stdout>", options.encoding)
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-            return 0
-        assert destination.file is not None
-        write_image(
-            destination.file,
-            warped,
-            image.meta,
+        warp_image_stream(
+            spec,
+            sys.stdin.buffer,
+            target,
+            seed=seed,
             format=options.format,
-            overwrite=options.overwrite,
             encoding=options.encoding,
+            overwrite=options.overwrite,
+            device=options.device,
+            notify=options.notify,
         )
     except GswarpError as error:
         echo_error(str(error))
         return EXIT_FILES_FAILED
-    click.echo(str(destination.file))
+    if not destination.stdout:
+        click.echo(str(destination.file))
     return 0
 
 
@@ -439,40 +392,7 @@ def _pair_option(ctx: click.Context, param: click.Parameter, values) -> tuple:
     default=None,
     help="Progress bar on stderr (default: when stderr is a terminal).",
 )
-def apply(
-    spec_path,
-    inputs,
-    output,
-    mode,
-    padding,
-    align_corners,
-    fill,
-    antialias,
-    format_,
-    quality,
-    compress_level,
-    overwrite,
-    skip_existing,
-    seed,
-    variants,
-    pairs,
-    log_path,
-    replay_path,
-    jobs,
-    device,
-    null,
-    dry_run,
-    stdin_image,
-    level,
-    chunks,
-    cluster,
-    transform_files,
-    reference,
-    interpolation,
-    quiet,
-    verbose,
-    progress,
-) -> None:
+def apply(spec_path, inputs, **given) -> None:
     """Warp INPUT files with SPEC (YAML) and write them under OUT.
 
     INPUT: image files (PNG, JPEG, TIFF, BMP, WebP) and volumes (.npy, NIfTI, TIFF stacks);
@@ -482,123 +402,178 @@ def apply(
     Zarr arrays and OME-Zarr images (.zarr folders, or URLs) are warped chunk by chunk on Dask
     into a new .zarr (-o OUT.zarr for one input, else under the folder OUT).
     """
-    if overwrite and skip_existing:
+    from gswarp.cli.zarr_apply import has_zarr_inputs, writes_zarr_from_files
+
+    args = SimpleNamespace(spec_path=spec_path, inputs=inputs, **given)
+    options, threads, show = _settings(args)
+    if args.replay_path:
+        _replay(args, options, threads, show)
+        return
+    spec, inputs = _spec_and_inputs(args)
+    into_zarr = writes_zarr_from_files(inputs, args.output)
+    destination = None
+    if not into_zarr:
+        destination = plan_destination(inputs, args.output, args.format_, args.stdin_image)
+    seed = _seed(args.seed, spec, args.quiet)
+    if has_zarr_inputs(inputs) or into_zarr:
+        sys.exit(_apply_zarr(spec, inputs, args, options.device, seed, show, into_zarr))
+    if args.level or args.chunks:
+        raise click.UsageError("--level and --chunks apply to Zarr inputs only")
+    if args.stdin_image:
+        if args.pairs or args.log_path or args.variants:
+            raise click.UsageError(
+                "--pair, --log and --variants need INPUT files, not --stdin-image"
+            )
+        sys.exit(_stream_image(spec, destination, options, seed))
+    _apply_files(spec, inputs, destination, args, options, threads, show, seed)
+
+
+def _settings(args) -> tuple[WriteOptions, int, bool]:
+    """(write options, threads, whether to show a progress bar) from the command's options."""
+    if args.overwrite and args.skip_existing:
         raise click.UsageError("--overwrite and --skip-existing contradict each other")
     try:
-        backend = resolve_device(device)
+        backend = resolve_device(args.device)
     except GswarpError as error:
         fail(str(error))
-    if verbose and not dry_run:
-        click.echo(f"gswarp: warping on the {backend.upper()} (--device {device})", err=True)
+    if args.verbose and not args.dry_run:
+        click.echo(f"gswarp: warping on the {backend.upper()} (--device {args.device})", err=True)
     options = WriteOptions(
-        format_named(format_) if format_ else None,
-        overwrite,
-        Encoding(quality=quality, compress_level=compress_level),
-        skip_existing,
+        format_named(args.format_) if args.format_ else None,
+        args.overwrite,
+        Encoding(quality=args.quality, compress_level=args.compress_level),
+        args.skip_existing,
         backend,
-        OnceWarnings(quiet),
+        OnceWarnings(args.quiet),
     )
-    threads = jobs or available_cores()
-    show_library_warnings(quiet)
-    show = progress if progress is not None else (sys.stderr.isatty() and not quiet)
-    if replay_path:
-        if spec_path or inputs or pairs or stdin_image or log_path or variants or seed is not None:
-            raise click.UsageError(
-                "--replay takes no SPEC, INPUT, --pair, --seed, --variants, --log or "
-                "--stdin-image: the log says what to write"
-            )
-        replayed, entries = _replay_jobs(Path(replay_path), output)
-        report = _Report(verbose, quiet, Progress(len(replayed)) if show else None, null)
-        work = replay_job(entries, options, dry_run)
-        _run(replayed, work, threads, report, dry_run, (replay_path,))
-        return
+    show_library_warnings(args.quiet)
+    show = args.progress if args.progress is not None else (sys.stderr.isatty() and not args.quiet)
+    return options, args.jobs or available_cores(), show
+
+
+def _replay(args, options: WriteOptions, threads: int, show: bool) -> None:
+    """``--replay LOG``: write a draw log's outputs again."""
+    if (
+        args.spec_path
+        or args.inputs
+        or args.pairs
+        or args.stdin_image
+        or args.log_path
+        or args.variants
+        or args.seed is not None
+    ):
+        raise click.UsageError(
+            "--replay takes no SPEC, INPUT, --pair, --seed, --variants, --log or "
+            "--stdin-image: the log says what to write"
+        )
+    try:
+        replayed, entries = replay_jobs(Path(args.replay_path), args.output)
+    except GswarpError as error:
+        fail(str(error))
+    progress = Progress(len(replayed)) if show else None
+    report = _Report(args.verbose, args.quiet, progress, args.null)
+    work = replay_job(entries, options, args.dry_run)
+    _run(replayed, work, threads, report, args.dry_run, (args.replay_path,))
+
+
+def _spec_and_inputs(args) -> tuple[WarpSpec, tuple[str, ...]]:
+    """The spec (SPEC with the sampling options, or the -t/-r transforms) and the INPUTs, its
+    files checked (a bad flow field or transform file is one usage error)."""
     spec_path, inputs = split_arguments(
-        spec_path,
-        inputs,
-        transform_files,
-        reference,
-        interpolation,
+        args.spec_path,
+        args.inputs,
+        args.transform_files,
+        args.reference,
+        args.interpolation,
         "missing SPEC (or give --replay LOG, or -t/-r)",
     )
-    if output is None:
+    if args.output is None:
         raise click.UsageError("Missing option '-o' / '--output'.")
     spec = command_spec(
         spec_path,
-        transform_files,
-        reference,
-        interpolation,
-        mode=mode,
-        padding=padding,
-        align_corners=align_corners,
-        fill=fill,
-        antialias=antialias,
+        args.transform_files,
+        args.reference,
+        args.interpolation,
+        mode=args.mode,
+        padding=args.padding,
+        align_corners=args.align_corners,
+        fill=args.fill,
+        antialias=args.antialias,
     )
     try:
         check_fields(spec, FILES)
-        spec.check_pair_names([name for name, _ in pairs])
+        spec.check_pair_names([name for name, _ in args.pairs])
     except (SpecError, BackendError) as error:  # BackendError: a transform file's extra
         fail(str(error))
-    from gswarp.cli.zarr_apply import (
-        ZarrOptions,
-        has_zarr_inputs,
-        run_zarr_apply,
-        writes_zarr_from_files,
-    )
+    return spec, inputs
 
-    into_zarr = writes_zarr_from_files(inputs, output)
-    destination = None if into_zarr else plan_destination(inputs, output, format_, stdin_image)
+
+def _seed(seed: int | None, spec: WarpSpec, quiet: bool) -> int | None:
+    """``--seed``, or for a random spec without one a fresh seed, printed on stderr."""
     if seed is None and spec.is_random:
         import secrets  # only when a seed is drawn: 6-12 ms of start-up (hmac, hashlib)
 
         seed = secrets.randbits(32)
         if not quiet:
             click.echo(f"gswarp: no --seed given: drawing with --seed {seed}", err=True)
-    if has_zarr_inputs(inputs) or into_zarr:
-        _check_zarr_run(inputs, pairs, log_path, variants, stdin_image, dry_run, backend, into_zarr)
-        zarr_options = ZarrOptions(
-            level,
-            chunks,
-            cluster,
-            jobs,
-            overwrite,
-            skip_existing,
-            compress_level,
-            seed,
-            quiet,
-            verbose,
-            show,
-        )
-        sys.exit(run_zarr_apply(spec, inputs, output, zarr_options))
-    if level or chunks:
-        raise click.UsageError("--level and --chunks apply to Zarr inputs only")
-    scheduler = None if dry_run or stdin_image else _file_cluster(cluster, backend, verbose)
+    return seed
+
+
+def _apply_zarr(spec, inputs, args, backend: str, seed, show: bool, into_zarr: bool) -> int:
+    """Zarr inputs (or volume files into a .zarr): chunk by chunk on Dask."""
+    from gswarp.cli.zarr_apply import ZarrOptions, run_zarr_apply
+
+    _check_zarr_run(
+        inputs,
+        args.pairs,
+        args.log_path,
+        args.variants,
+        args.stdin_image,
+        args.dry_run,
+        backend,
+        into_zarr,
+    )
+    zarr_options = ZarrOptions(
+        args.level,
+        args.chunks,
+        args.cluster,
+        args.jobs,
+        args.overwrite,
+        args.skip_existing,
+        args.compress_level,
+        seed,
+        args.quiet,
+        args.verbose,
+        show,
+    )
+    return run_zarr_apply(spec, inputs, args.output, zarr_options)
+
+
+def _apply_files(spec, inputs, destination, args, options, threads, show, seed) -> None:
+    """Image and volume files, folders, or a path list on stdin: one job per input (and
+    variant), on threads in this process or on a Dask cluster."""
+    scheduler = None if args.dry_run else _file_cluster(args.cluster, options.device, args.verbose)
     if scheduler is not None:
         options = replace(options, notify=None)  # workers' warnings stay in their logs
-    if stdin_image:
-        if pairs or log_path or variants:
-            raise click.UsageError(
-                "--pair, --log and --variants need INPUT files, not --stdin-image"
-            )
-        sys.exit(_stream_image(spec, destination, options, seed))
-    jobs_iter: Iterable[Job] = expand_inputs(
-        _arguments(inputs, null),
+    jobs: Iterable[Job] = expand_inputs(
+        _arguments(inputs, args.null),
         destination.folder or Path("."),
-        format=format_,
+        format=args.format_,
         single_target=destination.file,
-        variants=variants,
-        pairs=pairs,
+        variants=args.variants,
+        pairs=args.pairs,
     )
     total = None
     if "-" not in inputs:  # listing folders is cheap, and lets the bar show a total
-        jobs_iter = list(jobs_iter)
-        total = len(jobs_iter)
+        jobs = list(jobs)
+        total = len(jobs)
     root = destination.folder or (destination.file or Path(".")).parent
-    draws = DrawOptions(seed, Path(os.path.abspath(root)), log_path is not None)
-    work = (dry_run_job if dry_run else warp_job)(spec, options, draws)
-    with _log_file(log_path, append=skip_existing, dry_run=dry_run) as log:
-        report = _Report(verbose, quiet, Progress(total) if show else None, null, log)
+    log_wanted = args.log_path is not None
+    work = file_work(spec, options, root, seed=seed, log=log_wanted, dry_run=args.dry_run)
+    with _log_file(args.log_path, append=args.skip_existing, dry_run=args.dry_run) as log:
+        report = _Report(args.verbose, args.quiet, Progress(total) if show else None, args.null)
         try:
-            _run(jobs_iter, work, threads, report, dry_run, inputs, scheduler)
+            _run(jobs, work, threads, report, args.dry_run, inputs, scheduler, log)
         finally:
             if scheduler is not None:
                 scheduler.close()
@@ -662,17 +637,18 @@ def _run(
     dry_run: bool,
     inputs: tuple[str, ...],
     scheduler=None,
+    log=None,
 ) -> None:
     """Run the jobs, report them, and exit non-zero when something failed."""
     from gswarp.cli.signals import deferring
 
     try:
-        run_jobs(
+        run_file_jobs(
             jobs,
             work,
             threads=threads,
+            log=log,
             on_outcome=report,
-            thread_setup=_thread_setup(threads),
             cluster=scheduler,
             protect=deferring,
         )
@@ -728,45 +704,3 @@ def _log_file(path: str | None, append: bool, dry_run: bool):
         )
     with log:
         yield log
-
-
-def _replay_jobs(log: Path, output: str | None) -> tuple[list[Job], dict]:
-    """Jobs for the units of a draw log -- an input and its paired targets, as ``apply`` wrote
-    them together -- and each job's ``(entry, target)`` lines by job key. A later line for the
-    same output replaces an earlier one (a resumed run appends the outputs it wrote again)."""
-    by_output: dict[Path, tuple[LogEntry, Path, str | None]] = {}
-    try:
-        for entry in read_log(log):
-            target = Path(output) / entry.name if output else entry.output
-            error = None
-            if output and (entry.name.is_absolute() or ".." in entry.name.parts):
-                error = (
-                    f"{log}:{entry.line}: name {entry.name} is not a path inside -o; refusing "
-                    "to write it"
-                )
-            elif not entry.source.exists():
-                looked = " or ".join(str(p) for p in entry.looked)
-                error = f"{looked}: no such file (line {entry.line} of {log})"
-            resolved = Path(os.path.abspath(target))
-            by_output.pop(resolved, None)  # keep the order of the lines that stay
-            by_output[resolved] = (entry, target, error)
-    except GswarpError as error:
-        fail(str(error))
-    if not by_output:
-        fail(f"{log}: holds no output lines: nothing to replay (is it the --log of a run?)")
-    units: dict[object, list[tuple[LogEntry, Path, str | None]]] = {}
-    for line in by_output.values():
-        units.setdefault(line[0].unit, []).append(line)
-    jobs, entries = [], {}
-    for lines in units.values():
-        lines.sort(key=lambda line: line[0].target is not None)  # the input's line first
-        main, target, _ = lines[0]
-        key = f"{log}:{main.line}"
-        error = next((e for _, _, e in lines if e), None)
-        paired = tuple(
-            Paired(entry.target or str(entry.name), entry.source, path)
-            for entry, path, _ in lines[1:]
-        )
-        jobs.append(Job(main.source, None if error else target, error, key, paired=paired))
-        entries[key] = [(entry, path) for entry, path, _ in lines]
-    return jobs, entries

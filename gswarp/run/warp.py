@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -17,7 +18,7 @@ from PIL import Image
 from gswarp.engine import warp_affine
 from gswarp.engine.device import cupy_module
 from gswarp.engine.tiles import FieldStep, sample_chain
-from gswarp.errors import InputError, SpecError
+from gswarp.errors import GswarpError, InputError, SpecError
 from gswarp.io.formats import VOLUME_SUFFIXES, image_format, volume_format
 from gswarp.io.images import (
     Encoding,
@@ -397,3 +398,44 @@ def _unscaled_for_new_dtype(voxels: np.ndarray, meta, spec: WarpSpec):
     header = header.copy()
     header.set_slope_inter(1.0, 0.0)
     return voxels * np.float64(slope) + np.float64(inter or 0.0), replace(meta, header=header)
+
+
+def warp_image_stream(
+    spec: WarpSpec,
+    source: BinaryIO,
+    target: Path | BinaryIO,
+    *,
+    seed: int | None = None,
+    format: str | None = None,
+    encoding: Encoding | None = None,
+    overwrite: bool = False,
+    device: str = "cpu",
+    notify: Notify | None = None,
+) -> None:
+    """Warp one image read from the stream ``source`` (``gswarp apply --stdin-image``) into the
+    file ``target`` (atomically), or encode it onto the stream ``target``. A random spec is drawn
+    with ``seed`` (default 0) and the key ``-``. ``format``: a Pillow format name (default:
+    the target's suffix, or on a stream the input's format).
+
+    Raises
+    ------
+    GswarpError
+        Not an image Pillow reads, the spec does not fit it, no output format is known (a
+        stream target needs ``options.format`` or the input's format).
+    """
+    from gswarp.io.images import encode_image
+    from gswarp.spec.augment import draw
+
+    if spec.is_random:
+        spec = draw(spec, seed or 0, "-").spec
+    image = read_image(source, name="<stdin>")
+    plan = resolve(spec, image.pixels.shape[:2], sources=FILES)
+    warped = warp_pixels(image.pixels, plan, device, photo=True, name="<stdin>", notify=notify)
+    if not isinstance(target, Path):
+        pillow_format = format or image.meta.format
+        if pillow_format is None:
+            raise GswarpError("<stdin>: cannot tell the output format; give --format")
+        target.write(encode_image(warped, image.meta, pillow_format, "<stdout>", encoding))
+        target.flush()
+        return
+    write_image(target, warped, image.meta, format=format, overwrite=overwrite, encoding=encoding)
