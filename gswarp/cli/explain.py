@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import click
 import numpy as np
@@ -170,22 +171,7 @@ def _probe(path: Path, level: int = 0) -> tuple[tuple[int, ...], int, str, str, 
     show_default=True,
     help="OME-Zarr inputs: the resolution level (as gswarp apply --level).",
 )
-def explain(
-    spec_path: str,
-    image: str,
-    mode,
-    padding,
-    align_corners,
-    fill,
-    antialias,
-    transform_files,
-    reference,
-    interpolation,
-    as_json,
-    seed,
-    variant,
-    level,
-) -> None:
+def explain(spec_path: str, image: str, **given) -> None:
     """Print what SPEC does to INPUT (an image, a volume or a Zarr store): the output size, and
     the forward, sampling and torch theta matrices. Reads only INPUT's header. A random spec is
     drawn as ``gswarp apply --seed SEED`` draws it for INPUT given as a file argument (key: its
@@ -193,45 +179,61 @@ def explain(
 
     With ``-t/-r/-n`` instead of SPEC (as ``gswarp apply`` takes them), it first prints the
     spec they make, as YAML to save as a file."""
-    usage = "expected SPEC INPUT, or -t/-r/-n and INPUT"
-    spec_path, rest = split_arguments(
-        spec_path, (image,) if image else (), transform_files, reference, interpolation, usage
-    )
-    if len(rest) != 1:
-        raise click.UsageError(usage)
-    image = rest[0]
-    spec = command_spec(
-        spec_path,
-        transform_files,
-        reference,
-        interpolation,
-        mode=mode,
-        padding=padding,
-        align_corners=align_corners,
-        fill=fill,
-        antialias=antialias,
-    )
-    if spec_path is None and not as_json:
-        click.echo("the spec of -t/-r/-n (save it as a .yaml file):")
-        click.echo(spec_text(transform_files, reference, interpolation))
+    args = SimpleNamespace(**given)
+    spec, image = _spec_and_input(spec_path, image, args)
     drawn_json = None
     if spec.is_random:
-        try:
-            drawn = draw(spec, seed, Path(image).name, variant)
-        except GswarpError as error:
-            fail(str(error), EXIT_FILES_FAILED)
-        spec = drawn.spec
-        drawn_json = {"seed": seed, "variant": variant, "draws": drawn.values}
-        if not as_json:
-            click.echo(f"drawn with --seed {seed}, variant {variant}:")
-            for where, value in drawn.values.items():
-                click.echo(f"  {where} = {value:.6g}")
+        spec, drawn_json = _drawn(spec, image, args.seed, args.variant, args.as_json)
     try:
-        size, channels, dtype, kind, affine = _probe(Path(image), level)
+        size, channels, dtype, kind, affine = _probe(Path(image), args.level)
         plan = resolve(spec, size, affine, FILES)
     except GswarpError as error:  # unreadable input, a bad flow field, a spec that cannot fit
         fail(str(error), EXIT_FILES_FAILED)
-    if as_json:
+    if args.as_json:
         click.echo(_json(image, plan, channels, dtype, drawn_json))
     else:
         click.echo(_text(image, plan, channels, dtype, kind))
+
+
+def _spec_and_input(spec_path, image, args):
+    """The spec (SPEC, or the one -t/-r/-n make: printed as YAML first) and the one INPUT."""
+    usage = "expected SPEC INPUT, or -t/-r/-n and INPUT"
+    spec_path, rest = split_arguments(
+        spec_path,
+        (image,) if image else (),
+        args.transform_files,
+        args.reference,
+        args.interpolation,
+        usage,
+    )
+    if len(rest) != 1:
+        raise click.UsageError(usage)
+    spec = command_spec(
+        spec_path,
+        args.transform_files,
+        args.reference,
+        args.interpolation,
+        mode=args.mode,
+        padding=args.padding,
+        align_corners=args.align_corners,
+        fill=args.fill,
+        antialias=args.antialias,
+    )
+    if spec_path is None and not args.as_json:
+        click.echo("the spec of -t/-r/-n (save it as a .yaml file):")
+        click.echo(spec_text(args.transform_files, args.reference, args.interpolation))
+    return spec, rest[0]
+
+
+def _drawn(spec, image: str, seed: int, variant: int, as_json: bool):
+    """A random spec drawn as ``gswarp apply --seed`` draws it for INPUT (key: its name), and
+    the draw for the JSON output; the draws printed unless ``as_json``."""
+    try:
+        drawn = draw(spec, seed, Path(image).name, variant)
+    except GswarpError as error:
+        fail(str(error), EXIT_FILES_FAILED)
+    if not as_json:
+        click.echo(f"drawn with --seed {seed}, variant {variant}:")
+        for where, value in drawn.values.items():
+            click.echo(f"  {where} = {value:.6g}")
+    return drawn.spec, {"seed": seed, "variant": variant, "draws": drawn.values}
