@@ -164,10 +164,15 @@ def test_example_reports_a_bad_file_and_warps_the_others(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["good.png"]
 
 
-def test_readme_python_examples_run():
-    """Every ```python block of the README, in order, in one namespace (pil_image: a sample);
-    the GPU example (``import cupy``) only where a GPU is usable."""
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    """Every ```python block of the README, in order, in one namespace (pil_image: a sample),
+    in a folder holding the bundled samples and configs; the GPU example (``import cupy``) only
+    where a GPU is usable."""
     from gswarp.engine.device import cuda_status
+
+    for name in ("sample_images", "sample_masks", "configs"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
 
     readme = (ROOT / "README.md").read_text()
     blocks = [part.split("```", 1)[0] for part in readme.split("```python\n")[1:]]
@@ -180,6 +185,11 @@ def test_readme_python_examples_run():
         exec(compile(block, "README.md", "exec"), namespace)
     np.testing.assert_array_equal(namespace["turned"], np.rot90(namespace["nchw"], axes=(2, 3)))
     assert namespace["warped"].shape == namespace["nchw"].shape
+    summary, replayed = namespace["summary"], namespace["replayed"]
+    assert len(summary.written) == 20 and summary.ok and replayed.ok
+    assert digest_tree(tmp_path / "out" / "lib_aug", tmp_path) == digest_tree(
+        tmp_path / "out" / "lib_replayed", tmp_path
+    )
 
 
 def test_command_line_hides_scipy_linalg_from_numbas_blas_probe_only():

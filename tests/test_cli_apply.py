@@ -524,8 +524,7 @@ class TestValidateAndExplain:
     @pytest.mark.parametrize(("suffix", "channels"), [(".npy", 2), (".nii.gz", 2), (".tif", 1)])
     def test_explain_takes_every_volume_apply_takes(self, spec_file, tmp_path, suffix, channels):
         """explain reads the header apply reads (no voxels), and resolves the same plan."""
-        from gswarp.io.volumes import read_volume
-        from gswarp.run.warp import is_volume_path
+        from gswarp.io.volumes import is_volume_path, read_volume
 
         shape = (4, 5, 6, channels) if channels > 1 else (4, 5, 6)  # (D, H, W[, C])
         volume = np.zeros(shape, np.int16)

@@ -127,8 +127,7 @@ def _probe(path: Path, level: int = 0) -> tuple[tuple[int, ...], int, str, str, 
     (a Zarr store's metadata)."""
     from gswarp.io.formats import is_zarr_location
     from gswarp.io.sources import open_source
-    from gswarp.io.volumes import probe_volume
-    from gswarp.run.warp import is_volume_path
+    from gswarp.io.volumes import is_volume_path, probe_volume
 
     if is_zarr_location(path):
         source = open_source(str(path), level)

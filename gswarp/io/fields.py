@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from gswarp.errors import InputError, first_line
+from gswarp.io.formats import is_nifti
 from gswarp.io.gzipped import GZIP_ERRORS
 from gswarp.io.remarks import reading
 
@@ -81,7 +82,7 @@ def _load_cached(path: Path, mtime: int, size: int, spatial: int, key: str | Non
 
 def _read_array(path: Path, key: str | None) -> np.ndarray:
     name = path.name.lower()
-    if name.endswith((".nii", ".nii.gz")):
+    if is_nifti(name):
         return _read_nifti_field(path)
     if name.endswith((".tif", ".tiff")):
         from gswarp.io.volumes import _tifffile

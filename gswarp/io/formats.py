@@ -1,8 +1,11 @@
 """What a path is, from its name: gswarp's one table of file formats and who reads them.
 
-Every "what kind of file is this?" in gswarp is answered here, from the name alone (no file is
-opened, except that a Zarr location may be a folder holding Zarr metadata and that a ``.tif``
-is an image or a volume by its page count, which :func:`gswarp.run.warp.is_volume_path` reads):
+The readers, the writers and the runners ask this module what a name is, from the name alone
+(nothing is opened, except that a Zarr location may be a folder holding Zarr metadata; a
+``.tif`` is an image or a volume by its page count, which
+:func:`gswarp.io.volumes.is_volume_path` reads; a ``.mat`` transform is ITK's or FSL's by its
+content, which :func:`gswarp.io.transform_files.file_format` reads). The plan, which imports no
+``gswarp.io`` module, tells a ``like:`` NIfTI by its suffix itself.
 
 =============  =================================================  ===============================
 role           names                                              read and written by
@@ -24,6 +27,7 @@ import re
 from pathlib import Path
 
 __all__ = [
+    "AFFINE_FILE_SUFFIXES",
     "FIELD_SUFFIXES",
     "FORMAT_SUFFIXES",
     "IMAGE_SUFFIXES",
@@ -68,6 +72,10 @@ VOLUME_SUFFIXES = (".npy", ".nii", ".nii.gz")
 
 FIELD_SUFFIXES = (".npy", ".npz", ".nii", ".nii.gz", ".tif", ".tiff")
 """Names a spec's ``flow: {path: ...}`` may have."""
+
+AFFINE_FILE_SUFFIXES = (".tfm", ".txt", ".mat")
+"""Names an ITK affine transform is written under (text, or MATLAB's binary ``.mat``); a
+displacement field is written as NIfTI (:func:`is_nifti`)."""
 
 TRANSFORM_SUFFIXES = {".tfm": "itk", ".txt": "itk", ".lta": "lta", ".x5": "x5", ".1d": "afni"}
 """Transform files known by their name alone (``.mat`` is ITK's or FSL's by its content)."""

@@ -25,6 +25,7 @@ import numpy as np
 
 from gswarp.errors import InputError
 from gswarp.io.atomic import atomic_output
+from gswarp.io.formats import is_nifti
 from gswarp.io.transform_files import _LPS  # RAS <-> LPS
 
 __all__ = ["write_displacement_field", "write_itk_affine"]
@@ -69,7 +70,7 @@ def write_displacement_field(
     import nibabel
 
     path = Path(path)
-    if not path.name.lower().endswith((".nii", ".nii.gz")):
+    if not is_nifti(path):
         raise InputError(f"{path}: a displacement field is written as .nii or .nii.gz")
     lps = displacement_ras * np.array([-1.0, -1.0, 1.0])
     vectors = np.ascontiguousarray(lps.transpose(2, 1, 0, 3)[:, :, :, None, :])  # (X,Y,Z,1,3)

@@ -33,11 +33,34 @@ __all__ = [
     "VolumeFile",
     "VolumeMeta",
     "VolumeProbe",
+    "is_volume_path",
     "probe_volume",
     "read_volume",
     "volume_format",
     "write_volume",
 ]
+
+
+def is_volume_path(path: Path) -> bool:
+    """True for ``.npy``/``.nii``/``.nii.gz`` names and for TIFF files with several pages."""
+    path = Path(path)
+    if volume_format(path) is not None:
+        return True
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return False
+    try:
+        from PIL import Image
+
+        with reading(path), Image.open(path) as image:
+            return getattr(image, "n_frames", 1) > 1
+    except (OSError, ValueError, TypeError, _decompression_bomb()):
+        return False  # the image reader reports the problem (Pillow: TypeError on a cut TIFF)
+
+
+def _decompression_bomb() -> type[Exception]:
+    from PIL import Image
+
+    return Image.DecompressionBombError
 
 
 @dataclass(frozen=True)

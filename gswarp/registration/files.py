@@ -49,7 +49,7 @@ class Pair:
 
 def read_operand(path: Path) -> Operand:
     """Read an image or volume file as a single-channel float :class:`Image`."""
-    from gswarp.run.warp import is_volume_path
+    from gswarp.io.volumes import is_volume_path
 
     path = Path(path)
     if is_volume_path(path):
@@ -230,7 +230,9 @@ def check_transform_path(pair: Pair, path: Path) -> None:
             f"--transform-out {path}: ITK transforms are in world millimetres; register two "
             "NIfTI volumes for one"
         )
-    if not path.name.lower().endswith((".nii", ".nii.gz", ".tfm", ".txt", ".mat")):
+    from gswarp.io.formats import AFFINE_FILE_SUFFIXES, is_nifti
+
+    if not (is_nifti(path) or path.name.lower().endswith(AFFINE_FILE_SUFFIXES)):
         raise SpecError(
             f"--transform-out {path}: expected .tfm, .txt or .mat (an affine) or .nii/.nii.gz "
             "(a displacement field)"
@@ -241,10 +243,11 @@ def write_transform(result: Result, pair: Pair, path: Path, overwrite: bool) -> 
     """``--transform-out``: the result for ITK/ANTs (fixed RAS point -> moving point): an affine
     (.tfm/.txt/.mat) or a displacement field on the fixed grid (.nii/.nii.gz)."""
     from gswarp.errors import InputError
+    from gswarp.io.formats import is_nifti
     from gswarp.io.transform_export import write_itk_affine
 
     check_transform_path(pair, path)
-    if path.name.lower().endswith((".nii", ".nii.gz")):
+    if is_nifti(path):
         _write_world_field(result, pair, path, overwrite)
     elif result.flow is not None:
         raise InputError(

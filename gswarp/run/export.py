@@ -9,6 +9,7 @@ import numpy as np
 
 from gswarp.engine.tiles import MatrixStep, apply_chain, base_points
 from gswarp.errors import InputError
+from gswarp.io.formats import AFFINE_FILE_SUFFIXES
 from gswarp.io.transform_export import write_displacement_field, write_itk_affine
 from gswarp.io.volumes import probe_volume
 from gswarp.plan import resolve
@@ -17,7 +18,7 @@ from gswarp.spec import WarpSpec
 
 __all__ = ["AFFINE_SUFFIXES", "FIELD_SUFFIXES", "export_transform"]
 
-AFFINE_SUFFIXES = (".tfm", ".txt", ".mat")
+AFFINE_SUFFIXES = AFFINE_FILE_SUFFIXES
 FIELD_SUFFIXES = (".nii", ".nii.gz")
 
 

@@ -78,7 +78,8 @@ def _warp_one(
     cancelled: threading.Event,
     expect_size: tuple[int, ...] | None = None,
 ) -> Plan:
-    from gswarp.run.warp import is_volume_path, warp_file, warp_volume_file
+    from gswarp.io.volumes import is_volume_path
+    from gswarp.run.warp import warp_file, warp_volume_file
 
     if is_volume_path(source):
         return warp_volume_file(
@@ -124,8 +125,7 @@ def _outputs(job: Job, drawn: Draw) -> list[tuple[str | None, Path, Path, WarpSp
 
 def _size_of(path: Path) -> tuple[int, ...]:
     """Spatial size of an input without warping it (for a skipped image with paired targets)."""
-    from gswarp.io.volumes import read_volume
-    from gswarp.run.warp import is_volume_path
+    from gswarp.io.volumes import is_volume_path, read_volume
 
     if is_volume_path(path):
         return read_volume(path).voxels.shape[:3]
@@ -208,8 +208,7 @@ def _relative(path: Path, root: Path) -> Path:
 
 def dry_run_job(spec: WarpSpec, options: WriteOptions, draws: DrawOptions):
     """Check what ``warp_job`` would do (draw, read headers, resolve) without writing."""
-    from gswarp.io.volumes import read_volume
-    from gswarp.run.warp import is_volume_path
+    from gswarp.io.volumes import is_volume_path, read_volume
 
     def work(job: Job, cancelled: threading.Event) -> JobResult:
         result = JobResult()

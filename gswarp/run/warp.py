@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image
 
 from gswarp.engine import warp_affine
 from gswarp.engine.device import cupy_module
 from gswarp.engine.tiles import FieldStep, sample_chain
 from gswarp.errors import GswarpError, InputError, SpecError
-from gswarp.io.formats import VOLUME_SUFFIXES, image_format, volume_format
+from gswarp.io.formats import VOLUME_SUFFIXES, image_format
 from gswarp.io.images import (
     Encoding,
     ImageFile,
@@ -27,7 +26,6 @@ from gswarp.io.images import (
     read_image,
     write_image,
 )
-from gswarp.io.remarks import reading
 from gswarp.io.volumes import read_volume, write_volume
 from gswarp.plan import Plan, resolve, size_text
 from gswarp.run.sources import FILES
@@ -36,7 +34,6 @@ from gswarp.spec import WarpSpec
 __all__ = [
     "Notify",
     "convert_values",
-    "is_volume_path",
     "values_rule",
     "warp_file",
     "warp_pixels",
@@ -310,20 +307,6 @@ def _check_size(source: Path, size: tuple[int, ...], expected: tuple[int, ...] |
             f"{source}: is {found}, but the file it is paired with is {wanted}; paired files "
             "must have the same size"
         )
-
-
-def is_volume_path(path: Path) -> bool:
-    """True for ``.npy``/``.nii``/``.nii.gz`` names and for TIFF files with several pages."""
-    path = Path(path)
-    if volume_format(path) is not None:
-        return True
-    if path.suffix.lower() not in (".tif", ".tiff"):
-        return False
-    try:
-        with reading(path), Image.open(path) as image:
-            return getattr(image, "n_frames", 1) > 1
-    except (OSError, ValueError, TypeError, Image.DecompressionBombError):
-        return False  # the image reader reports the problem (Pillow: TypeError on a cut TIFF)
 
 
 def warp_volume_file(
