@@ -146,6 +146,22 @@ def command_spec(spec_path, transform_files, reference, interpolation, **overrid
     return load_spec_or_exit(None, spec=spec, **overrides)
 
 
+def options_spec(spec_path, args):
+    """:func:`command_spec` with a command's options (``args``: its parsed options, holding
+    ``transform_files``, ``reference``, ``interpolation`` and the sampling overrides)."""
+    return command_spec(
+        spec_path,
+        args.transform_files,
+        args.reference,
+        args.interpolation,
+        mode=args.mode,
+        padding=args.padding,
+        align_corners=args.align_corners,
+        fill=args.fill,
+        antialias=args.antialias,
+    )
+
+
 def split_arguments(spec_path, arguments, transform_files, reference, interpolation, missing):
     """(spec_path, arguments) with antsApplyTransforms' form: when ``-t/-r/-n`` make the spec,
     the first positional argument is an input, not a SPEC. Without either, the usage error

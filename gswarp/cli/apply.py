@@ -25,7 +25,7 @@ from types import SimpleNamespace
 
 import click
 
-from gswarp.cli.ants import command_spec, split_arguments, transform_options
+from gswarp.cli.ants import options_spec, split_arguments, transform_options
 from gswarp.cli.options import (
     EXIT_FILES_FAILED,
     EXIT_USAGE,
@@ -489,17 +489,7 @@ def _spec_and_inputs(args) -> tuple[WarpSpec, tuple[str, ...]]:
     )
     if args.output is None:
         raise click.UsageError("Missing option '-o' / '--output'.")
-    spec = command_spec(
-        spec_path,
-        args.transform_files,
-        args.reference,
-        args.interpolation,
-        mode=args.mode,
-        padding=args.padding,
-        align_corners=args.align_corners,
-        fill=args.fill,
-        antialias=args.antialias,
-    )
+    spec = options_spec(spec_path, args)
     try:
         check_fields(spec, FILES)
         spec.check_pair_names([name for name, _ in args.pairs])

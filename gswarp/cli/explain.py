@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import click
 import numpy as np
 
-from gswarp.cli.ants import command_spec, spec_text, split_arguments, transform_options
+from gswarp.cli.ants import options_spec, spec_text, split_arguments, transform_options
 from gswarp.cli.options import EXIT_FILES_FAILED, fail, sampling_options
 from gswarp.engine.tiles import FieldStep, MatrixStep
 from gswarp.errors import GswarpError
@@ -207,17 +207,7 @@ def _spec_and_input(spec_path, image, args):
     )
     if len(rest) != 1:
         raise click.UsageError(usage)
-    spec = command_spec(
-        spec_path,
-        args.transform_files,
-        args.reference,
-        args.interpolation,
-        mode=args.mode,
-        padding=args.padding,
-        align_corners=args.align_corners,
-        fill=args.fill,
-        antialias=args.antialias,
-    )
+    spec = options_spec(spec_path, args)
     if spec_path is None and not args.as_json:
         click.echo("the spec of -t/-r/-n (save it as a .yaml file):")
         click.echo(spec_text(args.transform_files, args.reference, args.interpolation))
