@@ -288,18 +288,17 @@ def test_workers_that_run_out_of_memory_fail_the_input_in_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("delay", [0.3, 1.2, 2.5])
-@pytest.mark.xfail(
-    strict=False,
-    reason="open defect found 2026-12-07 (issue 28's closing note): run alone (-n 0) a Ctrl-C at "
-    "1.2 s or 2.5 s sometimes ends the run with status -2 after its one-line report, or adds a "
-    "blank stderr line; it reproduces with that session's start-up change reverted",
-)
 def test_ctrl_c_to_the_process_group_ends_a_cluster_run_in_one_line(tmp_path, delay):
     """Ctrl-C in a terminal signals the whole process group: the worker processes took it too
     and died with tracebacks (restarted by their nannies), or distributed's atexit failed with
     ``AssertionError: Status.init`` when it came while the cluster started. Now the workers
     start with SIGINT blocked, a Ctrl-C while the cluster starts is held until it has started,
-    and at any point the run ends in one line with status 130; --skip-existing finishes it."""
+    and at any point the run ends in one line with status 130; --skip-existing finishes it.
+    Three more ways it did not, each found here: status -2 after the report (CPython's record
+    of an interrupt that left an ``exec()``, cleared by ``signals.settle``), "Exception ignored"
+    tracebacks (an interrupt in distributed's GC callback: ``signals.install``'s unraisable
+    hook), and a second "interrupted" line after a blank one (a Ctrl-C while the cluster
+    closed: ``signals.closing`` drops it, the run being over)."""
     import os
     import signal
     import subprocess
@@ -316,8 +315,9 @@ def test_ctrl_c_to_the_process_group_ends_a_cluster_run_in_one_line(tmp_path, de
         os.killpg(process.pid, signal.SIGINT)  # the group: gswarp and its workers
     stdout, stderr = process.communicate(timeout=120)
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
-    if process.returncode == 0:
-        pytest.skip(f"the run finished within {delay} s, before the signal")
+    if process.returncode == 0:  # finished first, or the signal came as the cluster closed
+        assert stderr == "" and is_complete(str(tmp_path / "o.zarr")), stderr
+        return
     assert process.returncode == 130, stderr
     lines = stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("gswarp: error: interrupted"), stderr

@@ -149,3 +149,47 @@ def test_temporary_files_of_a_killed_run_are_cleaned_by_the_next(tmp_path):
     assert result.exit_code == 0, result.output
     assert not leftover.exists()
     assert running.exists() and elsewhere.exists() and all(p.exists() for p in users)
+
+
+_INTERRUPT_IN_EXEC = """
+import sys
+from gswarp.cli import signals
+
+signals.install()
+try:
+    exec("raise KeyboardInterrupt")  # where dataclasses build methods: exec() of a string
+except KeyboardInterrupt:
+    pass  # the run handles it and reports
+if sys.argv[1] == "settle":
+    signals.settle()
+sys.exit(130)
+"""
+
+
+def test_an_interrupt_caught_after_an_exec_still_exits_with_the_chosen_status(tmp_path):
+    """CPython records an unhandled interrupt when a KeyboardInterrupt leaves an ``exec()`` of
+    a string, even one caught later, and a ``python -m`` process then kills itself with SIGINT
+    at exit (status -2, after gswarp's report: a Ctrl-C landing in an import's dataclass).
+    ``signals.settle()``, which ``gswarp``'s ``main`` calls before exiting, keeps the status."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "interrupted_exec.py").write_text(_INTERRUPT_IN_EXEC)
+
+    def run(mode: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "interrupted_exec", mode],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        )
+
+    plain = run("plain")
+    if plain.returncode != -2:
+        pytest.skip(f"this Python keeps the chosen status itself ({plain.returncode})")
+    settled = run("settle")
+    assert settled.returncode == 130, settled.stderr
+    assert settled.stderr == ""

@@ -566,7 +566,10 @@ def _apply_files(spec, inputs, destination, args, options, threads, show, seed) 
             _run(jobs, work, threads, report, args.dry_run, inputs, scheduler, log)
         finally:
             if scheduler is not None:
-                scheduler.close()
+                from gswarp.cli.signals import closing
+
+                with closing():
+                    scheduler.close()
 
 
 def _file_cluster(cluster: str | None, backend: str, verbose: int):

@@ -160,15 +160,19 @@ def main() -> None:
         sys.meta_path.insert(0, _HideScipyLinalgFromNumba())
     try:
         status = cli(standalone_mode=False)  # ctx.exit(N) comes back as N here
+        status = status if isinstance(status, int) else 0
     except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
+        status = done.exit_code
     except click.ClickException as error:
         error.show()
-        sys.exit(error.exit_code)
+        status = error.exit_code
     except (click.Abort, KeyboardInterrupt) as caught:  # Abort: click's form of an interrupt
         interrupt = caught
         if isinstance(caught, click.Abort):
             interrupt = caught.__cause__ or caught.__context__ or KeyboardInterrupt()
-        click.echo(f"gswarp: {signals.interruption(interrupt)}", err=True)
-        sys.exit(signals.exit_status(interrupt))
-    sys.exit(status if isinstance(status, int) else 0)
+        click.echo(f"gswarp: error: {signals.interruption(interrupt)}", err=True)
+        status = signals.exit_status(interrupt)
+    except SystemExit as leaving:  # a command's sys.exit(N): its report is out
+        status = leaving.code
+    signals.settle()  # a signal from here on cannot change the status (nor kill with -2)
+    sys.exit(status)

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
 __all__ = [
     "Terminated",
     "check",
+    "closing",
     "deferring",
     "exit_status",
     "install",
     "interruption",
+    "settle",
     "taken",
 ]
 
@@ -32,6 +35,7 @@ class Terminated(KeyboardInterrupt):
 _depth = 0  # deferring() blocks entered
 _held: int | None = None  # a signal that arrived inside one
 _raised: int | None = None  # a signal raised as an exception that no handler has taken yet
+_closing = False  # inside closing() or settled: the run has its outcome, a signal is dropped
 
 
 def _raise_for(signum: int) -> None:
@@ -60,6 +64,8 @@ def check() -> None:
 
 def _handle(signum: int, frame) -> None:
     global _held
+    if _closing:
+        return
     if _depth:
         if _held is None:
             _held = signum
@@ -83,15 +89,64 @@ def deferring() -> Iterator[None]:
         check()
 
 
+@contextlib.contextmanager
+def closing() -> Iterator[None]:
+    """Closing what a run opened (a Dask cluster) once the run has its outcome (reported, or
+    complete): a signal here is dropped. Raised, it was a second report after the first, or
+    left the cluster half closed for distributed to close again at exit (10 s later, with a
+    stray blank line); the close itself is bounded (:data:`gswarp.run.cluster.CLOSE_TIMEOUT`)."""
+    global _closing
+    _closing = True
+    try:
+        yield
+    finally:
+        _closing = False
+
+
+def settle() -> None:
+    """The exit status is decided: ignore SIGINT, SIGTERM and SIGHUP from here on, and clear
+    CPython's record of an unhandled interrupt.
+
+    CPython (3.11) sets that record whenever a ``KeyboardInterrupt`` leaves an ``exec()`` of a
+    string -- dataclasses and pydantic build their methods so, during the imports a run makes
+    -- even when the program catches it later, and a ``python -m`` process whose record is set
+    kills itself with SIGINT at exit: status -2 after gswarp had reported the interrupt and
+    chosen 130. Each ``exec()`` of a string clears the record as it starts, so one more clears
+    it. A signal whose handler is pending runs it here with :data:`_closing` set: dropped."""
+    global _closing
+    _closing = True
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, signal.SIG_IGN)
+    exec("pass")  # clears _Py_UnhandledKeyboardInterrupt (see above)
+
+
+def _quiet_unraisable(unraisable) -> None:
+    """A signal raised where Python cannot raise it (a garbage-collector callback, a
+    ``__del__``) was printed by ``sys.unraisablehook`` as "Exception ignored in ..." with a
+    traceback; :func:`check` raises it again where the run handles it, so it is not printed."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and _raised is not None:
+        return
+    _previous_unraisablehook(unraisable)
+
+
+_previous_unraisablehook = sys.unraisablehook
+
+
 def install() -> None:
     """Handle SIGINT, SIGTERM and SIGHUP (the command line only; a library leaves its host's
-    handlers alone)."""
+    handlers alone), and keep interrupts raised in garbage-collector callbacks off stderr."""
+    global _previous_unraisablehook
     if threading.current_thread() is not threading.main_thread():
         return
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         number = getattr(signal, name, None)
         if number is not None:
             signal.signal(number, _handle)
+    if sys.unraisablehook is not _quiet_unraisable:
+        _previous_unraisablehook = sys.unraisablehook
+        sys.unraisablehook = _quiet_unraisable
 
 
 def exit_status(interrupt: BaseException) -> int:

@@ -99,7 +99,10 @@ def run_zarr_apply(spec, inputs: tuple[str, ...], output: str, options: ZarrOpti
         )
         return exit_status(interrupt)
     finally:
-        scheduler.close()
+        from gswarp.cli.signals import closing
+
+        with closing():
+            scheduler.close()
     if failed:
         if not options.quiet:
             click.echo(f"gswarp: {failed} failed, {written} written", err=True)
