@@ -207,8 +207,8 @@ def _specific() -> list[tuple[str, str, str, bytes]]:
         (
             ".tfm",
             "transform",
-            "euler-unsupported",
-            _tfm("Euler3DTransform_double_3_3", "0.1 0.2 0.3 1 2 3", "0 0 0 0"),
+            "kernel-unsupported",
+            _tfm("ThinPlateSplineKernelTransform_double_3_3", "0.1 0.2 0.3 1 2 3", "0 0 0"),
         ),
         (".tfm", "transform", "no-transform-line", b"#Insight Transform File V1.0\n"),
         (".mat", "transform", "fsl-three-rows", b"1 0 0 0\n0 1 0 0\n0 0 1 0\n"),

@@ -30,6 +30,12 @@ import numpy as np
 from gswarp.errors import BackendError, InputError, first_line
 from gswarp.io.formats import is_composite_transform, is_nifti, transform_format
 from gswarp.io.gzipped import GZIP_ERRORS
+from gswarp.io.itk_transforms import (
+    UnsupportedTransformError,
+    itk_matrix,
+    matlab_transform,
+    split_class_name,
+)
 from gswarp.transforms import DisplacementField
 
 __all__ = [
@@ -160,97 +166,92 @@ def _read_linear(path: str, label: str, **options) -> np.ndarray:
     return checked_matrix(path, np.asarray(loaded.matrix, dtype=np.float64))
 
 
-_ITK_AFFINE_CLASSES = ("AffineTransform_", "MatrixOffsetTransformBase_")
 _LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # LPS <-> RAS (its own inverse)
 
 
-def _itk_text_affine(path: Path) -> np.ndarray | None:
-    """The RAS matrix of an ITK text file holding one affine (or translation) transform, read in
-    float64; None for anything else (binary, other classes: nitransforms reads those).
+def _itk_matrix_file(path: Path) -> np.ndarray | None:
+    """The RAS matrix of an ITK transform file of linear transforms -- text (``.tfm``,
+    ``.txt``) or MATLAB's binary ``.mat`` -- read in float64 by ITK's definitions of each class
+    (:mod:`gswarp.io.itk_transforms`), a composite's transforms multiplied; None for a text
+    ``.mat`` (FSL's, read with the images' headers).
 
-    nitransforms 25.1 parses ITK text parameters as float32, which moves points by ~1e-6 mm
-    (measured 5.9e-7 on a rotation with a centre 20 mm away); ITK writes them with 17 digits.
-    An ITK transform maps a fixed LPS point ``p`` to ``M (p - c) + c + t`` (``Parameters``:
-    ``M`` row by row, then ``t``; ``FixedParameters``: the centre ``c``)."""
-    text_name = path.name.lower().endswith((".tfm", ".txt"))
+    nitransforms 25.1 parsed ITK text parameters as float32, which moved points by ~1e-6 mm
+    (measured 5.9e-7 on a rotation with a centre 20 mm away), and read no class but the affine
+    and translation ones; ITK writes 17 digits, and every class is read here."""
+    data = path.read_bytes()
     try:
-        text = path.read_text(encoding="ascii")
+        text = data.decode("ascii")
     except UnicodeDecodeError:
-        if text_name:
-            raise InputError(f"{path}: not an ITK text transform file (binary content)") from None
-        return None  # ITK's binary .mat: nitransforms reads it
-    if not text.startswith("#Insight Transform File"):
-        if text_name:
-            raise InputError(
-                f"{path}: not an ITK text transform file "
-                + ("(it is empty)" if not text.strip() else "(no '#Insight Transform File' line)")
-            )
-        return None
-    fields: dict[str, list[str]] = {}
+        text = None
+    if text is None or "\0" in text:
+        if path.name.lower().endswith((".tfm", ".txt")):
+            raise InputError(f"{path}: not an ITK text transform file (binary content)")
+        try:
+            entries = [matlab_transform(data)]
+        except ValueError as error:
+            raise InputError(f"{path}: not an ITK .mat transform file ({error})") from None
+    elif text.startswith("#Insight Transform File"):
+        entries = _itk_text_entries(path, text)
+    elif path.name.lower().endswith((".tfm", ".txt")):
+        raise InputError(
+            f"{path}: not an ITK text transform file "
+            + ("(it is empty)" if not text.strip() else "(no '#Insight Transform File' line)")
+        )
+    else:
+        return None  # a text .mat: FSL's
+    pull = np.eye(4)
+    with np.errstate(all="ignore"):  # non-finite parameters: checked_matrix names them
+        for name, parameters, fixed in entries:  # a composite maps p to T1(T2(...Tn(p)))
+            pull = pull @ _itk_linear(str(path), name, parameters, fixed)
+    return checked_matrix(str(path), pull)
+
+
+def _itk_text_entries(path: Path, text: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(class, parameters, fixed parameters) of each transform of an ITK text file, in the file's
+    order (a ``CompositeTransform`` line, which holds none, left out)."""
+    entries: list[list] = []
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key in ("Transform", "Parameters", "FixedParameters"):
-            fields.setdefault(key, []).append(value.strip())
-    _check_itk_fields(path, fields)
-    classes = fields["Transform"]
-    if len(classes) != 1:
-        return None  # a composite: nitransforms decides
-    name = classes[0]
-    if name.endswith("_2_2"):
-        raise InputError(
-            f"{path}: a 2-D transform ({name}); transform files apply to 3-D volumes here"
-        )
-    parameters = np.array(fields["Parameters"][0].split(), dtype=np.float64)
-    fixed = np.array((fields.get("FixedParameters") or [""])[0].split(), dtype=np.float64)
-    linear = _itk_linear(name, parameters, fixed)
-    if linear is None:  # never read another class's parameters as an affine's
-        raise InputError(
-            f"{path}: holds a {name} with {parameters.size} parameters, which gswarp does not "
-            "read as one (affine and translation transforms)"
-        )
-    return checked_matrix(str(path), linear)
-
-
-def _check_itk_fields(path: Path, fields: dict[str, list[str]]) -> None:
-    """Each transform of an ITK text file has its class and numeric parameters (a file cut
-    short, or edited by hand, is named here rather than deep in a parser)."""
-    classes = fields.get("Transform", [])
-    if not classes:
-        raise InputError(f"{path}: no 'Transform:' line (an ITK transform file cut short?)")
-    for key in ("Parameters", "FixedParameters"):
-        if key == "Parameters" and len(fields.get(key, [])) != len(classes):
-            raise InputError(
-                f"{path}: {len(classes)} transform(s) but {len(fields.get(key, []))} "
-                "'Parameters:' line(s) (an ITK transform file cut short?)"
-            )
-        for values in fields.get(key, []):
+        value = value.strip()
+        if key == "Transform":
+            if not value.startswith("CompositeTransform_"):
+                entries.append([value, None, None])
+        elif key in ("Parameters", "FixedParameters") and entries:
+            slot = 1 if key == "Parameters" else 2
             try:
-                np.array(values.split(), dtype=np.float64)
+                entries[-1][slot] = np.array(value.split(), dtype=np.float64)
             except ValueError:
-                shown = values if len(values) < 40 else values[:37] + "..."
+                shown = value if len(value) < 40 else value[:37] + "..."
                 raise InputError(f"{path}: its {key} are not numbers: {shown!r}") from None
+    if not entries:
+        raise InputError(f"{path}: no 'Transform:' line (an ITK transform file cut short?)")
+    for name, parameters, _ in entries:
+        if parameters is None:
+            raise InputError(
+                f"{path}: its {name} has no 'Parameters:' line (an ITK transform file cut short?)"
+            )
+    return [(n, p, f if f is not None else np.zeros(0)) for n, p, f in entries]
 
 
-def _itk_linear(name: str, parameters: np.ndarray, fixed: np.ndarray) -> np.ndarray | None:
-    """The RAS matrix of an ITK affine or translation transform from its class name and
-    parameters; None for other classes. Non-finite or huge parameters give a non-finite matrix,
-    without NumPy's warnings: :func:`checked_matrix` refuses it by name."""
-    lps = np.eye(4)
-    with np.errstate(all="ignore"):
-        if name.startswith(_ITK_AFFINE_CLASSES) and name.endswith("_3_3") and parameters.size == 12:
-            linear = parameters[:9].reshape(3, 3)
-            center = fixed if fixed.size == 3 else np.zeros(3)
-            lps[:3, :3] = linear
-            lps[:3, 3] = parameters[9:] + center - linear @ center
-        elif (
-            name.startswith("TranslationTransform_")
-            and name.endswith("_3_3")
-            and parameters.size == 3
-        ):
-            lps[:3, 3] = parameters
-        else:
-            return None
-        return _LPS @ lps @ _LPS
+def _itk_linear(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """The RAS 4x4 of one 3-D linear ITK transform (LPS in the file). Non-finite or huge
+    parameters give a non-finite matrix, without NumPy's warnings: :func:`checked_matrix`
+    refuses it by name."""
+    try:
+        _, k = split_class_name(name)
+    except UnsupportedTransformError as error:
+        raise InputError(f"{path}: {error}") from None
+    if k != 3:
+        raise InputError(
+            f"{path}: a {k}-D transform ({name}); transform files apply to 3-D volumes here"
+        )
+    try:
+        lps = itk_matrix(name, parameters, fixed)
+    except UnsupportedTransformError as error:
+        raise InputError(
+            f"{path}: {error} (linear classes, displacement fields in .nii/.h5)"
+        ) from None
+    return _LPS @ lps @ _LPS
 
 
 def load_composite(path: Path, invert: bool = False) -> tuple:
@@ -308,11 +309,6 @@ def _load_composite(path: str, mtime: int, size: int) -> tuple:
 
 
 def _component(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray):
-    if name.endswith("_2_2") or name.endswith("_2"):
-        raise InputError(f"{path}: a 2-D transform ({name}); transform files apply to volumes")
-    linear = _itk_linear(name, parameters, fixed)
-    if linear is not None:
-        return checked_matrix(path, linear)
     if name.startswith("DisplacementFieldTransform_") and fixed.size == 18:
         shape = tuple(int(np.rint(v)) for v in fixed[:3])  # (X, Y, Z)
         if parameters.size != 3 * int(np.prod(shape)):
@@ -324,10 +320,7 @@ def _component(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray):
         values = parameters.reshape(shape[2], shape[1], shape[0], 3) * np.array([-1.0, -1.0, 1.0])
         values.setflags(write=False)
         return DisplacementField(values, _LPS @ grid)  # ITK's grid is LPS: voxel -> RAS
-    raise InputError(
-        f"{path}: holds a {name}, which gswarp does not read (affine, translation and "
-        "displacement field transforms)"
-    )
+    return checked_matrix(path, _itk_linear(path, name, parameters, fixed))
 
 
 def load_displacement_field(path: Path, invert: bool = False) -> DisplacementField:
@@ -403,7 +396,7 @@ def _load(path: str, mtime: int, size: int, kind: str) -> np.ndarray:
             "grids: give the reference image (output: {like: REF}, or -r REF)"
         )
     if kind == "itk":
-        exact = _itk_text_affine(Path(path))
+        exact = _itk_matrix_file(Path(path))
         if exact is not None:
             return exact
     label = {"itk": "an ITK", "afni": "an AFNI", "lta": "a FreeSurfer LTA", "x5": "an X5"}
