@@ -742,3 +742,68 @@ def test_every_linear_itk_class_applies_as_simpleitk_resamples(tmp_path, moving,
         assert inside.sum() > 0.5 * inside.size, name
         error = np.abs(got - expected)[inside].max() / _data_range(moving)
         assert error <= 1e-5, (name, error)
+
+
+def _far_outside(moving, pull):
+    """Output voxels whose source point lies over a voxel outside the input (no neighbour
+    inside: the fill alone)."""
+    image = nibabel.load(moving)
+    affine, shape = image.affine, np.array(image.shape)
+    sampling = np.linalg.inv(affine) @ pull @ affine
+    ijk = np.indices(image.shape).reshape(3, -1).astype(np.float64)
+    source = sampling[:3, :3] @ ijk + sampling[:3, 3:]
+    far = np.any((source < -1) | (source > shape[:, None]), axis=0)
+    return far.reshape(image.shape)
+
+
+def test_antsapplytransforms_flags(tmp_path, moving, monkeypatch):
+    """Issue 30: -i, -f, -u, --float, -t identity, -o [OUT,0|1], -d and -e as
+    antsApplyTransforms takes them (each an exit-2 line where gswarp does not do it)."""
+    monkeypatch.chdir(tmp_path)
+    sitk.WriteTransform(ROTATION, "a.tfm")
+    runner = CliRunner()
+
+    def run(*arguments):
+        return runner.invoke(cli, ["apply", *arguments])
+
+    base = ["-r", "moving.nii", "-t", "a.tfm"]
+    assert run(*base, "moving.nii", "-o", "plain.nii").exit_code == 0
+    assert run(*base, "-i", "moving.nii", "-o", "[by_i.nii,0]").exit_code == 0
+    assert Path("by_i.nii").read_bytes() == Path("plain.nii").read_bytes()
+    # -o [OUT,1]: the composition as a displacement field, as gswarp export writes it
+    assert run(*base, "-i", "moving.nii", "-o", "[field.nii.gz,1]").exit_code == 0
+    exported = runner.invoke(cli, ["export", *base, "moving.nii", "-o", "exported.nii.gz"])
+    assert exported.exit_code == 0, exported.output
+    field, same = (nibabel.load(p) for p in ("field.nii.gz", "exported.nii.gz"))
+    np.testing.assert_array_equal(np.asanyarray(field.dataobj), np.asanyarray(same.dataobj))
+    bad = run(*base, "moving.nii", "-o", "[x.nii,2]")
+    assert bad.exit_code == 2 and "expected OUT, [OUT,0] or [OUT,1]" in bad.output
+    assert not Path("[x.nii,2]").exists() and not Path("x.nii").exists()
+    # -u, --float: the output's type; -f: the fill
+    int16 = run(*base, "moving.nii", "-o", "short.nii", "-u", "short")
+    assert int16.exit_code == 0, int16.output
+    assert nibabel.load("short.nii").get_data_dtype() == np.int16
+    assert run(*base, "moving.nii", "-o", "f.nii", "--float").exit_code == 0
+    assert nibabel.load("f.nii").get_data_dtype() == np.float32
+    assert run(*base, "moving.nii", "-o", "d.nii", "-u", "double").exit_code == 0
+    assert nibabel.load("d.nii").get_data_dtype() == np.float64
+    assert run(*base, "moving.nii", "-o", "filled.nii", "-f", "-7").exit_code == 0
+    outside = _far_outside(moving, load_affine("a.tfm"))
+    filled = np.asanyarray(nibabel.load("filled.nii").dataobj)
+    assert outside.any() and np.all(filled[outside] == -7)
+    # -t identity: no transform
+    identity = run("-r", "moving.nii", "-t", "identity", "moving.nii", "-o", "same.nii")
+    assert identity.exit_code == 0, identity.output
+    np.testing.assert_array_equal(
+        np.asanyarray(nibabel.load("same.nii").dataobj), np.asanyarray(nibabel.load(moving).dataobj)
+    )
+    for arguments, words in (
+        (["-d", "2"], "-d 2: transform files apply to 3-D volumes"),
+        (["-e", "3"], "-e 3: time-series images are not read yet"),
+        (["--float", "-u", "short"], "--float and -u short disagree"),
+        (["-f", "1", "--fill", "2"], "-f and --fill both give the fill"),
+    ):
+        result = run(*base, "moving.nii", "-o", "never.nii", *arguments)
+        assert result.exit_code == 2, (arguments, result.output)
+        assert words in result.output and "Traceback" not in result.output
+        assert not Path("never.nii").exists()

@@ -22,12 +22,29 @@ import click
 
 __all__ = [
     "INTERPOLATIONS",
+    "OUTPUT_TYPES",
     "command_spec",
+    "options_spec",
+    "parse_output_argument",
     "parse_transform_argument",
     "spec_text",
     "split_arguments",
     "transform_options",
 ]
+
+# antsApplyTransforms' -u names -> gswarp's output dtype (default: the input's, where ANTs
+# writes double; -u double or --float asks for ANTs' floating output)
+OUTPUT_TYPES = {
+    "char": "int8",
+    "uchar": "uint8",
+    "short": "int16",
+    "ushort": "uint16",
+    "int": "int32",
+    "uint": "uint32",
+    "float": "float32",
+    "double": "float64",
+    "default": None,
+}
 
 # antsApplyTransforms' -n names (and gswarp's own) -> gswarp's mode
 INTERPOLATIONS = {
@@ -53,6 +70,19 @@ def parse_transform_argument(value: str) -> tuple[str, bool]:
     return text, False
 
 
+def parse_output_argument(value: str) -> tuple[str, bool]:
+    """``-o OUT``, ``-o [OUT,0]`` (the same) or ``-o [OUT,1]`` (antsApplyTransforms: write the
+    transforms' composition as a displacement field instead of the warped image) ->
+    (OUT, as_field). A bracket that is neither is a usage error, never a folder's name."""
+    text = value.strip()
+    if not text.startswith("["):
+        return value, False
+    name, _, flag = text[1:].removesuffix("]").rpartition(",")
+    if not text.endswith("]") or not name.strip() or flag.strip() not in ("0", "1"):
+        raise click.UsageError(f"-o {value}: expected OUT, [OUT,0] or [OUT,1] (a field)")
+    return name.strip(), flag.strip() == "1"
+
+
 def interpolation_mode(value: str) -> str:
     """gswarp's mode for an ``-n`` name (ANTs' or gswarp's, any case)."""
     key = value.strip().lower()
@@ -67,6 +97,7 @@ def spec_text(transforms: Sequence[str], reference: str | None, interpolation: s
     spec's image order), ``-r`` and ``-n``; paths absolute, so the spec works from any
     folder."""
     lines = ["version: 1", "space: world"]
+    transforms = [t for t in transforms if not _is_identity(t)]
     if transforms:
         lines.append("transform:  # the image's order: the reverse of -t's")
         for argument in reversed(transforms):
@@ -82,6 +113,11 @@ def spec_text(transforms: Sequence[str], reference: str | None, interpolation: s
     return "\n".join(lines) + "\n"
 
 
+def _is_identity(argument: str) -> bool:
+    """``-t identity`` (antsApplyTransforms' name for no transform), unless a file is named so."""
+    return argument.strip().lower() == "identity" and not Path(argument).exists()
+
+
 def _flow(entry: dict) -> str:
     """A one-line YAML mapping (JSON strings are valid YAML scalars)."""
     parts = [f"{key}: {json.dumps(value)}" for key, value in entry.items()]
@@ -95,39 +131,88 @@ def _once(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -
     return values[0] if values else None
 
 
+_ANTS_OPTIONS = [
+    click.option(
+        "-t",
+        "--transform",
+        "transform_files",
+        multiple=True,
+        metavar="FILE|[FILE,1]",
+        help="A registration tool's transform file (ITK/ANTs .mat/.tfm/.txt/.h5, a .nii.gz "
+        "displacement field, AFNI, LTA, X5), repeatable in antsApplyTransforms' order (the "
+        "first acts first on the output points); [FILE,1]: its inverse; identity: none. "
+        "Without SPEC, -t/-r/-n make the spec.",
+    ),
+    click.option(
+        "-r",
+        "--reference",
+        metavar="IMAGE",
+        multiple=True,
+        callback=_once,
+        help="The output grid: a reference volume's (as output: {like: IMAGE}).",
+    ),
+    click.option(
+        "-n",
+        "--interpolation",
+        metavar="NAME",
+        multiple=True,
+        callback=_once,
+        help="antsApplyTransforms' names: Linear, NearestNeighbor, GenericLabel (= nearest), "
+        "BSpline (= bicubic: Keys' cubic, not a B-spline); or gswarp's mode names.",
+    ),
+    click.option(
+        "-i",
+        "--input",
+        "input_image",
+        metavar="INPUT",
+        multiple=True,
+        callback=_once,
+        help="The input image (antsApplyTransforms' -i; the same as INPUT).",
+    ),
+    click.option(
+        "-d",
+        "--dimensionality",
+        type=click.Choice(["2", "3"]),
+        help="antsApplyTransforms' -d: 3 (transform files apply to volumes).",
+    ),
+    click.option(
+        "-e",
+        "--input-image-type",
+        "image_type",
+        type=click.Choice(["0", "1", "2", "3"]),
+        help="antsApplyTransforms' -e: 0 (scalar images; the others are not read yet).",
+    ),
+    click.option(
+        "-f",
+        "--default-value",
+        "default_value",
+        type=float,
+        help="The value outside the input (antsApplyTransforms' -f; as --fill).",
+    ),
+    click.option(
+        "-u",
+        "--output-data-type",
+        "output_type",
+        type=click.Choice(sorted(OUTPUT_TYPES)),
+        help="The output's type (char uchar short ushort int uint float double; default: "
+        "the input's, where antsApplyTransforms writes double).",
+    ),
+    click.option(
+        "--float",
+        "float_output",
+        is_flag=True,
+        help="A float32 output (antsApplyTransforms computes in float then; gswarp computes "
+        "as it always does and writes float32).",
+    ),
+]
+"""antsApplyTransforms' options, in the order ``--help`` lists them."""
+
+
 def transform_options(command: Callable) -> Callable:
-    """``-t/--transform`` (repeatable), ``-r/--reference``, ``-n/--interpolation``."""
-    decorators = [
-        click.option(
-            "-t",
-            "--transform",
-            "transform_files",
-            multiple=True,
-            metavar="FILE|[FILE,1]",
-            help="A registration tool's transform file (ITK/ANTs .mat/.tfm/.txt/.nii.gz "
-            "displacement field, AFNI, LTA, X5), repeatable in antsApplyTransforms' order (the "
-            "first acts first on the output points); [FILE,1]: its inverse. Without SPEC, "
-            "-t/-r/-n make the spec.",
-        ),
-        click.option(
-            "-r",
-            "--reference",
-            metavar="IMAGE",
-            multiple=True,
-            callback=_once,
-            help="The output grid: a reference volume's (as output: {like: IMAGE}).",
-        ),
-        click.option(
-            "-n",
-            "--interpolation",
-            metavar="NAME",
-            multiple=True,
-            callback=_once,
-            help="antsApplyTransforms' names: Linear, NearestNeighbor, GenericLabel (= nearest), "
-            "BSpline (= bicubic: Keys' cubic, not a B-spline); or gswarp's mode names.",
-        ),
-    ]
-    return functools.reduce(lambda f, d: d(f), reversed(decorators), command)
+    """antsApplyTransforms' options: ``-t/--transform`` (repeatable), ``-r/--reference``,
+    ``-n/--interpolation``, ``-i/--input``, ``-d``, ``-e``, ``-f/--default-value``,
+    ``-u/--output-data-type`` and ``--float``."""
+    return functools.reduce(lambda f, d: d(f), reversed(_ANTS_OPTIONS), command)
 
 
 def command_spec(spec_path, transform_files, reference, interpolation, **overrides):
@@ -147,26 +232,50 @@ def command_spec(spec_path, transform_files, reference, interpolation, **overrid
 
 
 def options_spec(spec_path, args):
-    """:func:`command_spec` with a command's options (``args``: its parsed options, holding
-    ``transform_files``, ``reference``, ``interpolation`` and the sampling overrides)."""
-    return command_spec(
+    """:func:`command_spec` with a command's options (``args``: its parsed options: the
+    transform options, and the sampling overrides where the command has them); ``-f`` is the
+    fill, ``-u``/``--float`` the output's dtype."""
+    fill = getattr(args, "fill", None)
+    if args.default_value is not None:
+        if fill:
+            raise click.UsageError("-f and --fill both give the fill: give one")
+        fill = (args.default_value,)
+    spec = command_spec(
         spec_path,
         args.transform_files,
         args.reference,
         args.interpolation,
-        mode=args.mode,
-        padding=args.padding,
-        align_corners=args.align_corners,
-        fill=args.fill,
-        antialias=args.antialias,
+        mode=getattr(args, "mode", None),
+        padding=getattr(args, "padding", None),
+        align_corners=getattr(args, "align_corners", None),
+        fill=fill,
+        antialias=getattr(args, "antialias", None),
     )
+    dtype = OUTPUT_TYPES[args.output_type] if args.output_type else None
+    if args.float_output:
+        if dtype not in (None, "float32"):
+            raise click.UsageError(f"--float and -u {args.output_type} disagree: give one")
+        dtype = "float32"
+    if dtype is None:
+        return spec
+    from dataclasses import replace
+
+    return replace(spec, output=replace(spec.output, dtype=dtype))
 
 
-def split_arguments(spec_path, arguments, transform_files, reference, interpolation, missing):
+def split_arguments(spec_path, arguments, args, missing):
     """(spec_path, arguments) with antsApplyTransforms' form: when ``-t/-r/-n`` make the spec,
-    the first positional argument is an input, not a SPEC. Without either, the usage error
-    ``missing``."""
-    if not (transform_files or reference or interpolation):
+    the first positional argument is an input, not a SPEC; ``-i INPUT`` is one more input.
+    Without SPEC or ``-t/-r/-n``, the usage error ``missing``. ``-d 2`` and ``-e`` other than
+    0 are refused here (transform files apply to scalar volumes)."""
+    if args.dimensionality == "2":
+        raise click.UsageError("-d 2: transform files apply to 3-D volumes here (give -d 3)")
+    if args.image_type not in (None, "0"):
+        kind = {"1": "vector", "2": "tensor", "3": "time-series"}[args.image_type]
+        raise click.UsageError(f"-e {args.image_type}: {kind} images are not read yet (-e 0)")
+    if args.input_image:
+        arguments = (*arguments, args.input_image)
+    if not (args.transform_files or args.reference or args.interpolation):
         if spec_path is None:
             raise click.UsageError(missing)
         return spec_path, arguments

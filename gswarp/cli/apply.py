@@ -25,7 +25,12 @@ from types import SimpleNamespace
 
 import click
 
-from gswarp.cli.ants import options_spec, split_arguments, transform_options
+from gswarp.cli.ants import (
+    options_spec,
+    parse_output_argument,
+    split_arguments,
+    transform_options,
+)
 from gswarp.cli.options import (
     EXIT_FILES_FAILED,
     EXIT_USAGE,
@@ -410,6 +415,9 @@ def apply(spec_path, inputs, **given) -> None:
         _replay(args, options, threads, show)
         return
     spec, inputs = _spec_and_inputs(args)
+    args.output, as_field = parse_output_argument(args.output)
+    if as_field:  # -o [OUT,1]: the transforms' composition, as antsApplyTransforms writes it
+        sys.exit(_write_composite_field(spec, inputs, args))
     into_zarr = writes_zarr_from_files(inputs, args.output)
     destination = None
     if not into_zarr:
@@ -426,6 +434,22 @@ def apply(spec_path, inputs, **given) -> None:
             )
         sys.exit(_stream_image(spec, destination, options, seed))
     _apply_files(spec, inputs, destination, args, options, threads, show, seed)
+
+
+def _write_composite_field(spec: WarpSpec, inputs: tuple[str, ...], args) -> int:
+    """``-o [OUT,1]``: the map the spec gives INPUT's grid, written to OUT as an ITK
+    displacement field (what ``gswarp export`` writes)."""
+    from gswarp.run.export import export_transform
+
+    if len(inputs) != 1 or inputs[0] == "-":
+        raise click.UsageError("-o [OUT,1] writes one field: give one INPUT volume")
+    try:
+        export_transform(spec, Path(inputs[0]), Path(args.output), args.overwrite)
+    except GswarpError as error:
+        echo_error(str(error))
+        return EXIT_FILES_FAILED
+    click.echo(args.output)
+    return 0
 
 
 def _settings(args) -> tuple[WriteOptions, int, bool]:
@@ -480,12 +504,7 @@ def _spec_and_inputs(args) -> tuple[WarpSpec, tuple[str, ...]]:
     """The spec (SPEC with the sampling options, or the -t/-r transforms) and the INPUTs, its
     files checked (a bad flow field or transform file is one usage error)."""
     spec_path, inputs = split_arguments(
-        args.spec_path,
-        args.inputs,
-        args.transform_files,
-        args.reference,
-        args.interpolation,
-        "missing SPEC (or give --replay LOG, or -t/-r)",
+        args.spec_path, args.inputs, args, "missing SPEC (or give --replay LOG, or -t/-r)"
     )
     if args.output is None:
         raise click.UsageError("Missing option '-o' / '--output'.")

@@ -197,14 +197,7 @@ def explain(spec_path: str, image: str, **given) -> None:
 def _spec_and_input(spec_path, image, args):
     """The spec (SPEC, or the one -t/-r/-n make: printed as YAML first) and the one INPUT."""
     usage = "expected SPEC INPUT, or -t/-r/-n and INPUT"
-    spec_path, rest = split_arguments(
-        spec_path,
-        (image,) if image else (),
-        args.transform_files,
-        args.reference,
-        args.interpolation,
-        usage,
-    )
+    spec_path, rest = split_arguments(spec_path, (image,) if image else (), args, usage)
     if len(rest) != 1:
         raise click.UsageError(usage)
     spec = options_spec(spec_path, args)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import click
 
-from gswarp.cli.ants import command_spec, split_arguments, transform_options
+from gswarp.cli.ants import options_spec, split_arguments, transform_options
 from gswarp.cli.options import EXIT_FILES_FAILED, fail
 from gswarp.errors import GswarpError
 
@@ -24,7 +25,7 @@ from gswarp.errors import GswarpError
     "field on the output grid (any map).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing FILE.")
-def export(spec_path, image, transform_files, reference, interpolation, output, overwrite) -> None:
+def export(spec_path, image, output, overwrite, **given) -> None:
     """Write SPEC's map on INPUT's grid as an ITK transform (.tfm, .txt, .mat) or displacement
     field (.nii, .nii.gz), for SimpleITK and ANTs.
 
@@ -36,14 +37,13 @@ def export(spec_path, image, transform_files, reference, interpolation, output, 
     is written as one (``-o warp.nii.gz``: ANTs' ``DisplacementField[...]`` output).
     """
     usage = "expected SPEC INPUT, or -t/-r and INPUT"
-    spec_path, rest = split_arguments(
-        spec_path, (image,) if image else (), transform_files, reference, interpolation, usage
-    )
+    args = SimpleNamespace(**given)
+    spec_path, rest = split_arguments(spec_path, (image,) if image else (), args, usage)
     if len(rest) != 1:
         raise click.UsageError(usage)
     from gswarp.run.export import AFFINE_SUFFIXES, FIELD_SUFFIXES, export_transform
 
-    spec = command_spec(spec_path, transform_files, reference, interpolation)
+    spec = options_spec(spec_path, args)
     target = Path(output)
     name = target.name.lower()
     if not name.endswith(AFFINE_SUFFIXES + FIELD_SUFFIXES):
