@@ -807,3 +807,27 @@ def test_antsapplytransforms_flags(tmp_path, moving, monkeypatch):
         assert result.exit_code == 2, (arguments, result.output)
         assert words in result.output and "Traceback" not in result.output
         assert not Path("never.nii").exists()
+
+
+def test_the_output_takes_the_reference_grids_header_codes(tmp_path, moving, monkeypatch):
+    """Issue 30: with -r REF the output's qform/sform codes are REF's (antsApplyTransforms;
+    they were the moving image's); without a reference they stay the input's."""
+    monkeypatch.chdir(tmp_path)
+    image = nibabel.load(moving)
+    reference = nibabel.Nifti1Image(np.zeros((20, 22, 18), np.float32), image.affine)
+    reference.set_qform(image.affine, code=4)
+    reference.set_sform(image.affine, code=4)
+    nibabel.save(reference, "mni.nii")
+    sitk.WriteTransform(ROTATION, "a.tfm")
+    result = CliRunner().invoke(
+        cli, ["apply", "-r", "mni.nii", "-t", "a.tfm", "moving.nii", "-o", "out.nii"]
+    )
+    assert result.exit_code == 0, result.output
+    header = nibabel.load("out.nii").header
+    assert (int(header["qform_code"]), int(header["sform_code"])) == (4, 4)
+    assert nibabel.load("out.nii").shape == (20, 22, 18)
+    moving_header = nibabel.load(moving).header
+    plain = CliRunner().invoke(cli, ["apply", "-t", "a.tfm", "moving.nii", "-o", "plain.nii"])
+    assert plain.exit_code == 0, plain.output
+    header = nibabel.load("plain.nii").header
+    assert int(header["sform_code"]) == (int(moving_header["sform_code"]) or 1)

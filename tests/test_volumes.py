@@ -476,3 +476,104 @@ class TestCompressedNifti:
         expected = r"bad\.nii\.gz: (not a NIfTI file nibabel can read|cannot read: Compressed file)"
         with pytest.raises(InputError, match=expected):
             read_volume(tmp_path / "bad.nii.gz")
+
+
+class TestFormatsThroughNibabel:
+    """Issue 30: FreeSurfer .mgz/.mgh (read and written), MINC and Analyze (read; written as
+    NIfTI), each equal to the same volume given as NIfTI; DICOM is one line saying what to do."""
+
+    SPEC = "version: 1\nspace: world\ntransform: {affine: {rotate: [0, 0, 12]}}\n"
+
+    @pytest.fixture
+    def volume(self, tmp_path, rng):
+        nibabel = pytest.importorskip("nibabel", reason="nibabel is not installed")
+        voxels = rng.integers(0, 1000, (12, 10, 8)).astype(np.int16)  # (I, J, K)
+        affine = np.array([[1.5, 0.1, 0, -9], [0, 1.2, 0.2, 4], [0.1, 0, 2.0, 7], [0, 0, 0, 1]])
+        nibabel.save(nibabel.Nifti1Image(voxels, affine), tmp_path / "v.nii")
+        return nibabel, voxels, affine
+
+    def _apply(self, tmp_path, source, output):
+        (tmp_path / "s.yaml").write_text(self.SPEC)
+        return CliRunner().invoke(
+            cli, ["apply", str(tmp_path / "s.yaml"), str(source), "-o", str(output)]
+        )
+
+    @pytest.mark.parametrize("suffix", [".mgz", ".mgh", ".hdr", ".img"])
+    def test_read_as_the_same_volume_in_nifti(self, tmp_path, volume, suffix):
+        nibabel, voxels, affine = volume
+        maker = nibabel.MGHImage if suffix in (".mgz", ".mgh") else nibabel.Nifti1Pair
+        if suffix in (".hdr", ".img"):
+            maker = nibabel.AnalyzeImage if suffix == ".hdr" else nibabel.Nifti1Pair
+        image = maker(voxels, affine)
+        nibabel.save(image, tmp_path / f"v{suffix}")
+        read = read_volume(tmp_path / f"v{suffix}")
+        np.testing.assert_array_equal(read.voxels, np.swapaxes(voxels, 0, 2))
+        expected_affine = nibabel.load(tmp_path / f"v{suffix}").affine
+        np.testing.assert_allclose(read.meta.affine, expected_affine)
+        out = tmp_path / ("o.mgz" if suffix == ".mgz" else "o.nii.gz")
+        result = self._apply(tmp_path, tmp_path / f"v{suffix}", out)
+        assert result.exit_code == 0, result.output
+        if suffix in (".mgz", ".mgh"):  # the same geometry as NIfTI: the same voxels
+            reference = self._apply(tmp_path, tmp_path / "v.nii", tmp_path / "ref.nii.gz")
+            assert reference.exit_code == 0, reference.output
+            np.testing.assert_array_equal(
+                np.asanyarray(nibabel.load(out).dataobj).astype(np.int16)
+                if suffix == ".mgh"
+                else np.asanyarray(nibabel.load(out).dataobj),
+                np.asanyarray(nibabel.load(tmp_path / "ref.nii.gz").dataobj),
+            )
+            np.testing.assert_allclose(
+                nibabel.load(out).affine, nibabel.load(tmp_path / "ref.nii.gz").affine, atol=1e-5
+            )
+
+    def test_a_folder_of_minc_or_analyze_is_written_as_nifti(self, tmp_path, volume):
+        nibabel, voxels, affine = volume
+        folder = tmp_path / "in"
+        folder.mkdir()
+        nibabel.save(nibabel.AnalyzeImage(voxels, affine), folder / "a.hdr")
+        nibabel.save(nibabel.MGHImage(voxels, affine), folder / "b.mgz")
+        result = self._apply(tmp_path, folder, tmp_path / "out")
+        assert result.exit_code == 0, result.output
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.nii.gz", "b.mgz"]
+
+    def test_unwritable_targets_and_dicom_are_one_line(self, tmp_path, volume):
+        nibabel, voxels, affine = volume
+        result = self._apply(tmp_path, tmp_path / "v.nii", tmp_path / "o.mnc")
+        assert result.exit_code == 1 and "a volume is written as .npy, .nii" in result.output
+        assert not (tmp_path / "o.mnc").exists()
+        nibabel.save(nibabel.Nifti1Image(voxels.astype(np.float64), affine), tmp_path / "d.nii")
+        result = self._apply(tmp_path, tmp_path / "d.nii", tmp_path / "d.mgz")
+        assert result.exit_code == 1 and "MGH stores uint8, int16, int32, float32" in result.output
+        dicom = tmp_path / "slice0001"
+        dicom.write_bytes(bytes(128) + b"DICM" + bytes(64))
+        result = self._apply(tmp_path, dicom, tmp_path / "o.png")
+        assert result.exit_code == 1, result.output
+        errors = [line for line in result.output.splitlines() if "error:" in line]
+        assert len(errors) == 1 and "a DICOM file" in errors[0] and "dcm2niix" in errors[0]
+
+
+@pytest.mark.parametrize("name", ["minc1_1_scale.mnc", "minc2_1_scale.mnc", "small.mnc"])
+def test_minc_files_read_as_nibabel_reads_them_and_write_as_nifti(tmp_path, name):
+    """Issue 30: MINC 1 and 2 (nibabel's own test files; MINC 2 needs h5py) read with their
+    scaling and world affine; the output, named .nii.gz, keeps that grid."""
+    nibabel = pytest.importorskip("nibabel", reason="nibabel is not installed")
+    from nibabel.testing import data_path
+
+    source = data_path / name
+    expected = nibabel.load(source)
+    if len(expected.shape) != 3:
+        pytest.skip(f"{name} is {len(expected.shape)}-D")
+    read = read_volume(source)
+    np.testing.assert_array_equal(read.voxels, np.swapaxes(np.asanyarray(expected.dataobj), 0, 2))
+    np.testing.assert_allclose(read.meta.affine, expected.affine)
+    (tmp_path / "s.yaml").write_text("version: 1\ntransform: []\n")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / name).write_bytes(source.read_bytes())
+    result = CliRunner().invoke(
+        cli, ["apply", str(tmp_path / "s.yaml"), str(folder), "-o", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    written = nibabel.load(tmp_path / "out" / name.replace(".mnc", ".nii.gz"))
+    np.testing.assert_allclose(written.affine, expected.affine, atol=1e-5)
+    np.testing.assert_array_equal(np.asanyarray(written.dataobj), np.asanyarray(expected.dataobj))

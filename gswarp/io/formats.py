@@ -31,11 +31,13 @@ __all__ = [
     "FIELD_SUFFIXES",
     "FORMAT_SUFFIXES",
     "IMAGE_SUFFIXES",
+    "READ_ONLY_VOLUMES",
     "TRANSFORM_SUFFIXES",
     "VOLUME_SUFFIXES",
     "full_suffix",
     "image_format",
     "is_composite_transform",
+    "is_dicom",
     "is_nifti",
     "is_supported_name",
     "is_url",
@@ -67,8 +69,13 @@ FORMAT_SUFFIXES = {
 }
 """``--format`` names and the suffix each gives an output."""
 
-VOLUME_SUFFIXES = (".npy", ".nii", ".nii.gz")
-"""Names ending so are volumes; ``.tif``/``.tiff`` files with several pages are volumes too."""
+VOLUME_SUFFIXES = (".npy", ".nii", ".nii.gz", ".mgz", ".mgh", ".mnc", ".hdr")
+"""Names ending so are volumes (and an Analyze ``.img`` named on its own: its ``.hdr`` names
+the pair in a folder); ``.tif``/``.tiff`` files with several pages are volumes too."""
+
+READ_ONLY_VOLUMES = {".mnc": "MINC", ".hdr": "Analyze", ".img": "Analyze"}
+"""Volume formats read through nibabel but not written (nibabel writes no MINC; Analyze holds
+no full orientation): their outputs are NIfTI (``x.mnc`` -> ``x.nii.gz``)."""
 
 FIELD_SUFFIXES = (".npy", ".npz", ".nii", ".nii.gz", ".tif", ".tiff")
 """Names a spec's ``flow: {path: ...}`` may have."""
@@ -104,13 +111,37 @@ def image_format(path: str | Path) -> str | None:
 
 
 def volume_format(path: str | Path) -> str | None:
-    """'npy', 'nifti', or None for ``path``'s name (TIFF stacks are told by their page count)."""
+    """'npy', 'nifti', 'mgh' (FreeSurfer ``.mgz``/``.mgh``), 'minc', 'analyze' (``.hdr``/``.img``),
+    or None for ``path``'s name (TIFF stacks are told by their page count).
+
+    >>> volume_format("T1.mgz"), volume_format("brain.MNC"), volume_format("a.png")
+    ('mgh', 'minc', None)
+    """
     name = _name(path)
     if name.endswith(".npy"):
         return "npy"
     if is_nifti(name):
         return "nifti"
+    if name.endswith((".mgz", ".mgh")):
+        return "mgh"
+    if name.endswith(".mnc"):
+        return "minc"
+    if name.endswith((".hdr", ".img")):
+        return "analyze"
     return None
+
+
+def is_dicom(path: str | Path) -> bool:
+    """Whether ``path`` is a DICOM file: ``.dcm``, or ``DICM`` at byte 128 (Part 10 files
+    often have no suffix)."""
+    if _name(path).endswith((".dcm", ".dicom")):
+        return True
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(128)
+            return stream.read(4) == b"DICM"
+    except OSError:
+        return False
 
 
 def is_nifti(path: str | Path) -> bool:

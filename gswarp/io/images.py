@@ -24,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gswarp.errors import InputError
 from gswarp.io.atomic import atomic_output
-from gswarp.io.formats import FORMAT_SUFFIXES, IMAGE_SUFFIXES, image_format
+from gswarp.io.formats import FORMAT_SUFFIXES, IMAGE_SUFFIXES, image_format, is_dicom
 from gswarp.io.remarks import reading
 from gswarp.sampling import native_order
 
@@ -126,8 +126,13 @@ def _open(source: Path | BinaryIO, name: str) -> Image.Image:
     except IsADirectoryError:
         raise InputError(f"{name}: is a directory, not an image") from None
     except UnidentifiedImageError:
+        if not isinstance(source, (str, Path)) or not is_dicom(source):
+            raise InputError(
+                f"{name}: not an image Pillow can read (PNG, JPEG, TIFF, BMP, WebP)"
+            ) from None
         raise InputError(
-            f"{name}: not an image Pillow can read (PNG, JPEG, TIFF, BMP, WebP)"
+            f"{name}: a DICOM file; gswarp reads volumes as NIfTI: convert the series first "
+            "(dcm2niix -z y -o OUT_FOLDER DICOM_FOLDER) and warp the .nii.gz"
         ) from None
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise InputError(f"{name}: cannot read: {error}") from None

@@ -121,6 +121,8 @@ def read_volume(path: Path) -> VolumeFile:
             meta = VolumeMeta("npy")
         elif kind == "nifti":
             voxels, meta = _read_nifti(path)
+        elif kind in ("mgh", "minc", "analyze"):
+            voxels, meta = _read_nibabel(path)
         else:
             with reading(path):
                 voxels = _tifffile().imread(path)
@@ -209,6 +211,12 @@ def probe_volume(path: Path) -> VolumeProbe:
             shape = (shape[2], shape[1], shape[0], *shape[3:])  # (K, J, I[, C])
             dtype = image.header.get_data_dtype()
             affine = world_affine(path, image)
+        elif kind in ("mgh", "minc", "analyze"):
+            image = _load_header_only(path)
+            shape = tuple(int(n) for n in image.shape)
+            shape = (shape[2], shape[1], shape[0], *shape[3:])
+            dtype = image.get_data_dtype()
+            affine = np.asarray(image.affine, dtype=np.float64)
         else:
             with reading(path), _tifffile().TiffFile(path) as tiff:
                 shape, dtype = tiff.series[0].shape, tiff.series[0].dtype
@@ -220,6 +228,32 @@ def probe_volume(path: Path) -> VolumeProbe:
     size = tuple(int(n) for n in shape[:3])
     channels = int(shape[3]) if len(shape) == 4 else 1
     return VolumeProbe(size, channels, np.dtype(dtype).newbyteorder("="), affine)
+
+
+def _load_header_only(path: Path):
+    """nibabel's image of a FreeSurfer, MINC or Analyze file, voxels left on disk."""
+    try:
+        with reading(path):
+            return _nibabel().load(str(path))
+    except Exception as error:  # nibabel raises several kinds (ImageFileError, h5py's, ...)
+        if isinstance(error, InputError | BackendError):
+            raise
+        raise InputError(f"{path}: cannot read: {first_line(error, named=False)}") from None
+
+
+def _read_nibabel(path: Path) -> tuple[np.ndarray, VolumeMeta]:
+    """A FreeSurfer (``.mgz``/``.mgh``), MINC or Analyze volume through nibabel: its values
+    (scaled as the format says) and its voxel -> world affine, as a NIfTI volume's."""
+    image = _load_header_only(path)
+    try:
+        with reading(path):
+            stored = np.asanyarray(image.dataobj)
+    except Exception as error:  # a file cut short, a codec nibabel cannot decode
+        raise InputError(f"{path}: cannot read: {first_line(error, named=False)}") from None
+    if stored.ndim not in (3, 4):
+        raise InputError(f"{path}: expected a 3-D volume, got shape {stored.shape}")
+    affine = np.asarray(image.affine, dtype=np.float64)
+    return np.swapaxes(stored, 0, 2), VolumeMeta("nifti", None, affine)
 
 
 def _read_nifti(path: Path) -> tuple[np.ndarray, VolumeMeta]:
@@ -305,25 +339,39 @@ def write_volume(
     overwrite: bool = False,
     cancelled: threading.Event | None = None,
     compress_level: int | None = None,
+    xform_codes: tuple[int, int] | None = None,
 ) -> None:
     """Write ``voxels`` (D, H, W[, C]) to ``target`` atomically, in the format of its name.
 
     ``sampling_matrix`` (3, 4): output voxel -> input voxel, for the NIfTI header's new affine
-    (identity when None). ``compress_level``: the zlib level (0-9) of a ``.nii.gz``, default 6
-    (gzip's); the file is compressed on every core the process may use, one gzip member per
-    4 MiB (:mod:`gswarp.io.gzipped`). Other formats ignore it.
+    (identity when None). ``xform_codes``: the NIfTI (qform_code, sform_code) to write (a
+    reference grid's, as antsApplyTransforms writes them); default: the input's, 1 where unset.
+    ``compress_level``: the zlib level (0-9) of a ``.nii.gz``, default 6 (gzip's); the file is
+    compressed on every core the process may use, one gzip member per 4 MiB
+    (:mod:`gswarp.io.gzipped`). Other formats ignore it.
     """
     target = Path(target)
     kind = volume_format(target) or "tiff"
-    if kind == "tiff" and not target.name.lower().endswith((".tif", ".tiff")):
+    if kind in ("minc", "analyze") or (
+        kind == "tiff" and not target.name.lower().endswith((".tif", ".tiff"))
+    ):
         raise InputError(
-            f"{target}: a volume is written as .npy, .nii, .nii.gz or .tif (a TIFF stack)"
+            f"{target}: a volume is written as .npy, .nii, .nii.gz, .mgz, .mgh or .tif (a TIFF "
+            "stack)"
         )
     voxels = np.ascontiguousarray(voxels)
     if kind == "nifti":
-        header = _nifti_header(voxels, meta, sampling_matrix)  # fails before any file exists
+        header = _nifti_header(voxels, meta, sampling_matrix, xform_codes)  # fails before any file
+    elif kind == "mgh":
+        mgh = _mgh_bytes(target, voxels, meta, sampling_matrix)
     with atomic_output(target, overwrite=overwrite, cancelled=cancelled) as stream:
-        if kind == "npy":
+        if kind == "mgh":
+            level = DEFAULT_LEVEL if compress_level is None else compress_level
+            if target.name.lower().endswith(".mgz"):
+                write_gzip(stream, [mgh], level)
+            else:
+                stream.write(mgh)
+        elif kind == "npy":
             np.save(stream, voxels, allow_pickle=False)
         elif kind == "tiff":  # tifffile takes a file object's .name (our fd) for a path
             buffer = io.BytesIO()
@@ -337,15 +385,36 @@ def write_volume(
                 stream.write(piece)
 
 
-def _nifti_header(voxels: np.ndarray, meta: VolumeMeta, sampling_matrix):
+_MGH_DTYPES = ("uint8", "int16", "int32", "float32")
+
+
+def _mgh_bytes(target: Path, voxels: np.ndarray, meta: VolumeMeta, sampling_matrix) -> bytes:
+    """A FreeSurfer MGH file's bytes (uncompressed) for ``voxels`` (D, H, W[, C]) with the
+    affine ``affine_in @ sampling_matrix``; MGH stores uint8, int16, int32 and float32 only."""
+    nibabel = _nibabel()
+    if voxels.dtype.name not in _MGH_DTYPES:
+        raise InputError(
+            f"{target}: FreeSurfer's MGH stores {', '.join(_MGH_DTYPES)}, not {voxels.dtype}: "
+            "give the output's type (output.dtype, -u float) or write .nii.gz"
+        )
+    move = np.eye(4)
+    if sampling_matrix is not None:
+        move[:3] = sampling_matrix
+    affine = (meta.affine if meta.affine is not None else np.eye(4)) @ move
+    image = nibabel.MGHImage(np.swapaxes(voxels, 0, 2), affine)
+    return image.to_bytes()
+
+
+def _nifti_header(voxels: np.ndarray, meta: VolumeMeta, sampling_matrix, codes=None):
     """The source's header (units, intent, scaling, extensions kept) with the new shape, dtype
     and sform/qform: ``affine_out = affine_in @ sampling_matrix``."""
     nibabel = _nibabel()
     if meta.format == "nifti" and meta.header is not None:
         header = meta.header.copy()
         affine = meta.affine
-    else:
-        header, affine = nibabel.Nifti1Header(), np.eye(4)
+    else:  # a fresh header; the source's grid where it had one (FreeSurfer, MINC, Analyze)
+        header = nibabel.Nifti1Header()
+        affine = meta.affine if meta.affine is not None else np.eye(4)
     move = np.eye(4)
     if sampling_matrix is not None:
         move[:3] = sampling_matrix
@@ -353,8 +422,11 @@ def _nifti_header(voxels: np.ndarray, meta: VolumeMeta, sampling_matrix):
     shape = voxels.shape[2::-1] + ((1, voxels.shape[3]) if voxels.ndim == 4 else ())
     header.set_data_shape(shape)  # (I, J, K) or NIfTI's vector layout (I, J, K, 1, C)
     header.set_data_dtype(voxels.dtype)
-    header.set_sform(new_affine, code=int(header["sform_code"]) or 1)
-    header.set_qform(new_affine, code=int(header["qform_code"]) or 1)
+    qform_code, sform_code = codes or (int(header["qform_code"]), int(header["sform_code"]))
+    if not (qform_code or sform_code):
+        qform_code = sform_code = 1  # the grid is known: say so (scanner-anatomical)
+    header.set_sform(new_affine, code=sform_code or (1 if codes is None else 0))
+    header.set_qform(new_affine, code=qform_code or (1 if codes is None else 0))
     return header
 
 
@@ -373,6 +445,13 @@ def _nifti_pieces(header, voxels: np.ndarray) -> Iterator[bytes | memoryview]:
     chunk = 1 << 22
     for start in range(0, len(raw), chunk):
         yield raw[start : start + chunk]
+
+
+def nifti_codes(path: Path) -> tuple[int, int]:
+    """A NIfTI file's (qform_code, sform_code): what its world coordinates are (1 scanner,
+    2 aligned, 3 Talairach, 4 MNI, 5 template)."""
+    header = _load_nifti(_nibabel(), Path(path), None).header
+    return int(header["qform_code"]), int(header["sform_code"])
 
 
 def nifti_grid(path: Path) -> tuple[tuple[int, int, int], np.ndarray]:

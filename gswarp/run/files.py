@@ -35,7 +35,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gswarp.errors import GswarpError
-from gswarp.io.formats import FORMAT_SUFFIXES, is_supported_name, volume_format
+from gswarp.io.formats import (
+    FORMAT_SUFFIXES,
+    READ_ONLY_VOLUMES,
+    is_supported_name,
+    volume_format,
+)
 
 __all__ = ["Job", "Outcome", "Paired", "expand_inputs", "run_jobs", "variant_name"]
 
@@ -113,7 +118,10 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _with_format(relative: Path, format: str | None) -> Path:
-    """``--format`` changes the suffix of images; volumes keep their format."""
+    """``--format`` changes the suffix of images; volumes keep their format, but MINC and
+    Analyze, which gswarp reads and does not write, become NIfTI (``x.mnc`` -> ``x.nii.gz``)."""
+    if relative.suffix.lower() in READ_ONLY_VOLUMES:
+        return relative.with_suffix(".nii.gz")
     if not format or volume_format(relative) is not None:
         return relative
     return relative.with_suffix(FORMAT_SUFFIXES[format])

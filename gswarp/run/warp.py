@@ -18,7 +18,7 @@ from gswarp.engine import warp_affine
 from gswarp.engine.device import cupy_module
 from gswarp.engine.tiles import FieldStep, sample_chain
 from gswarp.errors import GswarpError, InputError, SpecError
-from gswarp.io.formats import VOLUME_SUFFIXES, image_format
+from gswarp.io.formats import VOLUME_SUFFIXES, image_format, is_nifti
 from gswarp.io.images import (
     Encoding,
     ImageFile,
@@ -348,6 +348,7 @@ def warp_volume_file(
         overwrite=overwrite,
         cancelled=cancelled,
         compress_level=encoding.compress_level,
+        xform_codes=_reference_codes(plan.spec),
     )
     _notify_ignored(notify, target, encoding, _volume_label(target))
     return plan
@@ -367,6 +368,17 @@ def _notify_ignored(notify: Notify | None, target: Path, encoding: Encoding, lab
         return
     for setting in ignored_settings(encoding, label):
         notify(f"ignored {setting} {label}", f"{target}: {label} ignores {setting}")
+
+
+def _reference_codes(spec: WarpSpec) -> tuple[int, int] | None:
+    """The qform/sform codes of the output grid's reference NIfTI (``output: {like: REF}``,
+    ``-r REF``), which the output takes as antsApplyTransforms writes it; None without one."""
+    size = spec.output.size
+    if isinstance(size, tuple) and size[0] == "like" and is_nifti(size[1]):
+        from gswarp.io.volumes import nifti_codes
+
+        return nifti_codes(Path(size[1]))
+    return None
 
 
 def _unscaled_for_new_dtype(voxels: np.ndarray, meta, spec: WarpSpec):
