@@ -799,7 +799,7 @@ def test_antsapplytransforms_flags(tmp_path, moving, monkeypatch):
     )
     for arguments, words in (
         (["-d", "2"], "-d 2: transform files apply to 3-D volumes"),
-        (["-e", "3"], "-e 3: time-series images are not read yet"),
+        (["-e", "2"], "-e 2: tensor images (reoriented with the transform) are not warped yet"),
         (["--float", "-u", "short"], "--float and -u short disagree"),
         (["-f", "1", "--fill", "2"], "-f and --fill both give the fill"),
     ):

@@ -180,7 +180,8 @@ _ANTS_OPTIONS = [
         "--input-image-type",
         "image_type",
         type=click.Choice(["0", "1", "2", "3"]),
-        help="antsApplyTransforms' -e: 0 (scalar images; the others are not read yet).",
+        help="antsApplyTransforms' -e: 0 scalar, 3 time series (each volume warped alike; "
+        "what gswarp does with a 4-D input either way); 1 and 2 are not warped yet.",
     ),
     click.option(
         "-f",
@@ -270,9 +271,12 @@ def split_arguments(spec_path, arguments, args, missing):
     0 are refused here (transform files apply to scalar volumes)."""
     if args.dimensionality == "2":
         raise click.UsageError("-d 2: transform files apply to 3-D volumes here (give -d 3)")
-    if args.image_type not in (None, "0"):
-        kind = {"1": "vector", "2": "tensor", "3": "time-series"}[args.image_type]
-        raise click.UsageError(f"-e {args.image_type}: {kind} images are not read yet (-e 0)")
+    if args.image_type in ("1", "2"):  # their values would turn with the transform
+        kind = {"1": "vector", "2": "tensor"}[args.image_type]
+        raise click.UsageError(
+            f"-e {args.image_type}: {kind} images (reoriented with the transform) are not "
+            "warped yet; -e 0 (scalar) and -e 3 (time series) are"
+        )
     if args.input_image:
         arguments = (*arguments, args.input_image)
     if not (args.transform_files or args.reference or args.interpolation):

@@ -419,8 +419,13 @@ def _nifti_header(voxels: np.ndarray, meta: VolumeMeta, sampling_matrix, codes=N
     if sampling_matrix is not None:
         move[:3] = sampling_matrix
     new_affine = affine @ move
-    shape = voxels.shape[2::-1] + ((1, voxels.shape[3]) if voxels.ndim == 4 else ())
-    header.set_data_shape(shape)  # (I, J, K) or NIfTI's vector layout (I, J, K, 1, C)
+    series = voxels.ndim == 4 and int(header["dim"][0]) == 4  # the source was (I, J, K, T)
+    shape = voxels.shape[2::-1]
+    if voxels.ndim == 4:
+        shape += (voxels.shape[3],) if series else (1, voxels.shape[3])
+    # (I, J, K), a time series (I, J, K, T), or NIfTI's vector layout (I, J, K, 1, C): the
+    # same bytes (x fastest, the fourth or fifth axis slowest)
+    header.set_data_shape(shape)
     header.set_data_dtype(voxels.dtype)
     qform_code, sform_code = codes or (int(header["qform_code"]), int(header["sform_code"]))
     if not (qform_code or sform_code):
