@@ -284,7 +284,6 @@ def test_command_line_form_equals_the_yaml_spec(tmp_path, moving, monkeypatch):
     [
         (["-t", "a.tfm", "-n", "Cubic"], "expected one of Linear"),
         (["-t", "[a.tfm,2]"], "expected FILE or [FILE,0|1]"),
-        (["spec.yaml", "-t", "a.tfm"], "give either a SPEC file or -t/-r/-n"),
     ],
 )
 def test_command_line_form_usage_errors(tmp_path, moving, monkeypatch, arguments, words):
@@ -831,3 +830,35 @@ def test_the_output_takes_the_reference_grids_header_codes(tmp_path, moving, mon
     assert plain.exit_code == 0, plain.output
     header = nibabel.load("plain.nii").header
     assert int(header["sform_code"]) == (int(moving_header["sform_code"]) or 1)
+
+
+def test_a_spec_with_minus_t_composes_files_first(tmp_path, moving, monkeypatch):
+    """Issue 30: SPEC together with -t/-r/-n: the files act on the image first (they bring it
+    onto the fixed grid), then the spec's transforms; the same bytes as the one spec listing
+    them so. A spec in voxel space is one line asking for world space."""
+    monkeypatch.chdir(tmp_path)
+    sitk.WriteTransform(ROTATION, "a.tfm")
+    sitk.WriteTransform(SHEAR, "b.tfm")
+    Path("extra.yaml").write_text(
+        "version: 1\nspace: world\ntransform: {affine: {rotate: [0, 0, 4], translate: [1, 0, 0]}}\n"
+        "output: {dtype: float32}\n"
+    )
+    Path("whole.yaml").write_text(
+        "version: 1\nspace: world\ntransform:\n  - file: b.tfm\n  - file: a.tfm\n"
+        "  - affine: {rotate: [0, 0, 4], translate: [1, 0, 0]}\n"
+        "sampling: {mode: nearest}\noutput: {like: moving.nii, dtype: float32}\n"
+    )
+    runner = CliRunner()
+    arguments = ["-t", "a.tfm", "-t", "b.tfm", "-r", "moving.nii", "-n", "NearestNeighbor"]
+    composed = runner.invoke(cli, ["apply", "extra.yaml", *arguments, "moving.nii", "-o", "c.nii"])
+    assert composed.exit_code == 0, composed.output
+    whole = runner.invoke(cli, ["apply", "whole.yaml", "moving.nii", "-o", "w.nii"])
+    assert whole.exit_code == 0, whole.output
+    assert Path("c.nii").read_bytes() == Path("w.nii").read_bytes()
+    assert nibabel.load("c.nii").get_data_dtype() == np.float32
+    Path("voxel.yaml").write_text("version: 1\ntransform: {affine: {rotate: [0, 0, 4]}}\n")
+    refused = runner.invoke(
+        cli, ["apply", "voxel.yaml", "-t", "a.tfm", "moving.nii", "-o", "v.nii"]
+    )
+    assert refused.exit_code == 2 and "write space: world in the spec" in refused.output
+    assert not Path("v.nii").exists()

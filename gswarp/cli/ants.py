@@ -217,19 +217,61 @@ def transform_options(command: Callable) -> Callable:
 
 
 def command_spec(spec_path, transform_files, reference, interpolation, **overrides):
-    """The SPEC file's spec, or the one ``-t/-r/-n`` make (:func:`spec_text`), with the sampling
-    options' overrides (``--mode`` ...); a bad one exits with code 2."""
+    """The SPEC file's spec, the one ``-t/-r/-n`` make (:func:`spec_text`), or both composed
+    (:func:`_with_command_files`), with the sampling options' overrides (``--mode`` ...); a bad
+    one exits with code 2."""
     from gswarp.cli.options import fail, load_spec_or_exit
     from gswarp.errors import SpecError
     from gswarp.spec import parse_spec
 
-    if spec_path is not None:
+    given = transform_files or reference or interpolation
+    if spec_path is not None and not given:
         return load_spec_or_exit(spec_path, **overrides)
     try:
         spec = parse_spec(spec_text(transform_files, reference, interpolation), "<-t/-r/-n>")
+        if spec_path is not None:
+            spec = _with_command_files(load_spec_or_exit(spec_path), spec, reference, interpolation)
     except SpecError as error:
         fail(str(error))
     return load_spec_or_exit(None, spec=spec, **overrides)
+
+
+def _with_command_files(spec, files, reference, interpolation):
+    """A SPEC with ``-t/-r/-n``: the files act on the image first (they bring the moving image
+    onto the fixed grid, in antsApplyTransforms' order), then the spec's own transforms, in
+    world millimetres; ``-r`` gives the output grid, ``-n`` the mode."""
+    import re
+    from dataclasses import replace
+
+    from gswarp.errors import SpecError
+
+    if files.transforms and spec.transforms and spec.space != "world":
+        raise SpecError(
+            f"{spec.source}: with -t the spec's transforms act in world millimetres after the "
+            "files: write space: world in the spec"
+        )
+    count = len(files.transforms)
+
+    def shifted(key: str) -> str:
+        return re.sub(r"^transform\[(\d+)\]", lambda m: f"transform[{int(m[1]) + count}]", key)
+
+    marks = {shifted(key): where for key, where in spec.marks.items()}
+    if spec.marks and "transform[0]" not in spec.marks and spec.transforms:
+        marks = {
+            key.replace("transform", f"transform[{count}]", 1): where
+            for key, where in spec.marks.items()
+        }
+    changed = replace(
+        spec,
+        transforms=(*files.transforms, *spec.transforms),
+        space="world" if files.transforms else spec.space,
+        marks=marks,
+    )
+    if reference:
+        changed = replace(changed, output=replace(spec.output, size=files.output.size))
+    if interpolation:
+        changed = changed.with_sampling(mode=files.sampling.mode)
+    return changed
 
 
 def options_spec(spec_path, args):
@@ -284,7 +326,5 @@ def split_arguments(spec_path, arguments, args, missing):
             raise click.UsageError(missing)
         return spec_path, arguments
     if spec_path is not None and spec_path.lower().endswith((".yaml", ".yml")):
-        raise click.UsageError(
-            "-t/-r/-n make the spec: give either a SPEC file or -t/-r/-n, not both"
-        )
+        return spec_path, arguments  # a SPEC with -t/-r/-n: command_spec composes them
     return None, ((spec_path, *arguments) if spec_path is not None else arguments)
