@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "BSplineGrid",
     "DisplacementField",
     "affine_2d",
     "affine_3d",
@@ -38,6 +39,59 @@ class DisplacementField:
 
     values: np.ndarray
     affine: np.ndarray
+
+
+@dataclass(frozen=True)
+class BSplineGrid:
+    """An ITK ``BSplineTransform`` (cubic) in ITK's own frame: at a physical point ``p`` (LPS
+    millimetres) the moved point is ``p + sum_k w_k(p) c_k`` over the 4 x 4 x 4 control points
+    around ``p``, with cubic B-spline weights; where that support leaves the control grid the
+    displacement is zero (ITK's valid region).
+
+    Attributes
+    ----------
+    coefficients : ndarray, shape (3, Z, Y, X), float64
+        Displacements (LPS x, y, z components) at the control points.
+    origin, spacing : ndarray (3,)
+        The control grid's first point (LPS mm) and its steps (mm) along x, y, z.
+    direction : ndarray (3, 3)
+        The control grid's axes in LPS (columns).
+    """
+
+    coefficients: np.ndarray
+    origin: np.ndarray
+    spacing: np.ndarray
+    direction: np.ndarray
+
+    def displacement(self, points: np.ndarray) -> np.ndarray:
+        """``(N, 3)`` LPS displacements at ``(N, 3)`` LPS points, as ITK's ``TransformPoint``
+        (``BSplineTransform``, ``BSplineInterpolationWeightFunction``, order 3)."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        to_index = np.linalg.inv(self.direction @ np.diag(self.spacing))
+        index = (points - self.origin) @ to_index.T  # continuous (x, y, z) control indices
+        size = np.array(self.coefficients.shape[:0:-1], dtype=np.float64)  # (X, Y, Z)
+        inside = np.all((index >= 1.0) & (index < size - 2.0), axis=1)
+        start = np.floor(index - 1.0).astype(np.int64)
+        weights = [_cubic_bspline_weights(index[:, axis] - start[:, axis]) for axis in range(3)]
+        result = np.zeros_like(points)
+        starts = np.where(inside[:, None], start, 0)
+        for a in range(4):  # z taps
+            for b in range(4):  # y taps
+                for c in range(4):  # x taps
+                    w = weights[2][:, a] * weights[1][:, b] * weights[0][:, c]
+                    z, y, x = starts[:, 2] + a, starts[:, 1] + b, starts[:, 0] + c
+                    result += w[:, None] * self.coefficients[:, z, y, x].T
+        result[~inside] = 0.0
+        return result
+
+
+def _cubic_bspline_weights(x: np.ndarray) -> np.ndarray:
+    """``(N, 4)``: the cubic B-spline kernel at ``x, x - 1, x - 2, x - 3`` (``x`` in [1, 2))."""
+    taps = np.stack([x, x - 1.0, x - 2.0, x - 3.0], axis=1)
+    a = np.abs(taps)
+    near = (4.0 - 6.0 * a * a + 3.0 * a * a * a) / 6.0
+    far = (2.0 - a) ** 3 / 6.0
+    return np.where(a < 1.0, near, np.where(a < 2.0, far, 0.0))
 
 
 def theta_to_pixel_matrix(

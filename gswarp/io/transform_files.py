@@ -36,7 +36,7 @@ from gswarp.io.itk_transforms import (
     matlab_transform,
     split_class_name,
 )
-from gswarp.transforms import DisplacementField
+from gswarp.transforms import BSplineGrid, DisplacementField
 
 __all__ = [
     "DisplacementField",
@@ -177,7 +177,20 @@ def _itk_matrix_file(path: Path) -> np.ndarray | None:
 
     nitransforms 25.1 parsed ITK text parameters as float32, which moved points by ~1e-6 mm
     (measured 5.9e-7 on a rotation with a centre 20 mm away), and read no class but the affine
-    and translation ones; ITK writes 17 digits, and every class is read here."""
+    and translation classes; ITK writes 17 digits, and every class is read here."""
+    entries = _itk_entries(path)
+    if entries is None:
+        return None  # a text .mat: FSL's
+    pull = np.eye(4)
+    with np.errstate(all="ignore"):  # non-finite parameters: checked_matrix names them
+        for name, parameters, fixed in entries:  # a composite maps p to T1(T2(...Tn(p)))
+            pull = pull @ _itk_linear(str(path), name, parameters, fixed)
+    return checked_matrix(str(path), pull)
+
+
+def _itk_entries(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]] | None:
+    """(class, parameters, fixed parameters) of each transform of an ITK text or MATLAB
+    ``.mat`` file, in the file's order; None for a text ``.mat`` (FSL's)."""
     data = path.read_bytes()
     try:
         text = data.decode("ascii")
@@ -199,11 +212,7 @@ def _itk_matrix_file(path: Path) -> np.ndarray | None:
         )
     else:
         return None  # a text .mat: FSL's
-    pull = np.eye(4)
-    with np.errstate(all="ignore"):  # non-finite parameters: checked_matrix names them
-        for name, parameters, fixed in entries:  # a composite maps p to T1(T2(...Tn(p)))
-            pull = pull @ _itk_linear(str(path), name, parameters, fixed)
-    return checked_matrix(str(path), pull)
+    return entries
 
 
 def _itk_text_entries(path: Path, text: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -271,10 +280,11 @@ def load_composite(path: Path, invert: bool = False) -> tuple:
     components = _load_composite(str(path), stat.st_mtime_ns, stat.st_size)
     if not invert:
         return components
-    if any(isinstance(c, DisplacementField) for c in components):
+    if any(isinstance(c, DisplacementField | BSplineGrid) for c in components):
         raise InputError(
-            f"{path}: a composite with a displacement field cannot be inverted here; give the "
-            "inverse composite the registration wrote (ANTs: ...InverseComposite.h5)"
+            f"{path}: a composite with a displacement field or B-spline cannot be inverted "
+            "here; give the inverse composite the registration wrote (ANTs: "
+            "...InverseComposite.h5)"
         )
     return tuple(np.linalg.inv(c) for c in reversed(components))
 
@@ -308,7 +318,31 @@ def _load_composite(path: str, mtime: int, size: int) -> tuple:
     return tuple(reversed(components))  # ITK's queue order -> the order on the points
 
 
+def load_itk(path: Path, invert: bool = False) -> tuple:
+    """An ITK text or ``.mat`` file's maps in the order they act on an output point: RAS
+    matrices (a file of linear transforms gives one, as :func:`load_affine`) and
+    :class:`~gswarp.transforms.BSplineGrid` s (ITK's LPS frame).
+
+    Raises
+    ------
+    InputError
+        As :func:`load_affine`; ``invert`` with a B-spline in it (it has no exact inverse).
+    """
+    path = Path(path)
+    entries = _itk_entries(path)
+    if entries is None or not any(n.startswith("BSplineTransform_") for n, _, _ in entries):
+        return (load_affine(path, "itk", invert),)
+    if invert:
+        raise InputError(
+            f"{path}: a B-spline transform has no exact inverse; give the inverse the "
+            "registration wrote"
+        )
+    return tuple(_component(str(path), *entry) for entry in reversed(entries))
+
+
 def _component(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray):
+    if name.startswith("BSplineTransform_"):
+        return _bspline(path, name, parameters, fixed)
     if name.startswith("DisplacementFieldTransform_") and fixed.size == 18:
         shape = tuple(int(np.rint(v)) for v in fixed[:3])  # (X, Y, Z)
         if parameters.size != 3 * int(np.prod(shape)):
@@ -321,6 +355,24 @@ def _component(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray):
         values.setflags(write=False)
         return DisplacementField(values, _LPS @ grid)  # ITK's grid is LPS: voxel -> RAS
     return checked_matrix(path, _itk_linear(path, name, parameters, fixed))
+
+
+def _bspline(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray) -> BSplineGrid:
+    """ITK's ``BSplineTransform_double_3_3`` (cubic): fixed parameters the control grid's size,
+    origin, spacing and direction (LPS), parameters the x, then y, then z displacements."""
+    if not name.endswith("_3_3") or fixed.size != 18:
+        raise InputError(
+            f"{path}: {name} with {fixed.size} fixed parameters (gswarp reads 3-D cubic "
+            "B-spline transforms: 18)"
+        )
+    size = tuple(int(np.rint(v)) for v in fixed[:3])  # (X, Y, Z)
+    if min(size) < 4 or parameters.size != 3 * int(np.prod(size)):
+        raise InputError(f"{path}: its B-spline coefficients do not match its grid {size}")
+    coefficients = parameters.reshape(3, size[2], size[1], size[0]).copy()
+    coefficients.setflags(write=False)
+    return BSplineGrid(
+        coefficients, fixed[3:6].copy(), fixed[6:9].copy(), fixed[9:18].reshape(3, 3)
+    )
 
 
 def load_displacement_field(path: Path, invert: bool = False) -> DisplacementField:

@@ -44,6 +44,7 @@ from gswarp.spec import (
 )
 from gswarp.spec.elastic import default_grid, elastic_field
 from gswarp.transforms import (
+    BSplineGrid,
     DisplacementField,
     affine_2d,
     affine_3d,
@@ -407,6 +408,8 @@ def _resolve_world_chain(
             world = np.linalg.inv(_world_matrix(transform, size, affine, where, sources)) @ world
             continue
         for component in _file_components(transform, spec, sources, (size, affine), where):
+            if isinstance(component, BSplineGrid):
+                component = _bspline_on_output_grid(component, world, output_size, steps, where)
             if not isinstance(component, DisplacementField):
                 world = component @ world
                 continue
@@ -426,6 +429,28 @@ def _resolve_world_chain(
             world = np.eye(4)
     steps.append(MatrixStep((np.linalg.inv(affine) @ world)[:3].copy()))
     return Plan(size, output_size, None, None, None, spec, tuple(steps), frame)
+
+
+_LPS = np.array([-1.0, -1.0, 1.0])  # RAS <-> LPS on points and vectors
+
+
+def _bspline_on_output_grid(
+    spline: BSplineGrid, world: np.ndarray, output_size, steps: list, where: _Where
+) -> DisplacementField:
+    """A B-spline transform reached by the output grid through the affine map ``world`` (output
+    voxel -> RAS): its displacement at each output voxel, exactly (ITK's cubic B-spline in LPS),
+    as a field on the output grid, which the chain then reads at its own voxels."""
+    if steps:
+        raise SpecError(
+            f"{where.key('file')}: a B-spline transform after a displacement field on the "
+            "output side is not applied yet (put the B-spline first, or compose them)"
+        )
+    k = np.indices(output_size).reshape(3, -1)[::-1].T.astype(np.float64)  # (x, y, z) voxels
+    points = k @ world[:3, :3].T + world[:3, 3]  # RAS
+    moved = spline.displacement(points * _LPS) * _LPS  # ITK's LPS displacement, back in RAS
+    values = moved.reshape(*output_size, 3)
+    values.setflags(write=False)
+    return DisplacementField(values, world.copy())
 
 
 def _field_covers(field, world: np.ndarray, output_size) -> bool:

@@ -14,7 +14,7 @@ from gswarp.io.formats import is_composite_transform, is_nifti
 from gswarp.io.volumes import nifti_grid
 from gswarp.plan.sources import Grid, Sources
 from gswarp.spec import TransformFile
-from gswarp.transforms import DisplacementField
+from gswarp.transforms import BSplineGrid, DisplacementField
 
 __all__ = ["FILES", "FileSources"]
 
@@ -26,12 +26,17 @@ class FileSources:
         return load_field(path, spatial, key)
 
     def holds_field(self, transform: TransformFile) -> bool:
-        from gswarp.io.transform_files import load_composite
+        from gswarp.io.transform_files import file_format, load_composite, load_itk
 
         if is_composite_transform(transform.path):
             components = load_composite(transform.path)
-            return any(isinstance(c, DisplacementField) for c in components)
-        return is_nifti(transform.path)
+        elif is_nifti(transform.path):
+            return True
+        elif (transform.format or file_format(transform.path)) == "itk":
+            components = load_itk(transform.path)
+        else:
+            return False
+        return any(isinstance(c, DisplacementField | BSplineGrid) for c in components)
 
     def transform_maps(
         self,
@@ -50,6 +55,8 @@ class FileSources:
         if kind == "afni" and moving is not None:  # its meaning depends on obliquity
             reference = nifti_grid(like) if like is not None else moving
             return (files.load_afni(path, reference, moving, invert),)
+        if kind == "itk":
+            return files.load_itk(path, invert)
         if kind != "fsl":
             return (files.load_affine(path, transform.format, invert),)
         if like is None:
