@@ -45,37 +45,26 @@ def _random_transforms(rng):
     versor = sitk.VersorTransform(*_versor(rng))
     versor.SetCenter(c3)
     out["VersorTransform"] = versor
-    rigid = sitk.VersorRigid3DTransform()
-    rigid.SetCenter(c3)
-    rigid.SetRotation(*_versor(rng))
-    rigid.SetTranslation(t3)
-    out["VersorRigid3DTransform"] = rigid
-    similarity = sitk.Similarity3DTransform()
-    similarity.SetCenter(c3)
-    similarity.SetRotation(*_versor(rng))
-    similarity.SetTranslation(t3)
-    similarity.SetScale(float(rng.uniform(0.6, 1.5)))
-    out["Similarity3DTransform"] = similarity
-    scale_versor = sitk.ScaleVersor3DTransform()
-    scale_versor.SetCenter(c3)
-    scale_versor.SetRotation(*_versor(rng))
-    scale_versor.SetTranslation(t3)
-    scale_versor.SetScale(s3)
-    out["ScaleVersor3DTransform"] = scale_versor
-    skew = sitk.ScaleSkewVersor3DTransform()
-    skew.SetCenter(c3)
-    skew.SetRotation(*_versor(rng))
-    skew.SetTranslation(t3)
-    skew.SetScale(s3)
-    skew.SetSkew(tuple(rng.uniform(-0.2, 0.2, 6)))
-    out["ScaleSkewVersor3DTransform"] = skew
-    compose = sitk.ComposeScaleSkewVersor3DTransform()
-    compose.SetCenter(c3)
-    compose.SetRotation(*_versor(rng))
-    compose.SetTranslation(t3)
-    compose.SetScale(s3)
-    compose.SetSkew(tuple(rng.uniform(-0.2, 0.2, 3)))
-    out["ComposeScaleSkewVersor3DTransform"] = compose
+
+    def versor_kind(transform, scale=None, skew=None):
+        transform.SetCenter(c3)
+        transform.SetRotation(*_versor(rng))
+        transform.SetTranslation(t3)
+        if scale is not None:
+            transform.SetScale(scale)
+        if skew is not None:
+            transform.SetSkew(tuple(rng.uniform(-0.2, 0.2, skew)))
+        return transform
+
+    out["VersorRigid3DTransform"] = versor_kind(sitk.VersorRigid3DTransform())
+    out["Similarity3DTransform"] = versor_kind(
+        sitk.Similarity3DTransform(), float(rng.uniform(0.6, 1.5))
+    )
+    out["ScaleVersor3DTransform"] = versor_kind(sitk.ScaleVersor3DTransform(), s3)
+    out["ScaleSkewVersor3DTransform"] = versor_kind(sitk.ScaleSkewVersor3DTransform(), s3, 6)
+    out["ComposeScaleSkewVersor3DTransform"] = versor_kind(
+        sitk.ComposeScaleSkewVersor3DTransform(), s3, 3
+    )
     scale = sitk.ScaleTransform(3, s3)
     scale.SetCenter(c3)
     out["ScaleTransform3"] = scale
