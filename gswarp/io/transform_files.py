@@ -396,12 +396,19 @@ def load_displacement_field(path: Path, invert: bool = False) -> DisplacementFie
 
 @functools.lru_cache(maxsize=8)
 def _load_field(path: str, mtime: int, size: int) -> DisplacementField:
+    import contextlib
+
+    from gswarp.io.gzipped import open_gzip
     from gswarp.io.volumes import _load_nifti, _nibabel, world_affine
 
-    image = _load_nifti(_nibabel(), Path(path), None)
+    packed = path.lower().endswith(".gz")  # decompressed straight into the array, as volumes
     try:
-        data = np.asanyarray(image.dataobj)
+        with open_gzip(Path(path)) if packed else contextlib.nullcontext() as stream:
+            image = _load_nifti(_nibabel(), Path(path), stream)
+            data = np.asanyarray(image.dataobj)
     except (OSError, ValueError, EOFError, *GZIP_ERRORS) as error:
+        if isinstance(error, InputError):
+            raise
         raise InputError(
             f"{path}: cannot read the displacement field's values: {first_line(error)}"
         ) from None
@@ -413,10 +420,11 @@ def _load_field(path: str, mtime: int, size: int) -> DisplacementField:
             f"{path}: expected a 3-D displacement field of 3-vectors, shape (X, Y, Z, 1, 3) as "
             f"ITK and ANTs write it, got shape {tuple(shape)}"
         )
-    values = np.asarray(data, dtype=np.float64) * np.array([-1.0, -1.0, 1.0])  # LPS -> RAS
-    if not np.all(np.isfinite(values)):
+    values = np.empty((*data.shape[2::-1], 3), dtype=np.float64)  # (Z, Y, X, 3)
+    values[...] = data.transpose(2, 1, 0, 3)  # one pass: reorder and convert
+    values[..., :2] *= -1.0  # LPS -> RAS
+    if not all(np.isfinite(plane).all() for plane in values):  # a plane at a time
         raise InputError(f"{path}: the displacement field holds NaN or infinite values")
-    values = np.ascontiguousarray(values.transpose(2, 1, 0, 3))  # (Z, Y, X, 3)
     values.setflags(write=False)
     return DisplacementField(values, world_affine(path, image))
 
