@@ -1,5 +1,6 @@
 """Issue 30's speed target: a fresh ``gswarp apply -r REF -t warp.nii.gz -t affine.tfm`` on a
-256^3 ``.nii.gz`` against a SimpleITK script doing the same (read, composite transform,
+256^3 ``.nii.gz`` (a float32 ITK displacement field, as ANTs writes it, and an Euler ``.tfm``)
+against a SimpleITK script doing the same (read, composite transform,
 ``sitk.Resample`` linear, write ``.nii.gz``), each in its own process, interleaved.
 
     python benchmarks/bench_ants_apply.py [--size 256] [--rounds 3]
@@ -47,7 +48,8 @@ def make_inputs(folder: Path, size: int) -> None:
     sitk.WriteTransform(rotation, str(folder / "affine.tfm"))
     coarse = rng.normal(0, 1.5, (size // 16,) * 3 + (3,))
     field = np.repeat(np.repeat(np.repeat(coarse, 16, 0), 16, 1), 16, 2)  # (X, Y, Z, 3) LPS mm
-    image = nibabel.Nifti1Image(field[:, :, :, None, :].astype(np.float64), affine)
+    # float32, as antsRegistration writes its warps
+    image = nibabel.Nifti1Image(field[:, :, :, None, :].astype(np.float32), affine)
     image.header.set_intent("vector")
     nibabel.save(image, folder / "warp.nii.gz")
 
