@@ -348,3 +348,20 @@ class TestSources:
             SpecError, match=r"transform\[0\]\.flow: .*f\.npy: the plan reads no file"
         ):
             resolve(parsed, (4, 4))
+
+
+def test_labels_vote_is_the_bilinear_indicator_past_one_half_for_two_labels(rng):
+    """``sampling: {labels: true}`` on a two-label map {0, 5}: label 5 wins exactly where its
+    bilinearly warped indicator exceeds the other's, 1 - it, i.e. passes 0.5 (ties go to the
+    smaller label); only the map's labels come out (and the fill past the input)."""
+    mask = (rng.random((40, 50)) < 0.4).astype(np.uint8) * 5
+    text = "{affine: {rotate: 17, scale: 1.3}}"
+    voted = warp(mask, text, sampling="{labels: true, antialias: false, fill: 9}")
+    indicator = warp((mask == 5).astype(np.float64), text, sampling="{antialias: false}")
+    other = warp((mask == 0).astype(np.float64), text, sampling="{antialias: false}")
+    covered = (indicator + other) > 0
+    assert set(np.unique(voted)) <= {0, 5, 9}
+    np.testing.assert_array_equal(voted[covered] == 5, (indicator > other)[covered])
+    assert np.all(voted[~covered] == 9)
+    assert spec(sampling="{labels: true}").normalized()["sampling"]["labels"] is True
+    assert "labels" not in spec().normalized()["sampling"]  # specs without it print as before

@@ -50,7 +50,7 @@ OUTPUT_TYPES = {
 INTERPOLATIONS = {
     "linear": "bilinear",
     "nearestneighbor": "nearest",
-    "genericlabel": "nearest",  # ANTs' label interpolator; nearest keeps the label set exactly
+    "genericlabel": "bilinear",  # ANTs' label-wise vote, each label linearly (labels: true)
     "bspline": "bicubic",  # ANTs: a cubic B-spline of the data; gswarp: Keys' cubic, as torch
     "nearest": "nearest",
     "bilinear": "bilinear",
@@ -84,12 +84,24 @@ def parse_output_argument(value: str) -> tuple[str, bool]:
 
 
 def interpolation_mode(value: str) -> str:
-    """gswarp's mode for an ``-n`` name (ANTs' or gswarp's, any case)."""
+    """gswarp's mode for an ``-n`` name (ANTs' or gswarp's, any case; ``GenericLabel[NAME]``
+    votes label by label with NAME's mode)."""
     key = value.strip().lower()
+    if key.startswith("genericlabel[") and key.endswith("]"):
+        key = key[len("genericlabel[") : -1].strip()
+    if key.startswith("multilabel") or key.startswith("gaussian") or "sinc" in key:
+        raise click.BadParameter(
+            f"{value!r}: not offered yet (Linear, NearestNeighbor, GenericLabel, BSpline)"
+        )
     if key not in INTERPOLATIONS:
         names = "Linear, NearestNeighbor, GenericLabel, BSpline, nearest, bilinear, bicubic"
         raise click.BadParameter(f"expected one of {names}; got {value!r}")
     return INTERPOLATIONS[key]
+
+
+def _votes_labels(value: str) -> bool:
+    """Whether an ``-n`` name is ANTs' label interpolator (``GenericLabel[...]``)."""
+    return value.strip().lower().startswith("genericlabel")
 
 
 def spec_text(transforms: Sequence[str], reference: str | None, interpolation: str | None) -> str:
@@ -107,7 +119,8 @@ def spec_text(transforms: Sequence[str], reference: str | None, interpolation: s
                 entry["invert"] = True
             lines.append(f"  - file: {_flow(entry)}")
     if interpolation:
-        lines.append(f"sampling: {{mode: {interpolation_mode(interpolation)}}}")
+        labels = ", labels: true" if _votes_labels(interpolation) else ""
+        lines.append(f"sampling: {{mode: {interpolation_mode(interpolation)}{labels}}}")
     if reference:
         lines.append(f"output: {{like: {json.dumps(str(Path(reference).resolve()))}}}")
     return "\n".join(lines) + "\n"
@@ -157,8 +170,9 @@ _ANTS_OPTIONS = [
         metavar="NAME",
         multiple=True,
         callback=_once,
-        help="antsApplyTransforms' names: Linear, NearestNeighbor, GenericLabel (= nearest), "
-        "BSpline (= bicubic: Keys' cubic, not a B-spline); or gswarp's mode names.",
+        help="antsApplyTransforms' names: Linear, NearestNeighbor, GenericLabel[Linear] (each "
+        "label interpolated, the largest kept), BSpline (= bicubic: Keys' cubic, not a "
+        "B-spline); or gswarp's mode names.",
     ),
     click.option(
         "-i",
@@ -270,7 +284,7 @@ def _with_command_files(spec, files, reference, interpolation):
     if reference:
         changed = replace(changed, output=replace(spec.output, size=files.output.size))
     if interpolation:
-        changed = changed.with_sampling(mode=files.sampling.mode)
+        changed = changed.with_sampling(mode=files.sampling.mode, labels=files.sampling.labels)
     return changed
 
 

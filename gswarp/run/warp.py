@@ -139,6 +139,10 @@ def warp_pixels(
         )
     target = last.dtype if output.dtype == "same" else np.dtype(output.dtype)
     fill = np.asarray(fill_values, dtype=np.float64)
+    if sampling.labels:
+        voted = _vote_labels(last, plan, fill, device)
+        voted = voted if voted.dtype == target else convert_values(voted, target, "keep")
+        return voted if has_channels else voted[..., 0]
     source_dtype = last.dtype
     if target != last.dtype:
         last, factor = _to_work_values(last, target, values_rule(output.values, last.dtype, photo))
@@ -163,6 +167,26 @@ def warp_pixels(
             _report_clipping(result, source_dtype, target, name, notify)
         result = convert_values(result, target, "keep")
     return result if has_channels else result[..., 0]
+
+
+def _vote_labels(last: np.ndarray, plan: Plan, fill: np.ndarray, device: str) -> np.ndarray:
+    """A label map (spatial..., C) warped label by label: each label's indicator interpolated
+    with the spec's mode, the largest value's label kept (the smallest label on a tie, the
+    fill where every indicator is 0 -- ITK's ``LabelImageGenericInterpolateImageFunction``)."""
+    channels = last.shape[-1]
+    shape = (*plan.output_size, channels)
+    result = np.empty(shape, dtype=last.dtype)
+    result[...] = fill.astype(last.dtype) if fill.size == channels else fill[0]
+    best = np.zeros(shape, dtype=np.float32)
+    votes = np.empty(shape, dtype=np.float32)
+    zero = np.zeros(1)
+    for label in np.unique(last):
+        indicator = (last == label).astype(np.float32)
+        _run_engine(indicator, votes, plan, zero, device)
+        better = votes > best
+        result[better] = label
+        np.maximum(best, votes, out=best)
+    return result
 
 
 def _to_work_values(last: np.ndarray, target: np.dtype, rule: str) -> tuple[np.ndarray, float]:

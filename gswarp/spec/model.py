@@ -216,13 +216,19 @@ class SamplingSpec:
     footprint (:mod:`gswarp.engine.footprint`) instead of point-sampling it; nearest is never
     averaged. True, False, or None ("auto", the default): on for images, off for volumes, as the
     tools of each field do (see the README's "Antialiasing"). The engine's functions default to
-    torch's point sampling."""
+    torch's point sampling.
+
+    ``labels``: the input is a label map; each label's indicator is interpolated with ``mode``
+    and every output point takes the label with the largest value (the smallest label on a
+    tie; ``fill`` where none reaches it) -- ITK's ``LabelImageGenericInterpolateImageFunction``,
+    antsApplyTransforms' ``GenericLabel``."""
 
     mode: Mode = Mode.BILINEAR
     padding: Padding = Padding.ZEROS
     align_corners: bool = False
     fill: tuple[float, ...] = (0.0,)
     antialias: bool | None = None
+    labels: bool = False
 
     def antialias_for(self, spatial: int, through_field: bool = False) -> bool:
         """Whether a warp of ``spatial`` (2 or 3) dimensions is antialiased; ``through_field``:
@@ -245,7 +251,7 @@ class SamplingSpec:
             "align_corners": self.align_corners,
             "fill": fill,
             "antialias": "auto" if self.antialias is None else self.antialias,
-        }
+        } | ({"labels": True} if self.labels else {})
 
 
 @dataclass(frozen=True)

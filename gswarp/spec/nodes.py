@@ -26,7 +26,7 @@ __all__ = ["NodeReader"]
 
 _TOP_KEYS = ("version", "space", "transform", "sampling", "output", "targets")
 _AFFINE_KEYS = ("rotate", "scale", "shear", "translate", "center", "matrix", "theta")
-_SAMPLING_KEYS = ("mode", "padding", "align_corners", "fill", "antialias")
+_SAMPLING_KEYS = ("mode", "padding", "align_corners", "fill", "antialias", "labels")
 _OUTPUT_KEYS = ("size", "like", "spacing", "dtype", "values", "chunks", "levels", "compression")
 _TRANSFORM_KINDS = ("affine", "flow", "elastic", "file")
 _FILE_KEYS = ("path", "invert", "format")

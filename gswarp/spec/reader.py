@@ -431,7 +431,7 @@ class _Reader(NodeReader):
                 items["padding"][1], f"{path}.padding", tuple(p.label for p in Padding)
             )
             values["padding"] = Padding[name.upper()]
-        for key in ("align_corners", "antialias"):
+        for key in ("align_corners", "antialias", "labels"):
             if key in items:
                 node_ = items[key][1]
                 value = self.scalar(node_)
