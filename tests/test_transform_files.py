@@ -947,3 +947,23 @@ def test_generic_label_votes_as_simpleitks_label_linear(tmp_path, moving, monkey
     assert nearest.exit_code == 0, nearest.output
     by_nearest = np.asanyarray(nibabel.load("near.nii").dataobj)
     assert ((by_nearest != expected) & inside).mean() > 10 * max(differ.mean(), 1e-5)
+
+
+def test_ants_verbose_value_is_not_an_input(tmp_path, moving, monkeypatch):
+    """antsApplyTransforms' ``-v 1`` / ``-v 0``: the value is not read as an input file."""
+    monkeypatch.chdir(tmp_path)
+    sitk.WriteTransform(ROTATION, "a.tfm")
+    runner = CliRunner()
+    loud = runner.invoke(
+        cli,
+        ["apply", "-v", "1", "-r", "moving.nii", "-t", "a.tfm", "-i", "moving.nii", "-o", "v.nii"],
+    )
+    assert loud.exit_code == 0, loud.output
+    assert "moving.nii -> v.nii" in loud.output  # -v's line per file
+    quiet = runner.invoke(
+        cli,
+        ["apply", "-v", "0", "-r", "moving.nii", "-t", "a.tfm", "-i", "moving.nii", "-o", "q.nii"],
+    )
+    assert quiet.exit_code == 0, quiet.output
+    assert "->" not in quiet.output and "warping on the" not in quiet.output
+    assert Path("v.nii").read_bytes() == Path("q.nii").read_bytes()

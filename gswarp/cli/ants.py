@@ -30,6 +30,7 @@ __all__ = [
     "spec_text",
     "split_arguments",
     "transform_options",
+    "verbose_value",
 ]
 
 # antsApplyTransforms' -u names -> gswarp's output dtype (default: the input's, where ANTs
@@ -320,6 +321,24 @@ def options_spec(spec_path, args):
     return replace(spec, output=replace(spec.output, dtype=dtype))
 
 
+def verbose_value(spec_path, arguments, args):
+    """antsApplyTransforms' ``-v 0|1`` / ``--verbose 1``: gswarp's ``-v`` takes no value, so
+    click leaves the ``0`` or ``1`` among the positional arguments; where no file has that
+    name it is the value (``0``: not verbose), not an input."""
+    if not getattr(args, "verbose", 0):
+        return spec_path, arguments
+    given = [a for a in (spec_path, *arguments) if a is not None]
+    values = [a for a in given if a in ("0", "1") and not Path(a).exists()]
+    if not values:
+        return spec_path, arguments
+    if values[-1] == "0":
+        args.verbose = 0
+    rest = [a for a in given if a not in values]
+    if spec_path is None:
+        return None, tuple(rest)
+    return (rest[0] if rest else None), tuple(rest[1:])
+
+
 def split_arguments(spec_path, arguments, args, missing):
     """(spec_path, arguments) with antsApplyTransforms' form: when ``-t/-r/-n`` make the spec,
     the first positional argument is an input, not a SPEC; ``-i INPUT`` is one more input.
@@ -335,6 +354,7 @@ def split_arguments(spec_path, arguments, args, missing):
         )
     if args.input_image:
         arguments = (*arguments, args.input_image)
+    spec_path, arguments = verbose_value(spec_path, arguments, args)
     if not (args.transform_files or args.reference or args.interpolation):
         if spec_path is None:
             raise click.UsageError(missing)

@@ -30,6 +30,7 @@ from gswarp.cli.ants import (
     parse_output_argument,
     split_arguments,
     transform_options,
+    verbose_value,
 )
 from gswarp.cli.options import (
     EXIT_FILES_FAILED,
@@ -410,6 +411,7 @@ def apply(spec_path, inputs, **given) -> None:
     from gswarp.cli.zarr_apply import has_zarr_inputs, writes_zarr_from_files
 
     args = SimpleNamespace(spec_path=spec_path, inputs=inputs, **given)
+    args.spec_path, args.inputs = verbose_value(args.spec_path, args.inputs, args)  # -v 0|1
     options, threads, show = _settings(args)
     if args.replay_path:
         _replay(args, options, threads, show)
