@@ -266,16 +266,14 @@ def _with_command_files(spec, files, reference, interpolation):
             "files: write space: world in the spec"
         )
     count = len(files.transforms)
+    single = bool(spec.transforms) and "transform[0]" not in spec.marks  # written without a list
 
-    def shifted(key: str) -> str:
+    def shifted(key: str) -> str:  # the spec's transform i is the composition's count + i
+        if single:
+            return re.sub(r"^transform(?=[.]|$)", f"transform[{count}]", key)
         return re.sub(r"^transform\[(\d+)\]", lambda m: f"transform[{int(m[1]) + count}]", key)
 
     marks = {shifted(key): where for key, where in spec.marks.items()}
-    if spec.marks and "transform[0]" not in spec.marks and spec.transforms:
-        marks = {
-            key.replace("transform", f"transform[{count}]", 1): where
-            for key, where in spec.marks.items()
-        }
     changed = replace(
         spec,
         transforms=(*files.transforms, *spec.transforms),
@@ -354,7 +352,6 @@ def split_arguments(spec_path, arguments, args, missing):
         )
     if args.input_image:
         arguments = (*arguments, args.input_image)
-    spec_path, arguments = verbose_value(spec_path, arguments, args)
     if not (args.transform_files or args.reference or args.interpolation):
         if spec_path is None:
             raise click.UsageError(missing)

@@ -57,7 +57,7 @@ from gswarp.io.images import Encoding, format_named
 from gswarp.plan import check_fields, size_text
 from gswarp.run.drawlog import DrawLog
 from gswarp.run.files import Job, Outcome, expand_inputs
-from gswarp.run.folder import file_work, replay_jobs, run_file_jobs
+from gswarp.run.folder import file_work, replay_jobs, run_file_jobs, write_options
 from gswarp.run.jobs import JobResult, WriteOptions, replay_job
 from gswarp.run.sources import FILES
 from gswarp.spec import WarpSpec
@@ -464,13 +464,13 @@ def _settings(args) -> tuple[WriteOptions, int, bool]:
         fail(str(error))
     if args.verbose and not args.dry_run:
         click.echo(f"gswarp: warping on the {backend.upper()} (--device {args.device})", err=True)
-    options = WriteOptions(
-        format_named(args.format_) if args.format_ else None,
-        args.overwrite,
-        Encoding(quality=args.quality, compress_level=args.compress_level),
-        args.skip_existing,
-        backend,
-        OnceWarnings(args.quiet),
+    options = write_options(
+        format=args.format_,
+        overwrite=args.overwrite,
+        skip_existing=args.skip_existing,
+        encoding=Encoding(quality=args.quality, compress_level=args.compress_level),
+        device=backend,
+        notify=OnceWarnings(args.quiet),
     )
     show_library_warnings(args.quiet)
     show = args.progress if args.progress is not None else (sys.stderr.isatty() and not args.quiet)

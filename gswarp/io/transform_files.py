@@ -188,9 +188,18 @@ def _itk_matrix_file(path: Path) -> np.ndarray | None:
     return checked_matrix(str(path), pull)
 
 
-def _itk_entries(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]] | None:
+def _itk_entries(path: Path) -> tuple[tuple[str, np.ndarray, np.ndarray], ...] | None:
     """(class, parameters, fixed parameters) of each transform of an ITK text or MATLAB
-    ``.mat`` file, in the file's order; None for a text ``.mat`` (FSL's)."""
+    ``.mat`` file, in the file's order; None for a text ``.mat`` (FSL's). Read once per name,
+    modification time and size: a folder run asks for each input (whether the file holds a
+    B-spline, then its maps)."""
+    stat = path.stat()
+    return _read_itk_entries(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_itk_entries(name: str, mtime: int, size: int):
+    path = Path(name)
     data = path.read_bytes()
     try:
         text = data.decode("ascii")
@@ -212,7 +221,10 @@ def _itk_entries(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]] | None:
         )
     else:
         return None  # a text .mat: FSL's
-    return entries
+    for _, parameters, fixed in entries:  # shared by every caller: read-only
+        parameters.setflags(write=False)
+        fixed.setflags(write=False)
+    return tuple(entries)
 
 
 def _itk_text_entries(path: Path, text: str) -> list[tuple[str, np.ndarray, np.ndarray]]:

@@ -397,12 +397,18 @@ def _mgh_bytes(target: Path, voxels: np.ndarray, meta: VolumeMeta, sampling_matr
             f"{target}: FreeSurfer's MGH stores {', '.join(_MGH_DTYPES)}, not {voxels.dtype}: "
             "give the output's type (output.dtype, -u float) or write .nii.gz"
         )
+    affine = _output_affine(meta.affine, sampling_matrix)
+    image = nibabel.MGHImage(np.swapaxes(voxels, 0, 2), affine)
+    return image.to_bytes()
+
+
+def _output_affine(affine: np.ndarray | None, sampling_matrix) -> np.ndarray:
+    """The output grid's voxel -> world affine: ``affine_in @ S``, ``S`` the output voxel ->
+    input voxel ``sampling_matrix`` (3, 4) (identity when None; ``affine_in`` too)."""
     move = np.eye(4)
     if sampling_matrix is not None:
         move[:3] = sampling_matrix
-    affine = (meta.affine if meta.affine is not None else np.eye(4)) @ move
-    image = nibabel.MGHImage(np.swapaxes(voxels, 0, 2), affine)
-    return image.to_bytes()
+    return (affine if affine is not None else np.eye(4)) @ move
 
 
 def _nifti_header(voxels: np.ndarray, meta: VolumeMeta, sampling_matrix, codes=None):
@@ -415,10 +421,7 @@ def _nifti_header(voxels: np.ndarray, meta: VolumeMeta, sampling_matrix, codes=N
     else:  # a fresh header; the source's grid where it had one (FreeSurfer, MINC, Analyze)
         header = nibabel.Nifti1Header()
         affine = meta.affine if meta.affine is not None else np.eye(4)
-    move = np.eye(4)
-    if sampling_matrix is not None:
-        move[:3] = sampling_matrix
-    new_affine = affine @ move
+    new_affine = _output_affine(affine, sampling_matrix)
     series = voxels.ndim == 4 and int(header["dim"][0]) == 4  # the source was (I, J, K, T)
     shape = voxels.shape[2::-1]
     if voxels.ndim == 4:
