@@ -38,3 +38,12 @@ def gswarp_command(*arguments) -> list[str]:
     import sys
 
     return [sys.executable, "-m", "gswarp", *(str(a) for a in arguments)]
+
+
+def voxel_sources(affine, shape, pull):
+    """Where each voxel of a grid (``affine``: voxel -> RAS, spatial ``shape``) reads the input
+    on the same grid, as continuous input voxel indices ``(3, N)`` in C order over ``shape``
+    (``pull``: output RAS -> input RAS): the field-of-view masks of the transform-file tests."""
+    sampling = np.linalg.inv(affine) @ pull @ affine
+    ijk = np.indices(tuple(shape)).reshape(3, -1).astype(np.float64)
+    return sampling[:3, :3] @ ijk + sampling[:3, 3:]

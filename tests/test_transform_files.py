@@ -27,6 +27,7 @@ from nibabel.testing import data_path
 
 from gswarp.cli.main import cli
 from gswarp.io.transform_files import load_affine, load_composite
+from tests.conftest import voxel_sources
 
 TOLERANCE = 1e-4  # of the data range, inside the field of view (measured: 7e-7)
 
@@ -72,10 +73,8 @@ def _inside(moving, pull):
     """Output voxels whose source point (``pull``: output RAS -> input RAS) lies within the
     input's voxel centres."""
     image = nibabel.load(moving)
-    affine, shape = image.affine, np.array(image.shape)
-    sampling = np.linalg.inv(affine) @ pull @ affine
-    ijk = np.indices(image.shape).reshape(3, -1).astype(np.float64)
-    source = sampling[:3, :3] @ ijk + sampling[:3, 3:]
+    shape = np.array(image.shape)
+    source = voxel_sources(image.affine, image.shape, pull)
     inside = np.all((source >= 0) & (source <= shape[:, None] - 1), axis=0)
     return inside.reshape(image.shape)
 
@@ -747,10 +746,8 @@ def _far_outside(moving, pull):
     """Output voxels whose source point lies over a voxel outside the input (no neighbour
     inside: the fill alone)."""
     image = nibabel.load(moving)
-    affine, shape = image.affine, np.array(image.shape)
-    sampling = np.linalg.inv(affine) @ pull @ affine
-    ijk = np.indices(image.shape).reshape(3, -1).astype(np.float64)
-    source = sampling[:3, :3] @ ijk + sampling[:3, 3:]
+    shape = np.array(image.shape)
+    source = voxel_sources(image.affine, image.shape, pull)
     far = np.any((source < -1) | (source > shape[:, None]), axis=0)
     return far.reshape(image.shape)
 

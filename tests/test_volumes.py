@@ -14,6 +14,7 @@ from gswarp.io.volumes import read_volume, write_volume
 from gswarp.plan import resolve
 from gswarp.run.warp import warp_pixels, warp_volume_file
 from gswarp.spec import parse_spec
+from tests.conftest import voxel_sources
 
 nibabel = pytest.importorskip("nibabel", reason="nibabel is not installed (pip install '.[nifti]')")
 
@@ -582,10 +583,8 @@ def test_minc_files_read_as_nibabel_reads_them_and_write_as_nifti(tmp_path, name
 def _within_centres(image, pull):
     """Output voxels (the image's grid) whose source point (``pull``: output RAS -> input RAS)
     lies within the image's voxel centres."""
-    affine, shape = image.affine, np.array(image.shape[:3])
-    sampling = np.linalg.inv(affine) @ pull @ affine
-    ijk = np.indices(tuple(shape)).reshape(3, -1).astype(np.float64)
-    source = sampling[:3, :3] @ ijk + sampling[:3, 3:]
+    shape = np.array(image.shape[:3])
+    source = voxel_sources(image.affine, tuple(shape), pull)
     return np.all((source >= 0) & (source <= shape[:, None] - 1), axis=0).reshape(tuple(shape))
 
 
