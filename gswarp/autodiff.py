@@ -380,7 +380,7 @@ def _theta_jacobian(k: int, spatial_in, spatial_out, align_corners: bool) -> np.
 
 def _options(mode, padding_mode, align_corners, needs, coordinate: str):
     """(mode, padding, align_corners, needs as a tuple; one name may be given as a string)."""
-    parsed = parse_mode(mode, "mode")
+    parsed = parse_mode(mode, "mode", filters=False)
     padding = parse_padding(padding_mode, "padding_mode")
     needs = (needs,) if isinstance(needs, str) else tuple(needs)
     unknown = set(needs) - {"input", coordinate}

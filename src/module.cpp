@@ -17,6 +17,7 @@
 
 #include "gswarp_core/antialias.hpp"
 #include "gswarp_core/dispatch.hpp"
+#include "gswarp_core/filters.hpp"
 #include "gswarp_core/kernels.hpp"
 #include "gswarp_core/metrics.hpp"
 #include "gswarp_core/threads.hpp"
@@ -327,6 +328,77 @@ void antialias_frames(Jacobians jacobians, double support, double cap, Frames fr
   }
 }
 
+// ---- ITK's interpolators as filters (filters.hpp)
+
+// Output points [0, P) of a filter sample: inp (N, C, *spatial), points (P, k) float64
+// C-ordered, out (N, C, P), fill (C,) float64; sigma (k,) float64 in voxels (x first).
+// Or (affine) points is a (k, k + 1) matrix, the points output pixels first.. of shape grid.
+void filter_sample(ReadArray inp, Float64Array points, WriteArray out, ReadArray fill, int kind,
+                   int order, int window, int radius, Float64Array sigma, double alpha,
+                   int padding, bool align_corners, bool labels, bool affine, Vector grid,
+                   index_t first) {
+  gswarp::FilterSample args{describe(inp), describe(points), describe(out), describe(fill),
+                            {kind, order, window, radius, {1.0, 1.0, 1.0}, alpha},
+                            padding, align_corners, labels, affine, {1, 1, 1}, first};
+  const int spatial = args.inp.ndim - 2;
+  const bool float_input = args.inp.kind == gswarp::F32 || args.inp.kind == gswarp::F64;
+  const index_t count = args.out.shape[2];
+  bool shaped = affine ? args.points.ndim == 2 && args.points.shape[0] == spatial &&
+                             args.points.shape[1] == spatial + 1 &&
+                             grid.shape(0) == static_cast<size_t>(spatial) && first >= 0
+                       : args.points.ndim == 2 && args.points.shape[1] == spatial &&
+                             args.points.shape[0] == count;
+  if (affine && shaped) {
+    index_t total = 1;
+    for (int d = 0; d < spatial; ++d) {
+      args.grid[3 - spatial + d] = grid(d);
+      shaped = shaped && grid(d) > 0;
+      total *= grid(d);
+    }
+    shaped = shaped && first + count <= total;
+  }
+  if ((spatial != 2 && spatial != 3) || !shaped || args.out.ndim != 3 ||
+      args.out.shape[0] != args.inp.shape[0] || args.out.shape[1] != args.inp.shape[1] ||
+      args.fill.kind != gswarp::F64 ||
+      args.fill.ndim != 1 || args.fill.shape[0] < args.inp.shape[1] ||
+      static_cast<int>(sigma.shape(0)) != spatial)
+    throw nb::value_error("_gswarp_core: filter_sample takes inp (N, C, ...), points (P, k), "
+                          "out (N, C, P), fill (C,) and sigma (k,)");
+  if (!float_input && args.out.kind != args.inp.kind)
+    throw nb::type_error("_gswarp_core: filter_sample writes an integer input's own dtype");
+  if (labels && args.out.kind != args.inp.kind)
+    throw nb::type_error("_gswarp_core: a label vote writes the input's dtype");
+  const bool known = (kind == gswarp::FILTER_BSPLINE && order >= 0 && order <= 5) ||
+                     (kind == gswarp::FILTER_SINC && radius >= 1 && radius <= 16 &&
+                      window >= 0 && window <= gswarp::WINDOW_BLACKMAN) ||
+                     kind == gswarp::FILTER_GAUSSIAN;
+  bool positive = alpha > 0.0 && alpha < 1e6;
+  for (int d = 0; d < spatial; ++d) {
+    const double value = sigma.data()[d];
+    args.filter.sigma[d] = value;
+    positive = positive && value > 0.0 && value < 1e6;
+  }
+  if (!known || (kind == gswarp::FILTER_GAUSSIAN && !positive))
+    throw nb::value_error("_gswarp_core: filter_sample: no such filter");
+  run_rows(args, gswarp::filter_points, 0, count);
+}
+
+using Coefficients = nb::ndarray<nb::device::cpu, double, nb::ndim<3>, nb::c_contig>;
+
+// B-spline coefficients of `order` in place along the middle axis of data (outer, n, inner).
+void bspline_prefilter(Coefficients data, int order) {
+  const index_t outer = static_cast<index_t>(data.shape(0));
+  const index_t length = static_cast<index_t>(data.shape(1));
+  const index_t inner = static_cast<index_t>(data.shape(2));
+  if (order < 0 || order > 5) throw nb::value_error("_gswarp_core: B-spline orders are 0-5");
+  double* values = data.data();
+  nb::gil_scoped_release release;
+  gswarp::ThreadPool::instance().parallel_for(
+      0, gswarp::filter_bundles(outer, inner), [&](index_t a, index_t b) {
+        gswarp::bspline_prefilter(values, outer, length, inner, order, a, b);
+      });
+}
+
 // ---- the registration metrics (metrics.hpp): sequential, float32 or float64 images
 
 using Flat = nb::ndarray<nb::ro, nb::device::cpu, nb::ndim<1>, nb::c_contig>;
@@ -455,6 +527,12 @@ NB_MODULE(_gswarp_core, m) {
         nb::arg("support"), nb::arg("cap"), nb::arg("absolute"), nb::arg("separable"));
   m.def("antialias_frames", &antialias_frames, nb::arg("jacobians"), nb::arg("support"),
         nb::arg("cap"), nb::arg("frames"), nb::arg("shrinks"));
+  m.def("filter_sample", &filter_sample, nb::arg("inp"), nb::arg("points"), nb::arg("out"),
+        nb::arg("fill"), nb::arg("kind"), nb::arg("order"), nb::arg("window"),
+        nb::arg("radius"), nb::arg("sigma"), nb::arg("alpha"), nb::arg("padding"),
+        nb::arg("align_corners"), nb::arg("labels"), nb::arg("affine"), nb::arg("grid"),
+        nb::arg("first"));
+  m.def("bspline_prefilter", &bspline_prefilter, nb::arg("data"), nb::arg("order"));
   m.attr("WIDEN") = gswarp::WIDEN;
   m.attr("SHRINK_TOLERANCE") = gswarp::SHRINK_TOLERANCE;
   m.def("metric_sums", &metric_sums);

@@ -144,8 +144,8 @@ ERRORS = [
     ("version: 1\ntransform: {afine: {}}", "transform.afine: unknown key (did you mean 'affine'?)"),
     (
         "version: 1\ntransform: []\nsampling: {mode: bilinar}",
-        "s.yaml:3:18: sampling.mode: expected one of bilinear, nearest, bicubic, got 'bilinar' "
-        "(did you mean 'bilinear'?)",
+        "s.yaml:3:18: sampling.mode: expected one of bilinear, nearest, bicubic, bspline, sinc, "
+        "gaussian, got 'bilinar' (did you mean 'bilinear'?)",
     ),
     (
         "version: 1\ntransform: []\nsampling: {padding: 0}",

@@ -49,15 +49,24 @@ OUTPUT_TYPES = {
 
 # antsApplyTransforms' -n names (and gswarp's own) -> gswarp's mode
 INTERPOLATIONS = {
-    "linear": "bilinear",
-    "nearestneighbor": "nearest",
-    "genericlabel": "bilinear",  # ANTs' label-wise vote, each label linearly (labels: true)
-    "bspline": "bicubic",  # ANTs: a cubic B-spline of the data; gswarp: Keys' cubic, as torch
-    "nearest": "nearest",
-    "bilinear": "bilinear",
-    "trilinear": "bilinear",
-    "bicubic": "bicubic",
+    "linear": {"mode": "bilinear"},
+    "nearestneighbor": {"mode": "nearest"},
+    "genericlabel": {"mode": "bilinear", "labels": True},  # each label linearly, largest kept
+    "multilabel": {"mode": "gaussian", "labels": True, "alpha": 4.0},  # ANTs' defaults
+    "gaussian": {"mode": "gaussian", "alpha": 1.0},
+    "bspline": {"mode": "bspline", "order": 3},
+    "lanczoswindowedsinc": {"mode": "sinc", "window": "lanczos"},
+    "cosinewindowedsinc": {"mode": "sinc", "window": "cosine"},
+    "welchwindowedsinc": {"mode": "sinc", "window": "welch"},
+    "hammingwindowedsinc": {"mode": "sinc", "window": "hamming"},
+    "blackmanwindowedsinc": {"mode": "sinc", "window": "blackman"},
+    "nearest": {"mode": "nearest"},
+    "bilinear": {"mode": "bilinear"},
+    "trilinear": {"mode": "bilinear"},
+    "bicubic": {"mode": "bicubic"},
 }
+"""``-n`` names (antsApplyTransforms' and gswarp's modes, any case) -> the spec's sampling
+values; ``NAME[...]`` parameters are read by :func:`interpolation_sampling`."""
 
 
 def parse_transform_argument(value: str) -> tuple[str, bool]:
@@ -84,25 +93,52 @@ def parse_output_argument(value: str) -> tuple[str, bool]:
     return name.strip(), flag.strip() == "1"
 
 
-def interpolation_mode(value: str) -> str:
-    """gswarp's mode for an ``-n`` name (ANTs' or gswarp's, any case; ``GenericLabel[NAME]``
-    votes label by label with NAME's mode)."""
-    key = value.strip().lower()
-    if key.startswith("genericlabel[") and key.endswith("]"):
-        key = key[len("genericlabel[") : -1].strip()
-    if key.startswith("multilabel") or key.startswith("gaussian") or "sinc" in key:
-        raise click.BadParameter(
-            f"{value!r}: not offered yet (Linear, NearestNeighbor, GenericLabel, BSpline)"
-        )
+def interpolation_sampling(value: str) -> dict:
+    """The spec's sampling values for an ``-n`` name: ``BSpline[ORDER]``,
+    ``Gaussian[SIGMA,ALPHA]`` and ``MultiLabel[SIGMA,ALPHA]`` (SIGMA in the world's units, one
+    number or ``AxBxC``; default one voxel), ``GenericLabel[NAME]`` (NAME's mode, voted label
+    by label), the windowed sincs (radius 3, as antsApplyTransforms)."""
+    text = value.strip()
+    name, bracket, rest = text.partition("[")
+    key = name.strip().lower()
     if key not in INTERPOLATIONS:
-        names = "Linear, NearestNeighbor, GenericLabel, BSpline, nearest, bilinear, bicubic"
+        names = (
+            "Linear, NearestNeighbor, GenericLabel, MultiLabel, Gaussian, BSpline, "
+            "{Lanczos,Cosine,Welch,Hamming,Blackman}WindowedSinc, nearest, bilinear, bicubic"
+        )
         raise click.BadParameter(f"expected one of {names}; got {value!r}")
-    return INTERPOLATIONS[key]
-
-
-def _votes_labels(value: str) -> bool:
-    """Whether an ``-n`` name is ANTs' label interpolator (``GenericLabel[...]``)."""
-    return value.strip().lower().startswith("genericlabel")
+    values = dict(INTERPOLATIONS[key])
+    if not bracket:
+        return values
+    if not rest.endswith("]"):
+        raise click.BadParameter(f"{value!r}: expected NAME[PARAMETERS]")
+    parameters = [p.strip() for p in rest[:-1].split(",")]
+    if key == "genericlabel":
+        inner = interpolation_sampling(rest[:-1])
+        if inner.get("labels") or inner["mode"] in ("gaussian",):
+            raise click.BadParameter(f"{value!r}: GenericLabel takes an image interpolator")
+        return inner | {"labels": True}
+    try:
+        if key == "bspline" and len(parameters) == 1:
+            order = int(parameters[0])
+            if 0 <= order <= 5:
+                return values | {"order": order}
+        elif key in ("gaussian", "multilabel") and len(parameters) in (1, 2):
+            sigma = [float(v) for v in parameters[0].lower().split("x")]
+            if len(sigma) in (1, 2, 3) and all(v > 0 for v in sigma):
+                values["sigma"] = sigma
+                if len(parameters) == 2:
+                    values["alpha"] = float(parameters[1])
+                if values["alpha"] > 0:
+                    return values
+    except ValueError:
+        pass
+    expected = {
+        "bspline": "BSpline[ORDER] with ORDER 0 to 5",
+        "gaussian": "Gaussian[SIGMA] or Gaussian[SIGMA,ALPHA], positive numbers",
+        "multilabel": "MultiLabel[SIGMA] or MultiLabel[SIGMA,ALPHA], positive numbers",
+    }.get(key, f"{name.strip()} without parameters")
+    raise click.BadParameter(f"{value!r}: expected {expected}")
 
 
 def spec_text(transforms: Sequence[str], reference: str | None, interpolation: str | None) -> str:
@@ -120,8 +156,7 @@ def spec_text(transforms: Sequence[str], reference: str | None, interpolation: s
                 entry["invert"] = True
             lines.append(f"  - file: {_flow(entry)}")
     if interpolation:
-        labels = ", labels: true" if _votes_labels(interpolation) else ""
-        lines.append(f"sampling: {{mode: {interpolation_mode(interpolation)}{labels}}}")
+        lines.append(f"sampling: {json.dumps(interpolation_sampling(interpolation))}")
     if reference:
         lines.append(f"output: {{like: {json.dumps(str(Path(reference).resolve()))}}}")
     return "\n".join(lines) + "\n"
@@ -172,8 +207,9 @@ _ANTS_OPTIONS = [
         multiple=True,
         callback=_once,
         help="antsApplyTransforms' names: Linear, NearestNeighbor, GenericLabel[Linear] (each "
-        "label interpolated, the largest kept), BSpline (= bicubic: Keys' cubic, not a "
-        "B-spline); or gswarp's mode names.",
+        "label interpolated, the largest kept), MultiLabel[SIGMA,ALPHA] (a label-wise Gaussian "
+        "vote), Gaussian[SIGMA,ALPHA], BSpline[ORDER] (ITK's B-spline, orders 0-5), "
+        "{Lanczos,Cosine,Welch,Hamming,Blackman}WindowedSinc (radius 3); or gswarp's modes.",
     ),
     click.option(
         "-i",
@@ -283,7 +319,16 @@ def _with_command_files(spec, files, reference, interpolation):
     if reference:
         changed = replace(changed, output=replace(spec.output, size=files.output.size))
     if interpolation:
-        changed = changed.with_sampling(mode=files.sampling.mode, labels=files.sampling.labels)
+        chosen = files.sampling
+        changed = changed.with_sampling(
+            mode=chosen.mode,
+            labels=chosen.labels,
+            order=chosen.order,
+            window=chosen.window,
+            radius=chosen.radius,
+            sigma=chosen.sigma,
+            alpha=chosen.alpha,
+        )
     return changed
 
 

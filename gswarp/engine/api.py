@@ -105,7 +105,7 @@ def _check_input(input: Any, argument: str = "input") -> np.ndarray:
 
 
 def _check_mode(mode: Any, input: np.ndarray) -> Mode:
-    parsed = parse_mode(mode, "mode")
+    parsed = parse_mode(mode, "mode", filters=False)
     if input.dtype == np.bool_ and parsed != Mode.NEAREST:
         raise DTypeError(f"mode: bool input requires mode='nearest', got {parsed.label!r}")
     return parsed

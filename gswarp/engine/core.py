@@ -23,6 +23,8 @@ __all__ = [
     "available",
     "backward_coordinates",
     "backward_input",
+    "bspline_prefilter",
+    "filter_points",
     "flow_sample",
     "get_num_threads",
     "grid_sample",
@@ -382,3 +384,52 @@ def _mask(m: np.ndarray) -> np.ndarray:
 def metric_loops() -> _MetricLoops:
     """The compiled registration-metric loops (see :class:`_MetricLoops`)."""
     return _MetricLoops()
+
+
+def filter_points(
+    inp: np.ndarray,
+    points: np.ndarray,
+    out: np.ndarray,
+    fill: np.ndarray,
+    kind: int,
+    order: int,
+    window: int,
+    radius: int,
+    sigma: np.ndarray,
+    alpha: float,
+    padding: int,
+    align_corners: bool,
+    labels: bool,
+    affine: bool,
+    grid: np.ndarray,
+    first: int,
+) -> None:
+    """ITK's interpolators (``src/gswarp_core/filters.hpp``): ``inp`` (N, C, *spatial) at
+    ``points`` (P, k) float64 C-ordered pixel coordinates into ``out`` (N, C, P); ``fill``
+    (C,) and ``sigma`` (k,) float64; ``kind`` 0 B-spline (``inp`` its coefficients), 1 windowed
+    sinc, 2 Gaussian; ``labels`` votes label by label. ``affine``: ``points`` is a (k, k + 1)
+    matrix and the points are output pixels ``first``.. of spatial shape ``grid`` (int64)."""
+    _core.filter_sample(
+        inp,
+        points,
+        out,
+        fill,
+        kind,
+        order,
+        window,
+        radius,
+        sigma,
+        alpha,
+        padding,
+        align_corners,
+        labels,
+        affine,
+        grid,
+        first,
+    )
+
+
+def bspline_prefilter(data: np.ndarray, order: int) -> None:
+    """B-spline coefficients of ``order`` in place along the middle axis of ``data``
+    (outer, n, inner) float64, C-ordered."""
+    _core.bspline_prefilter(data, int(order))

@@ -25,6 +25,7 @@ import numpy as np
 
 from gswarp.engine.api import sample_field, sample_pixels, sample_pixels_window, warp_affine
 from gswarp.errors import SpecError
+from gswarp.sampling import Filter, parse_mode, parse_padding
 
 __all__ = ["FieldStep", "MatrixStep", "chain_coordinates", "sample_chain", "warp_flow"]
 
@@ -183,6 +184,8 @@ def sample_chain(
     fuse: bool = True,
     antialias: bool = False,
     stats: dict | None = None,
+    filter: Filter | None = None,
+    labels: bool = False,
 ) -> np.ndarray:
     """Sample ``input`` (N, C, *spatial) where ``steps`` send each output pixel, tile by tile.
 
@@ -209,11 +212,30 @@ def sample_chain(
     stats : dict, optional
         Receives ``'outside'``: the output points that fell past a ``beyond='identity'``
         field (counted once each, antialiasing's extra rows aside).
+    filter : Filter, optional
+        With ``mode`` 'bspline', 'sinc' or 'gaussian' (ITK's interpolators,
+        :mod:`gswarp.engine.filters`): its order, window, radius, sigma (pixels) and alpha;
+        default ``Filter(mode)``. ``labels`` then votes label by label.
 
     Returns
     -------
     ndarray of ``size``, the input's dtype.
     """
+    if parse_mode(mode, "mode").is_filter:
+        return _sample_filter(
+            input,
+            steps,
+            size,
+            mode,
+            padding_mode,
+            align_corners,
+            fill,
+            out,
+            stats,
+            filter,
+            labels,
+            tile_points,
+        )
     size = tuple(int(n) for n in size)
     k = len(size) - 2
     fused = fused_form(steps, k) if fuse else None
@@ -237,6 +259,13 @@ def sample_chain(
             out=out,
             antialias=antialias,
         )
+    common = (mode, padding_mode, align_corners)
+    return _sample_buffered(input, steps, size, common, fill, out, tile_points, antialias, stats)
+
+
+def _sample_buffered(input, steps, size, common, fill, out, tile_points, antialias, stats):
+    """:func:`sample_chain`'s buffered path: the chain's coordinates one slab of output rows
+    (slices) at a time, the input sampled there."""
     if out is None:
         out = np.empty(size, dtype=input.dtype)
     spatial = size[2:]
@@ -249,12 +278,57 @@ def sample_chain(
         coords = _tile_coordinates(steps, spatial, (low, start, stop, high), stats)
         batch = np.broadcast_to(coords, (size[0], *coords.shape))
         window = out[:, :, start:stop]
-        common = (mode, padding_mode, align_corners)
         if antialias:
             sample_pixels_window(input, batch, start - low, *common, fill, window, window.shape)
         else:
             sample_pixels(input, batch, *common, fill=fill, out=window)
     return out
+
+
+def _sample_filter(
+    input,
+    steps,
+    size,
+    mode,
+    padding_mode,
+    align_corners,
+    fill,
+    out,
+    stats,
+    filter,
+    labels,
+    tile_points,
+) -> np.ndarray:
+    """:func:`sample_chain` with one of ITK's interpolators (:mod:`gswarp.engine.filters`): a
+    chain of matrices as one matrix the kernel applies, others tile by tile."""
+    from gswarp.engine.filters import filter_sample
+
+    name = parse_mode(mode, "mode").label
+    chosen = filter if filter is not None else Filter(name)
+    if chosen.kind != name:
+        raise SpecError(f"filter: a {chosen.kind!r} filter given for mode {name!r}")
+    size = tuple(int(n) for n in size)
+    spatial = size[2:]
+    fused = fused_form(steps, len(spatial))
+    matrix = fused[0] if fused is not None and fused[1] is None else None
+
+    def coordinates(start: int, stop: int) -> np.ndarray:
+        return chain_coordinates(steps, spatial, start, stop, stats)
+
+    padding = int(parse_padding(padding_mode, "padding_mode"))
+    return filter_sample(
+        input,
+        size,
+        chosen,
+        padding,
+        bool(align_corners),
+        fill=fill,
+        out=out,
+        labels=labels,
+        matrix=matrix,
+        coordinates=coordinates,
+        tile_points=tile_points,
+    )
 
 
 def _tile_coordinates(steps, spatial, rows, stats):

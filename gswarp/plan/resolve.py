@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +85,9 @@ class Plan:
         Output pixel -> input pixel of the output *grid* alone (its size stretch or expand
         shift, without the transforms): a volume header's new affine is ``affine @ frame``,
         since the transforms move the content, not the grid.
+    spacing : tuple of float, or None
+        With ``space: world``: the input's voxel size per axis (x first), from its affine; a
+        Gaussian's ``sigma`` is given in these units (:meth:`SamplingSpec.filter`).
     """
 
     input_size: tuple[int, ...]
@@ -95,6 +98,7 @@ class Plan:
     spec: WarpSpec
     steps: tuple[Step, ...] | None = None
     frame: np.ndarray | None = None
+    spacing: tuple[float, ...] | None = None
 
 
 def resolve(
@@ -132,6 +136,10 @@ def resolve(
             f"input of size {size_text(tuple(input_size))} (they overflow)"
         ) from None
     _check_plan_numbers(plan)
+    if affine is not None and spec.space == "world":
+        k = len(input_size)
+        columns = np.linalg.norm(np.asarray(affine, dtype=np.float64)[:k, :k], axis=0)
+        plan = replace(plan, spacing=tuple(float(v) for v in columns))
     return plan
 
 

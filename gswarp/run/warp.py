@@ -16,7 +16,7 @@ import numpy as np
 
 from gswarp.engine import warp_affine
 from gswarp.engine.device import cupy_module
-from gswarp.engine.tiles import FieldStep, sample_chain
+from gswarp.engine.tiles import FieldStep, MatrixStep, sample_chain
 from gswarp.errors import GswarpError, InputError, SpecError
 from gswarp.io.formats import VOLUME_SUFFIXES, image_format, is_nifti
 from gswarp.io.images import (
@@ -176,6 +176,9 @@ def _vote_labels(last: np.ndarray, plan: Plan, fill: np.ndarray, device: str) ->
     channels = last.shape[-1]
     shape = (*plan.output_size, channels)
     result = np.empty(shape, dtype=last.dtype)
+    if plan.spec.sampling.mode.is_filter:  # ITK's interpolators vote in the kernel
+        _run_engine(last, result, plan, fill, device)
+        return result
     result[...] = fill.astype(last.dtype) if fill.size == channels else fill[0]
     best = np.zeros(shape, dtype=np.float32)
     votes = np.empty(shape, dtype=np.float32)
@@ -208,6 +211,24 @@ def _run_engine(last: np.ndarray, result: np.ndarray, plan: Plan, fill, device: 
     destination = np.moveaxis(result, -1, 0)[None]
     stats: dict = {}
     extra = {} if plan.steps is None else {"stats": stats}
+    filter = sampling.filter(plan.spacing)
+    if filter is not None:  # ITK's interpolators: on the CPU (gswarp.engine.filters)
+        steps = plan.steps if plan.steps is not None else (MatrixStep(plan.sampling_matrix),)
+        with _ENGINE_LOCK:
+            sample_chain(
+                source,
+                steps,
+                (1, channels, *plan.output_size),
+                sampling.mode,
+                sampling.padding,
+                sampling.align_corners,
+                fill=fill,
+                out=destination,
+                stats=stats,
+                filter=filter,
+                labels=sampling.labels,
+            )
+        return stats
     with _ENGINE_LOCK:
         if device == "cuda":
             xp = cupy_module()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gswarp.errors import SpecError
-from gswarp.sampling import Mode, Padding
+from gswarp.sampling import Filter, Mode, Padding
 from gswarp.spec.distributions import Choice, Distribution, Normal, Uniform
 
 __all__ = [
@@ -221,7 +221,16 @@ class SamplingSpec:
     ``labels``: the input is a label map; each label's indicator is interpolated with ``mode``
     and every output point takes the label with the largest value (the smallest label on a
     tie; ``fill`` where none reaches it) -- ITK's ``LabelImageGenericInterpolateImageFunction``,
-    antsApplyTransforms' ``GenericLabel``."""
+    antsApplyTransforms' ``GenericLabel``. With ``mode: gaussian`` that is ITK's
+    ``LabelImageGaussianInterpolateImageFunction``, antsApplyTransforms' ``MultiLabel``.
+
+    ITK's interpolators (:mod:`gswarp.engine.filters`) take: ``order`` (``bspline``, 0-5,
+    default 3), ``window`` and ``radius`` (``sinc``: lanczos, cosine, welch, hamming or
+    blackman, default lanczos; radius default 3, as antsApplyTransforms), ``sigma`` (the
+    ``gaussian``'s standard deviation per axis x, y[, z] or one for all, in the spec's space:
+    voxels, or the world's units with ``space: world``; default one voxel, as ANTs) and
+    ``alpha`` (its cut-off in sigmas; default 1, or 4 with ``labels``, as ANTs' ``Gaussian``
+    and ``MultiLabel``)."""
 
     mode: Mode = Mode.BILINEAR
     padding: Padding = Padding.ZEROS
@@ -229,6 +238,37 @@ class SamplingSpec:
     fill: tuple[float, ...] = (0.0,)
     antialias: bool | None = None
     labels: bool = False
+    order: int = 3
+    window: str = "lanczos"
+    radius: int = 3
+    sigma: tuple[float, ...] | None = None
+    alpha: float | None = None
+
+    def filter(self, spacing: Sequence[float] | None = None) -> Filter | None:
+        """The engine's :class:`~gswarp.engine.filters.Filter` for an ITK interpolator mode
+        (None for torch's modes); ``spacing``: the input's voxel size per axis (x first) when
+        ``sigma`` is in world units."""
+        if not self.mode.is_filter:
+            return None
+        sigma: tuple[float, ...] = (1.0,)
+        if self.sigma is not None:
+            sigma = self.sigma
+            if spacing is not None:
+                values = sigma if len(sigma) == len(spacing) else sigma[:1] * len(spacing)
+                sigma = tuple(float(v) / float(d) for v, d in zip(values, spacing, strict=True))
+        alpha = self.alpha if self.alpha is not None else (4.0 if self.labels else 1.0)
+        return Filter(self.mode.label, self.order, self.window, self.radius, sigma, alpha)
+
+    def _filter_normalized(self) -> dict[str, Any]:
+        if self.mode == Mode.BSPLINE:
+            return {"order": self.order}
+        if self.mode == Mode.SINC:
+            return {"window": self.window, "radius": self.radius}
+        if self.mode == Mode.GAUSSIAN:
+            sigma: Any = "voxel" if self.sigma is None else list(self.sigma)
+            alpha = self.alpha if self.alpha is not None else (4.0 if self.labels else 1.0)
+            return {"sigma": sigma, "alpha": alpha}
+        return {}
 
     def antialias_for(self, spatial: int, through_field: bool = False) -> bool:
         """Whether a warp of ``spatial`` (2 or 3) dimensions is antialiased; ``through_field``:
@@ -245,13 +285,17 @@ class SamplingSpec:
 
     def normalized(self) -> dict[str, Any]:
         fill: Any = self.fill[0] if len(self.fill) == 1 else list(self.fill)
-        return {
-            "mode": self.mode.label,
-            "padding": self.padding.label,
-            "align_corners": self.align_corners,
-            "fill": fill,
-            "antialias": "auto" if self.antialias is None else self.antialias,
-        } | ({"labels": True} if self.labels else {})
+        return (
+            {
+                "mode": self.mode.label,
+                "padding": self.padding.label,
+                "align_corners": self.align_corners,
+                "fill": fill,
+                "antialias": "auto" if self.antialias is None else self.antialias,
+            }
+            | ({"labels": True} if self.labels else {})
+            | self._filter_normalized()
+        )
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,19 @@ __all__ = ["NodeReader"]
 
 _TOP_KEYS = ("version", "space", "transform", "sampling", "output", "targets")
 _AFFINE_KEYS = ("rotate", "scale", "shear", "translate", "center", "matrix", "theta")
-_SAMPLING_KEYS = ("mode", "padding", "align_corners", "fill", "antialias", "labels")
+_SAMPLING_KEYS = (
+    "mode",
+    "padding",
+    "align_corners",
+    "fill",
+    "antialias",
+    "labels",
+    "order",
+    "window",
+    "radius",
+    "sigma",
+    "alpha",
+)
 _OUTPUT_KEYS = ("size", "like", "spacing", "dtype", "values", "chunks", "levels", "compression")
 _TRANSFORM_KINDS = ("affine", "flow", "elastic", "file")
 _FILE_KEYS = ("path", "invert", "format")

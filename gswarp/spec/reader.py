@@ -11,7 +11,7 @@ import yaml
 
 from gswarp.errors import SpecError, first_line
 from gswarp.io.formats import FIELD_SUFFIXES
-from gswarp.sampling import Mode, Padding
+from gswarp.sampling import WINDOWS, Mode, Padding
 from gswarp.spec.dimensions import check_dimensions
 from gswarp.spec.model import (
     DTYPES,
@@ -446,6 +446,41 @@ class _Reader(NodeReader):
                 values[key] = value
         if "fill" in items:
             values["fill"] = self.fill(items["fill"][1], f"{path}.fill")
+        values |= self.filter_values(items, path, values.get("mode", Mode.BILINEAR))
+        return values
+
+    def filter_values(self, items: dict, path: str, mode: Mode) -> dict[str, Any]:
+        """``order``, ``window``, ``radius``, ``sigma``, ``alpha``: each only with the mode
+        it belongs to (ITK's interpolators, :class:`SamplingSpec`)."""
+        owners = {"order": Mode.BSPLINE, "window": Mode.SINC, "radius": Mode.SINC}
+        owners |= {"sigma": Mode.GAUSSIAN, "alpha": Mode.GAUSSIAN}
+        values: dict[str, Any] = {}
+        for key, owner in owners.items():
+            if key not in items:
+                continue
+            node = items[key][1]
+            where = f"{path}.{key}"
+            if mode != owner:
+                raise self.error(node, where, f"belongs to mode: {owner.label}, not {mode.label}")
+            if key == "order":
+                order = self.whole(node, where, 0, "a B-spline order 0 to 5")
+                if order > 5:
+                    raise self.error(node, where, f"expected a B-spline order 0 to 5, got {order}")
+                values[key] = order
+            elif key == "radius":
+                radius = self.whole(node, where, 1, "the sinc's radius in voxels")
+                if radius > 16:
+                    raise self.error(node, where, f"expected a radius 1 to 16, got {radius}")
+                values[key] = radius
+            elif key == "window":
+                values[key] = self.choice(node, where, WINDOWS)
+            elif key == "sigma":
+                positive = _positive_number
+                what = "a positive number or one per axis (x, y[, z])"
+                sigma = self.number_or_vector(node, where, (2, 3), what, positive, random=False)
+                values[key] = sigma if isinstance(sigma, tuple) else (sigma,)
+            else:
+                values[key] = self.number(node, where, _positive_number, "a positive number")
         return values
 
     def fill(self, node: yaml.Node, path: str) -> tuple[float, ...]:
@@ -569,3 +604,7 @@ class _Reader(NodeReader):
         if not isinstance(value, str):
             raise self.error(node, path, f"expected {what}, got {_described(value)}")
         return self.choice(node, path, ("same", "expand"))
+
+
+def _positive_number(value: float) -> str | None:
+    return None if value > 0 else "it must be positive"

@@ -1,0 +1,161 @@
+"""ITK's interpolators as sampling filters: B-splines of order 0-5, windowed sincs, the
+Gaussian, and the label-wise vote of any of them (``src/gswarp_core/filters.hpp`` states the
+rules; ``tests/test_filters.py`` holds each to SimpleITK's interpolator of the same name).
+
+These read the input as ITK's ``ResampleImageFilter`` does, not as torch's ``grid_sample``: a
+point is sampled when each of its pixel coordinates lies in ``[-0.5, size - 0.5)`` and gets the
+fill otherwise; the taps past the edge follow each interpolator's rule (the B-spline's mirror,
+the sinc's clamp, the Gaussian's window cut at the edge). ``padding_mode`` 'border' or
+'reflection' first clips or reflects each coordinate as torch does, so that nothing is filled.
+
+Coordinates are the chains' (:mod:`gswarp.engine.tiles`, whose ``sample_chain`` calls
+:func:`filter_sample` for these modes): output pixel -> input pixel, centres at integers, last
+axis ``(x, y[, z])``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from gswarp.engine import core
+from gswarp.sampling import FILTER_KINDS, WINDOWS, Filter
+
+__all__ = ["coefficients", "filter_sample", "sample_points"]
+
+
+def coefficients(input: np.ndarray, order: int) -> np.ndarray:
+    """The B-spline coefficients of ``input`` (N, C, *spatial) for ``order``: a new float64
+    array, prefiltered along each spatial axis (ITK's ``BSplineDecompositionImageFilter``);
+    orders 0 and 1 interpolate the samples themselves (a float64 copy)."""
+    data = np.array(input, dtype=np.float64, order="C")
+    if order < 2:
+        return data
+    shape = data.shape
+    for axis in range(2, data.ndim):
+        outer = int(np.prod(shape[:axis]))
+        inner = int(np.prod(shape[axis + 1 :]))
+        core.bspline_prefilter(data.reshape(outer, shape[axis], inner), order)
+    return data
+
+
+def prepared(input: np.ndarray, filter: Filter, labels: bool) -> np.ndarray:
+    """What the kernel reads for ``filter``: B-spline coefficients (unless the input is a
+    label map, whose labels are voted on as they are), else the input."""
+    if filter.kind == "bspline" and not labels:
+        return coefficients(input, filter.order)
+    return input
+
+
+def sample_points(
+    source: np.ndarray,
+    points: np.ndarray,
+    out: np.ndarray,
+    filter: Filter,
+    padding: int,
+    align_corners: bool,
+    fill: np.ndarray,
+    labels: bool,
+    grid: Sequence[int] | None = None,
+    first: int = 0,
+) -> None:
+    """``source`` (N, C, *spatial; :func:`prepared`) at ``points`` (P, k) into ``out``
+    (N, C, P); ``fill`` (C,) float64. With ``grid`` (an output's spatial shape), ``points`` is
+    a (k, k + 1) matrix instead, and the points are the output pixels of flat indices
+    ``first``.. ``first + P`` mapped by it (computed in the kernel)."""
+    k = source.ndim - 2
+    core.filter_points(
+        source,
+        np.ascontiguousarray(points, dtype=np.float64),
+        out,
+        np.ascontiguousarray(fill, dtype=np.float64),
+        FILTER_KINDS[filter.kind],
+        int(filter.order),
+        WINDOWS.index(filter.window),
+        int(filter.radius),
+        np.asarray(filter.sigmas(k), dtype=np.float64),
+        float(filter.alpha),
+        int(padding),
+        bool(align_corners),
+        bool(labels),
+        grid is not None,
+        np.asarray(grid if grid is not None else [1] * k, dtype=np.int64),
+        int(first),
+    )
+
+
+def filter_sample(
+    input: np.ndarray,
+    size: Sequence[int],
+    filter: Filter,
+    padding: int = 0,
+    align_corners: bool = False,
+    *,
+    fill: float | Sequence[float] = 0.0,
+    out: np.ndarray | None = None,
+    labels: bool = False,
+    matrix: np.ndarray | None = None,
+    coordinates: Callable[[int, int], np.ndarray] | None = None,
+    tile_points: int = 1 << 18,
+) -> np.ndarray:
+    """Sample ``input`` (N, C, *spatial) with ``filter`` at the input pixels that ``matrix``
+    maps the output pixels to, or that ``coordinates`` gives for them one slab of output rows
+    (slices) at a time (:func:`gswarp.engine.tiles.sample_chain` hands over a chain's).
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (N, C, D, H, W)
+        Any dtype; a float input may be written into an ``out`` of any dtype (rounded and
+        clipped), an integer input into its own dtype.
+    size : sequence of int
+        Output size ``(N, C, *spatial)``.
+    filter : Filter
+    padding : int
+        :class:`gswarp.sampling.Padding`'s code: 0 fills beyond the input's extent.
+    align_corners : bool
+        Only the reflection's bounds depend on it (as torch's).
+    fill : float or sequence of float
+        The value (per channel) of points beyond the input's extent.
+    labels : bool
+        Vote label by label (each value's summed weight, the largest kept) instead of
+        interpolating: ITK's ``LabelImageGaussianInterpolateImageFunction`` for the Gaussian.
+    matrix : ndarray (k, k + 1), optional
+        Output pixel ``(x, y[, z], 1)`` -> input pixel; the kernel computes the points.
+    coordinates : callable, optional
+        ``coordinates(start, stop)``: the input pixels ``(rows, ..., k)`` of output rows
+        (slices) ``start:stop``; used when ``matrix`` is None.
+
+    Returns
+    -------
+    ndarray of ``size``, ``out``'s dtype (default the input's).
+    """
+    size = tuple(int(n) for n in size)
+    k = len(size) - 2
+    filter.check(k)
+    if out is None:
+        out = np.empty(size, dtype=input.dtype)
+    channels = input.shape[1]
+    fills = np.broadcast_to(np.asarray(fill, dtype=np.float64).ravel(), (channels,))
+    source = prepared(np.asarray(input), filter, labels)
+    spatial = size[2:]
+    common = (filter, padding, align_corners, fills, labels)
+    if matrix is not None:
+        flat = out.reshape(size[0], size[1], -1)
+        sample_points(source, np.asarray(matrix, dtype=np.float64), flat, *common, grid=spatial)
+        if not np.shares_memory(flat, out):  # a view could not be made: copy it back
+            out[...] = flat.reshape(out.shape)
+        return out
+    if coordinates is None:
+        raise ValueError("filter_sample: give a matrix or coordinates")
+    per_slab = int(np.prod(spatial[1:], dtype=np.int64)) if k > 1 else 1
+    slabs = max(1, tile_points // max(per_slab, 1))
+    for start in range(0, spatial[0], slabs):
+        stop = min(start + slabs, spatial[0])
+        points = coordinates(start, stop).reshape(-1, k)
+        window = out[:, :, start:stop]
+        flat = window.reshape(size[0], size[1], -1)
+        sample_points(source, points, flat, *common)
+        if not np.shares_memory(flat, window):
+            window[...] = flat.reshape(window.shape)
+    return out
