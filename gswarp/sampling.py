@@ -124,7 +124,7 @@ def parse_padding(value: object, argument: str = "padding_mode") -> Padding:
 WINDOWS = ("lanczos", "cosine", "welch", "hamming", "blackman")
 """The sinc's windows, in the kernel's code order (ITK's window functions of those names)."""
 
-FILTER_KINDS = {"bspline": 0, "sinc": 1, "gaussian": 2}
+FILTER_KINDS = {"bspline": 0, "sinc": 1, "gaussian": 2, "linear": 3}
 """The kernel's codes of ITK's interpolators (``src/gswarp_core/filters.hpp``)."""
 
 
@@ -134,7 +134,10 @@ class Filter:
 
     Attributes
     ----------
-    kind : {'bspline', 'sinc', 'gaussian'}
+    kind : {'bspline', 'sinc', 'gaussian', 'linear'}
+        'linear' is ITK's ``LinearInterpolateImageFunction`` (indices clamped into the image):
+        the label vote of antsApplyTransforms' ``GenericLabel`` (the ``bilinear`` mode is
+        torch's).
     order : int
         The B-spline's order, 0-5 (3: ITK's and ANTs' ``BSpline``).
     window : str

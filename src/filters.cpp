@@ -21,6 +21,7 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kSqrt2 = 1.41421356237309504880;
 constexpr int kMaxPoles = 2;
+constexpr double kTieTolerance = 1e-9;  // label votes this close are a tie (linear_vote)
 
 // ---- taps of one axis
 
@@ -172,8 +173,19 @@ int gaussian_taps(double c, double sigma, double alpha, const Axis& axis, Taps& 
   return count;
 }
 
+int linear_taps(double c, const Axis& axis, Taps& taps) {
+  const index_t base = static_cast<index_t>(std::floor(c));
+  const double distance = c - static_cast<double>(base);
+  taps.weight[0] = 1.0 - distance;
+  taps.weight[1] = distance;
+  taps.offset[0] = std::clamp<index_t>(base, 0, axis.size - 1) * axis.stride;
+  taps.offset[1] = std::clamp<index_t>(base + 1, 0, axis.size - 1) * axis.stride;
+  return 2;
+}
+
 int axis_taps(double c, int d, const Filter& f, const Axis& axis, Taps& taps) {
   if (f.kind == FILTER_BSPLINE) return bspline_taps(c, f.order, axis, taps);
+  if (f.kind == FILTER_LINEAR) return linear_taps(c, axis, taps);
   if (f.kind == FILTER_SINC) return sinc_taps(c, f, axis, taps);
   return gaussian_taps(c, f.sigma[d], f.alpha, axis, taps);
 }
@@ -233,9 +245,11 @@ double weight_total(const Taps t[3]) {
   return total;
 }
 
-// The label with the largest summed weight; `votes` a scratch list of (label, weight).
+// The label with the largest summed weight; `votes` a scratch list of (label, weight). On a
+// tie: the first label to reach the largest weight, or the smallest label (`smallest_tie`).
 template <typename In>
-In vote(const In* base, const Taps t[3], std::vector<std::pair<In, double>>& votes) {
+In vote(const In* base, const Taps t[3], std::vector<std::pair<In, double>>& votes,
+        bool smallest_tie) {
   votes.clear();
   double best = 0.0;
   In winner{};
@@ -259,6 +273,9 @@ In vote(const In* base, const Taps t[3], std::vector<std::pair<In, double>>& vot
           winner = label;
         }
       }
+  if (smallest_tie)
+    for (const auto& [label, weight] : votes)
+      if (weight == best && label < winner) winner = label;
   return winner;
 }
 
@@ -274,6 +291,58 @@ void affine_point(const double* m, int k, const index_t grid[3], index_t flat, d
     for (int j = 0; j < k; ++j) sum += row[j] * o[j];
     point[d] = sum;
   }
+}
+
+// ITK's linear interpolation of the indicator of `label` over the corners (x first, then y,
+// then z, each a + (b - a) * d, as LinearInterpolateImageFunction::EvaluateOptimized; its
+// branches for d <= 0 and for upper corners past the edge give the same values, since the
+// taps are clamped: equal corners lerp to themselves exactly).
+template <typename In>
+double indicator_lerp(const In* base, const Taps t[3], In label) {
+  const double dx = t[0].weight[1], dy = t[1].weight[1];
+  double planes[2] = {0.0, 0.0};
+  for (int z = 0; z < t[2].count; ++z) {
+    const In* plane = base + t[2].offset[z];
+    double rows[2];
+    for (int y = 0; y < 2; ++y) {
+      const In* row = plane + t[1].offset[y];
+      const double a = row[t[0].offset[0]] == label ? 1.0 : 0.0;
+      const double b = row[t[0].offset[1]] == label ? 1.0 : 0.0;
+      rows[y] = a + (b - a) * dx;
+    }
+    planes[z] = rows[0] + (rows[1] - rows[0]) * dy;
+  }
+  if (t[2].count == 1) return planes[0];
+  return planes[0] + (planes[1] - planes[0]) * t[2].weight[1];
+}
+
+// ITK's LabelImageGenericInterpolateImageFunction with linear interpolation: each label at
+// the corners, in ascending order, its indicator interpolated; the first value above the
+// best so far (from 0) wins, so the smallest label wins a tie -- a tie within kTieTolerance:
+// a point half-way between two labels is a tie whichever way its coordinate rounded (ITK's
+// continuous index, computed through physical points, often lands on the half exactly).
+template <typename In>
+In linear_vote(const In* base, const Taps t[3], std::vector<std::pair<In, double>>& votes) {
+  votes.clear();
+  for (int z = 0; z < t[2].count; ++z)
+    for (int y = 0; y < 2; ++y)
+      for (int x = 0; x < 2; ++x) {
+        const In label = base[t[2].offset[z] + t[1].offset[y] + t[0].offset[x]];
+        auto it = std::lower_bound(
+            votes.begin(), votes.end(), label,
+            [](const std::pair<In, double>& v, In value) { return v.first < value; });
+        if (it == votes.end() || it->first != label) votes.insert(it, {label, 0.0});
+      }
+  double best = 0.0;
+  In winner{};
+  for (const auto& vote_entry : votes) {
+    const double value = indicator_lerp(base, t, vote_entry.first);
+    if (value > best + kTieTolerance) {
+      best = value;
+      winner = vote_entry.first;
+    }
+  }
+  return winner;
 }
 
 template <typename Out>
@@ -338,7 +407,8 @@ void points(const FilterSample& a, index_t start, index_t stop) {
         Out& result = target[n * out_n + c * out_c];
         if constexpr (std::is_same_v<In, Out>) {
           if (a.labels) {
-            result = vote(base, taps, votes);
+            result = a.filter.kind == FILTER_LINEAR ? linear_vote(base, taps, votes)
+                                                    : vote(base, taps, votes, a.smallest_tie);
             continue;
           }
         }
@@ -426,6 +496,7 @@ void prefilter_lines(double* s, index_t length, index_t width, int order) {
 
 index_t filter_taps(const Filter& f, int axis) {
   if (f.kind == FILTER_BSPLINE) return f.order + 1;
+  if (f.kind == FILTER_LINEAR) return 2;
   if (f.kind == FILTER_SINC) return 2 * f.radius;
   return static_cast<index_t>(std::ceil(2.0 * f.sigma[axis] * f.alpha)) + 2;
 }

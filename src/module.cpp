@@ -335,11 +335,12 @@ void antialias_frames(Jacobians jacobians, double support, double cap, Frames fr
 // Or (affine) points is a (k, k + 1) matrix, the points output pixels first.. of shape grid.
 void filter_sample(ReadArray inp, Float64Array points, WriteArray out, ReadArray fill, int kind,
                    int order, int window, int radius, Float64Array sigma, double alpha,
-                   int padding, bool align_corners, bool labels, bool affine, Vector grid,
-                   index_t first) {
+                   int padding, bool align_corners, bool labels, bool smallest_tie, bool affine,
+                   Vector grid, index_t first) {
   gswarp::FilterSample args{describe(inp), describe(points), describe(out), describe(fill),
                             {kind, order, window, radius, {1.0, 1.0, 1.0}, alpha},
-                            padding, align_corners, labels, affine, {1, 1, 1}, first};
+                            padding, align_corners, labels, smallest_tie, affine, {1, 1, 1},
+                            first};
   const int spatial = args.inp.ndim - 2;
   const bool float_input = args.inp.kind == gswarp::F32 || args.inp.kind == gswarp::F64;
   const index_t count = args.out.shape[2];
@@ -371,7 +372,7 @@ void filter_sample(ReadArray inp, Float64Array points, WriteArray out, ReadArray
   const bool known = (kind == gswarp::FILTER_BSPLINE && order >= 0 && order <= 5) ||
                      (kind == gswarp::FILTER_SINC && radius >= 1 && radius <= 16 &&
                       window >= 0 && window <= gswarp::WINDOW_BLACKMAN) ||
-                     kind == gswarp::FILTER_GAUSSIAN;
+                     kind == gswarp::FILTER_GAUSSIAN || kind == gswarp::FILTER_LINEAR;
   bool positive = alpha > 0.0 && alpha < 1e6;
   for (int d = 0; d < spatial; ++d) {
     const double value = sigma.data()[d];
@@ -530,7 +531,8 @@ NB_MODULE(_gswarp_core, m) {
   m.def("filter_sample", &filter_sample, nb::arg("inp"), nb::arg("points"), nb::arg("out"),
         nb::arg("fill"), nb::arg("kind"), nb::arg("order"), nb::arg("window"),
         nb::arg("radius"), nb::arg("sigma"), nb::arg("alpha"), nb::arg("padding"),
-        nb::arg("align_corners"), nb::arg("labels"), nb::arg("affine"), nb::arg("grid"),
+        nb::arg("align_corners"), nb::arg("labels"), nb::arg("smallest_tie"), nb::arg("affine"),
+        nb::arg("grid"),
         nb::arg("first"));
   m.def("bspline_prefilter", &bspline_prefilter, nb::arg("data"), nb::arg("order"));
   m.attr("WIDEN") = gswarp::WIDEN;

@@ -12,7 +12,13 @@ from click.testing import CliRunner
 
 from gswarp.engine import core
 from gswarp.engine.filters import coefficients
-from gswarp.engine.tiles import FieldStep, MatrixStep, chain_coordinates, sample_chain
+from gswarp.engine.tiles import (
+    FieldStep,
+    MatrixStep,
+    chain_coordinates,
+    filter_chain,
+    sample_chain,
+)
 from gswarp.errors import SpecError
 from gswarp.sampling import Filter
 from gswarp.spec import parse_spec
@@ -49,13 +55,12 @@ def _both(volume, filter, interpolator, labels=False, fill=-5.0):
     matrix, transform = _rotation(k, np.array(volume.shape[::-1], float) / 2 - 0.5)
     image = sitk.GetImageFromArray(volume)
     expected = sitk.GetArrayFromImage(sitk.Resample(image, image, transform, interpolator, fill))
-    got = sample_chain(
+    got = filter_chain(
         volume[None, None],
         [MatrixStep(matrix)],
         (1, 1, *volume.shape),
-        filter.kind,
+        filter,
         fill=fill,
-        filter=filter,
         labels=labels,
     )[0, 0]
     points = chain_coordinates([MatrixStep(matrix)], volume.shape, 0, volume.shape[0])
@@ -124,6 +129,25 @@ def test_label_gaussian_vote_matches_simpleitk(shape):
         filter=filter,
     )[0, 0]
     assert not np.isin(smooth, labels).all()
+
+
+@pytest.mark.parametrize("shape", [(14, 17, 19), (23, 29)], ids=["3d", "2d"])
+def test_label_linear_vote_matches_simpleitk(shape):
+    """ITK's linear weights voted label by label (``{mode: bilinear, labels: true}``,
+    antsApplyTransforms' GenericLabel[Linear]) is SimpleITK's sitkLabelLinear at every output
+    point, edges and field of view included (off rounding-edge points)."""
+    labels = np.array([0, 3, 7, 12, 40], dtype=np.int16)
+    volume = labels[np.random.default_rng(8).integers(0, 5, shape)]
+    got, expected, clear = _both(volume, Filter("linear"), sitk.sitkLabelLinear, True, fill=0)
+    assert got.dtype == np.int16
+    # a point half-way between voxels may tie two labels: ITK's rounding of the coordinate
+    # (through physical points) picks the side there
+    matrix, _ = _rotation(len(shape), np.array(shape[::-1], float) / 2 - 0.5)
+    points = chain_coordinates([MatrixStep(matrix)], shape, 0, shape[0])
+    off_half = np.all(np.abs(points - 0.5 - np.round(points - 0.5)) > 1e-9, axis=-1)
+    assert (clear & off_half).mean() > 0.9
+    assert np.array_equal(got[clear & off_half], expected[clear & off_half])
+    assert len(np.unique(got)) == 5
 
 
 def test_bspline_coefficients_interpolate_the_samples():
@@ -352,3 +376,29 @@ def test_ants_command_line_interpolators_match_simpleitk(tmp_path, monkeypatch):
         else:
             scale = float(voxels.max() - voxels.min())
             assert np.abs(got - expected)[inside].max() <= 1e-5 * scale, arguments
+
+
+def test_chunked_zarr_warps_refuse_itks_interpolators_in_one_line(tmp_path):
+    """A B-spline's prefilter spans the whole input: a Zarr output (chunked warps) says so in
+    one line for the file (a per-file fault, exit 1, as the run's other refusals) and writes
+    nothing."""
+    pytest.importorskip("zarr", reason="zarr is not installed")
+    from gswarp.cli.main import cli
+
+    np.save(tmp_path / "v.npy", np.zeros((6, 7, 8), np.float32))
+    (tmp_path / "spec.yaml").write_text("version: 1\nsampling: {mode: bspline}\n")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "apply",
+            str(tmp_path / "spec.yaml"),
+            str(tmp_path / "v.npy"),
+            "-o",
+            str(tmp_path / "out.zarr"),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    first, summary = result.output.strip().splitlines()
+    assert "v.npy: sampling.mode bspline (one of ITK's interpolators) is not offered" in first
+    assert summary == "gswarp: 1 failed, 0 written"
+    assert not (tmp_path / "out.zarr").exists()

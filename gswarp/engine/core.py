@@ -400,6 +400,7 @@ def filter_points(
     padding: int,
     align_corners: bool,
     labels: bool,
+    smallest_tie: bool,
     affine: bool,
     grid: np.ndarray,
     first: int,
@@ -407,8 +408,10 @@ def filter_points(
     """ITK's interpolators (``src/gswarp_core/filters.hpp``): ``inp`` (N, C, *spatial) at
     ``points`` (P, k) float64 C-ordered pixel coordinates into ``out`` (N, C, P); ``fill``
     (C,) and ``sigma`` (k,) float64; ``kind`` 0 B-spline (``inp`` its coefficients), 1 windowed
-    sinc, 2 Gaussian; ``labels`` votes label by label. ``affine``: ``points`` is a (k, k + 1)
-    matrix and the points are output pixels ``first``.. of spatial shape ``grid`` (int64)."""
+    sinc, 2 Gaussian, 3 ITK's linear; ``labels`` votes label by label (``smallest_tie``: the
+    smallest label wins a tie, else the first to reach the largest weight). ``affine``:
+    ``points`` is a (k, k + 1) matrix and the points are output pixels ``first``.. of spatial
+    shape ``grid`` (int64)."""
     _core.filter_sample(
         inp,
         points,
@@ -423,6 +426,7 @@ def filter_points(
         padding,
         align_corners,
         labels,
+        smallest_tie,
         affine,
         grid,
         first,

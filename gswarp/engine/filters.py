@@ -79,6 +79,7 @@ def sample_points(
         int(padding),
         bool(align_corners),
         bool(labels),
+        filter.kind == "linear",  # ITK's generic label vote: the smallest label on a tie
         grid is not None,
         np.asarray(grid if grid is not None else [1] * k, dtype=np.int64),
         int(first),

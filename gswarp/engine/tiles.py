@@ -27,7 +27,14 @@ from gswarp.engine.api import sample_field, sample_pixels, sample_pixels_window,
 from gswarp.errors import SpecError
 from gswarp.sampling import Filter, parse_mode, parse_padding
 
-__all__ = ["FieldStep", "MatrixStep", "chain_coordinates", "sample_chain", "warp_flow"]
+__all__ = [
+    "FieldStep",
+    "MatrixStep",
+    "chain_coordinates",
+    "filter_chain",
+    "sample_chain",
+    "warp_flow",
+]
 
 TILE_POINTS = 1 << 18
 """Output points per tile (262,144: 4 MiB of float64 2-D coordinates)."""
@@ -221,20 +228,23 @@ def sample_chain(
     -------
     ndarray of ``size``, the input's dtype.
     """
-    if parse_mode(mode, "mode").is_filter:
-        return _sample_filter(
+    parsed = parse_mode(mode, "mode")
+    if parsed.is_filter:
+        chosen = filter if filter is not None else Filter(parsed.label)
+        if chosen.kind != parsed.label:
+            raise SpecError(f"filter: a {chosen.kind!r} filter given for mode {parsed.label!r}")
+        return filter_chain(
             input,
             steps,
             size,
-            mode,
+            chosen,
             padding_mode,
             align_corners,
-            fill,
-            out,
-            stats,
-            filter,
-            labels,
-            tile_points,
+            fill=fill,
+            out=out,
+            labels=labels,
+            stats=stats,
+            tile_points=tile_points,
         )
     size = tuple(int(n) for n in size)
     k = len(size) - 2
@@ -285,28 +295,26 @@ def _sample_buffered(input, steps, size, common, fill, out, tile_points, antiali
     return out
 
 
-def _sample_filter(
-    input,
-    steps,
-    size,
-    mode,
-    padding_mode,
-    align_corners,
-    fill,
-    out,
-    stats,
-    filter,
-    labels,
-    tile_points,
+def filter_chain(
+    input: np.ndarray,
+    steps: Sequence[Step],
+    size: Sequence[int],
+    filter: Filter,
+    padding_mode: str = "zeros",
+    align_corners: bool = False,
+    *,
+    fill: float | Sequence[float] = 0.0,
+    out: np.ndarray | None = None,
+    labels: bool = False,
+    stats: dict | None = None,
+    tile_points: int = TILE_POINTS,
 ) -> np.ndarray:
-    """:func:`sample_chain` with one of ITK's interpolators (:mod:`gswarp.engine.filters`): a
-    chain of matrices as one matrix the kernel applies, others tile by tile."""
+    """:func:`sample_chain` with one of ITK's interpolators (:mod:`gswarp.engine.filters`;
+    ``filter.kind`` 'linear' too: ITK's clamped linear weights, for the label vote of
+    antsApplyTransforms' ``GenericLabel``): a chain of matrices as one matrix the kernel
+    applies, others tile by tile."""
     from gswarp.engine.filters import filter_sample
 
-    name = parse_mode(mode, "mode").label
-    chosen = filter if filter is not None else Filter(name)
-    if chosen.kind != name:
-        raise SpecError(f"filter: a {chosen.kind!r} filter given for mode {name!r}")
     size = tuple(int(n) for n in size)
     spatial = size[2:]
     fused = fused_form(steps, len(spatial))
@@ -319,7 +327,7 @@ def _sample_filter(
     return filter_sample(
         input,
         size,
-        chosen,
+        filter,
         padding,
         bool(align_corners),
         fill=fill,

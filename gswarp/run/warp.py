@@ -16,7 +16,7 @@ import numpy as np
 
 from gswarp.engine import warp_affine
 from gswarp.engine.device import cupy_module
-from gswarp.engine.tiles import FieldStep, MatrixStep, sample_chain
+from gswarp.engine.tiles import FieldStep, MatrixStep, filter_chain, sample_chain
 from gswarp.errors import GswarpError, InputError, SpecError
 from gswarp.io.formats import VOLUME_SUFFIXES, image_format, is_nifti
 from gswarp.io.images import (
@@ -29,6 +29,7 @@ from gswarp.io.images import (
 from gswarp.io.volumes import read_volume, write_volume
 from gswarp.plan import Plan, resolve, size_text
 from gswarp.run.sources import FILES
+from gswarp.sampling import Filter, Mode
 from gswarp.spec import WarpSpec
 
 __all__ = [
@@ -179,6 +180,9 @@ def _vote_labels(last: np.ndarray, plan: Plan, fill: np.ndarray, device: str) ->
     if plan.spec.sampling.mode.is_filter:  # ITK's interpolators vote in the kernel
         _run_engine(last, result, plan, fill, device)
         return result
+    if plan.spec.sampling.mode == Mode.BILINEAR:  # ITK's linear weights, one pass
+        _linear_votes(last, result, plan, fill)
+        return result
     result[...] = fill.astype(last.dtype) if fill.size == channels else fill[0]
     best = np.zeros(shape, dtype=np.float32)
     votes = np.empty(shape, dtype=np.float32)
@@ -190,6 +194,27 @@ def _vote_labels(last: np.ndarray, plan: Plan, fill: np.ndarray, device: str) ->
         result[better] = label
         np.maximum(best, votes, out=best)
     return result
+
+
+def _linear_votes(last: np.ndarray, result: np.ndarray, plan: Plan, fill: np.ndarray) -> None:
+    """A label map (spatial..., C) voted with ITK's linear weights in one kernel pass: each
+    label's summed weight over the 2^k neighbours, the largest kept, the smallest label on a
+    tie -- ``LabelImageGenericInterpolateImageFunction`` with ``LinearInterpolateImageFunction``
+    (antsApplyTransforms' ``GenericLabel[Linear]``), its field of view and clamped edges."""
+    sampling = plan.spec.sampling
+    steps = plan.steps if plan.steps is not None else (MatrixStep(plan.sampling_matrix),)
+    with _ENGINE_LOCK:
+        filter_chain(
+            np.moveaxis(last, -1, 0)[None],
+            steps,
+            (1, last.shape[-1], *plan.output_size),
+            Filter("linear"),
+            sampling.padding,
+            sampling.align_corners,
+            fill=fill,
+            out=np.moveaxis(result, -1, 0)[None],
+            labels=True,
+        )
 
 
 def _to_work_values(last: np.ndarray, target: np.dtype, rule: str) -> tuple[np.ndarray, float]:

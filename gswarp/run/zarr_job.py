@@ -134,7 +134,7 @@ def plan_zarr(
     plan = resolve(spec, source.spatial_shape, source.affine, FILES)
     sampling = spec.sampling
     chain = plan.steps if plan.steps is not None else (MatrixStep(plan.sampling_matrix),)
-    _check_chunkable(source_location, chain, k, sampling.antialias)
+    _check_chunkable(source_location, chain, k, sampling.antialias, sampling.mode)
     out_dtype = source.dtype if spec.output.dtype == "same" else np.dtype(spec.output.dtype)
     work_dtype, factor = _conversion(source.dtype, out_dtype, spec.output.values)
     lead_shape = source.shape[: len(source.leading)]
@@ -211,9 +211,15 @@ def _pyramid(source, spec, out_spatial, scale, spatial_chunks) -> tuple[list, st
     return zarrs.pyramid_steps(out_spatial, scale, spatial_chunks, spec.output.levels), method
 
 
-def _check_chunkable(location: str, chain, k: int, antialias) -> None:
-    """Refuse what chunked warps do not do yet: ITK's field rule past a field's grid, more
-    than one field in the chain, antialiasing."""
+def _check_chunkable(location: str, chain, k: int, antialias, mode=None) -> None:
+    """Refuse what chunked warps do not do yet: ITK's interpolators, ITK's field rule past a
+    field's grid, more than one field in the chain, antialiasing."""
+    if mode is not None and mode.is_filter:  # a B-spline's prefilter spans the whole input
+        raise SpecError(
+            f"{location}: sampling.mode {mode.label} (one of ITK's interpolators) is not "
+            "offered for chunked Zarr warps yet: write a NIfTI or TIFF output, or use "
+            "bilinear, nearest or bicubic"
+        )
     if any(isinstance(step, FieldStep) and step.beyond != "edge" for step in chain):
         raise SpecError(
             f"{location}: a displacement field whose grid does not cover the output "

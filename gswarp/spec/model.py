@@ -221,7 +221,9 @@ class SamplingSpec:
     ``labels``: the input is a label map; each label's indicator is interpolated with ``mode``
     and every output point takes the label with the largest value (the smallest label on a
     tie; ``fill`` where none reaches it) -- ITK's ``LabelImageGenericInterpolateImageFunction``,
-    antsApplyTransforms' ``GenericLabel``. With ``mode: gaussian`` that is ITK's
+    antsApplyTransforms' ``GenericLabel``. With ``bilinear`` it runs as ITK's does, in one
+    kernel pass: ITK's linear weights (edges clamped) and field of view (half a voxel past the
+    outer centres; ``padding`` border/reflection clip or reflect the point first). With ``mode: gaussian`` that is ITK's
     ``LabelImageGaussianInterpolateImageFunction``, antsApplyTransforms' ``MultiLabel``.
 
     ITK's interpolators (:mod:`gswarp.engine.filters`) take: ``order`` (``bspline``, 0-5,

@@ -17,8 +17,11 @@
 // - Gaussian (itk::GaussianInterpolateImageFunction): each voxel weighted by the integral of
 //   a Gaussian (sigma in voxels per axis) over the voxel, erf(b) - erf(a), within alpha sigmas
 //   of c, cut at the image's edge; the weighted mean;
-// - labels: each distinct input value's summed weight, the largest kept (the first to reach
-//   it in x-fastest order on a tie), as itk::LabelImageGaussianInterpolateImageFunction.
+// - linear (itk::LinearInterpolateImageFunction): 2 taps per axis from floor(c), indices
+//   clamped into the image (for the label vote of antsApplyTransforms' GenericLabel[Linear]);
+// - labels: each distinct input value's summed weight, the largest kept: on a tie the first
+//   to reach it in x-fastest order, as itk::LabelImageGaussianInterpolateImageFunction, or
+//   (`smallest_tie`) the smallest label, as itk::LabelImageGenericInterpolateImageFunction.
 //
 // Sums are in double. The tests hold each to SimpleITK's interpolator of the same name
 // (tests/test_filters.py).
@@ -31,7 +34,7 @@
 
 namespace gswarp {
 
-enum FilterKind : int { FILTER_BSPLINE = 0, FILTER_SINC = 1, FILTER_GAUSSIAN = 2 };
+enum FilterKind : int { FILTER_BSPLINE = 0, FILTER_SINC = 1, FILTER_GAUSSIAN = 2, FILTER_LINEAR = 3 };
 enum SincWindow : int {
   WINDOW_LANCZOS = 0,
   WINDOW_COSINE = 1,
@@ -61,6 +64,7 @@ struct FilterSample {
   int padding;
   bool align_corners;
   bool labels;
+  bool smallest_tie;
   bool affine;
   index_t grid[3];
   index_t first;
