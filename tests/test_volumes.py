@@ -627,3 +627,31 @@ def test_a_time_series_stays_4d_and_each_volume_matches_simpleitk(tmp_path):
         assert inside.mean() > 0.5
         error = np.abs(got[..., t] - expected)[inside].max() / data_range
         assert error <= 1e-5, (t, error)
+
+
+def test_read_ahead_is_taken_once_and_only_for_the_same_file(tmp_path):
+    """``gswarp apply`` reads its first input while it loads the transform files: the read
+    started early gives what a plain read gives, once; a file changed since is read afresh;
+    an unreadable file's error is raised by the reader that takes it, in one line."""
+    import os
+
+    from gswarp.io import volumes
+
+    path = tmp_path / "v.nii.gz"
+    voxels = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    nibabel.save(nibabel.Nifti1Image(voxels, np.eye(4)), path)
+    volumes.read_ahead(path)
+    early = read_volume(path)
+    assert not volumes._READ_AHEAD  # taken
+    np.testing.assert_array_equal(early.voxels, read_volume(path).voxels)
+    volumes.read_ahead(path)
+    nibabel.save(nibabel.Nifti1Image(voxels + 1, np.eye(4)), path)
+    os.utime(path, ns=(1, 1))  # a new modification time: another file
+    assert read_volume(path).voxels[0, 0, 0] == 1.0
+    volumes._READ_AHEAD.clear()
+    broken = tmp_path / "b.nii.gz"
+    broken.write_bytes(b"not gzip")
+    volumes.read_ahead(broken)
+    with pytest.raises(InputError, match=r"b\.nii\.gz"):
+        read_volume(broken)
+    assert not volumes._READ_AHEAD

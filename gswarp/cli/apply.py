@@ -60,7 +60,7 @@ from gswarp.run.files import Job, Outcome, expand_inputs
 from gswarp.run.folder import file_work, replay_jobs, run_file_jobs, write_options
 from gswarp.run.jobs import JobResult, WriteOptions, replay_job
 from gswarp.run.sources import FILES
-from gswarp.spec import WarpSpec
+from gswarp.spec import FlowSpec, TransformFile, WarpSpec
 
 
 @dataclass(frozen=True)
@@ -511,12 +511,29 @@ def _spec_and_inputs(args) -> tuple[WarpSpec, tuple[str, ...]]:
     if args.output is None:
         raise click.UsageError("Missing option '-o' / '--output'.")
     spec = options_spec(spec_path, args)
+    _read_first_input_ahead(spec, inputs, args)
     try:
         check_fields(spec, FILES)
         spec.check_pair_names([name for name, _ in args.pairs])
     except (SpecError, BackendError) as error:  # BackendError: a transform file's extra
         fail(str(error))
     return spec, inputs
+
+
+def _read_first_input_ahead(spec: WarpSpec, inputs: tuple[str, ...], args) -> None:
+    """With transform files or flow fields to load, start reading the first input volume now
+    (:func:`gswarp.io.volumes.read_ahead`): the two overlap. Not for dry runs or
+    ``--skip-existing`` (the input may never be read)."""
+    from gswarp.io.formats import volume_format
+
+    if args.dry_run or args.skip_existing or not inputs or not spec.transforms:
+        return
+    first = Path(inputs[0])
+    loads = any(isinstance(t, TransformFile | FlowSpec) for t in spec.transforms)
+    if loads and volume_format(first) in ("nifti", "mgh") and first.is_file():
+        from gswarp.io.volumes import read_ahead
+
+        read_ahead(first)
 
 
 def _seed(seed: int | None, spec: WarpSpec, quiet: bool) -> int | None:

@@ -15,6 +15,7 @@ import contextlib
 import io
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,8 +102,43 @@ def _tifffile():
     return tifffile
 
 
+_READ_AHEAD: dict[tuple, Future] = {}  # (path, mtime, size) -> the read started early
+_READ_AHEAD_LOCK = threading.Lock()
+
+
+def _file_key(path: Path) -> tuple | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
+
+
+def read_ahead(path: Path) -> None:
+    """Start reading the volume ``path`` on a background thread, for the next
+    :func:`read_volume` of the same unchanged file to take (once): ``gswarp apply`` reads its
+    first input while it loads the transform files (both mostly decompression and copies,
+    which release the GIL: the two overlap on two cores)."""
+    path = Path(path)
+    key = _file_key(path)
+    if key is None:
+        return
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(_read_volume(path))
+        except BaseException as error:  # handed to the reader, raised there
+            future.set_exception(error)
+
+    with _READ_AHEAD_LOCK:
+        _READ_AHEAD[key] = future
+    threading.Thread(target=run, name="gswarp-read-ahead", daemon=True).start()
+
+
 def read_volume(path: Path) -> VolumeFile:
-    """Read a volume file (by its name: ``.npy``, ``.nii``, ``.nii.gz``, ``.tif``/``.tiff``).
+    """Read a volume file (by its name: ``.npy``, ``.nii``, ``.nii.gz``, ``.tif``/``.tiff``),
+    or take the result of a :func:`read_ahead` of the same unchanged file.
 
     Raises
     ------
@@ -112,6 +148,15 @@ def read_volume(path: Path) -> VolumeFile:
         The optional package for the format is not installed (the message names the extra).
     """
     path = Path(path)
+    if _READ_AHEAD:
+        with _READ_AHEAD_LOCK:
+            future = _READ_AHEAD.pop(_file_key(path), None)
+        if future is not None:
+            return future.result()
+    return _read_volume(path)
+
+
+def _read_volume(path: Path) -> VolumeFile:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     kind = volume_format(path) or "tiff"

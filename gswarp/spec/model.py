@@ -223,8 +223,9 @@ class SamplingSpec:
     tie; ``fill`` where none reaches it) -- ITK's ``LabelImageGenericInterpolateImageFunction``,
     antsApplyTransforms' ``GenericLabel``. With ``bilinear`` it runs as ITK's does, in one
     kernel pass: ITK's linear weights (edges clamped) and field of view (half a voxel past the
-    outer centres; ``padding`` border/reflection clip or reflect the point first). With ``mode: gaussian`` that is ITK's
-    ``LabelImageGaussianInterpolateImageFunction``, antsApplyTransforms' ``MultiLabel``.
+    outer centres; ``padding`` border/reflection clip or reflect the point first). With
+    ``mode: gaussian`` that is ITK's ``LabelImageGaussianInterpolateImageFunction``,
+    antsApplyTransforms' ``MultiLabel``.
 
     ITK's interpolators (:mod:`gswarp.engine.filters`) take: ``order`` (``bspline``, 0-5,
     default 3), ``window`` and ``radius`` (``sinc``: lanczos, cosine, welch, hamming or
