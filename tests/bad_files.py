@@ -194,8 +194,8 @@ def _specific() -> list[tuple[str, str, str, bytes]]:
         (
             ".tfm",
             "transform",
-            "two-dimensional",
-            _tfm("AffineTransform_double_2_2", "1 0 0 1 0 0", "0 0"),
+            "two-dimensional-too-few-numbers",
+            _tfm("AffineTransform_double_2_2", "1 0 0 1 0", "0 0"),
         ),
         (".tfm", "transform", "too-few-numbers", _tfm("AffineTransform_double_3_3", "1 0 0 0 1")),
         (

@@ -198,7 +198,6 @@ def test_bad_transform_files(tmp_path, moving):
         ("garbage.tfm", "no 'Transform:' line"),
         ("flirt.mat", "FSL FLIRT matrix is defined on the input and reference images"),
         ("a.xyz", "not a transform file gswarp knows"),
-        ("flat.tfm", "a 2-D transform (AffineTransform_double_2_2)"),
         ("s.nii", "expected a 3-D displacement field of 3-vectors"),
         ("{path: w.nii, invert: true}", "cannot be inverted"),
         ("b.h5", "not an ITK HDF5 transform file"),
@@ -209,6 +208,11 @@ def test_bad_transform_files(tmp_path, moving):
         line = _one_error_line(result.output)
         assert "transform[0]" in line or "transform.file" in line, line
         assert words in line, line
+    assert not (tmp_path / "out.nii").exists()
+    # a 2-D file is good for 2-D images: on this volume it fails the file, in one line
+    result = _apply(tmp_path, "transform: {file: flat.tfm}\n", moving, tmp_path / "out.nii")
+    assert result.exit_code == 1, result.output
+    assert "flat.tfm: a 2-D transform file for a 3-D input" in _one_error_line(result.output)
     assert not (tmp_path / "out.nii").exists()
 
 
@@ -794,7 +798,7 @@ def test_antsapplytransforms_flags(tmp_path, moving, monkeypatch):
         np.asanyarray(nibabel.load("same.nii").dataobj), np.asanyarray(nibabel.load(moving).dataobj)
     )
     for arguments, words in (
-        (["-d", "2"], "-d 2: transform files apply to 3-D volumes"),
+        (["-d", "2"], "a.tfm: a 3-D transform file where 2-D inputs are given (-d 2)"),
         (["-e", "2"], "-e 2: tensor images (reoriented with the transform) are not warped yet"),
         (["--float", "-u", "short"], "--float and -u short disagree"),
         (["-f", "1", "--fill", "2"], "-f and --fill both give the fill"),

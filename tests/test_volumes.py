@@ -641,17 +641,19 @@ def test_read_ahead_is_taken_once_and_only_for_the_same_file(tmp_path):
     voxels = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
     nibabel.save(nibabel.Nifti1Image(voxels, np.eye(4)), path)
     volumes.read_ahead(path)
+    key = volumes._file_key(path)
     early = read_volume(path)
-    assert not volumes._READ_AHEAD  # taken
+    assert key not in volumes._READ_AHEAD  # taken
     np.testing.assert_array_equal(early.voxels, read_volume(path).voxels)
     volumes.read_ahead(path)
     nibabel.save(nibabel.Nifti1Image(voxels + 1, np.eye(4)), path)
     os.utime(path, ns=(1, 1))  # a new modification time: another file
     assert read_volume(path).voxels[0, 0, 0] == 1.0
-    volumes._READ_AHEAD.clear()
+    volumes.drop_read_ahead()
+    assert not volumes._READ_AHEAD
     broken = tmp_path / "b.nii.gz"
     broken.write_bytes(b"not gzip")
     volumes.read_ahead(broken)
     with pytest.raises(InputError, match=r"b\.nii\.gz"):
         read_volume(broken)
-    assert not volumes._READ_AHEAD
+    assert volumes._file_key(broken) not in volumes._READ_AHEAD

@@ -155,11 +155,46 @@ def spec_text(transforms: Sequence[str], reference: str | None, interpolation: s
             if invert:
                 entry["invert"] = True
             lines.append(f"  - file: {_flow(entry)}")
+    # antsApplyTransforms samples points (no antialiasing, which gswarp's auto turns on for
+    # 2-D images mapped by matrices)
+    sampling = {"antialias": False}
     if interpolation:
-        lines.append(f"sampling: {json.dumps(interpolation_sampling(interpolation))}")
+        sampling = interpolation_sampling(interpolation) | sampling
+    lines.append(f"sampling: {json.dumps(sampling)}")
     if reference:
-        lines.append(f"output: {{like: {json.dumps(str(Path(reference).resolve()))}}}")
+        lines.append(f"output: {_reference_output(reference)}")
     return "\n".join(lines) + "\n"
+
+
+def _reference_output(reference: str) -> str:
+    """The spec's output grid for ``-r``: a volume's (``like``), or a 2-D image's size (ITK's
+    physical space of a plain image is its pixels: the grid is the size)."""
+    from gswarp.io.formats import image_format, volume_format
+
+    path = Path(reference)
+    plain = image_format(path) is not None or volume_format(path) == "npy"
+    if plain and path.is_file():
+        size = _image_size(path)
+        if size is not None:
+            return f"{{size: [{size[0]}, {size[1]}]}}"
+    return f"{{like: {json.dumps(str(path.resolve()))}}}"
+
+
+def _image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of a 2-D image file, from its header; None when it is not readable
+    as one (the run then names the problem)."""
+    try:
+        if path.suffix.lower() == ".npy":
+            from gswarp.io.volumes import load_npy
+
+            shape = load_npy(path, mmap_mode="r").shape
+            return (shape[1], shape[0]) if len(shape) in (2, 3) else None
+        from PIL import Image
+
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, ValueError):
+        return None
 
 
 def _is_identity(argument: str) -> bool:
@@ -385,10 +420,9 @@ def verbose_value(spec_path, arguments, args):
 def split_arguments(spec_path, arguments, args, missing):
     """(spec_path, arguments) with antsApplyTransforms' form: when ``-t/-r/-n`` make the spec,
     the first positional argument is an input, not a SPEC; ``-i INPUT`` is one more input.
-    Without SPEC or ``-t/-r/-n``, the usage error ``missing``. ``-d 2`` and ``-e`` other than
-    0 are refused here (transform files apply to scalar volumes)."""
-    if args.dimensionality == "2":
-        raise click.UsageError("-d 2: transform files apply to 3-D volumes here (give -d 3)")
+    Without SPEC or ``-t/-r/-n``, the usage error ``missing``. ``-e`` 1 and 2 are refused
+    here (vector and tensor images); ``-d`` is accepted (2-D transform files apply to 2-D
+    images, 3-D ones to volumes: each file says which it is)."""
     if args.image_type in ("1", "2"):  # their values would turn with the transform
         kind = {"1": "vector", "2": "tensor"}[args.image_type]
         raise click.UsageError(

@@ -408,10 +408,20 @@ def apply(spec_path, inputs, **given) -> None:
     Zarr arrays and OME-Zarr images (.zarr folders, or URLs) are warped chunk by chunk on Dask
     into a new .zarr (-o OUT.zarr for one input, else under the folder OUT).
     """
-    from gswarp.cli.zarr_apply import has_zarr_inputs, writes_zarr_from_files
-
     args = SimpleNamespace(spec_path=spec_path, inputs=inputs, **given)
     args.spec_path, args.inputs = verbose_value(args.spec_path, args.inputs, args)  # -v 0|1
+    try:
+        _apply(args)
+    finally:
+        volumes = sys.modules.get("gswarp.io.volumes")  # not imported: nothing was read early
+        if volumes is not None:
+            volumes.drop_read_ahead()  # a first input read early that no job took
+
+
+def _apply(args) -> None:
+    """:func:`apply`'s run with its arguments gathered."""
+    from gswarp.cli.zarr_apply import has_zarr_inputs, writes_zarr_from_files
+
     options, threads, show = _settings(args)
     if args.replay_path:
         _replay(args, options, threads, show)
@@ -513,7 +523,8 @@ def _spec_and_inputs(args) -> tuple[WarpSpec, tuple[str, ...]]:
     spec = options_spec(spec_path, args)
     _read_first_input_ahead(spec, inputs, args)
     try:
-        check_fields(spec, FILES)
+        dimension = getattr(args, "dimensionality", None)
+        check_fields(spec, FILES, int(dimension) if dimension else None)
         spec.check_pair_names([name for name, _ in args.pairs])
     except (SpecError, BackendError) as error:  # BackendError: a transform file's extra
         fail(str(error))
@@ -526,7 +537,10 @@ def _read_first_input_ahead(spec: WarpSpec, inputs: tuple[str, ...], args) -> No
     ``--skip-existing`` (the input may never be read)."""
     from gswarp.io.formats import volume_format
 
-    if args.dry_run or args.skip_existing or not inputs or not spec.transforms:
+    output = str(args.output or "").strip()
+    writes_other = output.startswith("[") or output.rstrip("/").lower().endswith(".zarr")
+    elsewhere = writes_other or getattr(args, "cluster", None)  # not read in this process
+    if args.dry_run or args.skip_existing or elsewhere or not inputs or not spec.transforms:
         return
     first = Path(inputs[0])
     loads = any(isinstance(t, TransformFile | FlowSpec) for t in spec.transforms)

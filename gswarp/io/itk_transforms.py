@@ -75,6 +75,18 @@ def _quaternion_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
     )
 
 
+def _vnl_quaternion_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
+    """ITK's ``QuaternionRigidTransform`` matrix: vnl's rotation matrix of the quaternion as
+    stored, not normalized (diagonal ``w^2 + x^2 - y^2 - z^2``, ...: a quaternion of norm
+    ``n`` scales by ``n^2``, as ITK applies it)."""
+    rotation = _quaternion_matrix(x, y, z, w)
+    xx, yy, zz, ww = x * x, y * y, z * z, w * w
+    rotation[0, 0] = ww + xx - yy - zz
+    rotation[1, 1] = ww - xx + yy - zz
+    rotation[2, 2] = ww - xx - yy + zz
+    return rotation
+
+
 def _euler_3d(angles: np.ndarray, zyx: bool) -> np.ndarray:
     cx, sx = math.cos(angles[0]), math.sin(angles[0])
     cy, sy = math.cos(angles[1]), math.sin(angles[1])
@@ -170,7 +182,7 @@ _LINEAR = {
         3,
         7,
         (0, 3),
-        lambda p, f: (_quaternion_matrix(*(float(v) for v in p[:4])), _centre(f, 3), p[4:7]),
+        lambda p, f: (_vnl_quaternion_matrix(*(float(v) for v in p[:4])), _centre(f, 3), p[4:7]),
     ),
     ("Similarity3DTransform", 3): (
         3,

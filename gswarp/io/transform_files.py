@@ -342,6 +342,8 @@ def load_itk(path: Path, invert: bool = False) -> tuple:
     """
     path = Path(path)
     entries = _itk_entries(path)
+    if entries is not None and all(_dimension(n) == 2 for n, _, _ in entries):
+        return (load_itk_2d(path, invert),)
     if entries is None or not any(n.startswith("BSplineTransform_") for n, _, _ in entries):
         return (load_affine(path, "itk", invert),)
     if invert:
@@ -350,6 +352,44 @@ def load_itk(path: Path, invert: bool = False) -> tuple:
             "registration wrote"
         )
     return tuple(_component(str(path), *entry) for entry in reversed(entries))
+
+
+def _dimension(name: str) -> int | None:
+    """The dimension of an ITK class name (``..._double_2_2`` -> 2); None if it has none."""
+    try:
+        return split_class_name(name)[1]
+    except UnsupportedTransformError:
+        return None
+
+
+def load_itk_2d(path: Path, invert: bool = False) -> np.ndarray:
+    """The 3x3 matrix of a file of 2-D linear ITK transforms (text or ``.mat``; a composite's
+    transforms multiplied) mapping output points to input points in ITK's physical space of a
+    plain image -- pixel (x, y), spacing 1, origin 0, as SimpleITK reads a PNG or TIFF, so
+    the same numbers as pixels; its inverse with ``invert``.
+
+    Raises
+    ------
+    InputError
+        A class that is not a 2-D linear one, or a singular or non-finite matrix.
+    """
+    path = Path(path)
+    pull = np.eye(3)
+    with np.errstate(all="ignore"):
+        for name, parameters, fixed in _itk_entries(path) or ():
+            try:
+                pull = pull @ itk_matrix(name, parameters, fixed)
+            except UnsupportedTransformError as error:
+                raise InputError(f"{path}: {error} (2-D linear classes)") from None
+    if not np.all(np.isfinite(pull)):
+        raise InputError(f"{path}: its matrix is not finite (NaN, infinite or overflowing values)")
+    with np.errstate(all="ignore"):
+        singular = np.linalg.svd(pull[:2, :2], compute_uv=False)
+    if not (np.all(np.isfinite(singular)) and singular[-1] > 0) or (
+        singular[0] > _LARGEST_CONDITION * singular[-1]
+    ):
+        raise InputError(f"{path}: its matrix is singular or nearly so; it cannot map points")
+    return np.linalg.inv(pull) if invert else pull
 
 
 def _component(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray):

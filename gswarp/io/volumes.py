@@ -136,6 +136,13 @@ def read_ahead(path: Path) -> None:
     threading.Thread(target=run, name="gswarp-read-ahead", daemon=True).start()
 
 
+def drop_read_ahead() -> None:
+    """Forget the reads :func:`read_ahead` started that no reader took (their results are
+    freed when their threads end)."""
+    with _READ_AHEAD_LOCK:
+        _READ_AHEAD.clear()
+
+
 def read_volume(path: Path) -> VolumeFile:
     """Read a volume file (by its name: ``.npy``, ``.nii``, ``.nii.gz``, ``.tif``/``.tiff``),
     or take the result of a :func:`read_ahead` of the same unchanged file.

@@ -198,10 +198,14 @@ def _resolve(
 
 
 def _check_geometry(spec: WarpSpec, k: int, affine: np.ndarray | None) -> None:
+    """``space: world`` and an output grid ``like``/``spacing`` need a volume's world header;
+    a 2-D image has ITK's physical space of a plain image (its pixels: spacing 1, origin 0, as
+    SimpleITK reads a PNG), where 2-D transform files and 3x3 matrices apply."""
     grid = spec.output.size if isinstance(spec.output.size, str) else spec.output.size[0]
+    plain_image = k == 2 and affine is None and grid not in ("like", "spacing")
     needs = (
         "space: world"
-        if spec.space == "world"
+        if spec.space == "world" and not plain_image
         else (f"output.{grid}" if grid in ("like", "spacing") else None)
     )
     if needs and (affine is None or k != 3):
@@ -228,31 +232,43 @@ def _transform_matrices(
             step_forward, step_inverse = _step_matrices(step, size, align, where)
         forward = step_forward @ forward
         inverse = inverse @ step_inverse
-    if spec.space == "world":
+    if spec.space == "world" and affine is not None:
         to_voxels = np.linalg.inv(affine)
         return to_voxels @ forward @ affine, to_voxels @ inverse @ affine
-    return forward, inverse
+    return forward, inverse  # a plain image's world is its pixels
 
 
 def _world_matrix(
     step: Transform, size, affine: np.ndarray, where: _Where, sources: Sources
 ) -> np.ndarray:
-    """The forward 4x4 of one transform in world millimetres (RAS, as the NIfTI affine)."""
+    """The forward 4x4 of one transform in world millimetres (RAS, as the NIfTI affine); on a
+    2-D image without a header, the forward 3x3 in its pixels (ITK's physical space of it)."""
+    k = len(size)
     if isinstance(step, TransformFile):  # the file maps output points to input points
-        pull = np.eye(4)
+        pull = np.eye(k + 1)
         for component in _file_components(step, where.spec, sources, (size, affine), where):
+            if component.shape != pull.shape:
+                raise SpecError(
+                    f"{where.key('file')}: {step.path}: a {component.shape[0] - 1}-D transform "
+                    f"file for a {k}-D input; give a {k}-D one"
+                )
             pull = component @ pull  # linear only: files with fields take _resolve_world_chain
         return np.linalg.inv(pull)
     if isinstance(step, AffineMatrix):
-        if len(step.matrix) != 4:
+        if len(step.matrix) != k + 1:
             raise _dims_error(
                 where,
                 "matrix",
-                3,
-                "a 3x4 or 4x4 matrix (world mm)",
+                k,
+                "a 3x4 or 4x4 matrix (world mm)" if k == 3 else "a 2x3 or 3x3 matrix (pixels)",
                 f"{len(step.matrix) - 1}x{len(step.matrix)}",
             )
         return np.array(step.matrix, dtype=np.float64)
+    if k == 2:
+        raise SpecError(
+            f"{where}: a 2-D image's world space (its pixels) takes transform files and "
+            "matrices; give affine parameters with space: pixels"
+        )
     assert isinstance(step, AffineParams)  # the spec refuses theta and flows in world space
     if step.center == "image":
         middle = np.array([*((n - 1) / 2 for n in size[::-1]), 1.0])
@@ -309,9 +325,18 @@ def check_fields(spec: WarpSpec, sources: Sources, spatial: int | None = None) -
                 raise SpecError(f"{_where(spec, index)}.flow: {error}") from None
         elif isinstance(transform, TransformFile):
             try:
-                _file_components(transform, spec, sources)
+                components = _file_components(transform, spec, sources)
             except InputError as error:
                 raise SpecError(f"{_where(spec, index)}.file: {error}") from None
+            dimensions = {
+                3 if not isinstance(c, np.ndarray) else c.shape[0] - 1 for c in components
+            }
+            if spatial is not None and dimensions - {spatial}:
+                raise SpecError(
+                    f"{_where(spec, index)}.file: {transform.path}: a "
+                    f"{max(dimensions - {spatial})}-D transform file where {spatial}-D inputs "
+                    f"are given (-d {spatial})"
+                )
     output = spec.output.size
     if isinstance(output, tuple) and output[0] == "like":
         try:
