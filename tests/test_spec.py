@@ -157,7 +157,7 @@ ERRORS = [
     ),
     (
         "version: 1\ntransform: []\nsampling: {antialias: maybe}",
-        "s.yaml:3:23: sampling.antialias: expected true, false or auto, got 'maybe'",
+        "s.yaml:3:23: sampling.antialias: expected true, false, auto or lanczos, got 'maybe'",
     ),
     (
         "version: 1\ntransform: []\nsampling: {fill: [1, x]}",

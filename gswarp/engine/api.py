@@ -301,6 +301,9 @@ def _run_antialias(source_kind, input, source, out, mode, padding, align, fill, 
     if backend_for(input) == "cuda":
         from gswarp.engine.cuda import launch_antialias
 
+        if _support_of(source_kind, rest) == 3.0:
+            raise SpecError("antialias: 'lanczos' runs on the CPU only for now (--device cpu)")
+
         launch_antialias(
             source_kind, mode, ct, k_input, source, k_out, padding, align, fill_c, rest
         )
@@ -315,10 +318,34 @@ def _run_antialias(source_kind, input, source, out, mode, padding, align, fill, 
         out[...] = result
 
 
-def _antialias_arguments(input: np.ndarray, mode: Mode) -> tuple[float, float]:
+def _support_of(source_kind: str, rest: tuple) -> float:
+    """The filter support in an antialiasing kernel's arguments (``rest``, as
+    :func:`gswarp.engine.core.antialias` takes them; an affine frame holds it last)."""
+    if source_kind == "affine":
+        frames = rest[0]
+        return float(frames[0, -1]) if len(frames) else 1.0
+    return float(rest[1] if source_kind == "pixels" else rest[3])
+
+
+def _antialias_arguments(
+    input: np.ndarray, mode: Mode, antialias: bool | str = True
+) -> tuple[float, float]:
     """(support, cap) of the antialiasing kernels: the kernel's support (1: the tent of
-    bilinear, 2: Keys' cubic of bicubic) and the largest stretch (the input's largest side)."""
+    bilinear, 2: Keys' cubic of bicubic, 3: Lanczos-3 with ``antialias='lanczos'``) and the
+    largest stretch (the input's largest side)."""
+    if antialias == "lanczos":
+        return 3.0, float(max(input.shape[2:]))
     return (2.0 if mode == Mode.BICUBIC else 1.0), float(max(input.shape[2:]))
+
+
+def check_antialias(antialias: Any) -> bool | str:
+    """``antialias`` as the engine takes it: True, False, or 'lanczos' (a Lanczos-3 footprint
+    filter, Pillow's ``LANCZOS`` stretched by the map, not widened); a SpecError otherwise."""
+    if isinstance(antialias, (bool, np.bool_)):
+        return bool(antialias)
+    if antialias == "lanczos":
+        return "lanczos"
+    raise SpecError(f"antialias: expected True, False or 'lanczos', got {antialias!r}")
 
 
 def _rows(shape: tuple[int, ...]) -> int:
@@ -386,7 +413,7 @@ def sample_pixels(
     *,
     fill: float | Sequence[float] = 0.0,
     out: np.ndarray | None = None,
-    antialias: bool = False,
+    antialias: bool | str = False,
 ) -> np.ndarray:
     """:func:`grid_sample` with a grid of *pixel* coordinates instead of normalized ones.
 
@@ -402,11 +429,13 @@ def sample_pixels(
     align_corners : bool
         Only sets where reflection padding mirrors (pixel centres 0 and S - 1 when True, the
         outer edges -0.5 and S - 0.5 when False).
-    antialias : bool, keyword-only
+    antialias : bool or 'lanczos', keyword-only
         Average the input over each output pixel's footprint where the map shrinks
         (:mod:`gswarp.engine.footprint`); the footprint comes from the coordinates of the
         neighbouring output pixels (central differences, one-sided at the edges). Elsewhere,
-        and always for 'nearest', point-sample as without it (the same bytes). Default False.
+        and always for 'nearest', point-sample as without it (the same bytes). 'lanczos':
+        the footprint's filter is Lanczos-3 (Pillow's ``LANCZOS``), stretched by the map and
+        not widened, instead of the mode's kernel (CPU only). Default False.
 
     Examples
     --------
@@ -415,13 +444,16 @@ def sample_pixels(
     >>> sample_pixels(image, np.array([[[[0.0, 0.0], [1.0, 0.5]]]]))
     array([[[[0., 2.]]]])
     """
+    antialias = check_antialias(antialias)
     if antialias:
-        return sample_pixels_window(input, coords, 0, mode, padding_mode, align_corners, fill, out)
+        return sample_pixels_window(
+            input, coords, 0, mode, padding_mode, align_corners, fill, out, antialias=antialias
+        )
     return _sample_grid("pixels", input, coords, mode, padding_mode, align_corners, fill, out)
 
 
 def sample_pixels_window(
-    input, coords, top, mode, padding_mode, align_corners, fill, out, size=None
+    input, coords, top, mode, padding_mode, align_corners, fill, out, size=None, antialias=True
 ) -> np.ndarray:
     """:func:`sample_pixels` with ``antialias=True`` for a window of output rows (2-D) or
     slices (3-D) whose coordinates carry neighbours beyond it: the output's first row/slice is
@@ -435,7 +467,7 @@ def sample_pixels_window(
     window = coords[:, top : top + size[2]]
     if parsed == Mode.NEAREST:  # labels are never averaged
         return _sample_grid("pixels", input, window, mode, padding_mode, align_corners, fill, out)
-    support, cap = _antialias_arguments(checked, parsed)
+    support, cap = _antialias_arguments(checked, parsed, antialias)
     if coords.dtype != np.float64:  # the Jacobian's differences need the coordinates' precision
         coords = coords.astype(np.float64)
     rest = (int(top), support, cap)
@@ -488,7 +520,7 @@ def sample_field(
     absolute: bool = False,
     fill: float | Sequence[float] = 0.0,
     out: np.ndarray | None = None,
-    antialias: bool = False,
+    antialias: bool | str = False,
 ) -> np.ndarray:
     """Sample ``input`` through one flow field between two affine maps, fused per point.
 
@@ -549,6 +581,7 @@ def _sample_field(
     output is the part of a ``whole``-sized one (its spatial size) that starts at ``origin``,
     and ``input`` the window of a larger input that starts at ``shift``
     (:mod:`gswarp.engine.chunks`); the field is the whole warp's."""
+    antialias = check_antialias(antialias)
     input = _check_input(input)
     mode = _check_mode(mode, input)
     padding = parse_padding(padding_mode, "padding_mode")
@@ -578,7 +611,7 @@ def _sample_field(
     extra = (np.ascontiguousarray(maps), bool(absolute), direct, separable, *window)
     field = _same_device(field, input, "field")
     if antialias and mode != Mode.NEAREST:
-        support, cap = _antialias_arguments(input, mode)
+        support, cap = _antialias_arguments(input, mode, antialias)
         rest = (extra[0], extra[1], separable, support, cap)
         _run_antialias("flow", input, field, out, mode, padding, align_corners, fill, ct, rest)
         return out
@@ -698,7 +731,7 @@ def affine_sample(
     *,
     fill: float | Sequence[float] = 0.0,
     out: np.ndarray | None = None,
-    antialias: bool = False,
+    antialias: bool | str = False,
 ) -> np.ndarray:
     """``grid_sample(input, affine_grid(theta, size), ...)`` without building the grid.
 
@@ -755,7 +788,7 @@ def warp_affine(
     *,
     fill: float | Sequence[float] = 0.0,
     out: np.ndarray | None = None,
-    antialias: bool = False,
+    antialias: bool | str = False,
 ) -> np.ndarray:
     """Sample ``input`` where a pixel-space affine matrix points: the fused path without torch's
     normalized coordinates.
@@ -775,12 +808,14 @@ def warp_affine(
     align_corners : bool
         Only sets where reflection padding mirrors (pixel centres 0 and S - 1 when True, the
         outer edges -0.5 and S - 0.5 when False); coordinates are pixels either way.
-    antialias : bool, keyword-only
+    antialias : bool or 'lanczos', keyword-only
         Where the matrix shrinks (a singular value of its linear part above 1), average the
         input over each output pixel's footprint instead of point-sampling it
         (:mod:`gswarp.engine.footprint`: the mode's interpolation kernel stretched along the
         footprint); batch items whose matrix does not shrink, and 'nearest' always, are
-        point-sampled: the same bytes as without it. Default False (torch's point sampling).
+        point-sampled: the same bytes as without it. 'lanczos': a Lanczos-3 footprint filter
+        (Pillow's ``LANCZOS``, stretched by the map, not widened; CPU only). Default False
+        (torch's point sampling).
 
     Returns
     -------
@@ -854,8 +889,7 @@ def _sample_affine(
     the whole of both."""
     mode = _check_mode(mode, input)
     padding = parse_padding(padding_mode, "padding_mode")
-    if not isinstance(antialias, (bool, np.bool_)):
-        raise SpecError(f"antialias: expected True or False, got {antialias!r}")
+    antialias = check_antialias(antialias)
     ct = _compute_type(input.dtype, "input")
     out = _check_out(out, size, input.dtype, input, matrix)
     if out.size == 0:
@@ -868,7 +902,8 @@ def _sample_affine(
         from gswarp.engine.antialias import footprint_frames
 
         k = input.ndim - 2
-        frames, shrinks = footprint_frames(matrix[:, :, :k], *_antialias_arguments(input, mode))
+        arguments = _antialias_arguments(input, mode, antialias)
+        frames, shrinks = footprint_frames(matrix[:, :, :k], *arguments)
         if shrinks.any():
             rest = (frames, shrinks)
             _run_antialias("affine", input, matrix, out, mode, padding, align, fill, ct, rest)

@@ -189,7 +189,7 @@ def sample_chain(
     out: np.ndarray | None = None,
     tile_points: int = TILE_POINTS,
     fuse: bool = True,
-    antialias: bool = False,
+    antialias: bool | str = False,
     stats: dict | None = None,
     filter: Filter | None = None,
     labels: bool = False,
@@ -211,7 +211,7 @@ def sample_chain(
     fuse : bool
         Run chains with at most one field as one fused kernel (default). False forces the
         buffered path (for tests: both give the same result).
-    antialias : bool
+    antialias : bool or 'lanczos'
         Average each output pixel's footprint where the chain shrinks
         (:func:`gswarp.warp_affine`'s ``antialias``). A chain of matrices has one Jacobian; with
         fields, each point's comes from central differences of the chain's values at the
@@ -289,7 +289,9 @@ def _sample_buffered(input, steps, size, common, fill, out, tile_points, antiali
         batch = np.broadcast_to(coords, (size[0], *coords.shape))
         window = out[:, :, start:stop]
         if antialias:
-            sample_pixels_window(input, batch, start - low, *common, fill, window, window.shape)
+            sample_pixels_window(
+                input, batch, start - low, *common, fill, window, window.shape, antialias
+            )
         else:
             sample_pixels(input, batch, *common, fill=fill, out=window)
     return out

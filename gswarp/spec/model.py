@@ -218,6 +218,10 @@ class SamplingSpec:
     tools of each field do (see the README's "Antialiasing"). The engine's functions default to
     torch's point sampling.
 
+    ``antialias: lanczos`` is on, with a Lanczos-3 footprint filter: Pillow's ``LANCZOS``
+    kernel stretched by the map's shrink and not widened (what thumbnails are compared with;
+    equal to Pillow's ``resize(LANCZOS)`` away from the edges), instead of the mode's kernel.
+
     ``labels``: the input is a label map; each label's indicator is interpolated with ``mode``
     and every output point takes the label with the largest value (the smallest label on a
     tie; ``fill`` where none reaches it) -- ITK's ``LabelImageGenericInterpolateImageFunction``,
@@ -239,7 +243,7 @@ class SamplingSpec:
     padding: Padding = Padding.ZEROS
     align_corners: bool = False
     fill: tuple[float, ...] = (0.0,)
-    antialias: bool | None = None
+    antialias: bool | str | None = None
     labels: bool = False
     order: int = 3
     window: str = "lanczos"
@@ -273,7 +277,7 @@ class SamplingSpec:
             return {"sigma": sigma, "alpha": alpha}
         return {}
 
-    def antialias_for(self, spatial: int, through_field: bool = False) -> bool:
+    def antialias_for(self, spatial: int, through_field: bool = False) -> bool | str:
         """Whether a warp of ``spatial`` (2 or 3) dimensions is antialiased; ``through_field``:
         its map goes through a flow or elastic field.
 

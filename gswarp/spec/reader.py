@@ -435,11 +435,13 @@ class _Reader(NodeReader):
             if key in items:
                 node_ = items[key][1]
                 value = self.scalar(node_)
-                if key == "antialias" and value == "auto":
-                    values[key] = None
+                if key == "antialias" and value in ("auto", "lanczos"):
+                    values[key] = None if value == "auto" else value
                     continue
                 if not isinstance(value, bool):
-                    expected = "true, false or auto" if key == "antialias" else "true or false"
+                    expected = (
+                        "true, false, auto or lanczos" if key == "antialias" else "true or false"
+                    )
                     raise self.error(
                         node_, f"{path}.{key}", f"expected {expected}, got {_described(value)}"
                     )

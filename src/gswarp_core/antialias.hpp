@@ -38,10 +38,20 @@ constexpr int COVERAGE_STRIPS = 16;       // 3-D coverage: strips per axis
 constexpr int JACOBI_SWEEPS = 16;
 constexpr index_t TAP_CHUNK = 64;  // taps per row whose weights precede the dot products
 
-// The filter k(t): the tent (support 1) or Keys' cubic, a = -0.75 (support 2).
+// Lanczos-3 (support 3): sinc(t) sinc(t / 3) for |t| < 3, Pillow's LANCZOS kernel.
+GSWARP_HD double lanczos3(double a) {
+  if (a == 0.0) return 1.0;
+  if (!(a < 3.0)) return 0.0;
+  const double x = 3.14159265358979323846 * a;
+  return (std::sin(x) / x) * (std::sin(x / 3.0) / (x / 3.0));
+}
+
+// The filter k(t): the tent (support 1), Keys' cubic, a = -0.75 (support 2), or Lanczos-3
+// (support 3: antialias='lanczos').
 GSWARP_HD double filter_weight(double t, double support) {
   const double a = std::fabs(t);
   if (support == 1.0) return py_max(1.0 - a, 0.0);
+  if (support == 3.0) return lanczos3(a);
   const double A = CUBIC_A;
   const double inner = (((A + 2.0) * a - (A + 3.0)) * a) * a + 1.0;
   double outer = ((A * a - 5.0 * A) * a + 8.0 * A) * a - 4.0 * A;
@@ -49,10 +59,11 @@ GSWARP_HD double filter_weight(double t, double support) {
   return a < 1.0 ? inner : outer;
 }
 
-// sigma(S)^2 for S = sqrt(singular_squared): clamped to [1, cap], then widened.
-GSWARP_HD double spread(double singular_squared, double cap) {
+// sigma(S)^2 for S = sqrt(singular_squared): clamped to [1, cap], then widened (not the
+// Lanczos-3 filter, support 3: stretched by S exactly, as Pillow's resize).
+GSWARP_HD double spread(double singular_squared, double cap, double support) {
   const double s = py_min(py_max(std::sqrt(py_max(singular_squared, 0.0)), 1.0), cap);
-  const double sigma = s + WIDEN * (s - 1.0);
+  const double sigma = support == 3.0 ? s : s + WIDEN * (s - 1.0);
   return sigma * sigma;
 }
 
@@ -79,8 +90,8 @@ inline bool frame_2d(double j00, double j01, double j10, double j11, double supp
   const double r = std::sqrt(half * half + b * b);
   const double top = 0.5 * (a + d) + r;
   if (!(top > shrink_bound())) return false;
-  const double g1 = spread(top, cap);
-  const double g2 = spread(0.5 * (a + d) - r, cap);
+  const double g1 = spread(top, cap, support);
+  const double g2 = spread(0.5 * (a + d) - r, cap, support);
   double vx = b, vy = top - a;  // top eigenvector: (b, top - a) or (top - d, b), the longer
   const double wx = top - d, wy = b;
   if (wx * wx + wy * wy > vx * vx + vy * vy) {
@@ -160,7 +171,8 @@ inline bool frame_3d(const double* jac, double support, double cap, double* fr) 
   }
   const double top = py_max(py_max(a[0], a[4]), a[8]);
   if (!(top > shrink_bound())) return false;
-  const double g0 = spread(a[0], cap), g1 = spread(a[4], cap), g2 = spread(a[8], cap);
+  const double g0 = spread(a[0], cap, support), g1 = spread(a[4], cap, support),
+               g2 = spread(a[8], cap, support);
   for (int i = 0; i < 3; ++i)  // Sigma = sum_i g_i v_i v_i^T, into a (row-major)
     for (int j = 0; j < 3; ++j)
       a[3 * i + j] = ((g0 * v[3 * i]) * v[3 * j] + (g1 * v[3 * i + 1]) * v[3 * j + 1]) +
@@ -401,6 +413,9 @@ inline double tap_row(const TapRow<In>& t, double cx, double e0, double m0, doub
     if (support == 1.0) {  // the tent, apart: a loop of a few operations per tap
       for (index_t i = 0; i < count; ++i)
         wbuf[i] = py_max(1.0 - std::fabs(m0 * (d0 + static_cast<double>(i)) + e0), 0.0);
+    } else if (support == 3.0) {  // Lanczos-3
+      for (index_t i = 0; i < count; ++i)
+        wbuf[i] = lanczos3(std::fabs(m0 * (d0 + static_cast<double>(i)) + e0));
     } else {  // Keys' cubic: only the piece each tap needs (scalar code: no selects)
       const double A = CUBIC_A;
       for (index_t i = 0; i < count; ++i) {
