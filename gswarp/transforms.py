@@ -44,18 +44,18 @@ class DisplacementField:
 @dataclass(frozen=True)
 class BSplineGrid:
     """An ITK ``BSplineTransform`` (cubic) in ITK's own frame: at a physical point ``p`` (LPS
-    millimetres) the moved point is ``p + sum_k w_k(p) c_k`` over the 4 x 4 x 4 control points
-    around ``p``, with cubic B-spline weights; where that support leaves the control grid the
-    displacement is zero (ITK's valid region).
+    millimetres; a plain 2-D image's pixels) the moved point is ``p + sum_k w_k(p) c_k`` over
+    the 4 x 4 (x 4) control points around ``p``, with cubic B-spline weights; where that
+    support leaves the control grid the displacement is zero (ITK's valid region).
 
     Attributes
     ----------
-    coefficients : ndarray, shape (3, Z, Y, X), float64
-        Displacements (LPS x, y, z components) at the control points.
-    origin, spacing : ndarray (3,)
-        The control grid's first point (LPS mm) and its steps (mm) along x, y, z.
-    direction : ndarray (3, 3)
-        The control grid's axes in LPS (columns).
+    coefficients : ndarray, shape (k, [Z,] Y, X), float64
+        Displacements (x, y[, z] components) at the control points.
+    origin, spacing : ndarray (k,)
+        The control grid's first point and its steps along x, y[, z].
+    direction : ndarray (k, k)
+        The control grid's axes (columns).
     """
 
     coefficients: np.ndarray
@@ -65,42 +65,17 @@ class BSplineGrid:
 
     def displacement(self, points: np.ndarray) -> np.ndarray:
         """``(N, 3)`` LPS displacements at ``(N, 3)`` LPS points, as ITK's ``TransformPoint``
-        (``BSplineTransform``, ``BSplineInterpolationWeightFunction``, order 3)."""
-        points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-        to_index = np.linalg.inv(self.direction @ np.diag(self.spacing))
-        size = np.array(self.coefficients.shape[:0:-1], dtype=np.int64)  # (X, Y, Z)
-        flat = self.coefficients.reshape(3, -1)
-        taps = np.arange(4)
-        # the 64 control points of a support, as offsets in the flattened (Z, Y, X) grid
-        offsets = (
-            taps[:, None, None] * size[0] * size[1] + taps[None, :, None] * size[0] + taps
-        ).ravel()
-        result = np.zeros_like(points)
-        for begin in range(0, len(points), _BSPLINE_BLOCK):  # bounded temporaries
-            part = slice(begin, begin + _BSPLINE_BLOCK)
-            index = (points[part] - self.origin) @ to_index.T  # continuous (x, y, z) indices
-            inside = np.all((index >= 1.0) & (index < size - 2.0), axis=1)
-            start = np.where(inside[:, None], np.floor(index - 1.0), 0.0).astype(np.int64)
-            wx, wy, wz = (_cubic_bspline_weights(index[:, a] - start[:, a]) for a in range(3))
-            weights = wz[:, :, None, None] * wy[:, None, :, None] * wx[:, None, None, :]
-            base = (start[:, 2] * size[1] + start[:, 1]) * size[0] + start[:, 0]
-            gathered = flat[:, base[:, None] + offsets]  # (3, B, 64)
-            moved = np.einsum("cbt,bt->bc", gathered, weights.reshape(len(base), 64))
-            moved[~inside] = 0.0
-            result[part] = moved
-        return result
+        (``BSplineTransform``, ``BSplineInterpolationWeightFunction``, order 3), evaluated by
+        the compiled core (:func:`gswarp.engine.filters.spline_displacements`)."""
+        from gswarp.engine.filters import spline_displacements
 
+        k = self.coefficients.shape[0]
+        points = np.asarray(points, dtype=np.float64).reshape(-1, k)
+        return spline_displacements(self.coefficients, (points - self.origin) @ self.to_index().T)
 
-_BSPLINE_BLOCK = 1 << 15  # points per block: 3 x 64 x 8 bytes each, about 50 MB gathered
-
-
-def _cubic_bspline_weights(x: np.ndarray) -> np.ndarray:
-    """``(N, 4)``: the cubic B-spline kernel at ``x, x - 1, x - 2, x - 3`` (``x`` in [1, 2))."""
-    taps = np.stack([x, x - 1.0, x - 2.0, x - 3.0], axis=1)
-    a = np.abs(taps)
-    near = (4.0 - 6.0 * a * a + 3.0 * a * a * a) / 6.0
-    far = (2.0 - a) ** 3 / 6.0
-    return np.where(a < 1.0, near, np.where(a < 2.0, far, 0.0))
+    def to_index(self) -> np.ndarray:
+        """The (k, k) map from an offset in ITK's frame to the control-grid index offset."""
+        return np.linalg.inv(self.direction @ np.diag(self.spacing))
 
 
 def theta_to_pixel_matrix(

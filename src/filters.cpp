@@ -387,7 +387,9 @@ void points(const FilterSample& a, index_t start, index_t stop) {
     for (int d = 0; d < k; ++d) {
       double c = point[d];
       if (a.padding != ZEROS) c = pad_scalar(c, axes[d].size, a.padding, a.align_corners);
-      if (!(c >= -0.5 && c < static_cast<double>(axes[d].size) - 0.5)) {
+      const double low = a.spline_region ? 1.0 : -0.5;
+      const double high = static_cast<double>(axes[d].size) - (a.spline_region ? 2.0 : 0.5);
+      if (!(c >= low && c < high)) {
         inside = false;
         break;
       }

@@ -335,11 +335,20 @@ void antialias_frames(Jacobians jacobians, double support, double cap, Frames fr
 // Or (affine) points is a (k, k + 1) matrix, the points output pixels first.. of shape grid.
 void filter_sample(ReadArray inp, Float64Array points, WriteArray out, ReadArray fill, int kind,
                    int order, int window, int radius, Float64Array sigma, double alpha,
-                   int padding, bool align_corners, bool labels, bool smallest_tie, bool affine,
-                   Vector grid, index_t first) {
-  gswarp::FilterSample args{describe(inp), describe(points), describe(out), describe(fill),
+                   int padding, bool align_corners, bool labels, bool smallest_tie,
+                   bool spline_region, bool affine, Vector grid, index_t first) {
+  gswarp::FilterSample args{describe(inp),
+                            describe(points),
+                            describe(out),
+                            describe(fill),
                             {kind, order, window, radius, {1.0, 1.0, 1.0}, alpha},
-                            padding, align_corners, labels, smallest_tie, affine, {1, 1, 1},
+                            padding,
+                            align_corners,
+                            labels,
+                            smallest_tie,
+                            spline_region,
+                            affine,
+                            {1, 1, 1},
                             first};
   const int spatial = args.inp.ndim - 2;
   const bool float_input = args.inp.kind == gswarp::F32 || args.inp.kind == gswarp::F64;
@@ -531,8 +540,8 @@ NB_MODULE(_gswarp_core, m) {
   m.def("filter_sample", &filter_sample, nb::arg("inp"), nb::arg("points"), nb::arg("out"),
         nb::arg("fill"), nb::arg("kind"), nb::arg("order"), nb::arg("window"),
         nb::arg("radius"), nb::arg("sigma"), nb::arg("alpha"), nb::arg("padding"),
-        nb::arg("align_corners"), nb::arg("labels"), nb::arg("smallest_tie"), nb::arg("affine"),
-        nb::arg("grid"),
+        nb::arg("align_corners"), nb::arg("labels"), nb::arg("smallest_tie"),
+        nb::arg("spline_region"), nb::arg("affine"), nb::arg("grid"),
         nb::arg("first"));
   m.def("bspline_prefilter", &bspline_prefilter, nb::arg("data"), nb::arg("order"));
   m.attr("WIDEN") = gswarp::WIDEN;

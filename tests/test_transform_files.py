@@ -618,7 +618,7 @@ def _itk_text(name: str, parameters: str, fixed: str = "0 0 0") -> str:
         (_itk_text("AffineTransform_double_3_3", "1 0 0 0 1e-14 0 0 0 1 0 0 0"), "singular"),
         (
             _itk_text("BSplineTransform_double_3_3", "1 0 0 0 1 0 0 0 1 5 0 0"),
-            "BSplineTransform_double_3_3 with 3 fixed parameters (gswarp reads 3-D cubic",
+            "BSplineTransform_double_3_3 with 3 fixed parameters (gswarp reads 2-D and 3-D cubic",
         ),
         (_itk_text("TranslationTransform_double_3_3", "nan 0 0"), "not finite"),
     ],

@@ -404,6 +404,7 @@ def filter_points(
     affine: bool,
     grid: np.ndarray,
     first: int,
+    spline_region: bool = False,
 ) -> None:
     """ITK's interpolators (``src/gswarp_core/filters.hpp``): ``inp`` (N, C, *spatial) at
     ``points`` (P, k) float64 C-ordered pixel coordinates into ``out`` (N, C, P); ``fill``
@@ -411,7 +412,8 @@ def filter_points(
     sinc, 2 Gaussian, 3 ITK's linear; ``labels`` votes label by label (``smallest_tie``: the
     smallest label wins a tie, else the first to reach the largest weight). ``affine``:
     ``points`` is a (k, k + 1) matrix and the points are output pixels ``first``.. of spatial
-    shape ``grid`` (int64)."""
+    shape ``grid`` (int64). ``spline_region``: points are inside where ``1 <= c < size - 2``
+    (a B-spline transform's valid region) instead of ITK's image extent."""
     _core.filter_sample(
         inp,
         points,
@@ -427,6 +429,7 @@ def filter_points(
         align_corners,
         labels,
         smallest_tie,
+        spline_region,
         affine,
         grid,
         first,

@@ -22,7 +22,7 @@ import numpy as np
 from gswarp.engine import core
 from gswarp.sampling import FILTER_KINDS, WINDOWS, Filter
 
-__all__ = ["coefficients", "filter_sample", "sample_points"]
+__all__ = ["coefficients", "filter_sample", "sample_points", "spline_displacements"]
 
 
 def coefficients(input: np.ndarray, order: int) -> np.ndarray:
@@ -59,11 +59,13 @@ def sample_points(
     labels: bool,
     grid: Sequence[int] | None = None,
     first: int = 0,
+    spline_region: bool = False,
 ) -> None:
     """``source`` (N, C, *spatial; :func:`prepared`) at ``points`` (P, k) into ``out``
     (N, C, P); ``fill`` (C,) float64. With ``grid`` (an output's spatial shape), ``points`` is
     a (k, k + 1) matrix instead, and the points are the output pixels of flat indices
-    ``first``.. ``first + P`` mapped by it (computed in the kernel)."""
+    ``first``.. ``first + P`` mapped by it (computed in the kernel). ``spline_region``: a
+    point is inside where ``1 <= c < size - 2`` (:func:`spline_displacements`)."""
     k = source.ndim - 2
     core.filter_points(
         source,
@@ -83,6 +85,7 @@ def sample_points(
         grid is not None,
         np.asarray(grid if grid is not None else [1] * k, dtype=np.int64),
         int(first),
+        bool(spline_region),
     )
 
 
@@ -160,3 +163,39 @@ def filter_sample(
         if not np.shares_memory(flat, window):
             window[...] = flat.reshape(window.shape)
     return out
+
+
+def spline_displacements(
+    control: np.ndarray,
+    points: np.ndarray | None = None,
+    *,
+    matrix: np.ndarray | None = None,
+    grid: Sequence[int] | None = None,
+) -> np.ndarray:
+    """ITK's ``BSplineTransform`` (cubic) displacements: the cubic B-spline of the control
+    points' values (no prefilter: they are the coefficients), zero outside the transform's
+    valid region (continuous control-grid index ``1 <= c < size - 2`` on every axis).
+
+    Parameters
+    ----------
+    control : ndarray, shape (k, [Z,] Y, X)
+        The displacement components at the control points.
+    points : ndarray (P, k), optional
+        Continuous control-grid indices ``(x, y[, z])``.
+    matrix, grid : optional
+        Instead of ``points``: a (k, k + 1) map from the pixels of a grid of spatial shape
+        ``grid`` (z, y, x order) to control-grid indices; the points are all its pixels, in C
+        order (evaluated in the kernel, no coordinate array).
+
+    Returns
+    -------
+    ndarray, shape (P, k), float64
+    """
+    k = control.shape[0]
+    source = np.ascontiguousarray(control, dtype=np.float64)[None]  # (1, k, *lattice)
+    count = len(points) if points is not None else int(np.prod(grid, dtype=np.int64))
+    values = np.empty((count, k), dtype=np.float64)
+    where = points if points is not None else matrix
+    common = (Filter("bspline", order=3), 0, False, np.zeros(k), False)
+    sample_points(source, where, values.T[None], *common, grid=grid, spline_region=True)
+    return values

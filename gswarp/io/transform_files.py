@@ -342,7 +342,8 @@ def load_itk(path: Path, invert: bool = False) -> tuple:
     """
     path = Path(path)
     entries = _itk_entries(path)
-    if entries is not None and all(_dimension(n) == 2 for n, _, _ in entries):
+    splines = entries is not None and any(n.startswith("BSplineTransform_") for n, _, _ in entries)
+    if entries is not None and not splines and all(_dimension(n) == 2 for n, _, _ in entries):
         return (load_itk_2d(path, invert),)
     if entries is None or not any(n.startswith("BSplineTransform_") for n, _, _ in entries):
         return (load_affine(path, "itk", invert),)
@@ -406,24 +407,34 @@ def _component(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray):
         values = parameters.reshape(shape[2], shape[1], shape[0], 3) * np.array([-1.0, -1.0, 1.0])
         values.setflags(write=False)
         return DisplacementField(values, _LPS @ grid)  # ITK's grid is LPS: voxel -> RAS
+    if _dimension(name) == 2:  # with a 2-D B-spline: a plain image's pixel frame, no flips
+        try:
+            return itk_matrix(name, parameters, fixed)
+        except UnsupportedTransformError as error:
+            raise InputError(f"{path}: {error} (2-D linear classes)") from None
     return checked_matrix(path, _itk_linear(path, name, parameters, fixed))
 
 
 def _bspline(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray) -> BSplineGrid:
-    """ITK's ``BSplineTransform_double_3_3`` (cubic): fixed parameters the control grid's size,
-    origin, spacing and direction (LPS), parameters the x, then y, then z displacements."""
-    if not name.endswith("_3_3") or fixed.size != 18:
+    """ITK's ``BSplineTransform_double_k_k`` (cubic, k = 2 or 3): fixed parameters the control
+    grid's size, origin, spacing and direction (ITK's frame: LPS for volumes, a plain 2-D
+    image's pixels), parameters the x, then y[, then z] displacements."""
+    k = _dimension(name)
+    if k not in (2, 3) or not name.endswith(f"_{k}_{k}") or fixed.size != 3 * k + k * k:
         raise InputError(
-            f"{path}: {name} with {fixed.size} fixed parameters (gswarp reads 3-D cubic "
-            "B-spline transforms: 18)"
+            f"{path}: {name} with {fixed.size} fixed parameters (gswarp reads 2-D and 3-D "
+            "cubic B-spline transforms: 10 or 18)"
         )
-    size = tuple(int(np.rint(v)) for v in fixed[:3])  # (X, Y, Z)
-    if min(size) < 4 or parameters.size != 3 * int(np.prod(size)):
+    size = tuple(int(np.rint(v)) for v in fixed[:k])  # (X, Y[, Z])
+    if min(size) < 4 or parameters.size != k * int(np.prod(size)):
         raise InputError(f"{path}: its B-spline coefficients do not match its grid {size}")
-    coefficients = parameters.reshape(3, size[2], size[1], size[0]).copy()
+    coefficients = parameters.reshape(k, *size[::-1]).copy()
     coefficients.setflags(write=False)
     return BSplineGrid(
-        coefficients, fixed[3:6].copy(), fixed[6:9].copy(), fixed[9:18].reshape(3, 3)
+        coefficients,
+        fixed[k : 2 * k].copy(),
+        fixed[2 * k : 3 * k].copy(),
+        fixed[3 * k :].reshape(k, k),
     )
 
 

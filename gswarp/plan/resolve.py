@@ -328,9 +328,7 @@ def check_fields(spec: WarpSpec, sources: Sources, spatial: int | None = None) -
                 components = _file_components(transform, spec, sources)
             except InputError as error:
                 raise SpecError(f"{_where(spec, index)}.file: {error}") from None
-            dimensions = {
-                3 if not isinstance(c, np.ndarray) else c.shape[0] - 1 for c in components
-            }
+            dimensions = {_dimension_of(c) for c in components}
             if spatial is not None and dimensions - {spatial}:
                 raise SpecError(
                     f"{_where(spec, index)}.file: {transform.path}: a "
@@ -419,19 +417,24 @@ def _file_components(
 
 
 def _resolve_world_chain(
-    spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray, sources: Sources
+    spec: WarpSpec, size: tuple[int, ...], affine: np.ndarray | None, sources: Sources
 ) -> Plan:
     """A world-space plan through registration tools' displacement fields: the chain runs from
     the output side in RAS millimetres (output voxel -> world; each file's map, the last
-    listed first; a field's ``p + u(p)``; world -> input voxel)."""
+    listed first; a field's ``p + u(p)``; world -> input voxel). A 2-D image without a
+    header (``affine`` None) has its pixels for world (ITK's physical space of a plain
+    image)."""
     if spec.output.size == "expand":
         raise SpecError(
             f"{spec.source}: output.size: expand needs affine transforms only (a displacement "
             "field has no extent to measure); give a size, same or like"
         )
+    k = len(size)
+    identity = np.eye(k + 1)
+    affine = identity if affine is None else affine
     align = spec.sampling.align_corners
-    output_size, pending = _output_frame(spec, size, np.eye(4), align, affine, sources)
-    frame = pending[:3].copy()
+    output_size, pending = _output_frame(spec, size, identity, align, affine, sources)
+    frame = pending[:k].copy()
     world = affine @ pending  # output voxel -> RAS
     steps: list[Step] = []
     for index in reversed(range(len(spec.transforms))):
@@ -444,23 +447,28 @@ def _resolve_world_chain(
             if isinstance(component, BSplineGrid):
                 component = _bspline_on_output_grid(component, world, output_size, steps, where)
             if not isinstance(component, DisplacementField):
+                if component.shape != identity.shape:
+                    raise SpecError(
+                        f"{where.key('file')}: {transform.path}: a {component.shape[0] - 1}-D "
+                        f"transform file for a {k}-D input; give a {k}-D one"
+                    )
                 world = component @ world
                 continue
             # ITK's rule past the field's grid (zero displacement there); where the points
             # reaching it are the output grid under an affine map that stays inside its grid,
             # the fused kernels' edge rule gives the same values
             covered = not steps and _field_covers(component, world, output_size)
-            if not np.array_equal(world, np.eye(4)):
-                steps.append(MatrixStep(world[:3].copy()))
+            if not np.array_equal(world, identity):
+                steps.append(MatrixStep(world[:k].copy()))
             steps.append(
                 FieldStep(
                     component.values,
-                    np.linalg.inv(component.affine)[:3].copy(),
+                    np.linalg.inv(component.affine)[:k].copy(),
                     beyond="edge" if covered else "identity",
                 )
             )
-            world = np.eye(4)
-    steps.append(MatrixStep((np.linalg.inv(affine) @ world)[:3].copy()))
+            world = identity
+    steps.append(MatrixStep((np.linalg.inv(affine) @ world)[:k].copy()))
     return Plan(size, output_size, None, None, None, spec, tuple(steps), frame)
 
 
@@ -478,22 +486,44 @@ def _bspline_on_output_grid(
             f"{where.key('file')}: a B-spline transform after a displacement field on the "
             "output side is not applied yet (put the B-spline first, or compose them)"
         )
-    k = np.indices(output_size).reshape(3, -1)[::-1].T.astype(np.float64)  # (x, y, z) voxels
-    points = k @ world[:3, :3].T + world[:3, 3]  # RAS
-    moved = spline.displacement(points * _LPS) * _LPS  # ITK's LPS displacement, back in RAS
-    values = moved.reshape(*output_size, 3)
+    from gswarp.engine.filters import spline_displacements
+
+    k = len(output_size)
+    if spline.coefficients.shape[0] != k:
+        raise SpecError(
+            f"{where.key('file')}: a {spline.coefficients.shape[0]}-D B-spline transform for a "
+            f"{k}-D input; give a {k}-D one"
+        )
+    flip = _LPS if k == 3 else np.ones(2)  # a plain 2-D image's world is its pixels
+    to_lps = np.diag([*flip, 1.0]) @ world  # output voxel -> ITK's frame
+    to_index = spline.to_index()
+    matrix = np.hstack(
+        [to_index @ to_lps[:k, :k], (to_index @ (to_lps[:k, k] - spline.origin))[:, None]]
+    )
+    moved = spline_displacements(spline.coefficients, matrix=matrix, grid=output_size)
+    values = (moved * flip).reshape(*output_size, k)  # ITK's displacement, back in RAS
     values.setflags(write=False)
     return DisplacementField(values, world.copy())
+
+
+def _dimension_of(component) -> int:
+    """The dimension of a transform file's map: a matrix's, a B-spline's, a field's."""
+    if isinstance(component, BSplineGrid):
+        return component.coefficients.shape[0]
+    if isinstance(component, DisplacementField):
+        return component.values.shape[-1]
+    return component.shape[0] - 1
 
 
 def _field_covers(field, world: np.ndarray, output_size) -> bool:
     """Whether every output point (under the affine map ``world``: output voxel -> RAS) reaches
     the displacement field within half a voxel of its outer voxel centres, where ITK's
     interpolator reads it (and continues its edge values, as gswarp's fused kernels do)."""
+    k = len(output_size)
     to_field = np.linalg.inv(field.affine) @ world  # output voxel -> field voxel
     corners = np.array(list(itertools.product(*[(0, n - 1) for n in output_size[::-1]])))
-    points = corners @ to_field[:3, :3].T + to_field[:3, 3]
-    extent = np.array(field.values.shape[:3][::-1], dtype=np.float64)  # (X, Y, Z)
+    points = corners @ to_field[:k, :k].T + to_field[:k, k]
+    extent = np.array(field.values.shape[:k][::-1], dtype=np.float64)  # (X, Y[, Z])
     return bool(np.all(points >= -0.5) and np.all(points < extent - 0.5))
 
 

@@ -23,6 +23,10 @@
 //   to reach it in x-fastest order, as itk::LabelImageGaussianInterpolateImageFunction, or
 //   (`smallest_tie`) the smallest label, as itk::LabelImageGenericInterpolateImageFunction.
 //
+// With spline_region the points inside are those with 1 <= c < size - 2 on every axis instead
+// (itk::BSplineTransform's valid region: its displacement, the cubic B-spline of the control
+// points without a prefilter, is the fill -- zero -- elsewhere).
+//
 // Sums are in double. The tests hold each to SimpleITK's interpolator of the same name
 // (tests/test_filters.py).
 #pragma once
@@ -65,6 +69,7 @@ struct FilterSample {
   bool align_corners;
   bool labels;
   bool smallest_tie;
+  bool spline_region;  // inside: 1 <= c < size - 2 (a B-spline transform's valid region)
   bool affine;
   index_t grid[3];
   index_t first;
