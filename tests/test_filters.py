@@ -402,3 +402,23 @@ def test_chunked_zarr_warps_refuse_itks_interpolators_in_one_line(tmp_path):
     assert "v.npy: sampling.mode bspline (one of ITK's interpolators) is not offered" in first
     assert summary == "gswarp: 1 failed, 0 written"
     assert not (tmp_path / "out.zarr").exists()
+
+
+def test_a_spec_with_n_takes_the_interpolator_and_keeps_its_other_settings(tmp_path):
+    """``SPEC -t ... -n MultiLabel[2,3]``: the spec's fill and padding stay, the mode, label
+    vote and filter settings come from ``-n``."""
+    from gswarp.cli.ants import command_spec
+    from gswarp.sampling import Mode, Padding
+
+    spec_path = tmp_path / "s.yaml"
+    spec_path.write_text("version: 1\nsampling: {fill: 7, padding: border, mode: bicubic}\n")
+    sitk.WriteTransform(sitk.Euler3DTransform(), str(tmp_path / "t.tfm"))
+    spec = command_spec(str(spec_path), (str(tmp_path / "t.tfm"),), None, "MultiLabel[2,3]")
+    sampling = spec.sampling
+    assert (sampling.mode, sampling.labels, sampling.sigma, sampling.alpha) == (
+        Mode.GAUSSIAN,
+        True,
+        (2.0,),
+        3.0,
+    )
+    assert sampling.fill == (7.0,) and sampling.padding == Padding.BORDER

@@ -354,16 +354,7 @@ def _with_command_files(spec, files, reference, interpolation):
     if reference:
         changed = replace(changed, output=replace(spec.output, size=files.output.size))
     if interpolation:
-        chosen = files.sampling
-        changed = changed.with_sampling(
-            mode=chosen.mode,
-            labels=chosen.labels,
-            order=chosen.order,
-            window=chosen.window,
-            radius=chosen.radius,
-            sigma=chosen.sigma,
-            alpha=chosen.alpha,
-        )
+        changed = replace(changed, sampling=changed.sampling.with_interpolation(files.sampling))
     return changed
 
 

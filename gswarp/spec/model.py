@@ -266,6 +266,20 @@ class SamplingSpec:
         alpha = self.alpha if self.alpha is not None else (4.0 if self.labels else 1.0)
         return Filter(self.mode.label, self.order, self.window, self.radius, sigma, alpha)
 
+    def with_interpolation(self, other: SamplingSpec) -> SamplingSpec:
+        """A copy with ``other``'s interpolation: its mode, label vote and filter settings
+        (``-n`` given with a SPEC), this one's padding, fill and the rest."""
+        return replace(
+            self,
+            mode=other.mode,
+            labels=other.labels,
+            order=other.order,
+            window=other.window,
+            radius=other.radius,
+            sigma=other.sigma,
+            alpha=other.alpha,
+        )
+
     def _filter_normalized(self) -> dict[str, Any]:
         if self.mode == Mode.BSPLINE:
             return {"order": self.order}
