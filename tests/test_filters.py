@@ -291,7 +291,7 @@ def test_spec_filter_keys_and_defaults():
         ("Gaussian", {"mode": "gaussian", "alpha": 1.0}),
         ("Gaussian[1.5x2x3,2]", {"mode": "gaussian", "alpha": 2.0, "sigma": [1.5, 2.0, 3.0]}),
         ("MultiLabel", {"mode": "gaussian", "labels": True, "alpha": 4.0}),
-        ("MultiLabel[2]", {"mode": "gaussian", "labels": True, "alpha": 4.0, "sigma": [2.0]}),
+        ("MultiLabel[2]", {"mode": "gaussian", "labels": True, "alpha": 4.0, "sigma": 2.0}),
         ("LanczosWindowedSinc", {"mode": "sinc", "window": "lanczos"}),
         ("hammingwindowedsinc", {"mode": "sinc", "window": "hamming"}),
         ("GenericLabel[Linear]", {"mode": "bilinear", "labels": True}),

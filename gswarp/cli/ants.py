@@ -126,7 +126,7 @@ def interpolation_sampling(value: str) -> dict:
         elif key in ("gaussian", "multilabel") and len(parameters) in (1, 2):
             sigma = [float(v) for v in parameters[0].lower().split("x")]
             if len(sigma) in (1, 2, 3) and all(v > 0 for v in sigma):
-                values["sigma"] = sigma
+                values["sigma"] = sigma if len(sigma) > 1 else sigma[0]
                 if len(parameters) == 2:
                     values["alpha"] = float(parameters[1])
                 if values["alpha"] > 0:
