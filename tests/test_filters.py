@@ -258,6 +258,7 @@ def test_torch_functions_refuse_itks_interpolators_in_one_line():
         ("{mode: gaussian, sigma: -1}", "sampling.sigma: expected a positive number"),
         ("{mode: gaussian, alpha: 0}", "sampling.alpha: expected a positive number"),
         ("{mode: bspline, sigma: 1}", "sampling.sigma: belongs to mode: gaussian, not bspline"),
+        ("{mode: sinc, antialias: true}", "sampling.antialias: mode sinc is one of ITK's"),
     ],
 )
 def test_spec_filter_keys_are_checked(sampling, message):

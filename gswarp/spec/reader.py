@@ -449,6 +449,14 @@ class _Reader(NodeReader):
         if "fill" in items:
             values["fill"] = self.fill(items["fill"][1], f"{path}.fill")
         values |= self.filter_values(items, path, values.get("mode", Mode.BILINEAR))
+        if values.get("mode", Mode.BILINEAR).is_filter and values.get("antialias"):
+            raise self.error(
+                items["antialias"][1],
+                f"{path}.antialias",
+                f"mode {values['mode'].label} is one of ITK's interpolators, which point-sample "
+                "(as ITK's resampler); for an antialiased shrink use bilinear or bicubic with "
+                "antialias (or antialias: lanczos)",
+            )
         return values
 
     def filter_values(self, items: dict, path: str, mode: Mode) -> dict[str, Any]:
