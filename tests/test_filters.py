@@ -423,3 +423,16 @@ def test_a_spec_with_n_takes_the_interpolator_and_keeps_its_other_settings(tmp_p
         3.0,
     )
     assert sampling.fill == (7.0,) and sampling.padding == Padding.BORDER
+
+
+def test_the_antialias_flag_with_an_itk_interpolator_is_one_line(tmp_path):
+    from gswarp.cli.main import cli
+
+    np.save(tmp_path / "a.npy", np.zeros((6, 7), np.float32))
+    (tmp_path / "s.yaml").write_text("version: 1\nsampling: {mode: sinc}\n")
+    arguments = [str(tmp_path / "s.yaml"), str(tmp_path / "a.npy"), "-o", str(tmp_path / "b.npy")]
+    result = CliRunner().invoke(cli, ["apply", *arguments, "--antialias"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "mode sinc is one of ITK's interpolators, which point-sample" in result.output
+    assert not (tmp_path / "b.npy").exists()
+    assert CliRunner().invoke(cli, ["apply", *arguments]).exit_code == 0

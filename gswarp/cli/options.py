@@ -121,10 +121,13 @@ def load_spec_or_exit(
             spec = load_spec(path)
         except SpecError as error:
             fail(str(error))
-    return spec.with_sampling(
-        mode=Mode[mode.upper()] if mode else None,
-        padding=Padding[padding.upper()] if padding else None,
-        align_corners=align_corners,
-        fill=fill,
-        antialias=antialias,
-    )
+    try:
+        return spec.with_sampling(
+            mode=Mode[mode.upper()] if mode else None,
+            padding=Padding[padding.upper()] if padding else None,
+            align_corners=align_corners,
+            fill=fill,
+            antialias=antialias,
+        )
+    except SpecError as error:  # an override the spec's other settings refuse
+        fail(str(error))

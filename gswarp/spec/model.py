@@ -479,9 +479,21 @@ class WarpSpec:
         return replace(self, sampling=self.target(name).sampling_for(self.sampling))
 
     def with_sampling(self, **changes: Any) -> WarpSpec:
-        """A copy with some sampling fields replaced (``None`` values are ignored)."""
+        """A copy with some sampling fields replaced (``None`` values are ignored).
+
+        Raises
+        ------
+        SpecError
+            The result asks one of ITK's interpolators (which point-sample) to antialias.
+        """
         changes = {k: v for k, v in changes.items() if v is not None}
-        return replace(self, sampling=replace(self.sampling, **changes))
+        sampling = replace(self.sampling, **changes)
+        if sampling.mode.is_filter and sampling.antialias:
+            raise SpecError(
+                f"mode {sampling.mode.label} is one of ITK's interpolators, which point-sample: "
+                "it takes no antialiasing (--no-antialias, or bilinear/bicubic with it)"
+            )
+        return replace(self, sampling=sampling)
 
     def normalized(self) -> dict[str, Any]:
         """The spec as plain data with every default filled in (what ``gswarp validate`` prints)."""
