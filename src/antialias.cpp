@@ -34,9 +34,8 @@ void antialias_rows(const Antialias& a, index_t start, index_t stop) {
       pixels_antialias_3d_rows<MODE>(inp, coords, out, o, fill, native, a.top, a.support, a.cap,
                                      start, stop);
   } else {
-    const Field field{static_cast<const double*>(a.source.data),
-                      Spatial == 3 ? a.source.shape[0] : 1, a.source.shape[Spatial == 3 ? 1 : 0],
-                      a.source.shape[Spatial == 3 ? 2 : 1]};
+    const Field field{a.source.data, a.source.kind == F32, Spatial == 3 ? a.source.shape[0] : 1,
+                      a.source.shape[Spatial == 3 ? 1 : 0], a.source.shape[Spatial == 3 ? 2 : 1]};
     const Maps maps{static_cast<const double*>(a.maps.data), Spatial};
     if constexpr (Spatial == 2)
       flow_antialias_2d_rows<MODE>(inp, field, maps, out, o, fill, native, a.absolute,

@@ -32,6 +32,8 @@ using WriteArray = nb::ndarray<nb::device::cpu>;
 using Vector = nb::ndarray<nb::ro, nb::device::cpu, std::int64_t, nb::ndim<1>>;
 // the kernels index these as C-ordered float64 (flow_sample.hpp's Field and Maps)
 using Float64Array = nb::ndarray<nb::ro, nb::device::cpu, double, nb::c_contig>;
+// a flow field: C-ordered float64 or float32 (flow_sample.hpp's Field reads either)
+using FieldArray = nb::ndarray<nb::ro, nb::device::cpu, nb::c_contig>;
 
 int kind_of(const nb::dlpack::dtype& t) {
   using nb::dlpack::dtype_code;
@@ -162,7 +164,7 @@ void affine_grid(ReadArray theta, WriteArray grid, bool align_corners, index_t s
 }
 
 // One flow field between matrices over output rows [start, stop) (flow_sample.hpp).
-void flow_sample(ReadArray inp, Float64Array field, Float64Array maps, WriteArray out, int mode,
+void flow_sample(ReadArray inp, FieldArray field, Float64Array maps, WriteArray out, int mode,
                  int padding, bool align_corners, ReadArray fill_compute, ReadArray fill_native,
                  index_t start, index_t stop, bool absolute, bool direct, bool separable,
                  Vector origin, Vector shift) {
@@ -174,8 +176,10 @@ void flow_sample(ReadArray inp, Float64Array field, Float64Array maps, WriteArra
   if ((spatial != 2 && spatial != 3) || args.out.ndim != spatial + 2 ||
       args.field.ndim != spatial + 1 || args.field.shape[spatial] != spatial ||
       args.maps.ndim != 3 || args.maps.shape[0] != 3 || args.maps.shape[1] != spatial ||
-      args.maps.shape[2] != spatial + 1)
-    throw nb::value_error("_gswarp_core: flow_sample takes a field (..., k) and maps (3, k, k + 1)");
+      args.maps.shape[2] != spatial + 1 ||
+      (args.field.kind != gswarp::F64 && args.field.kind != gswarp::F32))
+    throw nb::value_error(
+        "_gswarp_core: flow_sample takes a float field (..., k) and maps (3, k, k + 1)");
   require_kinds(args.inp, args.out, args.fill_compute, args.fill_native);
   args.window = window_of(origin, shift, spatial);
   run_rows(args, gswarp::current_level()->flow_sample, start, stop);
@@ -266,8 +270,11 @@ void antialias(ReadArray inp, ReadArray source, WriteArray out, int mode, int pa
   const index_t batch = args.inp.shape[0];
   if ((spatial != 2 && spatial != 3) || args.out.ndim != spatial + 2 ||
       args.out.shape[0] != batch || args.out.shape[1] != args.inp.shape[1] ||
-      args.source.kind != gswarp::F64 || kind < 0 || kind > 2 || !(support > 0.0))
-    throw nb::value_error("_gswarp_core: antialias takes 4-D or 5-D arrays, float64 sources");
+      kind < 0 || kind > 2 || !(support > 0.0) ||
+      !(args.source.kind == gswarp::F64 ||
+        (kind == gswarp::AA_FLOW && args.source.kind == gswarp::F32)))
+    throw nb::value_error(
+        "_gswarp_core: antialias takes 4-D or 5-D arrays, float64 sources (float32 fields)");
   require_kinds(args.inp, args.out, args.fill_compute, args.fill_native);
   const index_t frame = spatial == 2 ? 9 : 19;
   bool ok = true;

@@ -13,7 +13,7 @@ void flow_sample(const FlowSample& a, index_t start, index_t stop) {
     using In = decltype(in_tag);
     using Ct = Compute<In>;
     const int k = a.inp.ndim - 2;
-    const Field field{static_cast<const double*>(a.field.data), k == 3 ? a.field.shape[0] : 1,
+    const Field field{a.field.data, a.field.kind == F32, k == 3 ? a.field.shape[0] : 1,
                       a.field.shape[k == 3 ? 1 : 0], a.field.shape[k == 3 ? 2 : 1]};
     const Maps maps{static_cast<const double*>(a.maps.data), k};
     const Ct* fill = static_cast<const Ct*>(a.fill_compute.data);

@@ -483,3 +483,42 @@ def test_points_past_an_itk_field_are_counted_once_with_or_without_antialiasing(
     # points with x >= 14.5 or y >= 19.5 lie past the field's grid
     ys, xs = np.mgrid[0:40, 0:30]
     assert counts == [int(np.count_nonzero((xs >= 14.5) | (ys >= 19.5)))] * 2
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_a_float32_field_gives_the_bytes_of_its_float64_copy_without_the_copy(k):
+    """Registration tools write float32 fields: the compiled kernels read them as they are
+    (each value converted to double exactly), on every path -- the field read at each output
+    pixel, separably, through a rotation, as coordinates, antialiased -- with the bytes of
+    the same field in float64, and no float64 copy is made."""
+    from gswarp.engine.api import sample_field
+
+    rng = np.random.default_rng(k)
+    shape = (9, 10, 11)[3 - k :]
+    image = rng.random((1, 2, *shape)).astype(np.float32)
+    field32 = rng.normal(0, 1.5, (*shape, k)).astype(np.float32)
+    coarse32 = rng.normal(0, 1.5, (*(n // 2 for n in shape), k)).astype(np.float32)
+    turn = np.eye(k, k + 1)
+    turn[:2, :2] = [[0.96, -0.28], [0.28, 0.96]]
+    shrink = np.eye(k, k + 1) * 1.8
+    shrink[:, k] = 0.4
+    cases = [
+        {"field": field32},
+        {"field": coarse32, "to_field": np.eye(k, k + 1) * 0.45},
+        {"field": field32, "before": turn},
+        {"field": field32 + 4, "absolute": True},
+        {"field": field32, "before": shrink, "antialias": k == 2},
+    ]
+    for case in cases:
+        single = dict(case)
+        double = dict(case, field=case["field"].astype(np.float64))
+        got = sample_field(image, size=image.shape, **single)
+        expected = sample_field(image, size=image.shape, **double)
+        assert np.array_equal(got, expected), sorted(case)
+    big = rng.normal(0, 1.5, (256,) * 2 + (2,)).astype(np.float32)  # 512 KiB
+    plane = rng.random((1, 1, 256, 256)).astype(np.float32)  # its output: 256 KiB
+    tracemalloc.start()
+    sample_field(plane, big, plane.shape)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2 * big.nbytes, peak  # no float64 copy of the field (twice its bytes)

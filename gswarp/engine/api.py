@@ -609,6 +609,8 @@ def _sample_field(
     elif antialias or backend_for(input) == "cuda":
         raise SpecError("a window of a flow warp: CPU only, without antialiasing (for now)")
     extra = (np.ascontiguousarray(maps), bool(absolute), direct, separable, *window)
+    if backend_for(input) == "cuda":  # the numba-cuda kernels read float64 fields
+        field = np.ascontiguousarray(field, dtype=np.float64)
     field = _same_device(field, input, "field")
     if antialias and mode != Mode.NEAREST:
         support, cap = _antialias_arguments(input, mode, antialias)
@@ -620,8 +622,12 @@ def _sample_field(
 
 
 def _check_field(field: Any, k: int) -> np.ndarray:
-    """A flow field as float64 ``(H_f, W_f, 2)`` / ``(D_f, H_f, W_f, 3)`` on the host."""
-    field = np.ascontiguousarray(host(field), dtype=np.float64)
+    """A flow field as ``(H_f, W_f, 2)`` / ``(D_f, H_f, W_f, 3)`` on the host: float32 kept
+    as it is (the compiled kernels read it, each value converted exactly: the results of its
+    float64 copy), anything else as float64."""
+    field = host(field)
+    dtype = np.float32 if getattr(field, "dtype", None) == np.float32 else np.float64
+    field = np.ascontiguousarray(field, dtype=dtype)
     if field.ndim != k + 1 or field.shape[-1] != k:
         expected = "(H_f, W_f, 2)" if k == 2 else "(D_f, H_f, W_f, 3)"
         raise ShapeError(f"field: expected shape {expected}, got {_shape_text(field.shape)}")

@@ -217,7 +217,7 @@ def flow_sample(
     diagonal; ``origin``/``shift`` place a window. Other arguments as :func:`grid_sample`."""
     _core.flow_sample(
         inp,
-        np.ascontiguousarray(field, dtype=np.float64),
+        _field_array(field),
         np.ascontiguousarray(maps, dtype=np.float64),
         out,
         int(mode),
@@ -273,7 +273,7 @@ def antialias(
     else:
         maps, absolute, separable, support, cap = rest
         maps = np.ascontiguousarray(maps, dtype=np.float64)
-        source = np.ascontiguousarray(source, dtype=np.float64)
+        source = _field_array(source)
     _core.antialias(
         inp, source, out, int(mode), int(padding), bool(align_corners), fill_compute,
         fill_native, int(start), int(stop), _ANTIALIAS_KINDS[source_kind], frames, shrinks,
@@ -440,3 +440,11 @@ def bspline_prefilter(data: np.ndarray, order: int) -> None:
     """B-spline coefficients of ``order`` in place along the middle axis of ``data``
     (outer, n, inner) float64, C-ordered."""
     _core.bspline_prefilter(data, int(order))
+
+
+def _field_array(field: np.ndarray) -> np.ndarray:
+    """A flow field as the kernels read it: C-ordered float32 (as registration tools write
+    fields: read as it is) or float64 (anything else converted)."""
+    if field.dtype == np.float32:
+        return np.ascontiguousarray(field)
+    return np.ascontiguousarray(field, dtype=np.float64)

@@ -500,6 +500,12 @@ _LPS_TO_RAS = np.array([-1.0, -1.0, 1.0])
 _STREAM_BYTES = 4 << 20  # a field is read this much at a time
 
 
+def _values_dtype(stored: np.dtype) -> type:
+    """float32 fields stay float32 (the flow kernels read them exactly as their float64
+    copies, with half the memory); others become float64."""
+    return np.float32 if np.dtype(stored).newbyteorder("=") == np.float32 else np.float64
+
+
 def _streamable(proxy) -> bool:
     """Whether a ``.nii.gz`` field's data can be read from the stream straight into the
     kernel's array: ITK's layout (X, Y, Z, 1, 3) of floats, Fortran order, no scaling."""
@@ -515,13 +521,13 @@ def _streamable(proxy) -> bool:
 
 
 def _streamed_values(stream, proxy, path: str) -> np.ndarray | None:
-    """The field's RAS vectors as C-ordered float64 (Z, Y, X, 3), read from the decompressed
-    ``stream`` a few MB at a time (component by component, as the file holds them) straight
-    into the array: no copy of the whole field in the file's dtype (a 256^3 float32 field:
-    200 MB less memory to touch). None when a value is not finite."""
+    """The field's RAS vectors as a C-ordered (Z, Y, X, 3) array (float32 for a float32 file,
+    as the kernels read it; else float64), read from the decompressed ``stream`` a few MB at a
+    time (component by component, as the file holds them) straight into the array: no other
+    copy of the whole field. None when a value is not finite."""
     width, height, depth = (int(n) for n in proxy.shape[:3])
     dtype = np.dtype(proxy.dtype)
-    values = np.empty((depth, height, width, 3), dtype=np.float64)
+    values = np.empty((depth, height, width, 3), dtype=_values_dtype(dtype))
     plane = width * height
     per = max(1, _STREAM_BYTES // max(plane * dtype.itemsize, 1))
     buffer = np.empty(per * plane, dtype=dtype)
@@ -566,17 +572,17 @@ def _all_finite(values: np.ndarray) -> bool:
 
 
 def _ras_values(data: np.ndarray) -> np.ndarray | None:
-    """An ITK field's (X, Y, Z, 3) LPS vectors as a C-ordered float64 (Z, Y, X, 3) array of
-    RAS vectors, or None where a value is not finite: reordered, converted and negated in one
-    pass per slab of z, the slabs on the process's cores (NumPy releases the GIL in these
-    loops; a 256^3 field took 0.4-1.1 s on one thread, most of it the new array's first
-    touch)."""
+    """An ITK field's (X, Y, Z, 3) LPS vectors as a C-ordered (Z, Y, X, 3) array of RAS
+    vectors (float32 for float32 values, else float64), or None where a value is not finite:
+    reordered, converted and negated in one pass per slab of z, the slabs on the process's
+    cores (NumPy releases the GIL in these loops; a 256^3 field took 0.4-1.1 s on one thread,
+    most of it the new array's first touch)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from gswarp.cores import available_cores
 
     depth = data.shape[2]
-    values = np.empty((depth, *data.shape[1::-1], 3), dtype=np.float64)  # (Z, Y, X, 3)
+    values = np.empty((depth, *data.shape[1::-1], 3), dtype=_values_dtype(data.dtype))
     threads = max(1, min(available_cores(), depth))
     bounds = [depth * i // threads for i in range(threads + 1)]
 

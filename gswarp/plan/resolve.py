@@ -460,9 +460,11 @@ def _resolve_world_chain(
             covered = not steps and _field_covers(component, world, output_size)
             if not np.array_equal(world, identity):
                 steps.append(MatrixStep(world[:k].copy()))
+            # the tile path past the grid interpolates the field in its own precision: float64
+            values = component.values if covered else component.values.astype(np.float64)
             steps.append(
                 FieldStep(
-                    component.values,
+                    values,
                     np.linalg.inv(component.affine)[:k].copy(),
                     beyond="edge" if covered else "identity",
                 )

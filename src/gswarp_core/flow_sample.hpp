@@ -34,12 +34,17 @@ GSWARP_HD void field_axis(double p, index_t size, index_t& low, index_t& high, d
   if (weight == 1.0) low = high;
 }
 
-// A float64 field (H, W, 2) or (D, H, W, 3), C-contiguous.
+// A float64 or float32 field (H, W, 2) or (D, H, W, 3), C-contiguous. A float32 field (as
+// registration tools write them) is read as it is, each value converted to double exactly:
+// the same results as its float64 copy, with half the memory.
 struct Field {
-  const double* data;
+  const void* data;
+  bool single;      // float32 values
   index_t D, H, W;  // D = 1 in 2-D
-  GSWARP_HD const double* at(index_t z, index_t y, index_t x, index_t components) const {
-    return data + ((z * H + y) * W + x) * components;
+  GSWARP_HD double value(index_t z, index_t y, index_t x, index_t components, index_t c) const {
+    const index_t i = ((z * H + y) * W + x) * components + c;
+    return single ? static_cast<double>(static_cast<const float*>(data)[i])
+                  : static_cast<const double*>(data)[i];
   }
 };
 
@@ -54,10 +59,10 @@ GSWARP_HD void field_at_2d(const Field& f, double fx, double fy, double& u, doub
   field_axis(fy, f.H, y0, y1, wy);
   const double a = (1.0 - wx) * (1.0 - wy), b = wx * (1.0 - wy), c = (1.0 - wx) * wy,
                d = wx * wy;
-  const double *p00 = f.at(0, y0, x0, 2), *p01 = f.at(0, y0, x1, 2), *p10 = f.at(0, y1, x0, 2),
-               *p11 = f.at(0, y1, x1, 2);
-  u = a * p00[0] + b * p01[0] + c * p10[0] + d * p11[0];
-  v = a * p00[1] + b * p01[1] + c * p10[1] + d * p11[1];
+  u = a * f.value(0, y0, x0, 2, 0) + b * f.value(0, y0, x1, 2, 0) +
+      c * f.value(0, y1, x0, 2, 0) + d * f.value(0, y1, x1, 2, 0);
+  v = a * f.value(0, y0, x0, 2, 1) + b * f.value(0, y0, x1, 2, 1) +
+      c * f.value(0, y1, x0, 2, 1) + d * f.value(0, y1, x1, 2, 1);
 }
 
 GSWARP_HD void field_at_3d(const Field& f, double fx, double fy, double fz, double& u,
@@ -77,10 +82,9 @@ GSWARP_HD void field_at_3d(const Field& f, double fx, double fy, double fz, doub
                   xi = (corner & 1) ? x1 : x0;
     double weight = ((corner & 4) ? wz : 1.0 - wz) * ((corner & 2) ? wy : 1.0 - wy);
     weight *= (corner & 1) ? wx : 1.0 - wx;
-    const double* p = f.at(zi, yi, xi, 3);
-    u += weight * p[0];
-    v += weight * p[1];
-    w += weight * p[2];
+    u += weight * f.value(zi, yi, xi, 3, 0);
+    v += weight * f.value(zi, yi, xi, 3, 1);
+    w += weight * f.value(zi, yi, xi, 3, 2);
   }
 }
 
@@ -117,7 +121,7 @@ inline void field_row_2d(const Field& field, const Maps& m, double qy, double* r
   field_axis(m(1, 1, 1) * qy + m(1, 1, 2), field.H, a, b, wy);
   for (index_t i = 0; i < field.W; ++i)
     for (index_t c = 0; c < 2; ++c)
-      row[i * 2 + c] = (1.0 - wy) * field.at(0, a, i, 2)[c] + wy * field.at(0, b, i, 2)[c];
+      row[i * 2 + c] = (1.0 - wy) * field.value(0, a, i, 2, c) + wy * field.value(0, b, i, 2, c);
 }
 
 template <int MODE, typename In, typename Ct>
@@ -151,9 +155,8 @@ void flow_sample_2d_rows(const View<const In, 4>& inp, const Field& field, const
       } else if (direct) {
         qx = x;
         qy = y;
-        const double* f = field.at(0, ho + r0, wo + c0, 2);
-        u = f[0];
-        v = f[1];
+        u = field.value(0, ho + r0, wo + c0, 2, 0);
+        v = field.value(0, ho + r0, wo + c0, 2, 1);
       } else {
         qx = m(0, 0, 0) * x + m(0, 0, 1) * y + m(0, 0, 2);
         qy = m(0, 1, 0) * x + m(0, 1, 1) * y + m(0, 1, 2);
@@ -202,9 +205,9 @@ void flow_sample_3d_rows(const View<const In, 5>& inp, const Field& field, const
       for (index_t i = 0; i < field.W; ++i)
         for (index_t c = 0; c < 3; ++c) {
           const double near =
-              (1.0 - wy) * field.at(za, ya, i, 3)[c] + wy * field.at(za, yb, i, 3)[c];
+              (1.0 - wy) * field.value(za, ya, i, 3, c) + wy * field.value(za, yb, i, 3, c);
           const double far =
-              (1.0 - wy) * field.at(zb, ya, i, 3)[c] + wy * field.at(zb, yb, i, 3)[c];
+              (1.0 - wy) * field.value(zb, ya, i, 3, c) + wy * field.value(zb, yb, i, 3, c);
           row[i * 3 + c] = (1.0 - wz) * near + wz * far;
         }
     }
@@ -222,10 +225,9 @@ void flow_sample_3d_rows(const View<const In, 5>& inp, const Field& field, const
         qx = x;
         qy = y;
         qz = z;
-        const double* f = field.at(d + s0, ho + r0, wo + c0, 3);
-        u = f[0];
-        v = f[1];
-        w = f[2];
+        u = field.value(d + s0, ho + r0, wo + c0, 3, 0);
+        v = field.value(d + s0, ho + r0, wo + c0, 3, 1);
+        w = field.value(d + s0, ho + r0, wo + c0, 3, 2);
       } else {
         qx = m(0, 0, 0) * x + m(0, 0, 1) * y + m(0, 0, 2) * z + m(0, 0, 3);
         qy = m(0, 1, 0) * x + m(0, 1, 1) * y + m(0, 1, 2) * z + m(0, 1, 3);
