@@ -16,4 +16,4 @@ preload="$(c++ -print-file-name=libasan.so) $(c++ -print-file-name=libubsan.so)"
 # detect_leaks=0: CPython's own allocations at exit are not ours to report
 ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 LD_PRELOAD="$preload" \
     GSWARP_CORE_LIBRARY="$library" \
-    python -m pytest -q -p no:xdist -p no:cacheprovider -o addopts="" -m "not slow" tests/test_core.py tests/test_filters.py
+    python -m pytest -q -p no:xdist -p no:cacheprovider -o addopts="" -m "not slow" tests/test_core.py tests/test_filters.py tests/test_flow.py tests/test_antialias.py
