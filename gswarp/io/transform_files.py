@@ -552,52 +552,44 @@ def _read_exactly(stream, target: memoryview, path: str) -> None:
 
 
 def _all_finite(values: np.ndarray) -> bool:
-    """Every value finite, checked a z-slab per thread (NumPy releases the GIL)."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Every value finite, a plane at a time, a z-slab per thread (:func:`_by_slabs`)."""
 
-    from gswarp.cores import available_cores
+    def finite(start: int, stop: int) -> bool:
+        return all(np.isfinite(plane).all() for plane in values[start:stop])
 
-    depth = values.shape[0]
-    threads = max(1, min(available_cores(), depth))
-    bounds = [depth * i // threads for i in range(threads + 1)]
-
-    def finite(part: int) -> bool:
-        slab = values[bounds[part] : bounds[part + 1]]
-        return all(np.isfinite(plane).all() for plane in slab)  # a plane at a time
-
-    if threads == 1:
-        return finite(0)
-    with ThreadPoolExecutor(threads, thread_name_prefix="gswarp-field") as pool:
-        return all(pool.map(finite, range(threads)))
+    return all(_by_slabs(values.shape[0], finite))
 
 
 def _ras_values(data: np.ndarray) -> np.ndarray | None:
     """An ITK field's (X, Y, Z, 3) LPS vectors as a C-ordered (Z, Y, X, 3) array of RAS
     vectors (float32 for float32 values, else float64), or None where a value is not finite:
     reordered, converted and negated in one pass per slab of z, the slabs on the process's
-    cores (NumPy releases the GIL in these loops; a 256^3 field took 0.4-1.1 s on one thread,
-    most of it the new array's first touch)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from gswarp.cores import available_cores
-
+    cores (a 256^3 field took 0.4-1.1 s on one thread, most of it the new array's first
+    touch)."""
     depth = data.shape[2]
     values = np.empty((depth, *data.shape[1::-1], 3), dtype=_values_dtype(data.dtype))
-    threads = max(1, min(available_cores(), depth))
-    bounds = [depth * i // threads for i in range(threads + 1)]
 
-    def convert(part: int) -> bool:
-        start, stop = bounds[part], bounds[part + 1]
+    def convert(start: int, stop: int) -> bool:
         slab = values[start:stop]
         np.multiply(data[:, :, start:stop].transpose(2, 1, 0, 3), _LPS_TO_RAS, out=slab)
         return all(np.isfinite(plane).all() for plane in slab)  # a plane at a time
 
+    return values if all(_by_slabs(depth, convert)) else None
+
+
+def _by_slabs(depth: int, work) -> list:
+    """``work(start, stop)`` over ``depth`` planes split into one slab per core the process
+    may use, on threads (NumPy releases the GIL in its loops); the results in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gswarp.cores import available_cores
+
+    threads = max(1, min(available_cores(), depth))
+    bounds = [depth * i // threads for i in range(threads + 1)]
     if threads == 1:
-        finite = convert(0)
-    else:
-        with ThreadPoolExecutor(threads, thread_name_prefix="gswarp-field") as pool:
-            finite = all(pool.map(convert, range(threads)))
-    return values if finite else None
+        return [work(0, depth)]
+    with ThreadPoolExecutor(threads, thread_name_prefix="gswarp-field") as pool:
+        return list(pool.map(work, bounds[:-1], bounds[1:]))
 
 
 def load_affine(path: Path, format: str | None = None, invert: bool = False) -> np.ndarray:
