@@ -31,14 +31,18 @@ class DisplacementField:
 
     Attributes
     ----------
-    values : ndarray, shape (Z, Y, X, 3), float64
+    values : ndarray, shape (Z, Y, X, 3), float32 or float64
         Displacements in RAS millimetres, components (x, y, z), at the field's voxels.
     affine : ndarray (4, 4)
         The field's voxel ``(x, y, z)`` -> RAS world matrix.
+    planar : bool
+        A 2-D field (an ITK/ANTs ``-d 2`` warp of 2-vectors on one slice), held as a field of
+        one slice whose z displacement is 0: it applies to single-slice volumes.
     """
 
     values: np.ndarray
     affine: np.ndarray
+    planar: bool = False
 
 
 @dataclass(frozen=True)

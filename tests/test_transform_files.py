@@ -198,7 +198,7 @@ def test_bad_transform_files(tmp_path, moving):
         ("garbage.tfm", "no 'Transform:' line"),
         ("flirt.mat", "FSL FLIRT matrix is defined on the input and reference images"),
         ("a.xyz", "not a transform file gswarp knows"),
-        ("s.nii", "expected a 3-D displacement field of 3-vectors"),
+        ("s.nii", "expected a displacement field of 3-vectors, shape (X, Y, Z, 1, 3)"),
         ("{path: w.nii, invert: true}", "cannot be inverted"),
         ("b.h5", "not an ITK HDF5 transform file"),
         ("missing.tfm", "expected an existing file"),

@@ -185,3 +185,52 @@ def test_2d_bspline_transforms_and_hdf5_files_apply_as_simpleitk(tmp_path, monke
         for name, transform in (("spline", spline), ("composite", composite), ("euler", euler)):
             sitk.WriteTransform(transform, f"{name}{suffix}")
             _check(tmp_path, ["-t", f"{name}{suffix}"], transform, image)
+
+
+def test_ants_2d_workflow_on_a_2d_nifti_with_a_2d_warp(tmp_path, monkeypatch):
+    """antsApplyTransforms ``-d 2``'s usual case: a 2-D NIfTI image (spacing, origin and an
+    in-plane rotation), a 2-D ITK warp of 2-vectors written by SimpleITK (as ANTs writes them,
+    (X, Y, 1, 1, 2)) and a 2-D Euler file, in either order: the image read as one slice, the
+    2-D maps lifted onto it, the output written back 2-D, equal to SimpleITK's 2-D resample
+    within 1e-5 of the range inside the field of view."""
+    nibabel = pytest.importorskip("nibabel", reason="nibabel is not installed")
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(6)
+    image = sitk.GetImageFromArray(rng.random(SHAPE).astype(np.float32) * 100)
+    image.SetSpacing((1.5, 2.0))
+    image.SetOrigin((-10.0, 5.0))
+    image.SetDirection((np.cos(0.2), -np.sin(0.2), np.sin(0.2), np.cos(0.2)))
+    sitk.WriteImage(image, "img.nii.gz")
+    vectors = sitk.GetImageFromArray(rng.normal(0, 1.0, (*SHAPE, 2)), isVector=True)
+    vectors.CopyInformation(image)
+    sitk.WriteImage(sitk.Cast(vectors, sitk.sitkVectorFloat32), "warp.nii.gz")
+    warp = sitk.DisplacementFieldTransform(
+        sitk.Cast(sitk.ReadImage("warp.nii.gz"), sitk.sitkVectorFloat64)
+    )
+    euler = sitk.Euler2DTransform((0.0, 20.0), 0.1, (1.0, -2.0))
+    sitk.WriteTransform(euler, "e.tfm")
+    scale = float(np.ptp(sitk.GetArrayFromImage(image)))
+    for order, transform in (
+        (["warp.nii.gz", "e.tfm"], sitk.CompositeTransform([euler, warp])),
+        (["e.tfm", "warp.nii.gz"], sitk.CompositeTransform([warp, euler])),
+    ):
+        files = [argument for name in order for argument in ("-t", name)]
+        result = CliRunner().invoke(
+            cli,
+            ["apply", "-d", "2", "-r", "img.nii.gz", *files, "-i", "img.nii.gz", "-o",
+             "out.nii.gz", "--overwrite"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        written = nibabel.load("out.nii.gz")
+        assert written.shape == (SHAPE[1], SHAPE[0])  # 2-D, as the input
+        got = np.asanyarray(written.dataobj).T
+        expected = sitk.GetArrayFromImage(
+            sitk.Resample(image, image, transform, sitk.sitkLinear, 0.0)
+        )
+        inside = np.zeros(SHAPE, dtype=bool)
+        for row, column in np.ndindex(*SHAPE):
+            point = transform.TransformPoint(image.TransformIndexToPhysicalPoint((column, row)))
+            index = np.array(image.TransformPhysicalPointToContinuousIndex(point))
+            inside[row, column] = np.all(index >= 0) and np.all(index <= np.array(SHAPE[::-1]) - 1)
+        assert inside.mean() > 0.8
+        assert np.abs(got - expected)[inside].max() <= 1e-5 * scale, order

@@ -484,16 +484,20 @@ def _load_field(path: str, mtime: int, size: int) -> DisplacementField:
     shape = data.shape
     if len(shape) == 5 and shape[3] == 1:
         data = data[:, :, :, 0, :]
+    planar = data.ndim == 4 and data.shape[2:] == (1, 2)  # a 2-D warp: one slice, 2-vectors
+    if planar:  # its z displacement is 0
+        data = np.concatenate([data, np.zeros_like(data[..., :1])], axis=3)
     if data.ndim != 4 or data.shape[3] != 3:
         raise InputError(
-            f"{path}: expected a 3-D displacement field of 3-vectors, shape (X, Y, Z, 1, 3) as "
-            f"ITK and ANTs write it, got shape {tuple(shape)}"
+            f"{path}: expected a displacement field of 3-vectors, shape (X, Y, Z, 1, 3), or a "
+            f"2-D one of 2-vectors, (X, Y, 1, 1, 2), as ITK and ANTs write them, got shape "
+            f"{tuple(shape)}"
         )
     values = _ras_values(data)
     if values is None:
         raise InputError(f"{path}: the displacement field holds NaN or infinite values")
     values.setflags(write=False)
-    return DisplacementField(values, world_affine(path, image))
+    return DisplacementField(values, world_affine(path, image), planar)
 
 
 _LPS_TO_RAS = np.array([-1.0, -1.0, 1.0])

@@ -318,6 +318,8 @@ def _read_nifti(path: Path) -> tuple[np.ndarray, VolumeMeta]:
         stored = np.asanyarray(image.dataobj.get_unscaled())  # stored values, scaling in header
     if stored.ndim == 5 and stored.shape[3] == 1:  # (I, J, K, 1, C): NIfTI's vector layout
         stored = stored[:, :, :, 0, :]
+    if stored.ndim == 2:  # a 2-D image (ANTs' -d 2): one slice, written back 2-D
+        stored = stored[:, :, None]
     if stored.ndim not in (3, 4):
         raise InputError(f"{path}: expected a 3-D NIfTI volume, got shape {stored.shape}")
     voxels = np.swapaxes(stored, 0, 2)  # (I, J, K[, C]) -> (K, J, I[, C]): z, y, x
@@ -476,6 +478,8 @@ def _nifti_header(voxels: np.ndarray, meta: VolumeMeta, sampling_matrix, codes=N
     new_affine = _output_affine(affine, sampling_matrix)
     series = voxels.ndim == 4 and int(header["dim"][0]) == 4  # the source was (I, J, K, T)
     shape = voxels.shape[2::-1]
+    if voxels.ndim == 3 and voxels.shape[0] == 1 and int(header["dim"][0]) == 2:
+        shape = shape[:2]  # a 2-D source image stays 2-D
     if voxels.ndim == 4:
         shape += (voxels.shape[3],) if series else (1, voxels.shape[3])
     # (I, J, K), a time series (I, J, K, T), or NIfTI's vector layout (I, J, K, 1, C): the
@@ -517,7 +521,7 @@ def nifti_codes(path: Path) -> tuple[int, int]:
 def nifti_grid(path: Path) -> tuple[tuple[int, int, int], np.ndarray]:
     """A NIfTI file's grid: its spatial size (D, H, W) and voxel (x, y, z) -> world affine."""
     image = _load_nifti(_nibabel(), Path(path), None)
-    if len(image.shape) < 3:
-        raise InputError(f"{path}: expected a 3-D NIfTI volume, got shape {image.shape}")
-    i, j, k = (int(n) for n in image.shape[:3])
+    if len(image.shape) < 2:
+        raise InputError(f"{path}: expected a 2-D or 3-D NIfTI image, got shape {image.shape}")
+    i, j, k = (int(n) for n in (*image.shape[:3], 1)[:3])  # a 2-D image: one slice
     return (k, j, i), world_affine(path, image)

@@ -409,11 +409,29 @@ def _file_components(
     is only checked for its reference and gives no maps. ``where``: errors name the transform.
     """
     try:
-        return sources.transform_maps(transform, _like_nifti(spec), input_grid)
+        components = sources.transform_maps(transform, _like_nifti(spec), input_grid)
     except GswarpError as error:
         if where is None:
             raise
         raise type(error)(f"{where.key('file')}: {error}") from None
+    if input_grid is not None and len(input_grid[0]) == 3 and input_grid[0][0] == 1:
+        components = tuple(_lifted(c) for c in components)  # a 2-D file on one slice
+    return components
+
+
+_FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])  # LPS <-> RAS on 4x4 matrices
+
+
+def _lifted(component):
+    """A 2-D ITK file's 3x3 matrix (its LPS x and y) as the RAS 4x4 it is on a single-slice
+    volume (z kept), as ITK applies it to that slice as a 2-D image (``-d 2``); other maps as
+    they are."""
+    if not isinstance(component, np.ndarray) or component.shape != (3, 3):
+        return component
+    lps = np.eye(4)
+    lps[:2, :2] = component[:2, :2]
+    lps[:2, 3] = component[:2, 2]
+    return _FLIP @ lps @ _FLIP
 
 
 def _resolve_world_chain(
@@ -513,7 +531,7 @@ def _dimension_of(component) -> int:
     if isinstance(component, BSplineGrid):
         return component.coefficients.shape[0]
     if isinstance(component, DisplacementField):
-        return component.values.shape[-1]
+        return 2 if component.planar else component.values.shape[-1]
     return component.shape[0] - 1
 
 
