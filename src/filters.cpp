@@ -366,7 +366,9 @@ void points(const FilterSample& a, index_t start, index_t stop) {
   std::vector<double> weights[3];
   Taps taps[3];
   for (int d = 0; d < 3; ++d) {
-    const index_t size = d < k ? filter_taps(a.filter, d) : 1;
+    // a Gaussian's window stops at the image's edge: never more taps than the axis has
+    const index_t taps = d < k ? filter_taps(a.filter, d) : 1;
+    const index_t size = a.filter.kind == FILTER_GAUSSIAN ? std::min(taps, axes[d].size + 1) : taps;
     offsets[d].assign(static_cast<std::size_t>(size), 0);
     weights[d].assign(static_cast<std::size_t>(size), 1.0);
     taps[d] = Taps{1, offsets[d].data(), weights[d].data()};
