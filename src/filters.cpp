@@ -367,8 +367,9 @@ void points(const FilterSample& a, index_t start, index_t stop) {
   Taps taps[3];
   for (int d = 0; d < 3; ++d) {
     // a Gaussian's window stops at the image's edge: never more taps than the axis has
-    const index_t taps = d < k ? filter_taps(a.filter, d) : 1;
-    const index_t size = a.filter.kind == FILTER_GAUSSIAN ? std::min(taps, axes[d].size + 1) : taps;
+    const index_t needed = d < k ? filter_taps(a.filter, d) : 1;
+    const index_t size =
+        a.filter.kind == FILTER_GAUSSIAN ? std::min(needed, axes[d].size + 1) : needed;
     offsets[d].assign(static_cast<std::size_t>(size), 0);
     weights[d].assign(static_cast<std::size_t>(size), 1.0);
     taps[d] = Taps{1, offsets[d].data(), weights[d].data()};
