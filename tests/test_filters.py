@@ -436,3 +436,12 @@ def test_the_antialias_flag_with_an_itk_interpolator_is_one_line(tmp_path):
     assert "mode sinc is one of ITK's interpolators, which point-sample" in result.output
     assert not (tmp_path / "b.npy").exists()
     assert CliRunner().invoke(cli, ["apply", *arguments]).exit_code == 0
+
+
+def test_a_huge_gaussian_window_is_the_whole_image():
+    """sigma x alpha far beyond the image: every voxel in the window, no tap buffer past the
+    image's size (the weighted mean of the whole image, with nearly uniform weights)."""
+    volume = np.random.default_rng(9).random((1, 1, 8, 9))
+    huge = Filter("gaussian", sigma=(9e5,), alpha=9e5)
+    got = sample_chain(volume, [MatrixStep(np.eye(2, 3))], (1, 1, 8, 9), "gaussian", filter=huge)
+    np.testing.assert_allclose(got, volume.mean(), rtol=1e-6)
