@@ -445,3 +445,15 @@ def test_a_huge_gaussian_window_is_the_whole_image():
     huge = Filter("gaussian", sigma=(9e5,), alpha=9e5)
     got = sample_chain(volume, [MatrixStep(np.eye(2, 3))], (1, 1, 8, 9), "gaussian", filter=huge)
     np.testing.assert_allclose(got, volume.mean(), rtol=1e-6)
+
+
+def test_an_out_array_that_cannot_be_flattened_is_written_back():
+    """``out`` whose points cannot be one flat view (Fortran order) gets the same values, on
+    the matrix path and on the tile path."""
+    volume = np.random.default_rng(10).random((1, 1, 7, 9))
+    for steps in ([MatrixStep(np.array([[0.9, 0.1, 0.3], [0.0, 1.1, -0.2]]))],
+                  [FieldStep(np.full((7, 9, 2), 0.25))]):  # fmt: skip
+        expected = sample_chain(volume, steps, (1, 1, 7, 9), "sinc")
+        out = np.empty((9, 7)).T[None, None]  # (1, 1, 7, 9), Fortran-ordered points
+        sample_chain(volume, steps, (1, 1, 7, 9), "sinc", out=out)
+        assert np.array_equal(out, expected)
