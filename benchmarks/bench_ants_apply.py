@@ -89,7 +89,7 @@ def main() -> None:
         medians = {k: statistics.median(v) for k, v in times.items()}
         print(
             f"medians: gswarp {medians['gswarp']:.2f} s, SimpleITK {medians['SimpleITK']:.2f} s, "
-            f"ratio {medians['gswarp'] / medians['SimpleITK']:.2f} (target <= 0.5)"
+            f"ratio {medians['gswarp'] / medians['SimpleITK']:.3f} (target <= 0.5)"
         )
         import nibabel
 
