@@ -181,19 +181,22 @@ def _reference_output(reference: str) -> str:
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) of a 2-D image file, from its header; None when it is not readable
-    as one (the run then names the problem)."""
+    """(width, height) of a 2-D image file from its header, as gswarp reads it (an image's EXIF
+    orientation applied: :func:`gswarp.io.images.probe_image`); None when it is not readable as
+    one (the run then names the problem)."""
+    from gswarp.errors import InputError
+
     try:
         if path.suffix.lower() == ".npy":
             from gswarp.io.volumes import load_npy
 
             shape = load_npy(path, mmap_mode="r").shape
             return (shape[1], shape[0]) if len(shape) in (2, 3) else None
-        from PIL import Image
+        from gswarp.io.images import probe_image
 
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, ValueError):
+        probe = probe_image(path)
+        return probe.width, probe.height
+    except (InputError, OSError, ValueError):
         return None
 
 

@@ -625,9 +625,9 @@ def _check_field(field: Any, k: int) -> np.ndarray:
     """A flow field as ``(H_f, W_f, 2)`` / ``(D_f, H_f, W_f, 3)`` on the host: float32 kept
     as it is (the compiled kernels read it, each value converted exactly: the results of its
     float64 copy), anything else as float64."""
-    field = host(field)
-    dtype = np.float32 if getattr(field, "dtype", None) == np.float32 else np.float64
-    field = np.ascontiguousarray(field, dtype=dtype)
+    from gswarp.engine.core import field_array
+
+    field = field_array(np.asarray(host(field)))
     if field.ndim != k + 1 or field.shape[-1] != k:
         expected = "(H_f, W_f, 2)" if k == 2 else "(D_f, H_f, W_f, 3)"
         raise ShapeError(f"field: expected shape {expected}, got {_shape_text(field.shape)}")

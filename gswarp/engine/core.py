@@ -24,6 +24,7 @@ __all__ = [
     "backward_coordinates",
     "backward_input",
     "bspline_prefilter",
+    "field_array",
     "filter_points",
     "flow_sample",
     "get_num_threads",
@@ -217,7 +218,7 @@ def flow_sample(
     diagonal; ``origin``/``shift`` place a window. Other arguments as :func:`grid_sample`."""
     _core.flow_sample(
         inp,
-        _field_array(field),
+        field_array(field),
         np.ascontiguousarray(maps, dtype=np.float64),
         out,
         int(mode),
@@ -273,7 +274,7 @@ def antialias(
     else:
         maps, absolute, separable, support, cap = rest
         maps = np.ascontiguousarray(maps, dtype=np.float64)
-        source = _field_array(source)
+        source = field_array(source)
     _core.antialias(
         inp, source, out, int(mode), int(padding), bool(align_corners), fill_compute,
         fill_native, int(start), int(stop), _ANTIALIAS_KINDS[source_kind], frames, shrinks,
@@ -442,9 +443,10 @@ def bspline_prefilter(data: np.ndarray, order: int) -> None:
     _core.bspline_prefilter(data, int(order))
 
 
-def _field_array(field: np.ndarray) -> np.ndarray:
+def field_array(field: np.ndarray) -> np.ndarray:
     """A flow field as the kernels read it: C-ordered float32 (as registration tools write
-    fields: read as it is) or float64 (anything else converted)."""
+    fields: read as it is) or float64 (anything else converted). Pure NumPy: the API's
+    argument checks use it too, for any backend."""
     if field.dtype == np.float32:
         return np.ascontiguousarray(field)
     return np.ascontiguousarray(field, dtype=np.float64)

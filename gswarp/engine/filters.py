@@ -101,7 +101,7 @@ def filter_sample(
     labels: bool = False,
     matrix: np.ndarray | None = None,
     coordinates: Callable[[int, int], np.ndarray] | None = None,
-    tile_points: int = 1 << 18,
+    slabs: Sequence[tuple[int, int]] = (),
 ) -> np.ndarray:
     """Sample ``input`` (N, C, *spatial) with ``filter`` at the input pixels that ``matrix``
     maps the output pixels to, or that ``coordinates`` gives for them one slab of output rows
@@ -128,7 +128,8 @@ def filter_sample(
         Output pixel ``(x, y[, z], 1)`` -> input pixel; the kernel computes the points.
     coordinates : callable, optional
         ``coordinates(start, stop)``: the input pixels ``(rows, ..., k)`` of output rows
-        (slices) ``start:stop``; used when ``matrix`` is None.
+        (slices) ``start:stop``; used when ``matrix`` is None, for each of ``slabs``
+        (:func:`gswarp.engine.tiles.row_slabs`).
 
     Returns
     -------
@@ -152,10 +153,7 @@ def filter_sample(
         return out
     if coordinates is None:
         raise ValueError("filter_sample: give a matrix or coordinates")
-    per_slab = int(np.prod(spatial[1:], dtype=np.int64)) if k > 1 else 1
-    slabs = max(1, tile_points // max(per_slab, 1))
-    for start in range(0, spatial[0], slabs):
-        stop = min(start + slabs, spatial[0])
+    for start, stop in slabs:
         points = coordinates(start, stop).reshape(-1, k)
         window = out[:, :, start:stop]
         flat = window.reshape(size[0], size[1], -1)

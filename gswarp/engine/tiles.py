@@ -32,6 +32,7 @@ __all__ = [
     "MatrixStep",
     "chain_coordinates",
     "filter_chain",
+    "row_slabs",
     "sample_chain",
     "warp_flow",
 ]
@@ -273,16 +274,21 @@ def sample_chain(
     return _sample_buffered(input, steps, size, common, fill, out, tile_points, antialias, stats)
 
 
+def row_slabs(spatial: Sequence[int], tile_points: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the slabs of output rows (2-D) or slices (3-D) that hold at most
+    ``tile_points`` points each (one row or slice at least): a buffered warp's tiles."""
+    per_slab = int(np.prod(spatial[1:], dtype=np.int64)) if len(spatial) > 1 else 1
+    slabs = max(1, tile_points // max(per_slab, 1))
+    return [(start, min(start + slabs, spatial[0])) for start in range(0, spatial[0], slabs)]
+
+
 def _sample_buffered(input, steps, size, common, fill, out, tile_points, antialias, stats):
     """:func:`sample_chain`'s buffered path: the chain's coordinates one slab of output rows
     (slices) at a time, the input sampled there."""
     if out is None:
         out = np.empty(size, dtype=input.dtype)
     spatial = size[2:]
-    per_slab = int(np.prod(spatial[1:], dtype=np.int64)) if len(spatial) > 1 else 1
-    slabs = max(1, tile_points // max(per_slab, 1))
-    for start in range(0, spatial[0], slabs):
-        stop = min(start + slabs, spatial[0])
+    for start, stop in row_slabs(spatial, tile_points):
         # antialiasing: one row (slice) beyond each side too, for the Jacobians' differences
         low, high = (max(start - 1, 0), min(stop + 1, spatial[0])) if antialias else (start, stop)
         coords = _tile_coordinates(steps, spatial, (low, start, stop, high), stats)
@@ -337,7 +343,7 @@ def filter_chain(
         labels=labels,
         matrix=matrix,
         coordinates=coordinates,
-        tile_points=tile_points,
+        slabs=row_slabs(spatial, tile_points),
     )
 
 

@@ -377,20 +377,19 @@ def load_itk_2d(path: Path, invert: bool = False) -> np.ndarray:
     path = Path(path)
     pull = np.eye(3)
     with np.errstate(all="ignore"):
-        for name, parameters, fixed in _itk_entries(path) or ():
-            try:
-                pull = pull @ itk_matrix(name, parameters, fixed)
-            except UnsupportedTransformError as error:
-                raise InputError(f"{path}: {error} (2-D linear classes)") from None
-    if not np.all(np.isfinite(pull)):
-        raise InputError(f"{path}: its matrix is not finite (NaN, infinite or overflowing values)")
-    with np.errstate(all="ignore"):
-        singular = np.linalg.svd(pull[:2, :2], compute_uv=False)
-    if not (np.all(np.isfinite(singular)) and singular[-1] > 0) or (
-        singular[0] > _LARGEST_CONDITION * singular[-1]
-    ):
-        raise InputError(f"{path}: its matrix is singular or nearly so; it cannot map points")
+        for entry in _itk_entries(path) or ():
+            pull = pull @ _itk_linear_2d(str(path), *entry)
+    pull = checked_matrix(str(path), pull, 2)
     return np.linalg.inv(pull) if invert else pull
+
+
+def _itk_linear_2d(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """The 3x3 of one 2-D linear ITK transform in its own frame (a plain image's pixels, or a
+    2-D NIfTI's LPS x and y): no flips."""
+    try:
+        return itk_matrix(name, parameters, fixed)
+    except UnsupportedTransformError as error:
+        raise InputError(f"{path}: {error} (2-D linear classes)") from None
 
 
 def _component(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray):
@@ -407,11 +406,8 @@ def _component(path: str, name: str, parameters: np.ndarray, fixed: np.ndarray):
         values = parameters.reshape(shape[2], shape[1], shape[0], 3) * np.array([-1.0, -1.0, 1.0])
         values.setflags(write=False)
         return DisplacementField(values, _LPS @ grid)  # ITK's grid is LPS: voxel -> RAS
-    if _dimension(name) == 2:  # with a 2-D B-spline: a plain image's pixel frame, no flips
-        try:
-            return itk_matrix(name, parameters, fixed)
-        except UnsupportedTransformError as error:
-            raise InputError(f"{path}: {error} (2-D linear classes)") from None
+    if _dimension(name) == 2:  # with a 2-D B-spline: its own frame, no flips
+        return checked_matrix(path, _itk_linear_2d(path, name, parameters, fixed), 2)
     return checked_matrix(path, _itk_linear(path, name, parameters, fixed))
 
 
@@ -630,9 +626,9 @@ def _load(path: str, mtime: int, size: int, kind: str) -> np.ndarray:
     return _read_linear(path, f"{label[kind]} transform", fmt=_NITRANSFORMS_FORMAT[kind])
 
 
-def checked_matrix(path: str, matrix: np.ndarray) -> np.ndarray:
-    """``matrix`` as one finite, invertible 4x4 whose last row is 0 0 0 1 (or an
-    :class:`InputError` naming ``path`` and what is wrong)."""
+def checked_matrix(path: str, matrix: np.ndarray, k: int = 3) -> np.ndarray:
+    """``matrix`` as one finite, invertible (k + 1) x (k + 1) whose last row is 0 ... 0 1 (or
+    an :class:`InputError` naming ``path`` and what is wrong)."""
     if matrix.ndim == 3:  # a list of transforms (one per volume of a series)
         if matrix.shape[0] != 1:
             raise InputError(
@@ -640,14 +636,17 @@ def checked_matrix(path: str, matrix: np.ndarray) -> np.ndarray:
                 "applies one"
             )
         matrix = matrix[0]
-    if matrix.shape != (4, 4):
-        raise InputError(f"{path}: expected a 3-D affine transform, got a {matrix.shape} matrix")
+    if matrix.shape != (k + 1, k + 1):
+        raise InputError(f"{path}: expected a {k}-D affine transform, got a {matrix.shape} matrix")
     if not np.all(np.isfinite(matrix)):
         raise InputError(f"{path}: its matrix is not finite (NaN, infinite or overflowing values)")
-    if not np.array_equal(matrix[3], [0.0, 0.0, 0.0, 1.0]):
-        raise InputError(f"{path}: its last row is {matrix[3].tolist()}, not [0, 0, 0, 1]")
+    last = np.eye(k + 1)[k]
+    if not np.array_equal(matrix[k], last):
+        raise InputError(
+            f"{path}: its last row is {matrix[k].tolist()}, not {last.astype(int).tolist()}"
+        )
     with np.errstate(all="ignore"):
-        singular = np.linalg.svd(matrix[:3, :3], compute_uv=False)
+        singular = np.linalg.svd(matrix[:k, :k], compute_uv=False)
     usable = np.all(np.isfinite(singular)) and singular[-1] > 0 and singular[0] < 1e150
     if not usable or singular[0] > _LARGEST_CONDITION * singular[-1]:
         raise InputError(

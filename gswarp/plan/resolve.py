@@ -100,6 +100,12 @@ class Plan:
     frame: np.ndarray | None = None
     spacing: tuple[float, ...] | None = None
 
+    @property
+    def chain(self) -> tuple[Step, ...]:
+        """The plan's map as a chain (:mod:`gswarp.engine.tiles`): its steps, or its sampling
+        matrix as the one step."""
+        return self.steps if self.steps is not None else (MatrixStep(self.sampling_matrix),)
+
 
 def resolve(
     spec: WarpSpec,
@@ -247,11 +253,6 @@ def _world_matrix(
     if isinstance(step, TransformFile):  # the file maps output points to input points
         pull = np.eye(k + 1)
         for component in _file_components(step, where.spec, sources, (size, affine), where):
-            if component.shape != pull.shape:
-                raise SpecError(
-                    f"{where.key('file')}: {step.path}: a {component.shape[0] - 1}-D transform "
-                    f"file for a {k}-D input; give a {k}-D one"
-                )
             pull = component @ pull  # linear only: files with fields take _resolve_world_chain
         return np.linalg.inv(pull)
     if isinstance(step, AffineMatrix):
@@ -414,12 +415,28 @@ def _file_components(
         if where is None:
             raise
         raise type(error)(f"{where.key('file')}: {error}") from None
-    if input_grid is not None and len(input_grid[0]) == 3 and input_grid[0][0] == 1:
+    if input_grid is None:
+        return components
+    size = input_grid[0]
+    if len(size) == 3 and size[0] == 1:
         components = tuple(_lifted(c) for c in components)  # a 2-D file on one slice
+    for component in components:
+        found = (
+            component.values.shape[-1]
+            if isinstance(component, DisplacementField)
+            else _dimension_of(component)
+        )
+        if found != len(size):
+            named = where.key("file") + ": " if where is not None else ""
+            raise SpecError(
+                f"{named}{transform.path}: a {found}-D transform file for a {len(size)}-D "
+                f"input; give a {len(size)}-D one"
+            )
     return components
 
 
-_FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])  # LPS <-> RAS on 4x4 matrices
+_LPS = np.array([-1.0, -1.0, 1.0])  # RAS <-> LPS on points and vectors
+_FLIP = np.diag([*_LPS, 1.0])  # LPS <-> RAS on 4x4 matrices
 
 
 def _lifted(component):
@@ -465,11 +482,6 @@ def _resolve_world_chain(
             if isinstance(component, BSplineGrid):
                 component = _bspline_on_output_grid(component, world, output_size, steps, where)
             if not isinstance(component, DisplacementField):
-                if component.shape != identity.shape:
-                    raise SpecError(
-                        f"{where.key('file')}: {transform.path}: a {component.shape[0] - 1}-D "
-                        f"transform file for a {k}-D input; give a {k}-D one"
-                    )
                 world = component @ world
                 continue
             # ITK's rule past the field's grid (zero displacement there); where the points
@@ -492,9 +504,6 @@ def _resolve_world_chain(
     return Plan(size, output_size, None, None, None, spec, tuple(steps), frame)
 
 
-_LPS = np.array([-1.0, -1.0, 1.0])  # RAS <-> LPS on points and vectors
-
-
 def _bspline_on_output_grid(
     spline: BSplineGrid, world: np.ndarray, output_size, steps: list, where: _Where
 ) -> DisplacementField:
@@ -509,13 +518,8 @@ def _bspline_on_output_grid(
     from gswarp.engine.filters import spline_displacements
 
     k = len(output_size)
-    if spline.coefficients.shape[0] != k:
-        raise SpecError(
-            f"{where.key('file')}: a {spline.coefficients.shape[0]}-D B-spline transform for a "
-            f"{k}-D input; give a {k}-D one"
-        )
     flip = _LPS if k == 3 else np.ones(2)  # a plain 2-D image's world is its pixels
-    to_lps = np.diag([*flip, 1.0]) @ world  # output voxel -> ITK's frame
+    to_lps = (_FLIP if k == 3 else np.eye(3)) @ world  # output voxel -> ITK's frame
     to_index = spline.to_index()
     matrix = np.hstack(
         [to_index @ to_lps[:k, :k], (to_index @ (to_lps[:k, k] - spline.origin))[:, None]]

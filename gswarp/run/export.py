@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gswarp.engine.tiles import MatrixStep, apply_chain, base_points
+from gswarp.engine.tiles import apply_chain, base_points
 from gswarp.errors import InputError
 from gswarp.io.formats import AFFINE_FILE_SUFFIXES
 from gswarp.io.transform_export import write_displacement_field, write_itk_affine
@@ -53,7 +53,7 @@ def export_transform(spec: WarpSpec, image: Path, target: Path, overwrite: bool 
     # (D, H, W, 3): each output voxel (x, y, z), and the input voxel the plan reads for it
     depth = plan.output_size[0]
     out_voxels = base_points(plan.output_size, 0, depth)
-    steps = plan.steps if plan.steps is not None else (MatrixStep(plan.sampling_matrix),)
+    steps = plan.chain
     source = apply_chain(steps, out_voxels, plan.output_size, slice(0, depth))
     source_world = source @ affine[:3, :3].T + affine[:3, 3]
     output_world = out_voxels @ output_grid[:3, :3].T + output_grid[:3, 3]

@@ -16,7 +16,7 @@ import numpy as np
 
 from gswarp.engine import warp_affine
 from gswarp.engine.device import cupy_module
-from gswarp.engine.tiles import FieldStep, MatrixStep, filter_chain, sample_chain
+from gswarp.engine.tiles import FieldStep, filter_chain, sample_chain
 from gswarp.errors import GswarpError, InputError, SpecError
 from gswarp.io.formats import VOLUME_SUFFIXES, image_format, is_nifti
 from gswarp.io.images import (
@@ -201,20 +201,28 @@ def _linear_votes(last: np.ndarray, result: np.ndarray, plan: Plan, fill: np.nda
     label's summed weight over the 2^k neighbours, the largest kept, the smallest label on a
     tie -- ``LabelImageGenericInterpolateImageFunction`` with ``LinearInterpolateImageFunction``
     (antsApplyTransforms' ``GenericLabel[Linear]``), its field of view and clamped edges."""
+    _run_filter(last, result, plan, fill, Filter("linear"), labels=True)
+
+
+def _run_filter(last, result, plan: Plan, fill, filter: Filter, labels: bool) -> dict:
+    """``last`` (spatial..., C) into ``result`` with one of ITK's interpolators, on the CPU
+    (:mod:`gswarp.engine.filters`); the chain's statistics."""
     sampling = plan.spec.sampling
-    steps = plan.steps if plan.steps is not None else (MatrixStep(plan.sampling_matrix),)
+    stats: dict = {}
     with _ENGINE_LOCK:
         filter_chain(
-            np.moveaxis(last, -1, 0)[None],
-            steps,
+            np.moveaxis(last, -1, 0)[None],  # (1, C, *spatial) views: no copies
+            plan.chain,
             (1, last.shape[-1], *plan.output_size),
-            Filter("linear"),
+            filter,
             sampling.padding,
             sampling.align_corners,
             fill=fill,
             out=np.moveaxis(result, -1, 0)[None],
-            labels=True,
+            labels=labels,
+            stats=stats,
         )
+    return stats
 
 
 def _to_work_values(last: np.ndarray, target: np.dtype, rule: str) -> tuple[np.ndarray, float]:
@@ -231,29 +239,14 @@ def _run_engine(last: np.ndarray, result: np.ndarray, plan: Plan, fill, device: 
     displacement field's grid)."""
     k = len(plan.input_size)
     sampling = plan.spec.sampling
+    filter = sampling.filter(plan.spacing)
+    if filter is not None:  # ITK's interpolators: on the CPU
+        return _run_filter(last, result, plan, fill, filter, sampling.labels)
     channels = last.shape[-1]
     source = np.moveaxis(last, -1, 0)[None]  # (1, C, *spatial) views: no copies
     destination = np.moveaxis(result, -1, 0)[None]
     stats: dict = {}
     extra = {} if plan.steps is None else {"stats": stats}
-    filter = sampling.filter(plan.spacing)
-    if filter is not None:  # ITK's interpolators: on the CPU (gswarp.engine.filters)
-        steps = plan.steps if plan.steps is not None else (MatrixStep(plan.sampling_matrix),)
-        with _ENGINE_LOCK:
-            sample_chain(
-                source,
-                steps,
-                (1, channels, *plan.output_size),
-                sampling.mode,
-                sampling.padding,
-                sampling.align_corners,
-                fill=fill,
-                out=destination,
-                stats=stats,
-                filter=filter,
-                labels=sampling.labels,
-            )
-        return stats
     with _ENGINE_LOCK:
         if device == "cuda":
             xp = cupy_module()

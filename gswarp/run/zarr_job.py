@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from gswarp.engine.chunks import chain_window, warp_chain_window
-from gswarp.engine.tiles import FieldStep, MatrixStep, fused_form
+from gswarp.engine.tiles import FieldStep, fused_form
 from gswarp.errors import SpecError
 from gswarp.io import zarrs
 from gswarp.io.sources import open_source
@@ -133,7 +133,7 @@ def plan_zarr(
     k = source.spatial
     plan = resolve(spec, source.spatial_shape, source.affine, FILES)
     sampling = spec.sampling
-    chain = plan.steps if plan.steps is not None else (MatrixStep(plan.sampling_matrix),)
+    chain = plan.chain
     _check_chunkable(source_location, chain, k, sampling.antialias, sampling.mode)
     out_dtype = source.dtype if spec.output.dtype == "same" else np.dtype(spec.output.dtype)
     work_dtype, factor = _conversion(source.dtype, out_dtype, spec.output.values)

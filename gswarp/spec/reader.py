@@ -322,7 +322,7 @@ class _Reader(NodeReader):
         sigma = self.number(
             items["sigma"][1],
             f"{path}.sigma",
-            lambda v: "must be > 0" if v <= 0 else None,
+            _above_zero,
             "the smoothness in pixels, > 0",
             random=True,
         )
@@ -485,12 +485,11 @@ class _Reader(NodeReader):
             elif key == "window":
                 values[key] = self.choice(node, where, WINDOWS)
             elif key == "sigma":
-                positive = _positive_number
                 what = "a positive number or one per axis (x, y[, z])"
-                sigma = self.number_or_vector(node, where, (2, 3), what, positive, random=False)
+                sigma = self.number_or_vector(node, where, (2, 3), what, _above_zero, random=False)
                 values[key] = sigma if isinstance(sigma, tuple) else (sigma,)
             else:
-                values[key] = self.number(node, where, _positive_number, "a positive number")
+                values[key] = self.number(node, where, _above_zero, "a positive number")
         return values
 
     def fill(self, node: yaml.Node, path: str) -> tuple[float, ...]:
@@ -523,7 +522,7 @@ class _Reader(NodeReader):
                     "output.spacing",
                     (3,),
                     "[sx, sy, sz] in mm, > 0",
-                    check=lambda v: "must be > 0" if v <= 0 else None,
+                    check=_above_zero,
                 ),
             )
         if "dtype" in items:
@@ -606,7 +605,7 @@ class _Reader(NodeReader):
                 f"{path}.scale",
                 (2, 3),
                 "a number or [sx, sy] ([sx, sy, sz]) greater than 0",
-                check=lambda v: "must be > 0" if v <= 0 else None,
+                check=_above_zero,
                 random=False,
             )
             return ("scale", scale)
@@ -616,5 +615,6 @@ class _Reader(NodeReader):
         return self.choice(node, path, ("same", "expand"))
 
 
-def _positive_number(value: float) -> str | None:
-    return None if value > 0 else "it must be positive"
+def _above_zero(value: float) -> str | None:
+    """A number's check (:meth:`NodeReader.number`): the problem with a value not above 0."""
+    return "must be > 0" if value <= 0 else None
