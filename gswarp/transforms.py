@@ -50,7 +50,8 @@ class BSplineGrid:
     """An ITK ``BSplineTransform`` (cubic) in ITK's own frame: at a physical point ``p`` (LPS
     millimetres; a plain 2-D image's pixels) the moved point is ``p + sum_k w_k(p) c_k`` over
     the 4 x 4 (x 4) control points around ``p``, with cubic B-spline weights; where that
-    support leaves the control grid the displacement is zero (ITK's valid region).
+    support leaves the control grid the displacement is zero (ITK's valid region). Evaluated
+    by the compiled core: :func:`gswarp.engine.filters.spline_displacements`.
 
     Attributes
     ----------
@@ -66,16 +67,6 @@ class BSplineGrid:
     origin: np.ndarray
     spacing: np.ndarray
     direction: np.ndarray
-
-    def displacement(self, points: np.ndarray) -> np.ndarray:
-        """``(N, 3)`` LPS displacements at ``(N, 3)`` LPS points, as ITK's ``TransformPoint``
-        (``BSplineTransform``, ``BSplineInterpolationWeightFunction``, order 3), evaluated by
-        the compiled core (:func:`gswarp.engine.filters.spline_displacements`)."""
-        from gswarp.engine.filters import spline_displacements
-
-        k = self.coefficients.shape[0]
-        points = np.asarray(points, dtype=np.float64).reshape(-1, k)
-        return spline_displacements(self.coefficients, (points - self.origin) @ self.to_index().T)
 
     def to_index(self) -> np.ndarray:
         """The (k, k) map from an offset in ITK's frame to the control-grid index offset."""

@@ -457,3 +457,29 @@ def test_an_out_array_that_cannot_be_flattened_is_written_back():
         out = np.empty((9, 7)).T[None, None]  # (1, 1, 7, 9), Fortran-ordered points
         sample_chain(volume, steps, (1, 1, 7, 9), "sinc", out=out)
         assert np.array_equal(out, expected)
+
+
+def test_other_byte_orders_float16_and_refused_dtypes():
+    """A big-endian input or ``out`` gives the native arrays' values; float16 is read as
+    float32 and written back float16; a bool input, or an integer input into another dtype,
+    is one error line (DTypeError) before any work."""
+    from gswarp.errors import DTypeError
+
+    rng = np.random.default_rng(11)
+    native = rng.random((1, 2, 6, 7)).astype(np.float32)
+    steps = [MatrixStep(np.array([[0.9, 0.1, 0.3], [0.0, 1.1, -0.2]]))]
+    size = (1, 2, 6, 7)
+    for kind in ("bspline", "sinc", "gaussian"):
+        expected = sample_chain(native, steps, size, kind)
+        swapped = sample_chain(native.astype(">f4"), steps, size, kind)
+        assert np.array_equal(swapped, expected), kind
+        big_out = np.empty(size, dtype=">f4")
+        sample_chain(native, steps, size, kind, out=big_out)
+        assert np.array_equal(big_out, expected), kind
+        half = sample_chain(native.astype(np.float16), steps, size, kind)
+        from_half = sample_chain(native.astype(np.float16).astype(np.float32), steps, size, kind)
+        assert half.dtype == np.float16 and np.array_equal(half, from_half.astype(np.float16))
+    with pytest.raises(DTypeError, match="a bool array is not interpolated"):
+        sample_chain(native > 0.5, steps, size, "sinc")
+    with pytest.raises(DTypeError, match="an integer input's filter writes its own dtype"):
+        sample_chain((native * 9).astype(np.int16), steps, size, "sinc", out=np.empty(size))

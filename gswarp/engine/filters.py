@@ -22,7 +22,13 @@ import numpy as np
 from gswarp.engine import core
 from gswarp.sampling import FILTER_KINDS, WINDOWS, Filter
 
-__all__ = ["coefficients", "filter_sample", "sample_points", "spline_displacements"]
+__all__ = [
+    "coefficients",
+    "filter_sample",
+    "sample_points",
+    "spline_displacements",
+    "transform_displacements",
+]
 
 
 def coefficients(input: np.ndarray, order: int) -> np.ndarray:
@@ -89,6 +95,45 @@ def sample_points(
     )
 
 
+_KERNEL_DTYPES = frozenset(
+    np.dtype(t)
+    for t in (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64)
+) | {np.dtype(np.float32), np.dtype(np.float64)}
+
+
+def _kernel_input(input) -> np.ndarray:
+    """``input`` checked as the engine checks it: an (N, C, ...) array of a supported dtype,
+    in native byte order (a big-endian array converted); a bool array is refused in one line
+    (these filters interpolate; a mask votes as uint8 with ``labels``)."""
+    from gswarp.engine.api import _check_input
+    from gswarp.errors import DTypeError
+
+    input = _check_input(input)
+    if input.dtype == np.bool_:
+        raise DTypeError(
+            "input: a bool array is not interpolated by ITK's filters; give it as uint8 "
+            "(with labels=True to vote)"
+        )
+    return input
+
+
+def _kernel_output(out: np.ndarray, size: tuple[int, ...], input: np.ndarray) -> np.ndarray:
+    """``out`` when the kernel can write it (native byte order, a dtype it writes: any for a
+    float input, the input's own for an integer input), else a native staged array of the
+    nearest such dtype; a ShapeError/DTypeError in one line for an ``out`` that cannot be."""
+    from gswarp.errors import DTypeError, ShapeError
+
+    if not isinstance(out, np.ndarray) or out.shape != size:
+        shown = getattr(out, "shape", type(out).__name__)
+        raise ShapeError(f"out: expected a numpy.ndarray of shape {size}, got {shown}")
+    native = out.dtype.newbyteorder("=")
+    if input.dtype.kind != "f" and native != input.dtype:
+        raise DTypeError(f"out: an integer input's filter writes its own dtype {input.dtype}")
+    if out.dtype.isnative and native in _KERNEL_DTYPES:
+        return out
+    return np.empty(size, dtype=native if native in _KERNEL_DTYPES else np.float32)
+
+
 def filter_sample(
     input: np.ndarray,
     size: Sequence[int],
@@ -138,11 +183,22 @@ def filter_sample(
     size = tuple(int(n) for n in size)
     k = len(size) - 2
     filter.check(k)
+    input = _kernel_input(input)
     if out is None:
         out = np.empty(size, dtype=input.dtype)
+    if input.dtype not in _KERNEL_DTYPES:  # float16: read as float32
+        input = input.astype(np.float32)
+    written = _kernel_output(out, size, input)
+    if written is not out:  # another byte order or float16: the kernel writes a staged copy
+        filter_sample(
+            input, size, filter, padding, align_corners, fill=fill, out=written, labels=labels,
+            matrix=matrix, coordinates=coordinates, slabs=slabs,
+        )  # fmt: skip
+        out[...] = written
+        return out
     channels = input.shape[1]
     fills = np.broadcast_to(np.asarray(fill, dtype=np.float64).ravel(), (channels,))
-    source = prepared(np.asarray(input), filter, labels)
+    source = prepared(input, filter, labels)
     spatial = size[2:]
     common = (filter, padding, align_corners, fills, labels)
     if matrix is not None:
@@ -197,3 +253,12 @@ def spline_displacements(
     common = (Filter("bspline", order=3), 0, False, np.zeros(k), False)
     sample_points(source, where, values.T[None], *common, grid=grid, spline_region=True)
     return values
+
+
+def transform_displacements(grid, points: np.ndarray) -> np.ndarray:
+    """``(N, k)`` displacements of a :class:`~gswarp.transforms.BSplineGrid` at ``(N, k)``
+    points of its frame (LPS mm; a plain 2-D image's pixels), as ITK's ``TransformPoint``
+    (``BSplineTransform``, order 3)."""
+    k = grid.coefficients.shape[0]
+    points = np.asarray(points, dtype=np.float64).reshape(-1, k)
+    return spline_displacements(grid.coefficients, (points - grid.origin) @ grid.to_index().T)
