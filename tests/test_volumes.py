@@ -446,7 +446,7 @@ class TestCompressedNifti:
         assert sizes[9] < sizes[0] / 2  # level 0 stores, level 9 compresses
         assert ".nii ignores compress_level (PNG and .nii.gz only)" in apply("plain.nii", 1)
 
-    def test_without_zlib_ng_python_zlib_reads_and_writes_the_same_volumes(
+    def test_without_isal_and_zlib_ng_python_zlib_reads_and_writes_the_same_volumes(
         self, tmp_path, rng, monkeypatch
     ):
         import gzip
@@ -460,12 +460,58 @@ class TestCompressedNifti:
         write_volume(tmp_path / "fast.nii.gz", fast.voxels, fast.meta)
         monkeypatch.setattr(gzipped, "_zlib", zlib)
         monkeypatch.setattr(gzipped, "_gzip", gzip)
+        monkeypatch.setattr(gzipped, "_isal", None)
+        monkeypatch.setattr(gzipped, "_igzip", None)
         plain = read_volume(tmp_path / "fast.nii.gz")
         np.testing.assert_array_equal(plain.voxels, voxels)
         write_volume(tmp_path / "plain.nii.gz", plain.voxels, plain.meta)
         assert gzip.decompress((tmp_path / "plain.nii.gz").read_bytes()) == gzip.decompress(
             (tmp_path / "fast.nii.gz").read_bytes()
         )
+
+    def test_the_default_is_isal_s_fast_level_or_zlib_s_6_if_smaller_a_level_asked_is_zlib_s(
+        self, rng
+    ):
+        isal_zlib = pytest.importorskip("isal.isal_zlib", reason="isal is not installed")
+        import gzip
+        import io
+
+        from gswarp.io import gzipped
+
+        def zlib_member(piece: bytes) -> bytes:
+            packer = gzipped._zlib.compressobj(6, gzipped._zlib.DEFLATED, 31)
+            return packer.compress(piece) + packer.flush()
+
+        noisy = rng.random(100_000).astype(np.float32).tobytes()  # ISA-L keeps > half
+        labels = np.repeat(np.arange(40, dtype=np.int16) % 7, 5000).tobytes()  # < half
+        for piece in (noisy, labels):
+            default, asked = io.BytesIO(), io.BytesIO()
+            gzipped.write_gzip(default, [piece], threads=1)
+            gzipped.write_gzip(asked, [piece], level=6, threads=1)
+            assert asked.getvalue() == zlib_member(piece)
+            fast = isal_zlib.compress(piece, gzipped.FAST_LEVEL, wbits=31)
+            if piece is noisy:
+                assert len(fast) > len(piece) * gzipped.REDEFLATE_BELOW
+                assert default.getvalue() == fast
+            else:
+                assert len(fast) < len(piece) * gzipped.REDEFLATE_BELOW
+                assert default.getvalue() == min(fast, zlib_member(piece), key=len)
+            assert gzip.decompress(default.getvalue()) == piece
+
+    def test_isal_s_reader_reads_members_of_every_writer_as_one_stream(self, tmp_path, rng):
+        pytest.importorskip("isal", reason="isal is not installed")
+        import gzip
+        import zlib
+
+        from gswarp.io.gzipped import open_gzip
+
+        parts = [rng.integers(0, 9, 5000, dtype=np.uint8).tobytes() for _ in range(3)]
+        members = [gzip.compress(parts[0]), zlib.compress(parts[1], 9, wbits=31)]
+        members.append(gzip.compress(parts[2], 1))
+        (tmp_path / "m.gz").write_bytes(b"".join(members))
+        with open_gzip(tmp_path / "m.gz") as stream:
+            assert type(stream).__module__.startswith("isal")
+            assert stream.read() == b"".join(parts)
 
     @pytest.mark.parametrize("damage", ["not gzip", "truncated"])
     def test_a_damaged_nii_gz_is_one_clear_error(self, tmp_path, rng, damage):

@@ -294,8 +294,8 @@ def _pair_option(ctx: click.Context, param: click.Parameter, values) -> tuple:
 @click.option(
     "--compress-level",
     type=click.IntRange(0, 9),
-    help="zlib level of PNG images and .nii.gz volumes (default 6, as Pillow, libpng and "
-    "gzip; 1 is several times faster).",
+    help="zlib level of PNG images and .nii.gz/.mgz volumes (PNG default 6, as Pillow and "
+    "libpng; a volume's default: ISA-L's fast level where the isal package is installed, else 6).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise an error).")
 @click.option(

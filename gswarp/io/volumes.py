@@ -25,7 +25,7 @@ import numpy as np
 from gswarp.errors import BackendError, InputError, first_line
 from gswarp.io.atomic import atomic_output
 from gswarp.io.formats import VOLUME_SUFFIXES, volume_format
-from gswarp.io.gzipped import DEFAULT_LEVEL, GZIP_ERRORS, open_gzip, write_gzip
+from gswarp.io.gzipped import GZIP_ERRORS, open_gzip, write_gzip
 from gswarp.io.remarks import reading
 from gswarp.sampling import native_order
 
@@ -400,9 +400,10 @@ def write_volume(
     ``sampling_matrix`` (3, 4): output voxel -> input voxel, for the NIfTI header's new affine
     (identity when None). ``xform_codes``: the NIfTI (qform_code, sform_code) to write (a
     reference grid's, as antsApplyTransforms writes them); default: the input's, 1 where unset.
-    ``compress_level``: the zlib level (0-9) of a ``.nii.gz``, default 6 (gzip's); the file is
-    compressed on every core the process may use, one gzip member per 4 MiB
-    (:mod:`gswarp.io.gzipped`). Other formats ignore it.
+    ``compress_level``: the zlib level (0-9) of a ``.nii.gz`` or ``.mgz``; default ISA-L's fast
+    level where installed, else zlib's 6 (:func:`gswarp.io.gzipped.gzip_member`). The file is
+    compressed on every core the process may use, one gzip member per 4 MiB. Other formats
+    ignore it.
     """
     target = Path(target)
     kind = volume_format(target) or "tiff"
@@ -420,9 +421,8 @@ def write_volume(
         mgh = _mgh_bytes(target, voxels, meta, sampling_matrix)
     with atomic_output(target, overwrite=overwrite, cancelled=cancelled) as stream:
         if kind == "mgh":
-            level = DEFAULT_LEVEL if compress_level is None else compress_level
             if target.name.lower().endswith(".mgz"):
-                write_gzip(stream, [mgh], level)
+                write_gzip(stream, [mgh], compress_level)
             else:
                 stream.write(mgh)
         elif kind == "npy":
@@ -432,8 +432,7 @@ def write_volume(
             _tifffile().imwrite(buffer, voxels)
             stream.write(buffer.getbuffer())
         elif target.name.lower().endswith(".gz"):
-            level = DEFAULT_LEVEL if compress_level is None else compress_level
-            write_gzip(stream, _nifti_pieces(header, voxels), level)
+            write_gzip(stream, _nifti_pieces(header, voxels), compress_level)
         else:
             for piece in _nifti_pieces(header, voxels):
                 stream.write(piece)
