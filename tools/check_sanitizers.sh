@@ -13,7 +13,10 @@ cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug -DGSWARP_SANIT
 cmake --build "$build" > /dev/null
 library="$(ls "$build"/_gswarp_core*.so)"
 preload="$(c++ -print-file-name=libasan.so) $(c++ -print-file-name=libubsan.so)"
-# detect_leaks=0: CPython's own allocations at exit are not ours to report
+# detect_leaks=0: CPython's own allocations at exit are not ours to report. The CUDA kernels'
+# host build (tests/cuda_host.py) is compiled with the same sanitizers for test_cuda_core.py
+# (its NVRTC compile checks, which run no code of ours, are left out: slow under ASan).
 ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 LD_PRELOAD="$preload" \
     GSWARP_CORE_LIBRARY="$library" \
-    python -m pytest -q -p no:xdist -p no:cacheprovider -o addopts="" -m "not slow" tests/test_core.py tests/test_filters.py tests/test_flow.py tests/test_antialias.py
+    GSWARP_CUDA_HOST_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+    python -m pytest -q -p no:xdist -p no:cacheprovider -o addopts="" -m "not slow" -k "not nvrtc" tests/test_core.py tests/test_filters.py tests/test_flow.py tests/test_antialias.py tests/test_cuda_core.py

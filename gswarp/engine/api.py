@@ -252,7 +252,13 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
     k_input, source, k_out, fill_c, fill_n, result = _kernel_inputs(
         input, source, out, mode, fill, ct
     )
-    if backend_for(input) == "cuda":
+    if backend_for(input) == "cuda" and is_device_array(k_input):
+        _run_cuda_core(source_kind, k_input, source, k_out, mode, padding, align_corners,
+                       fill_c, _native_fill(fill_n, fill_c, k_input), extra)  # fmt: skip
+        if result is not None:
+            out[...] = result
+        return
+    if backend_for(input) == "cuda":  # NumPy arrays on the numba-cuda path (its simulator)
         from gswarp.engine.cuda import launch_sampling
 
         fill = fill_n if mode == Mode.NEAREST else fill_c
@@ -284,6 +290,31 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
         )  # fmt: skip
     if result is not None:  # float16: computed in float32, rounded to nearest even by NumPy
         out[...] = result
+
+
+def _run_cuda_core(kind, inp, source, out, mode, padding, align, fill_c, native, extra) -> None:
+    """Sampling of CuPy arrays by the C++ core's CUDA kernels (:mod:`gswarp.engine.cuda_core`):
+    the CPU kernels' per-point functions, the CPU engine's bits."""
+    from gswarp.engine import cuda_core
+
+    runner = cuda_core.cupy_runner()
+    if kind == "flow":
+        maps, absolute, direct, separable, origin, shift = extra
+        field = runner.field(source)
+        cuda_core.flow_sample(
+            inp, field, out, mode, padding, align, fill_c, native, maps, absolute, direct,
+            separable, origin, shift, runner=runner,
+        )  # fmt: skip
+    elif kind == "affine":
+        origin, shift = extra
+        cuda_core.affine_sample(
+            inp, source, out, mode, padding, align, fill_c, native, origin, shift, runner=runner
+        )
+    else:
+        grid = runner.device(source)
+        cuda_core.grid_sample(
+            inp, grid, out, mode, padding, align, kind == "pixels", fill_c, native, runner=runner
+        )
 
 
 def _native_fill(fill_n: np.ndarray, fill_c: np.ndarray, k_input: np.ndarray) -> np.ndarray:
@@ -609,8 +640,8 @@ def _sample_field(
     elif antialias or backend_for(input) == "cuda":
         raise SpecError("a window of a flow warp: CPU only, without antialiasing (for now)")
     extra = (np.ascontiguousarray(maps), bool(absolute), direct, separable, *window)
-    if backend_for(input) == "cuda":  # the numba-cuda kernels read float64 fields
-        field = np.ascontiguousarray(field, dtype=np.float64)
+    if backend_for(input) == "cuda" and not is_device_array(input):
+        field = np.ascontiguousarray(field, dtype=np.float64)  # numba-cuda reads float64 fields
     field = _same_device(field, input, "field")
     if antialias and mode != Mode.NEAREST:
         support, cap = _antialias_arguments(input, mode, antialias)
@@ -711,7 +742,13 @@ def affine_grid(
         raise ShapeError(f"theta: expected {size[0]} matrices (size[0]), got {theta.shape[0]}")
     ct = np.float64 if theta.dtype == np.float64 else np.float32
     shape = (*size[:1], *size[2:], spatial)
-    if backend_for(theta_in) == "cuda":
+    if backend_for(theta_in) == "cuda" and is_device_array(theta_in):
+        from gswarp.engine import cuda_core
+
+        grid = module_of(theta_in).empty(shape, dtype=ct)
+        cuda_core.affine_grid(np.ascontiguousarray(theta, dtype=ct), grid, align_corners)
+        return grid.astype(theta.dtype, copy=False)
+    if backend_for(theta_in) == "cuda":  # NumPy arrays on the numba-cuda path (its simulator)
         from gswarp.engine.cuda import launch_affine_grid
 
         xp = module_of(theta_in)

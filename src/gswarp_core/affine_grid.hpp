@@ -11,6 +11,7 @@
 namespace gswarp {
 inline namespace GSWARP_LEVEL {
 
+#if GSWARP_HOST_ONLY  // the CPU's row loops
 template <typename Ct>
 void affine_grid_2d_rows(const View<const Ct, 3>& theta, const View<Ct, 4>& grid,
                          bool align_corners, index_t start, index_t stop) {
@@ -48,6 +49,7 @@ void affine_grid_3d_rows(const View<const Ct, 3>& theta, const View<Ct, 5>& grid
     }
   }
 }
+#endif  // GSWARP_HOST_ONLY
 
 }  // namespace GSWARP_LEVEL
 }  // namespace gswarp

@@ -38,6 +38,7 @@ GSWARP_HD void nearest_interior_3d(const Image3d<In>& im, Ct px, Ct py, Ct pz,
   for (index_t c = 0; c < im.C; ++c) out[c] = p[c * im.sc];
 }
 
+#if GSWARP_HOST_ONLY  // the CPU's row loops
 // The interior span of a 3-D trilinear row: every corner inside, so no tests; a loop of its
 // own (the general path's live values left the eight corner offsets spilled to the stack,
 // measured 1.15x numba's time), the arithmetic of trilinear_point's interior branch.
@@ -69,12 +70,14 @@ void trilinear_interior_row(const Image3d<In>& im, const double step[3], const d
     }
   }
 }
+#endif  // GSWARP_HOST_ONLY
 
 template <typename In>
 GSWARP_HD void copy_point(const Pixel<In>& to, const Pixel<In>& from, index_t channels) {
   for (index_t c = 0; c < channels; ++c) to[c] = from[c];
 }
 
+#if GSWARP_HOST_ONLY  // the CPU's row loops
 // The columns of a row outside its interior span [lo, hi) (those before it, then those after
 // it), each sampled by `sample(column)` through the general path -- except that once one
 // column wholly outside [a, b) (it reads only the fill) is computed, the others outside copy
@@ -210,6 +213,7 @@ void affine_sample_3d_rows(const View<const In, 5>& inp, const View<const double
     });
   }
 }
+#endif  // GSWARP_HOST_ONLY
 
 }  // namespace GSWARP_LEVEL
 }  // namespace gswarp

@@ -11,12 +11,14 @@
 // flow_lookup, flow_finish, field_columns, field_row); windows as in the affine kernels.
 #pragma once
 
-#include <vector>
-
 #include "grid_sample.hpp"
 #include "kernels.hpp"
 #include "pointwise.hpp"
 #include "views.hpp"
+
+#if GSWARP_HOST_ONLY
+#include <vector>
+#endif
 
 namespace gswarp {
 inline namespace GSWARP_LEVEL {
@@ -97,6 +99,100 @@ struct Maps {
   }
 };
 
+// The frame point q = A p of output pixel p = (x, y) and the field's value there, through the
+// whole chain (the general path): q, then the field bilinear at B q.
+GSWARP_HD void flow_general_2d(const Field& f, const Maps& m, double x, double y, double& qx,
+                               double& qy, double& u, double& v) {
+  qx = m(0, 0, 0) * x + m(0, 0, 1) * y + m(0, 0, 2);
+  qy = m(0, 1, 0) * x + m(0, 1, 1) * y + m(0, 1, 2);
+  const double fx = m(1, 0, 0) * qx + m(1, 0, 1) * qy + m(1, 0, 2);
+  const double fy = m(1, 1, 0) * qx + m(1, 1, 1) * qy + m(1, 1, 2);
+  field_at_2d(f, fx, fy, u, v);
+}
+
+GSWARP_HD void flow_general_3d(const Field& f, const Maps& m, double x, double y, double z,
+                               double& qx, double& qy, double& qz, double& u, double& v,
+                               double& w) {
+  qx = m(0, 0, 0) * x + m(0, 0, 1) * y + m(0, 0, 2) * z + m(0, 0, 3);
+  qy = m(0, 1, 0) * x + m(0, 1, 1) * y + m(0, 1, 2) * z + m(0, 1, 3);
+  qz = m(0, 2, 0) * x + m(0, 2, 1) * y + m(0, 2, 2) * z + m(0, 2, 3);
+  const double fx = m(1, 0, 0) * qx + m(1, 0, 1) * qy + m(1, 0, 2) * qz + m(1, 0, 3);
+  const double fy = m(1, 1, 0) * qx + m(1, 1, 1) * qy + m(1, 1, 2) * qz + m(1, 1, 3);
+  const double fz = m(1, 2, 0) * qx + m(1, 2, 1) * qy + m(1, 2, 2) * qz + m(1, 2, 3);
+  field_at_3d(f, fx, fy, fz, u, v, w);
+}
+
+// The separable path's value at one point, as the CPU rows compute it from their buffers (the
+// field along y (z) first, then along x): the GPU kernels' form, with no buffers.
+GSWARP_HD void flow_separable_2d(const Field& f, const Maps& m, double x, double y, double& qx,
+                                 double& qy, double& u, double& v) {
+  qx = m(0, 0, 0) * x + m(0, 0, 2);
+  qy = m(0, 1, 1) * y + m(0, 1, 2);
+  index_t i, j, a, b;
+  double wx, wy;
+  field_axis(m(1, 0, 0) * qx + m(1, 0, 2), f.W, i, j, wx);
+  field_axis(m(1, 1, 1) * qy + m(1, 1, 2), f.H, a, b, wy);
+  double at[2][2];  // [column i or j][component]
+  for (int side = 0; side < 2; ++side)
+    for (index_t c = 0; c < 2; ++c) {
+      const index_t column = side ? j : i;
+      at[side][c] = (1.0 - wy) * f.value(0, a, column, 2, c) + wy * f.value(0, b, column, 2, c);
+    }
+  u = (1.0 - wx) * at[0][0] + wx * at[1][0];
+  v = (1.0 - wx) * at[0][1] + wx * at[1][1];
+}
+
+GSWARP_HD void flow_separable_3d(const Field& f, const Maps& m, double x, double y, double z,
+                                 double& qx, double& qy, double& qz, double& u, double& v,
+                                 double& w) {
+  qx = m(0, 0, 0) * x + m(0, 0, 3);
+  qy = m(0, 1, 1) * y + m(0, 1, 3);
+  qz = m(0, 2, 2) * z + m(0, 2, 3);
+  index_t i, j, ya, yb, za, zb;
+  double wx, wy, wz;
+  field_axis(m(1, 0, 0) * qx + m(1, 0, 3), f.W, i, j, wx);
+  field_axis(m(1, 1, 1) * qy + m(1, 1, 3), f.H, ya, yb, wy);
+  field_axis(m(1, 2, 2) * qz + m(1, 2, 3), f.D, za, zb, wz);
+  double at[2][3];
+  for (int side = 0; side < 2; ++side)
+    for (index_t c = 0; c < 3; ++c) {
+      const index_t column = side ? j : i;
+      const double near =
+          (1.0 - wy) * f.value(za, ya, column, 3, c) + wy * f.value(za, yb, column, 3, c);
+      const double far =
+          (1.0 - wy) * f.value(zb, ya, column, 3, c) + wy * f.value(zb, yb, column, 3, c);
+      at[side][c] = (1.0 - wz) * near + wz * far;
+    }
+  u = (1.0 - wx) * at[0][0] + wx * at[1][0];
+  v = (1.0 - wx) * at[0][1] + wx * at[1][1];
+  w = (1.0 - wx) * at[0][2] + wx * at[1][2];
+}
+
+// The input pixel C (q + f) of a field value f at frame point q (C f for absolute values).
+GSWARP_HD void flow_finish_2d(const Maps& m, double qx, double qy, double u, double v,
+                              bool absolute, double& px, double& py) {
+  if (!absolute) {
+    u += qx;
+    v += qy;
+  }
+  px = m(2, 0, 0) * u + m(2, 0, 1) * v + m(2, 0, 2);
+  py = m(2, 1, 0) * u + m(2, 1, 1) * v + m(2, 1, 2);
+}
+
+GSWARP_HD void flow_finish_3d(const Maps& m, double qx, double qy, double qz, double u,
+                              double v, double w, bool absolute, double& px, double& py,
+                              double& pz) {
+  if (!absolute) {
+    u += qx;
+    v += qy;
+    w += qz;
+  }
+  px = m(2, 0, 0) * u + m(2, 0, 1) * v + m(2, 0, 2) * w + m(2, 0, 3);
+  py = m(2, 1, 0) * u + m(2, 1, 1) * v + m(2, 1, 2) * w + m(2, 1, 3);
+  pz = m(2, 2, 0) * u + m(2, 2, 1) * v + m(2, 2, 2) * w + m(2, 2, 3);
+}
+
+#if GSWARP_HOST_ONLY
 // Per output column first .. first + width - 1: the field's x-axis indices and weight, and the
 // frame coordinate qx, for diagonal A and B (their last column: offsets).
 struct Columns {
@@ -158,18 +254,10 @@ void flow_sample_2d_rows(const View<const In, 4>& inp, const Field& field, const
         u = field.value(0, ho + r0, wo + c0, 2, 0);
         v = field.value(0, ho + r0, wo + c0, 2, 1);
       } else {
-        qx = m(0, 0, 0) * x + m(0, 0, 1) * y + m(0, 0, 2);
-        qy = m(0, 1, 0) * x + m(0, 1, 1) * y + m(0, 1, 2);
-        const double fx = m(1, 0, 0) * qx + m(1, 0, 1) * qy + m(1, 0, 2);
-        const double fy = m(1, 1, 0) * qx + m(1, 1, 1) * qy + m(1, 1, 2);
-        field_at_2d(field, fx, fy, u, v);
+        flow_general_2d(field, m, x, y, qx, qy, u, v);
       }
-      if (!absolute) {
-        u += qx;
-        v += qy;
-      }
-      const double px = m(2, 0, 0) * u + m(2, 0, 1) * v + m(2, 0, 2);
-      const double py = m(2, 1, 0) * u + m(2, 1, 1) * v + m(2, 1, 2);
+      double px, py;
+      flow_finish_2d(m, qx, qy, u, v, absolute, px, py);
       const Pixel<In> at{base + wo * out.stride[3], out.stride[1]};
       sample_point_2d<MODE>(im, Ct(px) - x0, Ct(py) - y0, at, o, fill, fill_native);
     }
@@ -229,27 +317,17 @@ void flow_sample_3d_rows(const View<const In, 5>& inp, const Field& field, const
         v = field.value(d + s0, ho + r0, wo + c0, 3, 1);
         w = field.value(d + s0, ho + r0, wo + c0, 3, 2);
       } else {
-        qx = m(0, 0, 0) * x + m(0, 0, 1) * y + m(0, 0, 2) * z + m(0, 0, 3);
-        qy = m(0, 1, 0) * x + m(0, 1, 1) * y + m(0, 1, 2) * z + m(0, 1, 3);
-        qz = m(0, 2, 0) * x + m(0, 2, 1) * y + m(0, 2, 2) * z + m(0, 2, 3);
-        const double fx = m(1, 0, 0) * qx + m(1, 0, 1) * qy + m(1, 0, 2) * qz + m(1, 0, 3);
-        const double fy = m(1, 1, 0) * qx + m(1, 1, 1) * qy + m(1, 1, 2) * qz + m(1, 1, 3);
-        const double fz = m(1, 2, 0) * qx + m(1, 2, 1) * qy + m(1, 2, 2) * qz + m(1, 2, 3);
-        field_at_3d(field, fx, fy, fz, u, v, w);
+        flow_general_3d(field, m, x, y, z, qx, qy, qz, u, v, w);
       }
-      if (!absolute) {
-        u += qx;
-        v += qy;
-        w += qz;
-      }
-      const double px = m(2, 0, 0) * u + m(2, 0, 1) * v + m(2, 0, 2) * w + m(2, 0, 3);
-      const double py = m(2, 1, 0) * u + m(2, 1, 1) * v + m(2, 1, 2) * w + m(2, 1, 3);
-      const double pz = m(2, 2, 0) * u + m(2, 2, 1) * v + m(2, 2, 2) * w + m(2, 2, 3);
+      double px, py, pz;
+      flow_finish_3d(m, qx, qy, qz, u, v, w, absolute, px, py, pz);
       const Pixel<In> at{base + wo * out.stride[4], out.stride[1]};
       sample_point_3d<MODE>(im, Ct(px) - x0, Ct(py) - y0, Ct(pz) - z0, at, o, fill, fill_native);
     }
   }
 }
+
+#endif  // GSWARP_HOST_ONLY
 
 }  // namespace GSWARP_LEVEL
 }  // namespace gswarp

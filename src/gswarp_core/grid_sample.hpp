@@ -100,7 +100,7 @@ GSWARP_HD void nearest_point(const Image2d<In>& im, Ct px, Ct py, const Pixel<In
 }
 
 template <typename In, typename Ct>
-inline void bicubic_point(const Image2d<In>& im, Ct x, Ct y, const Pixel<In>& out, int padding,
+GSWARP_HD_LARGE void bicubic_point(const Image2d<In>& im, Ct x, Ct y, const Pixel<In>& out, int padding,
                           bool align_corners, const Ct* fill) {
   const Ct x0 = std::floor(x), y0 = std::floor(y);
   Ct wx[4], wy[4];
@@ -151,6 +151,7 @@ GSWARP_HD void sample_point_2d(const Image2d<In>& im, Ct px, Ct py, const Pixel<
     bilinear_point(im, px, py, out, fill);
 }
 
+#if GSWARP_HOST_ONLY  // the CPU's row loops
 // Output rows [start, stop) of grid_sample 2-D in mode MODE: inp (N, C, H, W), grid
 // (N, Ho, Wo, 2), out (N, C, Ho, Wo). fill: per channel, in Ct; fill_native: in In.
 template <int MODE, typename In, typename G, typename Ct>
@@ -176,6 +177,7 @@ void grid_sample_2d_rows(const View<const In, 4>& inp, const View<const G, 4>& g
     }
   }
 }
+#endif  // GSWARP_HOST_ONLY
 
 // ------------------------------------------------------------------------------------------
 // 3-D: torch's scalar kernel (unnormalize_scalar, pad_scalar) for nearest and trilinear;
@@ -190,6 +192,7 @@ struct Image3d {
   }
 };
 
+#if GSWARP_HOST_ONLY  // the CPU's row loops
 // Batch item n of an input view as an image (its channels and strides).
 template <typename T>
 Image2d<T> image_2d(const View<const T, 4>& inp, index_t n) {
@@ -202,6 +205,7 @@ Image3d<T> image_3d(const View<const T, 5>& inp, index_t n) {
   return Image3d<T>{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
                     inp.shape[4], inp.stride[1], inp.stride[2], inp.stride[3], inp.stride[4]};
 }
+#endif  // GSWARP_HOST_ONLY
 
 template <typename In, typename Ct>
 GSWARP_HD void trilinear_point(const Image3d<In>& im, Ct px, Ct py, Ct pz, const Pixel<In>& out,
@@ -283,7 +287,7 @@ GSWARP_HD void nearest_point_3d(const Image3d<In>& im, Ct px, Ct py, Ct pz, cons
 }
 
 template <typename In, typename Ct>
-inline void tricubic_point(const Image3d<In>& im, Ct x, Ct y, Ct z, const Pixel<In>& out,
+GSWARP_HD_LARGE void tricubic_point(const Image3d<In>& im, Ct x, Ct y, Ct z, const Pixel<In>& out,
                            int padding, bool align_corners, const Ct* fill) {
   const Ct x0 = std::floor(x), y0 = std::floor(y), z0 = std::floor(z);
   Ct wx[4], wy[4], wz[4];
@@ -335,6 +339,7 @@ GSWARP_HD void sample_point_3d(const Image3d<In>& im, Ct px, Ct py, Ct pz, const
     trilinear_point(im, px, py, pz, out, fill);
 }
 
+#if GSWARP_HOST_ONLY  // the CPU's row loops
 // Output rows [start, stop) of grid_sample 3-D in mode MODE (rows: the flattened
 // (batch, depth, row) index): inp (N, C, D, H, W), grid (N, Do, Ho, Wo, 3), out
 // (N, C, Do, Ho, Wo).
@@ -369,6 +374,7 @@ void grid_sample_3d_rows(const View<const In, 5>& inp, const View<const G, 5>& g
     }
   }
 }
+#endif  // GSWARP_HOST_ONLY
 
 }  // namespace GSWARP_LEVEL
 }  // namespace gswarp

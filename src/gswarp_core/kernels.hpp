@@ -7,11 +7,8 @@
 // set changes how fast, never what.
 #pragma once
 
-#include <algorithm>
-#include <cstdint>
-#include <type_traits>
-
 #include "pointwise.hpp"
+#include "std.hpp"
 
 namespace gswarp {
 
@@ -103,6 +100,7 @@ struct Backward {
 
 using BackwardRows = void (*)(const Backward&, index_t start, index_t stop);
 
+#if GSWARP_HOST_ONLY
 // The jobs of a grad_input kernel: `bands` equal bands of the input's rows (2-D) or slices
 // (3-D), at most one per row, times the channel groups -- every channel of a batch item
 // together (channel_inner) or one channel each. Job band * groups + group, band-major (the
@@ -128,6 +126,7 @@ struct ScatterJobs {
     hi = (band + 1) * extent / bands;
   }
 };
+#endif  // GSWARP_HOST_ONLY
 
 // Antialiased sampling (antialias.hpp): inp, out (N, C, *) of one dtype; fill_compute and
 // fill_native as GridSample's. source: 'affine' float64 matrices (N, k, k + 1) with frames
@@ -147,6 +146,7 @@ struct Antialias {
 
 using AntialiasRows = void (*)(const Antialias&, index_t start, index_t stop);
 
+#if GSWARP_HOST_ONLY
 #define GSWARP_DECLARE_LEVEL(level) \
   namespace level {                 \
   void grid_sample_2d(const GridSample& args, index_t start, index_t stop); \
@@ -169,5 +169,6 @@ GSWARP_DECLARE_LEVEL(x86_64_v4)
 #endif
 
 #undef GSWARP_DECLARE_LEVEL
+#endif  // GSWARP_HOST_ONLY
 
 }  // namespace gswarp

@@ -14,9 +14,7 @@
 // max(a, b) is b only when b > a, so a NaN first argument survives.
 #pragma once
 
-#include <cmath>
-#include <cstdint>
-#include <limits>
+#include "std.hpp"
 
 // Always inlined: GCC left Bilinear::combine (four instructions) as a call inside the
 // channel loop of the bilinear kernel, which then ran 1.4x numba's time; the numba engine

@@ -17,7 +17,7 @@ struct View {
   index_t shape[N];
   index_t stride[N];
 
-  explicit View(const ArrayArg& a) : data(static_cast<T*>(a.data)) {
+  GSWARP_HD explicit View(const ArrayArg& a) : data(static_cast<T*>(a.data)) {
     for (int i = 0; i < N; ++i) {
       shape[i] = a.shape[i];
       stride[i] = a.stride[i];

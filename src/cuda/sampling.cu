@@ -1,0 +1,354 @@
+// The CUDA sampling kernels: grid_sample (a normalized grid or pixel coordinates), the fused
+// affine sample, the flow-field chain, and affine_grid -- 2-D and 3-D, every mode and dtype --
+// over the per-point functions the CPU kernels use (src/gswarp_core/*.hpp, written once).
+//
+// Compiled three ways from this one text:
+// - by NVRTC through CuPy at first use (gswarp/engine/cuda_core.py; CuPy caches the result on
+//   disk), one specialization per name expression such as
+//   "gswarp::cuda::grid_sample<2, 0, 8, 8>" (spatial dims, mode, input dtype code, grid
+//   dtype code: kernels.hpp's Kind);
+// - by nvcc in the tests, for the architectures gswarp names (a compile failure fails them);
+// - by the host C++ compiler with -DGSWARP_CUDA_HOST (host_emulation.hpp): the kernels' bodies
+//   run on the CPU, every (block, thread) of the launch in turn, and the tests compare them
+//   with the CPU engine (tests/test_cuda_core.py).
+//
+// Each thread computes output points i, i + G, i + 2G, ... of the flattened
+// (batch, [depth,] row, column) index (G: the threads of the launch; 64-bit indices, so no
+// size limit) and writes every channel of its point. The arguments are kernels.hpp's structs,
+// passed by value (CuPy: NumPy structured scalars of the same layout). Built with
+// -fmad=false, as the CPU kernels are built with -ffp-contract=off: every multiply and add is
+// rounded on its own and fma is called where the CPU calls it, so each point has the CPU
+// engine's bits.
+#if defined(GSWARP_CUDA_HOST)
+#include "host_emulation.hpp"
+#endif
+
+#include "gswarp_core/affine_grid.hpp"
+#include "gswarp_core/affine_sample.hpp"
+#include "gswarp_core/flow_sample.hpp"
+#include "gswarp_core/grid_sample.hpp"
+#include "gswarp_core/kernels.hpp"
+#include "gswarp_core/views.hpp"
+
+namespace gswarp {
+namespace cuda {
+
+// The C++ type of dtype code K.
+template <int K>
+struct KindType;
+template <>
+struct KindType<I8> {
+  using type = std::int8_t;
+};
+template <>
+struct KindType<U8> {
+  using type = std::uint8_t;
+};
+template <>
+struct KindType<I16> {
+  using type = std::int16_t;
+};
+template <>
+struct KindType<U16> {
+  using type = std::uint16_t;
+};
+template <>
+struct KindType<I32> {
+  using type = std::int32_t;
+};
+template <>
+struct KindType<U32> {
+  using type = std::uint32_t;
+};
+template <>
+struct KindType<I64> {
+  using type = std::int64_t;
+};
+template <>
+struct KindType<U64> {
+  using type = std::uint64_t;
+};
+template <>
+struct KindType<F32> {
+  using type = float;
+};
+template <>
+struct KindType<F64> {
+  using type = double;
+};
+
+// This thread's first point and the launch's stride, in 64 bits.
+GSWARP_HD index_t first_point() {
+  return static_cast<index_t>(blockIdx.x) * static_cast<index_t>(blockDim.x) +
+         static_cast<index_t>(threadIdx.x);
+}
+GSWARP_HD index_t point_stride() {
+  return static_cast<index_t>(blockDim.x) * static_cast<index_t>(gridDim.x);
+}
+
+// (n, y, x) of flattened point i of (N, H, W); (n, z, y, x) of (N, D, H, W).
+GSWARP_HD void split_2d(index_t i, index_t H, index_t W, index_t& n, index_t& y, index_t& x) {
+  x = i % W;
+  const index_t rows = i / W;
+  y = rows % H;
+  n = rows / H;
+}
+GSWARP_HD void split_3d(index_t i, index_t D, index_t H, index_t W, index_t& n, index_t& z,
+                        index_t& y, index_t& x) {
+  x = i % W;
+  index_t rest = i / W;
+  y = rest % H;
+  rest /= H;
+  z = rest % D;
+  n = rest / D;
+}
+
+template <typename In>
+GSWARP_HD Image2d<In> image_of(const View<const In, 4>& inp, index_t n) {
+  return Image2d<In>{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
+                     inp.stride[1],          inp.stride[2], inp.stride[3]};
+}
+template <typename In>
+GSWARP_HD Image3d<In> image_of(const View<const In, 5>& inp, index_t n) {
+  return Image3d<In>{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
+                     inp.shape[4], inp.stride[1], inp.stride[2], inp.stride[3], inp.stride[4]};
+}
+
+// ------------------------------------------------------------------------------------------
+// grid_sample: grid (N, Ho, Wo, 2) / (N, Do, Ho, Wo, 3) of dtype GRID (normalized, or pixel
+// coordinates when options.pixels), as grid_sample_2d_rows / grid_sample_3d_rows read it
+
+template <int SPATIAL, int MODE, int IN, int GRID>
+__global__ void grid_sample(const GridSample a, index_t total) {
+  using In = typename KindType<IN>::type;
+  using G = typename KindType<GRID>::type;
+  using Ct = Compute<In>;
+  const SampleOptions& o = a.options;
+  const Ct* fill = static_cast<const Ct*>(a.fill_compute.data);
+  const In* native = static_cast<const In*>(a.fill_native.data);
+  if constexpr (SPATIAL == 2) {
+    const View<const In, 4> inp(a.inp);
+    const View<const G, 4> grid(a.grid);
+    const View<In, 4> out(a.out);
+    for (index_t i = first_point(); i < total; i += point_stride()) {
+      index_t n, ho, wo;
+      split_2d(i, out.shape[2], out.shape[3], n, ho, wo);
+      const Image2d<In> im = image_of(inp, n);
+      const G* g = grid.data + n * grid.stride[0] + ho * grid.stride[1] + wo * grid.stride[2];
+      Ct px = Ct(g[0]), py = Ct(g[grid.stride[3]]);
+      if (!o.pixels) {
+        px = unnormalize_vec(px, im.W, o.align_corners);
+        py = unnormalize_vec(py, im.H, o.align_corners);
+      }
+      const Pixel<In> at{out.data + n * out.stride[0] + ho * out.stride[2] + wo * out.stride[3],
+                         out.stride[1]};
+      sample_point_2d<MODE>(im, px, py, at, o, fill, native);
+    }
+  } else {
+    const View<const In, 5> inp(a.inp);
+    const View<const G, 5> grid(a.grid);
+    const View<In, 5> out(a.out);
+    for (index_t i = first_point(); i < total; i += point_stride()) {
+      index_t n, d, ho, wo;
+      split_3d(i, out.shape[2], out.shape[3], out.shape[4], n, d, ho, wo);
+      const Image3d<In> im = image_of(inp, n);
+      const G* g = grid.data + n * grid.stride[0] + d * grid.stride[1] + ho * grid.stride[2] +
+                   wo * grid.stride[3];
+      Ct px = Ct(g[0]), py = Ct(g[grid.stride[4]]), pz = Ct(g[2 * grid.stride[4]]);
+      if (!o.pixels) {
+        if (MODE == BICUBIC) {
+          px = unnormalize_vec(px, im.W, o.align_corners);
+          py = unnormalize_vec(py, im.H, o.align_corners);
+          pz = unnormalize_vec(pz, im.D, o.align_corners);
+        } else {
+          px = unnormalize_scalar(px, im.W, o.align_corners);
+          py = unnormalize_scalar(py, im.H, o.align_corners);
+          pz = unnormalize_scalar(pz, im.D, o.align_corners);
+        }
+      }
+      const Pixel<In> at{out.data + n * out.stride[0] + d * out.stride[2] + ho * out.stride[3] +
+                             wo * out.stride[4],
+                         out.stride[1]};
+      sample_point_3d<MODE>(im, px, py, pz, at, o, fill, native);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// the fused affine sample: matrix (N, k, k + 1) float64, output pixel -> input pixel; a
+// point's coordinate as affine_sample_*_rows computes it (a float64 row origin, one fused
+// multiply-add per axis, then the window's shift)
+
+template <int SPATIAL, int MODE, int IN>
+__global__ void affine_sample(const AffineSample a, index_t total) {
+  using In = typename KindType<IN>::type;
+  using Ct = Compute<In>;
+  const SampleOptions& o = a.options;
+  const Window& w = a.window;
+  const Ct* fill = static_cast<const Ct*>(a.fill_compute.data);
+  const In* native = static_cast<const In*>(a.fill_native.data);
+  const View<const double, 3> matrix(a.matrix);
+  const index_t r = matrix.stride[1], k = matrix.stride[2];
+  const Ct x0 = Ct(static_cast<double>(w.shift[0])), y0 = Ct(static_cast<double>(w.shift[1]));
+  if constexpr (SPATIAL == 2) {
+    const View<const In, 4> inp(a.inp);
+    const View<In, 4> out(a.out);
+    for (index_t i = first_point(); i < total; i += point_stride()) {
+      index_t n, ho, wo;
+      split_2d(i, out.shape[2], out.shape[3], n, ho, wo);
+      const double* m = matrix.data + n * matrix.stride[0];
+      const double row = static_cast<double>(ho + w.origin[1]);
+      const double ox = m[1 * k] * row + m[2 * k];
+      const double oy = m[r + 1 * k] * row + m[r + 2 * k];
+      const index_t column = wo + w.origin[0];
+      const Ct px = row_coordinate<Ct>(m[0], column, ox) - x0;
+      const Ct py = row_coordinate<Ct>(m[r], column, oy) - y0;
+      const Pixel<In> at{out.data + n * out.stride[0] + ho * out.stride[2] + wo * out.stride[3],
+                         out.stride[1]};
+      sample_point_2d<MODE>(image_of(inp, n), px, py, at, o, fill, native);
+    }
+  } else {
+    const Ct z0 = Ct(static_cast<double>(w.shift[2]));
+    const View<const In, 5> inp(a.inp);
+    const View<In, 5> out(a.out);
+    for (index_t i = first_point(); i < total; i += point_stride()) {
+      index_t n, d, ho, wo;
+      split_3d(i, out.shape[2], out.shape[3], out.shape[4], n, d, ho, wo);
+      const double* m = matrix.data + n * matrix.stride[0];
+      const double row = static_cast<double>(ho + w.origin[1]);
+      const double plane = static_cast<double>(d + w.origin[2]);
+      const double ox = m[1 * k] * row + m[2 * k] * plane + m[3 * k];
+      const double oy = m[r + 1 * k] * row + m[r + 2 * k] * plane + m[r + 3 * k];
+      const double oz = m[2 * r + 1 * k] * row + m[2 * r + 2 * k] * plane + m[2 * r + 3 * k];
+      const index_t column = wo + w.origin[0];
+      const Ct px = row_coordinate<Ct>(m[0], column, ox) - x0;
+      const Ct py = row_coordinate<Ct>(m[r], column, oy) - y0;
+      const Ct pz = row_coordinate<Ct>(m[2 * r], column, oz) - z0;
+      const Pixel<In> at{out.data + n * out.stride[0] + d * out.stride[2] + ho * out.stride[3] +
+                             wo * out.stride[4],
+                         out.stride[1]};
+      sample_point_3d<MODE>(image_of(inp, n), px, py, pz, at, o, fill, native);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// one flow field between matrices (flow_sample.hpp): field (H_f, W_f, 2) / (D_f, H_f, W_f, 3)
+// float32 or float64 C-contiguous, maps (3, k, k + 1) float64
+
+template <int SPATIAL, int MODE, int IN>
+__global__ void flow_sample(const FlowSample a, index_t total) {
+  using In = typename KindType<IN>::type;
+  using Ct = Compute<In>;
+  const SampleOptions& o = a.options;
+  const Window& win = a.window;
+  const Ct* fill = static_cast<const Ct*>(a.fill_compute.data);
+  const In* native = static_cast<const In*>(a.fill_native.data);
+  const Maps m{static_cast<const double*>(a.maps.data), SPATIAL};
+  const Ct x0 = Ct(static_cast<double>(win.shift[0])), y0 = Ct(static_cast<double>(win.shift[1]));
+  if constexpr (SPATIAL == 2) {
+    const Field field{a.field.data, a.field.kind == F32, 1, a.field.shape[0], a.field.shape[1]};
+    const View<const In, 4> inp(a.inp);
+    const View<In, 4> out(a.out);
+    for (index_t i = first_point(); i < total; i += point_stride()) {
+      index_t n, ho, wo;
+      split_2d(i, out.shape[2], out.shape[3], n, ho, wo);
+      const index_t yi = ho + win.origin[1], xi = wo + win.origin[0];
+      const double x = static_cast<double>(xi), y = static_cast<double>(yi);
+      double qx, qy, u, v;
+      if (a.separable) {
+        flow_separable_2d(field, m, x, y, qx, qy, u, v);
+      } else if (a.direct) {
+        qx = x;
+        qy = y;
+        u = field.value(0, yi, xi, 2, 0);
+        v = field.value(0, yi, xi, 2, 1);
+      } else {
+        flow_general_2d(field, m, x, y, qx, qy, u, v);
+      }
+      double px, py;
+      flow_finish_2d(m, qx, qy, u, v, a.absolute, px, py);
+      const Pixel<In> at{out.data + n * out.stride[0] + ho * out.stride[2] + wo * out.stride[3],
+                         out.stride[1]};
+      sample_point_2d<MODE>(image_of(inp, n), Ct(px) - x0, Ct(py) - y0, at, o, fill, native);
+    }
+  } else {
+    const Ct z0 = Ct(static_cast<double>(win.shift[2]));
+    const Field field{a.field.data, a.field.kind == F32, a.field.shape[0], a.field.shape[1],
+                      a.field.shape[2]};
+    const View<const In, 5> inp(a.inp);
+    const View<In, 5> out(a.out);
+    for (index_t i = first_point(); i < total; i += point_stride()) {
+      index_t n, d, ho, wo;
+      split_3d(i, out.shape[2], out.shape[3], out.shape[4], n, d, ho, wo);
+      const index_t zi = d + win.origin[2], yi = ho + win.origin[1], xi = wo + win.origin[0];
+      const double x = static_cast<double>(xi), y = static_cast<double>(yi),
+                   z = static_cast<double>(zi);
+      double qx, qy, qz, u, v, w;
+      if (a.separable) {
+        flow_separable_3d(field, m, x, y, z, qx, qy, qz, u, v, w);
+      } else if (a.direct) {
+        qx = x;
+        qy = y;
+        qz = z;
+        u = field.value(zi, yi, xi, 3, 0);
+        v = field.value(zi, yi, xi, 3, 1);
+        w = field.value(zi, yi, xi, 3, 2);
+      } else {
+        flow_general_3d(field, m, x, y, z, qx, qy, qz, u, v, w);
+      }
+      double px, py, pz;
+      flow_finish_3d(m, qx, qy, qz, u, v, w, a.absolute, px, py, pz);
+      const Pixel<In> at{out.data + n * out.stride[0] + d * out.stride[2] + ho * out.stride[3] +
+                             wo * out.stride[4],
+                         out.stride[1]};
+      sample_point_3d<MODE>(image_of(inp, n), Ct(px) - x0, Ct(py) - y0, Ct(pz) - z0, at, o, fill,
+                            native);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// torch's affine_grid: theta (N, k, k + 1) and grid (N, [D,] H, W, k), both of dtype CT
+
+template <int SPATIAL, int CT>
+__global__ void affine_grid(const AffineGrid a, index_t total) {
+  using Ct = typename KindType<CT>::type;
+  const View<const Ct, 3> theta(a.theta);
+  const index_t r = theta.stride[1], k = theta.stride[2];
+  if constexpr (SPATIAL == 2) {
+    const View<Ct, 4> grid(a.grid);
+    for (index_t i = first_point(); i < total; i += point_stride()) {
+      index_t n, ho, wo;
+      split_2d(i, grid.shape[1], grid.shape[2], n, ho, wo);
+      const Ct* t = theta.data + n * theta.stride[0];
+      const Ct x = base_coord<Ct>(wo, grid.shape[2], a.align_corners);
+      const Ct y = base_coord<Ct>(ho, grid.shape[1], a.align_corners);
+      Ct* g = grid.data + n * grid.stride[0] + ho * grid.stride[1] + wo * grid.stride[2];
+      g[0] = affine_coord_2d(x, y, t[0], t[k], t[2 * k]);
+      g[grid.stride[3]] = affine_coord_2d(x, y, t[r], t[r + k], t[r + 2 * k]);
+    }
+  } else {
+    const View<Ct, 5> grid(a.grid);
+    for (index_t i = first_point(); i < total; i += point_stride()) {
+      index_t n, d, ho, wo;
+      split_3d(i, grid.shape[1], grid.shape[2], grid.shape[3], n, d, ho, wo);
+      const Ct* t = theta.data + n * theta.stride[0];
+      const Ct x = base_coord<Ct>(wo, grid.shape[3], a.align_corners);
+      const Ct y = base_coord<Ct>(ho, grid.shape[2], a.align_corners);
+      const Ct z = base_coord<Ct>(d, grid.shape[1], a.align_corners);
+      Ct* g = grid.data + n * grid.stride[0] + d * grid.stride[1] + ho * grid.stride[2] +
+              wo * grid.stride[3];
+      for (index_t c = 0; c < 3; ++c)
+        g[c * grid.stride[4]] = affine_coord_3d(x, y, z, t[c * r], t[c * r + k],
+                                                t[c * r + 2 * k], t[c * r + 3 * k]);
+    }
+  }
+}
+
+}  // namespace cuda
+}  // namespace gswarp
+
+#if defined(GSWARP_CUDA_HOST)
+#include "host_registry.hpp"
+#endif

@@ -1,0 +1,341 @@
+"""The CUDA kernels of the C++ core (``src/cuda/sampling.cu``), checked with no GPU:
+
+- every specialization compiles with NVRTC, as CuPy compiles it on a user's GPU (the same
+  options and name expressions): all 244 for the oldest and newest architectures CUDA 13
+  targets (``compute_75``, ``compute_120``) in the slow tests, one per kernel family and
+  dimension for the H100's (``compute_90``) in the default run;
+- the kernels' bodies, built for the host (``tests/cuda_host.py``), launched through
+  :mod:`gswarp.engine.cuda_core` exactly as on a GPU (the argument structs, the name
+  expressions, a grid-stride launch of few threads), give the CPU engine's bits;
+- the NumPy layouts of the argument structs are the compiler's.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from gswarp.engine import core, cuda_core
+from tests import cuda_host, nvrtc
+
+pytestmark = pytest.mark.skipif(cuda_host.compiler() is None, reason="no C++ compiler")
+
+MODES = (0, 1, 2)  # bilinear, nearest, bicubic
+PADDINGS = (0, 1, 2)  # zeros, border, reflection
+DTYPES = (np.uint8, np.int16, np.uint16, np.int32, np.int64, np.float32, np.float64)
+
+
+def nvrtc_options(arch: str) -> list[str]:
+    folder = cuda_core.sources()
+    return [*cuda_core.CupyRunner.OPTIONS, f"-I{folder}", f"-I{folder / 'cuda'}",
+            f"--gpu-architecture={arch}"]  # fmt: skip
+
+
+def all_names() -> list[str]:
+    names = []
+    for spatial, mode, kind in itertools.product((2, 3), MODES, range(10)):
+        names += [cuda_core.kernel_name("grid_sample", spatial, mode, kind, grid)
+                  for grid in (8, 9)]  # fmt: skip
+        names.append(cuda_core.kernel_name("affine_sample", spatial, mode, kind))
+        names.append(cuda_core.kernel_name("flow_sample", spatial, mode, kind))
+    for spatial, kind in itertools.product((2, 3), (8, 9)):
+        names.append(cuda_core.kernel_name("affine_grid", spatial, kind))
+    return names
+
+
+def some_names() -> list[str]:
+    """One specialization per kernel family and dimension: bicubic (the most code) of a float32
+    input, and affine_grid in float64."""
+    names = []
+    for spatial in (2, 3):
+        names.append(cuda_core.kernel_name("grid_sample", spatial, 2, 8, 8))
+        names.append(cuda_core.kernel_name("affine_sample", spatial, 2, 8))
+        names.append(cuda_core.kernel_name("flow_sample", spatial, 2, 8))
+        names.append(cuda_core.kernel_name("affine_grid", spatial, 9))
+    return names
+
+
+needs_nvrtc = pytest.mark.skipif(nvrtc.library() is None, reason="NVRTC (libnvrtc) not found")
+
+
+@needs_nvrtc
+def test_the_kernels_compile_with_nvrtc_as_cupy_compiles_them():
+    arch = "compute_90"  # the H100's; every specialization on the oldest and newest: slow
+    source = (cuda_core.sources() / "cuda" / "sampling.cu").read_text()
+    names = some_names()
+    status, log, ptx = nvrtc.compile_program(source, nvrtc_options(arch), names)
+    assert status == 0, log
+    assert ptx.count(b".entry") == len(names)
+
+
+@needs_nvrtc
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["compute_75", "compute_120"])
+def test_every_specialization_compiles_with_nvrtc(arch):
+    source = (cuda_core.sources() / "cuda" / "sampling.cu").read_text()
+    names = all_names()
+    status, log, ptx = nvrtc.compile_program(source, nvrtc_options(arch), names)
+    assert status == 0, log
+    assert ptx.count(b".entry") == len(names) == 244
+
+
+@needs_nvrtc
+def test_a_compile_error_is_reported_not_hidden():
+    source = (cuda_core.sources() / "cuda" / "sampling.cu").read_text() + "\nint broken = ;\n"
+    status, log, _ = nvrtc.compile_program(source, nvrtc_options("compute_90"), some_names()[:1])
+    assert status != 0 and "error" in log
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype"),
+    [("ArrayArg", cuda_core.ARRAY_ARG), ("GridSample", cuda_core.GRID_SAMPLE),
+     ("AffineSample", cuda_core.AFFINE_SAMPLE), ("FlowSample", cuda_core.FLOW_SAMPLE),
+     ("AffineGrid", cuda_core.AFFINE_GRID), ("SampleOptions", cuda_core.OPTIONS),
+     ("Window", cuda_core.WINDOW)],
+)  # fmt: skip
+def test_the_argument_structs_have_the_compiler_s_layout(name, dtype):
+    layout = cuda_host.library().gswarp_cuda_host_layout
+    assert dtype.itemsize == layout(name.encode())
+    for field in dtype.names:
+        offset = layout(f"{name}.{field}".encode())
+        if offset >= 0:
+            assert dtype.fields[field][1] == offset, field
+
+
+def test_an_unknown_kernel_name_is_an_error():
+    with pytest.raises(LookupError):
+        cuda_host.HostRunner().launch("gswarp::cuda::grid_sample<4, 0, 8, 8>",
+                                      np.zeros((), cuda_core.GRID_SAMPLE), 1)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------
+# the kernels' bodies against the CPU engine
+
+
+def compute_type(dtype) -> type:
+    dtype = np.dtype(dtype)
+    wide = dtype == np.float64 or (dtype.kind in "iu" and dtype.itemsize >= 4)
+    return np.float64 if wide else np.float32
+
+
+def image(rng, shape, dtype):
+    if np.dtype(dtype).kind == "f":
+        return rng.normal(0, 50, shape).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(max(info.min, -1000), min(info.max, 1000), shape).astype(dtype)
+
+
+def fills(channels: int, dtype):
+    fill_c = np.arange(1, channels + 1, dtype=compute_type(dtype)) * 3
+    return fill_c, fill_c.astype(dtype)
+
+
+def same_bits(a, b) -> None:
+    assert a.dtype == b.dtype
+    np.testing.assert_array_equal(a, b)  # NaN equal NaN
+    if a.dtype.kind == "f":
+        assert np.array_equal(np.signbit(a), np.signbit(b))
+
+
+def rows(out) -> int:
+    return int(np.prod(out.shape[:1] + out.shape[2:-1]))
+
+
+def grid_for(rng, shape, spatial, dtype, pixels, sizes):
+    grid = rng.uniform(-1.3, 1.3, (*shape, spatial))
+    if pixels:
+        grid = (grid + 1) / 2 * (np.array(sizes[::-1]) - 1)
+    grid.flat[::37] = np.nan  # non-finite points get the fill
+    return grid.astype(dtype)
+
+
+@pytest.mark.parametrize("spatial", [2, 3])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_grid_sample_kernels_give_the_cpu_bits(rng, spatial, mode, padding):
+    sizes = (5, 7, 9)[-spatial:]
+    out_sizes = (4, 6, 5)[-spatial:]
+    for dtype, grid_dtype, align, pixels in [(np.float32, np.float32, False, False),
+                                             (np.float64, np.float64, True, False),
+                                             (np.uint8, np.float64, False, True),
+                                             (np.int16, np.float32, True, False),
+                                             (np.int64, np.float32, False, False)]:  # fmt: skip
+        inp = image(rng, (2, 3, *sizes), dtype)
+        grid = grid_for(rng, (2, *out_sizes), spatial, grid_dtype, pixels, sizes)
+        fill_c, fill_n = fills(3, dtype)
+        expected = np.empty((2, 3, *out_sizes), dtype)
+        core.grid_sample(inp, grid, expected, mode, padding, align, pixels, fill_c, fill_n, 0,
+                         rows(expected))  # fmt: skip
+        got = np.full_like(expected, 77)
+        cuda_core.grid_sample(inp, grid, got, mode, padding, align, pixels, fill_c, fill_n,
+                              runner=cuda_host.HostRunner())  # fmt: skip
+        same_bits(got, expected)
+
+
+def test_strided_inputs_and_outputs_and_every_dtype(rng):
+    for dtype in DTYPES:
+        base = image(rng, (2, 6, 3, 10, 12), dtype)
+        inp = base[:, ::2, :, ::-1, ::2]  # strided, negative strides
+        grid = grid_for(rng, (3, 2, 5, 7), 2, np.float32, False, (10, 6))
+        grid = np.moveaxis(grid, 0, 0)[:, :, :, :]
+        inp4 = inp[:, :, 0]  # (2, 3, 10, 6)
+        grid = grid[:2, 0]
+        fill_c, fill_n = fills(3, dtype)
+        expected = np.empty((2, 3, 5, 7), dtype)
+        core.grid_sample(inp4, grid, expected, 0, 0, False, False, fill_c, fill_n, 0, 10)
+        holder = np.zeros((2, 5, 3, 7), dtype)
+        got = holder.transpose(0, 2, 1, 3)  # a non-contiguous output
+        cuda_core.grid_sample(inp4, grid, got, 0, 0, False, False, fill_c, fill_n,
+                              runner=cuda_host.HostRunner(threads=7, max_blocks=2))  # fmt: skip
+        same_bits(np.ascontiguousarray(got), expected)
+
+
+def affine_matrices(rng, spatial: int, batch: int) -> np.ndarray:
+    k = spatial
+    m = np.zeros((batch, k, k + 1))
+    for b in range(batch):
+        q, _ = np.linalg.qr(rng.normal(size=(k, k)))
+        m[b, :, :k] = q * rng.uniform(0.7, 1.4)
+        m[b, :, k] = rng.uniform(-2, 4, k)
+    return m
+
+
+@pytest.mark.parametrize("spatial", [2, 3])
+@pytest.mark.parametrize("mode", MODES)
+def test_affine_sample_kernels_give_the_cpu_bits_windows_included(rng, spatial, mode):
+    sizes = (6, 8, 9)[-spatial:]
+    out_sizes = (5, 7, 6)[-spatial:]
+    for dtype, padding, align, window in [(np.float32, 0, False, False),
+                                          (np.float64, 2, True, True),
+                                          (np.uint16, 1, False, True),
+                                          (np.int32, 0, True, False)]:  # fmt: skip
+        inp = image(rng, (2, 2, *sizes), dtype)
+        matrix = affine_matrices(rng, spatial, 2)
+        origin = np.array([3, 1, 2][:spatial] if window else [0] * spatial, dtype=np.int64)
+        shift = np.array([1, 2, 0][:spatial] if window else [0] * spatial, dtype=np.int64)
+        fill_c, fill_n = fills(2, dtype)
+        expected = np.empty((2, 2, *out_sizes), dtype)
+        core.affine_sample(inp, matrix, expected, mode, padding, align, fill_c, fill_n, 0,
+                           rows(expected), origin, shift)  # fmt: skip
+        got = np.full_like(expected, 5)
+        cuda_core.affine_sample(inp, matrix, got, mode, padding, align, fill_c, fill_n, origin,
+                                shift, runner=cuda_host.HostRunner())  # fmt: skip
+        same_bits(got, expected)
+
+
+def flow_maps(rng, spatial: int, kind: str) -> np.ndarray:
+    k = spatial
+    maps = np.zeros((3, k, k + 1))
+    for i in range(3):
+        maps[i, :, :k] = np.eye(k)
+    if kind == "separable":
+        maps[0, :, :k] = np.diag(rng.uniform(0.5, 1.5, k))
+        maps[0, :, k] = rng.uniform(-1, 1, k)
+        maps[1, :, :k] = np.diag(rng.uniform(0.5, 1.2, k))
+        maps[1, :, k] = rng.uniform(-1, 1, k)
+    elif kind == "general":
+        maps[0] = affine_matrices(rng, spatial, 1)[0]
+        maps[1] = affine_matrices(rng, spatial, 1)[0] * 0.8
+    maps[2] = affine_matrices(rng, spatial, 1)[0]
+    return maps
+
+
+@pytest.mark.parametrize("spatial", [2, 3])
+@pytest.mark.parametrize("kind", ["direct", "separable", "general"])
+@pytest.mark.parametrize("mode", MODES)
+def test_flow_sample_kernels_give_the_cpu_bits(rng, spatial, kind, mode):
+    sizes = (6, 7, 8)[-spatial:]
+    out_sizes = (5, 6, 7)[-spatial:]
+    field_sizes = out_sizes if kind == "direct" else (4, 5, 6)[-spatial:]
+    for dtype, field_dtype, absolute, window in [(np.float32, np.float64, False, False),
+                                                 (np.float64, np.float32, True, False),
+                                                 (np.int16, np.float64, False, True)]:  # fmt: skip
+        if window and kind == "direct":
+            field_sizes = tuple(s + 2 for s in out_sizes)
+        inp = image(rng, (2, 2, *sizes), dtype)
+        field = rng.normal(0, 1.5, (*field_sizes, spatial))
+        if absolute:  # coordinates in the frame, not displacements
+            field += rng.uniform(0, 5, field.shape)
+        field.flat[::41] = np.nan
+        field = field.astype(field_dtype)
+        maps = flow_maps(rng, spatial, kind)
+        origin = np.array([1, 2, 1][:spatial] if window else [0] * spatial, dtype=np.int64)
+        shift = np.array([0, 1, 1][:spatial] if window else [0] * spatial, dtype=np.int64)
+        fill_c, fill_n = fills(2, dtype)
+        flags = (absolute, kind == "direct", kind == "separable")
+        expected = np.empty((2, 2, *out_sizes), dtype)
+        core.flow_sample(inp, field, expected, mode, 1, False, fill_c, fill_n, 0,
+                         rows(expected), maps, *flags, origin, shift)  # fmt: skip
+        got = np.full_like(expected, 9)
+        cuda_core.flow_sample(inp, field, got, mode, 1, False, fill_c, fill_n, maps, *flags,
+                              origin, shift, runner=cuda_host.HostRunner())  # fmt: skip
+        same_bits(got, expected)
+
+
+@pytest.mark.parametrize("spatial", [2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("align", [False, True])
+def test_affine_grid_kernels_give_the_cpu_bits(rng, spatial, dtype, align):
+    theta = affine_matrices(rng, spatial, 3).astype(dtype)
+    shape = (3, *(5, 4, 7)[-spatial:], spatial)
+    expected = np.empty(shape, dtype)
+    core.affine_grid(theta, expected, align)
+    got = np.zeros(shape, dtype)
+    cuda_core.affine_grid(theta, got, align, runner=cuda_host.HostRunner())
+    same_bits(got, expected)
+
+
+def test_a_launch_of_no_points_runs_nothing():
+    runner = cuda_host.HostRunner()
+    inp = np.zeros((1, 1, 3, 3), np.float32)
+    out = np.zeros((1, 1, 0, 3), np.float32)
+    grid = np.zeros((1, 0, 3, 2), np.float32)
+    fill_c, fill_n = fills(1, np.float32)
+    cuda_core.grid_sample(inp, grid, out, 0, 0, False, False, fill_c, fill_n, runner=runner)
+    assert runner.launched == []
+    cuda_core.grid_sample(inp, grid[:, :, :0], out[..., :0], 0, 0, False, False, fill_c,
+                          fill_n, runner=runner)  # fmt: skip
+    assert runner.launched == []
+    out = np.zeros((1, 1, 2, 3), np.float32)
+    cuda_core.grid_sample(inp, np.zeros((1, 2, 3, 2), np.float32), out, 0, 0, False, False,
+                          fill_c, fill_n, runner=runner)  # fmt: skip
+    assert runner.launched == ["gswarp::cuda::grid_sample<2, 0, 8, 8>"]
+    np.testing.assert_array_equal(out, 0)
+
+
+def test_the_engine_hands_cupy_arrays_to_these_kernels_with_its_arguments(rng, monkeypatch):
+    """``gswarp.engine.api._run_cuda_core`` (what ``_run`` calls for CuPy arrays) unpacks each
+    source's extra arguments as the CPU path does: run on the host build, the CPU's bits."""
+    from gswarp.engine import api
+
+    runner = cuda_host.HostRunner()
+    monkeypatch.setattr(cuda_core, "cupy_runner", lambda: runner)
+    inp = image(rng, (1, 2, 6, 7), np.float32)
+    fill_c, fill_n = fills(2, np.float32)
+    zeros = np.zeros(2, np.int64)
+    matrix = affine_matrices(rng, 2, 1)
+    maps = flow_maps(rng, 2, "separable")
+    field = rng.normal(0, 1, (4, 5, 2)).astype(np.float32)
+    grid = grid_for(rng, (1, 5, 4), 2, np.float32, False, (7, 6))
+    cases = [
+        ("grid", grid, (), lambda e: core.grid_sample(
+            inp, grid, e, 0, 1, False, False, fill_c, fill_n, 0, 5)),
+        ("affine", matrix, (zeros, zeros), lambda e: core.affine_sample(
+            inp, matrix, e, 0, 1, False, fill_c, fill_n, 0, 5, zeros, zeros)),
+        ("flow", field, (maps, False, False, True, zeros, zeros), lambda e: core.flow_sample(
+            inp, field, e, 0, 1, False, fill_c, fill_n, 0, 5, maps, False, False, True, zeros,
+            zeros)),
+    ]  # fmt: skip
+    for kind, source, extra, cpu in cases:
+        expected = np.empty((1, 2, 5, 4), np.float32)
+        cpu(expected)
+        got = np.zeros_like(expected)
+        api._run_cuda_core(kind, inp, source, got, 0, 1, False, fill_c, fill_n, extra)
+        same_bits(got, expected)
+    assert [n.split("<")[0] for n in runner.launched] == [
+        "gswarp::cuda::grid_sample",
+        "gswarp::cuda::affine_sample",
+        "gswarp::cuda::flow_sample",
+    ]
