@@ -47,7 +47,7 @@ def library() -> ctypes.CDLL:
         subprocess.run(command, check=True, capture_output=True, text=True)
         partial.replace(target)
     lib = ctypes.CDLL(str(target))
-    lib.gswarp_cuda_host_launch.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int64,
+    lib.gswarp_cuda_host_launch.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64,
                                             ctypes.c_uint, ctypes.c_uint]  # fmt: skip
     lib.gswarp_cuda_host_launch.restype = ctypes.c_int
     lib.gswarp_cuda_host_layout.argtypes = [ctypes.c_char_p]
@@ -72,10 +72,11 @@ class HostRunner:
     def field(self, array):
         return np.ascontiguousarray(array, np.float32 if array.dtype == np.float32 else np.float64)
 
-    def launch(self, name: str, args: np.ndarray, total: int) -> None:
+    def launch(self, name: str, packed: bytes, layout: np.dtype, total: int) -> None:
+        assert len(packed) == layout.itemsize
         blocks = max(1, min(-(-total // self.threads), self.max_blocks))
         status = library().gswarp_cuda_host_launch(
-            name.encode(), args.ctypes.data, total, blocks, self.threads
+            name.encode(), packed, total, blocks, self.threads
         )
         if status != 0:
             raise LookupError(f"no kernel {name} in the host build")

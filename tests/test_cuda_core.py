@@ -1,7 +1,7 @@
 """The CUDA kernels of the C++ core (``src/cuda/sampling.cu``), checked with no GPU:
 
 - every specialization compiles with NVRTC, as CuPy compiles it on a user's GPU (the same
-  options and name expressions): all 244 for the oldest and newest architectures CUDA 13
+  options and name expressions): all 424 for the oldest and newest architectures CUDA 13
   targets (``compute_75``, ``compute_120``) in the slow tests, one per kernel family and
   dimension for the H100's (``compute_90``) in the default run;
 - the kernels' bodies, built for the host (``tests/cuda_host.py``), launched through
@@ -40,6 +40,8 @@ def all_names() -> list[str]:
                   for grid in (8, 9)]  # fmt: skip
         names.append(cuda_core.kernel_name("affine_sample", spatial, mode, kind))
         names.append(cuda_core.kernel_name("flow_sample", spatial, mode, kind))
+        names += [cuda_core.kernel_name("antialias", spatial, mode, kind, source)
+                  for source in (0, 1, 2)]  # fmt: skip
     for spatial, kind in itertools.product((2, 3), (8, 9)):
         names.append(cuda_core.kernel_name("affine_grid", spatial, kind))
     return names
@@ -54,6 +56,7 @@ def some_names() -> list[str]:
         names.append(cuda_core.kernel_name("affine_sample", spatial, 2, 8))
         names.append(cuda_core.kernel_name("flow_sample", spatial, 2, 8))
         names.append(cuda_core.kernel_name("affine_grid", spatial, 9))
+        names += [cuda_core.kernel_name("antialias", spatial, 2, 8, source) for source in (0, 1, 2)]
     return names
 
 
@@ -67,6 +70,7 @@ def test_the_kernels_compile_with_nvrtc_as_cupy_compiles_them():
     names = some_names()
     status, log, ptx = nvrtc.compile_program(source, nvrtc_options(arch), names)
     assert status == 0, log
+    assert "warning" not in log, log
     assert ptx.count(b".entry") == len(names)
 
 
@@ -78,7 +82,7 @@ def test_every_specialization_compiles_with_nvrtc(arch):
     names = all_names()
     status, log, ptx = nvrtc.compile_program(source, nvrtc_options(arch), names)
     assert status == 0, log
-    assert ptx.count(b".entry") == len(names) == 244
+    assert ptx.count(b".entry") == len(names) == 424
 
 
 @needs_nvrtc
@@ -93,6 +97,7 @@ def test_a_compile_error_is_reported_not_hidden():
     [("ArrayArg", cuda_core.ARRAY_ARG), ("GridSample", cuda_core.GRID_SAMPLE),
      ("AffineSample", cuda_core.AFFINE_SAMPLE), ("FlowSample", cuda_core.FLOW_SAMPLE),
      ("AffineGrid", cuda_core.AFFINE_GRID), ("SampleOptions", cuda_core.OPTIONS),
+     ("Antialias", cuda_core.ANTIALIAS),
      ("Window", cuda_core.WINDOW)],
 )  # fmt: skip
 def test_the_argument_structs_have_the_compiler_s_layout(name, dtype):
@@ -104,10 +109,38 @@ def test_the_argument_structs_have_the_compiler_s_layout(name, dtype):
             assert dtype.fields[field][1] == offset, field
 
 
+def test_the_packers_lay_out_each_struct_as_its_numpy_dtype(rng):
+    """struct.pack (the launch path) and the NumPy record agree field by field."""
+    inp = np.zeros((2, 3, 4, 5), np.int16)[:, :, ::-1]
+    grid = np.zeros((2, 4, 5, 2), np.float64)
+    values = (*cuda_core._array_values(inp), *cuda_core._array_values(grid),
+              *cuda_core._array_values(inp), *cuda_core._array_values(grid),
+              *cuda_core._array_values(grid), 2, 1, True, False, 3, 4, 5, 6, 7, 8)  # fmt: skip
+    record = np.frombuffer(cuda_core.PACKERS[cuda_core.AFFINE_SAMPLE].pack(*values),
+                           cuda_core.AFFINE_SAMPLE)[0]  # fmt: skip
+    assert record["inp"]["data"] == inp.ctypes.data and record["inp"]["kind"] == 2
+    assert record["inp"]["ndim"] == 4
+    assert list(record["inp"]["shape"]) == [2, 3, 4, 5, 0, 0]
+    assert list(record["inp"]["stride"]) == [60, 20, -5, 1, 0, 0]
+    assert record["matrix"]["kind"] == 9
+    assert (record["options"]["mode"], record["options"]["padding"]) == (2, 1)
+    assert record["options"]["align_corners"] and not record["options"]["pixels"]
+    assert list(record["window"]["origin"]) == [3, 4, 5]
+    assert list(record["window"]["shift"]) == [6, 7, 8]
+    values = (*cuda_core._array_values(inp),) * 6 + (1, 2, False, True, True, False, True)
+    record = np.frombuffer(cuda_core.PACKERS[cuda_core.FLOW_SAMPLE].pack(*values, *range(6)),
+                           cuda_core.FLOW_SAMPLE)[0]  # fmt: skip
+    assert record["options"]["pixels"] and record["absolute"] and not record["direct"]
+    assert record["separable"] and list(record["window"]["shift"]) == [3, 4, 5]
+    for layout, packer in cuda_core.PACKERS.items():
+        assert packer.size == layout.itemsize
+
+
 def test_an_unknown_kernel_name_is_an_error():
     with pytest.raises(LookupError):
         cuda_host.HostRunner().launch("gswarp::cuda::grid_sample<4, 0, 8, 8>",
-                                      np.zeros((), cuda_core.GRID_SAMPLE), 1)  # fmt: skip
+                                      bytes(cuda_core.GRID_SAMPLE.itemsize),
+                                      cuda_core.GRID_SAMPLE, 1)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------
@@ -339,3 +372,117 @@ def test_the_engine_hands_cupy_arrays_to_these_kernels_with_its_arguments(rng, m
         "gswarp::cuda::affine_sample",
         "gswarp::cuda::flow_sample",
     ]
+
+
+# ------------------------------------------------------------------------------------------
+# antialiased sampling
+
+
+def shrinking_matrices(rng, spatial: int, batch: int) -> np.ndarray:
+    """Output -> input pixel maps that shrink 2-3.5x (rotated, sheared a little)."""
+    m = affine_matrices(rng, spatial, batch)
+    m[:, :, :spatial] *= rng.uniform(2.0, 3.5)
+    m[:, :, :spatial] += rng.normal(0, 0.2, (batch, spatial, spatial))
+    return m
+
+
+@pytest.mark.parametrize("spatial", [2, 3])
+@pytest.mark.parametrize("mode", [0, 2])
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_affine_antialias_kernels_give_the_cpu_bits(rng, spatial, mode, padding):
+    support = 1.0 if mode == 0 else 2.0
+    sizes, out_sizes = (9, 16, 18)[-spatial:], (3, 5, 6)[-spatial:]
+    for dtype, channels in [(np.float32, 2), (np.uint8, 10), (np.float64, 1)]:
+        inp = image(rng, (2, channels, *sizes), dtype)
+        matrix = shrinking_matrices(rng, spatial, 2)
+        frames, shrinks = core.antialias_frames(matrix[:, :, :spatial], support, 64.0)
+        shrinks[1] = False  # an item that does not shrink is left alone
+        fill_c, fill_n = fills(channels, dtype)
+        expected = np.full((2, channels, *out_sizes), 3, dtype)
+        core.antialias("affine", inp, matrix, expected, mode, padding, True, fill_c, fill_n, 0,
+                       rows(expected), (frames, shrinks))  # fmt: skip
+        got = np.full_like(expected, 3)
+        cuda_core.antialias("affine", inp, matrix, got, mode, padding, True, fill_c, fill_n,
+                            (frames, shrinks), runner=cuda_host.HostRunner())  # fmt: skip
+        same_bits(got, expected)
+        assert (got[1] == 3).all()
+
+
+@pytest.mark.parametrize("spatial", [2, 3])
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_pixels_antialias_kernels_give_the_cpu_bits(rng, spatial, mode):
+    support = 2.0 if mode == 2 else 1.0
+    sizes, out_sizes = (10, 16, 18)[-spatial:], (3, 5, 6)[-spatial:]
+    inp = image(rng, (2, 3, *sizes), np.float32)
+    top = 1  # the coordinates carry a row / slice beyond each side of the output's
+    coord_sizes = (out_sizes[0] + 2, *out_sizes[1:])
+    axes = np.meshgrid(*[np.arange(s, dtype=np.float64) for s in coord_sizes], indexing="ij")
+    centre = np.stack(axes[::-1], -1) * 2.7 + rng.normal(0, 0.3, (*coord_sizes, spatial))
+    coords = np.stack([centre, centre[..., ::-1] * 0.9])  # (2, *coord_sizes, k), x first
+    coords[0].reshape(-1, spatial)[::17] = np.nan  # a point with no neighbours' help
+    fill_c, fill_n = fills(3, np.float32)
+    expected = np.empty((2, 3, *out_sizes), np.float32)
+    rest = (top, support, 64.0)
+    core.antialias("pixels", inp, coords, expected, mode, 1, False, fill_c, fill_n, 0,
+                   rows(expected), rest)  # fmt: skip
+    got = np.zeros_like(expected)
+    cuda_core.antialias("pixels", inp, coords, got, mode, 1, False, fill_c, fill_n, rest,
+                        runner=cuda_host.HostRunner())  # fmt: skip
+    same_bits(got, expected)
+
+
+@pytest.mark.parametrize(
+    ("spatial", "kind"), [(2, "separable"), (2, "general"), (3, "general")]
+)  # 3-D flows are antialiased through the general chain only, as on the CPU
+@pytest.mark.parametrize("mode", [0, 2])
+def test_flow_antialias_kernels_give_the_cpu_bits(rng, spatial, kind, mode):
+    support = 2.0 if mode == 2 else 1.0
+    sizes, out_sizes = (10, 16, 18)[-spatial:], (3, 5, 6)[-spatial:]
+    for dtype, field_dtype, absolute in [(np.float32, np.float64, False),
+                                         (np.int16, np.float32, True)]:  # fmt: skip
+        inp = image(rng, (1, 9, *sizes), dtype)
+        field = rng.normal(0, 0.4, (*(4, 5, 6)[-spatial:], spatial))
+        if absolute:
+            field += rng.uniform(0, 4, field.shape)
+        field = field.astype(field_dtype)
+        maps = flow_maps(rng, spatial, kind)
+        maps[2, :, :spatial] *= 2.6  # C shrinks
+        fill_c, fill_n = fills(9, dtype)
+        rest = (maps, absolute, kind == "separable", support, 64.0)
+        expected = np.empty((1, 9, *out_sizes), dtype)
+        core.antialias("flow", inp, field, expected, mode, 0, False, fill_c, fill_n, 0,
+                       rows(expected), rest)  # fmt: skip
+        got = np.zeros_like(expected)
+        cuda_core.antialias("flow", inp, field, got, mode, 0, False, fill_c, fill_n, rest,
+                            runner=cuda_host.HostRunner())  # fmt: skip
+        same_bits(got, expected)
+
+
+def test_the_engine_hands_cupy_arrays_to_the_antialiasing_kernels(rng, monkeypatch):
+    """``gswarp.engine.api._antialias_cuda_core`` (``_run_antialias``'s path for CuPy arrays)
+    on the host build: the CPU's bits for each source, Lanczos-3 included (the numba-cuda
+    kernels refused it)."""
+    from gswarp.engine import api
+
+    runner = cuda_host.HostRunner()
+    monkeypatch.setattr(cuda_core, "cupy_runner", lambda: runner)
+    inp = image(rng, (1, 2, 16, 18), np.float32)
+    fill_c, fill_n = fills(2, np.float32)
+    matrix = shrinking_matrices(rng, 2, 1)
+    maps = flow_maps(rng, 2, "general")
+    maps[2, :, :2] *= 2.5
+    field = rng.normal(0, 0.3, (4, 5, 2))
+    axes = np.meshgrid(np.arange(6.0), np.arange(5.0), indexing="ij")
+    coords = (np.stack(axes[::-1], -1) * 2.8)[None]
+    for support in (1.0, 3.0):
+        frames, shrinks = core.antialias_frames(matrix[:, :, :2], support, 64.0)
+        cases = [("affine", matrix, (frames, shrinks)), ("pixels", coords, (0, support, 64.0)),
+                 ("flow", field, (maps, False, False, support, 64.0))]  # fmt: skip
+        for kind, source, rest in cases:
+            expected = np.empty((1, 2, 6, 5) if kind == "pixels" else (1, 2, 4, 5), np.float32)
+            core.antialias(kind, inp, source, expected, 0, 1, False, fill_c, fill_n, 0,
+                           rows(expected), rest)  # fmt: skip
+            got = np.zeros_like(expected)
+            api._antialias_cuda_core(kind, inp, source, got, 0, 1, False, fill_c, fill_n, rest)
+            same_bits(got, expected)
+    assert len(runner.launched) == 6

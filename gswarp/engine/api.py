@@ -329,7 +329,11 @@ def _run_antialias(source_kind, input, source, out, mode, padding, align, fill, 
     k_input, source, k_out, fill_c, fill_n, result = _kernel_inputs(
         input, source, out, mode, fill, ct
     )
-    if backend_for(input) == "cuda":
+    if backend_for(input) == "cuda" and is_device_array(k_input):
+        native = _native_fill(fill_n, fill_c, k_input)
+        _antialias_cuda_core(source_kind, k_input, source, k_out, mode, padding, align, fill_c,
+                             native, rest)  # fmt: skip
+    elif backend_for(input) == "cuda":  # NumPy arrays on the numba-cuda path (its simulator)
         from gswarp.engine.cuda import launch_antialias
 
         if _support_of(source_kind, rest) == 3.0:
@@ -347,6 +351,20 @@ def _run_antialias(source_kind, input, source, out, mode, padding, align, fill, 
         )  # fmt: skip
     if result is not None:
         out[...] = result
+
+
+def _antialias_cuda_core(kind, inp, source, out, mode, padding, align, fill_c, native, rest):
+    """Antialiased sampling of CuPy arrays by the C++ core's CUDA kernels (the CPU's bits)."""
+    from gswarp.engine import cuda_core
+
+    runner = cuda_core.cupy_runner()
+    if kind == "flow":
+        source = runner.field(source)
+    elif kind == "pixels":
+        source = runner.device(source)
+    cuda_core.antialias(
+        kind, inp, source, out, mode, padding, align, fill_c, native, rest, runner=runner
+    )
 
 
 def _support_of(source_kind: str, rest: tuple) -> float:

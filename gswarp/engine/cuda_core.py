@@ -21,6 +21,7 @@ and the tests compare every kernel with the CPU engine through the functions bel
 from __future__ import annotations
 
 import math
+import struct
 from functools import cache
 from pathlib import Path
 
@@ -29,11 +30,13 @@ import numpy as np
 __all__ = [
     "AFFINE_GRID",
     "AFFINE_SAMPLE",
+    "ANTIALIAS",
     "FLOW_SAMPLE",
     "GRID_SAMPLE",
     "CupyRunner",
     "affine_grid",
     "affine_sample",
+    "antialias",
     "flow_sample",
     "grid_sample",
     "kernel_name",
@@ -82,6 +85,14 @@ FLOW_SAMPLE = np.dtype(
 AFFINE_GRID = np.dtype(
     [("theta", ARRAY_ARG), ("grid", ARRAY_ARG), ("align_corners", np.bool_)], align=True
 )
+ANTIALIAS = np.dtype(
+    [("inp", ARRAY_ARG), ("source", ARRAY_ARG), ("out", ARRAY_ARG), ("fill_compute", ARRAY_ARG),
+     ("fill_native", ARRAY_ARG), ("frames", ARRAY_ARG), ("shrinks", ARRAY_ARG),
+     ("maps", ARRAY_ARG), ("options", OPTIONS), ("kind", np.int32), ("top", np.int64),
+     ("support", np.float64), ("cap", np.float64), ("absolute", np.bool_),
+     ("separable", np.bool_)],
+    align=True,
+)  # fmt: skip
 """The kernels' argument structs (``src/gswarp_core/kernels.hpp``), as NumPy sees them."""
 
 
@@ -104,35 +115,53 @@ def _pointer(array) -> int:
     return array.data.ptr if hasattr(array, "__cuda_array_interface__") else array.ctypes.data
 
 
-def _array_arg(target, array) -> None:
-    """Fill ARRAY_ARG ``target`` with ``array``'s pointer, dtype code, shape and strides (in
-    elements)."""
-    target["data"] = _pointer(array)
-    target["kind"] = KINDS[array.dtype]
-    target["ndim"] = array.ndim
-    target["shape"][: array.ndim] = array.shape
-    target["stride"][: array.ndim] = [s // array.itemsize for s in array.strides]
+_ZEROS = tuple((0,) * (6 - n) for n in range(7))
 
 
-def _options(target, mode, padding, align_corners, pixels=False) -> None:
-    target["mode"] = int(mode)
-    target["padding"] = int(padding)
-    target["align_corners"] = bool(align_corners)
-    target["pixels"] = bool(pixels)
+def _array_values(array) -> tuple:
+    """ARRAY_ARG's values for ``array``: pointer, dtype code, ndim, shape and strides (in
+    elements), each padded to 6."""
+    ndim, item, pad = array.ndim, array.itemsize, _ZEROS[array.ndim]
+    strides = tuple(s // item for s in array.strides)
+    return (_pointer(array), KINDS[array.dtype], ndim, *array.shape, *pad, *strides, *pad)
+
+
+def _packer(*formats: str) -> struct.Struct:
+    """The C layout of a struct of these ``struct`` formats, native alignment, its size a
+    multiple of 8 (the structs hold 64-bit fields)."""
+    return struct.Struct("@" + "".join(formats) + "0q")
+
+
+_ARRAY, _OPTIONS, _WINDOW = "Qii6q6q", "ii??2x", "3q3q"  # SampleOptions: 12 bytes
+PACKERS = {
+    GRID_SAMPLE: _packer(_ARRAY * 5, _OPTIONS),
+    AFFINE_SAMPLE: _packer(_ARRAY * 5, _OPTIONS, _WINDOW),
+    FLOW_SAMPLE: _packer(_ARRAY * 6, _OPTIONS, "???", _WINDOW),
+    AFFINE_GRID: _packer(_ARRAY * 2, "?"),
+    ANTIALIAS: _packer(_ARRAY * 8, _OPTIONS, "iqdd??"),
+}
+"""Each argument struct's ``struct.Struct``: one ``pack`` call per launch (a few
+microseconds, where filling the NumPy record field by field took ~19 us here)."""
+
+
+def _triple(values) -> tuple:
+    values = tuple(int(v) for v in values)
+    return values + (0,) * (3 - len(values))
 
 
 def _geometry(total: int) -> tuple[int, int]:
     return max(1, min(-(-total // THREADS), MAX_BLOCKS)), THREADS
 
 
-def _launch(runner, name: str, args: np.ndarray, total: int) -> None:
-    """Kernel ``name`` over ``total`` points (none: no launch)."""
-    if total > 0:
-        runner.launch(name, args, total)
-
-
 def _points(out_shape) -> int:
     return int(out_shape[0]) * math.prod(int(s) for s in out_shape[2:])
+
+
+def _launch(runner, name: str, layout: np.dtype, values: tuple, total: int) -> None:
+    """Kernel ``name`` over ``total`` points (none: no launch), its struct argument of
+    ``layout`` packed from ``values``."""
+    if total > 0:
+        runner.launch(name, PACKERS[layout].pack(*values), layout, total)
 
 
 def grid_sample(inp, grid, out, mode, padding, align_corners, pixels, fill_compute, fill_native,
@@ -141,19 +170,12 @@ def grid_sample(inp, grid, out, mode, padding, align_corners, pixels, fill_compu
     the kernel runs, default :func:`cupy_runner`). Arrays as the core's, on the runner's
     device; the fills are small host or device arrays."""
     runner = runner or cupy_runner()
-    args = np.zeros((), GRID_SAMPLE)
     fill_compute, fill_native = runner.constant(fill_compute), runner.constant(fill_native)
-    for field, array in zip(("inp", "grid", "out", "fill_compute", "fill_native"),
-                            (inp, grid, out, fill_compute, fill_native), strict=True):  # fmt: skip
-        _array_arg(args[field], array)
-    _options(args["options"], mode, padding, align_corners, pixels)
+    values = (*_array_values(inp), *_array_values(grid), *_array_values(out),
+              *_array_values(fill_compute), *_array_values(fill_native),
+              int(mode), int(padding), bool(align_corners), bool(pixels))  # fmt: skip
     name = kernel_name("grid_sample", inp.ndim - 2, mode, KINDS[inp.dtype], KINDS[grid.dtype])
-    _launch(runner, name, args, _points(out.shape))
-
-
-def _window(target, origin, shift, spatial: int) -> None:
-    target["origin"][:spatial] = np.asarray(origin, dtype=np.int64)[:spatial]
-    target["shift"][:spatial] = np.asarray(shift, dtype=np.int64)[:spatial]
+    _launch(runner, name, GRID_SAMPLE, values, _points(out.shape))
 
 
 def affine_sample(inp, matrix, out, mode, padding, align_corners, fill_compute, fill_native,
@@ -161,16 +183,14 @@ def affine_sample(inp, matrix, out, mode, padding, align_corners, fill_compute, 
     """``gswarp.engine.core.affine_sample`` on every output point, on the GPU (``matrix`` a
     float64 device array, or small host array)."""
     runner = runner or cupy_runner()
-    args = np.zeros((), AFFINE_SAMPLE)
-    arrays = (inp, runner.constant(matrix), out, runner.constant(fill_compute),
-              runner.constant(fill_native))  # fmt: skip
-    for field, array in zip(("inp", "matrix", "out", "fill_compute", "fill_native"), arrays,
-                            strict=True):  # fmt: skip
-        _array_arg(args[field], array)
-    _options(args["options"], mode, padding, align_corners)
-    _window(args["window"], origin, shift, inp.ndim - 2)
+    matrix = runner.constant(matrix)
+    fill_compute, fill_native = runner.constant(fill_compute), runner.constant(fill_native)
+    values = (*_array_values(inp), *_array_values(matrix), *_array_values(out),
+              *_array_values(fill_compute), *_array_values(fill_native),
+              int(mode), int(padding), bool(align_corners), False,
+              *_triple(origin), *_triple(shift))  # fmt: skip
     name = kernel_name("affine_sample", inp.ndim - 2, mode, KINDS[inp.dtype])
-    _launch(runner, name, args, _points(out.shape))
+    _launch(runner, name, AFFINE_SAMPLE, values, _points(out.shape))
 
 
 def flow_sample(inp, field, out, mode, padding, align_corners, fill_compute, fill_native, maps,
@@ -178,34 +198,67 @@ def flow_sample(inp, field, out, mode, padding, align_corners, fill_compute, fil
     """``gswarp.engine.core.flow_sample`` on every output point, on the GPU (``field``
     C-contiguous float32 or float64 on the device, ``maps`` (3, k, k + 1) float64)."""
     runner = runner or cupy_runner()
-    args = np.zeros((), FLOW_SAMPLE)
-    arrays = (inp, field, runner.constant(np.ascontiguousarray(maps, dtype=np.float64)), out,
-              runner.constant(fill_compute), runner.constant(fill_native))  # fmt: skip
-    names = ("inp", "field", "maps", "out", "fill_compute", "fill_native")
-    for name, array in zip(names, arrays, strict=True):
-        _array_arg(args[name], array)
-    _options(args["options"], mode, padding, align_corners)
-    args["absolute"], args["direct"], args["separable"] = (
-        bool(absolute),
-        bool(direct),
-        bool(separable),
-    )
-    _window(args["window"], origin, shift, inp.ndim - 2)
+    maps = runner.constant(np.ascontiguousarray(maps, dtype=np.float64))
+    fill_compute, fill_native = runner.constant(fill_compute), runner.constant(fill_native)
+    values = (*_array_values(inp), *_array_values(field), *_array_values(maps),
+              *_array_values(out), *_array_values(fill_compute), *_array_values(fill_native),
+              int(mode), int(padding), bool(align_corners), False,
+              bool(absolute), bool(direct), bool(separable),
+              *_triple(origin), *_triple(shift))  # fmt: skip
     name = kernel_name("flow_sample", inp.ndim - 2, mode, KINDS[inp.dtype])
-    _launch(runner, name, args, _points(out.shape))
+    _launch(runner, name, FLOW_SAMPLE, values, _points(out.shape))
 
 
 def affine_grid(theta, grid, align_corners, runner=None) -> None:
     """``gswarp.engine.core.affine_grid`` on the GPU: ``theta`` (N, k, k + 1) and ``grid``
     (N, [D,] H, W, k) of one float dtype."""
     runner = runner or cupy_runner()
-    args = np.zeros((), AFFINE_GRID)
     theta = runner.constant(theta)  # held until the launch is queued
-    _array_arg(args["theta"], theta)
-    _array_arg(args["grid"], grid)
-    args["align_corners"] = bool(align_corners)
-    points = int(np.prod(grid.shape[:-1]))
-    _launch(runner, kernel_name("affine_grid", grid.ndim - 2, KINDS[grid.dtype]), args, points)
+    values = (*_array_values(theta), *_array_values(grid), bool(align_corners))
+    name = kernel_name("affine_grid", grid.ndim - 2, KINDS[grid.dtype])
+    _launch(runner, name, AFFINE_GRID, values, int(np.prod(grid.shape[:-1])))
+
+
+ANTIALIAS_CHANNELS = 8
+"""Channels an antialiasing kernel takes per launch (its per-thread sums; ``sampling.cu``):
+a wider input is launched in groups of channels, each channel's sums its own."""
+
+_ANTIALIAS_SOURCES = {"affine": 0, "pixels": 1, "flow": 2}  # kernels.hpp's AntialiasSource
+_NO_ARRAY = np.zeros(1, np.float64)  # an unused array argument
+
+
+def antialias(source_kind, inp, source, out, mode, padding, align_corners, fill_compute,
+              fill_native, rest, runner=None) -> None:  # fmt: skip
+    """``gswarp.engine.core.antialias`` on every output point, on the GPU: ``source_kind``
+    'affine' (``rest`` ``(frames, shrinks)``; items that do not shrink are left to the
+    caller), 'pixels' (``rest`` ``(top, support, cap)``) or 'flow' (``rest`` ``(maps,
+    absolute, separable, support, cap)``; the field C-contiguous float32/float64)."""
+    runner = runner or cupy_runner()
+    frames = shrinks = maps = _NO_ARRAY
+    top, support, cap, absolute, separable = 0, 1.0, 1.0, False, False
+    if source_kind == "affine":
+        frames = np.ascontiguousarray(rest[0], dtype=np.float64)
+        shrinks = np.ascontiguousarray(rest[1], dtype=np.bool_).view(np.uint8)
+    elif source_kind == "pixels":
+        top, support, cap = rest
+    else:
+        maps, absolute, separable, support, cap = rest
+        maps = np.ascontiguousarray(maps, dtype=np.float64)
+    source = runner.constant(source) if source_kind == "affine" else source
+    frames, shrinks, maps = runner.constant(frames), runner.constant(shrinks), runner.constant(maps)
+    tail = (int(mode), int(padding), bool(align_corners), False, _ANTIALIAS_SOURCES[source_kind],
+            int(top), float(support), float(cap), bool(absolute), bool(separable))  # fmt: skip
+    name = kernel_name("antialias", inp.ndim - 2, mode, KINDS[inp.dtype],
+                       _ANTIALIAS_SOURCES[source_kind])  # fmt: skip
+    for c0 in range(0, inp.shape[1], ANTIALIAS_CHANNELS):
+        group = slice(c0, c0 + ANTIALIAS_CHANNELS)
+        fill_c = runner.constant(np.ascontiguousarray(fill_compute[group]))
+        fill_n = runner.constant(np.ascontiguousarray(fill_native[group]))
+        part_in, part_out = inp[:, group], out[:, group]
+        values = (*_array_values(part_in), *_array_values(source), *_array_values(part_out),
+                  *_array_values(fill_c), *_array_values(fill_n), *_array_values(frames),
+                  *_array_values(shrinks), *_array_values(maps), *tail)  # fmt: skip
+        _launch(runner, name, ANTIALIAS, values, _points(out.shape))
 
 
 class CupyRunner:
@@ -256,9 +309,12 @@ class CupyRunner:
         dtype = np.float32 if array.dtype == np.float32 else np.float64
         return self.cupy.ascontiguousarray(array, dtype=dtype)
 
-    def launch(self, name: str, args: np.ndarray, total: int) -> None:
+    def launch(self, name: str, packed: bytes, layout: np.dtype, total: int) -> None:
+        """Kernel ``name`` on CuPy's current stream; its struct argument ``packed`` (bytes of
+        ``layout``) handed over as a NumPy structured scalar."""
         blocks, threads = _geometry(total)
-        self.function(name)((blocks,), (threads,), (args[()], np.int64(total)))
+        argument = np.frombuffer(packed, layout)[0]
+        self.function(name)((blocks,), (threads,), (argument, np.int64(total)))
 
 
 @cache

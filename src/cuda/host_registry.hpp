@@ -44,6 +44,14 @@ void add_grid(std::map<std::string, Entry>& table) {
   };
 }
 
+template <int S, int M, int I, int SOURCE>
+void add_antialias(std::map<std::string, Entry>& table) {
+  table[expression("antialias", {S, M, I, SOURCE})] = [](const void* a, index_t total,
+                                                         unsigned b, unsigned t) {
+    run<Antialias>(a, total, b, t, cuda::antialias<S, M, I, SOURCE>);
+  };
+}
+
 template <int S, int M, int I>
 void add_point_kernels(std::map<std::string, Entry>& table) {
   add_grid<S, M, I, F32>(table);
@@ -56,6 +64,9 @@ void add_point_kernels(std::map<std::string, Entry>& table) {
                                                    unsigned t) {
     run<FlowSample>(a, total, b, t, cuda::flow_sample<S, M, I>);
   };
+  add_antialias<S, M, I, AA_AFFINE>(table);
+  add_antialias<S, M, I, AA_PIXELS>(table);
+  add_antialias<S, M, I, AA_FLOW>(table);
 }
 
 template <int S, int M, std::size_t... K>
@@ -122,6 +133,13 @@ extern "C" std::int64_t gswarp_cuda_host_layout(const char* what) {
       {"FlowSample.separable", offsetof(FlowSample, separable)},
       {"FlowSample.window", offsetof(FlowSample, window)},
       {"AffineGrid", sizeof(AffineGrid)},
+      {"Antialias", sizeof(Antialias)},
+      {"Antialias.options", offsetof(Antialias, options)},
+      {"Antialias.kind", offsetof(Antialias, kind)},
+      {"Antialias.top", offsetof(Antialias, top)},
+      {"Antialias.support", offsetof(Antialias, support)},
+      {"Antialias.absolute", offsetof(Antialias, absolute)},
+      {"Antialias.separable", offsetof(Antialias, separable)},
       {"AffineGrid.align_corners", offsetof(AffineGrid, align_corners)},
   };
   const auto found = layout.find(what);

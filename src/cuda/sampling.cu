@@ -1,5 +1,6 @@
 // The CUDA sampling kernels: grid_sample (a normalized grid or pixel coordinates), the fused
-// affine sample, the flow-field chain, and affine_grid -- 2-D and 3-D, every mode and dtype --
+// affine sample, the flow-field chain, antialiased sampling (affine, pixels, flow) and
+// affine_grid -- 2-D and 3-D, every mode and dtype --
 // over the per-point functions the CPU kernels use (src/gswarp_core/*.hpp, written once).
 //
 // Compiled three ways from this one text:
@@ -25,6 +26,7 @@
 
 #include "gswarp_core/affine_grid.hpp"
 #include "gswarp_core/affine_sample.hpp"
+#include "gswarp_core/antialias.hpp"
 #include "gswarp_core/flow_sample.hpp"
 #include "gswarp_core/grid_sample.hpp"
 #include "gswarp_core/kernels.hpp"
@@ -304,6 +306,160 @@ __global__ void flow_sample(const FlowSample a, index_t total) {
                          out.stride[1]};
       sample_point_3d<MODE>(image_of(inp, n), Ct(px) - x0, Ct(py) - y0, Ct(pz) - z0, at, o, fill,
                             native);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// antialiased sampling (antialias.hpp's footprints): at most AA_CHANNELS channels per launch
+// (gswarp/engine/cuda_core.py launches a wider input's channels in groups: each channel's sums
+// are its own, so the groups give the same bits). SOURCE: AA_AFFINE (items whose map does not
+// shrink are left to the point-sampling kernel, as on the CPU), AA_PIXELS (each point's
+// Jacobian from its neighbours in the coordinates, the first output row / slice at `top`),
+// AA_FLOW (the chain evaluated at the point and its neighbours, as the CPU's row buffers hold
+// them: the same edge rules for the differences).
+
+// The 2-D flow chain's input pixel at output pixel (x, y) (antialias.hpp's flow_row_2d).
+GSWARP_HD void flow_pixel_2d(const Field& f, const Maps& m, bool absolute, bool separable,
+                             index_t x, index_t y, double* p) {
+  double qx, qy, u, v;
+  if (separable)
+    flow_separable_2d(f, m, static_cast<double>(x), static_cast<double>(y), qx, qy, u, v);
+  else
+    flow_general_2d(f, m, static_cast<double>(x), static_cast<double>(y), qx, qy, u, v);
+  flow_finish_2d(m, qx, qy, u, v, absolute, p[0], p[1]);
+}
+
+GSWARP_HD void flow_pixel_3d(const Field& f, const Maps& m, bool absolute, index_t x, index_t y,
+                             index_t z, double* p) {
+  double qx, qy, qz, u, v, w;
+  flow_general_3d(f, m, static_cast<double>(x), static_cast<double>(y), static_cast<double>(z),
+                  qx, qy, qz, u, v, w);
+  flow_finish_3d(m, qx, qy, qz, u, v, w, absolute, p[0], p[1], p[2]);
+}
+
+template <int SPATIAL, int MODE, int IN, int SOURCE>
+__global__ void antialias(const Antialias a, index_t total) {
+  using In = typename KindType<IN>::type;
+  using Ct = Compute<In>;
+  const SampleOptions& o = a.options;
+  const Ct* fill = static_cast<const Ct*>(a.fill_compute.data);
+  const In* native = static_cast<const In*>(a.fill_native.data);
+  constexpr int AA_CHANNELS = 8;  // gswarp/engine/cuda_core.py: ANTIALIAS_CHANNELS
+  double acc[AA_CHANNELS], wbuf[TAP_CHUNK];
+  const Scratch scratch{acc, wbuf};
+  const Maps m{static_cast<const double*>(a.maps.data), SPATIAL};
+  if constexpr (SPATIAL == 2) {
+    const View<const In, 4> inp(a.inp);
+    const View<In, 4> out(a.out);
+    const index_t Ho = out.shape[2], Wo = out.shape[3];
+    for (index_t i = first_point(); i < total; i += point_stride()) {
+      index_t n, ho, wo;
+      split_2d(i, Ho, Wo, n, ho, wo);
+      const Image2d<In> im = image_of(inp, n);
+      const Pixel<In> at{out.data + n * out.stride[0] + ho * out.stride[2] + wo * out.stride[3],
+                         out.stride[1]};
+      if constexpr (SOURCE == AA_AFFINE) {
+        if (!static_cast<const std::uint8_t*>(a.shrinks.data)[n]) continue;
+        const View<const double, 3> matrix(a.source);
+        const double* mt = matrix.data + n * matrix.stride[0];
+        const index_t r = matrix.stride[1], c = matrix.stride[2];
+        const double h = static_cast<double>(ho), w = static_cast<double>(wo);
+        const double ox = mt[c] * h + mt[2 * c], oy = mt[r + c] * h + mt[r + 2 * c];
+        const double* fr = static_cast<const double*>(a.frames.data) + n * FRAME_2D;
+        footprint_2d(im, mt[0] * w + ox, mt[r] * w + oy, fr, at, o.padding, o.align_corners,
+                     fill, scratch);
+        continue;
+      } else {
+        double centre[2], jac[4];
+        if constexpr (SOURCE == AA_PIXELS) {
+          const View<const double, 4> coords(a.source);
+          const CoordGrid g{coords.data + n * coords.stride[0], 1, coords.shape[1],
+                            coords.shape[2], 0, coords.stride[1], coords.stride[2],
+                            coords.stride[3]};
+          const index_t r = ho + a.top;
+          centre[0] = g.at(0, r, wo, 0);
+          centre[1] = g.at(0, r, wo, 1);
+          grid_jacobian<2>(g, 0, r, wo, centre, jac);
+        } else {  // the point and its four neighbours in a 3 x 3 patch, the CPU's edges
+          const Field field{a.source.data, a.source.kind == F32, 1, a.source.shape[0],
+                            a.source.shape[1]};
+          const index_t r0 = py_max(ho - 1, index_t(0)), r1 = py_min(ho + 2, Ho);
+          const index_t c0 = py_max(wo - 1, index_t(0)), c1 = py_min(wo + 2, Wo);
+          double patch[3 * 3 * 2];
+          const CoordGrid g{patch, 1, r1 - r0, c1 - c0, 0, (c1 - c0) * 2, 2, 1};
+          for (index_t y = r0; y < r1; ++y)
+            for (index_t x = c0; x < c1; ++x)
+              if (y == ho || x == wo)
+                flow_pixel_2d(field, m, a.absolute, a.separable, x, y,
+                              patch + (y - r0) * g.sr + (x - c0) * g.sw);
+          centre[0] = g.at(0, ho - r0, wo - c0, 0);
+          centre[1] = g.at(0, ho - r0, wo - c0, 1);
+          grid_jacobian<2>(g, 0, ho - r0, wo - c0, centre, jac);
+        }
+        if (!filtered_2d(im, centre[0], centre[1], jac, a.support, a.cap, at, o.padding,
+                         o.align_corners, fill, scratch))
+          sample_point_2d<MODE>(im, Ct(centre[0]), Ct(centre[1]), at, o, fill, native);
+      }
+    }
+  } else {
+    const View<const In, 5> inp(a.inp);
+    const View<In, 5> out(a.out);
+    const index_t Do = out.shape[2], Ho = out.shape[3], Wo = out.shape[4];
+    for (index_t i = first_point(); i < total; i += point_stride()) {
+      index_t n, d, ho, wo;
+      split_3d(i, Do, Ho, Wo, n, d, ho, wo);
+      const Image3d<In> im = image_of(inp, n);
+      const Pixel<In> at{out.data + n * out.stride[0] + d * out.stride[2] + ho * out.stride[3] +
+                             wo * out.stride[4],
+                         out.stride[1]};
+      if constexpr (SOURCE == AA_AFFINE) {
+        if (!static_cast<const std::uint8_t*>(a.shrinks.data)[n]) continue;
+        const View<const double, 3> matrix(a.source);
+        const double* mt = matrix.data + n * matrix.stride[0];
+        const index_t r = matrix.stride[1], c = matrix.stride[2];
+        const double h = static_cast<double>(ho), z = static_cast<double>(d),
+                     w = static_cast<double>(wo);
+        double origin[3];
+        for (int k = 0; k < 3; ++k)
+          origin[k] = (mt[k * r + c] * h + mt[k * r + 2 * c] * z) + mt[k * r + 3 * c];
+        const double* fr = static_cast<const double*>(a.frames.data) + n * FRAME_3D;
+        footprint_3d(im, mt[0] * w + origin[0], mt[r] * w + origin[1], mt[2 * r] * w + origin[2],
+                     fr, at, o.padding, o.align_corners, fill, scratch);
+        continue;
+      } else {
+        double centre[3], jac[9];
+        if constexpr (SOURCE == AA_PIXELS) {
+          const View<const double, 5> coords(a.source);
+          const CoordGrid g{coords.data + n * coords.stride[0], coords.shape[1], coords.shape[2],
+                            coords.shape[3], coords.stride[1], coords.stride[2],
+                            coords.stride[3], coords.stride[4]};
+          const index_t s = d + a.top;
+          for (int k = 0; k < 3; ++k) centre[k] = g.at(s, ho, wo, k);
+          grid_jacobian<3>(g, s, ho, wo, centre, jac);
+        } else {  // the point and its six neighbours in a 3 x 3 x 3 patch
+          const Field field{a.source.data, a.source.kind == F32, a.source.shape[0],
+                            a.source.shape[1], a.source.shape[2]};
+          const index_t s0 = py_max(d - 1, index_t(0)), s1 = py_min(d + 2, Do);
+          const index_t r0 = py_max(ho - 1, index_t(0)), r1 = py_min(ho + 2, Ho);
+          const index_t c0 = py_max(wo - 1, index_t(0)), c1 = py_min(wo + 2, Wo);
+          double patch[3 * 3 * 3 * 3];
+          const index_t cols = c1 - c0, rows = r1 - r0;
+          const CoordGrid g{patch, s1 - s0, rows, cols, rows * cols * 3, cols * 3, 3, 1};
+          for (index_t z = s0; z < s1; ++z)
+            for (index_t y = r0; y < r1; ++y)
+              for (index_t x = c0; x < c1; ++x)
+                if ((z == d) + (y == ho) + (x == wo) >= 2)
+                  flow_pixel_3d(field, m, a.absolute, x, y, z,
+                                patch + (z - s0) * g.ss + (y - r0) * g.sr + (x - c0) * g.sw);
+          for (int k = 0; k < 3; ++k) centre[k] = g.at(d - s0, ho - r0, wo - c0, k);
+          grid_jacobian<3>(g, d - s0, ho - r0, wo - c0, centre, jac);
+        }
+        if (!filtered_3d(im, centre, jac, a.support, a.cap, at, o.padding, o.align_corners,
+                         fill, scratch))
+          sample_point_3d<MODE>(im, Ct(centre[0]), Ct(centre[1]), Ct(centre[2]), at, o, fill,
+                                native);
+      }
     }
   }
 }

@@ -15,16 +15,16 @@
 // with the point-sampled kernels' own functions, so they get the same bytes.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <vector>
-
 #include "flow_sample.hpp"
 #include "grid_sample.hpp"
 #include "kernels.hpp"
 #include "pointwise.hpp"
+#include "std.hpp"
 #include "views.hpp"
+
+#if GSWARP_HOST_ONLY
+#include <vector>
+#endif
 
 namespace gswarp {
 inline namespace GSWARP_LEVEL {
@@ -74,8 +74,8 @@ GSWARP_HD double shrink_bound() {
 
 // Fills frame fr (FRAME_2D values) for Jacobian J of an image; whether the map shrinks there
 // (false also for a non-finite J: point-sample).
-inline bool frame_2d(double j00, double j01, double j10, double j11, double support, double cap,
-                     double* fr) {
+GSWARP_HD_OUTLINE bool frame_2d(double j00, double j01, double j10, double j11, double support,
+                                double cap, double* fr) {
   fr[4] = j00;
   fr[5] = j01;
   fr[6] = j10;
@@ -122,7 +122,7 @@ inline bool frame_2d(double j00, double j01, double j10, double j11, double supp
 
 // frame_2d for volumes: jac holds J row-major (9 values); the eigenvectors of J J^T come from
 // cyclic Jacobi rotations.
-inline bool frame_3d(const double* jac, double support, double cap, double* fr) {
+GSWARP_HD_OUTLINE bool frame_3d(const double* jac, double support, double cap, double* fr) {
   bool all_finite = true;
   for (int i = 0; i < 9; ++i) {
     fr[9 + i] = jac[i];
@@ -259,8 +259,8 @@ GSWARP_HD void narrow_interval(double& lo, double& hi, double offset, double slo
 
 // Sutherland-Hodgman: polygon poly[source..] (count vertices, x and y interleaved) cut by
 // coordinate[axis] >= bound (keep_above) or <= bound, into poly[target..]; the new count.
-inline int clip_polygon(double* poly, int count, int source, int target, int axis, double bound,
-                        bool keep_above) {
+GSWARP_HD_OUTLINE int clip_polygon(double* poly, int count, int source, int target, int axis,
+                                   double bound, bool keep_above) {
   int kept = 0;
   for (int i = 0; i < count; ++i) {
     const int j = (i + 1) % count;
@@ -288,7 +288,8 @@ inline int clip_polygon(double* poly, int count, int source, int target, int axi
 
 // Fraction of the parallelogram c + J [-1/2, 1/2]^2 inside [-1/2, width - 1/2] x
 // [-1/2, height - 1/2], exact (clipped polygon, shoelace area).
-inline double coverage_2d(double cx, double cy, const double* fr, index_t width, index_t height) {
+GSWARP_HD_OUTLINE double coverage_2d(double cx, double cy, const double* fr, index_t width,
+                                     index_t height) {
   const double j00 = fr[4], j01 = fr[5], j10 = fr[6], j11 = fr[7];
   const double ex = 0.5 * (std::fabs(j00) + std::fabs(j01));
   const double ey = 0.5 * (std::fabs(j10) + std::fabs(j11));
@@ -330,8 +331,8 @@ GSWARP_HD double overlap(double centre, double half, double low, double high) {
 
 // The 3-D coverage: exact for an axis-aligned J; otherwise exact along J's first column and a
 // midpoint sum over COVERAGE_STRIPS^2 strips along the other two.
-inline double coverage_3d(double cx, double cy, double cz, const double* fr, index_t width,
-                          index_t height, index_t depth) {
+GSWARP_HD_OUTLINE double coverage_3d(double cx, double cy, double cz, const double* fr,
+                                     index_t width, index_t height, index_t depth) {
   const double* j = fr + 9;
   const double ex = 0.5 * ((std::fabs(j[0]) + std::fabs(j[1])) + std::fabs(j[2]));
   const double ey = 0.5 * ((std::fabs(j[3]) + std::fabs(j[4])) + std::fabs(j[5]));
@@ -375,8 +376,8 @@ struct TapRow {
 // SumWeights the weights' own sum: independent chains advancing together, so the adds'
 // latency overlaps and the bits stay those of one sum at a time.
 template <int G, bool SumWeights, typename In>
-inline void dot_taps(const double* wbuf, index_t count, const In* p, index_t sx, index_t sc,
-                     double* s, double& weights) {
+GSWARP_HD_LARGE void dot_taps(const double* wbuf, index_t count, const In* p, index_t sx,
+                              index_t sc, double* s, double& weights) {
   for (index_t i = 0; i < count; ++i, p += sx) {
     const double w = wbuf[i];
     if (SumWeights) weights += w;
@@ -385,8 +386,8 @@ inline void dot_taps(const double* wbuf, index_t count, const In* p, index_t sx,
 }
 
 template <bool SumWeights, typename In>
-inline void dot_group(index_t group, const double* wbuf, index_t count, const In* p, index_t sx,
-                      index_t sc, double* s, double& weights) {
+GSWARP_HD_LARGE void dot_group(index_t group, const double* wbuf, index_t count, const In* p,
+                               index_t sx, index_t sc, double* s, double& weights) {
   switch (group) {
     case 1: return dot_taps<1, SumWeights>(wbuf, count, p, sx, sc, s, weights);
     case 2: return dot_taps<2, SumWeights>(wbuf, count, p, sx, sc, s, weights);
@@ -399,9 +400,9 @@ inline void dot_group(index_t group, const double* wbuf, index_t count, const In
 // sum of their weights. Weights first (wbuf, in chunks), then one dot product per channel over
 // the row's run of pixels (in groups of up to four channels).
 template <typename In>
-inline double tap_row(const TapRow<In>& t, double cx, double e0, double m0, double inv0,
-                      double support, double factor, int padding, bool align_corners,
-                      double* acc, double* wbuf) {
+GSWARP_HD_OUTLINE double tap_row(const TapRow<In>& t, double cx, double e0, double m0, double inv0,
+                                 double support, double factor, int padding, bool align_corners,
+                                 double* acc, double* wbuf) {
   double lo, hi;
   support_range(inv0, e0, support, lo, hi);
   const index_t first = static_cast<index_t>(std::ceil(cx + lo));
@@ -456,11 +457,20 @@ inline double tap_row(const TapRow<In>& t, double cx, double e0, double m0, doub
   return total;
 }
 
-// Scratch of one thread: per-channel sums and a row of tap weights.
+// Scratch of one thread: per-channel sums (one per channel) and a row of tap weights
+// (TAP_CHUNK): the CPU's rows hold them in a FootprintScratch, a CUDA thread in local arrays.
+struct Scratch {
+  double* acc;
+  double* wbuf;
+};
+
+#if GSWARP_HOST_ONLY
 struct FootprintScratch {
   std::vector<double> acc, wbuf;
   explicit FootprintScratch(index_t channels) : acc(channels), wbuf(TAP_CHUNK) {}
+  Scratch view() { return Scratch{acc.data(), wbuf.data()}; }
 };
+#endif
 
 // acc / total blended with the fill by the coverage beta, rounded as the point path stores.
 template <typename In, typename Ct>
@@ -475,9 +485,9 @@ GSWARP_HD void store_footprint(const Pixel<In>& out, index_t channels, double to
 
 // Antialiased sample of image `im` at float64 pixel coordinates (cx, cy) with frame fr.
 template <typename In, typename Ct>
-inline void footprint_2d(const Image2d<In>& im, double cx, double cy, const double* fr,
-                         const Pixel<In>& out, int padding, bool align_corners, const Ct* fill,
-                         FootprintScratch& scratch) {
+GSWARP_HD_OUTLINE void footprint_2d(const Image2d<In>& im, double cx, double cy, const double* fr,
+                                    const Pixel<In>& out, int padding, bool align_corners,
+                                    const Ct* fill, Scratch scratch) {
   double beta = 0.0;  // outside: the fill
   if (std::isfinite(cx) && std::isfinite(cy))
     beta = padding == ZEROS ? coverage_2d(cx, cy, fr, im.W, im.H) : 1.0;
@@ -485,7 +495,7 @@ inline void footprint_2d(const Image2d<In>& im, double cx, double cy, const doub
     for (index_t c = 0; c < im.C; ++c) out[c] = Store<In, Ct>::convert(fill[c]);
     return;
   }
-  double* acc = scratch.acc.data();
+  double* acc = scratch.acc;
   for (index_t c = 0; c < im.C; ++c) acc[c] = 0.0;
   double total = 0.0;
   const double support = fr[8], inv0 = 1.0 / fr[0];
@@ -500,15 +510,15 @@ inline void footprint_2d(const Image2d<In>& im, double cx, double cy, const doub
     const index_t iy = tap_index(qy, im.H, padding, align_corners);
     const TapRow<In> row{im.base + iy * im.sy, im.C, im.W, im.sc, im.sx};
     total += tap_row(row, cx, fr[1] * dy, fr[0], inv0, support, factor, padding, align_corners,
-                     acc, scratch.wbuf.data());
+                     acc, scratch.wbuf);
   }
   store_footprint(out, im.C, total, acc, beta, fill);
 }
 
 template <typename In, typename Ct>
-inline void footprint_3d(const Image3d<In>& im, double cx, double cy, double cz,
-                         const double* fr, const Pixel<In>& out, int padding, bool align_corners,
-                         const Ct* fill, FootprintScratch& scratch) {
+GSWARP_HD_OUTLINE void footprint_3d(const Image3d<In>& im, double cx, double cy, double cz,
+                                    const double* fr, const Pixel<In>& out, int padding,
+                                    bool align_corners, const Ct* fill, Scratch scratch) {
   double beta = 0.0;
   if (std::isfinite(cx) && std::isfinite(cy) && std::isfinite(cz))
     beta = padding == ZEROS ? coverage_3d(cx, cy, cz, fr, im.W, im.H, im.D) : 1.0;
@@ -516,7 +526,7 @@ inline void footprint_3d(const Image3d<In>& im, double cx, double cy, double cz,
     for (index_t c = 0; c < im.C; ++c) out[c] = Store<In, Ct>::convert(fill[c]);
     return;
   }
-  double* acc = scratch.acc.data();
+  double* acc = scratch.acc;
   for (index_t c = 0; c < im.C; ++c) acc[c] = 0.0;
   double total = 0.0;
   const double support = fr[18], inv0 = 1.0 / fr[0], inv1 = 1.0 / fr[4];
@@ -541,7 +551,7 @@ inline void footprint_3d(const Image3d<In>& im, double cx, double cy, double cz,
       const double e0 = fr[1] * dy + fr[2] * dz;
       const TapRow<In> row{im.base + iz * im.sz + iy * im.sy, im.C, im.W, im.sc, im.sx};
       total += tap_row(row, cx, e0, fr[0], inv0, support, factor, padding, align_corners, acc,
-                       scratch.wbuf.data());
+                       scratch.wbuf);
     }
   }
   store_footprint(out, im.C, total, acc, beta, fill);
@@ -579,9 +589,9 @@ GSWARP_HD void grid_jacobian(const CoordGrid& g, index_t s, index_t r, index_t w
 // The antialiased sample of a point with Jacobian jac if its map shrinks; false if not (the
 // caller point-samples).
 template <typename In, typename Ct>
-inline bool filtered_2d(const Image2d<In>& im, double cx, double cy, const double* jac,
-                        double support, double cap, const Pixel<In>& out, int padding,
-                        bool align_corners, const Ct* fill, FootprintScratch& scratch) {
+GSWARP_HD_LARGE bool filtered_2d(const Image2d<In>& im, double cx, double cy, const double* jac,
+                                 double support, double cap, const Pixel<In>& out, int padding,
+                                 bool align_corners, const Ct* fill, Scratch scratch) {
   double fr[FRAME_2D];
   if (!frame_2d(jac[0], jac[1], jac[2], jac[3], support, cap, fr)) return false;
   footprint_2d(im, cx, cy, fr, out, padding, align_corners, fill, scratch);
@@ -589,9 +599,9 @@ inline bool filtered_2d(const Image2d<In>& im, double cx, double cy, const doubl
 }
 
 template <typename In, typename Ct>
-inline bool filtered_3d(const Image3d<In>& im, const double* centre, const double* jac,
-                        double support, double cap, const Pixel<In>& out, int padding,
-                        bool align_corners, const Ct* fill, FootprintScratch& scratch) {
+GSWARP_HD_LARGE bool filtered_3d(const Image3d<In>& im, const double* centre, const double* jac,
+                                 double support, double cap, const Pixel<In>& out, int padding,
+                                 bool align_corners, const Ct* fill, Scratch scratch) {
   double fr[FRAME_3D];
   if (!frame_3d(jac, support, cap, fr)) return false;
   footprint_3d(im, centre[0], centre[1], centre[2], fr, out, padding, align_corners, fill,
@@ -599,6 +609,7 @@ inline bool filtered_3d(const Image3d<In>& im, const double* centre, const doubl
   return true;
 }
 
+#if GSWARP_HOST_ONLY  // the CPU's row loops
 // One output row of per-point footprints: each point's coordinates at column wo of row r (and
 // slice s in 3-D) of the coordinate grid g, its Jacobian by differences, then the footprint if
 // its map shrinks, else the mode's point sample at those coordinates.
@@ -606,7 +617,7 @@ template <int MODE, typename In, typename Ct>
 inline void footprint_row_2d(const Image2d<In>& im, const CoordGrid& g, index_t r, In* row,
                              index_t Wo, const index_t* out_stride, const SampleOptions& o,
                              const Ct* fill, const In* fill_native, double support, double cap,
-                             FootprintScratch& scratch) {
+                             Scratch scratch) {
   for (index_t wo = 0; wo < Wo; ++wo) {
     const double centre[2] = {g.at(0, r, wo, 0), g.at(0, r, wo, 1)};
     double jac[4];
@@ -623,7 +634,7 @@ template <int MODE, typename In, typename Ct>
 inline void footprint_row_3d(const Image3d<In>& im, const CoordGrid& g, index_t s, index_t r,
                              In* row, index_t Wo, const index_t* out_stride,
                              const SampleOptions& o, const Ct* fill, const In* fill_native,
-                             double support, double cap, FootprintScratch& scratch) {
+                             double support, double cap, Scratch scratch) {
   for (index_t wo = 0; wo < Wo; ++wo) {
     const double centre[3] = {g.at(s, r, wo, 0), g.at(s, r, wo, 1), g.at(s, r, wo, 2)};
     double jac[9];
@@ -648,7 +659,8 @@ void affine_antialias_2d_rows(const View<const In, 4>& inp, const View<const dou
                               const double* frames, const std::uint8_t* shrinks, index_t start,
                               index_t stop) {
   const index_t Ho = out.shape[2], Wo = out.shape[3];
-  FootprintScratch scratch(inp.shape[1]);
+  FootprintScratch buffers(inp.shape[1]);
+  const Scratch scratch = buffers.view();
   for (index_t job = start; job < stop; ++job) {
     const index_t n = job / Ho, ho = job - n * Ho;
     if (!shrinks[n]) continue;
@@ -674,7 +686,8 @@ void affine_antialias_3d_rows(const View<const In, 5>& inp, const View<const dou
                               const double* frames, const std::uint8_t* shrinks, index_t start,
                               index_t stop) {
   const index_t Do = out.shape[2], Ho = out.shape[3], Wo = out.shape[4];
-  FootprintScratch scratch(inp.shape[1]);
+  FootprintScratch buffers(inp.shape[1]);
+  const Scratch scratch = buffers.view();
   for (index_t job = start; job < stop; ++job) {
     const index_t n = job / (Do * Ho), rest = job - n * (Do * Ho);
     const index_t d = rest / Ho, ho = rest - d * Ho;
@@ -705,7 +718,8 @@ void pixels_antialias_2d_rows(const View<const In, 4>& inp, const View<const dou
                               const In* fill_native, index_t top, double support, double cap,
                               index_t start, index_t stop) {
   const index_t Ho = out.shape[2], Wo = out.shape[3];
-  FootprintScratch scratch(inp.shape[1]);
+  FootprintScratch buffers(inp.shape[1]);
+  const Scratch scratch = buffers.view();
   for (index_t job = start; job < stop; ++job) {
     const index_t n = job / Ho, ho = job - n * Ho, r = ho + top;
     const Image2d<In> im = image_2d(inp, n);
@@ -723,7 +737,8 @@ void pixels_antialias_3d_rows(const View<const In, 5>& inp, const View<const dou
                               const In* fill_native, index_t top, double support, double cap,
                               index_t start, index_t stop) {
   const index_t Do = out.shape[2], Ho = out.shape[3], Wo = out.shape[4];
-  FootprintScratch scratch(inp.shape[1]);
+  FootprintScratch buffers(inp.shape[1]);
+  const Scratch scratch = buffers.view();
   for (index_t job = start; job < stop; ++job) {
     const index_t n = job / (Do * Ho), rest = job - n * (Do * Ho);
     const index_t d = rest / Ho, ho = rest - d * Ho, s = d + top;
@@ -737,29 +752,6 @@ void pixels_antialias_3d_rows(const View<const In, 5>& inp, const View<const dou
   }
 }
 
-// The input pixel of a flow chain: C applied to q + f (displacements) or to f (coordinates).
-GSWARP_HD void flow_finish(const Maps& m, double qx, double qy, double u, double v,
-                           bool absolute, double& px, double& py) {
-  if (!absolute) {
-    u += qx;
-    v += qy;
-  }
-  px = (m(2, 0, 0) * u + m(2, 0, 1) * v) + m(2, 0, 2);
-  py = (m(2, 1, 0) * u + m(2, 1, 1) * v) + m(2, 1, 2);
-}
-
-GSWARP_HD void flow_finish(const Maps& m, double qx, double qy, double qz, double u, double v,
-                           double w, bool absolute, double& px, double& py, double& pz) {
-  if (!absolute) {
-    u += qx;
-    v += qy;
-    w += qz;
-  }
-  px = ((m(2, 0, 0) * u + m(2, 0, 1) * v) + m(2, 0, 2) * w) + m(2, 0, 3);
-  py = ((m(2, 1, 0) * u + m(2, 1, 1) * v) + m(2, 1, 2) * w) + m(2, 1, 3);
-  pz = ((m(2, 2, 0) * u + m(2, 2, 1) * v) + m(2, 2, 2) * w) + m(2, 2, 3);
-}
-
 // Flow: the input coordinates of output row y through the chain, into row (Wo, 2). separable:
 // the field interpolated along y once for the row, then along x through columns' tables (the
 // point-sampling flow kernel's path).
@@ -768,14 +760,9 @@ inline void flow_row_2d(const Field& field, const Maps& m, bool absolute, double
                         index_t Wo, double* row) {
   if (!separable) {
     for (index_t wo = 0; wo < Wo; ++wo) {
-      const double x = static_cast<double>(wo);
-      const double qx = (m(0, 0, 0) * x + m(0, 0, 1) * y) + m(0, 0, 2);
-      const double qy = (m(0, 1, 0) * x + m(0, 1, 1) * y) + m(0, 1, 2);
-      const double fx = (m(1, 0, 0) * qx + m(1, 0, 1) * qy) + m(1, 0, 2);
-      const double fy = (m(1, 1, 0) * qx + m(1, 1, 1) * qy) + m(1, 1, 2);
-      double u, v;
-      field_at_2d(field, fx, fy, u, v);
-      flow_finish(m, qx, qy, u, v, absolute, row[2 * wo], row[2 * wo + 1]);
+      double qx, qy, u, v;
+      flow_general_2d(field, m, static_cast<double>(wo), y, qx, qy, u, v);
+      flow_finish_2d(m, qx, qy, u, v, absolute, row[2 * wo], row[2 * wo + 1]);
     }
     return;
   }
@@ -786,7 +773,7 @@ inline void flow_row_2d(const Field& field, const Maps& m, bool absolute, double
     const double wx = columns.weight[wo];
     const double u = (1.0 - wx) * line[i * 2] + wx * line[j * 2];
     const double v = (1.0 - wx) * line[i * 2 + 1] + wx * line[j * 2 + 1];
-    flow_finish(m, columns.frame[wo], qy, u, v, absolute, row[2 * wo], row[2 * wo + 1]);
+    flow_finish_2d(m, columns.frame[wo], qy, u, v, absolute, row[2 * wo], row[2 * wo + 1]);
   }
 }
 
@@ -799,7 +786,8 @@ void flow_antialias_2d_rows(const View<const In, 4>& inp, const Field& field, co
   const Columns columns(m, separable ? Wo : 0, field.W, 0);
   std::vector<double> line(separable ? field.W * 2 : 0);
   std::vector<double> rows(3 * Wo * 2);  // output rows ho - 1, ho, ho + 1 (x, y per column)
-  FootprintScratch scratch(inp.shape[1]);
+  FootprintScratch buffers(inp.shape[1]);
+  const Scratch scratch = buffers.view();
   index_t held = -2, held_n = -1;  // the output row (and item) rows[1] holds
   const auto compute = [&](index_t y, int slot) {
     flow_row_2d(field, m, absolute, static_cast<double>(y), separable, columns, line, Wo,
@@ -833,7 +821,8 @@ void flow_antialias_3d_rows(const View<const In, 5>& inp, const Field& field, co
                             index_t start, index_t stop) {
   const index_t Do = out.shape[2], Ho = out.shape[3], Wo = out.shape[4];
   std::vector<double> grid(3 * 3 * Wo * 3);
-  FootprintScratch scratch(inp.shape[1]);
+  FootprintScratch buffers(inp.shape[1]);
+  const Scratch scratch = buffers.view();
   for (index_t job = start; job < stop; ++job) {
     const index_t n = job / (Do * Ho), rest = job - n * (Do * Ho);
     const index_t d = rest / Ho, ho = rest - d * Ho;
@@ -847,16 +836,10 @@ void flow_antialias_3d_rows(const View<const In, 5>& inp, const Field& field, co
         double* dst = grid.data() + (s - s0) * g.ss + (r - r0) * g.sr;
         const double z = static_cast<double>(s), y = static_cast<double>(r);
         for (index_t wo = 0; wo < Wo; ++wo) {
-          const double x = static_cast<double>(wo);
-          double q[3], f[3];
-          for (int k = 0; k < 3; ++k)
-            q[k] = ((m(0, k, 0) * x + m(0, k, 1) * y) + m(0, k, 2) * z) + m(0, k, 3);
-          for (int k = 0; k < 3; ++k)
-            f[k] = ((m(1, k, 0) * q[0] + m(1, k, 1) * q[1]) + m(1, k, 2) * q[2]) + m(1, k, 3);
-          double u, v, w;
-          field_at_3d(field, f[0], f[1], f[2], u, v, w);
-          flow_finish(m, q[0], q[1], q[2], u, v, w, absolute, dst[wo * 3], dst[wo * 3 + 1],
-                      dst[wo * 3 + 2]);
+          double qx, qy, qz, u, v, w;
+          flow_general_3d(field, m, static_cast<double>(wo), y, z, qx, qy, qz, u, v, w);
+          flow_finish_3d(m, qx, qy, qz, u, v, w, absolute, dst[wo * 3], dst[wo * 3 + 1],
+                         dst[wo * 3 + 2]);
         }
       }
     const Image3d<In> im = image_3d(inp, n);
@@ -865,6 +848,7 @@ void flow_antialias_3d_rows(const View<const In, 5>& inp, const Field& field, co
                            support, cap, scratch);
   }
 }
+#endif  // GSWARP_HOST_ONLY
 
 }  // namespace GSWARP_LEVEL
 }  // namespace gswarp

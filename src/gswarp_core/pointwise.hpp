@@ -37,6 +37,16 @@
 #define GSWARP_HD_LARGE inline
 #endif
 
+// Large, and called once per point or per row (the antialiasing footprint's frame, coverage
+// and tap rows): kept out of line in CUDA code. Inlined, they made NVRTC take 3-5 s per
+// antialiasing kernel (0.2-0.4 s out of line, measured here): the user's first call waits
+// for it. The host inlines them as before.
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define GSWARP_HD_OUTLINE __host__ __device__ __noinline__
+#else
+#define GSWARP_HD_OUTLINE inline
+#endif
+
 // Each instruction-set level's build of the kernels (kernels.hpp) compiles these inline
 // functions with its own flags: they live in an inline namespace named after the level, so
 // two levels' copies never merge at link time (the linker keeps one copy of an inline
