@@ -14,8 +14,7 @@ Cases (float32, CuPy arrays in and out; torch tensors on the same device):
   call): a loop over a batch of images, where the host prepares the next call while the GPU runs
   the last one, so what counts is the throughput rather than one call's latency;
 - the host time of one launch: a 1x1x8x8 ``grid_sample`` called 500 times back to back (wall
-  clock, synchronized at the end), with gswarp's fast launch (``gswarp.engine.cuda_launch``) and
-  with numba's dispatcher, against torch;
+  clock, synchronized at the end), against torch;
 - ``grid_sample_backward`` (issue 17) on the explicit-grid cases, bilinear, both gradients,
   against torch's backward alone (``autograd.grad`` on a kept graph).
 
@@ -167,8 +166,6 @@ def _per_call_ms(cupy, torch, function, calls: int = 500) -> float:
 
 def _launch_rows(cupy, torch, gswarp) -> list[str]:
     """Host time per call of a tiny grid_sample: the launch's fixed cost."""
-    from gswarp.engine import cuda_launch
-
     rng = np.random.default_rng(1)
     x_cp = cupy.asarray(rng.random((1, 1, 8, 8), dtype=np.float32))
     grid_cp = cupy.asarray(rng.uniform(-1, 1, (1, 8, 8, 2)).astype(np.float32))
@@ -180,18 +177,12 @@ def _launch_rows(cupy, torch, gswarp) -> list[str]:
     def theirs():
         return torch.nn.functional.grid_sample(x_t, grid_t, align_corners=False)
 
-    rows = []
-    for fast in (True, False):
-        cuda_launch.FAST = fast
-        ours_ms = _per_call_ms(cupy, torch, ours)
-        theirs_ms = _per_call_ms(cupy, torch, theirs)
-        path = "fast launch" if fast else "numba dispatcher"
-        rows.append(
-            f"| one call, 1x1x8x8 grid_sample (host time; {path}) | bilinear | "
-            f"{ours_ms:.3f} | {theirs_ms:.3f} | {theirs_ms / ours_ms:.2f} | |"
-        )
-    cuda_launch.FAST = True
-    return rows
+    ours_ms = _per_call_ms(cupy, torch, ours)
+    theirs_ms = _per_call_ms(cupy, torch, theirs)
+    return [
+        f"| one call, 1x1x8x8 grid_sample (host time) | bilinear | {ours_ms:.3f} | "
+        f"{theirs_ms:.3f} | {theirs_ms / ours_ms:.2f} | |"
+    ]
 
 
 def _row(cupy, name, mode, ours, theirs, repeats: int, calls: int = 1) -> str:

@@ -53,8 +53,8 @@ README's "Gradients" section has the same example with its output):
 -0.2000
 
 Semantics are torch's: its autograd of ``grid_sample`` and ``affine_grid`` is the oracle
-(committed fixtures and live tests, ``tests/test_backward.py``); see
-:mod:`gswarp.engine.backward` for the formulas, the order of the sums, threads and NaN points.
+(committed fixtures and live tests, ``tests/test_backward.py``); see ``docs/engine.md``
+("Backward passes") for the formulas, the order of the sums, threads and NaN points.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gswarp.engine.device import backend_for, module_of
+from gswarp.engine.device import backend_for, is_device_array, module_of
 from gswarp.errors import DTypeError, ShapeError, SpecError
 from gswarp.sampling import parse_mode, parse_padding
 
@@ -360,7 +360,6 @@ def _normalized(points, spatial, align: bool, xp=np):
 
 def _array(value):
     """A CuPy array as it is; anything else as a NumPy array in native byte order."""
-    from gswarp.engine.device import is_device_array
     from gswarp.sampling import native_order
 
     return value if is_device_array(value) else native_order(np.asarray(value))
@@ -397,7 +396,7 @@ def _run(source, grad_output, input, coordinates, mode, padding, align, fill, ne
     ct = np.float32 if input.dtype == np.float32 else np.float64
     fill_c, _ = fill_arrays(fill, input, ct)
     if backend_for(input) == "cuda":
-        return _run_cuda(
+        return _run_cuda_core(
             source, grad_output, input, coordinates, mode, padding, align, fill_c, needs
         )
     grad_output, input = np.ascontiguousarray(grad_output), np.ascontiguousarray(input)
@@ -438,35 +437,43 @@ def _run_core(source, grad_output, input, coordinates, mode, padding, align, fil
     return grad_input, grad_coordinates
 
 
-def _run_cuda(source, grad_output, input, coordinates, mode, padding, align, fill, needs):
-    """:func:`_run` on the GPU: CuPy arrays in, CuPy arrays out (NumPy arrays inside
-    ``use_backend('cuda')``: copied over and back by numba); a matrix gradient comes back as a
-    NumPy array, as matrices live on the host."""
-    from gswarp.engine.cuda import launch_backward
-    from gswarp.engine.device import host, module_of
+def _run_cuda_core(source, grad_output, input, coordinates, mode, padding, align, fill, needs):
+    """:func:`_run` by the C++ core's CUDA kernels (``src/cuda/backward.cuh``): the coordinate
+    gradients have the CPU's bits, grad_input is summed by atomics. CuPy arrays in, CuPy arrays
+    out; NumPy arrays (``use_backend('cuda')``) are copied over and the results back. A matrix
+    gradient comes back as a NumPy array (its rows' shares summed on the host, as on the
+    CPU)."""
+    from gswarp.engine import cuda_core
 
-    xp = module_of(input)
-    ct = np.float32 if input.dtype == np.float32 else np.float64
-    grad_output, input = (xp.ascontiguousarray(a) for a in (grad_output, input))
-    if source == "grid":
-        coordinates = xp.ascontiguousarray(coordinates)
-    fill = xp.asarray(fill) if xp is not np else fill
-    grad_input = xp.zeros(input.shape, dtype=input.dtype) if "input" in needs else None
+    runner = cuda_core.cupy_runner()
+    on_host = not is_device_array(input)
+    grad_output, input = (runner.device(_contiguous(a)) for a in (grad_output, input))
+    affine = source == "affine"
+    coordinates = np.ascontiguousarray(coordinates) if affine else runner.device(coordinates)
+    if not affine:
+        coordinates = _contiguous(coordinates)
+    grad_input = runner.zeros(input.shape, input.dtype) if "input" in needs else None
     grad_coordinates = None
-    if "grid" in needs and source == "grid":
-        grad_coordinates = xp.empty(coordinates.shape, dtype=coordinates.dtype)
-    elif "grid" in needs:
+    if "grid" in needs and affine:
         rows = int(np.prod(grad_output.shape[2:-1])) * len(input)
-        grad_coordinates = xp.empty((rows, *coordinates.shape[1:]), dtype=np.float64)
-        coordinates = xp.asarray(coordinates)
-    launch_backward(
-        source, mode, ct, grad_output, input, coordinates, grad_input, grad_coordinates,
-        padding, align, fill,
-    )  # fmt: skip
-    if source == "affine" and grad_coordinates is not None:
-        partial = host(grad_coordinates)
+        grad_coordinates = runner.empty((rows, *coordinates.shape[1:]), np.float64)
+    elif "grid" in needs:
+        grad_coordinates = runner.empty(coordinates.shape, coordinates.dtype)
+    cuda_core.backward(source, grad_output, input, coordinates, grad_input, grad_coordinates,
+                       mode, padding, align, fill, runner=runner)  # fmt: skip
+    if affine and grad_coordinates is not None:
+        partial = runner.host(grad_coordinates)
         grad_coordinates = partial.reshape(len(input), -1, *partial.shape[1:]).sum(1)
+    elif on_host and grad_coordinates is not None:
+        grad_coordinates = runner.host(grad_coordinates)
+    if on_host and grad_input is not None:
+        grad_input = runner.host(grad_input)
     return grad_input, grad_coordinates
+
+
+def _contiguous(array):
+    """``array`` C-contiguous, in its own array module."""
+    return module_of(array).ascontiguousarray(array)
 
 
 def _check_input(grad_output: np.ndarray, input: np.ndarray) -> None:

@@ -183,7 +183,8 @@ class Filter:
 SHRINK_TOLERANCE = 1e-9
 """A map shrinks where its largest singular value exceeds ``1 + SHRINK_TOLERANCE``: rotations,
 whose singular values are 1 within rounding, and magnifications keep point sampling
-(:mod:`gswarp.engine.footprint`; here so that deciding it loads no kernel code)."""
+(``docs/engine.md``, "The antialiasing footprint"; here so that deciding it loads no kernel
+code)."""
 
 ANTIALIAS_WIDEN = 0.25
 """A footprint stretched by ``S > 1`` gets a filter stretched by ``S + WIDEN (S - 1)``: the kernel

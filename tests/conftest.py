@@ -2,25 +2,8 @@
 
 from __future__ import annotations
 
-import ctypes
-import os
-
-
-def _cuda_driver_present() -> bool:
-    try:
-        ctypes.CDLL("libcuda.so.1")
-    except OSError:
-        return False
-    return True
-
-
-# Without a GPU the CUDA kernels run in numba's simulator (tests/test_cuda.py): it must be chosen
-# before numba is imported.
-if "NUMBA_ENABLE_CUDASIM" not in os.environ and not _cuda_driver_present():
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def library() -> ctypes.CDLL:
     if not target.exists():
         partial = target.with_suffix(f".{os.getpid()}.part")
         command = [compiler(), "-x", "c++", *FLAGS, *extra, f"-I{folder}", f"-I{folder / 'cuda'}",
-                   str(folder / "cuda" / "sampling.cu"), "-o", str(partial)]  # fmt: skip
+                   str(folder / "cuda" / "kernels.cu"), "-o", str(partial)]  # fmt: skip
         subprocess.run(command, check=True, capture_output=True, text=True)
         partial.replace(target)
     lib = ctypes.CDLL(str(target))
@@ -68,6 +68,21 @@ class HostRunner:
 
     def device(self, array):
         return np.asarray(array)
+
+    def output(self, out):
+        return out
+
+    def copy_back(self, written, out) -> None:
+        assert written is out
+
+    def zeros(self, shape, dtype):
+        return np.zeros(shape, dtype)
+
+    def empty(self, shape, dtype):
+        return np.empty(shape, dtype)
+
+    def host(self, array) -> np.ndarray:
+        return array
 
     def field(self, array):
         return np.ascontiguousarray(array, np.float32 if array.dtype == np.float32 else np.float64)

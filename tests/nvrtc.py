@@ -39,7 +39,7 @@ def compile_program(source: str, options: list[str], names: list[str]) -> tuple[
     lib = library()
     program = ctypes.c_void_p()
     status = lib.nvrtcCreateProgram(
-        ctypes.byref(program), source.encode(), b"sampling.cu", 0, None, None
+        ctypes.byref(program), source.encode(), b"kernels.cu", 0, None, None
     )
     if status != 0:
         return status, "nvrtcCreateProgram failed", b""

@@ -3,7 +3,7 @@ against an oracle written here independently of gswarp's kernels.
 
 * Where a warp does not shrink -- identity, rotations, magnification -- and always for 'nearest',
   the bytes equal point sampling's.
-* The filter is the mode's kernel stretched along the footprint (gswarp.engine.footprint): an
+* The filter is the mode's kernel stretched along the footprint (docs/engine.md): an
   axis-aligned resize equals a separable NumPy resize; any affine map equals a brute-force sum
   whose frame comes from an eigendecomposition (the engine uses an SVD and a flipped Cholesky).
 * Quality: on zone plates the aliased band keeps at least 10x less energy than point sampling

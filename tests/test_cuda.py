@@ -1,32 +1,52 @@
-"""The CUDA backend against the CPU engine.
+"""The CUDA backend's public functions against the CPU engine.
 
-Without a GPU these tests run the CUDA kernels in numba's simulator (``NUMBA_ENABLE_CUDASIM=1``,
-set by ``conftest.py`` when no CUDA driver is found) on small NumPy arrays: every kernel's logic
-is checked on every commit. With a GPU the same tests run the compiled kernels (NumPy arrays
-copied by numba), and the CuPy and torch-CUDA tests below run too.
+With a GPU (CuPy and a device) the kernels run there: NumPy arrays under
+``use_backend('cuda')`` are copied over and back, and the CuPy and torch-CUDA tests below run
+too. Without one, the kernels run as their host build (``tests/cuda_host.py``: the ``.cu``
+sources compiled for the CPU, every (block, thread) of a launch in turn, few threads so the
+grid-stride loops take many turns) through the very same engine code -- the argument
+preparation, the copies (none there), the name expressions and the launches -- on every commit.
 
 Tolerances (DESIGN: GPU results equal the CPU's to rounding): float64 1e-10, float32 2e-5,
-nearest exactly.
+nearest exactly. The kernels' bits (the CPU's wherever the operation order is the same) are
+checked by tests/test_cuda_core.py.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 
 import numpy as np
 import pytest
 
 import gswarp
+from gswarp.engine import cuda_core
 from gswarp.engine.device import use_backend
 from gswarp.engine.tiles import FieldStep, MatrixStep, sample_chain
+from tests import cuda_host
 
-cuda = pytest.importorskip(
-    "numba.cuda", reason="numba-cuda is not installed (pip install '.[test]')"
-)
-SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
-if not SIMULATED and not cuda.is_available():
-    pytest.skip("no usable GPU and the CUDA simulator is off", allow_module_level=True)
+
+def _gpu_usable() -> bool:
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # no CuPy, no driver, no device
+        return False
+
+
+GPU = _gpu_usable()
+if not GPU and cuda_host.compiler() is None:
+    pytest.skip("no GPU and no C++ compiler for the kernels' host build", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def kernels_on_the_host_without_a_gpu(monkeypatch):
+    """No GPU: the engine's runner is the kernels' host build."""
+    if not GPU:
+        runner = cuda_host.HostRunner(threads=64, max_blocks=6)
+        monkeypatch.setattr(cuda_core, "cupy_runner", lambda: runner)
+
 
 MODES = ("bilinear", "nearest", "bicubic")
 PADDINGS = ("zeros", "border", "reflection")
@@ -184,7 +204,7 @@ class TestCudaWindows:
 
 
 class TestCudaAntialias:
-    """The antialiasing kernels (gswarp.engine.footprint) against the CPU's."""
+    """The antialiasing kernels against the CPU's."""
 
     @staticmethod
     def _shrinking(k: int) -> np.ndarray:
@@ -238,9 +258,10 @@ class TestCudaAntialias:
 
 
 def _cupy_or_skip():
-    cupy = pytest.importorskip("cupy", reason="CuPy is not installed: GPU array tests skipped")
-    if SIMULATED or not cuda.is_available():
-        pytest.skip("no GPU: the CuPy tests need a real device")
+    if not GPU:
+        pytest.skip("no usable GPU: CuPy array tests skipped")
+    import cupy
+
     return cupy
 
 
@@ -420,49 +441,21 @@ class TestCudaCupyArrays:
         assert float(out[0, 0, 0, -1]) == 1.0
 
 
-class TestCudaFastLaunch:
-    """gswarp.engine.cuda_launch: CuPy launches skip numba's per-call typing; the results are
-    those of numba's own launch, byte for byte (the same compiled kernel runs)."""
+class TestCudaLaunches:
+    """gswarp.engine.cuda_core.CupyRunner: one NVRTC module per name expression, kept; launches on
+    CuPy's current stream."""
 
-    @staticmethod
-    def _each_path(monkeypatch, function):
-        from gswarp.engine import cuda_launch
-
-        fast = function()
-        function()  # the second launch of a signature takes the fast path
-        fast_again = function()
-        monkeypatch.setattr(cuda_launch, "FAST", False)
-        slow = function()
-        return fast, fast_again, slow
-
-    @pytest.mark.parametrize("mode", MODES)
-    def test_cuda_fast_launch_equals_numba_launch(self, rng, monkeypatch, mode):
+    def test_cuda_a_signature_compiles_once(self, rng):
         cupy = _cupy_or_skip()
-        from gswarp.engine import cuda_launch
-
         x = cupy.asarray(image(rng, (2, 3, 40, 36), np.float32))
         grid = cupy.asarray(grid_for(rng, (2, 20, 30, 2)).astype(np.float32))
-        theta = np.array([[[0.8, 0.3, 0.1], [-0.2, 0.9, 0.0]]] * 2)
-        x16 = cupy.asarray(image(rng, (1, 2, 20, 24, 28), np.uint16))
-        theta_3d = np.array([[[0.9, -0.3, 0.1, 0.0], [0.25, 1.1, 0, -0.2], [0, 0.1, 1, 0.05]]])
+        first = gswarp.grid_sample(x, grid, "bilinear", "reflection", True, fill=0.25)
+        kept = dict(cuda_core.cupy_runner().functions)
+        again = gswarp.grid_sample(x, grid, "bilinear", "reflection", True, fill=0.25)
+        assert cuda_core.cupy_runner().functions == kept
+        np.testing.assert_array_equal(first.get(), again.get())
 
-        def run():
-            return (
-                gswarp.grid_sample(x, grid, mode, "reflection", True, fill=0.25),
-                gswarp.affine_sample(x, theta, None, mode, "zeros", fill=[1, 2, 3]),
-                gswarp.warp_affine(
-                    x, TestCudaAntialias._shrinking(2), (2, 3, 9, 8), "bilinear", antialias=True
-                ),
-                gswarp.affine_sample(x16, theta_3d, None, mode),
-            )
-
-        fast, fast_again, slow = self._each_path(monkeypatch, run)
-        assert any(cuda_launch._overloads.values()), "the fast path was never taken"
-        for a, b, c in zip(fast, fast_again, slow, strict=True):
-            np.testing.assert_array_equal(a.get(), c.get())
-            np.testing.assert_array_equal(b.get(), c.get())
-
-    def test_cuda_fast_launch_on_another_stream(self, rng):
+    def test_cuda_launch_on_another_stream(self, rng):
         cupy = _cupy_or_skip()
         x = cupy.asarray(image(rng, (1, 1, 64, 64), np.float32))
         theta = np.array([[[0.5, 0.1, 0.0], [-0.1, 0.5, 0.0]]])
@@ -538,103 +531,3 @@ class TestCudaCommandLine:
         plan = resolve(spec, pixels.shape[:2])
         gpu = warp_pixels(pixels, plan, "cuda")
         np.testing.assert_allclose(gpu.astype(int), warp_pixels(pixels, plan).astype(int), atol=1)
-
-
-@pytest.mark.parametrize("part", ["0/3", "1/3", "2/3"])
-def test_cuda_kernels_compile_to_ptx_without_a_gpu(part):
-    """Every CUDA kernel compiled by NVVM (not the simulator): tools/check_ptx.py, in three
-    parts that the test workers compile at once. The test extra installs NVVM on Linux
-    (``numba-cuda[cu13]``); the test skips only where no NVVM package is installed at all."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parent.parent / "tools" / "check_ptx.py"
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    proc = subprocess.run(
-        [sys.executable, str(script), "--part", part],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
-    if proc.returncode == 77 and not _nvvm_distribution():
-        pytest.skip(proc.stdout.strip().splitlines()[-1])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-_CPU_THEN_CUDA = """
-import sys
-import numpy as np
-import gswarp
-sys.path.insert(0, sys.argv[1])
-import check_ptx
-import numba.cuda.dispatcher as dispatcher
-from numba import cuda
-dispatcher.get_current_device = lambda: check_ptx._Device((9, 0))
-rng = np.random.default_rng(0)
-x = rng.standard_normal((1, 2, 9, 11))
-gswarp.grid_sample(x, rng.uniform(-1, 1, (1, 5, 6, 2)))  # the CPU kernels compile here
-gswarp.warp_affine(x, np.array([[2.5, 0.3, 0.0], [-0.2, 2.0, 0.0]]), (1, 2, 3, 4), antialias=True)
-from gswarp.engine import cuda as kernels
-for source, mode in (("grid", 0), ("affine", 0)):
-    kernel = kernels.sampling_kernel(source, 2, mode, "float64")
-    signature = check_ptx._sampling_signature(source, 2, mode, "float64")
-    cuda.compile_ptx(kernel.py_func, signature, cc=(9, 0))
-kernel = kernels.antialias_kernel("affine", 2, 0, "float64")
-signature = check_ptx._antialias_signature("affine", 2, "float64")
-cuda.compile_ptx(kernel.py_func, signature, cc=(9, 0))
-print("compiled")
-"""
-
-
-def test_cuda_kernels_compile_after_cpu_kernels_compiled(tmp_path):
-    """A process that compiles CPU kernels (cold cache) and then CUDA ones: numba-cuda's IR
-    inliner used to pick the CPU's ``inline="always"`` templates of the shared helpers, and the
-    CUDA compile failed (gswarp.engine.cuda._cuda_copies). Needs NVVM, as tools/check_ptx.py."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    if not _nvvm_distribution():
-        pytest.skip("NVVM is not installed: numba-cuda cannot compile PTX here")
-    tools = Path(__file__).resolve().parent.parent / "tools"
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    env["NUMBA_CACHE_DIR"] = str(tmp_path)  # cold: the CPU kernels compile, not load
-    proc = subprocess.run(
-        [sys.executable, "-c", _CPU_THEN_CUDA, str(tools)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert proc.returncode == 0 and "compiled" in proc.stdout, proc.stderr[-3000:]
-
-
-def _nvvm_distribution() -> str | None:
-    """The installed package that ships NVVM (CUDA 13 or CUDA 12 wheels), or None: with one
-    installed, an NVVM that cannot be loaded is a failure, not a reason to skip."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    for name in ("nvidia-nvvm", "nvidia-cuda-nvcc-cu12"):
-        try:
-            return f"{name} {version(name)}"
-        except PackageNotFoundError:
-            continue
-    return None
-
-
-def test_cuda_status_names_the_numpy_clash(monkeypatch):
-    """NumPy 2.5 without ``row_stack``: numba-cuda's array module fails to import, and the
-    backend is reported unusable with the fix, not left to fail at the first kernel compile."""
-    import importlib
-
-    from gswarp.engine import device
-
-    assert device._numpy_clash() is None or not hasattr(np, "row_stack")
-
-    def failing_import(name, *args):
-        assert name == "numba.cuda.np.arrayobj"
-        raise AttributeError("module 'numpy' has no attribute 'row_stack'")
-
-    monkeypatch.delattr(np, "row_stack", raising=False)
-    monkeypatch.setattr(importlib, "import_module", failing_import)
-    message = device._numpy_clash()
-    assert "NumPy" in message and "row_stack" in message and "numpy<2.5" in message

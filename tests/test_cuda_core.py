@@ -1,7 +1,7 @@
-"""The CUDA kernels of the C++ core (``src/cuda/sampling.cu``), checked with no GPU:
+"""The CUDA kernels of the C++ core (``src/cuda/kernels.cu``), checked with no GPU:
 
 - every specialization compiles with NVRTC, as CuPy compiles it on a user's GPU (the same
-  options and name expressions): all 424 for the oldest and newest architectures CUDA 13
+  options and name expressions): all 472 for the oldest and newest architectures CUDA 13
   targets (``compute_75``, ``compute_120``) in the slow tests, one per kernel family and
   dimension for the H100's (``compute_90``) in the default run;
 - the kernels' bodies, built for the host (``tests/cuda_host.py``), launched through
@@ -44,6 +44,11 @@ def all_names() -> list[str]:
                   for source in (0, 1, 2)]  # fmt: skip
     for spatial, kind in itertools.product((2, 3), (8, 9)):
         names.append(cuda_core.kernel_name("affine_grid", spatial, kind))
+        for mode in MODES:
+            names.append(cuda_core.kernel_name("grid_backward", spatial, mode, kind))
+            names.append(cuda_core.kernel_name("matrix_backward", spatial, mode, kind))
+            names += [cuda_core.kernel_name("input_backward", spatial, mode, kind, affine)
+                      for affine in (0, 1)]  # fmt: skip
     return names
 
 
@@ -57,6 +62,9 @@ def some_names() -> list[str]:
         names.append(cuda_core.kernel_name("flow_sample", spatial, 2, 8))
         names.append(cuda_core.kernel_name("affine_grid", spatial, 9))
         names += [cuda_core.kernel_name("antialias", spatial, 2, 8, source) for source in (0, 1, 2)]
+        names.append(cuda_core.kernel_name("grid_backward", spatial, 2, 8))
+        names.append(cuda_core.kernel_name("matrix_backward", spatial, 2, 9))
+        names.append(cuda_core.kernel_name("input_backward", spatial, 0, 8, 1))
     return names
 
 
@@ -66,7 +74,7 @@ needs_nvrtc = pytest.mark.skipif(nvrtc.library() is None, reason="NVRTC (libnvrt
 @needs_nvrtc
 def test_the_kernels_compile_with_nvrtc_as_cupy_compiles_them():
     arch = "compute_90"  # the H100's; every specialization on the oldest and newest: slow
-    source = (cuda_core.sources() / "cuda" / "sampling.cu").read_text()
+    source = (cuda_core.sources() / "cuda" / "kernels.cu").read_text()
     names = some_names()
     status, log, ptx = nvrtc.compile_program(source, nvrtc_options(arch), names)
     assert status == 0, log
@@ -78,16 +86,16 @@ def test_the_kernels_compile_with_nvrtc_as_cupy_compiles_them():
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["compute_75", "compute_120"])
 def test_every_specialization_compiles_with_nvrtc(arch):
-    source = (cuda_core.sources() / "cuda" / "sampling.cu").read_text()
+    source = (cuda_core.sources() / "cuda" / "kernels.cu").read_text()
     names = all_names()
     status, log, ptx = nvrtc.compile_program(source, nvrtc_options(arch), names)
     assert status == 0, log
-    assert ptx.count(b".entry") == len(names) == 424
+    assert ptx.count(b".entry") == len(names) == 472
 
 
 @needs_nvrtc
 def test_a_compile_error_is_reported_not_hidden():
-    source = (cuda_core.sources() / "cuda" / "sampling.cu").read_text() + "\nint broken = ;\n"
+    source = (cuda_core.sources() / "cuda" / "kernels.cu").read_text() + "\nint broken = ;\n"
     status, log, _ = nvrtc.compile_program(source, nvrtc_options("compute_90"), some_names()[:1])
     assert status != 0 and "error" in log
 
@@ -97,7 +105,7 @@ def test_a_compile_error_is_reported_not_hidden():
     [("ArrayArg", cuda_core.ARRAY_ARG), ("GridSample", cuda_core.GRID_SAMPLE),
      ("AffineSample", cuda_core.AFFINE_SAMPLE), ("FlowSample", cuda_core.FLOW_SAMPLE),
      ("AffineGrid", cuda_core.AFFINE_GRID), ("SampleOptions", cuda_core.OPTIONS),
-     ("Antialias", cuda_core.ANTIALIAS),
+     ("Antialias", cuda_core.ANTIALIAS), ("Backward", cuda_core.BACKWARD),
      ("Window", cuda_core.WINDOW)],
 )  # fmt: skip
 def test_the_argument_structs_have_the_compiler_s_layout(name, dtype):
@@ -486,3 +494,80 @@ def test_the_engine_hands_cupy_arrays_to_the_antialiasing_kernels(rng, monkeypat
             api._antialias_cuda_core(kind, inp, source, got, 0, 1, False, fill_c, fill_n, rest)
             same_bits(got, expected)
     assert len(runner.launched) == 6
+
+
+# ------------------------------------------------------------------------------------------
+# backward passes
+
+
+def backward_case(rng, spatial, dtype, source_kind):
+    sizes, out_sizes = (5, 7, 8)[-spatial:], (4, 6, 5)[-spatial:]
+    inp = image(rng, (2, 3, *sizes), dtype)
+    gout = rng.normal(0, 1, (2, 3, *out_sizes)).astype(dtype)
+    if source_kind == "affine":
+        coordinates = affine_matrices(rng, spatial, 2)
+    else:
+        coordinates = grid_for(rng, (2, *out_sizes), spatial, dtype, False, sizes)
+    fill = np.arange(1, 4, dtype=dtype) * 0.5
+    return inp, gout, coordinates, fill
+
+
+@pytest.mark.parametrize("spatial", [2, 3])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("source_kind", ["grid", "affine"])
+def test_backward_kernels_give_the_cpu_bits(rng, spatial, mode, padding, source_kind):
+    """Coordinate gradients: the CPU's bits. grad_input: the CPU's bits here, where the host
+    build runs one thread per point in order (so each input pixel gets its terms in output-point
+    order, as on the CPU); on a GPU the atomics' order is the hardware's."""
+    affine = source_kind == "affine"
+    for dtype, align in [(np.float32, False), (np.float64, True)]:
+        inp, gout, coordinates, fill = backward_case(rng, spatial, dtype, source_kind)
+        expected_input = np.empty_like(inp)
+        core.backward_input(gout, inp, coordinates, expected_input, mode, padding, align, fill,
+                            affine, 2, False)  # fmt: skip
+        rows = 2 * int(np.prod(gout.shape[2:-1]))
+        shape = (rows, *coordinates.shape[1:]) if affine else coordinates.shape
+        expected_coordinates = np.empty(shape, np.float64 if affine else dtype)
+        core.backward_coordinates(gout, inp, coordinates, expected_coordinates, mode, padding,
+                                  align, fill, affine, True)  # fmt: skip
+        grad_input = np.zeros_like(inp)
+        grad_coordinates = np.full_like(expected_coordinates, 7)
+        runner = cuda_host.HostRunner(threads=32, max_blocks=1 << 20)  # one point per thread
+        cuda_core.backward(source_kind, gout, inp, coordinates, grad_input, grad_coordinates,
+                           mode, padding, align, fill, runner=runner)  # fmt: skip
+        same_bits(grad_input, expected_input)
+        same_bits(grad_coordinates, expected_coordinates)
+
+
+@pytest.mark.parametrize("spatial", [2, 3])
+def test_grad_input_of_few_threads_each_taking_many_points(rng, spatial):
+    """A grid-stride launch (7 threads in 2 blocks) adds each pixel's terms in another order:
+    within rounding of the CPU's sums."""
+    inp, gout, coordinates, fill = backward_case(rng, spatial, np.float64, "grid")
+    expected = np.empty_like(inp)
+    core.backward_input(gout, inp, coordinates, expected, 0, 0, False, fill, False, 1, True)
+    got = np.zeros_like(inp)
+    cuda_core.backward("grid", gout, inp, coordinates, got, None, 0, 0, False, fill,
+                       runner=cuda_host.HostRunner(threads=7, max_blocks=2))  # fmt: skip
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert np.abs(expected).max() > 0.1
+
+
+def test_autodiff_hands_cupy_arrays_to_the_backward_kernels(rng, monkeypatch):
+    """``gswarp.autodiff._run_cuda_core`` (``_run``'s path for CuPy arrays) on the host build:
+    the CPU path's results for a grid and for a matrix (its rows' shares summed)."""
+    from gswarp import autodiff
+
+    runner = cuda_host.HostRunner(threads=32, max_blocks=1 << 20)
+    monkeypatch.setattr(cuda_core, "cupy_runner", lambda: runner)
+    for source_kind in ("grid", "affine"):
+        inp, gout, coordinates, fill = backward_case(rng, 2, np.float64, source_kind)
+        arguments = (source_kind, gout, inp, coordinates, 0, 1, False, fill, ("input", "grid"))
+        expected = autodiff._run_core(*arguments)
+        got = autodiff._run_cuda_core(*arguments)
+        for a, b in zip(got, expected, strict=True):
+            same_bits(a, b)
+    assert sorted({n.split("<")[0] for n in runner.launched}) == [
+        "gswarp::cuda::grid_backward", "gswarp::cuda::input_backward",
+        "gswarp::cuda::matrix_backward"]  # fmt: skip

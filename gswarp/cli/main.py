@@ -2,7 +2,7 @@
 ``info``, ``--version``.
 
 Each command's module is imported only when that command runs: ``gswarp --help`` and
-``gswarp validate`` never import the engine; numba is imported only by a GPU run (numba-cuda).
+``gswarp validate`` never import the engine.
 """
 
 from __future__ import annotations
@@ -130,23 +130,6 @@ def _scheduler_status() -> str:
     return "dask threaded scheduler in the process (--jobs threads); --cluster for others"
 
 
-class _HideScipyLinalgFromNumba:  # a meta path finder by its find_spec (importlib.abc: ~9 ms)
-    """Refuses ``scipy.linalg`` while numba's array-math module is being imported, and only
-    then. That module imports ``scipy.linalg`` just to learn whether BLAS is there for
-    ``np.dot`` and friends, which gswarp's kernels never use: 0.2 s of the start-up of a command
-    that loads numba (today a GPU run, numba-cuda; measured when the CPU kernels were numba's: a
-    one-image ``gswarp apply`` 1.07 s -> 0.85 s, medians of 5). Installed by the command line
-    only; ``scipy.linalg`` imports normally at any other time."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != "scipy.linalg" and not name.startswith("scipy.linalg."):
-            return None
-        module = sys.modules.get("numba.np.arraymath")
-        if module is not None and getattr(getattr(module, "__spec__", None), "_initializing", 0):
-            raise ImportError("hidden from numba's BLAS probe by gswarp's command line")
-        return None
-
-
 def main() -> None:
     """Console-script entry point: SIGTERM and SIGHUP end a run as Ctrl-C does, and an
     interruption outside a command's own handling (start-up, a cluster starting) is one line
@@ -156,8 +139,6 @@ def main() -> None:
 
     signals.install()
     show_library_warnings()
-    if "scipy.linalg" not in sys.modules:
-        sys.meta_path.insert(0, _HideScipyLinalgFromNumba())
     try:
         status = cli(standalone_mode=False)  # ctx.exit(N) comes back as N here
         status = status if isinstance(status, int) else 0

@@ -1,5 +1,5 @@
 """Host side of antialiased sampling: the frames of affine maps (see
-:mod:`gswarp.engine.footprint` for the filter and the frame layout).
+``docs/engine.md``, "The antialiasing footprint", for the filter and the frame layout).
 
 The frames are computed by the same scalar functions the kernels call for per-point footprints
 (``frame_2d`` / ``frame_3d`` of ``src/gswarp_core/antialias.hpp``), so an affine map and a flow

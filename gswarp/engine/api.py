@@ -252,21 +252,9 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
     k_input, source, k_out, fill_c, fill_n, result = _kernel_inputs(
         input, source, out, mode, fill, ct
     )
-    if backend_for(input) == "cuda" and is_device_array(k_input):
+    if backend_for(input) == "cuda":
         _run_cuda_core(source_kind, k_input, source, k_out, mode, padding, align_corners,
                        fill_c, _native_fill(fill_n, fill_c, k_input), extra)  # fmt: skip
-        if result is not None:
-            out[...] = result
-        return
-    if backend_for(input) == "cuda":  # NumPy arrays on the numba-cuda path (its simulator)
-        from gswarp.engine.cuda import launch_sampling
-
-        fill = fill_n if mode == Mode.NEAREST else fill_c
-        if source_kind == "flow":
-            extra = extra[:3]  # (maps, absolute, direct): the CPU's separable path has no GPU form
-        launch_sampling(
-            source_kind, mode, ct, k_input, source, k_out, padding, align_corners, fill, extra
-        )
         if result is not None:
             out[...] = result
         return
@@ -293,28 +281,31 @@ def _run(source_kind, input, source, out, mode, padding, align_corners, fill, ct
 
 
 def _run_cuda_core(kind, inp, source, out, mode, padding, align, fill_c, native, extra) -> None:
-    """Sampling of CuPy arrays by the C++ core's CUDA kernels (:mod:`gswarp.engine.cuda_core`):
-    the CPU kernels' per-point functions, the CPU engine's bits."""
+    """Sampling by the C++ core's CUDA kernels (:mod:`gswarp.engine.cuda_core`): the CPU
+    kernels' per-point functions, the CPU engine's bits. NumPy arrays (``use_backend('cuda')``)
+    are copied to the device and the result back."""
     from gswarp.engine import cuda_core
 
     runner = cuda_core.cupy_runner()
+    inp, written = runner.device(inp), runner.output(out)
     if kind == "flow":
         maps, absolute, direct, separable, origin, shift = extra
-        field = runner.field(source)
         cuda_core.flow_sample(
-            inp, field, out, mode, padding, align, fill_c, native, maps, absolute, direct,
-            separable, origin, shift, runner=runner,
+            inp, runner.field(source), written, mode, padding, align, fill_c, native, maps,
+            absolute, direct, separable, origin, shift, runner=runner,
         )  # fmt: skip
     elif kind == "affine":
         origin, shift = extra
         cuda_core.affine_sample(
-            inp, source, out, mode, padding, align, fill_c, native, origin, shift, runner=runner
-        )
+            inp, source, written, mode, padding, align, fill_c, native, origin, shift,
+            runner=runner,
+        )  # fmt: skip
     else:
-        grid = runner.device(source)
         cuda_core.grid_sample(
-            inp, grid, out, mode, padding, align, kind == "pixels", fill_c, native, runner=runner
-        )
+            inp, runner.device(source), written, mode, padding, align, kind == "pixels", fill_c,
+            native, runner=runner,
+        )  # fmt: skip
+    runner.copy_back(written, out)
 
 
 def _native_fill(fill_n: np.ndarray, fill_c: np.ndarray, k_input: np.ndarray) -> np.ndarray:
@@ -324,24 +315,15 @@ def _native_fill(fill_n: np.ndarray, fill_c: np.ndarray, k_input: np.ndarray) ->
 
 def _run_antialias(source_kind, input, source, out, mode, padding, align, fill, ct, rest) -> None:
     """Antialiased sampling (``src/gswarp_core/antialias.hpp``; the filter:
-    :mod:`gswarp.engine.footprint`); ``rest``: the source's own arguments
+    ``docs/engine.md``); ``rest``: the source's own arguments
     (:func:`gswarp.engine.core.antialias`)."""
     k_input, source, k_out, fill_c, fill_n, result = _kernel_inputs(
         input, source, out, mode, fill, ct
     )
-    if backend_for(input) == "cuda" and is_device_array(k_input):
+    if backend_for(input) == "cuda":
         native = _native_fill(fill_n, fill_c, k_input)
         _antialias_cuda_core(source_kind, k_input, source, k_out, mode, padding, align, fill_c,
                              native, rest)  # fmt: skip
-    elif backend_for(input) == "cuda":  # NumPy arrays on the numba-cuda path (its simulator)
-        from gswarp.engine.cuda import launch_antialias
-
-        if _support_of(source_kind, rest) == 3.0:
-            raise SpecError("antialias: 'lanczos' runs on the CPU only for now (--device cpu)")
-
-        launch_antialias(
-            source_kind, mode, ct, k_input, source, k_out, padding, align, fill_c, rest
-        )
     else:
         from gswarp.engine import core
 
@@ -354,7 +336,8 @@ def _run_antialias(source_kind, input, source, out, mode, padding, align, fill, 
 
 
 def _antialias_cuda_core(kind, inp, source, out, mode, padding, align, fill_c, native, rest):
-    """Antialiased sampling of CuPy arrays by the C++ core's CUDA kernels (the CPU's bits)."""
+    """Antialiased sampling by the C++ core's CUDA kernels (the CPU's bits); NumPy arrays
+    copied over and back, as :func:`_run_cuda_core`."""
     from gswarp.engine import cuda_core
 
     runner = cuda_core.cupy_runner()
@@ -362,18 +345,11 @@ def _antialias_cuda_core(kind, inp, source, out, mode, padding, align, fill_c, n
         source = runner.field(source)
     elif kind == "pixels":
         source = runner.device(source)
+    inp, written = runner.device(inp), runner.output(out)
     cuda_core.antialias(
-        kind, inp, source, out, mode, padding, align, fill_c, native, rest, runner=runner
+        kind, inp, source, written, mode, padding, align, fill_c, native, rest, runner=runner
     )
-
-
-def _support_of(source_kind: str, rest: tuple) -> float:
-    """The filter support in an antialiasing kernel's arguments (``rest``, as
-    :func:`gswarp.engine.core.antialias` takes them; an affine frame holds it last)."""
-    if source_kind == "affine":
-        frames = rest[0]
-        return float(frames[0, -1]) if len(frames) else 1.0
-    return float(rest[1] if source_kind == "pixels" else rest[3])
+    runner.copy_back(written, out)
 
 
 def _antialias_arguments(
@@ -480,11 +456,11 @@ def sample_pixels(
         outer edges -0.5 and S - 0.5 when False).
     antialias : bool or 'lanczos', keyword-only
         Average the input over each output pixel's footprint where the map shrinks
-        (:mod:`gswarp.engine.footprint`); the footprint comes from the coordinates of the
-        neighbouring output pixels (central differences, one-sided at the edges). Elsewhere,
-        and always for 'nearest', point-sample as without it (the same bytes). 'lanczos':
-        the footprint's filter is Lanczos-3 (Pillow's ``LANCZOS``), stretched by the map and
-        not widened, instead of the mode's kernel (CPU only). Default False.
+        (``docs/engine.md``, "The antialiasing footprint"); the footprint comes from the
+        coordinates of the neighbouring output pixels (central differences, one-sided at the
+        edges). Elsewhere, and always for 'nearest', point-sample as without it (the same
+        bytes). 'lanczos': the footprint's filter is Lanczos-3 (Pillow's ``LANCZOS``),
+        stretched by the map and not widened, instead of the mode's kernel. Default False.
 
     Examples
     --------
@@ -655,11 +631,9 @@ def _sample_field(
     )  # no rotation or shear before the field: it is interpolated per row, then per column
     if window is None:
         window = (np.zeros(k, np.int64), np.zeros(k, np.int64))
-    elif antialias or backend_for(input) == "cuda":
-        raise SpecError("a window of a flow warp: CPU only, without antialiasing (for now)")
+    elif antialias:
+        raise SpecError("a window of a flow warp: without antialiasing (for now)")
     extra = (np.ascontiguousarray(maps), bool(absolute), direct, separable, *window)
-    if backend_for(input) == "cuda" and not is_device_array(input):
-        field = np.ascontiguousarray(field, dtype=np.float64)  # numba-cuda reads float64 fields
     field = _same_device(field, input, "field")
     if antialias and mode != Mode.NEAREST:
         support, cap = _antialias_arguments(input, mode, antialias)
@@ -760,20 +734,14 @@ def affine_grid(
         raise ShapeError(f"theta: expected {size[0]} matrices (size[0]), got {theta.shape[0]}")
     ct = np.float64 if theta.dtype == np.float64 else np.float32
     shape = (*size[:1], *size[2:], spatial)
-    if backend_for(theta_in) == "cuda" and is_device_array(theta_in):
+    if backend_for(theta_in) == "cuda":
         from gswarp.engine import cuda_core
 
-        grid = module_of(theta_in).empty(shape, dtype=ct)
-        cuda_core.affine_grid(np.ascontiguousarray(theta, dtype=ct), grid, align_corners)
-        return grid.astype(theta.dtype, copy=False)
-    if backend_for(theta_in) == "cuda":  # NumPy arrays on the numba-cuda path (its simulator)
-        from gswarp.engine.cuda import launch_affine_grid
-
-        xp = module_of(theta_in)
-        grid = xp.empty(shape, dtype=ct)
-        launch_affine_grid(
-            xp.asarray(np.ascontiguousarray(theta, dtype=ct)), grid, align_corners, ct
-        )
+        runner = cuda_core.cupy_runner()
+        grid = runner.empty(shape, ct)
+        cuda_core.affine_grid(np.ascontiguousarray(theta, dtype=ct), grid, align_corners, runner)
+        if not is_device_array(theta_in):  # NumPy in, NumPy out
+            grid = runner.host(grid)
         return grid.astype(theta.dtype, copy=False)
     grid = np.empty(shape, dtype=ct)
     from gswarp.engine import core
@@ -872,10 +840,10 @@ def warp_affine(
     antialias : bool or 'lanczos', keyword-only
         Where the matrix shrinks (a singular value of its linear part above 1), average the
         input over each output pixel's footprint instead of point-sampling it
-        (:mod:`gswarp.engine.footprint`: the mode's interpolation kernel stretched along the
+        (``docs/engine.md``: the mode's interpolation kernel stretched along the
         footprint); batch items whose matrix does not shrink, and 'nearest' always, are
         point-sampled: the same bytes as without it. 'lanczos': a Lanczos-3 footprint filter
-        (Pillow's ``LANCZOS``, stretched by the map, not widened; CPU only). Default False
+        (Pillow's ``LANCZOS``, stretched by the map, not widened). Default False
         (torch's point sampling).
 
     Returns

@@ -31,12 +31,14 @@ __all__ = [
     "AFFINE_GRID",
     "AFFINE_SAMPLE",
     "ANTIALIAS",
+    "BACKWARD",
     "FLOW_SAMPLE",
     "GRID_SAMPLE",
     "CupyRunner",
     "affine_grid",
     "affine_sample",
     "antialias",
+    "backward",
     "flow_sample",
     "grid_sample",
     "kernel_name",
@@ -85,6 +87,12 @@ FLOW_SAMPLE = np.dtype(
 AFFINE_GRID = np.dtype(
     [("theta", ARRAY_ARG), ("grid", ARRAY_ARG), ("align_corners", np.bool_)], align=True
 )
+BACKWARD = np.dtype(
+    [("gout", ARRAY_ARG), ("inp", ARRAY_ARG), ("source", ARRAY_ARG), ("target", ARRAY_ARG),
+     ("fill", ARRAY_ARG), ("options", OPTIONS), ("affine", np.bool_),
+     ("channel_inner", np.bool_), ("bands", np.int64)],
+    align=True,
+)  # fmt: skip
 ANTIALIAS = np.dtype(
     [("inp", ARRAY_ARG), ("source", ARRAY_ARG), ("out", ARRAY_ARG), ("fill_compute", ARRAY_ARG),
      ("fill_native", ARRAY_ARG), ("frames", ARRAY_ARG), ("shrinks", ARRAY_ARG),
@@ -101,7 +109,7 @@ def sources() -> Path:
     installed package's ``gswarp/_cuda_sources``, or ``src/`` of a source checkout."""
     package = Path(__file__).resolve().parents[1]
     for folder in (package / "_cuda_sources", package.parent / "src"):
-        if (folder / "cuda" / "sampling.cu").is_file():
+        if (folder / "cuda" / "kernels.cu").is_file():
             return folder
     raise FileNotFoundError(f"gswarp's CUDA sources are missing (looked in {package})")
 
@@ -139,6 +147,7 @@ PACKERS = {
     FLOW_SAMPLE: _packer(_ARRAY * 6, _OPTIONS, "???", _WINDOW),
     AFFINE_GRID: _packer(_ARRAY * 2, "?"),
     ANTIALIAS: _packer(_ARRAY * 8, _OPTIONS, "iqdd??"),
+    BACKWARD: _packer(_ARRAY * 5, _OPTIONS, "??q"),
 }
 """Each argument struct's ``struct.Struct``: one ``pack`` call per launch (a few
 microseconds, where filling the NumPy record field by field took ~19 us here)."""
@@ -220,7 +229,7 @@ def affine_grid(theta, grid, align_corners, runner=None) -> None:
 
 
 ANTIALIAS_CHANNELS = 8
-"""Channels an antialiasing kernel takes per launch (its per-thread sums; ``sampling.cu``):
+"""Channels an antialiasing kernel takes per launch (its per-thread sums; ``kernels.cu``):
 a wider input is launched in groups of channels, each channel's sums its own."""
 
 _ANTIALIAS_SOURCES = {"affine": 0, "pixels": 1, "flow": 2}  # kernels.hpp's AntialiasSource
@@ -261,9 +270,42 @@ def antialias(source_kind, inp, source, out, mode, padding, align_corners, fill_
         _launch(runner, name, ANTIALIAS, values, _points(out.shape))
 
 
+def backward(source_kind, gout, inp, coordinates, grad_input, grad_coordinates, mode, padding,
+             align_corners, fill, runner=None) -> None:  # fmt: skip
+    """The backward passes on the GPU (``src/cuda/backward.cuh``): ``grad_input`` (N, C, *in),
+    zeros on entry, gets the input's gradient and ``grad_coordinates`` the grid's (N, *out, k)
+    or, for ``source_kind`` 'affine' (``coordinates`` float64 pixel-space matrices), each
+    output row's float64 (k, k + 1) share of the matrix's -- where not None. ``gout``, ``inp``
+    C-contiguous of one float dtype; ``fill`` (C,) of it."""
+    runner = runner or cupy_runner()
+    spatial, affine = inp.ndim - 2, source_kind == "affine"
+    kind = KINDS[inp.dtype]
+    coordinates = runner.constant(coordinates) if affine else coordinates
+    fill = runner.constant(fill)
+    head = (*_array_values(gout), *_array_values(inp), *_array_values(coordinates))
+    tail = (*_array_values(fill), int(mode), int(padding), bool(align_corners), False, affine,
+            False, 0)  # fmt: skip
+    points = _points(gout.shape)
+    if grad_input is not None:
+        values = (*head, *_array_values(grad_input), *tail)
+        name = kernel_name("input_backward", spatial, mode, kind, int(affine))
+        _launch(runner, name, BACKWARD, values, points * int(inp.shape[1]))
+    if grad_coordinates is not None:
+        values = (*head, *_array_values(grad_coordinates), *tail)
+        family = "matrix_backward" if affine else "grid_backward"
+        total = points // int(gout.shape[-1]) if affine else points
+        _launch(runner, kernel_name(family, spatial, mode, kind), BACKWARD, values, total)
+
+
 class CupyRunner:
     """Compiles kernels from the C++ sources with NVRTC through CuPy (``RawModule``, one module
-    per name expression, kept per device) and launches them on CuPy's current stream."""
+    per name expression, kept per device) and launches them on CuPy's current stream; moves
+    arrays to and from the device (NumPy arrays under ``use_backend('cuda')``).
+
+    A runner's interface (``constant``, ``device``, ``field``, ``output``, ``copy_back``,
+    ``zeros``, ``empty``, ``host``, ``launch``) is all the engine asks of the GPU:
+    ``tests/cuda_host.py``'s runner gives it the kernels' host build, so the engine's GPU paths
+    run in the tests on machines with no GPU."""
 
     OPTIONS = ("-std=c++17", "--fmad=false")
 
@@ -272,7 +314,7 @@ class CupyRunner:
 
         self.cupy = cupy
         self.folder = sources()
-        self.code = (self.folder / "cuda" / "sampling.cu").read_text()
+        self.code = (self.folder / "cuda" / "kernels.cu").read_text()
         self.include = (f"-I{self.folder}", f"-I{self.folder / 'cuda'}")
         self.functions: dict = {}  # (device, name) -> cupy RawKernel
         self.constants: dict = {}  # (bytes, dtype, shape, device) -> device copy
@@ -303,6 +345,28 @@ class CupyRunner:
     def device(self, array):
         """``array`` on the device (a NumPy array copied over)."""
         return self.cupy.asarray(array)
+
+    def output(self, out):
+        """Where a kernel writes ``out``: ``out`` itself on the device, else a device array of
+        its shape and dtype (:meth:`copy_back` brings it to ``out``)."""
+        if isinstance(out, np.ndarray):
+            return self.cupy.empty(out.shape, out.dtype)
+        return out
+
+    def copy_back(self, written, out) -> None:
+        """``written`` (from :meth:`output`) into ``out`` where they differ."""
+        if written is not out:
+            out[...] = written.get()
+
+    def zeros(self, shape, dtype):
+        return self.cupy.zeros(shape, dtype)
+
+    def empty(self, shape, dtype):
+        return self.cupy.empty(shape, dtype)
+
+    def host(self, array) -> np.ndarray:
+        """A NumPy copy of a device array."""
+        return array.get()
 
     def field(self, array):
         """A flow field as the kernels read it: C-contiguous float32 or float64."""

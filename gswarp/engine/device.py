@@ -1,10 +1,9 @@
 """Which array module and which backend: NumPy arrays run on the CPU kernels, CuPy arrays on the
-CUDA kernels (:mod:`gswarp.engine.cuda`), as SciPy hands CuPy arrays to ``cupyx``.
+CUDA kernels (:mod:`gswarp.engine.cuda_core`), as SciPy hands CuPy arrays to ``cupyx``.
 
 CuPy is recognised by the array's type, without importing it: ``import gswarp`` never imports
-CuPy or numba-cuda. :func:`use_backend` forces the CUDA kernels for NumPy arrays too (numba
-copies them to the device and back): the tests use it to run the CUDA kernels' logic in
-numba's simulator (``NUMBA_ENABLE_CUDASIM=1``) on machines without a GPU.
+CuPy. :func:`use_backend` forces the CUDA kernels for NumPy arrays too (copied to the device
+and back); the tests use it with the kernels' host build on machines without a GPU.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gswarp.errors import BackendError
+from gswarp.errors import BackendError, first_line
 
 __all__ = [
     "backend_for",
@@ -92,30 +91,27 @@ def module_of(value: Any):
 
 
 def cuda_status() -> tuple[bool, str]:
-    """(usable, description) of the CUDA backend: CuPy, numba-cuda and a device, each checked
-    without failing (for ``gswarp info`` and ``--device auto``)."""
+    """(usable, description) of the CUDA backend: CuPy, its run-time compiler (NVRTC, which
+    builds the kernels on first use) and a device, each checked without failing (for
+    ``gswarp info`` and ``--device auto``)."""
     try:
         import cupy
     except ImportError:
         return False, "not available (CuPy is not installed: pip install 'gswarp[cuda]')"
     try:
-        import numba_cuda  # noqa: F401
-        from numba import cuda
-    except ImportError:
-        return False, f"not available (numba-cuda is not installed; CuPy {cupy.__version__})"
-    from numba import config
-
-    if config.ENABLE_CUDASIM:
-        return False, "simulated only (NUMBA_ENABLE_CUDASIM=1)"
-    try:
         count = cupy.cuda.runtime.getDeviceCount()
     except cupy.cuda.runtime.CUDARuntimeError as error:
         return False, f"no usable device ({error})"
-    if count == 0 or not cuda.is_available():
+    if count == 0:
         return False, "no CUDA device"
-    clash = _numpy_clash()
-    if clash:
-        return False, clash
+    try:
+        major, minor = cupy.cuda.nvrtc.getVersion()
+    except Exception as error:  # the library missing or not loadable: CuPy's own errors
+        return False, (
+            f"not usable: CuPy {cupy.__version__} cannot load NVRTC, the CUDA run-time compiler "
+            f"gswarp's kernels are built with ({first_line(error)}): install the CUDA "
+            "toolkit's NVRTC (pip install 'gswarp[cuda]' brings it)"
+        )
     device = cupy.cuda.Device()
     name = cupy.cuda.runtime.getDeviceProperties(device.id)["name"].decode()
     _, total = device.mem_info
@@ -123,31 +119,8 @@ def cuda_status() -> tuple[bool, str]:
     return True, (
         f"{name} (device {device.id} of {count}, {total / 2**30:.0f} GiB, "
         f"compute capability {device.compute_capability}), CUDA runtime "
-        f"{version // 1000}.{version % 1000 // 10}, CuPy {cupy.__version__}, "
-        f"numba-cuda {_version('numba-cuda')}"
+        f"{version // 1000}.{version % 1000 // 10}, NVRTC {major}.{minor}, CuPy {cupy.__version__}"
     )
-
-
-def _numpy_clash() -> str | None:
-    """Why numba-cuda cannot compile kernels with the installed NumPy, or None.
-
-    numba-cuda (0.30.4, in maintenance mode) registers an overload of ``np.row_stack``, which
-    NumPy 2.5 removed: the first kernel compile then fails with an AttributeError deep inside
-    numba (NVIDIA/numba-cuda#907, not to be fixed there). The module that registers it is
-    imported here only when NumPy lacks ``row_stack``, so the check costs nothing otherwise.
-    """
-    import importlib
-
-    if hasattr(np, "row_stack"):
-        return None
-    try:
-        importlib.import_module("numba.cuda.np.arrayobj")
-    except AttributeError as error:
-        return (
-            f"not usable: numba-cuda {_version('numba-cuda')} cannot compile kernels with "
-            f"NumPy {np.__version__} ({error}; NVIDIA/numba-cuda#907): pip install 'numpy<2.5'"
-        )
-    return None
 
 
 def _version(distribution: str) -> str:

@@ -8,7 +8,7 @@ what the sampler needs: the moving image on the fixed grid is
 ``warp_affine(moving, inv(moving.to_physical) @ T @ fixed.to_physical)``.
 
 Each pyramid level resamples both images with gswarp's own warps (halvings that average
-2x2(x2) blocks; other factors antialiased, :mod:`gswarp.engine.footprint`) and runs
+2x2(x2) blocks; other factors antialiased, ``docs/engine.md``) and runs
 :func:`optimize.minimize` on the model's parameters; the gradient of the metric for the
 parameters comes from :func:`gswarp.autodiff.warp_affine_backward` (no grid is stored) and the
 chain rule through the two grids' matrices.

@@ -213,10 +213,10 @@ def _transform_normalized(item: Transform | Sometimes) -> dict[str, Any]:
 class SamplingSpec:
     """How the input is read: interpolation, padding, ``align_corners``, ``fill`` (per channel),
     and ``antialias``: where the warp shrinks, average the input over each output pixel's
-    footprint (:mod:`gswarp.engine.footprint`) instead of point-sampling it; nearest is never
-    averaged. True, False, or None ("auto", the default): on for images, off for volumes, as the
-    tools of each field do (see the README's "Antialiasing"). The engine's functions default to
-    torch's point sampling.
+    footprint (``docs/engine.md``, "The antialiasing footprint") instead of point-sampling it;
+    nearest is never averaged. True, False, or None ("auto", the default): on for images, off
+    for volumes, as the tools of each field do (see the README's "Antialiasing"). The engine's
+    functions default to torch's point sampling.
 
     ``antialias: lanczos`` is on, with a Lanczos-3 footprint filter: Pillow's ``LANCZOS``
     kernel stretched by the map's shrink and not widened (what thumbnails are compared with;

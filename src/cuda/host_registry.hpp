@@ -74,8 +74,37 @@ void add_kinds(std::map<std::string, Entry>& table, std::index_sequence<K...>) {
   (add_point_kernels<S, M, KINDS[K]>(table), ...);
 }
 
+template <int S, int M, int K>
+void add_backward(std::map<std::string, Entry>& table) {
+  table[expression("grid_backward", {S, M, K})] = [](const void* a, index_t total, unsigned b,
+                                                     unsigned t) {
+    run<Backward>(a, total, b, t, cuda::grid_backward<S, M, K>);
+  };
+  table[expression("matrix_backward", {S, M, K})] = [](const void* a, index_t total,
+                                                       unsigned b, unsigned t) {
+    run<Backward>(a, total, b, t, cuda::matrix_backward<S, M, K>);
+  };
+  table[expression("input_backward", {S, M, K, 0})] = [](const void* a, index_t total,
+                                                         unsigned b, unsigned t) {
+    run<Backward>(a, total, b, t, cuda::input_backward<S, M, K, 0>);
+  };
+  table[expression("input_backward", {S, M, K, 1})] = [](const void* a, index_t total,
+                                                         unsigned b, unsigned t) {
+    run<Backward>(a, total, b, t, cuda::input_backward<S, M, K, 1>);
+  };
+}
+
+template <int S, int M>
+void add_backward_types(std::map<std::string, Entry>& table) {
+  add_backward<S, M, F32>(table);
+  add_backward<S, M, F64>(table);
+}
+
 template <int S>
 void add_spatial(std::map<std::string, Entry>& table) {
+  add_backward_types<S, BILINEAR>(table);
+  add_backward_types<S, NEAREST>(table);
+  add_backward_types<S, BICUBIC>(table);
   using Kinds = std::make_index_sequence<sizeof(KINDS) / sizeof(KINDS[0])>;
   add_kinds<S, BILINEAR>(table, Kinds{});
   add_kinds<S, NEAREST>(table, Kinds{});
@@ -133,6 +162,10 @@ extern "C" std::int64_t gswarp_cuda_host_layout(const char* what) {
       {"FlowSample.separable", offsetof(FlowSample, separable)},
       {"FlowSample.window", offsetof(FlowSample, window)},
       {"AffineGrid", sizeof(AffineGrid)},
+      {"Backward", sizeof(Backward)},
+      {"Backward.options", offsetof(Backward, options)},
+      {"Backward.affine", offsetof(Backward, affine)},
+      {"Backward.bands", offsetof(Backward, bands)},
       {"Antialias", sizeof(Antialias)},
       {"Antialias.options", offsetof(Antialias, options)},
       {"Antialias.kind", offsetof(Antialias, kind)},

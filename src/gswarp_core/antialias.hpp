@@ -1,5 +1,5 @@
 // Antialiased sampling: each output point averages the input over its footprint (the filter,
-// frames, padding and coverage are described in gswarp/engine/footprint.py's module notes;
+// frames, padding and coverage are described in docs/engine.md, "The antialiasing footprint";
 // this is its C++ form, operation for operation -- tests/test_core.py compares the bytes).
 //
 // A footprint's frame: M (k x k, row-major, upper triangular; filter coordinates
@@ -29,7 +29,7 @@
 namespace gswarp {
 inline namespace GSWARP_LEVEL {
 
-constexpr double WIDEN = 0.25;             // gswarp.engine.footprint.WIDEN
+constexpr double WIDEN = 0.25;             // docs/engine.md: sigma(S) = S' + WIDEN (S' - 1)
 constexpr double SHRINK_TOLERANCE = 1e-9;  // gswarp.sampling.SHRINK_TOLERANCE
 constexpr int FRAME_2D = 9;
 constexpr int FRAME_3D = 19;

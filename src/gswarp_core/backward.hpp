@@ -1,7 +1,8 @@
 // Backward passes of grid_sample and the fused affine sample on the CPU: the gradients for the
 // input, for the grid, and for an affine warp's pixel-space matrix (torch's semantics,
 // ../shared/reference/grid_sample_semantics.md §3, §7; the numba engine's
-// gswarp/engine/backward.py, operation for operation -- tests/test_core.py compares them).
+// backward passes, operation for operation -- tests/test_core.py holds its digests; the
+// formulas and order: docs/engine.md, "Backward passes").
 //
 // Per output point the coordinate is turned into input pixels as in the forward pass (a grid
 // value un-normalized, or an affine matrix stepped along the row), the derivative of the output
@@ -240,9 +241,9 @@ GSWARP_HD void bilinear_grad_2d(const Image2d<T>& im, const Pixel<const T>& g, T
 }
 
 template <typename T>
-inline void bicubic_grad_2d(const Image2d<T>& im, const Pixel<const T>& g, T px, T py,
-                            const SampleOptions& o, const T* fill, index_t c0, index_t c1,
-                            T acc[2], T m[2]) {
+GSWARP_HD_LARGE void bicubic_grad_2d(const Image2d<T>& im, const Pixel<const T>& g, T px, T py,
+                                     const SampleOptions& o, const T* fill, index_t c0,
+                                     index_t c1, T acc[2], T m[2]) {
   const CubicAxis<T> ax(px, im.W, o.padding, o.align_corners);
   const CubicAxis<T> ay(py, im.H, o.padding, o.align_corners);
   for (index_t c = c0; c < c1; ++c) {
@@ -330,8 +331,8 @@ GSWARP_HD void trilinear_grad_3d(const Image3d<T>& im, const Pixel<const T>& g, 
 }
 
 template <typename T>
-inline void tricubic_grad_3d(const Image3d<T>& im, const Pixel<const T>& g, T px, T py, T pz,
-                             const SampleOptions& o, const T* fill, T d[3]) {
+GSWARP_HD_LARGE void tricubic_grad_3d(const Image3d<T>& im, const Pixel<const T>& g, T px, T py,
+                                      T pz, const SampleOptions& o, const T* fill, T d[3]) {
   const CubicAxis<T> ax(px, im.W, o.padding, o.align_corners);
   const CubicAxis<T> ay(py, im.H, o.padding, o.align_corners);
   const CubicAxis<T> az(pz, im.D, o.padding, o.align_corners);
@@ -368,6 +369,18 @@ GSWARP_HD void point_grad_3d(const Image3d<T>& im, const Pixel<const T>& g, T px
 // one output point's share of grad_input, for channels c0 .. c1 - 1, added only to the rows
 // (2-D) or slices (3-D) [lo, hi) of its band
 
+// grad_input's one addition: plain on the CPU (each input pixel owned by one job), an atomic
+// add in a CUDA kernel (threads of any output point meet on a pixel: the order, hence the
+// last bits, is the hardware's).
+template <typename T>
+GSWARP_HD void scatter_add(T* target, T value) {
+#if defined(__CUDA_ARCH__)
+  atomicAdd(target, value);
+#else
+  *target += value;
+#endif
+}
+
 // A band of one batch item's grad_input: rows (2-D) or slices (3-D) [lo, hi) of planes c0..c1.
 template <typename T, int N>
 struct Band {
@@ -393,7 +406,7 @@ GSWARP_HD void scatter_2d(const Band<T, 4>& b, const Pixel<const T>& g, T px, T 
       for (int i = 0; i < 4; ++i)
         for (int j = 0; j < 4; ++j)
           if (ay.ok[j] && ax.ok[i] && b.owns(ay.i[j]))
-            plane[ay.i[j] * sy + ax.i[i] * sx] += (gc * ax.w[i]) * ay.w[j];
+            scatter_add(&plane[ay.i[j] * sy + ax.i[i] * sx], (gc * ax.w[i]) * ay.w[j]);
     }
     return;
   }
@@ -404,7 +417,7 @@ GSWARP_HD void scatter_2d(const Band<T, 4>& b, const Pixel<const T>& g, T px, T 
     if (!(inside(rx, W) && inside(ry, H))) return;
     const index_t y = index_in(ry, H), x = index_in(rx, W);
     if (!b.owns(y)) return;
-    for (index_t c = b.c0; c < b.c1; ++c) b.plane(c)[y * sy + x * sx] += g[c];
+    for (index_t c = b.c0; c < b.c1; ++c) scatter_add(&b.plane(c)[y * sy + x * sx], g[c]);
     return;
   }
   if (!(inside(px, W) && inside(py, H))) return;
@@ -420,10 +433,10 @@ GSWARP_HD void scatter_2d(const Band<T, 4>& b, const Pixel<const T>& g, T px, T 
   for (index_t c = b.c0; c < b.c1; ++c) {
     T* plane = b.plane(c);
     const T gc = g[c];
-    if (nw) plane[y0 * sy + x0 * sx] += w_nw * gc;
-    if (ne) plane[y0 * sy + x1 * sx] += w_ne * gc;
-    if (sw) plane[y1 * sy + x0 * sx] += w_sw * gc;
-    if (se) plane[y1 * sy + x1 * sx] += w_se * gc;
+    if (nw) scatter_add(&plane[y0 * sy + x0 * sx], w_nw * gc);
+    if (ne) scatter_add(&plane[y0 * sy + x1 * sx], w_ne * gc);
+    if (sw) scatter_add(&plane[y1 * sy + x0 * sx], w_sw * gc);
+    if (se) scatter_add(&plane[y1 * sy + x1 * sx], w_se * gc);
   }
 }
 
@@ -445,8 +458,8 @@ GSWARP_HD void scatter_3d(const Band<T, 5>& b, const Pixel<const T>& g, T px, T 
         for (int j = 0; j < 4; ++j)
           for (int i = 0; i < 4; ++i)
             if (ay.ok[j] && ax.ok[i])
-              plane[az.i[k] * sz + ay.i[j] * sy + ax.i[i] * sx] +=
-                  ((gc * ax.w[i]) * ay.w[j]) * az.w[k];
+              scatter_add(&plane[az.i[k] * sz + ay.i[j] * sy + ax.i[i] * sx],
+                          ((gc * ax.w[i]) * ay.w[j]) * az.w[k]);
       }
     }
     return;
@@ -460,7 +473,7 @@ GSWARP_HD void scatter_3d(const Band<T, 5>& b, const Pixel<const T>& g, T px, T 
     const index_t z = index_in(rz, D);
     if (!b.owns(z)) return;
     const index_t offset = z * sz + index_in(ry, H) * sy + index_in(rx, W) * sx;
-    for (index_t c = b.c0; c < b.c1; ++c) b.plane(c)[offset] += g[c];
+    for (index_t c = b.c0; c < b.c1; ++c) scatter_add(&b.plane(c)[offset], g[c]);
     return;
   }
   if (!(inside(px, W) && inside(py, H) && inside(pz, D))) return;
@@ -476,7 +489,7 @@ GSWARP_HD void scatter_3d(const Band<T, 5>& b, const Pixel<const T>& g, T px, T 
     for (index_t c = b.c0; c < b.c1; ++c) {
       T* q = b.plane(c) + base;
       const T gc = g[c];
-      for (int k = 0; k < 8; ++k) q[offset[k]] += weight[k] * gc;
+      for (int k = 0; k < 8; ++k) scatter_add(&q[offset[k]], weight[k] * gc);
     }
     return;
   }
@@ -489,7 +502,7 @@ GSWARP_HD void scatter_3d(const Band<T, 5>& b, const Pixel<const T>& g, T px, T 
     T* plane = b.plane(c);
     const T gc = g[c];
     for (int k = 0; k < 8; ++k)
-      if (keep[k]) plane[base + offset[k]] += weight[k] * gc;
+      if (keep[k]) scatter_add(&plane[base + offset[k]], weight[k] * gc);
   }
 }
 
@@ -504,7 +517,7 @@ GSWARP_HD T unnormalize_scale(index_t size, bool align_corners) {
 
 // A 2-D grid (N, Ho, Wo, 2) seen as a 3-D one with Do = 1.
 template <typename T>
-View<const T, 5> grid_as_5d(const ArrayArg& a) {
+GSWARP_HD View<const T, 5> grid_as_5d(const ArrayArg& a) {
   ArrayArg b = a;
   if (a.ndim == 4) {
     b.ndim = 5;
@@ -520,88 +533,89 @@ View<const T, 5> grid_as_5d(const ArrayArg& a) {
   return View<const T, 5>(b);
 }
 
-// Grid gradient 2-D over output rows [start, stop) of the flattened (batch, row) index: ggrid
-// (N, Ho, Wo, 2). Not channel_inner: one pass per channel plane over the rows, the point's
-// sums carried in ggrid (the same bits; the reads stay in one plane's cache footprint).
+// The grid gradient of output point (n, ho, wo) 2-D for channels c0 .. c1 - 1 of C: the sums
+// of the channels before carried in ggrid's point, the gradient written once the last channel
+// is in (the CPU takes the channels in one pass or one per pass: the same bits).
 template <int MODE, typename T>
-void grid_grad_2d_rows(const View<const T, 4>& gout, const View<const T, 4>& inp,
-                       const GridSource<T>& src, const View<T, 4>& ggrid, const SampleOptions& o,
-                       const T* fill, bool channel_inner, index_t start, index_t stop) {
-  const index_t C = inp.shape[1], H = inp.shape[2], W = inp.shape[3];
-  const index_t Ho = gout.shape[2], Wo = gout.shape[3];
-  const index_t sizes[2] = {W, H};
-  const T sx = unnormalize_scale<T>(W, o.align_corners), sy = unnormalize_scale<T>(H, o.align_corners);
-  const index_t passes = (channel_inner || C < 2) ? 1 : C;
-  for (index_t step = 0; step < passes; ++step) {
-    const index_t c0 = passes > 1 ? step : 0, c1 = passes > 1 ? step + 1 : C;
-    for (index_t job = start; job < stop; ++job) {
-      const index_t n = job / Ho, ho = job - n * Ho;
-      const Image2d<T> im = image_2d(inp, n);
-      for (index_t wo = 0; wo < Wo; ++wo) {
-        T p[2];
-        T acc[2] = {T(0), T(0)}, m[2] = {T(0), T(0)};
-        T* out = ggrid.data + n * ggrid.stride[0] + ho * ggrid.stride[1] + wo * ggrid.stride[2];
-        if (src.template point<2, true>(n, 0, ho, wo, sizes, o.align_corners, p)) {
-          if (c0 > 0) {
-            acc[0] = out[0];
-            acc[1] = out[ggrid.stride[3]];
-          }
-          const Pixel<const T> g{gout.data + n * gout.stride[0] + ho * gout.stride[2] +
-                                     wo * gout.stride[3],
-                                 gout.stride[1]};
-          point_grad_2d<MODE>(im, g, p[0], p[1], o, fill, c0, c1, acc, m);
-        }
-        if (c1 == C) {
-          out[0] = (acc[0] * m[0]) * sx;
-          out[ggrid.stride[3]] = (acc[1] * m[1]) * sy;
-        } else {
-          out[0] = acc[0];
-          out[ggrid.stride[3]] = acc[1];
-        }
-      }
+GSWARP_HD void grid_grad_point_2d(const View<const T, 4>& gout, const Image2d<T>& im,
+                                  const GridSource<T>& src, const View<T, 4>& ggrid,
+                                  const SampleOptions& o, const T* fill, index_t n, index_t ho,
+                                  index_t wo, index_t c0, index_t c1) {
+  const index_t sizes[2] = {im.W, im.H};
+  T p[2];
+  T acc[2] = {T(0), T(0)}, m[2] = {T(0), T(0)};
+  T* out = ggrid.data + n * ggrid.stride[0] + ho * ggrid.stride[1] + wo * ggrid.stride[2];
+  if (src.template point<2, true>(n, 0, ho, wo, sizes, o.align_corners, p)) {
+    if (c0 > 0) {
+      acc[0] = out[0];
+      acc[1] = out[ggrid.stride[3]];
     }
+    const Pixel<const T> g{gout.data + n * gout.stride[0] + ho * gout.stride[2] +
+                               wo * gout.stride[3],
+                           gout.stride[1]};
+    point_grad_2d<MODE>(im, g, p[0], p[1], o, fill, c0, c1, acc, m);
+  }
+  if (c1 == im.C) {
+    out[0] = (acc[0] * m[0]) * unnormalize_scale<T>(im.W, o.align_corners);
+    out[ggrid.stride[3]] = (acc[1] * m[1]) * unnormalize_scale<T>(im.H, o.align_corners);
+  } else {
+    out[0] = acc[0];
+    out[ggrid.stride[3]] = acc[1];
   }
 }
 
-// Grid gradient 3-D over output rows [start, stop) of the flattened (batch, depth, row) index.
+// The grid gradient of output point (n, d, ho, wo) 3-D, every channel.
 template <int MODE, typename T>
-void grid_grad_3d_rows(const View<const T, 5>& gout, const View<const T, 5>& inp,
-                       const GridSource<T>& src, const View<T, 5>& ggrid, const SampleOptions& o,
-                       const T* fill, index_t start, index_t stop) {
-  const index_t D = inp.shape[2], H = inp.shape[3], W = inp.shape[4];
-  const index_t Do = gout.shape[2], Ho = gout.shape[3], Wo = gout.shape[4];
-  const index_t sizes[3] = {W, H, D};
-  const T scale[3] = {unnormalize_scale<T>(W, o.align_corners),
-                      unnormalize_scale<T>(H, o.align_corners),
-                      unnormalize_scale<T>(D, o.align_corners)};
-  for (index_t job = start; job < stop; ++job) {
-    const index_t n = job / (Do * Ho), rest = job - n * (Do * Ho);
-    const index_t d = rest / Ho, ho = rest - d * Ho;
-    const Image3d<T> im = image_3d(inp, n);
-    for (index_t wo = 0; wo < Wo; ++wo) {
-      T p[3];
-      T grad[3] = {T(0), T(0), T(0)};
-      if (src.template point<3, MODE == BICUBIC>(n, d, ho, wo, sizes, o.align_corners, p)) {
-        const Pixel<const T> g{gout.data + n * gout.stride[0] + d * gout.stride[2] +
-                                   ho * gout.stride[3] + wo * gout.stride[4],
-                               gout.stride[1]};
-        point_grad_3d<MODE>(im, g, p[0], p[1], p[2], o, fill, grad);
-      }
-      T* out = ggrid.data + n * ggrid.stride[0] + d * ggrid.stride[1] + ho * ggrid.stride[2] +
-               wo * ggrid.stride[3];
-      for (int k = 0; k < 3; ++k) out[k * ggrid.stride[4]] = scale[k] * grad[k];
-    }
+GSWARP_HD void grid_grad_point_3d(const View<const T, 5>& gout, const Image3d<T>& im,
+                                  const GridSource<T>& src, const View<T, 5>& ggrid,
+                                  const SampleOptions& o, const T* fill, index_t n, index_t d,
+                                  index_t ho, index_t wo) {
+  const index_t sizes[3] = {im.W, im.H, im.D};
+  T p[3];
+  T grad[3] = {T(0), T(0), T(0)};
+  if (src.template point<3, MODE == BICUBIC>(n, d, ho, wo, sizes, o.align_corners, p)) {
+    const Pixel<const T> g{gout.data + n * gout.stride[0] + d * gout.stride[2] +
+                               ho * gout.stride[3] + wo * gout.stride[4],
+                           gout.stride[1]};
+    point_grad_3d<MODE>(im, g, p[0], p[1], p[2], o, fill, grad);
   }
+  T* out = ggrid.data + n * ggrid.stride[0] + d * ggrid.stride[1] + ho * ggrid.stride[2] +
+           wo * ggrid.stride[3];
+  for (int k = 0; k < 3; ++k)
+    out[k * ggrid.stride[4]] = unnormalize_scale<T>(k == 0 ? im.W : k == 1 ? im.H : im.D,
+                                                    o.align_corners) * grad[k];
 }
 
-// Matrix gradient 2-D: rows[n * Ho + ho] = (2, 3) float64, that output row's share of
-// d L / d M, over output rows [start, stop).
+// One output point's share of grad_input, channels [b.c0, b.c1) of band b: the point's
+// coordinate from `src` (a grid or a matrix), its corners' or taps' terms added.
+template <int Spatial, int MODE, typename T, typename Source>
+GSWARP_HD void scatter_point(const View<const T, Spatial + 2>& gout, const Source& src,
+                             const Band<T, Spatial + 2>& band, const SampleOptions& o,
+                             index_t d, index_t ho, index_t wo) {
+  constexpr bool Vectorized = Spatial == 2 || MODE == BICUBIC;
+  index_t sizes[3];
+  for (int k = 0; k < Spatial; ++k) sizes[k] = band.ginp.shape[Spatial + 1 - k];
+  T p[3];
+  if (!src.template point<Spatial, Vectorized>(band.n, d, ho, wo, sizes, o.align_corners, p))
+    return;
+  const T* g = gout.data + band.n * gout.stride[0] + ho * gout.stride[Spatial] +
+               wo * gout.stride[Spatial + 1];
+  if (Spatial == 3) g += d * gout.stride[2];
+  const Pixel<const T> gp{g, gout.stride[1]};
+  if constexpr (Spatial == 2)
+    scatter_2d<MODE>(band, gp, p[0], p[1], o);
+  else
+    scatter_3d<MODE>(band, gp, p[0], p[1], p[2], o);
+}
+
+// Matrix gradient 2-D of output row `job` of the flattened (batch, row) index: rows[job] =
+// (2, 3) float64, that row's share of d L / d M (its columns summed in order, in float64).
 template <int MODE, typename T>
-void matrix_grad_2d_rows(const View<const T, 4>& gout, const View<const T, 4>& inp,
-                         const MatrixSource& src, const View<double, 3>& rows,
-                         const SampleOptions& o, const T* fill, index_t start, index_t stop) {
+GSWARP_HD void matrix_grad_row_2d(const View<const T, 4>& gout, const View<const T, 4>& inp,
+                                  const MatrixSource& src, const View<double, 3>& rows,
+                                  const SampleOptions& o, const T* fill, index_t job) {
   const index_t C = inp.shape[1], Ho = gout.shape[2], Wo = gout.shape[3];
-  for (index_t job = start; job < stop; ++job) {
+  {
     const index_t n = job / Ho, ho = job - n * Ho;
     const Image2d<T> im = image_2d(inp, n);
     const double* m = src.matrix.data + n * src.matrix.stride[0];
@@ -632,13 +646,13 @@ void matrix_grad_2d_rows(const View<const T, 4>& gout, const View<const T, 4>& i
   }
 }
 
-// Matrix gradient 3-D: rows[(n * Do + d) * Ho + ho] = (3, 4) float64.
+// Matrix gradient 3-D of output row `job` = (n * Do + d) * Ho + ho: rows[job] = (3, 4) float64.
 template <int MODE, typename T>
-void matrix_grad_3d_rows(const View<const T, 5>& gout, const View<const T, 5>& inp,
-                         const MatrixSource& src, const View<double, 3>& rows,
-                         const SampleOptions& o, const T* fill, index_t start, index_t stop) {
+GSWARP_HD void matrix_grad_row_3d(const View<const T, 5>& gout, const View<const T, 5>& inp,
+                                  const MatrixSource& src, const View<double, 3>& rows,
+                                  const SampleOptions& o, const T* fill, index_t job) {
   const index_t Do = gout.shape[2], Ho = gout.shape[3], Wo = gout.shape[4];
-  for (index_t job = start; job < stop; ++job) {
+  {
     const index_t n = job / (Do * Ho), rest = job - n * (Do * Ho);
     const index_t d = rest / Ho, ho = rest - d * Ho;
     const Image3d<T> im = image_3d(inp, n);
@@ -677,17 +691,68 @@ void matrix_grad_3d_rows(const View<const T, 5>& gout, const View<const T, 5>& i
   }
 }
 
+#if GSWARP_HOST_ONLY  // the CPU's row loops and band jobs
+// Matrix gradient rows [start, stop) of the flattened (batch, [depth,] row) index.
+template <int MODE, typename T>
+void matrix_grad_2d_rows(const View<const T, 4>& gout, const View<const T, 4>& inp,
+                         const MatrixSource& src, const View<double, 3>& rows,
+                         const SampleOptions& o, const T* fill, index_t start, index_t stop) {
+  for (index_t job = start; job < stop; ++job)
+    matrix_grad_row_2d<MODE>(gout, inp, src, rows, o, fill, job);
+}
+
+template <int MODE, typename T>
+void matrix_grad_3d_rows(const View<const T, 5>& gout, const View<const T, 5>& inp,
+                         const MatrixSource& src, const View<double, 3>& rows,
+                         const SampleOptions& o, const T* fill, index_t start, index_t stop) {
+  for (index_t job = start; job < stop; ++job)
+    matrix_grad_row_3d<MODE>(gout, inp, src, rows, o, fill, job);
+}
+
+// Grid gradient 2-D over output rows [start, stop) of the flattened (batch, row) index: ggrid
+// (N, Ho, Wo, 2). Not channel_inner: one pass per channel plane over the rows, the point's
+// sums carried in ggrid (the same bits; the reads stay in one plane's cache footprint).
+template <int MODE, typename T>
+void grid_grad_2d_rows(const View<const T, 4>& gout, const View<const T, 4>& inp,
+                       const GridSource<T>& src, const View<T, 4>& ggrid, const SampleOptions& o,
+                       const T* fill, bool channel_inner, index_t start, index_t stop) {
+  const index_t C = inp.shape[1];
+  const index_t Ho = gout.shape[2], Wo = gout.shape[3];
+  const index_t passes = (channel_inner || C < 2) ? 1 : C;
+  for (index_t step = 0; step < passes; ++step) {
+    const index_t c0 = passes > 1 ? step : 0, c1 = passes > 1 ? step + 1 : C;
+    for (index_t job = start; job < stop; ++job) {
+      const index_t n = job / Ho, ho = job - n * Ho;
+      const Image2d<T> im = image_2d(inp, n);
+      for (index_t wo = 0; wo < Wo; ++wo)
+        grid_grad_point_2d<MODE>(gout, im, src, ggrid, o, fill, n, ho, wo, c0, c1);
+    }
+  }
+}
+
+// Grid gradient 3-D over output rows [start, stop) of the flattened (batch, depth, row) index.
+template <int MODE, typename T>
+void grid_grad_3d_rows(const View<const T, 5>& gout, const View<const T, 5>& inp,
+                       const GridSource<T>& src, const View<T, 5>& ggrid, const SampleOptions& o,
+                       const T* fill, index_t start, index_t stop) {
+  const index_t Do = gout.shape[2], Ho = gout.shape[3], Wo = gout.shape[4];
+  for (index_t job = start; job < stop; ++job) {
+    const index_t n = job / (Do * Ho), rest = job - n * (Do * Ho);
+    const index_t d = rest / Ho, ho = rest - d * Ho;
+    const Image3d<T> im = image_3d(inp, n);
+    for (index_t wo = 0; wo < Wo; ++wo)
+      grid_grad_point_3d<MODE>(gout, im, src, ggrid, o, fill, n, d, ho, wo);
+  }
+}
+
 // grad_input over jobs [start, stop) (ScatterJobs): each job zeroes its band and scans every
 // output point in order. Source: GridSource<T> or MatrixSource.
 template <int Spatial, int MODE, typename T, typename Source>
 void input_grad_jobs(const View<const T, Spatial + 2>& gout, const Source& src,
                      const View<T, Spatial + 2>& ginp, const SampleOptions& o,
                      const ScatterJobs& jobs, index_t start, index_t stop) {
-  constexpr bool Vectorized = Spatial == 2 || MODE == BICUBIC;
   const index_t Do = Spatial == 3 ? gout.shape[2] : 1;
   const index_t Ho = gout.shape[Spatial], Wo = gout.shape[Spatial + 1];
-  index_t sizes[3];
-  for (int k = 0; k < Spatial; ++k) sizes[k] = ginp.shape[Spatial + 1 - k];
   for (index_t job = start; job < stop; ++job) {
     index_t n, c0, c1, lo, hi;
     jobs.job(job, n, c0, c1, lo, hi);
@@ -706,21 +771,11 @@ void input_grad_jobs(const View<const T, Spatial + 2>& gout, const Source& src,
     }
     for (index_t d = 0; d < Do; ++d)
       for (index_t ho = 0; ho < Ho; ++ho)
-        for (index_t wo = 0; wo < Wo; ++wo) {
-          T p[3];
-          if (!src.template point<Spatial, Vectorized>(n, d, ho, wo, sizes, o.align_corners, p))
-            continue;
-          const T* g = gout.data + n * gout.stride[0] + ho * gout.stride[Spatial] +
-                       wo * gout.stride[Spatial + 1];
-          if (Spatial == 3) g += d * gout.stride[2];
-          const Pixel<const T> gp{g, gout.stride[1]};
-          if constexpr (Spatial == 2)
-            scatter_2d<MODE>(band, gp, p[0], p[1], o);
-          else
-            scatter_3d<MODE>(band, gp, p[0], p[1], p[2], o);
-        }
+        for (index_t wo = 0; wo < Wo; ++wo)
+          scatter_point<Spatial, MODE>(gout, src, band, o, d, ho, wo);
   }
 }
+#endif  // GSWARP_HOST_ONLY
 
 }  // namespace GSWARP_LEVEL
 }  // namespace gswarp

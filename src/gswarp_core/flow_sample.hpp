@@ -7,7 +7,7 @@
 // pixel without interpolation. `separable`: A and B are diagonal, so a field position's x
 // depends on the output column only and y (z) on the row (slice): the field is interpolated
 // along y (z) once per row into a row buffer and along x from per-column tables. The
-// arithmetic is the numba engine's (gswarp/engine/pointwise.py: _field_axis, field_at_2d/3d,
+// arithmetic is the numba engine's as it was (_field_axis, field_at_2d/3d,
 // flow_lookup, flow_finish, field_columns, field_row); windows as in the affine kernels.
 #pragma once
 

@@ -4,7 +4,7 @@
 // grid_sample_2d_rows<MODE> fills output rows [start, stop) of the flattened (batch, row)
 // index; the module spreads rows over the thread pool. A point whose coordinate is not finite
 // gets the fill value; nearest copies input values without converting them (its fill is in
-// the input's type). The arithmetic is the numba engine's (gswarp/engine/pointwise.py),
+// the input's type). The arithmetic is the numba engine's as it was (its golden digests),
 // operation for operation.
 #pragma once
 
@@ -192,20 +192,18 @@ struct Image3d {
   }
 };
 
-#if GSWARP_HOST_ONLY  // the CPU's row loops
 // Batch item n of an input view as an image (its channels and strides).
 template <typename T>
-Image2d<T> image_2d(const View<const T, 4>& inp, index_t n) {
+GSWARP_HD Image2d<T> image_2d(const View<const T, 4>& inp, index_t n) {
   return Image2d<T>{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
                     inp.stride[1],          inp.stride[2], inp.stride[3]};
 }
 
 template <typename T>
-Image3d<T> image_3d(const View<const T, 5>& inp, index_t n) {
+GSWARP_HD Image3d<T> image_3d(const View<const T, 5>& inp, index_t n) {
   return Image3d<T>{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
                     inp.shape[4], inp.stride[1], inp.stride[2], inp.stride[3], inp.stride[4]};
 }
-#endif  // GSWARP_HOST_ONLY
 
 template <typename In, typename Ct>
 GSWARP_HD void trilinear_point(const Image3d<In>& im, Ct px, Ct py, Ct pz, const Pixel<In>& out,

@@ -1,29 +1,13 @@
 // The CUDA sampling kernels: grid_sample (a normalized grid or pixel coordinates), the fused
 // affine sample, the flow-field chain, antialiased sampling (affine, pixels, flow) and
-// affine_grid -- 2-D and 3-D, every mode and dtype --
-// over the per-point functions the CPU kernels use (src/gswarp_core/*.hpp, written once).
-//
-// Compiled three ways from this one text:
-// - by NVRTC through CuPy at first use (gswarp/engine/cuda_core.py; CuPy caches the result on
-//   disk), one specialization per name expression such as
-//   "gswarp::cuda::grid_sample<2, 0, 8, 8>" (spatial dims, mode, input dtype code, grid
-//   dtype code: kernels.hpp's Kind);
-// - by nvcc in the tests, for the architectures gswarp names (a compile failure fails them);
-// - by the host C++ compiler with -DGSWARP_CUDA_HOST (host_emulation.hpp): the kernels' bodies
-//   run on the CPU, every (block, thread) of the launch in turn, and the tests compare them
-//   with the CPU engine (tests/test_cuda_core.py).
+// affine_grid -- 2-D and 3-D, every mode and dtype -- over the per-point functions the CPU
+// kernels use (src/gswarp_core/*.hpp, written once). Part of kernels.cu.
 //
 // Each thread computes output points i, i + G, i + 2G, ... of the flattened
-// (batch, [depth,] row, column) index (G: the threads of the launch; 64-bit indices, so no
-// size limit) and writes every channel of its point. The arguments are kernels.hpp's structs,
-// passed by value (CuPy: NumPy structured scalars of the same layout). Built with
-// -fmad=false, as the CPU kernels are built with -ffp-contract=off: every multiply and add is
-// rounded on its own and fma is called where the CPU calls it, so each point has the CPU
-// engine's bits.
-#if defined(GSWARP_CUDA_HOST)
-#include "host_emulation.hpp"
-#endif
+// (batch, [depth,] row, column) index and writes every channel of its point.
+#pragma once
 
+#include "common.cuh"
 #include "gswarp_core/affine_grid.hpp"
 #include "gswarp_core/affine_sample.hpp"
 #include "gswarp_core/antialias.hpp"
@@ -34,87 +18,6 @@
 
 namespace gswarp {
 namespace cuda {
-
-// The C++ type of dtype code K.
-template <int K>
-struct KindType;
-template <>
-struct KindType<I8> {
-  using type = std::int8_t;
-};
-template <>
-struct KindType<U8> {
-  using type = std::uint8_t;
-};
-template <>
-struct KindType<I16> {
-  using type = std::int16_t;
-};
-template <>
-struct KindType<U16> {
-  using type = std::uint16_t;
-};
-template <>
-struct KindType<I32> {
-  using type = std::int32_t;
-};
-template <>
-struct KindType<U32> {
-  using type = std::uint32_t;
-};
-template <>
-struct KindType<I64> {
-  using type = std::int64_t;
-};
-template <>
-struct KindType<U64> {
-  using type = std::uint64_t;
-};
-template <>
-struct KindType<F32> {
-  using type = float;
-};
-template <>
-struct KindType<F64> {
-  using type = double;
-};
-
-// This thread's first point and the launch's stride, in 64 bits.
-GSWARP_HD index_t first_point() {
-  return static_cast<index_t>(blockIdx.x) * static_cast<index_t>(blockDim.x) +
-         static_cast<index_t>(threadIdx.x);
-}
-GSWARP_HD index_t point_stride() {
-  return static_cast<index_t>(blockDim.x) * static_cast<index_t>(gridDim.x);
-}
-
-// (n, y, x) of flattened point i of (N, H, W); (n, z, y, x) of (N, D, H, W).
-GSWARP_HD void split_2d(index_t i, index_t H, index_t W, index_t& n, index_t& y, index_t& x) {
-  x = i % W;
-  const index_t rows = i / W;
-  y = rows % H;
-  n = rows / H;
-}
-GSWARP_HD void split_3d(index_t i, index_t D, index_t H, index_t W, index_t& n, index_t& z,
-                        index_t& y, index_t& x) {
-  x = i % W;
-  index_t rest = i / W;
-  y = rest % H;
-  rest /= H;
-  z = rest % D;
-  n = rest / D;
-}
-
-template <typename In>
-GSWARP_HD Image2d<In> image_of(const View<const In, 4>& inp, index_t n) {
-  return Image2d<In>{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
-                     inp.stride[1],          inp.stride[2], inp.stride[3]};
-}
-template <typename In>
-GSWARP_HD Image3d<In> image_of(const View<const In, 5>& inp, index_t n) {
-  return Image3d<In>{inp.data + n * inp.stride[0], inp.shape[1], inp.shape[2], inp.shape[3],
-                     inp.shape[4], inp.stride[1], inp.stride[2], inp.stride[3], inp.stride[4]};
-}
 
 // ------------------------------------------------------------------------------------------
 // grid_sample: grid (N, Ho, Wo, 2) / (N, Do, Ho, Wo, 3) of dtype GRID (normalized, or pixel
@@ -135,7 +38,7 @@ __global__ void grid_sample(const GridSample a, index_t total) {
     for (index_t i = first_point(); i < total; i += point_stride()) {
       index_t n, ho, wo;
       split_2d(i, out.shape[2], out.shape[3], n, ho, wo);
-      const Image2d<In> im = image_of(inp, n);
+      const Image2d<In> im = image_2d(inp, n);
       const G* g = grid.data + n * grid.stride[0] + ho * grid.stride[1] + wo * grid.stride[2];
       Ct px = Ct(g[0]), py = Ct(g[grid.stride[3]]);
       if (!o.pixels) {
@@ -153,7 +56,7 @@ __global__ void grid_sample(const GridSample a, index_t total) {
     for (index_t i = first_point(); i < total; i += point_stride()) {
       index_t n, d, ho, wo;
       split_3d(i, out.shape[2], out.shape[3], out.shape[4], n, d, ho, wo);
-      const Image3d<In> im = image_of(inp, n);
+      const Image3d<In> im = image_3d(inp, n);
       const G* g = grid.data + n * grid.stride[0] + d * grid.stride[1] + ho * grid.stride[2] +
                    wo * grid.stride[3];
       Ct px = Ct(g[0]), py = Ct(g[grid.stride[4]]), pz = Ct(g[2 * grid.stride[4]]);
@@ -207,7 +110,7 @@ __global__ void affine_sample(const AffineSample a, index_t total) {
       const Ct py = row_coordinate<Ct>(m[r], column, oy) - y0;
       const Pixel<In> at{out.data + n * out.stride[0] + ho * out.stride[2] + wo * out.stride[3],
                          out.stride[1]};
-      sample_point_2d<MODE>(image_of(inp, n), px, py, at, o, fill, native);
+      sample_point_2d<MODE>(image_2d(inp, n), px, py, at, o, fill, native);
     }
   } else {
     const Ct z0 = Ct(static_cast<double>(w.shift[2]));
@@ -229,7 +132,7 @@ __global__ void affine_sample(const AffineSample a, index_t total) {
       const Pixel<In> at{out.data + n * out.stride[0] + d * out.stride[2] + ho * out.stride[3] +
                              wo * out.stride[4],
                          out.stride[1]};
-      sample_point_3d<MODE>(image_of(inp, n), px, py, pz, at, o, fill, native);
+      sample_point_3d<MODE>(image_3d(inp, n), px, py, pz, at, o, fill, native);
     }
   }
 }
@@ -272,7 +175,7 @@ __global__ void flow_sample(const FlowSample a, index_t total) {
       flow_finish_2d(m, qx, qy, u, v, a.absolute, px, py);
       const Pixel<In> at{out.data + n * out.stride[0] + ho * out.stride[2] + wo * out.stride[3],
                          out.stride[1]};
-      sample_point_2d<MODE>(image_of(inp, n), Ct(px) - x0, Ct(py) - y0, at, o, fill, native);
+      sample_point_2d<MODE>(image_2d(inp, n), Ct(px) - x0, Ct(py) - y0, at, o, fill, native);
     }
   } else {
     const Ct z0 = Ct(static_cast<double>(win.shift[2]));
@@ -304,7 +207,7 @@ __global__ void flow_sample(const FlowSample a, index_t total) {
       const Pixel<In> at{out.data + n * out.stride[0] + d * out.stride[2] + ho * out.stride[3] +
                              wo * out.stride[4],
                          out.stride[1]};
-      sample_point_3d<MODE>(image_of(inp, n), Ct(px) - x0, Ct(py) - y0, Ct(pz) - z0, at, o, fill,
+      sample_point_3d<MODE>(image_3d(inp, n), Ct(px) - x0, Ct(py) - y0, Ct(pz) - z0, at, o, fill,
                             native);
     }
   }
@@ -356,7 +259,7 @@ __global__ void antialias(const Antialias a, index_t total) {
     for (index_t i = first_point(); i < total; i += point_stride()) {
       index_t n, ho, wo;
       split_2d(i, Ho, Wo, n, ho, wo);
-      const Image2d<In> im = image_of(inp, n);
+      const Image2d<In> im = image_2d(inp, n);
       const Pixel<In> at{out.data + n * out.stride[0] + ho * out.stride[2] + wo * out.stride[3],
                          out.stride[1]};
       if constexpr (SOURCE == AA_AFFINE) {
@@ -409,7 +312,7 @@ __global__ void antialias(const Antialias a, index_t total) {
     for (index_t i = first_point(); i < total; i += point_stride()) {
       index_t n, d, ho, wo;
       split_3d(i, Do, Ho, Wo, n, d, ho, wo);
-      const Image3d<In> im = image_of(inp, n);
+      const Image3d<In> im = image_3d(inp, n);
       const Pixel<In> at{out.data + n * out.stride[0] + d * out.stride[2] + ho * out.stride[3] +
                              wo * out.stride[4],
                          out.stride[1]};
@@ -504,7 +407,3 @@ __global__ void affine_grid(const AffineGrid a, index_t total) {
 
 }  // namespace cuda
 }  // namespace gswarp
-
-#if defined(GSWARP_CUDA_HOST)
-#include "host_registry.hpp"
-#endif
