@@ -114,24 +114,42 @@ def sources() -> Path:
     raise FileNotFoundError(f"gswarp's CUDA sources are missing (looked in {package})")
 
 
+_NAMES: dict[tuple, str] = {}
+
+
 def kernel_name(kernel: str, *parameters: int) -> str:
-    """The name expression of one specialization: ``gswarp::cuda::KERNEL<P, ...>``."""
-    return f"gswarp::cuda::{kernel}<{', '.join(str(int(p)) for p in parameters)}>"
+    """The name expression of one specialization: ``gswarp::cuda::KERNEL<P, ...>`` (kept per
+    signature: a launch looks it up)."""
+    key = (kernel, *parameters)
+    name = _NAMES.get(key)
+    if name is None:
+        name = f"gswarp::cuda::{kernel}<{', '.join(str(int(p)) for p in parameters)}>"
+        _NAMES[key] = name
+    return name
 
 
 def _pointer(array) -> int:
-    return array.data.ptr if hasattr(array, "__cuda_array_interface__") else array.ctypes.data
+    if isinstance(array, np.ndarray):
+        return array.__array_interface__["data"][0]
+    return array.data.ptr  # CuPy
 
 
 _ZEROS = tuple((0,) * (6 - n) for n in range(7))
+_LAYOUTS: dict[tuple, tuple] = {}  # (dtype, shape, strides) -> ARRAY_ARG's values after data
 
 
 def _array_values(array) -> tuple:
     """ARRAY_ARG's values for ``array``: pointer, dtype code, ndim, shape and strides (in
-    elements), each padded to 6."""
-    ndim, item, pad = array.ndim, array.itemsize, _ZEROS[array.ndim]
-    strides = tuple(s // item for s in array.strides)
-    return (_pointer(array), KINDS[array.dtype], ndim, *array.shape, *pad, *strides, *pad)
+    elements), each padded to 6 (all but the pointer kept per layout)."""
+    key = (array.dtype, array.shape, array.strides)
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        ndim, item, pad = array.ndim, array.itemsize, _ZEROS[array.ndim]
+        strides = tuple(s // item for s in array.strides)
+        layout = (KINDS[array.dtype], ndim, *array.shape, *pad, *strides, *pad)
+        if len(_LAYOUTS) < 4096:
+            _LAYOUTS[key] = layout
+    return (_pointer(array), *layout)
 
 
 def _packer(*formats: str) -> struct.Struct:
