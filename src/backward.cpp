@@ -14,10 +14,7 @@ void coordinates(const Backward& a, index_t start, index_t stop) {
   if (a.affine) {
     const MatrixSource src{View<const double, 3>(a.source)};
     const View<double, 3> rows(a.target);
-    if constexpr (Spatial == 2)
-      matrix_grad_2d_rows<MODE>(gout, inp, src, rows, a.options, fill, start, stop);
-    else
-      matrix_grad_3d_rows<MODE>(gout, inp, src, rows, a.options, fill, start, stop);
+    matrix_grad_rows<Spatial, MODE>(gout, inp, src, rows, a.options, fill, start, stop);
     return;
   }
   const GridSource<T> src{grid_as_5d<T>(a.source)};

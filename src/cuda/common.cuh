@@ -10,46 +10,22 @@ namespace cuda {
 // The C++ type of dtype code K.
 template <int K>
 struct KindType;
-template <>
-struct KindType<I8> {
-  using type = std::int8_t;
-};
-template <>
-struct KindType<U8> {
-  using type = std::uint8_t;
-};
-template <>
-struct KindType<I16> {
-  using type = std::int16_t;
-};
-template <>
-struct KindType<U16> {
-  using type = std::uint16_t;
-};
-template <>
-struct KindType<I32> {
-  using type = std::int32_t;
-};
-template <>
-struct KindType<U32> {
-  using type = std::uint32_t;
-};
-template <>
-struct KindType<I64> {
-  using type = std::int64_t;
-};
-template <>
-struct KindType<U64> {
-  using type = std::uint64_t;
-};
-template <>
-struct KindType<F32> {
-  using type = float;
-};
-template <>
-struct KindType<F64> {
-  using type = double;
-};
+#define GSWARP_KIND_TYPE(K, T) \
+  template <>                  \
+  struct KindType<K> {         \
+    using type = T;            \
+  };
+GSWARP_KIND_TYPE(I8, std::int8_t)
+GSWARP_KIND_TYPE(U8, std::uint8_t)
+GSWARP_KIND_TYPE(I16, std::int16_t)
+GSWARP_KIND_TYPE(U16, std::uint16_t)
+GSWARP_KIND_TYPE(I32, std::int32_t)
+GSWARP_KIND_TYPE(U32, std::uint32_t)
+GSWARP_KIND_TYPE(I64, std::int64_t)
+GSWARP_KIND_TYPE(U64, std::uint64_t)
+GSWARP_KIND_TYPE(F32, float)
+GSWARP_KIND_TYPE(F64, double)
+#undef GSWARP_KIND_TYPE
 
 // This thread's first point and the launch's stride, in 64 bits.
 GSWARP_HD index_t first_point() {

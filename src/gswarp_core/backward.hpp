@@ -693,20 +693,17 @@ GSWARP_HD void matrix_grad_row_3d(const View<const T, 5>& gout, const View<const
 
 #if GSWARP_HOST_ONLY  // the CPU's row loops and band jobs
 // Matrix gradient rows [start, stop) of the flattened (batch, [depth,] row) index.
-template <int MODE, typename T>
-void matrix_grad_2d_rows(const View<const T, 4>& gout, const View<const T, 4>& inp,
-                         const MatrixSource& src, const View<double, 3>& rows,
-                         const SampleOptions& o, const T* fill, index_t start, index_t stop) {
-  for (index_t job = start; job < stop; ++job)
-    matrix_grad_row_2d<MODE>(gout, inp, src, rows, o, fill, job);
-}
-
-template <int MODE, typename T>
-void matrix_grad_3d_rows(const View<const T, 5>& gout, const View<const T, 5>& inp,
-                         const MatrixSource& src, const View<double, 3>& rows,
-                         const SampleOptions& o, const T* fill, index_t start, index_t stop) {
-  for (index_t job = start; job < stop; ++job)
-    matrix_grad_row_3d<MODE>(gout, inp, src, rows, o, fill, job);
+template <int Spatial, int MODE, typename T>
+void matrix_grad_rows(const View<const T, Spatial + 2>& gout,
+                      const View<const T, Spatial + 2>& inp, const MatrixSource& src,
+                      const View<double, 3>& rows, const SampleOptions& o, const T* fill,
+                      index_t start, index_t stop) {
+  for (index_t job = start; job < stop; ++job) {
+    if constexpr (Spatial == 2)
+      matrix_grad_row_2d<MODE>(gout, inp, src, rows, o, fill, job);
+    else
+      matrix_grad_row_3d<MODE>(gout, inp, src, rows, o, fill, job);
+  }
 }
 
 // Grid gradient 2-D over output rows [start, stop) of the flattened (batch, row) index: ggrid
