@@ -40,7 +40,7 @@ class InputError(GswarpError, OSError):
 
 
 class BackendError(GswarpError, ImportError):
-    """An optional backend (numba-cuda, CuPy, nibabel, ...) is missing or unusable."""
+    """An optional backend (CuPy, NVRTC, nibabel, ...) is missing or unusable."""
 
 
 class CancelledError(GswarpError):

@@ -571,3 +571,21 @@ def test_autodiff_hands_cupy_arrays_to_the_backward_kernels(rng, monkeypatch):
     assert sorted({n.split("<")[0] for n in runner.launched}) == [
         "gswarp::cuda::grid_backward", "gswarp::cuda::input_backward",
         "gswarp::cuda::matrix_backward"]  # fmt: skip
+
+
+def test_the_compiled_text_changes_with_any_header(tmp_path):
+    """CuPy caches kernels by the source text it is given: the text carries a digest of every
+    header it includes, so a changed header means a new compile, not a stale cached kernel."""
+    import shutil
+
+    folder = tmp_path / "sources"
+    shutil.copytree(cuda_core.sources(), folder)
+    before = cuda_core.source_text(folder)
+    assert before.endswith((folder / "cuda" / "kernels.cu").read_text())
+    header = folder / "gswarp_core" / "pointwise.hpp"
+    header.write_text(header.read_text() + "\n// changed\n")
+    after = cuda_core.source_text(folder)
+    assert after != before and after.splitlines()[1:] == before.splitlines()[1:]
+    if nvrtc.library() is not None:  # the digest line is a comment: the text still compiles
+        status, log, _ = nvrtc.compile_program(after, nvrtc_options("compute_90"), some_names()[:1])
+        assert status == 0, log

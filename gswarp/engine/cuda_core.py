@@ -20,6 +20,7 @@ and the tests compare every kernel with the CPU engine through the functions bel
 
 from __future__ import annotations
 
+import hashlib
 import math
 import struct
 from functools import cache
@@ -42,6 +43,7 @@ __all__ = [
     "flow_sample",
     "grid_sample",
     "kernel_name",
+    "source_text",
     "sources",
 ]
 
@@ -115,6 +117,19 @@ def sources() -> Path:
 
 
 _NAMES: dict[tuple, str] = {}
+
+
+def source_text(folder: Path | None = None) -> str:
+    """``kernels.cu`` as CuPy compiles it: its text after a comment holding a digest of every
+    source it includes. CuPy's on-disk cache is keyed on the text it is given, not on the
+    headers NVRTC reads, so without the digest a gswarp whose headers changed would load the
+    kernels an older one compiled."""
+    folder = folder or sources()
+    digest = hashlib.sha256()
+    for path in sorted([*(folder / "gswarp_core").glob("*.hpp"), *(folder / "cuda").iterdir()]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    text = (folder / "cuda" / "kernels.cu").read_text()
+    return f"// gswarp CUDA sources {digest.hexdigest()}\n{text}"
 
 
 def kernel_name(kernel: str, *parameters: int) -> str:
@@ -332,7 +347,7 @@ class CupyRunner:
 
         self.cupy = cupy
         self.folder = sources()
-        self.code = (self.folder / "cuda" / "kernels.cu").read_text()
+        self.code = source_text(self.folder)
         self.include = (f"-I{self.folder}", f"-I{self.folder / 'cuda'}")
         self.functions: dict = {}  # (device, name) -> cupy RawKernel
         self.constants: dict = {}  # (bytes, dtype, shape, device) -> device copy

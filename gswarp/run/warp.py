@@ -43,7 +43,8 @@ __all__ = [
 
 _ENGINE_LOCK = threading.Lock()
 """Kernels already use every kernel thread (the compiled engine's pool runs one launch at a
-time); one at a time is as fast, and the GPU path's numba launches need it too."""
+time); one at a time is as fast, and the GPU's launches go one after another on CuPy's stream
+anyway."""
 
 
 Notify = Callable[[str, str], None]
