@@ -69,6 +69,9 @@ class HostRunner:
     def device(self, array):
         return np.asarray(array)
 
+    def on_device(self, array) -> bool:
+        return isinstance(array, np.ndarray)
+
     def output(self, out):
         return out
 

@@ -589,3 +589,40 @@ def test_the_compiled_text_changes_with_any_header(tmp_path):
     if nvrtc.library() is not None:  # the digest line is a comment: the text still compiles
         status, log, _ = nvrtc.compile_program(after, nvrtc_options("compute_90"), some_names()[:1])
         assert status == 0, log
+
+
+def test_a_repeated_gpu_grid_sample_skips_the_checks_and_gives_the_same_result(rng, monkeypatch):
+    """gswarp.engine.api's signature cache (a launch's host time): the first call of a
+    signature runs the full checks and records what they worked out; the next ones launch
+    straight away, with the same result; another signature, an invalid variant of a known one
+    (align_corners=1 for True) or a dtype the kernels read converted (float16) takes the full
+    path again."""
+    import gswarp
+    from gswarp.engine import api
+    from gswarp.engine.device import use_backend
+    from gswarp.errors import SpecError
+
+    runner = cuda_host.HostRunner()
+    monkeypatch.setattr(cuda_core, "cupy_runner", lambda: runner)
+    monkeypatch.setattr(api, "_GPU_CALLS", {})
+    full = []
+    original = api._sample_grid
+    monkeypatch.setattr(api, "_sample_grid", lambda *a, **k: full.append(a[0]) or original(*a, **k))
+    x = image(rng, (2, 3, 9, 11), np.float32)
+    grid = rng.uniform(-1.2, 1.2, (2, 5, 7, 2)).astype(np.float32)
+    expected = gswarp.grid_sample(x, grid, "bicubic", "reflection", True, fill=0.5)
+    full.clear()
+    with use_backend("cuda"):
+        first = api.grid_sample(x, grid, "bicubic", "reflection", True, fill=0.5)
+        second = api.grid_sample(x, grid, "bicubic", "reflection", True, fill=0.5)
+        assert len(full) == 1 and len(api._GPU_CALLS) == 1
+        api.grid_sample(x, grid[:, ::2], "bicubic", "reflection", True, fill=0.5)  # strides
+        api.grid_sample(x, grid, "bilinear", "reflection", True, fill=0.5)
+        assert len(full) == 3
+        with pytest.raises(SpecError, match="align_corners"):
+            api.grid_sample(x, grid, "bicubic", "reflection", 1, fill=0.5)
+        api.grid_sample(x.astype(np.float16), grid, "bicubic", "reflection", True, fill=0.5)
+        api.grid_sample(x.astype(np.float16), grid, "bicubic", "reflection", True, fill=0.5)
+    assert len(full) == 6 and len(api._GPU_CALLS) == 3
+    same_bits(first, expected)
+    same_bits(second, expected)

@@ -379,6 +379,10 @@ class CupyRunner:
         """``array`` on the device (a NumPy array copied over)."""
         return self.cupy.asarray(array)
 
+    def on_device(self, array) -> bool:
+        """Whether the kernels can read ``array`` as it is (a CuPy array)."""
+        return not isinstance(array, np.ndarray)
+
     def output(self, out):
         """Where a kernel writes ``out``: ``out`` itself on the device, else a device array of
         its shape and dtype (:meth:`copy_back` brings it to ``out``)."""
