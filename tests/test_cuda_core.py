@@ -626,3 +626,33 @@ def test_a_repeated_gpu_grid_sample_skips_the_checks_and_gives_the_same_result(r
     assert len(full) == 6 and len(api._GPU_CALLS) == 3
     same_bits(first, expected)
     same_bits(second, expected)
+
+
+def test_cupy_runner_hands_the_driver_the_struct_and_the_total():
+    """CupyRunner.launch on a stand-in for CuPy's driver binding: cuLaunchKernel would read
+    the packed struct and the int64 total through the two parameter pointers, with the launch
+    geometry and CuPy's current stream."""
+    import ctypes
+    from types import SimpleNamespace
+
+    seen = {}
+
+    def launch_kernel(f, gx, gy, gz, bx, by, bz, shared, stream, params, extra):
+        pointers = (ctypes.c_void_p * 2).from_address(params)
+        size = cuda_core.GRID_SAMPLE.itemsize
+        seen.update(function=f, grid=(gx, gy, gz), block=(bx, by, bz), shared=shared,
+                    stream=stream, extra=extra, struct=ctypes.string_at(pointers[0], size),
+                    total=ctypes.c_int64.from_address(pointers[1]).value)  # fmt: skip
+
+    fake = SimpleNamespace(cuda=SimpleNamespace(
+        driver=SimpleNamespace(launchKernel=launch_kernel),
+        get_current_stream=lambda: SimpleNamespace(ptr=1234),
+        runtime=SimpleNamespace(getDevice=lambda: 0)))  # fmt: skip
+    runner = cuda_core.CupyRunner.__new__(cuda_core.CupyRunner)
+    runner.cupy = fake
+    runner.functions = {(0, "gswarp::cuda::grid_sample<2, 0, 8, 8>"): 777}
+    packed = bytes(range(256)) * 2 + bytes(cuda_core.GRID_SAMPLE.itemsize - 512)
+    runner.launch("gswarp::cuda::grid_sample<2, 0, 8, 8>", packed, cuda_core.GRID_SAMPLE,
+                  1_000_000)  # fmt: skip
+    assert seen == {"function": 777, "grid": (3907, 1, 1), "block": (256, 1, 1), "shared": 0,
+                    "stream": 1234, "extra": 0, "struct": packed, "total": 1_000_000}  # fmt: skip

@@ -8,10 +8,10 @@ code: ``kernels.hpp``'s ``Kind``). CuPy compiles one with NVRTC the first time i
 it) with ``-fmad=false``: as the CPU kernels are built with ``-ffp-contract=off``, no multiply
 and add are fused unless the source calls ``fma``, so every point has the CPU engine's bits.
 
-Arguments are ``kernels.hpp``'s structs, passed by value: NumPy structured scalars of the same
-layout (:data:`GRID_SAMPLE` ...; ``tests/test_cuda_core.py`` checks the layouts against the
-compiler's ``sizeof``/``offsetof``). Each thread walks output points ``i, i + G, ...`` (64-bit
-indices).
+Arguments are ``kernels.hpp``'s structs, passed by value: bytes packed by ``struct.Struct``
+(:data:`PACKERS`) in the layout of the NumPy dtypes :data:`GRID_SAMPLE` ... (which
+``tests/test_cuda_core.py`` checks against the compiler's ``sizeof``/``offsetof``), launched by
+``cuLaunchKernel``. Each thread walks output points ``i, i + G, ...`` (64-bit indices).
 
 Without a GPU the same launches run on the CPU: ``tests/cuda_host.py`` builds the ``.cu`` files
 for the host (``src/cuda/host_emulation.hpp``) and a runner with :class:`CupyRunner`'s interface,
@@ -20,6 +20,7 @@ and the tests compare every kernel with the CPU engine through the functions bel
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import math
 import struct
@@ -349,17 +350,22 @@ class CupyRunner:
         self.folder = sources()
         self.code = source_text(self.folder)
         self.include = (f"-I{self.folder}", f"-I{self.folder / 'cuda'}")
-        self.functions: dict = {}  # (device, name) -> cupy RawKernel
+        self.functions: dict = {}  # (device, name) -> CUfunction handle
+        self.modules: list = []
         self.constants: dict = {}  # (bytes, dtype, shape, device) -> device copy
 
-    def function(self, name: str):
+    def function(self, name: str) -> int:
+        """The CUfunction handle of kernel ``name`` on the current device (compiled on first
+        use, kept)."""
         device = self.cupy.cuda.runtime.getDevice()
         found = self.functions.get((device, name))
         if found is None:
             module = self.cupy.RawModule(
                 code=self.code, options=self.OPTIONS + self.include, name_expressions=(name,)
             )
-            found = self.functions[device, name] = module.get_function(name)
+            kernel = module.get_function(name)
+            self.modules.append(module)  # the module owns the function: kept while it is used
+            found = self.functions[device, name] = getattr(kernel, "kernel", kernel).ptr
         return found
 
     def constant(self, array):
@@ -411,11 +417,20 @@ class CupyRunner:
         return self.cupy.ascontiguousarray(array, dtype=dtype)
 
     def launch(self, name: str, packed: bytes, layout: np.dtype, total: int) -> None:
-        """Kernel ``name`` on CuPy's current stream; its struct argument ``packed`` (bytes of
-        ``layout``) handed over as a NumPy structured scalar."""
+        """Kernel ``name`` on CuPy's current stream, through ``cuLaunchKernel`` (CuPy's driver
+        binding): its two parameters, the struct ``packed`` (bytes of ``layout``) and the int64
+        ``total``, each handed over as a pointer to its bytes, which the driver copies at the
+        launch (CuPy's own argument conversion does not take structs of this size in every
+        version)."""
         blocks, threads = _geometry(total)
-        argument = np.frombuffer(packed, layout)[0]
-        self.function(name)((blocks,), (threads,), (argument, np.int64(total)))
+        argument = ctypes.create_string_buffer(packed, len(packed))
+        count = ctypes.c_int64(total)
+        params = (ctypes.c_void_p * 2)(ctypes.addressof(argument), ctypes.addressof(count))
+        stream = self.cupy.cuda.get_current_stream().ptr
+        self.cupy.cuda.driver.launchKernel(
+            self.function(name), blocks, 1, 1, threads, 1, 1, 0, stream,
+            ctypes.addressof(params), 0,
+        )  # fmt: skip
 
 
 @cache

@@ -13,8 +13,8 @@
 //   run on the CPU, every (block, thread) of the launch in turn, and the tests compare them
 //   with the CPU engine (tests/cuda_host.py, tests/test_cuda_core.py).
 //
-// The arguments are kernels.hpp's structs, passed by value (CuPy: NumPy structured scalars of
-// the same layout), and the total of points; each thread walks its points with a grid-stride
+// The arguments are kernels.hpp's structs, passed by value (bytes packed in Python and handed
+// to cuLaunchKernel), and the total of points; each thread walks its points with a grid-stride
 // loop in 64-bit indices (no size limit). Built with -fmad=false, as the CPU kernels are built
 // with -ffp-contract=off: every multiply and add is rounded on its own and fma is called where
 // the CPU calls it, so each point has the CPU engine's bits -- except grad_input, whose terms
