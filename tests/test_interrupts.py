@@ -193,3 +193,27 @@ def test_an_interrupt_caught_after_an_exec_still_exits_with_the_chosen_status(tm
     settled = run("settle")
     assert settled.returncode == 130, settled.stderr
     assert settled.stderr == ""
+
+
+def test_an_interrupt_while_a_command_loads_is_one_line():
+    """A Ctrl-C that reaches click's own handler (here: while the command's module is looked
+    up) used to end in two lines -- click writes an empty line before its Abort -- instead of
+    the one the README promises (seen in CI once, from test_cluster's Ctrl-C race)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import importlib\n"
+        "m = importlib.import_module('gswarp.cli.main')\n"
+        "def interrupted(self, ctx, name):\n"
+        "    raise KeyboardInterrupt\n"
+        "m._LazyGroup.get_command = interrupted\n"
+        "sys.argv = ['gswarp', 'info']\n"
+        "m.main()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr == "gswarp: error: interrupted\n"

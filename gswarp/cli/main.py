@@ -43,8 +43,25 @@ _COMMANDS = {
 }
 
 
+class _CarriedInterruptError(Exception):
+    """A KeyboardInterrupt carried past click's own handler to :func:`main`'s one line: click
+    writes an empty line to stderr before it turns an interrupt into ``Abort``, so a Ctrl-C
+    that came outside a command's own handling (its module importing, a cluster starting)
+    ended in two lines (seen in CI: ``['', 'gswarp: error: interrupted']``)."""
+
+    def __init__(self, interrupt: KeyboardInterrupt) -> None:
+        super().__init__(interrupt)
+        self.interrupt = interrupt
+
+
 class _LazyGroup(click.Group):
     """A group whose commands are imported when invoked (or asked for their own help)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as interrupt:
+            raise _CarriedInterruptError(interrupt) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *_COMMANDS])
@@ -147,9 +164,11 @@ def main() -> None:
     except click.ClickException as error:
         error.show()
         status = error.exit_code
-    except (click.Abort, KeyboardInterrupt) as caught:  # Abort: click's form of an interrupt
+    except (click.Abort, KeyboardInterrupt, _CarriedInterruptError) as caught:
         interrupt = caught
-        if isinstance(caught, click.Abort):
+        if isinstance(caught, _CarriedInterruptError):
+            interrupt = caught.interrupt
+        elif isinstance(caught, click.Abort):  # click's form of an interrupt
             interrupt = caught.__cause__ or caught.__context__ or KeyboardInterrupt()
         click.echo(f"gswarp: error: {signals.interruption(interrupt)}", err=True)
         status = signals.exit_status(interrupt)

@@ -363,9 +363,10 @@ class CupyRunner:
             module = self.cupy.RawModule(
                 code=self.code, options=self.OPTIONS + self.include, name_expressions=(name,)
             )
-            kernel = module.get_function(name)
-            self.modules.append(module)  # the module owns the function: kept while it is used
-            found = self.functions[device, name] = getattr(kernel, "kernel", kernel).ptr
+            kernel = module.get_function(name)  # a RawKernel; .kernel: its CUDA function
+            function = getattr(kernel, "kernel", kernel)
+            self.modules.append((module, kernel, function))  # they own the handle: kept
+            found = self.functions[device, name] = function.ptr
         return found
 
     def constant(self, array):
