@@ -447,11 +447,11 @@ def _run_cuda_core(source, grad_output, input, coordinates, mode, padding, align
 
     runner = cuda_core.cupy_runner()
     on_host = not is_device_array(input)
-    grad_output, input = (runner.device(_contiguous(a)) for a in (grad_output, input))
-    affine = source == "affine"
-    coordinates = np.ascontiguousarray(coordinates) if affine else runner.device(coordinates)
-    if not affine:
-        coordinates = _contiguous(coordinates)
+    grad_output, input = (_contiguous(runner.device(a)) for a in (grad_output, input))
+    affine = source == "affine"  # matrices stay on the host; a grid goes to the device
+    coordinates = (
+        np.ascontiguousarray(coordinates) if affine else _contiguous(runner.device(coordinates))
+    )
     grad_input = runner.zeros(input.shape, input.dtype) if "input" in needs else None
     grad_coordinates = None
     if "grid" in needs and affine:

@@ -34,11 +34,11 @@ def compiler() -> str | None:
 def library() -> ctypes.CDLL:
     """The host build of the CUDA sources (built on first use)."""
     folder = cuda_core.sources()
-    files = sorted([*(folder / "gswarp_core").glob("*.hpp"), *(folder / "cuda").iterdir()])
     extra = os.environ.get("GSWARP_CUDA_HOST_FLAGS", "").split()
-    digest = hashlib.sha256(" ".join(FLAGS + extra).encode())
-    for path in files:
-        digest.update(path.name.encode() + path.read_bytes())
+    # the compiled text carries a digest of every source it includes
+    digest = hashlib.sha256(
+        " ".join(FLAGS + extra).encode() + cuda_core.source_text(folder).encode()
+    )
     target = Path(tempfile.gettempdir()) / f"gswarp_cuda_host_{digest.hexdigest()[:16]}.so"
     if not target.exists():
         partial = target.with_suffix(f".{os.getpid()}.part")

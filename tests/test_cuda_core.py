@@ -28,9 +28,8 @@ DTYPES = (np.uint8, np.int16, np.uint16, np.int32, np.int64, np.float32, np.floa
 
 
 def nvrtc_options(arch: str) -> list[str]:
-    folder = cuda_core.sources()
-    return [*cuda_core.CupyRunner.OPTIONS, f"-I{folder}", f"-I{folder / 'cuda'}",
-            f"--gpu-architecture={arch}"]  # fmt: skip
+    """CuPy's options for the kernels, with the architecture CuPy would add."""
+    return [*cuda_core.compile_options(), f"--gpu-architecture={arch}"]
 
 
 def all_names() -> list[str]:
@@ -74,7 +73,7 @@ needs_nvrtc = pytest.mark.skipif(nvrtc.library() is None, reason="NVRTC (libnvrt
 @needs_nvrtc
 def test_the_kernels_compile_with_nvrtc_as_cupy_compiles_them():
     arch = "compute_90"  # the H100's; every specialization on the oldest and newest: slow
-    source = (cuda_core.sources() / "cuda" / "kernels.cu").read_text()
+    source = cuda_core.source_text()
     names = some_names()
     status, log, ptx = nvrtc.compile_program(source, nvrtc_options(arch), names)
     assert status == 0, log
@@ -86,7 +85,7 @@ def test_the_kernels_compile_with_nvrtc_as_cupy_compiles_them():
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["compute_75", "compute_120"])
 def test_every_specialization_compiles_with_nvrtc(arch):
-    source = (cuda_core.sources() / "cuda" / "kernels.cu").read_text()
+    source = cuda_core.source_text()
     names = all_names()
     status, log, ptx = nvrtc.compile_program(source, nvrtc_options(arch), names)
     assert status == 0, log
@@ -95,7 +94,7 @@ def test_every_specialization_compiles_with_nvrtc(arch):
 
 @needs_nvrtc
 def test_a_compile_error_is_reported_not_hidden():
-    source = (cuda_core.sources() / "cuda" / "kernels.cu").read_text() + "\nint broken = ;\n"
+    source = cuda_core.source_text() + "\nint broken = ;\n"
     status, log, _ = nvrtc.compile_program(source, nvrtc_options("compute_90"), some_names()[:1])
     assert status != 0 and "error" in log
 

@@ -16,10 +16,12 @@ import os
 import numpy as np
 
 __all__ = [
+    "ANTIALIAS_SOURCES",
     "affine_grid",
     "affine_sample",
     "antialias",
     "antialias_frames",
+    "antialias_parts",
     "available",
     "backward_coordinates",
     "backward_input",
@@ -236,8 +238,29 @@ def flow_sample(
     )
 
 
-_ANTIALIAS_KINDS = {"affine": 0, "pixels": 1, "flow": 2}
+ANTIALIAS_SOURCES = {"affine": 0, "pixels": 1, "flow": 2}
+"""An antialiasing source's code (``kernels.hpp``'s ``AntialiasSource``)."""
+
 _NOTHING = np.zeros(1)
+
+
+def antialias_parts(source_kind: str, rest: tuple) -> tuple:
+    """``(frames, shrinks, maps, top, support, cap, absolute, separable)`` of an antialiasing
+    source's arguments ``rest`` (as :func:`antialias` takes them; the CPU and the CUDA
+    kernels take the same struct): the arrays contiguous float64 (``shrinks`` uint8), a
+    one-value placeholder where the source has none."""
+    frames = shrinks = maps = _NOTHING
+    top, support, cap, absolute, separable = 0, 1.0, 1.0, False, False
+    if source_kind == "affine":
+        frames = np.ascontiguousarray(rest[0], dtype=np.float64)
+        shrinks = np.ascontiguousarray(rest[1], dtype=np.bool_).view(np.uint8)
+    elif source_kind == "pixels":
+        top, support, cap = rest
+    else:
+        maps, absolute, separable, support, cap = rest
+        maps = np.ascontiguousarray(maps, dtype=np.float64)
+    scalars = (int(top), float(support), float(cap), bool(absolute), bool(separable))
+    return (frames, shrinks, maps, *scalars)
 
 
 def antialias(
@@ -263,22 +286,13 @@ def antialias(
     support, cap)``. Other arguments as :func:`grid_sample`; ``mode`` point-samples the points
     whose map does not shrink.
     """
-    frames = shrinks = maps = _NOTHING
-    top, support, cap, absolute, separable = 0, 1.0, 1.0, False, False
-    if source_kind == "affine":
-        frames, shrinks = rest
-        frames = np.ascontiguousarray(frames, dtype=np.float64)
-        shrinks = np.ascontiguousarray(shrinks, dtype=np.bool_).view(np.uint8)
-    elif source_kind == "pixels":
-        top, support, cap = rest
-    else:
-        maps, absolute, separable, support, cap = rest
-        maps = np.ascontiguousarray(maps, dtype=np.float64)
+    frames, shrinks, maps, *scalars = antialias_parts(source_kind, rest)
+    if source_kind == "flow":
         source = field_array(source)
     _core.antialias(
         inp, source, out, int(mode), int(padding), bool(align_corners), fill_compute,
-        fill_native, int(start), int(stop), _ANTIALIAS_KINDS[source_kind], frames, shrinks,
-        maps, int(top), float(support), float(cap), bool(absolute), bool(separable),
+        fill_native, int(start), int(stop), ANTIALIAS_SOURCES[source_kind], frames, shrinks,
+        maps, *scalars,
     )  # fmt: skip
 
 

@@ -29,11 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
+from gswarp.engine import core
+
 __all__ = [
     "AFFINE_GRID",
     "AFFINE_SAMPLE",
     "ANTIALIAS",
     "BACKWARD",
+    "COMPILE_OPTIONS",
     "FLOW_SAMPLE",
     "GRID_SAMPLE",
     "CupyRunner",
@@ -41,6 +44,7 @@ __all__ = [
     "affine_sample",
     "antialias",
     "backward",
+    "compile_options",
     "flow_sample",
     "grid_sample",
     "kernel_name",
@@ -131,6 +135,17 @@ def source_text(folder: Path | None = None) -> str:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     text = (folder / "cuda" / "kernels.cu").read_text()
     return f"// gswarp CUDA sources {digest.hexdigest()}\n{text}"
+
+
+COMPILE_OPTIONS = ("-std=c++17", "--fmad=false")
+"""NVRTC's options for the kernels (``--fmad=false``: the CPU's bits, see the module notes)."""
+
+
+def compile_options(folder: Path | None = None) -> tuple[str, ...]:
+    """:data:`COMPILE_OPTIONS` and the include folders of the sources in ``folder`` (default
+    :func:`sources`): what CuPy is given, less the architecture it adds."""
+    folder = folder or sources()
+    return (*COMPILE_OPTIONS, f"-I{folder}", f"-I{folder / 'cuda'}")
 
 
 def kernel_name(kernel: str, *parameters: int) -> str:
@@ -266,9 +281,6 @@ ANTIALIAS_CHANNELS = 8
 """Channels an antialiasing kernel takes per launch (its per-thread sums; ``kernels.cu``):
 a wider input is launched in groups of channels, each channel's sums its own."""
 
-_ANTIALIAS_SOURCES = {"affine": 0, "pixels": 1, "flow": 2}  # kernels.hpp's AntialiasSource
-_NO_ARRAY = np.zeros(1, np.float64)  # an unused array argument
-
 
 def antialias(source_kind, inp, source, out, mode, padding, align_corners, fill_compute,
               fill_native, rest, runner=None) -> None:  # fmt: skip
@@ -277,22 +289,12 @@ def antialias(source_kind, inp, source, out, mode, padding, align_corners, fill_
     caller), 'pixels' (``rest`` ``(top, support, cap)``) or 'flow' (``rest`` ``(maps,
     absolute, separable, support, cap)``; the field C-contiguous float32/float64)."""
     runner = runner or cupy_runner()
-    frames = shrinks = maps = _NO_ARRAY
-    top, support, cap, absolute, separable = 0, 1.0, 1.0, False, False
-    if source_kind == "affine":
-        frames = np.ascontiguousarray(rest[0], dtype=np.float64)
-        shrinks = np.ascontiguousarray(rest[1], dtype=np.bool_).view(np.uint8)
-    elif source_kind == "pixels":
-        top, support, cap = rest
-    else:
-        maps, absolute, separable, support, cap = rest
-        maps = np.ascontiguousarray(maps, dtype=np.float64)
+    frames, shrinks, maps, *scalars = core.antialias_parts(source_kind, rest)
     source = runner.constant(source) if source_kind == "affine" else source
     frames, shrinks, maps = runner.constant(frames), runner.constant(shrinks), runner.constant(maps)
-    tail = (int(mode), int(padding), bool(align_corners), False, _ANTIALIAS_SOURCES[source_kind],
-            int(top), float(support), float(cap), bool(absolute), bool(separable))  # fmt: skip
-    name = kernel_name("antialias", inp.ndim - 2, mode, KINDS[inp.dtype],
-                       _ANTIALIAS_SOURCES[source_kind])  # fmt: skip
+    code = core.ANTIALIAS_SOURCES[source_kind]
+    tail = (int(mode), int(padding), bool(align_corners), False, code, *scalars)
+    name = kernel_name("antialias", inp.ndim - 2, mode, KINDS[inp.dtype], code)
     for c0 in range(0, inp.shape[1], ANTIALIAS_CHANNELS):
         group = slice(c0, c0 + ANTIALIAS_CHANNELS)
         fill_c = runner.constant(np.ascontiguousarray(fill_compute[group]))
@@ -341,15 +343,13 @@ class CupyRunner:
     ``tests/cuda_host.py``'s runner gives it the kernels' host build, so the engine's GPU paths
     run in the tests on machines with no GPU."""
 
-    OPTIONS = ("-std=c++17", "--fmad=false")
-
     def __init__(self) -> None:
         import cupy
 
         self.cupy = cupy
-        self.folder = sources()
-        self.code = source_text(self.folder)
-        self.include = (f"-I{self.folder}", f"-I{self.folder / 'cuda'}")
+        folder = sources()
+        self.code = source_text(folder)
+        self.options = compile_options(folder)
         self.functions: dict = {}  # (device, name) -> CUfunction handle
         self.modules: list = []
         self.constants: dict = {}  # (bytes, dtype, shape, device) -> device copy
@@ -361,7 +361,7 @@ class CupyRunner:
         found = self.functions.get((device, name))
         if found is None:
             module = self.cupy.RawModule(
-                code=self.code, options=self.OPTIONS + self.include, name_expressions=(name,)
+                code=self.code, options=self.options, name_expressions=(name,)
             )
             kernel = module.get_function(name)  # a RawKernel; .kernel: its CUDA function
             function = getattr(kernel, "kernel", kernel)

@@ -24,20 +24,24 @@ __global__ void grid_backward(const Backward a, index_t total) {
   if constexpr (SPATIAL == 2) {
     const View<const T, 4> gout(a.gout), inp(a.inp);
     const View<T, 4> ggrid(a.target);
+    T scale[2];
+    grid_scales(image_2d(inp, 0), a.options, scale);
     for (index_t i = first_point(); i < total; i += point_stride()) {
       index_t n, ho, wo;
       split_2d(i, gout.shape[2], gout.shape[3], n, ho, wo);
-      grid_grad_point_2d<MODE>(gout, image_2d(inp, n), src, ggrid, a.options, fill, n, ho, wo,
-                               0, inp.shape[1]);
+      grid_grad_point_2d<MODE>(gout, image_2d(inp, n), src, ggrid, a.options, fill, scale, n,
+                               ho, wo, 0, inp.shape[1]);
     }
   } else {
     const View<const T, 5> gout(a.gout), inp(a.inp);
     const View<T, 5> ggrid(a.target);
+    T scale[3];
+    grid_scales(image_3d(inp, 0), a.options, scale);
     for (index_t i = first_point(); i < total; i += point_stride()) {
       index_t n, d, ho, wo;
       split_3d(i, gout.shape[2], gout.shape[3], gout.shape[4], n, d, ho, wo);
-      grid_grad_point_3d<MODE>(gout, image_3d(inp, n), src, ggrid, a.options, fill, n, d, ho,
-                               wo);
+      grid_grad_point_3d<MODE>(gout, image_3d(inp, n), src, ggrid, a.options, fill, scale, n, d,
+                               ho, wo);
     }
   }
 }

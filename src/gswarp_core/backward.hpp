@@ -533,14 +533,28 @@ GSWARP_HD View<const T, 5> grid_as_5d(const ArrayArg& a) {
   return View<const T, 5>(b);
 }
 
+// The un-normalization's scales of an input's axes (x, y[, z]): grid_scales<T>(im, o, s).
+template <typename T>
+GSWARP_HD void grid_scales(const Image2d<T>& im, const SampleOptions& o, T s[2]) {
+  s[0] = unnormalize_scale<T>(im.W, o.align_corners);
+  s[1] = unnormalize_scale<T>(im.H, o.align_corners);
+}
+template <typename T>
+GSWARP_HD void grid_scales(const Image3d<T>& im, const SampleOptions& o, T s[3]) {
+  s[0] = unnormalize_scale<T>(im.W, o.align_corners);
+  s[1] = unnormalize_scale<T>(im.H, o.align_corners);
+  s[2] = unnormalize_scale<T>(im.D, o.align_corners);
+}
+
 // The grid gradient of output point (n, ho, wo) 2-D for channels c0 .. c1 - 1 of C: the sums
 // of the channels before carried in ggrid's point, the gradient written once the last channel
-// is in (the CPU takes the channels in one pass or one per pass: the same bits).
+// is in (the CPU takes the channels in one pass or one per pass: the same bits). `scale`:
+// grid_scales of the input (computed once per call, not per point).
 template <int MODE, typename T>
 GSWARP_HD void grid_grad_point_2d(const View<const T, 4>& gout, const Image2d<T>& im,
                                   const GridSource<T>& src, const View<T, 4>& ggrid,
-                                  const SampleOptions& o, const T* fill, index_t n, index_t ho,
-                                  index_t wo, index_t c0, index_t c1) {
+                                  const SampleOptions& o, const T* fill, const T scale[2],
+                                  index_t n, index_t ho, index_t wo, index_t c0, index_t c1) {
   const index_t sizes[2] = {im.W, im.H};
   T p[2];
   T acc[2] = {T(0), T(0)}, m[2] = {T(0), T(0)};
@@ -556,20 +570,20 @@ GSWARP_HD void grid_grad_point_2d(const View<const T, 4>& gout, const Image2d<T>
     point_grad_2d<MODE>(im, g, p[0], p[1], o, fill, c0, c1, acc, m);
   }
   if (c1 == im.C) {
-    out[0] = (acc[0] * m[0]) * unnormalize_scale<T>(im.W, o.align_corners);
-    out[ggrid.stride[3]] = (acc[1] * m[1]) * unnormalize_scale<T>(im.H, o.align_corners);
+    out[0] = (acc[0] * m[0]) * scale[0];
+    out[ggrid.stride[3]] = (acc[1] * m[1]) * scale[1];
   } else {
     out[0] = acc[0];
     out[ggrid.stride[3]] = acc[1];
   }
 }
 
-// The grid gradient of output point (n, d, ho, wo) 3-D, every channel.
+// The grid gradient of output point (n, d, ho, wo) 3-D, every channel; `scale` as 2-D's.
 template <int MODE, typename T>
 GSWARP_HD void grid_grad_point_3d(const View<const T, 5>& gout, const Image3d<T>& im,
                                   const GridSource<T>& src, const View<T, 5>& ggrid,
-                                  const SampleOptions& o, const T* fill, index_t n, index_t d,
-                                  index_t ho, index_t wo) {
+                                  const SampleOptions& o, const T* fill, const T scale[3],
+                                  index_t n, index_t d, index_t ho, index_t wo) {
   const index_t sizes[3] = {im.W, im.H, im.D};
   T p[3];
   T grad[3] = {T(0), T(0), T(0)};
@@ -581,9 +595,7 @@ GSWARP_HD void grid_grad_point_3d(const View<const T, 5>& gout, const Image3d<T>
   }
   T* out = ggrid.data + n * ggrid.stride[0] + d * ggrid.stride[1] + ho * ggrid.stride[2] +
            wo * ggrid.stride[3];
-  for (int k = 0; k < 3; ++k)
-    out[k * ggrid.stride[4]] = unnormalize_scale<T>(k == 0 ? im.W : k == 1 ? im.H : im.D,
-                                                    o.align_corners) * grad[k];
+  for (int k = 0; k < 3; ++k) out[k * ggrid.stride[4]] = scale[k] * grad[k];
 }
 
 // One output point's share of grad_input, channels [b.c0, b.c1) of band b: the point's
@@ -615,34 +627,32 @@ GSWARP_HD void matrix_grad_row_2d(const View<const T, 4>& gout, const View<const
                                   const MatrixSource& src, const View<double, 3>& rows,
                                   const SampleOptions& o, const T* fill, index_t job) {
   const index_t C = inp.shape[1], Ho = gout.shape[2], Wo = gout.shape[3];
-  {
-    const index_t n = job / Ho, ho = job - n * Ho;
-    const Image2d<T> im = image_2d(inp, n);
-    const double* m = src.matrix.data + n * src.matrix.stride[0];
-    const index_t s1 = src.matrix.stride[1];
-    const double ox = src.origin<2>(n, 0, 0, ho), oy = src.origin<2>(n, 1, 0, ho);
-    double sums[2] = {0.0, 0.0}, moments[2] = {0.0, 0.0};
-    for (index_t wo = 0; wo < Wo; ++wo) {
-      const T px = row_coordinate<T>(m[0], wo, ox), py = row_coordinate<T>(m[s1], wo, oy);
-      if (!(finite(px) && finite(py))) continue;
-      const Pixel<const T> g{gout.data + n * gout.stride[0] + ho * gout.stride[2] +
-                                 wo * gout.stride[3],
-                             gout.stride[1]};
-      T acc[2] = {T(0), T(0)}, mult[2];
-      point_grad_2d<MODE>(im, g, px, py, o, fill, 0, C, acc, mult);
-      for (int k = 0; k < 2; ++k) {
-        const T dk = acc[k] * mult[k];
-        sums[k] += dk;
-        moments[k] += static_cast<double>(dk) * static_cast<double>(wo);
-      }
-    }
-    double* r = rows.data + job * rows.stride[0];
+  const index_t n = job / Ho, ho = job - n * Ho;
+  const Image2d<T> im = image_2d(inp, n);
+  const double* m = src.matrix.data + n * src.matrix.stride[0];
+  const index_t s1 = src.matrix.stride[1];
+  const double ox = src.origin<2>(n, 0, 0, ho), oy = src.origin<2>(n, 1, 0, ho);
+  double sums[2] = {0.0, 0.0}, moments[2] = {0.0, 0.0};
+  for (index_t wo = 0; wo < Wo; ++wo) {
+    const T px = row_coordinate<T>(m[0], wo, ox), py = row_coordinate<T>(m[s1], wo, oy);
+    if (!(finite(px) && finite(py))) continue;
+    const Pixel<const T> g{gout.data + n * gout.stride[0] + ho * gout.stride[2] +
+                               wo * gout.stride[3],
+                           gout.stride[1]};
+    T acc[2] = {T(0), T(0)}, mult[2];
+    point_grad_2d<MODE>(im, g, px, py, o, fill, 0, C, acc, mult);
     for (int k = 0; k < 2; ++k) {
-      double* rk = r + k * rows.stride[1];
-      rk[0] = moments[k];
-      rk[rows.stride[2]] = sums[k] * static_cast<double>(ho);
-      rk[2 * rows.stride[2]] = sums[k];
+      const T dk = acc[k] * mult[k];
+      sums[k] += dk;
+      moments[k] += static_cast<double>(dk) * static_cast<double>(wo);
     }
+  }
+  double* r = rows.data + job * rows.stride[0];
+  for (int k = 0; k < 2; ++k) {
+    double* rk = r + k * rows.stride[1];
+    rk[0] = moments[k];
+    rk[rows.stride[2]] = sums[k] * static_cast<double>(ho);
+    rk[2 * rows.stride[2]] = sums[k];
   }
 }
 
@@ -652,42 +662,40 @@ GSWARP_HD void matrix_grad_row_3d(const View<const T, 5>& gout, const View<const
                                   const MatrixSource& src, const View<double, 3>& rows,
                                   const SampleOptions& o, const T* fill, index_t job) {
   const index_t Do = gout.shape[2], Ho = gout.shape[3], Wo = gout.shape[4];
-  {
-    const index_t n = job / (Do * Ho), rest = job - n * (Do * Ho);
-    const index_t d = rest / Ho, ho = rest - d * Ho;
-    const Image3d<T> im = image_3d(inp, n);
-    double m0[3], origin[3];
+  const index_t n = job / (Do * Ho), rest = job - n * (Do * Ho);
+  const index_t d = rest / Ho, ho = rest - d * Ho;
+  const Image3d<T> im = image_3d(inp, n);
+  double m0[3], origin[3];
+  for (int k = 0; k < 3; ++k) {
+    m0[k] = src.matrix.data[n * src.matrix.stride[0] + k * src.matrix.stride[1]];
+    origin[k] = src.origin<3>(n, k, d, ho);
+  }
+  double sums[3] = {0.0, 0.0, 0.0}, moments[3] = {0.0, 0.0, 0.0};
+  for (index_t wo = 0; wo < Wo; ++wo) {
+    T p[3];
+    bool ok = true;
     for (int k = 0; k < 3; ++k) {
-      m0[k] = src.matrix.data[n * src.matrix.stride[0] + k * src.matrix.stride[1]];
-      origin[k] = src.origin<3>(n, k, d, ho);
+      p[k] = row_coordinate<T>(m0[k], wo, origin[k]);
+      ok = ok && finite(p[k]);
     }
-    double sums[3] = {0.0, 0.0, 0.0}, moments[3] = {0.0, 0.0, 0.0};
-    for (index_t wo = 0; wo < Wo; ++wo) {
-      T p[3];
-      bool ok = true;
-      for (int k = 0; k < 3; ++k) {
-        p[k] = row_coordinate<T>(m0[k], wo, origin[k]);
-        ok = ok && finite(p[k]);
-      }
-      if (!ok) continue;
-      const Pixel<const T> g{gout.data + n * gout.stride[0] + d * gout.stride[2] +
-                                 ho * gout.stride[3] + wo * gout.stride[4],
-                             gout.stride[1]};
-      T grad[3];
-      point_grad_3d<MODE>(im, g, p[0], p[1], p[2], o, fill, grad);
-      for (int k = 0; k < 3; ++k) {
-        sums[k] += grad[k];
-        moments[k] += static_cast<double>(grad[k]) * static_cast<double>(wo);
-      }
-    }
-    double* r = rows.data + job * rows.stride[0];
+    if (!ok) continue;
+    const Pixel<const T> g{gout.data + n * gout.stride[0] + d * gout.stride[2] +
+                               ho * gout.stride[3] + wo * gout.stride[4],
+                           gout.stride[1]};
+    T grad[3];
+    point_grad_3d<MODE>(im, g, p[0], p[1], p[2], o, fill, grad);
     for (int k = 0; k < 3; ++k) {
-      double* rk = r + k * rows.stride[1];
-      rk[0] = moments[k];
-      rk[rows.stride[2]] = sums[k] * static_cast<double>(ho);
-      rk[2 * rows.stride[2]] = sums[k] * static_cast<double>(d);
-      rk[3 * rows.stride[2]] = sums[k];
+      sums[k] += grad[k];
+      moments[k] += static_cast<double>(grad[k]) * static_cast<double>(wo);
     }
+  }
+  double* r = rows.data + job * rows.stride[0];
+  for (int k = 0; k < 3; ++k) {
+    double* rk = r + k * rows.stride[1];
+    rk[0] = moments[k];
+    rk[rows.stride[2]] = sums[k] * static_cast<double>(ho);
+    rk[2 * rows.stride[2]] = sums[k] * static_cast<double>(d);
+    rk[3 * rows.stride[2]] = sums[k];
   }
 }
 
@@ -716,13 +724,15 @@ void grid_grad_2d_rows(const View<const T, 4>& gout, const View<const T, 4>& inp
   const index_t C = inp.shape[1];
   const index_t Ho = gout.shape[2], Wo = gout.shape[3];
   const index_t passes = (channel_inner || C < 2) ? 1 : C;
+  T scale[2];
+  grid_scales(image_2d(inp, 0), o, scale);
   for (index_t step = 0; step < passes; ++step) {
     const index_t c0 = passes > 1 ? step : 0, c1 = passes > 1 ? step + 1 : C;
     for (index_t job = start; job < stop; ++job) {
       const index_t n = job / Ho, ho = job - n * Ho;
       const Image2d<T> im = image_2d(inp, n);
       for (index_t wo = 0; wo < Wo; ++wo)
-        grid_grad_point_2d<MODE>(gout, im, src, ggrid, o, fill, n, ho, wo, c0, c1);
+        grid_grad_point_2d<MODE>(gout, im, src, ggrid, o, fill, scale, n, ho, wo, c0, c1);
     }
   }
 }
@@ -733,12 +743,14 @@ void grid_grad_3d_rows(const View<const T, 5>& gout, const View<const T, 5>& inp
                        const GridSource<T>& src, const View<T, 5>& ggrid, const SampleOptions& o,
                        const T* fill, index_t start, index_t stop) {
   const index_t Do = gout.shape[2], Ho = gout.shape[3], Wo = gout.shape[4];
+  T scale[3];
+  grid_scales(image_3d(inp, 0), o, scale);
   for (index_t job = start; job < stop; ++job) {
     const index_t n = job / (Do * Ho), rest = job - n * (Do * Ho);
     const index_t d = rest / Ho, ho = rest - d * Ho;
     const Image3d<T> im = image_3d(inp, n);
     for (index_t wo = 0; wo < Wo; ++wo)
-      grid_grad_point_3d<MODE>(gout, im, src, ggrid, o, fill, n, d, ho, wo);
+      grid_grad_point_3d<MODE>(gout, im, src, ggrid, o, fill, scale, n, d, ho, wo);
   }
 }
 
